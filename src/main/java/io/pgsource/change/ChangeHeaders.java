@@ -1,0 +1,18 @@
+package io.pgsource.change;
+
+/** Exchange headers that carry a batch's source position. */
+public final class ChangeHeaders {
+    /** The batch-query stream ({@code schema.table}). */
+    public static final String STREAM = "PgSourceStream";
+    /** The serialized bookmark a batch-query page advances to. */
+    public static final String BOOKMARK = "PgSourceBookmark";
+    /** The commit LSN of the source transaction (log replication), as a {@code Long}. */
+    public static final String COMMIT_LSN = "PgSourceCommitLsn";
+    /** The source transaction id (log replication), as a {@code Long}. */
+    public static final String TX_ID = "PgSourceTxId";
+    /** The source commit time (log replication), as an {@code OffsetDateTime}. */
+    public static final String COMMIT_TIME = "PgSourceCommitTime";
+
+    private ChangeHeaders() {
+    }
+}

@@ -1,0 +1,68 @@
+package io.pgsource.change;
+
+import java.util.Objects;
+
+/** A table's schema and name, exactly as in the catalog (case and characters preserved). */
+public record TableId(String schema, String name) implements Comparable<TableId> {
+
+    public TableId {
+        Objects.requireNonNull(schema, "schema");
+        Objects.requireNonNull(name, "name");
+    }
+
+    /** Parses {@code schema.table}; either part may be double-quoted ({@code "My Schema"."a.b"}). */
+    public static TableId parse(String qualified) {
+        String s = qualified.strip();
+        int dot = splitPoint(s);
+        if (dot < 0) {
+            throw new IllegalArgumentException("'" + qualified + "' is not a schema-qualified table name: write it as schema.table");
+        }
+        return new TableId(unquote(s.substring(0, dot)), unquote(s.substring(dot + 1)));
+    }
+
+    private static int splitPoint(String s) {
+        boolean quoted = false;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"') {
+                quoted = !quoted;
+            } else if (c == '.' && !quoted) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static String unquote(String part) {
+        String p = part.strip();
+        if (p.length() >= 2 && p.startsWith("\"") && p.endsWith("\"")) {
+            return p.substring(1, p.length() - 1).replace("\"\"", "\"");
+        }
+        return p;
+    }
+
+    /** A PostgreSQL identifier, always double-quoted so case, spaces, reserved words and quotes survive. */
+    public static String quoteIdent(String identifier) {
+        if (identifier.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("identifier contains a NUL character");
+        }
+        return '"' + identifier.replace("\"", "\"\"") + '"';
+    }
+
+    /** {@code "schema"."name"}, safe to put into SQL. */
+    public String quoted() {
+        return quoteIdent(schema) + "." + quoteIdent(name);
+    }
+
+    /** The stream name used for bookmarks and file names: {@code schema.name}. */
+    @Override
+    public String toString() {
+        return schema + "." + name;
+    }
+
+    @Override
+    public int compareTo(TableId o) {
+        int c = schema.compareTo(o.schema);
+        return c != 0 ? c : name.compareTo(o.name);
+    }
+}

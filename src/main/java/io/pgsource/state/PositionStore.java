@@ -1,0 +1,20 @@
+package io.pgsource.state;
+
+import java.util.Optional;
+
+/**
+ * Where a destination keeps the source positions it has made durable: a bookmark per batch-query stream,
+ * a commit LSN per replication slot. Positions are opaque strings to the store.
+ *
+ * <p>Table destinations write positions in the same transaction as the data (exactly-once); they implement
+ * {@link #load} here and save inside their own transaction. Event destinations call {@link #save} after
+ * their data is durable (at-least-once).
+ */
+public interface PositionStore {
+
+    /** The last durable position of a stream, if any. */
+    Optional<String> load(String stream);
+
+    /** Stores a position after the data it covers is durable. */
+    void save(String stream, String position);
+}

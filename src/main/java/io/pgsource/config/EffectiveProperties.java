@@ -1,0 +1,66 @@
+package io.pgsource.config;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The effective configuration: the application.properties bundled in the jar, then ./application.properties
+ * (or the file named by {@code PGSOURCE_CONFIG}), then environment variables (key upper-cased, dots and dashes
+ * as underscores: {@code source.host} ← {@code SOURCE_HOST}), then Java system properties; later wins.
+ */
+public final class EffectiveProperties {
+
+    private EffectiveProperties() {
+    }
+
+    public static Properties load(Map<String, String> env, Properties system) {
+        Properties props = new Properties();
+        try (InputStream in = EffectiveProperties.class.getResourceAsStream("/application.properties")) {
+            if (in != null) {
+                try (Reader r = new java.io.InputStreamReader(in, StandardCharsets.UTF_8)) {
+                    props.load(r);
+                }
+            }
+        } catch (IOException e) {
+            throw new ConfigurationException("cannot read the bundled application.properties: " + e.getMessage(), e);
+        }
+        Path file = Path.of(env.getOrDefault("PGSOURCE_CONFIG", "application.properties"));
+        if (Files.isRegularFile(file)) {
+            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                props.load(r);
+            } catch (IOException e) {
+                throw new ConfigurationException("cannot read " + file.toAbsolutePath() + ": " + e.getMessage(), e);
+            }
+        } else if (env.containsKey("PGSOURCE_CONFIG")) {
+            throw new ConfigurationException("PGSOURCE_CONFIG=" + file + " does not exist");
+        }
+        for (String key : props.stringPropertyNames()) {
+            String fromEnv = env.get(envName(key));
+            if (fromEnv != null) {
+                props.setProperty(key, fromEnv);
+            }
+        }
+        for (String key : system.stringPropertyNames()) {
+            if (isOurs(key)) {
+                props.setProperty(key, system.getProperty(key));
+            }
+        }
+        return props;
+    }
+
+    /** {@code source.replication_slot} → {@code SOURCE_REPLICATION_SLOT}. */
+    public static String envName(String key) {
+        return key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    }
+
+    private static boolean isOurs(String key) {
+        return key.startsWith("source.") || key.startsWith("destination") || key.startsWith("sync.") || key.startsWith("camel.");
+    }
+}

@@ -1,0 +1,66 @@
+package io.pgsource.config;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Properties;
+
+/** Opens source connections from {@link SourceSettings}: SSL options, session settings, explained failures. */
+public final class PgSourceConnections implements SourceConnections {
+    private final SourceSettings settings;
+
+    public PgSourceConnections(SourceSettings settings) {
+        this.settings = settings;
+    }
+
+    /** {@code host:port/database}, safe to log. */
+    public String target() {
+        return settings.host() + ":" + settings.port() + "/" + settings.database();
+    }
+
+    public String jdbcUrl() {
+        return "jdbc:postgresql://" + hostForUrl(settings.host()) + ":" + settings.port() + "/" + settings.database();
+    }
+
+    private static String hostForUrl(String host) {
+        return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+    }
+
+    /** The pgjdbc properties: credentials, SSL and the session settings that fix the text form of values. */
+    public Properties jdbcProperties() {
+        Properties p = new Properties();
+        p.setProperty("user", settings.username());
+        if (settings.password() != null) {
+            p.setProperty("password", settings.password());
+        }
+        SslSettings ssl = settings.ssl();
+        if (ssl.sslmode() != null) {
+            p.setProperty("sslmode", ssl.sslmode());
+        }
+        if (ssl.sslrootcert() != null) {
+            p.setProperty("sslrootcert", ssl.sslrootcert());
+        }
+        if (ssl.sslcert() != null) {
+            p.setProperty("sslcert", ssl.sslcert());
+        }
+        if (ssl.sslkey() != null) {
+            p.setProperty("sslkey", ssl.sslkey());
+        }
+        p.setProperty("ApplicationName", "pgsource");
+        p.setProperty("connectTimeout", "10");
+        p.putAll(io.pgsource.types.SessionSettings.jdbcProperties());
+        return p;
+    }
+
+    @Override
+    public Connection open() throws SQLException {
+        Connection c;
+        try {
+            c = DriverManager.getConnection(jdbcUrl(), jdbcProperties());
+        } catch (SQLException e) {
+            throw ConnectionErrors.explain(e, "source", target(), settings.username(), settings.password());
+        }
+        io.pgsource.types.SessionSettings.apply(c);
+        return c;
+    }
+}

@@ -78,7 +78,7 @@ public final class SettingsLoader {
     }
 
     private List<String> schemas() {
-        List<String> schemas = list("source.schema");
+        List<String> schemas = list("source.schema").stream().map(SettingsLoader::unquote).toList();
         return schemas.isEmpty() ? List.of("public") : schemas;
     }
 
@@ -110,6 +110,12 @@ public final class SettingsLoader {
         } catch (IllegalArgumentException e) {
             throw new ConfigurationException(key + ": " + e.getMessage());
         }
+    }
+
+    /** Schema names may be written plain or double-quoted; commas inside names are not supported. */
+    private static String unquote(String name) {
+        return name.length() >= 2 && name.startsWith("\"") && name.endsWith("\"")
+                ? name.substring(1, name.length() - 1).replace("\"\"", "\"") : name;
     }
 
     private List<String> list(String key) {

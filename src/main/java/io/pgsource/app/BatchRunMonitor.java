@@ -1,0 +1,93 @@
+package io.pgsource.app;
+
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.camel.Exchange;
+import org.apache.camel.ExchangePropertyKey;
+import org.apache.camel.spi.CamelEvent;
+import org.apache.camel.support.EventNotifierSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches the runs of the batch-query route: logs how each run ended and, with {@code sync.once}, ends the
+ * application after the first run with its outcome.
+ */
+public final class BatchRunMonitor extends EventNotifierSupport {
+    private static final Logger LOG = LoggerFactory.getLogger(BatchRunMonitor.class);
+    public static final String ROUTE_ID = "batch-query";
+
+    private final boolean once;
+    private final Runnable onFinished;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private volatile boolean finished;
+
+    /**
+     * @param once       stop after the first run
+     * @param onFinished called once the first run ended, when {@code once}
+     */
+    public BatchRunMonitor(boolean once, Runnable onFinished) {
+        this.once = once;
+        this.onFinished = onFinished;
+        setIgnoreCamelContextEvents(true);
+        setIgnoreRouteEvents(true);
+        setIgnoreServiceEvents(true);
+        setIgnoreStepEvents(true);
+        setIgnoreExchangeCreatedEvent(true);
+        setIgnoreExchangeSentEvents(true);
+        setIgnoreExchangeSendingEvents(true);
+        setIgnoreExchangeRedeliveryEvents(true);
+    }
+
+    @Override
+    public boolean isEnabled(CamelEvent event) {
+        if (!(event instanceof CamelEvent.ExchangeCompletedEvent) && !(event instanceof CamelEvent.ExchangeFailedEvent)) {
+            return false;
+        }
+        Exchange exchange = ((CamelEvent.ExchangeEvent) event).getExchange();
+        // only the run itself, not the split's per-table copies
+        return ROUTE_ID.equals(exchange.getFromRouteId()) && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null;
+    }
+
+    @Override
+    public void notify(CamelEvent event) {
+        Exchange exchange = ((CamelEvent.ExchangeEvent) event).getExchange();
+        long millis = System.currentTimeMillis() - exchange.getClock().getCreated();
+        Throwable error = exchange.getException();
+        if (error == null) {
+            error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        }
+        if (error != null) {
+            LOG.error("Batch run failed after {} ms: {}. Nothing after the last committed page was bookmarked; the next run resumes there.",
+                    millis, rootMessage(error));
+        } else {
+            LOG.info("Batch run finished in {} ms", millis);
+        }
+        if (once && !finished) {
+            finished = true;
+            failure.set(error);
+            onFinished.run();
+        }
+    }
+
+    /** The first run's failure, or null if it succeeded (meaningful after the run ended). */
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    public boolean finished() {
+        return finished;
+    }
+
+    static String rootMessage(Throwable t) {
+        StringBuilder sb = new StringBuilder(String.valueOf(t.getMessage()));
+        Throwable c = t.getCause();
+        while (c != null && c != t) {
+            if (c.getMessage() != null && !sb.toString().contains(c.getMessage())) {
+                sb.append(": ").append(c.getMessage());
+            }
+            t = c;
+            c = c.getCause();
+        }
+        return sb.toString();
+    }
+}

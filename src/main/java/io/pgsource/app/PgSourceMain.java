@@ -1,0 +1,114 @@
+package io.pgsource.app;
+
+import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.EffectiveProperties;
+import io.pgsource.config.ReplicationMethod;
+import io.pgsource.config.Settings;
+import io.pgsource.config.SettingsLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.camel.main.Main;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code java -jar pgsource.jar}: reads the configuration, starts the embedded demo source when
+ * {@code source.host} is unset, binds the processors and runs the routes with Camel Main.
+ * Exit codes: 0 done, 1 the sync failed, 2 the configuration or the source is unusable.
+ */
+public final class PgSourceMain {
+    private static final Logger LOG = LoggerFactory.getLogger(PgSourceMain.class);
+
+    private PgSourceMain() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(System.getenv(), System.getProperties()));
+    }
+
+    /** Runs until stopped (or, with sync.once, until the sync ended) and returns the exit code. */
+    public static int run(Map<String, String> env, Properties systemProperties) {
+        Properties props;
+        Settings settings;
+        try {
+            props = EffectiveProperties.load(env, systemProperties);
+            settings = new SettingsLoader(props::getProperty).load();
+            checkAvailable(settings);
+        } catch (ConfigurationException e) {
+            LOG.error("Configuration error: {}", e.getMessage());
+            return 2;
+        }
+        DemoSource demo = null;
+        try {
+            if (settings.source().host() == null) {
+                demo = DemoSource.start();
+                settings = demo.settings(settings);
+                LOG.info("Demo source: {}. To sync your own database set source.host, source.database, source.username and "
+                        + "source.password in application.properties (or SOURCE_HOST, ... in the environment).", demo.describe());
+            }
+            return runCamel(props, settings, demo != null);
+        } catch (ConfigurationException e) {
+            LOG.error("Configuration error: {}", e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            LOG.error("pgsource stopped: {}", BatchRunMonitor.rootMessage(e));
+            LOG.debug("stack trace", e);
+            return 2;
+        } finally {
+            if (demo != null) {
+                demo.close();
+            }
+        }
+    }
+
+    private static void checkAvailable(Settings settings) {
+        if (settings.source().replicationMethod() == ReplicationMethod.LOG_BASED) {
+            throw new ConfigurationException("source.replication_method=LOG_BASED is not available yet in this version "
+                    + "(the pgoutput component is the next milestone): use FULL_TABLE or INCREMENTAL");
+        }
+        if ("postgres".equals(settings.destination().kind()) && settings.destination().url() == null && settings.source().host() != null) {
+            throw new ConfigurationException("destination=postgres needs destination.url, e.g. jdbc:postgresql://warehouse:5432/analytics "
+                    + "(plus destination.username and destination.password)");
+        }
+    }
+
+    private static int runCamel(Properties props, Settings settings, boolean demo) throws Exception {
+        Main main = new Main();
+        boolean once = settings.sync().once();
+        props.setProperty("sync.interval", Long.toString(settings.sync().interval().toMillis()));
+        props.setProperty("sync.repeat_count", once ? "1" : "0");
+        main.setOverrideProperties(props);
+        main.configure().withRoutesIncludePattern(routesPattern(settings.destination().kind()));
+        BatchRunMonitor monitor = new BatchRunMonitor(once, main::completed);
+        main.bind("batchRunMonitor", monitor);
+        PgSourceBeans.bind(main::bind, settings);
+        if (demo && !once) {
+            main.configure().addRoutesBuilder(new DemoTrickleRoute(PgSourceBeans.sourceConnections(settings)));
+        }
+        LOG.info("Syncing {} ({}) from {}:{}/{} into destination '{}'{}", settings.source().schemas(), settings.source().replicationMethod(),
+                settings.source().host(), settings.source().port(), settings.source().database(), settings.destination().kind(),
+                once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
+        main.run();
+        if (once) {
+            Throwable failure = monitor.failure();
+            if (!monitor.finished()) {
+                LOG.error("Stopped before the sync finished");
+                return 1;
+            }
+            if (failure != null) {
+                LOG.error("Sync failed: {}", BatchRunMonitor.rootMessage(failure));
+                return 1;
+            }
+            LOG.info("Sync finished: every selected table is synced to its current end");
+        }
+        return main.getExitCode();
+    }
+
+    /** The routes users edit: ./routes when run from the project, else the copies inside the jar. */
+    static String routesPattern(String destination) {
+        String base = Files.isDirectory(Path.of("routes")) ? "file:routes/" : "classpath:routes/";
+        return base + "*.camel.yaml," + base + "destinations/" + destination + ".camel.yaml";
+    }
+}

@@ -1,0 +1,32 @@
+package io.pgsource.app;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.ThrowableProxyUtil;
+import ch.qos.logback.core.read.ListAppender;
+import java.util.stream.Collectors;
+import org.slf4j.LoggerFactory;
+
+/** Captures every log line (with stack traces) while open, to assert on messages and on secrets. */
+final class LogCapture implements AutoCloseable {
+    private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+
+    LogCapture() {
+        appender.start();
+        root.addAppender(appender);
+    }
+
+    /** All captured lines, with throwables, joined by newlines. */
+    String text() {
+        return appender.list.stream()
+                .map(e -> e.getFormattedMessage() + (e.getThrowableProxy() == null ? "" : "\n" + ThrowableProxyUtil.asString(e.getThrowableProxy())))
+                .collect(Collectors.joining("\n"));
+    }
+
+    @Override
+    public void close() {
+        root.detachAppender(appender);
+        appender.stop();
+    }
+}

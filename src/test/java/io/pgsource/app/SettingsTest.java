@@ -1,0 +1,83 @@
+package io.pgsource.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgsource.change.TableId;
+import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.EffectiveProperties;
+import io.pgsource.config.ReplicationMethod;
+import io.pgsource.config.Settings;
+import io.pgsource.config.SettingsLoader;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+
+class SettingsTest {
+
+    private static Settings load(Map<String, String> env, Properties system) {
+        Properties p = EffectiveProperties.load(env, system);
+        return new SettingsLoader(p::getProperty).load();
+    }
+
+    @Test
+    void defaultsAreTheSeedsDefaults() {
+        Settings s = load(Map.of(), new Properties());
+        assertThat(s.source().port()).isEqualTo(5432);
+        assertThat(s.source().batchFetchLimit()).isEqualTo(50_000);
+        assertThat(s.source().schemas()).containsExactly("public");
+        assertThat(s.source().replicationMethod()).isEqualTo(ReplicationMethod.FULL_TABLE);
+        assertThat(s.destination().kind()).isEqualTo("jsonl");
+        assertThat(s.sync().interval()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(s.sync().once()).isFalse();
+    }
+
+    @Test
+    void environmentOverridesTheFileAndSystemPropertiesOverrideTheEnvironment() {
+        Properties system = new Properties();
+        system.setProperty("source.port", "6000");
+        Settings s = load(Map.of("SOURCE_HOST", "db.example.com", "SOURCE_PORT", "5999", "SOURCE_SCHEMA", "a, b ,\"C d\"",
+                "SOURCE_REPLICATION_SLOT", "slot_x", "SOURCE_BATCH_FETCH_LIMIT", "1_000", "SYNC_INTERVAL", "5m",
+                "SOURCE_REPLICATION_KEYS", "a.t1:updated_at,\"C d\".\"T 2\":ts", "DESTINATION", "postgres"), system);
+        assertThat(s.source().host()).isEqualTo("db.example.com");
+        assertThat(s.source().port()).isEqualTo(6000);
+        assertThat(s.source().schemas()).containsExactly("a", "b", "C d");
+        assertThat(s.source().replicationSlot()).isEqualTo("slot_x");
+        assertThat(s.source().batchFetchLimit()).isEqualTo(1000);
+        assertThat(s.sync().interval()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(s.source().replicationKeyFor(new TableId("C d", "T 2"))).isEqualTo("ts");
+        assertThat(s.source().replicationKeyFor(new TableId("a", "other"))).isNull();
+        assertThat(s.destination().kind()).isEqualTo("postgres");
+    }
+
+    @Test
+    void passwordsNeverShowInToString() {
+        Settings s = load(Map.of("SOURCE_PASSWORD", "hunter2-secret", "DESTINATION_PASSWORD", "other-secret"), new Properties());
+        assertThat(s.source().toString()).doesNotContain("hunter2-secret").contains("<secret>");
+        assertThat(s.destination().toString()).doesNotContain("other-secret");
+        assertThat(s.toString()).doesNotContain("hunter2-secret").doesNotContain("other-secret");
+    }
+
+    @Test
+    void badValuesNameTheKeyAndTheFix() {
+        assertThatThrownBy(() -> load(Map.of("SOURCE_PORT", "abc"), new Properties()))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("source.port=abc");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_BATCH_FETCH_LIMIT", "0"), new Properties()))
+                .hasMessageContaining("source.batch_fetch_limit=0").hasMessageContaining("from 1");
+        assertThatThrownBy(() -> load(Map.of("DESTINATION", "kafka"), new Properties()))
+                .hasMessageContaining("jsonl, postgres, log");
+        assertThatThrownBy(() -> load(Map.of("SYNC_INTERVAL", "soon"), new Properties()))
+                .hasMessageContaining("sync.interval=soon");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_TABLES", "justatable"), new Properties()))
+                .hasMessageContaining("source.tables").hasMessageContaining("schema.table");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_REPLICATION_KEYS", "public.t"), new Properties()))
+                .hasMessageContaining("schema.table:column");
+    }
+
+    @Test
+    void schemaListKeepsQuotedNamesForTheCatalog() {
+        assertThat(load(Map.of("SOURCE_SCHEMA", "public"), new Properties()).source().schemas()).isEqualTo(List.of("public"));
+    }
+}

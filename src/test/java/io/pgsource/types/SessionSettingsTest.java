@@ -24,6 +24,8 @@ class SessionSettingsTest {
         p.setProperty("password", pg.password());
         try (Connection c = DriverManager.getConnection(pg.jdbcUrl("postgres"), p)) {
             TimeZone.setDefault(saved);
+            // the startup options hold for everything but the zone, which pgjdbc's own TimeZone parameter overrides
+            assertThat(SessionSettings.differences(c).keySet()).isSubsetOf("TimeZone");
             SessionSettings.apply(c);
             assertThat(SessionSettings.differences(c)).isEmpty();
             try (Statement s = c.createStatement();

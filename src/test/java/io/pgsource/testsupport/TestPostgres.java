@@ -1,56 +1,126 @@
 package io.pgsource.testsupport;
 
+import io.pgsource.change.TableId;
+import io.pgsource.embedded.EmbeddedPostgres;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Locale;
+import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.postgresql.Driver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.containers.PostgreSQLContainer;
+import org.testcontainers.utility.DockerImageName;
 
 /**
- * The PostgreSQL server tests talk to: one per test JVM, each test class makes its own database.
- * STUB: only PGSOURCE_TEST_JDBC_URL for now; the embedded work adds Testcontainers and the embedded launcher.
+ * The PostgreSQL server tests talk to: one per test JVM, each test class makes its own database. Resolved once, in
+ * this order: the server named by {@code PGSOURCE_TEST_JDBC_URL} (a superuser URL
+ * {@code jdbc:postgresql://host:port/db?user=..&password=..}), else a Testcontainers {@code postgres:17} when Docker is
+ * available, else the embedded launcher. Testcontainers and the embedded server run with {@code wal_level=logical}.
  */
 public final class TestPostgres {
-    private static TestPostgres server;
-    private static final AtomicInteger COUNTER = new AtomicInteger();
+    /** Environment variable naming an existing server (superuser JDBC URL). */
+    public static final String URL_ENV = "PGSOURCE_TEST_JDBC_URL";
 
+    private static final Logger LOG = LoggerFactory.getLogger(TestPostgres.class);
+    private static final AtomicInteger COUNTER = new AtomicInteger();
+    private static TestPostgres server;
+
+    /** Where the server came from. */
+    public enum Kind {
+        /** {@code PGSOURCE_TEST_JDBC_URL} */
+        ENVIRONMENT,
+        /** a Testcontainers container */
+        TESTCONTAINERS,
+        /** {@link EmbeddedPostgres} */
+        EMBEDDED
+    }
+
+    private final Kind kind;
     private final String host;
     private final int port;
     private final String user;
     private final String password;
+    private final EmbeddedPostgres embedded;
 
-    private TestPostgres(String host, int port, String user, String password) {
+    private TestPostgres(Kind kind, String host, int port, String user, String password, EmbeddedPostgres embedded) {
+        this.kind = kind;
         this.host = host;
         this.port = port;
         this.user = user;
         this.password = password;
+        this.embedded = embedded;
     }
 
     /** The shared server (started on first use). */
     public static synchronized TestPostgres server() {
         if (server == null) {
-            String url = System.getenv("PGSOURCE_TEST_JDBC_URL");
-            if (url == null) {
-                throw new IllegalStateException("set PGSOURCE_TEST_JDBC_URL");
-            }
-            // jdbc:postgresql://host:port/db?user=..&password=..
-            String rest = url.substring("jdbc:postgresql://".length());
-            String hostPort = rest.substring(0, rest.indexOf('/'));
-            String query = rest.contains("?") ? rest.substring(rest.indexOf('?') + 1) : "";
-            String u = "postgres";
-            String p = "";
-            for (String kv : query.split("&")) {
-                if (kv.startsWith("user=")) {
-                    u = kv.substring(5);
-                } else if (kv.startsWith("password=")) {
-                    p = kv.substring(9);
-                }
-            }
-            String[] hp = hostPort.split(":");
-            server = new TestPostgres(hp[0], hp.length > 1 ? Integer.parseInt(hp[1]) : 5432, u, p);
+            server = resolve();
+            LOG.info("Tests use the {} PostgreSQL at {}:{} (user {})", server.kind, server.host, server.port, server.user);
         }
         return server;
+    }
+
+    private static TestPostgres resolve() {
+        String url = System.getenv(URL_ENV);
+        if (url != null && !url.isBlank()) {
+            return fromUrl(url.trim());
+        }
+        if (dockerAvailable()) {
+            try {
+                return fromContainer();
+            } catch (RuntimeException e) {
+                // e.g. Docker runs but cannot pull the image (offline): the embedded server still works
+                LOG.warn("Cannot start a postgres:17 container ({}); using the embedded PostgreSQL", e.toString());
+            }
+        }
+        EmbeddedPostgres pg = EmbeddedPostgres.builder().testMode(true).start();
+        return new TestPostgres(Kind.EMBEDDED, pg.host(), pg.port(), pg.superuser(), pg.password(), pg);
+    }
+
+    /** Parses the URL with pgjdbc itself (URL encoding, defaults, IPv6 hosts), so whatever pgjdbc accepts works here. */
+    static TestPostgres fromUrl(String url) {
+        Properties props = Driver.parseURL(url, null);
+        if (props == null) {
+            throw new IllegalStateException(URL_ENV + " is not a PostgreSQL JDBC URL (jdbc:postgresql://host:port/db?user=..&password=..)");
+        }
+        // a multi-host URL lists several hosts and ports: the tests use the first
+        String host = props.getProperty("PGHOST", "localhost").split(",")[0];
+        String port = props.getProperty("PGPORT", "5432").split(",")[0];
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        return new TestPostgres(Kind.ENVIRONMENT, host, Integer.parseInt(port), props.getProperty("user", "postgres"),
+                props.getProperty("password", ""), null);
+    }
+
+    private static boolean dockerAvailable() {
+        try {
+            return DockerClientFactory.instance().isDockerAvailable();
+        } catch (RuntimeException | LinkageError e) {
+            LOG.debug("Docker is not usable: {}", e.toString());
+            return false;
+        }
+    }
+
+    @SuppressWarnings("resource") // stopped by Testcontainers' Ryuk when the JVM ends
+    private static TestPostgres fromContainer() {
+        PostgreSQLContainer<?> container = new PostgreSQLContainer<>(DockerImageName.parse("postgres:17"))
+                .withCommand("postgres", "-c", "wal_level=logical", "-c", "max_replication_slots=20",
+                        "-c", "max_wal_senders=20", "-c", "fsync=off");
+        container.start();
+        return new TestPostgres(Kind.TESTCONTAINERS, container.getHost(), container.getMappedPort(PostgreSQLContainer.POSTGRESQL_PORT),
+                container.getUsername(), container.getPassword(), null);
+    }
+
+    public Kind kind() {
+        return kind;
     }
 
     public String host() {
@@ -72,7 +142,8 @@ public final class TestPostgres {
 
     /** The JDBC URL of a database on this server (no credentials in it). */
     public String jdbcUrl(String database) {
-        return "jdbc:postgresql://" + host + ":" + port + "/" + database;
+        String h = host.contains(":") ? "[" + host + "]" : host;
+        return "jdbc:postgresql://" + h + ":" + port + "/" + URLEncoder.encode(database, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
     /** A superuser connection to a database of this server. */
@@ -84,10 +155,24 @@ public final class TestPostgres {
     public String createDatabase(String prefix) {
         String name = (prefix + "_" + ProcessHandle.current().pid() + "_" + COUNTER.incrementAndGet()).toLowerCase(Locale.ROOT);
         try (Connection c = connect("postgres"); Statement s = c.createStatement()) {
-            s.execute("CREATE DATABASE \"" + name + "\"");
+            s.execute("CREATE DATABASE " + TableId.quoteIdent(name));
         } catch (SQLException e) {
             throw new IllegalStateException("cannot create test database " + name, e);
         }
         return name;
+    }
+
+    /** Whether {@link #restart()} works here (only the embedded server: a container restart changes its port). */
+    public boolean supportsRestart() {
+        return embedded != null;
+    }
+
+    /** Stops the server (ending every session) and starts it again on the same port, keeping the data. */
+    public void restart() {
+        if (embedded == null) {
+            throw new UnsupportedOperationException("restart needs the embedded PostgreSQL; this run uses the " + kind
+                    + " server (check supportsRestart() first)");
+        }
+        embedded.restart();
     }
 }

@@ -1,0 +1,103 @@
+package io.pgsource.sink.jdbc;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.config.DestinationSettings;
+import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.route.WritePlan;
+import io.pgsource.state.PositionStore;
+import io.pgsource.state.Positions;
+import java.sql.Connection;
+import java.sql.SQLException;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.Service;
+
+/**
+ * The {@code postgres} destination (bean {@code postgresSink}): applies a {@link WritePlan} (or a raw
+ * {@link ChangeBatch}, planned here) to a PostgreSQL database.
+ *
+ * <p>Tables are created from the source's table schemas and gain the columns the source gains (see
+ * {@link TargetTables}). The whole plan and the batch's position ({@link JdbcPositionStore}) are written in ONE
+ * transaction, then committed: exactly-once, a replay after a crash changes nothing. On any error the transaction
+ * is rolled back and the error goes back to the route, so nothing is acknowledged. Batches are applied one at a
+ * time on one connection, which is reopened when it broke.
+ */
+public final class PostgresSink implements Processor, Service {
+    /** The bean name routes refer to. */
+    public static final String BEAN_NAME = "postgresSink";
+
+    /** How upserts are written. */
+    public enum UpsertMethod {
+        /** COPY into a temporary staging table, then INSERT ... SELECT ... ON CONFLICT (the default: faster). */
+        COPY,
+        /** Multi-row INSERT ... VALUES with bind parameters, ON CONFLICT. */
+        INSERT_VALUES
+    }
+
+    private final DestinationConnection destination;
+    private final JdbcPositionStore positions;
+    private final PlanWriter writer;
+
+    public PostgresSink(DestinationSettings settings) {
+        this(settings, UpsertMethod.COPY);
+    }
+
+    public PostgresSink(DestinationSettings settings, UpsertMethod method) {
+        this.destination = new DestinationConnection(settings);
+        this.positions = new JdbcPositionStore(destination);
+        RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
+        this.writer = new PlanWriter(new TargetTables(settings.schema()), rows);
+    }
+
+    /** The positions this destination committed with its data. */
+    public PositionStore positionStore() {
+        return positions;
+    }
+
+    @Override
+    public void process(Exchange exchange) throws Exception {
+        Object body = exchange.getIn().getBody();
+        WritePlan plan = body instanceof ChangeBatch batch ? UpsertDeleteRouting.plan(batch)
+                : exchange.getIn().getMandatoryBody(WritePlan.class);
+        String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
+        apply(plan, slot);
+    }
+
+    /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
+    public void apply(WritePlan plan, String slot) throws SQLException {
+        synchronized (destination) {
+            Connection c = destination.get();
+            try {
+                writer.apply(c, plan);
+                if (plan.position() != null) {
+                    positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position()));
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                JdbcPositionStore.rollbackQuietly(c);
+                writer.transactionEnded(false);
+                positions.committed(false);
+                if (e instanceof SQLException sql) {
+                    destination.discardIfBroken(sql);
+                    throw new SQLException("cannot apply a batch at the destination " + destination.safeUrl()
+                            + " (rolled back, nothing stored): " + sql.getMessage(), sql.getSQLState(), sql);
+                }
+                throw e;
+            }
+            writer.transactionEnded(true);
+            positions.committed(true);
+        }
+    }
+
+    @Override
+    public void start() {
+        // connects on the first batch, so a route can start before the destination is up
+    }
+
+    @Override
+    public void stop() {
+        synchronized (destination) {
+            destination.close();
+        }
+    }
+}

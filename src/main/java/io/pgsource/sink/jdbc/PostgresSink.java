@@ -79,8 +79,11 @@ public final class PostgresSink implements Processor, Service {
                 positions.committed(false);
                 if (e instanceof SQLException sql) {
                     destination.discardIfBroken(sql);
+                    String hint = "42501".equals(sql.getSQLState())
+                            ? " — give destination.username the CREATE privilege on the database, or create the schemas and tables beforehand"
+                            : "";
                     throw new SQLException("cannot apply a batch at the destination " + destination.safeUrl()
-                            + " (rolled back, nothing stored): " + sql.getMessage(), sql.getSQLState(), sql);
+                            + " (rolled back, nothing stored): " + sql.getMessage() + hint, sql.getSQLState(), sql);
                 }
                 throw e;
             }

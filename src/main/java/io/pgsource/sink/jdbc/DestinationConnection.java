@@ -54,8 +54,8 @@ final class DestinationConnection implements AutoCloseable {
         return connection;
     }
 
-    /** Drops the connection after a failure that may have broken it; the next {@link #get} reconnects. */
-    void discardIfBroken(SQLException failure) {
+    /** Drops the connection after a failure that broke it (true then); the next {@link #get} reconnects. */
+    boolean discardIfBroken(SQLException failure) {
         String state = failure.getSQLState();
         boolean broken = state == null || state.startsWith("08") || state.startsWith("57P");
         try {
@@ -67,6 +67,7 @@ final class DestinationConnection implements AutoCloseable {
             LOG.warn("connection to destination {} lost; reconnecting on the next batch", safeUrl());
             close();
         }
+        return broken;
     }
 
     private Connection open() throws SQLException {

@@ -18,7 +18,10 @@ public final class JdbcPositionStore implements PositionStore {
     static final String TABLE = "\"_pgsource\".\"positions\"";
 
     private final DestinationConnection destination;
+    /** The state table exists (a committed transaction created or found it). */
     private boolean tableChecked;
+    /** The open transaction creates or found the state table. */
+    private boolean pendingCheck;
 
     JdbcPositionStore(DestinationConnection destination) {
         this.destination = destination;
@@ -84,8 +87,6 @@ public final class JdbcPositionStore implements PositionStore {
         }
     }
 
-    private boolean pendingCheck;
-
     /** Upserts the position inside the caller's open transaction, creating the state table if needed. */
     void saveInTransaction(Connection c, String stream, String position) throws SQLException {
         if (!tableChecked) {
@@ -105,9 +106,9 @@ public final class JdbcPositionStore implements PositionStore {
         }
     }
 
-    /** The state table exists for sure only once the transaction that created it committed. */
+    /** The state table exists for sure only once the transaction that created it committed; a failure re-checks. */
     void committed(boolean committed) {
-        tableChecked |= committed && pendingCheck;
+        tableChecked = committed && (tableChecked || pendingCheck);
         pendingCheck = false;
     }
 

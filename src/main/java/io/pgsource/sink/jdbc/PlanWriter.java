@@ -183,7 +183,8 @@ final class PlanWriter {
         if (committed) {
             tables.commit();
         } else {
-            tables.rollback();
+            // check the tables again next time: the failure may come from a table changed behind our back
+            tables.forget();
         }
         rows.transactionEnded(committed);
     }

@@ -11,6 +11,8 @@ import java.sql.SQLException;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.Service;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code postgres} destination (bean {@code postgresSink}): applies a {@link WritePlan} (or a raw
@@ -25,6 +27,7 @@ import org.apache.camel.Service;
 public final class PostgresSink implements Processor, Service {
     /** The bean name routes refer to. */
     public static final String BEAN_NAME = "postgresSink";
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresSink.class);
 
     /** How upserts are written. */
     public enum UpsertMethod {
@@ -37,6 +40,8 @@ public final class PostgresSink implements Processor, Service {
     private final DestinationConnection destination;
     private final JdbcPositionStore positions;
     private final PlanWriter writer;
+    /** The connection of the previous batch: a failure on it may just mean it died while idle. */
+    private Connection lastUsed;
 
     public PostgresSink(DestinationSettings settings) {
         this(settings, UpsertMethod.COPY);
@@ -66,29 +71,55 @@ public final class PostgresSink implements Processor, Service {
     /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
     public void apply(WritePlan plan, String slot) throws SQLException {
         synchronized (destination) {
-            Connection c = destination.get();
             try {
-                writer.apply(c, plan);
-                if (plan.position() != null) {
-                    positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position()));
-                }
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                JdbcPositionStore.rollbackQuietly(c);
-                writer.transactionEnded(false);
-                positions.committed(false);
-                if (e instanceof SQLException sql) {
-                    destination.discardIfBroken(sql);
-                    String hint = "42501".equals(sql.getSQLState())
-                            ? " — give destination.username the CREATE privilege on the database, or create the schemas and tables beforehand"
-                            : "";
-                    throw new SQLException("cannot apply a batch at the destination " + destination.safeUrl()
-                            + " (rolled back, nothing stored): " + sql.getMessage() + hint, sql.getSQLState(), sql);
-                }
-                throw e;
+                applyOnce(plan, slot);
+            } catch (StaleConnectionException e) {
+                // the connection died while idle (destination restarted, idle timeout): nothing was committed, retry once
+                LOG.info("the connection to destination {} was lost while idle; reconnecting", destination.safeUrl());
+                applyOnce(plan, slot);
             }
-            writer.transactionEnded(true);
-            positions.committed(true);
+        }
+    }
+
+    private void applyOnce(WritePlan plan, String slot) throws SQLException {
+        Connection c = destination.get();
+        boolean committing = false;
+        try {
+            writer.apply(c, plan);
+            if (plan.position() != null) {
+                positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position()));
+            }
+            committing = true;
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            JdbcPositionStore.rollbackQuietly(c);
+            writer.transactionEnded(false);
+            positions.committed(false);
+            if (e instanceof SQLException sql) {
+                boolean broken = destination.discardIfBroken(sql);
+                // before COMMIT nothing can have been committed, so trying again on a new connection is safe
+                if (broken && !committing && c == lastUsed) {
+                    throw new StaleConnectionException(sql);
+                }
+                String hint = "42501".equals(sql.getSQLState())
+                        ? " — give destination.username the CREATE privilege on the database, or create the schemas and tables beforehand"
+                        : "";
+                throw new SQLException("cannot apply a batch at the destination " + destination.safeUrl()
+                        + " (rolled back, nothing stored): " + sql.getMessage() + hint, sql.getSQLState(), sql);
+            }
+            throw e;
+        } finally {
+            lastUsed = c;
+        }
+        writer.transactionEnded(true);
+        positions.committed(true);
+    }
+
+
+    /** A connection that broke between batches; the batch can safely be tried again on a new one. */
+    private static final class StaleConnectionException extends SQLException {
+        StaleConnectionException(SQLException cause) {
+            super(cause.getMessage(), cause.getSQLState(), cause);
         }
     }
 

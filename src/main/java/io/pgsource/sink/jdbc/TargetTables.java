@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * Creates and evolves destination tables from the source's table schemas: same columns (user-defined enums and
  * domains become their built-in base types), same primary key, in the source schema's name or in
  * {@code destination.schema}. An existing table gets the columns the source gained. What was created or checked
- * is remembered per {@link TableSchema} instance (once committed).
+ * is remembered per table shape (once committed).
  */
 final class TargetTables {
     private static final Logger LOG = LoggerFactory.getLogger(TargetTables.class);
@@ -33,8 +33,11 @@ final class TargetTables {
     private static final Pattern EXTENSION_TYPE = Pattern.compile("(?:.*\\.)?\"?(citext|hstore)\"?((?:\\[\\])*)");
 
     private final String schemaOverride;
+    /** Schema instances seen; bounded, in case a source makes a new instance per batch. */
     private final Map<TableSchema, TargetTable> targets = new IdentityHashMap<>();
-    private final CommitCache<TableSchema> checked = new CommitCache<>();
+    /** One target per table shape (destination table, columns, key), so equal shapes share checks and staging. */
+    private final Map<List<Object>, TargetTable> byShape = new java.util.HashMap<>();
+    private final CommitCache<TargetTable> checked = new CommitCache<>();
 
     TargetTables(String schemaOverride) {
         this.schemaOverride = schemaOverride == null || schemaOverride.isBlank() ? null : schemaOverride;
@@ -42,21 +45,29 @@ final class TargetTables {
 
     /** Where rows of this schema go (no database access). */
     TargetTable target(TableSchema schema) {
-        return targets.computeIfAbsent(schema, s -> {
-            List<String> types = new ArrayList<>(s.size());
-            for (Column c : s.columns()) {
+        TargetTable known = targets.get(schema);
+        if (known != null) {
+            return known;
+        }
+        TableId id = new TableId(schemaOverride != null ? schemaOverride : schema.id().schema(), schema.id().name());
+        TargetTable t = byShape.computeIfAbsent(List.of(id, schema.columns(), schema.key()), shape -> {
+            List<String> types = new ArrayList<>(schema.size());
+            for (Column c : schema.columns()) {
                 types.add(destinationType(c));
             }
-            TableId source = s.id();
-            return new TargetTable(new TableId(schemaOverride != null ? schemaOverride : source.schema(), source.name()),
-                    s, List.copyOf(types));
+            return new TargetTable(id, schema, List.copyOf(types));
         });
+        if (targets.size() >= 10_000) {
+            targets.clear();
+        }
+        targets.put(schema, t);
+        return t;
     }
 
     /** Makes sure the destination table exists with every column of this schema, inside the open transaction. */
     TargetTable ensure(Connection c, TableSchema schema) throws SQLException {
         TargetTable t = target(schema);
-        if (checked.contains(schema)) {
+        if (checked.contains(t)) {
             return t;
         }
         Set<String> existing = existingColumns(c, t.id());
@@ -77,16 +88,12 @@ final class TargetTables {
                 }
             }
         }
-        checked.add(schema);
+        checked.add(t);
         return t;
     }
 
     void commit() {
         checked.commit();
-    }
-
-    void rollback() {
-        checked.rollback();
     }
 
     void forget() {

@@ -273,6 +273,19 @@ class PostgresSinkTest {
     }
 
     @Test
+    void reconnectsWhenTheConnectionDiedBetweenBatches() throws SQLException {
+        TableSchema t = table("reconnect", "t", List.of("id"), col("id", "integer"));
+        PostgresSink sink = sink(UpsertMethod.COPY);
+        apply(sink, batch(page("reconnect.t", "1"), insert(row(t, 1))));
+        assertThat(rows("SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity"
+                + " WHERE application_name = 'pgsource' AND datname = current_database()")).containsExactly("t");
+
+        apply(sink, batch(page("reconnect.t", "2"), insert(row(t, 2))));
+        assertThat(rows("SELECT id FROM reconnect.t ORDER BY id")).containsExactly("1", "2");
+        assertThat(sink.positionStore().load("reconnect.t")).contains("2");
+    }
+
+    @Test
     void manyRowsGoInSeveralStatementsAndDeletesInOne() throws SQLException {
         TableSchema t = table("many", "t", List.of("a", "b"), col("a", "integer"), col("b", "text"), col("v", "text"));
         List<io.pgsource.change.ChangeEvent> events = new ArrayList<>();

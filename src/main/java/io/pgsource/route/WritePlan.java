@@ -5,6 +5,8 @@ import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -25,7 +27,7 @@ public record WritePlan(List<TablePlan> tables, Position position) {
     /** Every distinct table schema the plan uses, in order of first use (what the writer must create or check). */
     public List<TableSchema> schemas() {
         List<TableSchema> out = new ArrayList<>();
-        Set<TableSchema> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        Set<TableSchema> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (TablePlan t : tables) {
             for (Step s : t.steps()) {
                 for (TableSchema schema : s.schemas()) {

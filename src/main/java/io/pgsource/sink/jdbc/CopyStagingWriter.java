@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.Collections;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +25,7 @@ final class CopyStagingWriter implements RowWriter {
 
     private final Map<TargetTable, String> staging = new IdentityHashMap<>();
     private final CommitCache<TargetTable> created = new CommitCache<>();
-    private final Set<String> usedInTransaction = Collections.newSetFromMap(new java.util.HashMap<>());
+    private final Set<String> usedInTransaction = new HashSet<>();
     private Connection connection;
     private int counter;
 

@@ -1,5 +1,6 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.change.TableId;
 import io.pgsource.state.PositionStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -91,7 +92,7 @@ public final class JdbcPositionStore implements PositionStore {
     void saveInTransaction(Connection c, String stream, String position) throws SQLException {
         if (!tableChecked) {
             try (Statement s = c.createStatement()) {
-                s.execute("CREATE SCHEMA IF NOT EXISTS " + io.pgsource.change.TableId.quoteIdent(SCHEMA));
+                s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(SCHEMA));
                 s.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (stream text PRIMARY KEY, position text NOT NULL,"
                         + " updated_at timestamptz NOT NULL DEFAULT now())");
             }

@@ -1,10 +1,12 @@
 package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /** Writes many rows into a destination table inside the open transaction. */
 interface RowWriter {
@@ -24,7 +26,7 @@ interface RowWriter {
 
     /** The columns of the table that are written: all but the unchanged ones, in row order. */
     static int[] writtenColumns(TargetTable t, Set<String> unchanged) {
-        return java.util.stream.IntStream.range(0, t.source().size())
+        return IntStream.range(0, t.source().size())
                 .filter(i -> !unchanged.contains(t.columnName(i)))
                 .toArray();
     }
@@ -35,7 +37,7 @@ interface RowWriter {
         for (int i : written) {
             String name = t.columnName(i);
             if (!t.source().key().contains(name)) {
-                String q = io.pgsource.change.TableId.quoteIdent(name);
+                String q = TableId.quoteIdent(name);
                 set.append(set.isEmpty() ? "" : ", ").append(q).append(" = EXCLUDED.").append(q);
             }
         }
@@ -47,7 +49,7 @@ interface RowWriter {
     static String columnList(TargetTable t, int[] written) {
         StringBuilder sb = new StringBuilder();
         for (int i : written) {
-            sb.append(sb.isEmpty() ? "" : ", ").append(io.pgsource.change.TableId.quoteIdent(t.columnName(i)));
+            sb.append(sb.isEmpty() ? "" : ", ").append(TableId.quoteIdent(t.columnName(i)));
         }
         return sb.toString();
     }

@@ -9,6 +9,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
@@ -36,7 +37,7 @@ final class TargetTables {
     /** Schema instances seen; bounded, in case a source makes a new instance per batch. */
     private final Map<TableSchema, TargetTable> targets = new IdentityHashMap<>();
     /** One target per table shape (destination table, columns, key), so equal shapes share checks and staging. */
-    private final Map<List<Object>, TargetTable> byShape = new java.util.HashMap<>();
+    private final Map<List<Object>, TargetTable> byShape = new HashMap<>();
     private final CommitCache<TargetTable> checked = new CommitCache<>();
 
     TargetTables(String schemaOverride) {
@@ -76,7 +77,7 @@ final class TargetTables {
                 s.execute("CREATE EXTENSION IF NOT EXISTS " + ext);
             }
             if (existing == null) {
-                s.execute("CREATE SCHEMA IF NOT EXISTS " + io.pgsource.change.TableId.quoteIdent(t.id().schema()));
+                s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(t.id().schema()));
                 s.execute(createTable(t));
                 LOG.info("created destination table {}", t.quoted());
             } else {

@@ -95,13 +95,14 @@ class PostgresSinkTest {
         return table(schema, "items", List.of("id"),
                 col("id", "bigint"), col("n", "integer"), col("name", "text"), col("price", "numeric(12,2)"),
                 col("at", "timestamp with time zone"), col("flag", "boolean"), col("doc", "jsonb"),
-                col("tags", "text[]"), col("mood", "public.mood", "text"), col("ci", "citext"));
+                col("tags", "text[]"), col("mood", "public.mood", "text"), col("ci", "citext"),
+                col("moods", "public.mood[]", "text[]"), col("h", "public.hstore"));
     }
 
     private static Row item(TableSchema t, long id, String name) {
         return row(t, id, (int) id * 10, name, new BigDecimal("12.50"),
                 OffsetDateTime.of(2024, 1, 2, 3, 4, 5, 0, ZoneOffset.ofHours(2)), true, "{\"a\": 1}",
-                "{x,\"y z\"}", "happy", "MiXeD");
+                "{x,\"y z\"}", "happy", "MiXeD", "{sad,happy}", "\"a\"=>\"1\"");
     }
 
     @Test
@@ -112,12 +113,12 @@ class PostgresSinkTest {
         assertThat(rows("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
                 + " WHERE a.attrelid = 'create_src.items'::regclass AND a.attnum > 0 ORDER BY a.attnum"))
                 .containsExactly("id|bigint", "n|integer", "name|text", "price|numeric(12,2)",
-                        "at|timestamp with time zone", "flag|boolean", "doc|jsonb", "tags|text[]", "mood|text", "ci|citext");
+                        "at|timestamp with time zone", "flag|boolean", "doc|jsonb", "tags|text[]", "mood|text", "ci|citext", "moods|text[]", "h|hstore");
         assertThat(rows("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
                 + " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'create_src.items'::regclass AND i.indisprimary"))
                 .containsExactly("id");
         assertThat(rows("SELECT * FROM create_src.items"))
-                .containsExactly("1|10|one|12.50|2024-01-02 01:04:05+00|t|{\"a\": 1}|{x,\"y z\"}|happy|MiXeD");
+                .containsExactly("1|10|one|12.50|2024-01-02 01:04:05+00|t|{\"a\": 1}|{x,\"y z\"}|happy|MiXeD|{sad,happy}|\"a\"=>\"1\"");
     }
 
     @ParameterizedTest

@@ -1,0 +1,281 @@
+package io.pgsource.route;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import io.pgsource.route.WritePlan.Append;
+import io.pgsource.route.WritePlan.Deletes;
+import io.pgsource.route.WritePlan.Move;
+import io.pgsource.route.WritePlan.RemoveOne;
+import io.pgsource.route.WritePlan.Segment;
+import io.pgsource.route.WritePlan.Step;
+import io.pgsource.route.WritePlan.TablePlan;
+import io.pgsource.route.WritePlan.Truncate;
+import io.pgsource.route.WritePlan.Upserts;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+
+/**
+ * The {@code upsertDeleteRouting} processor: turns the {@link ChangeBatch} in the body into a {@link WritePlan} for
+ * a table destination (the next step of the route writes it).
+ *
+ * <p>Per table, in order of first appearance: changes of a keyed table collapse per key (the last change of a key
+ * wins: READ/INSERT/UPDATE upsert the new row, DELETE deletes the key, an UPDATE that changes the key deletes the
+ * old key and upserts the new one); a TRUNCATE closes the current segment. A keyless table keeps every change in
+ * order: rows are appended as they are (duplicates included) and deletes remove one row equal to the old row.
+ * Upserts are grouped by their unchanged-TOAST column set, so the writer can leave those columns alone.
+ */
+public final class UpsertDeleteRouting implements Processor {
+    /** The bean name routes refer to. */
+    public static final String BEAN_NAME = "upsertDeleteRouting";
+
+    @Override
+    public void process(Exchange exchange) {
+        Object body = exchange.getIn().getBody();
+        if (body instanceof WritePlan) {
+            return;
+        }
+        if (!(body instanceof ChangeBatch batch)) {
+            throw new IllegalArgumentException("upsertDeleteRouting expects a ChangeBatch body, got "
+                    + (body == null ? "null" : body.getClass().getName()));
+        }
+        exchange.getIn().setBody(plan(batch));
+    }
+
+    /** The write plan of a batch. Does not modify the batch's rows. */
+    public static WritePlan plan(ChangeBatch batch) {
+        Map<TableId, TableSteps> tables = new LinkedHashMap<>();
+        for (ChangeEvent e : batch) {
+            tables.computeIfAbsent(e.tableId(), id -> e.table().hasKey() ? new KeyedSteps() : new KeylessSteps()).add(e);
+        }
+        List<TablePlan> out = new ArrayList<>(tables.size());
+        tables.forEach((id, steps) -> out.add(new TablePlan(id, steps.finish())));
+        return new WritePlan(out, batch.position());
+    }
+
+    private abstract static class TableSteps {
+        final List<Step> steps = new ArrayList<>();
+
+        abstract void add(ChangeEvent e);
+
+        abstract void close();
+
+        List<Step> finish() {
+            close();
+            return steps;
+        }
+
+        static Row require(Row row, ChangeEvent e, String which) {
+            if (row == null) {
+                throw new IllegalArgumentException(e.op() + " on " + e.tableId() + " has no " + which + " row");
+            }
+            return row;
+        }
+    }
+
+    /** A table with a key: collapse per key inside segments. */
+    private static final class KeyedSteps extends TableSteps {
+        private sealed interface Action permits Upsert, Delete {
+        }
+
+        private record Upsert(Row row, Set<String> unchanged) implements Action {
+        }
+
+        private record Delete(Row row) implements Action {
+        }
+
+        private final Map<List<Object>, Action> pending = new LinkedHashMap<>();
+
+        @Override
+        void add(ChangeEvent e) {
+            switch (e.op()) {
+                case TRUNCATE -> {
+                    close();
+                    steps.add(new Truncate(e.table()));
+                }
+                case READ, INSERT -> upsert(require(e.after(), e, "after"), e.unchanged());
+                case UPDATE -> update(e);
+                case DELETE -> {
+                    Row before = require(e.before(), e, "before");
+                    pending.put(before.key(), new Delete(before));
+                }
+            }
+        }
+
+        private void update(ChangeEvent e) {
+            Row after = require(e.after(), e, "after");
+            Row before = e.before();
+            if (before == null || before.key().equals(after.key())) {
+                upsert(after, e.unchanged());
+                return;
+            }
+            // the key changed: the old key goes away, the new one gets the row
+            List<Object> oldKey = before.key();
+            Upsert moved = fill(after, e.unchanged(), pending.get(oldKey));
+            if (moved.unchanged().isEmpty()) {
+                pending.put(oldKey, new Delete(before));
+                upsert(moved.row(), Set.of());
+            } else {
+                // values we do not have live in the destination row under the old key: move that row
+                close();
+                steps.add(new Move(before, moved.row(), moved.unchanged()));
+            }
+        }
+
+        private void upsert(Row after, Set<String> unchanged) {
+            List<Object> key = after.key();
+            pending.put(key, fill(after, unchanged, pending.get(key)));
+        }
+
+        /** The row with the unchanged columns taken from an earlier upsert of the same row, where it has them. */
+        private static Upsert fill(Row after, Set<String> unchanged, Action earlier) {
+            if (unchanged.isEmpty() || !(earlier instanceof Upsert prev)) {
+                return new Upsert(after, unchanged);
+            }
+            Row filled = copy(after);
+            Set<String> still = new HashSet<>();
+            for (String column : unchanged) {
+                int from = prev.row().schema().indexOf(column);
+                int to = filled.schema().indexOf(column);
+                if (from >= 0 && to >= 0 && !prev.unchanged().contains(column)) {
+                    filled.set(to, prev.row().get(from));
+                } else {
+                    still.add(column);
+                }
+            }
+            return new Upsert(filled, still);
+        }
+
+        @Override
+        void close() {
+            if (pending.isEmpty()) {
+                return;
+            }
+            List<Deletes> deletes = new ArrayList<>();
+            List<Upserts> upserts = new ArrayList<>();
+            List<List<Row>> deleteRows = new ArrayList<>();
+            List<List<Row>> upsertRows = new ArrayList<>();
+            for (Action a : pending.values()) {
+                if (a instanceof Delete d) {
+                    int g = indexOf(deletes, d.row().schema(), null);
+                    if (g < 0) {
+                        deletes.add(new Deletes(d.row().schema(), List.of()));
+                        deleteRows.add(new ArrayList<>());
+                        g = deletes.size() - 1;
+                    }
+                    deleteRows.get(g).add(d.row());
+                } else if (a instanceof Upsert u) {
+                    int g = indexOf(upserts, u.row().schema(), u.unchanged());
+                    if (g < 0) {
+                        upserts.add(new Upserts(u.row().schema(), u.unchanged(), List.of()));
+                        upsertRows.add(new ArrayList<>());
+                        g = upserts.size() - 1;
+                    }
+                    upsertRows.get(g).add(u.row());
+                }
+            }
+            for (int i = 0; i < deletes.size(); i++) {
+                deletes.set(i, new Deletes(deletes.get(i).schema(), deleteRows.get(i)));
+            }
+            for (int i = 0; i < upserts.size(); i++) {
+                upserts.set(i, new Upserts(upserts.get(i).schema(), upserts.get(i).unchanged(), upsertRows.get(i)));
+            }
+            steps.add(new Segment(deletes, upserts));
+            pending.clear();
+        }
+
+        /** Groups are few (one per schema version and unchanged set), so a scan is enough. */
+        private static int indexOf(List<?> groups, TableSchema schema, Set<String> unchanged) {
+            for (int i = 0; i < groups.size(); i++) {
+                Object g = groups.get(i);
+                if (g instanceof Deletes d && d.schema() == schema) {
+                    return i;
+                }
+                if (g instanceof Upserts u && u.schema() == schema && u.unchanged().equals(unchanged)) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+    }
+
+    /** A table without a key: every change in order, rows compared whole. */
+    private static final class KeylessSteps extends TableSteps {
+        private List<Row> appending;
+        private TableSchema appendingSchema;
+
+        @Override
+        void add(ChangeEvent e) {
+            switch (e.op()) {
+                case TRUNCATE -> {
+                    close();
+                    steps.add(new Truncate(e.table()));
+                }
+                case READ, INSERT -> append(fromBefore(require(e.after(), e, "after"), e.unchanged(), null));
+                case UPDATE -> {
+                    Row before = require(e.before(), e, "before (a table without key needs REPLICA IDENTITY FULL)");
+                    close();
+                    steps.add(new RemoveOne(before));
+                    append(fromBefore(require(e.after(), e, "after"), e.unchanged(), before));
+                }
+                case DELETE -> {
+                    Row before = require(e.before(), e, "before (a table without key needs REPLICA IDENTITY FULL)");
+                    close();
+                    steps.add(new RemoveOne(before));
+                }
+            }
+        }
+
+        /** With REPLICA IDENTITY FULL the old row is complete, so it holds the values of unchanged columns. */
+        private static Row fromBefore(Row after, Set<String> unchanged, Row before) {
+            if (unchanged.isEmpty() || before == null) {
+                return after;
+            }
+            Row filled = copy(after);
+            for (String column : unchanged) {
+                int from = before.schema().indexOf(column);
+                int to = filled.schema().indexOf(column);
+                if (from >= 0 && to >= 0) {
+                    filled.set(to, before.get(from));
+                }
+            }
+            return filled;
+        }
+
+        private void append(Row row) {
+            if (appending != null && appendingSchema != row.schema()) {
+                close();
+            }
+            if (appending == null) {
+                appending = new ArrayList<>();
+                appendingSchema = row.schema();
+            }
+            appending.add(row);
+        }
+
+        @Override
+        void close() {
+            if (appending != null) {
+                steps.add(new Append(appendingSchema, appending));
+                appending = null;
+                appendingSchema = null;
+            }
+        }
+    }
+
+    private static Row copy(Row row) {
+        Object[] values = new Object[row.size()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = row.get(i);
+        }
+        return new Row(row.schema(), values);
+    }
+}

@@ -1,0 +1,123 @@
+package io.pgsource.sink.jdbc;
+
+import io.pgsource.change.TableId;
+import io.pgsource.state.PositionStore;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Optional;
+
+/**
+ * Positions kept in the destination database itself, in {@code "_pgsource"."positions"}: the PostgreSQL destination
+ * writes them in the same transaction as the data (exactly-once: a replay after a crash changes nothing).
+ * {@link #load} reads what the destination committed; it is empty while the table does not exist yet.
+ */
+public final class JdbcPositionStore implements PositionStore {
+    static final String SCHEMA = "_pgsource";
+    static final String TABLE = "\"_pgsource\".\"positions\"";
+
+    private final DestinationConnection destination;
+    /** The state table exists (a committed transaction created or found it). */
+    private boolean tableChecked;
+    /** The open transaction creates or found the state table. */
+    private boolean pendingCheck;
+
+    JdbcPositionStore(DestinationConnection destination) {
+        this.destination = destination;
+    }
+
+    @Override
+    public Optional<String> load(String stream) {
+        synchronized (destination) {
+            try {
+                Connection c = destination.get();
+                try {
+                    Optional<String> found = Optional.empty();
+                    boolean exists;
+                    try (Statement s = c.createStatement();
+                            ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
+                        rs.next();
+                        exists = rs.getBoolean(1);
+                    }
+                    if (exists) {
+                        try (PreparedStatement ps = c.prepareStatement("SELECT position FROM " + TABLE + " WHERE stream = ?")) {
+                            ps.setString(1, stream);
+                            try (ResultSet rs = ps.executeQuery()) {
+                                if (rs.next()) {
+                                    found = Optional.of(rs.getString(1));
+                                }
+                            }
+                        }
+                    }
+                    c.commit();
+                    return found;
+                } catch (SQLException e) {
+                    rollbackQuietly(c);
+                    destination.discardIfBroken(e);
+                    throw e;
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot read the position of " + stream + " at the destination "
+                        + destination.safeUrl() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Stores a position in its own transaction (the destination itself saves inside the data's transaction). */
+    @Override
+    public void save(String stream, String position) {
+        synchronized (destination) {
+            try {
+                Connection c = destination.get();
+                try {
+                    saveInTransaction(c, stream, position);
+                    c.commit();
+                    committed(true);
+                } catch (SQLException e) {
+                    rollbackQuietly(c);
+                    committed(false);
+                    destination.discardIfBroken(e);
+                    throw e;
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot save the position of " + stream + " at the destination "
+                        + destination.safeUrl() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Upserts the position inside the caller's open transaction, creating the state table if needed. */
+    void saveInTransaction(Connection c, String stream, String position) throws SQLException {
+        if (!tableChecked) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(SCHEMA));
+                s.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (stream text PRIMARY KEY, position text NOT NULL,"
+                        + " updated_at timestamptz NOT NULL DEFAULT now())");
+            }
+            pendingCheck = true;
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (stream, position, updated_at)"
+                + " VALUES (?, ?, now()) ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position,"
+                + " updated_at = EXCLUDED.updated_at")) {
+            ps.setString(1, stream);
+            ps.setString(2, position);
+            ps.executeUpdate();
+        }
+    }
+
+    /** The state table exists for sure only once the transaction that created it committed; a failure re-checks. */
+    void committed(boolean committed) {
+        tableChecked = committed && (tableChecked || pendingCheck);
+        pendingCheck = false;
+    }
+
+    static void rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // the connection is probably broken; the caller discards it
+        }
+    }
+}

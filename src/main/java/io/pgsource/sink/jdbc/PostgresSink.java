@@ -1,0 +1,137 @@
+package io.pgsource.sink.jdbc;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.config.DestinationSettings;
+import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.route.WritePlan;
+import io.pgsource.state.PositionStore;
+import io.pgsource.state.Positions;
+import java.sql.Connection;
+import java.sql.SQLException;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.Service;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code postgres} destination (bean {@code postgresSink}): applies a {@link WritePlan} (or a raw
+ * {@link ChangeBatch}, planned here) to a PostgreSQL database.
+ *
+ * <p>Tables are created from the source's table schemas and gain the columns the source gains (see
+ * {@link TargetTables}). The whole plan and the batch's position ({@link JdbcPositionStore}) are written in ONE
+ * transaction, then committed: exactly-once, a replay after a crash changes nothing. On any error the transaction
+ * is rolled back and the error goes back to the route, so nothing is acknowledged. Batches are applied one at a
+ * time on one connection, which is reopened when it broke.
+ */
+public final class PostgresSink implements Processor, Service {
+    /** The bean name routes refer to. */
+    public static final String BEAN_NAME = "postgresSink";
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresSink.class);
+
+    /** How upserts are written. */
+    public enum UpsertMethod {
+        /** COPY into a temporary staging table, then INSERT ... SELECT ... ON CONFLICT (the default: faster). */
+        COPY,
+        /** Multi-row INSERT ... VALUES with bind parameters, ON CONFLICT. */
+        INSERT_VALUES
+    }
+
+    private final DestinationConnection destination;
+    private final JdbcPositionStore positions;
+    private final PlanWriter writer;
+    /** The connection of the previous batch: a failure on it may just mean it died while idle. */
+    private Connection lastUsed;
+
+    public PostgresSink(DestinationSettings settings) {
+        this(settings, UpsertMethod.COPY);
+    }
+
+    public PostgresSink(DestinationSettings settings, UpsertMethod method) {
+        this.destination = new DestinationConnection(settings);
+        this.positions = new JdbcPositionStore(destination);
+        RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
+        this.writer = new PlanWriter(new TargetTables(settings.schema()), rows);
+    }
+
+    /** The positions this destination committed with its data. */
+    public PositionStore positionStore() {
+        return positions;
+    }
+
+    @Override
+    public void process(Exchange exchange) throws Exception {
+        Object body = exchange.getIn().getBody();
+        WritePlan plan = body instanceof ChangeBatch batch ? UpsertDeleteRouting.plan(batch)
+                : exchange.getIn().getMandatoryBody(WritePlan.class);
+        String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
+        apply(plan, slot);
+    }
+
+    /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
+    public void apply(WritePlan plan, String slot) throws SQLException {
+        synchronized (destination) {
+            try {
+                applyOnce(plan, slot);
+            } catch (StaleConnectionException e) {
+                // the connection died while idle (destination restarted, idle timeout): nothing was committed, retry once
+                LOG.info("the connection to destination {} was lost while idle; reconnecting", destination.safeUrl());
+                applyOnce(plan, slot);
+            }
+        }
+    }
+
+    private void applyOnce(WritePlan plan, String slot) throws SQLException {
+        Connection c = destination.get();
+        boolean committing = false;
+        try {
+            writer.apply(c, plan);
+            if (plan.position() != null) {
+                positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position()));
+            }
+            committing = true;
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            JdbcPositionStore.rollbackQuietly(c);
+            writer.transactionEnded(false);
+            positions.committed(false);
+            if (e instanceof SQLException sql) {
+                boolean broken = destination.discardIfBroken(sql);
+                // before COMMIT nothing can have been committed, so trying again on a new connection is safe
+                if (broken && !committing && c == lastUsed) {
+                    throw new StaleConnectionException(sql);
+                }
+                String hint = "42501".equals(sql.getSQLState())
+                        ? " — give destination.username the CREATE privilege on the database, or create the schemas and tables beforehand"
+                        : "";
+                throw new SQLException("cannot apply a batch at the destination " + destination.safeUrl()
+                        + " (rolled back, nothing stored): " + sql.getMessage() + hint, sql.getSQLState(), sql);
+            }
+            throw e;
+        } finally {
+            lastUsed = c;
+        }
+        writer.transactionEnded(true);
+        positions.committed(true);
+    }
+
+
+    /** A connection that broke between batches; the batch can safely be tried again on a new one. */
+    private static final class StaleConnectionException extends SQLException {
+        StaleConnectionException(SQLException cause) {
+            super(cause.getMessage(), cause.getSQLState(), cause);
+        }
+    }
+
+    @Override
+    public void start() {
+        // connects on the first batch, so a route can start before the destination is up
+    }
+
+    @Override
+    public void stop() {
+        synchronized (destination) {
+            destination.close();
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package io.pgsource.sink.jdbc;
+
+import io.pgsource.change.TableId;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.util.List;
+
+/** Small SQL-text helpers shared by the writers. */
+final class Sql {
+    /** PostgreSQL's limit on bind parameters in one statement. */
+    static final int MAX_PARAMETERS = 65535;
+
+    private Sql() {
+    }
+
+    /** {@code "a", "b"} */
+    static String columns(List<String> names) {
+        StringBuilder sb = new StringBuilder();
+        for (String n : names) {
+            sb.append(sb.isEmpty() ? "" : ", ").append(TableId.quoteIdent(n));
+        }
+        return sb.toString();
+    }
+
+    /** Binds a value's PostgreSQL text form untyped, so the {@code ?::type} cast next to it decides the type. */
+    static void bindText(PreparedStatement ps, int index, String text) throws SQLException {
+        if (text == null) {
+            ps.setNull(index, Types.OTHER);
+        } else {
+            ps.setObject(index, text, Types.OTHER);
+        }
+    }
+
+    /** A PostgreSQL array literal of text elements ({@code {"a","b\"c"}}); null elements become NULL. */
+    static String arrayLiteral(List<String> elements) {
+        StringBuilder sb = new StringBuilder().append('{');
+        for (String e : elements) {
+            if (sb.length() > 1) {
+                sb.append(',');
+            }
+            if (e == null) {
+                sb.append("NULL");
+                continue;
+            }
+            sb.append('"');
+            for (int i = 0; i < e.length(); i++) {
+                char c = e.charAt(i);
+                if (c == '"' || c == '\\') {
+                    sb.append('\\');
+                }
+                sb.append(c);
+            }
+            sb.append('"');
+        }
+        return sb.append('}').toString();
+    }
+
+    /**
+     * Appends a value to a COPY text-format line: backslash, newline, carriage return and tab escaped; null is
+     * {@code \N}. TODO replace with PgText.copyEscape once the types work lands.
+     */
+    static void appendCopyValue(StringBuilder line, String text) {
+        if (text == null) {
+            line.append("\\N");
+            return;
+        }
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            switch (c) {
+                case '\\' -> line.append("\\\\");
+                case '\n' -> line.append("\\n");
+                case '\r' -> line.append("\\r");
+                case '\t' -> line.append("\\t");
+                default -> line.append(c);
+            }
+        }
+    }
+}

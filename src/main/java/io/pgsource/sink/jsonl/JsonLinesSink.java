@@ -1,0 +1,182 @@
+package io.pgsource.sink.jsonl;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.TableId;
+import io.pgsource.config.DestinationSettings;
+import io.pgsource.sink.json.ChangeEnvelope;
+import io.pgsource.state.FilePositionStore;
+import io.pgsource.state.PositionStore;
+import io.pgsource.state.Positions;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.Service;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code jsonl} destination (bean {@code jsonLinesSink}): one file per table, {@code <schema>.<table>.jsonl}
+ * (see {@link FileNames}) in {@code destination.directory}, one {@link ChangeEnvelope} per line, appended.
+ *
+ * <p><b>Delivery contract: at-least-once.</b> For each batch the lines are written, flushed and forced to disk
+ * ({@link FileChannel#force}) for every touched file, and only then is the batch's position saved in
+ * {@value FilePositionStore#DEFAULT_FILE_NAME} in the same directory. A crash between the two means the source
+ * resumes from the previous position and the last batch is written again: a replay repeats at most the last
+ * batch. Every line carries its source position ({@code source.bookmark} or {@code source.lsn}), so consumers can
+ * drop repeats. If writing a batch fails, the touched files are cut back to where the batch started (no partial
+ * lines) and the error goes back to the route, so nothing is acknowledged.
+ *
+ * <p>Files stay open between batches; {@link #stop()} (or {@link #close()}) closes them. Batches are written one at
+ * a time.
+ */
+public final class JsonLinesSink implements Processor, Service {
+    /** The bean name routes refer to. */
+    public static final String BEAN_NAME = "jsonLinesSink";
+    private static final Logger LOG = LoggerFactory.getLogger(JsonLinesSink.class);
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private final Path directory;
+    private final FilePositionStore positions;
+    private final Map<TableId, TableFile> files = new HashMap<>();
+
+    public JsonLinesSink(DestinationSettings settings) {
+        this(settings.directory() != null ? settings.directory() : Path.of("output"));
+    }
+
+    public JsonLinesSink(Path directory) {
+        this.directory = directory.toAbsolutePath();
+        try {
+            Files.createDirectories(this.directory);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the output directory " + this.directory
+                    + ": set destination.directory to a writable directory", e);
+        }
+        this.positions = new FilePositionStore(this.directory.resolve(FilePositionStore.DEFAULT_FILE_NAME));
+    }
+
+    /** Where the positions of what this destination made durable are kept. */
+    public PositionStore positionStore() {
+        return positions;
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    @Override
+    public synchronized void process(Exchange exchange) throws Exception {
+        ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
+        write(batch);
+        if (batch.position() != null) {
+            positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position()));
+        }
+    }
+
+    /** Writes a batch durably (lines forced to disk); the caller saves the position afterwards. */
+    private void write(ChangeBatch batch) throws IOException {
+        Map<TableId, Long> touched = new LinkedHashMap<>();
+        try {
+            for (ChangeEvent e : batch) {
+                TableFile f = file(e.tableId());
+                touched.computeIfAbsent(e.tableId(), id -> f.size());
+                ChangeEnvelope.write(f.json, e, batch.position());
+                f.json.writeRaw('\n');
+            }
+            for (TableId id : touched.keySet()) {
+                TableFile f = files.get(id);
+                f.json.flush();
+                f.channel.force(false);
+            }
+        } catch (IOException | RuntimeException e) {
+            cutBack(touched);
+            throw e;
+        }
+    }
+
+    /** Drops what this batch wrote: buffered bytes are discarded with the handle, written ones cut off. */
+    private void cutBack(Map<TableId, Long> touched) {
+        for (Map.Entry<TableId, Long> t : touched.entrySet()) {
+            TableFile f = files.remove(t.getKey());
+            try {
+                f.channel.close();
+                try (FileChannel ch = FileChannel.open(f.path, StandardOpenOption.WRITE)) {
+                    ch.truncate(t.getValue());
+                    ch.force(false);
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.error("cannot cut {} back to {} bytes after a failed batch; it may end with a partial batch",
+                        f.path, t.getValue(), e);
+            }
+        }
+    }
+
+    private TableFile file(TableId table) throws IOException {
+        TableFile f = files.get(table);
+        if (f == null) {
+            Path path = directory.resolve(FileNames.of(table));
+            FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND);
+            if (channel.size() == 0) {
+                forceDirectory(); // make the new file's directory entry durable
+            }
+            JsonGenerator json = JSON.createGenerator(new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16));
+            json.setRootValueSeparator(null);
+            f = new TableFile(path, channel, json);
+            files.put(table, f);
+        }
+        return f;
+    }
+
+    private void forceDirectory() {
+        try (FileChannel ch = FileChannel.open(directory, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException e) {
+            // some platforms cannot open a directory; nothing more to do there
+        }
+    }
+
+    @Override
+    public void start() {
+        // files are opened on first use
+    }
+
+    @Override
+    public synchronized void stop() {
+        for (TableFile f : files.values()) {
+            try {
+                f.json.close();
+            } catch (IOException e) {
+                LOG.warn("cannot close {}", f.path, e);
+            }
+        }
+        files.clear();
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    private record TableFile(Path path, FileChannel channel, JsonGenerator json) {
+        long size() {
+            try {
+                return channel.size();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package io.pgsource.sink;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Column;
+import io.pgsource.change.Op;
+import io.pgsource.change.Position;
+import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+/** Hand-built tables, rows, changes and batches for destination tests. */
+public final class TestChanges {
+    private TestChanges() {
+    }
+
+    public static Column col(String name, String type) {
+        return new Column(name, 0, type, type);
+    }
+
+    /** A column of a user-defined type that resolves to a built-in base type. */
+    public static Column col(String name, String type, String baseType) {
+        return new Column(name, 0, type, baseType);
+    }
+
+    public static TableSchema table(String schema, String name, List<String> key, Column... columns) {
+        return new TableSchema(new TableId(schema, name), Arrays.asList(columns), key);
+    }
+
+    public static Row row(TableSchema schema, Object... values) {
+        return new Row(schema, values.clone());
+    }
+
+    public static ChangeEvent read(Row row) {
+        return new ChangeEvent(Op.READ, row.schema(), null, row, Set.of(), null);
+    }
+
+    public static ChangeEvent insert(Row row) {
+        return new ChangeEvent(Op.INSERT, row.schema(), null, row, Set.of(), null);
+    }
+
+    public static ChangeEvent update(Row before, Row after) {
+        return new ChangeEvent(Op.UPDATE, after.schema(), before, after, Set.of(), null);
+    }
+
+    /** An update whose new row lacks the values of {@code unchanged} (unchanged TOAST; null in the row). */
+    public static ChangeEvent update(Row before, Row after, Set<String> unchanged) {
+        return new ChangeEvent(Op.UPDATE, after.schema(), before, after, unchanged, null);
+    }
+
+    public static ChangeEvent delete(Row before) {
+        return new ChangeEvent(Op.DELETE, before.schema(), before, null, Set.of(), null);
+    }
+
+    public static ChangeEvent truncate(TableSchema schema) {
+        return new ChangeEvent(Op.TRUNCATE, schema, null, null, Set.of(), null);
+    }
+
+    /** A batch whose events all carry its position. */
+    public static ChangeBatch batch(Position position, ChangeEvent... events) {
+        List<ChangeEvent> out = new ArrayList<>();
+        for (ChangeEvent e : events) {
+            out.add(new ChangeEvent(e.op(), e.table(), e.before(), e.after(), e.unchanged(), position));
+        }
+        return new ChangeBatch(out, position, true);
+    }
+
+    public static Position.Batch page(String stream, String bookmark) {
+        return new Position.Batch(stream, bookmark);
+    }
+}

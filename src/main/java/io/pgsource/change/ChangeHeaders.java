@@ -13,6 +13,9 @@ public final class ChangeHeaders {
     /** The source commit time (log replication), as an {@code OffsetDateTime}. */
     public static final String COMMIT_TIME = "PgSourceCommitTime";
 
+    /** The replication slot a log-replication batch came from; table destinations key the stored LSN by it. */
+    public static final String SLOT = "PgSourceSlot";
+
     private ChangeHeaders() {
     }
 }

@@ -11,7 +11,7 @@ import org.postgresql.replication.LogSequenceNumber;
  */
 public final class Positions {
     /** Exchange header naming the replication slot a log position belongs to (default {@value #DEFAULT_SLOT}). */
-    public static final String SLOT_HEADER = "PgSourceSlot";
+    public static final String SLOT_HEADER = io.pgsource.change.ChangeHeaders.SLOT;
     public static final String DEFAULT_SLOT = "slot";
 
     private Positions() {

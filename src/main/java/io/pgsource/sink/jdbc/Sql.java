@@ -1,5 +1,7 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.types.PgText;
+
 import io.pgsource.change.TableId;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -56,24 +58,8 @@ final class Sql {
         return sb.append('}').toString();
     }
 
-    /**
-     * Appends a value to a COPY text-format line: backslash, newline, carriage return and tab escaped; null is
-     * {@code \N}. TODO replace with PgText.copyEscape once the types work lands.
-     */
+    /** Appends a value to a COPY text-format line (escaped; null is {@code \N}). */
     static void appendCopyValue(StringBuilder line, String text) {
-        if (text == null) {
-            line.append("\\N");
-            return;
-        }
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            switch (c) {
-                case '\\' -> line.append("\\\\");
-                case '\n' -> line.append("\\n");
-                case '\r' -> line.append("\\r");
-                case '\t' -> line.append("\\t");
-                default -> line.append(c);
-            }
-        }
+        line.append(PgText.copyEscape(text));
     }
 }

@@ -103,6 +103,7 @@ public final class CatalogReader {
             }
             Map<Long, List<ColumnInfo>> columns = columns(tables.keySet());
             Map<Long, List<String>> keys = primaryKeys(tables.keySet());
+            Map<Long, List<List<String>>> indexes = indexes(tables.keySet());
             Map<Long, long[]> partitionSizes = partitionSizes(tables.values().stream().filter(t -> t.partitioned).map(t -> t.oid).toList());
             Map<TableId, TableInfo> result = new TreeMap<>();
             for (TableRow t : tables.values()) {
@@ -114,7 +115,7 @@ public final class CatalogReader {
                     pages = sizes[1];
                 }
                 result.put(t.id, new TableInfo(t.id, t.oid, columns.getOrDefault(t.oid, List.of()), keys.getOrDefault(t.oid, List.of()),
-                        ReplicaIdentity.of(t.replident), rows, pages, t.partitioned));
+                        ReplicaIdentity.of(t.replident), rows, pages, t.partitioned, indexes.getOrDefault(t.oid, List.of())));
             }
             return List.copyOf(result.values());
         }
@@ -294,6 +295,30 @@ public final class CatalogReader {
                 }
             }
             return keys;
+        }
+
+        private Map<Long, List<List<String>>> indexes(Set<Long> oids) throws SQLException {
+            String keyColumns = serverMajor >= 11 ? "i.indnkeyatts" : "i.indnatts";
+            String sql = "SELECT i.indrelid, i.indexrelid, a.attname FROM pg_index i"
+                    + " JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam"
+                    + " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+                    + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                    + " WHERE i.indrelid = ANY (?::oid[]) AND am.amname = 'btree' AND i.indisvalid AND i.indpred IS NULL"
+                    + " AND i.indexprs IS NULL AND k.ord <= " + keyColumns
+                    + " ORDER BY i.indrelid, i.indexrelid, k.ord";
+            Map<Long, Map<Long, List<String>>> byTable = new HashMap<>();
+            try (PreparedStatement ps = connection.prepareStatement(sql)) {
+                ps.setArray(1, oidArray(oids));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        byTable.computeIfAbsent(rs.getLong(1), k -> new LinkedHashMap<>())
+                                .computeIfAbsent(rs.getLong(2), k -> new ArrayList<>()).add(rs.getString(3));
+                    }
+                }
+            }
+            Map<Long, List<List<String>>> indexes = new HashMap<>();
+            byTable.forEach((table, byIndex) -> indexes.put(table, List.copyOf(byIndex.values())));
+            return indexes;
         }
 
         /** Rows and pages of partitioned tables, summed over their leaf partitions: {rows, pages}. */

@@ -19,6 +19,7 @@ public final class TableInfo {
     private final long estimatedRows;
     private final long pages;
     private final boolean partitioned;
+    private final List<List<String>> indexes;
     private final TableSchema schema;
 
     /**
@@ -30,9 +31,10 @@ public final class TableInfo {
      * @param estimatedRows   reltuples (for a partitioned table: summed over its partitions); -1 if never analyzed
      * @param pages           relpages (for a partitioned table: summed over its partitions)
      * @param partitioned     true for a partitioned table (relkind p), whose rows live in its partitions
+     * @param indexes         the key columns of the table's valid, non-partial btree indexes on plain columns
      */
     public TableInfo(TableId id, long oid, List<ColumnInfo> columns, List<String> primaryKey, ReplicaIdentity replicaIdentity,
-                     long estimatedRows, long pages, boolean partitioned) {
+                     long estimatedRows, long pages, boolean partitioned, List<List<String>> indexes) {
         this.id = id;
         this.oid = oid;
         this.columns = List.copyOf(columns);
@@ -41,6 +43,7 @@ public final class TableInfo {
         this.estimatedRows = estimatedRows;
         this.pages = pages;
         this.partitioned = partitioned;
+        this.indexes = indexes.stream().map(List::copyOf).toList();
         List<Column> read = readColumns().stream().map(ColumnInfo::column).toList();
         List<String> readNames = read.stream().map(Column::name).toList();
         // a key that includes a generated column cannot identify the rows we read: treat the table as keyless
@@ -93,6 +96,16 @@ public final class TableInfo {
 
     public boolean partitioned() {
         return partitioned;
+    }
+
+    /** The key columns of each valid, non-partial btree index on plain columns (an ordered scan can use them). */
+    public List<List<String>> indexes() {
+        return indexes;
+    }
+
+    /** True when some index of the table starts with this column. */
+    public boolean hasIndexLeadingWith(String column) {
+        return indexes.stream().anyMatch(i -> !i.isEmpty() && i.get(0).equals(column));
     }
 
     /** The shape of the rows read from this table: the read columns and, as key, the primary key (empty if none). */

@@ -48,6 +48,9 @@ class CatalogReaderTest {
                       PRIMARY KEY (b, a));
                     ALTER TABLE a.shapes DROP COLUMN dropped;
                     ALTER TABLE a.shapes REPLICA IDENTITY FULL;
+                    CREATE INDEX ON a.shapes (mood, b) INCLUDE (label);
+                    CREATE INDEX ON a.shapes (label) WHERE label IS NOT NULL;
+                    CREATE INDEX ON a.shapes (lower(a));
                     CREATE TABLE a.keyless (x int);
                     INSERT INTO a.keyless SELECT generate_series(1, 1000);
                     ANALYZE a.keyless;
@@ -97,6 +100,9 @@ class CatalogReaderTest {
         assertThat(shapes.column("b").orElseThrow().notNull()).isTrue();
         assertThat(shapes.column("mood").orElseThrow().notNull()).isFalse();
         assertThat(shapes.replicaIdentity()).isEqualTo(ReplicaIdentity.FULL);
+        assertThat(shapes.indexes()).containsExactlyInAnyOrder(List.of("b", "a"), List.of("mood", "b"));
+        assertThat(shapes.hasIndexLeadingWith("mood")).isTrue();
+        assertThat(shapes.hasIndexLeadingWith("label")).isFalse();
 
         assertThat(type(shapes, "mood")).isEqualTo(new String[] {"a.mood", "text"});
         assertThat(type(shapes, "moods")).isEqualTo(new String[] {"a.mood[]", "text[]"});

@@ -14,6 +14,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -54,7 +55,8 @@ public final class BatchStreams {
         for (TableInfo table : tables) {
             tasks.add(plan(table));
         }
-        for (TableId configured : settings.replicationKeys().keySet()) {
+        Map<TableId, String> perTable = settings.replicationKeys() == null ? Map.of() : settings.replicationKeys();
+        for (TableId configured : perTable.keySet()) {
             if (tables.stream().noneMatch(t -> t.id().equals(configured))) {
                 warnOnce("replication_keys:" + configured, "source.replication_keys names {}, which is not among the captured tables: fix the name",
                         configured.quoted());

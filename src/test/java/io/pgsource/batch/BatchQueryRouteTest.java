@@ -134,6 +134,10 @@ class BatchQueryRouteTest extends CamelTestSupport {
                 CREATE TABLE parts.keyless_hi_b PARTITION OF parts.keyless_hi FOR VALUES FROM (150) TO (200);
                 INSERT INTO parts.keyless SELECT g FROM generate_series(0, 199, 7) g;
                 INSERT INTO parts.keyless VALUES (161), (161);
+                CREATE TABLE parts.parent (id int PRIMARY KEY);
+                CREATE TABLE parts.child (extra text) INHERITS (parts.parent);
+                INSERT INTO parts.parent VALUES (1), (2);
+                INSERT INTO parts.child VALUES (3, 'c');
 
                 CREATE SCHEMA gen;
                 CREATE TABLE gen.t (id int PRIMARY KEY, gone text, a int, doubled int GENERATED ALWAYS AS (a * 2) STORED, b text);
@@ -448,6 +452,22 @@ class BatchQueryRouteTest extends CamelTestSupport {
     }
 
     @Test
+    void aBookmarkOfAnotherMethodOrAnUnreadableOneStartsFromTheBeginning() throws Exception {
+        positions.put("two_a.items", new Bookmark(ReplicationMethod.FULL_TABLE, List.of("id"), List.of("5"), false).serialize());
+        positions.put("two_b.items", "0/16B3748");
+        ListAppender<ILoggingEvent> log = capture(BatchPageProcessor.class);
+        SourceSettings s = settings(List.of("two_a", "two_b"), List.of(), 100, ReplicationMethod.INCREMENTAL, "id", Duration.ZERO);
+
+        assertThat(firstRun(s)).isTrue();
+
+        assertThat(destinationColumn("two_a.items", "id")).hasSize(10);
+        assertThat(destinationColumn("two_b.items", "id")).hasSize(7);
+        assertThat(Bookmark.parse(positions.get("two_a.items")))
+                .isEqualTo(new Bookmark(ReplicationMethod.INCREMENTAL, List.of("id"), List.of("10"), true));
+        assertThat(log.list).anySatisfy(e -> assertThat(e.getFormattedMessage()).contains("two_b.items: the stored bookmark cannot be read"));
+    }
+
+    @Test
     void aKeylessTableIsReplacedAsAWholeWithItsDuplicates() throws Exception {
         assertThat(firstRun(fullTable("nokey", 2))).isTrue();
 
@@ -511,7 +531,10 @@ class BatchQueryRouteTest extends CamelTestSupport {
     void aPartitionedTableIsReadThroughItsRootOnly() throws Exception {
         assertThat(firstRun(fullTable("parts", 4))).isTrue();
 
-        assertThat(applied).extracting(Received::stream).containsOnly("parts.keyed", "parts.keyless");
+        assertThat(applied).extracting(Received::stream).containsOnly("parts.child", "parts.keyed", "parts.keyless", "parts.parent");
+        // an inheritance parent is read without its children, which are tables of their own
+        assertThat(destinationColumn("parts.parent", "id")).containsExactly("1", "2");
+        assertThat(destinationColumn("parts.child", "id")).containsExactly("3");
         assertThat(destinationColumn("parts.keyed", "id")).containsExactlyElementsOf(texts("SELECT id FROM parts.keyed ORDER BY id, region"));
         assertThat(destinationColumn("parts.keyless", "v")).containsExactlyInAnyOrderElementsOf(texts("SELECT v FROM parts.keyless"))
                 .contains("0", "98", "105", "161");

@@ -101,11 +101,6 @@ public final class BatchStreams {
             warnOnce("nullable:" + id + ":" + key, "{}: rows whose replication key {} is NULL are never read by INCREMENTAL;"
                     + " make the column NOT NULL (or give those rows a value)", id, TableId.quoteIdent(key));
         }
-        if (!table.hasIndexLeadingWith(key)) {
-            warnOnce("index:" + id + ":" + key, "{}: no index starts with the replication key {}, so every INCREMENTAL page sorts all"
-                    + " newer rows; create one: CREATE INDEX ON {} ({})", id, TableId.quoteIdent(key), id,
-                    String.join(", ", keysetNames(key, schema)));
-        }
         Column replicationKey = column.get().column();
         List<Column> keyset = new ArrayList<>();
         keyset.add(replicationKey);
@@ -114,14 +109,12 @@ public final class BatchStreams {
                 keyset.add(schema.columns().get(schema.indexOf(k)));
             }
         }
+        if (!table.hasIndexLeadingWith(key)) {
+            warnOnce("index:" + id + ":" + key, "{}: no index starts with the replication key {}, so every INCREMENTAL page sorts all"
+                    + " newer rows; create one: CREATE INDEX ON {} ({})", id, TableId.quoteIdent(key), id,
+                    String.join(", ", keyset.stream().map(c -> TableId.quoteIdent(c.name())).toList()));
+        }
         return new StreamTask(table, ReplicationMethod.INCREMENTAL, keyset, pageSize, upperBound(table, replicationKey));
-    }
-
-    private static List<String> keysetNames(String key, TableSchema schema) {
-        List<String> names = new ArrayList<>();
-        names.add(TableId.quoteIdent(key));
-        schema.key().stream().filter(k -> !k.equals(key)).map(TableId::quoteIdent).forEach(names::add);
-        return names;
     }
 
     private StreamTask fullTable(TableInfo table, int pageSize) {

@@ -43,7 +43,7 @@ final class CtidPageReader implements PageReader {
     private final TableSchema schema;
     private final List<Heap> heaps;
     private final double maxRowsPerBlock;
-    private final String rangeSql;
+    private final String selectList;
     private boolean truncated;
     private boolean more = true;
     private int heapIndex = -1;
@@ -70,7 +70,7 @@ final class CtidPageReader implements PageReader {
         connection.commit();
         // a heap tuple takes at least 28 bytes with its line pointer (MaxHeapTuplesPerPage is 291 for 8 kB blocks)
         this.maxRowsPerBlock = Math.max(1, blockSize / 28);
-        this.rangeSql = "SELECT ctid, " + PageReader.selectList(schema) + " FROM ONLY %s WHERE ctid %s ?::tid AND ctid < ?::tid ORDER BY ctid LIMIT ?";
+        this.selectList = PageReader.selectList(schema);
     }
 
     private record Heap(String quotedName, long oid, long estimatedRows, long pages) {
@@ -169,7 +169,8 @@ final class CtidPageReader implements PageReader {
     /** Reads up to {@code limit} rows of the current window (after the last ctid read from it) into the page. */
     private int readRange(Heap heap, int limit, List<Row> page) throws SQLException {
         boolean continuing = lastCtid != null;
-        String sql = String.format(rangeSql, heap.quotedName(), continuing ? ">" : ">=");
+        String sql = "SELECT ctid, " + selectList + " FROM ONLY " + heap.quotedName()
+                + " WHERE ctid " + (continuing ? ">" : ">=") + " ?::tid AND ctid < ?::tid ORDER BY ctid LIMIT ?";
         int got = 0;
         try (PreparedStatement ps = connection.prepareStatement(sql)) {
             ps.setObject(1, continuing ? lastCtid : tid(windowStart), Types.OTHER);

@@ -2,6 +2,7 @@ package io.pgsource.batch;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -37,7 +38,7 @@ interface PageReader extends AutoCloseable {
     static String selectList(TableSchema schema) {
         StringBuilder sql = new StringBuilder();
         for (int i = 0; i < schema.size(); i++) {
-            sql.append(i == 0 ? "" : ", ").append(io.pgsource.change.TableId.quoteIdent(schema.columns().get(i).name()));
+            sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(schema.columns().get(i).name()));
         }
         return sql.toString();
     }

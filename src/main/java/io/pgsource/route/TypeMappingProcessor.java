@@ -4,6 +4,7 @@ import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Column;
 import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.types.TypeRegistry;
 import io.pgsource.types.ValueDecoder;
@@ -60,7 +61,7 @@ public final class TypeMappingProcessor implements Processor {
                     Column c = row.schema().columns().get(i);
                     // the value stays out of the message: it may be personal data
                     throw new IllegalArgumentException("cannot decode a value of " + row.schema().id().quoted() + "."
-                            + io.pgsource.change.TableId.quoteIdent(c.name()) + " (type " + c.typeName() + "): " + e.getMessage(), e);
+                            + TableId.quoteIdent(c.name()) + " (type " + c.typeName() + "): " + e.getMessage(), e);
                 }
             }
         }

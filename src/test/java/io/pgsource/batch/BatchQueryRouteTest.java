@@ -146,6 +146,8 @@ class BatchQueryRouteTest extends CamelTestSupport {
 
                 CREATE SCHEMA "Mixed Schema";
                 CREATE TABLE "Mixed Schema"."Order Lines ü" ("Select" int PRIMARY KEY, "quote""d" text, "ñame" text, "Updated At" timestamptz NOT NULL);
+                CREATE TABLE "Mixed Schema"."Weird % Table" ("100%" int, "a""b" text, "%s" text);
+                INSERT INTO "Mixed Schema"."Weird % Table" VALUES (1, 'x', '%d'), (1, 'x', '%d'), (2, NULL, NULL);
                 INSERT INTO "Mixed Schema"."Order Lines ü" SELECT g, 'q"' || g, 'ñ' || g, '2024-01-01'::timestamptz + g * interval '1 day' FROM generate_series(1, 5) g;
 
                 CREATE SCHEMA comp;
@@ -559,6 +561,8 @@ class BatchQueryRouteTest extends CamelTestSupport {
         assertThat(destinationColumn(stream, "quote\"d")).containsExactly("q\"1", "q\"2", "q\"3", "q\"4", "q\"5");
         assertThat(destinationColumn(stream, "ñame")).startsWith("ñ1");
         assertThat(appliedFor(stream)).hasSize(3);
+        assertThat(destinationColumn("Mixed Schema.Weird % Table", "%s")).containsExactlyInAnyOrder("%d", "%d", "null");
+        assertThat(destinationColumn("Mixed Schema.Weird % Table", "a\"b")).containsExactlyInAnyOrder("x", "x", "null");
     }
 
     @Test

@@ -1,0 +1,152 @@
+package io.pgsource.batch;
+
+import io.pgsource.catalog.CatalogReader;
+import io.pgsource.catalog.ColumnInfo;
+import io.pgsource.catalog.TableInfo;
+import io.pgsource.change.Column;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import io.pgsource.config.ReplicationMethod;
+import io.pgsource.config.SourceConnections;
+import io.pgsource.config.SourceSettings;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.camel.Handler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code batchStreams} bean: at the start of every batch-query run, discovers the tables and plans one
+ * {@link StreamTask} per table, deciding each table's effective method and keyset.
+ *
+ * <p>INCREMENTAL falls back to FULL_TABLE (with a warning that says how to fix it) for a table without
+ * primary key or whose replication key column is not configured, does not exist or is generated. Rows whose
+ * replication key is NULL are never read by INCREMENTAL (a row comparison with NULL is never true): a nullable
+ * replication key gets a warning.
+ */
+public final class BatchStreams {
+    private static final Logger LOG = LoggerFactory.getLogger(BatchStreams.class);
+
+    private final SourceSettings settings;
+    private final SourceConnections connections;
+    /** Warnings already given, so a long-running sync says each thing once per table. */
+    private final Set<String> warned = ConcurrentHashMap.newKeySet();
+
+    public BatchStreams(SourceSettings settings, SourceConnections connections) {
+        this.settings = settings;
+        this.connections = connections;
+    }
+
+    /** Discovers the tables and returns their streams, sorted by table. */
+    @Handler
+    public List<StreamTask> streams() throws SQLException {
+        List<TableInfo> tables;
+        try (Connection c = connections.open()) {
+            tables = CatalogReader.discover(c, settings.schemas(), settings.tables());
+        }
+        List<StreamTask> tasks = new ArrayList<>(tables.size());
+        for (TableInfo table : tables) {
+            tasks.add(plan(table));
+        }
+        Map<TableId, String> perTable = settings.replicationKeys() == null ? Map.of() : settings.replicationKeys();
+        for (TableId configured : perTable.keySet()) {
+            if (tables.stream().noneMatch(t -> t.id().equals(configured))) {
+                warnOnce("replication_keys:" + configured, "source.replication_keys names {}, which is not among the captured tables: fix the name",
+                        configured.quoted());
+            }
+        }
+        LOG.debug("Batch query streams: {}", tasks);
+        return tasks;
+    }
+
+    /** The stream of one table under the configured settings. */
+    StreamTask plan(TableInfo table) {
+        TableSchema schema = table.schema();
+        int pageSize = settings.batchFetchLimit();
+        if (settings.replicationMethod() != ReplicationMethod.INCREMENTAL) {
+            return fullTable(table, pageSize);
+        }
+        String id = table.id().quoted();
+        String key = settings.replicationKeyFor(table.id());
+        if (key == null || key.isBlank()) {
+            warnOnce("nokey:" + id, "{} cannot be synced INCREMENTAL: no replication key is configured; set source.replication_key"
+                    + " (or source.replication_keys for this table). Syncing it FULL_TABLE", id);
+            return fullTable(table, pageSize);
+        }
+        Optional<ColumnInfo> column = table.column(key);
+        if (column.isEmpty()) {
+            warnOnce("missing:" + id + ":" + key, "{} cannot be synced INCREMENTAL: it has no column {} (the replication key); fix"
+                    + " source.replication_key or source.replication_keys (names are case-sensitive). Syncing it FULL_TABLE",
+                    id, TableId.quoteIdent(key));
+            return fullTable(table, pageSize);
+        }
+        if (column.get().generated()) {
+            warnOnce("generated:" + id + ":" + key, "{} cannot be synced INCREMENTAL on {}: generated columns are not read;"
+                    + " choose a stored column as replication key. Syncing it FULL_TABLE", id, TableId.quoteIdent(key));
+            return fullTable(table, pageSize);
+        }
+        if (!schema.hasKey()) {
+            warnOnce("nopk:" + id, "{} cannot be synced INCREMENTAL: it has no primary key, which INCREMENTAL needs to page through"
+                    + " rows sharing a replication-key value; add a primary key. Syncing it FULL_TABLE (replaced on every run)", id);
+            return fullTable(table, pageSize);
+        }
+        if (!column.get().notNull()) {
+            warnOnce("nullable:" + id + ":" + key, "{}: rows whose replication key {} is NULL are never read by INCREMENTAL;"
+                    + " make the column NOT NULL (or give those rows a value)", id, TableId.quoteIdent(key));
+        }
+        Column replicationKey = column.get().column();
+        List<Column> keyset = new ArrayList<>();
+        keyset.add(replicationKey);
+        for (String k : schema.key()) {
+            if (!k.equals(key)) {
+                keyset.add(schema.columns().get(schema.indexOf(k)));
+            }
+        }
+        if (!table.hasIndexLeadingWith(key)) {
+            warnOnce("index:" + id + ":" + key, "{}: no index starts with the replication key {}, so every INCREMENTAL page sorts all"
+                    + " newer rows; create one: CREATE INDEX ON {} ({})", id, TableId.quoteIdent(key), id,
+                    String.join(", ", keyset.stream().map(c -> TableId.quoteIdent(c.name())).toList()));
+        }
+        return new StreamTask(table, ReplicationMethod.INCREMENTAL, keyset, pageSize, upperBound(table, replicationKey));
+    }
+
+    private StreamTask fullTable(TableInfo table, int pageSize) {
+        TableSchema schema = table.schema();
+        List<Column> key = schema.key().stream().map(k -> schema.columns().get(schema.indexOf(k))).toList();
+        return new StreamTask(table, ReplicationMethod.FULL_TABLE, key, pageSize, null);
+    }
+
+    private StreamTask.UpperBound upperBound(TableInfo table, Column key) {
+        Duration lag = settings.incrementalLag();
+        if (lag == null || lag.isZero() || lag.isNegative()) {
+            return null;
+        }
+        String type = key.baseTypeName();
+        String clock;
+        if (type.equals("date")) {
+            clock = "current_date";
+        } else if (type.startsWith("timestamp") && type.endsWith("with time zone")) {
+            clock = "now()";
+        } else if (type.startsWith("timestamp")) {
+            clock = "localtimestamp";
+        } else {
+            warnOnce("lag:" + table.id(), "{}: sync.incremental_lag applies to date and timestamp replication keys only; {} is {},"
+                    + " so rows are read up to the newest", table.id().quoted(), TableId.quoteIdent(key.name()), key.typeName());
+            return null;
+        }
+        return new StreamTask.UpperBound(clock, lag);
+    }
+
+    private void warnOnce(String what, String message, Object... args) {
+        if (warned.add(what)) {
+            LOG.warn(message, args);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.pgsource.batch;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+
+/** Reads one stream run page by page, on one source connection (one transaction per page). */
+interface PageReader extends AutoCloseable {
+
+    /** Fetch size while reading a page: the driver's cursor buffers this many rows, not the whole page twice. */
+    int FETCH_SIZE = 1000;
+
+    StreamTask task();
+
+    /** The next page; call only while {@link #more()} is true. */
+    ChangeBatch next() throws SQLException;
+
+    /** True until the page marked {@code last} was returned. */
+    boolean more();
+
+    /** Closes the connection; safe to call twice. */
+    @Override
+    void close();
+
+    /** A row of the result set, values as PostgreSQL's text output (null for NULL), from column {@code first} on. */
+    static Row row(ResultSet rs, TableSchema schema, int first) throws SQLException {
+        Object[] values = new Object[schema.size()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = rs.getString(first + i);
+        }
+        return new Row(schema, values);
+    }
+
+    /** {@code "a", "b", ...}: the columns both capture paths read, in row order. */
+    static String selectList(TableSchema schema) {
+        StringBuilder sql = new StringBuilder();
+        for (int i = 0; i < schema.size(); i++) {
+            sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(schema.columns().get(i).name()));
+        }
+        return sql.toString();
+    }
+}

@@ -1,0 +1,120 @@
+package io.pgsource.catalog;
+
+import io.pgsource.change.Column;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One source table as discovered: its columns (generated ones included, dropped ones not), primary key,
+ * replica identity and size estimates. {@link #schema()} is the shape of the rows both capture paths produce.
+ */
+public final class TableInfo {
+    private final TableId id;
+    private final long oid;
+    private final List<ColumnInfo> columns;
+    private final List<String> primaryKey;
+    private final ReplicaIdentity replicaIdentity;
+    private final long estimatedRows;
+    private final long pages;
+    private final boolean partitioned;
+    private final List<List<String>> indexes;
+    private final TableSchema schema;
+
+    /**
+     * @param id              schema and name
+     * @param oid             the table's pg_class OID (valid in the source database only)
+     * @param columns         every column in attnum order, dropped ones excluded
+     * @param primaryKey      primary key column names in key order; empty when the table has none
+     * @param replicaIdentity relreplident
+     * @param estimatedRows   reltuples (for a partitioned table: summed over its partitions); -1 if never analyzed
+     * @param pages           relpages (for a partitioned table: summed over its partitions)
+     * @param partitioned     true for a partitioned table (relkind p), whose rows live in its partitions
+     * @param indexes         the key columns of the table's valid, non-partial btree indexes on plain columns
+     */
+    public TableInfo(TableId id, long oid, List<ColumnInfo> columns, List<String> primaryKey, ReplicaIdentity replicaIdentity,
+                     long estimatedRows, long pages, boolean partitioned, List<List<String>> indexes) {
+        this.id = id;
+        this.oid = oid;
+        this.columns = List.copyOf(columns);
+        this.primaryKey = List.copyOf(primaryKey);
+        this.replicaIdentity = replicaIdentity;
+        this.estimatedRows = estimatedRows;
+        this.pages = pages;
+        this.partitioned = partitioned;
+        this.indexes = indexes.stream().map(List::copyOf).toList();
+        List<Column> read = readColumns().stream().map(ColumnInfo::column).toList();
+        List<String> readNames = read.stream().map(Column::name).toList();
+        // a key that includes a generated column cannot identify the rows we read: treat the table as keyless
+        List<String> key = readNames.containsAll(this.primaryKey) ? this.primaryKey : List.of();
+        this.schema = new TableSchema(id, read, key);
+    }
+
+    public TableId id() {
+        return id;
+    }
+
+    public long oid() {
+        return oid;
+    }
+
+    /** Every column in attnum order, generated ones included. */
+    public List<ColumnInfo> columns() {
+        return columns;
+    }
+
+    /** The columns both capture paths read (generated ones excluded), in attnum order. */
+    public List<ColumnInfo> readColumns() {
+        return columns.stream().filter(c -> !c.generated()).toList();
+    }
+
+    /** The generated columns, with their expressions, for destinations that recreate them. */
+    public List<ColumnInfo> generatedColumns() {
+        return columns.stream().filter(ColumnInfo::generated).toList();
+    }
+
+    public Optional<ColumnInfo> column(String name) {
+        return columns.stream().filter(c -> c.name().equals(name)).findFirst();
+    }
+
+    public List<String> primaryKey() {
+        return primaryKey;
+    }
+
+    public ReplicaIdentity replicaIdentity() {
+        return replicaIdentity;
+    }
+
+    public long estimatedRows() {
+        return estimatedRows;
+    }
+
+    public long pages() {
+        return pages;
+    }
+
+    public boolean partitioned() {
+        return partitioned;
+    }
+
+    /** The key columns of each valid, non-partial btree index on plain columns (an ordered scan can use them). */
+    public List<List<String>> indexes() {
+        return indexes;
+    }
+
+    /** True when some index of the table starts with this column. */
+    public boolean hasIndexLeadingWith(String column) {
+        return indexes.stream().anyMatch(i -> !i.isEmpty() && i.get(0).equals(column));
+    }
+
+    /** The shape of the rows read from this table: the read columns and, as key, the primary key (empty if none). */
+    public TableSchema schema() {
+        return schema;
+    }
+
+    @Override
+    public String toString() {
+        return id + (partitioned ? " (partitioned)" : "") + " key=" + primaryKey + " columns=" + columns.stream().map(ColumnInfo::name).toList();
+    }
+}

@@ -1,0 +1,77 @@
+package io.pgsource.route;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Column;
+import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import io.pgsource.types.TypeRegistry;
+import io.pgsource.types.ValueDecoder;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+
+/**
+ * The {@code typeMapping} processor: turns the raw values of every row of the body (PostgreSQL's text output,
+ * as both capture paths read them) into canonical Java values, in place, with the decoder of each column's type.
+ * Nulls stay null; values that are not Strings are already canonical and are left alone.
+ *
+ * <p>The body is a {@link ChangeBatch} (or a single {@link ChangeEvent}, for routes that split first); any other
+ * body passes unchanged. Decoders are looked up once per table schema per exchange, not per value.
+ */
+public final class TypeMappingProcessor implements Processor {
+    private final TypeRegistry types;
+
+    public TypeMappingProcessor(TypeRegistry types) {
+        this.types = types;
+    }
+
+    @Override
+    public void process(Exchange exchange) {
+        Object body = exchange.getMessage().getBody();
+        if (body instanceof ChangeBatch batch) {
+            map(batch);
+        } else if (body instanceof ChangeEvent event) {
+            map(List.of(event));
+        }
+    }
+
+    /** Decodes the rows of these events in place. */
+    public void map(List<ChangeEvent> events) {
+        Map<TableSchema, ValueDecoder[]> decoders = new IdentityHashMap<>();
+        for (ChangeEvent event : events) {
+            decode(event.before(), decoders);
+            decode(event.after(), decoders);
+        }
+    }
+
+    private void decode(Row row, Map<TableSchema, ValueDecoder[]> decoders) {
+        if (row == null) {
+            return;
+        }
+        ValueDecoder[] columns = decoders.computeIfAbsent(row.schema(), this::decodersOf);
+        for (int i = 0; i < columns.length; i++) {
+            if (row.get(i) instanceof String text) {
+                try {
+                    row.set(i, columns[i].decode(text));
+                } catch (RuntimeException e) {
+                    Column c = row.schema().columns().get(i);
+                    // the value stays out of the message: it may be personal data
+                    throw new IllegalArgumentException("cannot decode a value of " + row.schema().id().quoted() + "."
+                            + TableId.quoteIdent(c.name()) + " (type " + c.typeName() + "): " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    private ValueDecoder[] decodersOf(TableSchema schema) {
+        ValueDecoder[] decoders = new ValueDecoder[schema.size()];
+        for (int i = 0; i < decoders.length; i++) {
+            decoders[i] = types.decoder(schema.columns().get(i).typeOid());
+        }
+        return decoders;
+    }
+}

@@ -3,8 +3,6 @@ package io.pgsource.app;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
-import io.pgsource.config.SourceSettings;
-import io.pgsource.config.SslSettings;
 import io.pgsource.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,6 +12,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
+import java.util.Properties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,21 +49,32 @@ final class DemoSource implements AutoCloseable {
         return demo;
     }
 
-    /** The user's settings with the source (and an unset postgres destination) pointed at the embedded server. */
-    Settings settings(Settings configured) throws SQLException {
-        SourceSettings c = configured.source();
-        String replicationKey = c.replicationKey() == null && c.replicationMethod() == ReplicationMethod.INCREMENTAL
-                ? "updated_at" : c.replicationKey();
-        SourceSettings source = new SourceSettings(postgres.host(), postgres.port(), DATABASE, postgres.superuser(), postgres.password(),
-                SCHEMAS, c.tables(), c.replicationSlot(), c.publicationName(), c.batchFetchLimit(), c.replicationMethod(),
-                replicationKey, c.replicationKeys(), c.incrementalLag(), SslSettings.NONE);
+    /**
+     * The properties that point the source (and an unset postgres destination) at the embedded server; they
+     * override what the user configured for the source, which names no server in demo mode.
+     */
+    Properties overrides(Settings configured) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("source.host", postgres.host());
+        p.setProperty("source.port", Integer.toString(postgres.port()));
+        p.setProperty("source.database", DATABASE);
+        p.setProperty("source.username", postgres.superuser());
+        p.setProperty("source.password", postgres.password());
+        p.setProperty("source.schema", String.join(",", SCHEMAS));
+        p.setProperty("source.sslmode", "");
+        if (configured.source().replicationKey() == null && configured.source().replicationMethod() == ReplicationMethod.INCREMENTAL) {
+            p.setProperty("source.replication_key", "updated_at");
+        }
         DestinationSettings d = configured.destination();
         if ("postgres".equals(d.kind()) && d.url() == null) {
             postgres.createDatabase("demo_copy");
-            d = new DestinationSettings(d.kind(), postgres.jdbcUrl("demo_copy"), postgres.superuser(), postgres.password(), d.schema(), d.directory());
-            LOG.info("destination.url is not set: the demo copies into database demo_copy on the embedded server ({}).", d.url());
+            p.setProperty("destination.url", postgres.jdbcUrl("demo_copy"));
+            p.setProperty("destination.username", postgres.superuser());
+            p.setProperty("destination.password", postgres.password());
+            LOG.info("destination.url is not set: the demo copies into database demo_copy on the embedded server ({}).",
+                    postgres.jdbcUrl("demo_copy"));
         }
-        return new Settings(source, d, configured.sync());
+        return p;
     }
 
     String describe() {

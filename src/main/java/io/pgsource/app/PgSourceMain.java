@@ -2,6 +2,7 @@ package io.pgsource.app;
 
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.EffectiveProperties;
+import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
@@ -44,7 +45,8 @@ public final class PgSourceMain {
         try {
             if (settings.source().host() == null) {
                 demo = DemoSource.start();
-                settings = demo.settings(settings);
+                props.putAll(demo.overrides(settings));
+                settings = new SettingsLoader(props::getProperty).load();
                 LOG.info("Demo source: {}. To sync your own database set source.host, source.database, source.username and "
                         + "source.password in application.properties (or SOURCE_HOST, ... in the environment).", demo.describe());
             }
@@ -79,13 +81,14 @@ public final class PgSourceMain {
         boolean once = settings.sync().once();
         props.setProperty("sync.interval", Long.toString(settings.sync().interval().toMillis()));
         props.setProperty("sync.repeat_count", once ? "1" : "0");
+        // the environment was already applied above (EffectiveProperties); the demo's overrides must win over it
+        props.setProperty("camel.component.properties.environment-variable-mode", "0");
         main.setOverrideProperties(props);
         main.configure().withRoutesIncludePattern(routesPattern(settings.destination().kind()));
         BatchRunMonitor monitor = new BatchRunMonitor(once, main::completed);
         main.bind("batchRunMonitor", monitor);
-        PgSourceBeans.bind(main::bind, settings);
         if (demo && !once) {
-            main.configure().addRoutesBuilder(new DemoTrickleRoute(PgSourceBeans.sourceConnections(settings)));
+            main.configure().addRoutesBuilder(new DemoTrickleRoute(new PgSourceConnections(settings.source())));
         }
         LOG.info("Syncing {} ({}) from {}:{}/{} into destination '{}'{}", settings.source().schemas(), settings.source().replicationMethod(),
                 settings.source().host(), settings.source().port(), settings.source().database(), settings.destination().kind(),

@@ -6,6 +6,7 @@ import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.Column;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
+import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.SourceConnections;
 import io.pgsource.config.SourceSettings;
@@ -26,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * The {@code batchStreams} bean: at the start of every batch-query run, discovers the tables and plans one
  * {@link StreamTask} per table, deciding each table's effective method and keyset.
  *
- * <p>INCREMENTAL falls back to FULL_TABLE (with a warning that says how to fix it) for a table without
+ * <p>A {@code source.replication_keys} entry naming a table that is not captured, or a column the table lacks,
+ * is a {@link ConfigurationException}. INCREMENTAL falls back to FULL_TABLE (with a warning that says how to fix it) for a table without
  * primary key or whose replication key column is not configured, does not exist or is generated. Rows whose
  * replication key is NULL are never read by INCREMENTAL (a row comparison with NULL is never true): a nullable
  * replication key gets a warning.
@@ -58,8 +60,8 @@ public final class BatchStreams {
         Map<TableId, String> perTable = settings.replicationKeys() == null ? Map.of() : settings.replicationKeys();
         for (TableId configured : perTable.keySet()) {
             if (tables.stream().noneMatch(t -> t.id().equals(configured))) {
-                warnOnce("replication_keys:" + configured, "source.replication_keys names {}, which is not among the captured tables: fix the name",
-                        configured.quoted());
+                throw new ConfigurationException("source.replication_keys names " + configured.quoted()
+                        + ", which is not among the captured tables: fix the name, or add it to source.schema / source.tables");
             }
         }
         LOG.debug("Batch query streams: {}", tasks);
@@ -81,6 +83,11 @@ public final class BatchStreams {
             return fullTable(table, pageSize);
         }
         Optional<ColumnInfo> column = table.column(key);
+        if (column.isEmpty() && settings.replicationKeys().containsKey(table.id())) {
+            // a per-table key is explicit: a wrong one is a mistake to fix, not a table to copy in full
+            throw new ConfigurationException("source.replication_keys: " + id + " has no column " + TableId.quoteIdent(key)
+                    + " (names are case-sensitive); its columns are " + table.schema().columns().stream().map(Column::name).toList());
+        }
         if (column.isEmpty()) {
             warnOnce("missing:" + id + ":" + key, "{} cannot be synced INCREMENTAL: it has no column {} (the replication key); fix"
                     + " source.replication_key or source.replication_keys (names are case-sensitive). Syncing it FULL_TABLE",

@@ -163,7 +163,7 @@ final class CtidPageReader implements PageReader {
         if (finished) {
             LOG.info("{}: {} rows in {} pages (FULL_TABLE, no primary key: replaced as a whole)", task.stream(), rows, pages);
         }
-        return new ChangeBatch(events, position, finished);
+        return new ChangeBatch(events, position, finished, List.of(schema));
     }
 
     /** Reads up to {@code limit} rows of the current window (after the last ctid read from it) into the page. */

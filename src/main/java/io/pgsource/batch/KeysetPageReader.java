@@ -166,7 +166,7 @@ final class KeysetPageReader implements PageReader {
         if (last) {
             LOG.info("{}: {} rows in {} pages ({})", task.stream(), rows, pages, task.method());
         }
-        return new ChangeBatch(events, position, last);
+        return new ChangeBatch(events, position, last, List.of(schema));
     }
 
     @Override

@@ -14,6 +14,7 @@ public final class ChangeBatch extends AbstractList<ChangeEvent> implements Rand
     private final List<ChangeEvent> events;
     private final Position position;
     private final boolean last;
+    private final List<TableSchema> tables;
 
     /**
      * @param events   the changes in source order
@@ -21,9 +22,23 @@ public final class ChangeBatch extends AbstractList<ChangeEvent> implements Rand
      * @param last     true for the last page of a batch-query stream or the last chunk of a transaction
      */
     public ChangeBatch(List<ChangeEvent> events, Position position, boolean last) {
+        this(events, position, last, List.of());
+    }
+
+    /**
+     * @param tables tables this batch speaks for even without events: a table destination creates them (an empty
+     *               table's only page has no rows, yet its copy must exist)
+     */
+    public ChangeBatch(List<ChangeEvent> events, Position position, boolean last, List<TableSchema> tables) {
         this.events = List.copyOf(events);
         this.position = position;
         this.last = last;
+        this.tables = List.copyOf(tables);
+    }
+
+    /** Tables the batch speaks for beyond those its events name (see the constructor). */
+    public List<TableSchema> tables() {
+        return tables;
     }
 
     public Position position() {

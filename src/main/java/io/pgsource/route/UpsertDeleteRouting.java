@@ -58,6 +58,12 @@ public final class UpsertDeleteRouting implements Processor {
         }
         List<TablePlan> out = new ArrayList<>(tables.size());
         tables.forEach((id, steps) -> out.add(new TablePlan(id, steps.finish())));
+        for (TableSchema table : batch.tables()) {
+            if (!tables.containsKey(table.id())) {
+                // no rows, but the table must exist at the destination (an empty source table)
+                out.add(new TablePlan(table.id(), List.of(new Segment(List.of(), List.of(new Upserts(table, Set.of(), List.of()))))));
+            }
+        }
         return new WritePlan(out, batch.position());
     }
 

@@ -88,7 +88,7 @@ class BadInputTest {
         env.put("SOURCE_TABLES", "public.customers,public.nope");
         Outcome o = run(env);
         assertThat(o.exitCode()).isNotZero();
-        assertThat(o.log()).contains("public.nope").contains("source.tables");
+        assertThat(o.log()).contains("\"nope\"").contains("source.tables");
     }
 
     @Test

@@ -58,10 +58,9 @@ class BatchSyncEndToEndTest {
                 INSERT INTO public.keyless VALUES (3, 'three');""");
         assertThat(run(env)).isZero();
         assertSameRows(source, target);
-        try (Connection c = pg.connect(target); var s = c.createStatement();
-             var rs = s.executeQuery("SELECT total FROM public.shaped WHERE id = 3")) {
-            assertThat(rs.next()).isTrue();
-            assertThat(rs.getString(1)).as("generated column recomputed at the destination").isEqualTo("9.75");
+        try (Connection c = pg.connect(target)) {
+            assertThat(SourceFixture.columns(c, "public", "shaped")).as("generated columns are not copied (the WAL does not carry them)")
+                    .containsExactly("id", "price", "qty", "note");
         }
     }
 
@@ -123,7 +122,8 @@ class BatchSyncEndToEndTest {
     }
 
     private static Map<String, List<JsonNode>> readEnvelopes(Path dir) throws Exception {
-        ObjectMapper mapper = new ObjectMapper();
+        ObjectMapper mapper = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .setNodeFactory(com.fasterxml.jackson.databind.node.JsonNodeFactory.withExactBigDecimals(true));
         Map<String, List<JsonNode>> byTable = new HashMap<>();
         try (Stream<Path> files = Files.list(dir)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".jsonl")).toList()) {

@@ -145,7 +145,7 @@ class TypeRoundTripTest {
                 type("timestamp with time zone")
                         .v("'2024-01-01 12:00:00+05:30'", OffsetDateTime.of(2024, 1, 1, 6, 30, 0, 0, ZoneOffset.UTC))
                         .v("'2024-01-01 12:00:00.123456-08'", OffsetDateTime.of(2024, 1, 1, 20, 0, 0, 123_456_000, ZoneOffset.UTC))
-                        .v("'1900-01-01 00:00:00 Europe/Amsterdam'", OffsetDateTime.of(1899, 12, 31, 23, 40, 28, 0, ZoneOffset.UTC))
+                        .v("'1900-01-01 00:00:00+00:19:32'", OffsetDateTime.of(1899, 12, 31, 23, 40, 28, 0, ZoneOffset.UTC))
                         .v("'0044-03-15 12:00:00+01 BC'", OffsetDateTime.of(-43, 3, 15, 11, 0, 0, 0, ZoneOffset.UTC))
                         .v("'infinity'", Special.INFINITY).v("'-infinity'", Special.NEGATIVE_INFINITY)
                         .v("'294276-12-31 23:59:59.999999+00'", OffsetDateTime.of(294276, 12, 31, 23, 59, 59, 999_999_000, ZoneOffset.UTC)),

@@ -53,9 +53,18 @@ final class Wal {
 
     /** Consumes the slot's pending changes; options are name, value pairs (proto_version, publication_names …). */
     static List<Message> read(Connection c, String slot, String... options) throws SQLException {
+        return changes(c, "pg_logical_slot_get_binary_changes", slot, options);
+    }
+
+    /** Like {@link #read} but leaves the changes in the slot. */
+    static List<Message> peek(Connection c, String slot, String... options) throws SQLException {
+        return changes(c, "pg_logical_slot_peek_binary_changes", slot, options);
+    }
+
+    private static List<Message> changes(Connection c, String function, String slot, String... options) throws SQLException {
         List<Message> messages = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT lsn::text, xid::text, data FROM pg_logical_slot_get_binary_changes(?, NULL, NULL, VARIADIC ?::text[])")) {
+                "SELECT lsn::text, xid::text, data FROM " + function + "(?, NULL, NULL, VARIADIC ?::text[])")) {
             ps.setString(1, slot);
             Array array = c.createArrayOf("text", options);
             ps.setArray(2, array);

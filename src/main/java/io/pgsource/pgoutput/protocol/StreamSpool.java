@@ -72,6 +72,14 @@ final class StreamSpool implements AutoCloseable {
         }
     }
 
+    void flush() {
+        try {
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the spool file " + file, e);
+        }
+    }
+
     void abortSubtransaction(long subXid) {
         abortedSubtransactions.add(subXid);
     }

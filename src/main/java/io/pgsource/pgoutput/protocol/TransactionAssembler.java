@@ -127,6 +127,9 @@ public final class TransactionAssembler implements AutoCloseable {
         } else if (m instanceof StreamStart s) {
             streamStart(s, walStart);
         } else if (m instanceof StreamStop) {
+            if (block != null) {
+                block.flush(); // the block's messages leave the JVM heap now, not when the buffer happens to fill
+            }
             block = null;
         } else if (m instanceof StreamCommit c) {
             streamCommit(c, walStart);

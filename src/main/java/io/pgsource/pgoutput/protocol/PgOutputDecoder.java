@@ -91,6 +91,11 @@ public final class PgOutputDecoder {
             throw new PgOutputException("empty pgoutput message" + at(walStart));
         }
         byte type = b.get();
+        int minimum = minimumVersion(type);
+        if (protocolVersion < minimum) {
+            throw new PgOutputException("pgoutput '" + (char) type + "' message needs protocol version " + minimum
+                    + " but the stream was started with " + protocolVersion + at(walStart));
+        }
         PgOutputMessage decoded;
         try {
             decoded = switch (type) {
@@ -104,21 +109,15 @@ public final class PgOutputDecoder {
                 case 'D' -> delete(b, streamedXid(b, streamed), walStart);
                 case 'T' -> truncate(b, streamedXid(b, streamed));
                 case 'M' -> message(b, streamedXid(b, streamed));
-                case 'S' -> new StreamStart(xid(b), requireVersion(2, type, walStart) && b.get() == 1);
-                case 'E' -> requireVersion(2, type, walStart) ? new StreamStop() : null;
-                case 'c' -> requireVersion(2, type, walStart)
-                        ? new StreamCommit(xid(b), b.get(), b.getLong(), b.getLong(), time(b.getLong())) : null;
-                case 'A' -> streamAbort(b, walStart);
-                case 'b' -> requireVersion(3, type, walStart)
-                        ? new BeginPrepare(b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b)) : null;
-                case 'P' -> requireVersion(3, type, walStart)
-                        ? new Prepare(b.get(), b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b)) : null;
-                case 'K' -> requireVersion(3, type, walStart)
-                        ? new CommitPrepared(b.get(), b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b)) : null;
-                case 'r' -> requireVersion(3, type, walStart)
-                        ? new RollbackPrepared(b.get(), b.getLong(), b.getLong(), time(b.getLong()), time(b.getLong()), xid(b), string(b)) : null;
-                case 'p' -> requireVersion(3, type, walStart)
-                        ? new StreamPrepare(b.get(), b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b)) : null;
+                case 'S' -> new StreamStart(xid(b), b.get() == 1);
+                case 'E' -> new StreamStop();
+                case 'c' -> new StreamCommit(xid(b), b.get(), b.getLong(), b.getLong(), time(b.getLong()));
+                case 'A' -> streamAbort(b);
+                case 'b' -> new BeginPrepare(b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b));
+                case 'P' -> new Prepare(b.get(), b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b));
+                case 'K' -> new CommitPrepared(b.get(), b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b));
+                case 'r' -> new RollbackPrepared(b.get(), b.getLong(), b.getLong(), time(b.getLong()), time(b.getLong()), xid(b), string(b));
+                case 'p' -> new StreamPrepare(b.get(), b.getLong(), b.getLong(), time(b.getLong()), xid(b), string(b));
                 default -> throw new PgOutputException(String.format("unknown pgoutput message type 0x%02x%s%s", type & 0xff,
                         printable(type), at(walStart)));
             };
@@ -142,16 +141,16 @@ public final class PgOutputDecoder {
         return decoded;
     }
 
-    private boolean requireVersion(int minimum, byte type, long walStart) {
-        if (protocolVersion < minimum) {
-            throw new PgOutputException("pgoutput '" + (char) type + "' message needs protocol version " + minimum
-                    + " but the stream was started with " + protocolVersion + at(walStart));
-        }
-        return true;
+    /** Streaming messages came with protocol 2, two-phase ones with 3. */
+    private static int minimumVersion(byte type) {
+        return switch (type) {
+            case 'S', 'E', 'c', 'A' -> 2;
+            case 'b', 'P', 'K', 'r', 'p' -> 3;
+            default -> 1;
+        };
     }
 
-    private StreamAbort streamAbort(ByteBuffer b, long walStart) {
-        requireVersion(2, (byte) 'A', walStart);
+    private static StreamAbort streamAbort(ByteBuffer b) {
         long xid = xid(b);
         long subXid = xid(b);
         // abort LSN and time follow only with protocol 4 and streaming = parallel: the length tells

@@ -27,6 +27,7 @@ import java.util.Map;
 public final class RelationCache {
     private final TypeNames typeNames;
     private final Map<Integer, Entry> relations = new HashMap<>();
+    private final Map<TableId, Entry> byTable = new HashMap<>();
     private final Map<Integer, Type> types = new HashMap<>();
 
     /** One cached relation: the message and the schema made from it. */
@@ -44,7 +45,9 @@ public final class RelationCache {
             return known.schema;
         }
         TableSchema schema = toSchema(relation);
-        relations.put(relation.oid(), new Entry(relation, schema));
+        Entry entry = new Entry(relation, schema);
+        relations.put(relation.oid(), entry);
+        byTable.put(schema.id(), entry);
         return schema;
     }
 
@@ -75,6 +78,16 @@ public final class RelationCache {
     /** Whether the relation's key is all its columns because of REPLICA IDENTITY FULL (not a real key). */
     public boolean fullIdentity(int relationOid) {
         return entry(relationOid).relation.fullIdentity();
+    }
+
+    /**
+     * The same by table, for consumers that hold a {@link TableSchema}: true when its key is all columns because of
+     * REPLICA IDENTITY FULL (and an UPDATE's or DELETE's {@code before} is the whole old row, not only the key).
+     * False for tables not seen.
+     */
+    public boolean fullIdentity(TableId table) {
+        Entry e = byTable.get(table);
+        return e != null && e.relation.fullIdentity();
     }
 
     /** The last Type message for a type OID, or null. */

@@ -114,7 +114,7 @@ public final class TransactionAssembler implements AutoCloseable {
      *                 the spool only
      */
     public void accept(ByteBuffer message, long walStart) {
-        if (block != null && message.hasRemaining() && !isStreamControl(message.get(message.position()))) {
+        if (block != null && message.hasRemaining() && isStreamedChange(message.get(message.position()))) {
             block.append(message, walStart);
             message.position(message.limit());
             return;
@@ -149,11 +149,19 @@ public final class TransactionAssembler implements AutoCloseable {
         return relations;
     }
 
-    private static boolean isStreamControl(byte type) {
-        return type == 'S' || type == 'E' || type == 'c' || type == 'A';
+    /** What a Stream Start … Stream Stop block holds: spooled untouched, decoded at Stream Commit. */
+    private static boolean isStreamedChange(byte type) {
+        return switch (type) {
+            case 'R', 'Y', 'O', 'I', 'U', 'D', 'T', 'M' -> true;
+            default -> false;
+        };
     }
 
     private void begin(Begin b, long walStart) {
+        if (block != null) {
+            throw new PgOutputException("Begin of transaction " + b.xid() + " inside the streamed block of transaction " + block.xid()
+                    + where(walStart));
+        }
         if (tx != null) {
             throw new PgOutputException("Begin of transaction " + b.xid() + " inside transaction " + tx.xid + where(walStart));
         }
@@ -170,6 +178,10 @@ public final class TransactionAssembler implements AutoCloseable {
     }
 
     private void streamStart(StreamStart s, long walStart) {
+        if (block != null) {
+            throw new PgOutputException("Stream Start of transaction " + s.xid() + " before the Stream Stop of transaction " + block.xid()
+                    + where(walStart));
+        }
         if (tx != null) {
             throw new PgOutputException("Stream Start of transaction " + s.xid() + " inside transaction " + tx.xid + where(walStart));
         }

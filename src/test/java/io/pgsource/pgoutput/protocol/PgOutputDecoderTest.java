@@ -201,6 +201,18 @@ class PgOutputDecoderTest {
         assertThat(v2.inStreamBlock()).isFalse();
     }
 
+    /** The test server runs without max_prepared_transactions, so the two-phase layout is checked on built bytes. */
+    @Test
+    void twoPhaseMessagesDecodeButAreNotAssembled() {
+        ByteBuffer commitPrepared = ByteBuffer.allocate(1 + 1 + 8 + 8 + 8 + 4 + 4).put((byte) 'K').put((byte) 0).putLong(10).putLong(20)
+                .putLong(1_000_000).putInt(9).put("gid".getBytes(StandardCharsets.UTF_8)).put((byte) 0).flip();
+        assertThatThrownBy(() -> new PgOutputDecoder(2).decode(commitPrepared, 0)).hasMessageContaining("needs protocol version 3");
+        assertThat(new PgOutputDecoder(3).decode(commitPrepared.rewind(), 0)).isEqualTo(new PgOutputMessage.CommitPrepared(0, 10, 20,
+                OffsetDateTime.of(2000, 1, 1, 0, 0, 1, 0, ZoneOffset.UTC), 9, "gid"));
+        TransactionAssembler assembler = new TransactionAssembler(3, new RelationCache(new CatalogTypeNames(c)), 10, spool, p -> { }, null);
+        assertThatThrownBy(() -> assembler.accept(commitPrepared.rewind(), 0)).hasMessageContaining("two_phase");
+    }
+
     @Test
     void timestampsBeforeThePostgresEpoch() {
         assertThat(PgOutputDecoder.time(-1)).isEqualTo(OffsetDateTime.of(1999, 12, 31, 23, 59, 59, 999_999_000, ZoneOffset.UTC));

@@ -115,6 +115,7 @@ class TransactionAssemblerTest {
         assertThat(truncate.op()).isEqualTo(Op.TRUNCATE);
         assertThat(truncate.tableId()).isEqualTo(new TableId("public", "crud"));
         assertThat(a.assembler.relations().fullIdentity(oid("crud"))).isFalse();
+        assertThat(a.assembler.relations().fullIdentity(new TableId("public", "crud"))).isFalse();
     }
 
     @Test
@@ -133,6 +134,7 @@ class TransactionAssemblerTest {
         // FULL flags every column as key; the cache tells it is not a real key
         assertThat(events.get(0).table().key()).containsExactly("id", "name", "n");
         assertThat(a.assembler.relations().fullIdentity(oid("full_id"))).isTrue();
+        assertThat(a.assembler.relations().fullIdentity(events.get(0).tableId())).isTrue();
     }
 
     @Test

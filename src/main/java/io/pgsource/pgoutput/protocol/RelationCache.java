@@ -1,0 +1,120 @@
+package io.pgsource.pgoutput.protocol;
+
+import io.pgsource.change.Column;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import io.pgsource.pgoutput.protocol.PgOutputMessage.Relation;
+import io.pgsource.pgoutput.protocol.PgOutputMessage.RelationColumn;
+import io.pgsource.pgoutput.protocol.PgOutputMessage.Type;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The latest Relation message per relation OID, turned into the {@link TableSchema} the following changes of that
+ * relation use. Columns come from the Relation message only (never from the catalog: that would zip values with
+ * dropped or generated columns); only their type names come from {@link TypeNames}. Tables are identified by OID and
+ * {@link TableId}(namespace, name), never by name alone.
+ *
+ * <p>A Relation message whose shape differs from the cached one is a schema change: {@link #schema} returns a new
+ * TableSchema from then on. A resent identical Relation keeps the same TableSchema instance.
+ *
+ * <p>The key is the columns the Relation message flags as replica identity. With REPLICA IDENTITY FULL every
+ * column is flagged, so the key is all columns; {@link #fullIdentity} tells such a table apart from one with a real
+ * key. Not thread-safe.
+ */
+public final class RelationCache {
+    private final TypeNames typeNames;
+    private final Map<Integer, Entry> relations = new HashMap<>();
+    private final Map<TableId, Entry> byTable = new HashMap<>();
+    private final Map<Integer, Type> types = new HashMap<>();
+
+    /** One cached relation: the message and the schema made from it. */
+    public record Entry(Relation relation, TableSchema schema) {
+    }
+
+    public RelationCache(TypeNames typeNames) {
+        this.typeNames = typeNames;
+    }
+
+    /** Records a Relation message; returns the schema the relation's next changes use. */
+    public TableSchema accept(Relation relation) {
+        Entry known = relations.get(relation.oid());
+        if (known != null && known.relation.sameShape(relation)) {
+            return known.schema;
+        }
+        TableSchema schema = toSchema(relation);
+        Entry entry = new Entry(relation, schema);
+        relations.put(relation.oid(), entry);
+        byTable.put(schema.id(), entry);
+        return schema;
+    }
+
+    /** Records a Type message (names of a non-built-in type, a fallback when the catalog no longer knows it). */
+    public void accept(Type type) {
+        types.put(type.oid(), type);
+    }
+
+    /**
+     * The current schema of a relation.
+     *
+     * @throws PgOutputException when no Relation message for it was seen (the stream started mid-way)
+     */
+    public TableSchema schema(int relationOid) {
+        return entry(relationOid).schema;
+    }
+
+    /** The current entry of a relation; throws like {@link #schema}. */
+    public Entry entry(int relationOid) {
+        Entry e = relations.get(relationOid);
+        if (e == null) {
+            throw new PgOutputException("a change refers to relation OID " + Integer.toUnsignedString(relationOid)
+                    + " before any Relation message described it");
+        }
+        return e;
+    }
+
+    /** Whether the relation's key is all its columns because of REPLICA IDENTITY FULL (not a real key). */
+    public boolean fullIdentity(int relationOid) {
+        return entry(relationOid).relation.fullIdentity();
+    }
+
+    /**
+     * The same by table, for consumers that hold a {@link TableSchema}: true when its key is all columns because of
+     * REPLICA IDENTITY FULL (and an UPDATE's or DELETE's {@code before} is the whole old row, not only the key).
+     * False for tables not seen.
+     */
+    public boolean fullIdentity(TableId table) {
+        Entry e = byTable.get(table);
+        return e != null && e.relation.fullIdentity();
+    }
+
+    /** The last Type message for a type OID, or null. */
+    public Type type(int typeOid) {
+        return types.get(typeOid);
+    }
+
+    private TableSchema toSchema(Relation relation) {
+        List<Column> columns = new ArrayList<>(relation.columns().size());
+        List<String> key = new ArrayList<>();
+        for (RelationColumn c : relation.columns()) {
+            TypeNames.Names names = typeNames.names(c.typeOid(), c.typmod());
+            if (names == null) {
+                names = fallbackNames(c.typeOid());
+            }
+            columns.add(new Column(c.name(), c.typeOid(), names.typeName(), names.baseTypeName()));
+            if (c.key()) {
+                key.add(c.name());
+            }
+        }
+        return new TableSchema(new TableId(relation.namespace(), relation.name()), columns, key);
+    }
+
+    /** The type was dropped since: the Type message's name if one came, else the OID (the value stays text). */
+    private TypeNames.Names fallbackNames(int typeOid) {
+        Type t = types.get(typeOid);
+        String name = t != null ? new TableId(t.namespace(), t.name()).quoted() : "oid " + Integer.toUnsignedString(typeOid);
+        return new TypeNames.Names(name, name);
+    }
+}

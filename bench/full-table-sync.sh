@@ -37,6 +37,14 @@ psql "$base/bench_src" -qc "COPY (SELECT * FROM public.orders) TO STDOUT" > /dev
 t1=$(date +%s.%N)
 copy_s=$(echo "$t1 - $t0" | bc -l)
 
+echo "== limit: psql COPY TO STDOUT | psql COPY FROM STDIN (into an empty copy with the same primary key)"
+psql "$base/bench_dst" -qc "CREATE TABLE public.orders_pipe (id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
+    amount numeric(12,2) NOT NULL, note text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, attrs jsonb, paid boolean NOT NULL)"
+t0=$(date +%s.%N)
+psql "$base/bench_src" -qc "COPY public.orders TO STDOUT" | psql "$base/bench_dst" -qc "COPY public.orders_pipe FROM STDIN"
+t1=$(date +%s.%N)
+pipe_s=$(echo "$t1 - $t0" | bc -l)
+
 echo "== pgsource: FULL_TABLE into the postgres destination (sync.once)"
 t0=$(date +%s.%N)
 SOURCE_HOST=$host SOURCE_PORT=$port SOURCE_DATABASE=bench_src SOURCE_USERNAME=$user SOURCE_SCHEMA=public \
@@ -51,6 +59,8 @@ copied=$(psql "$base/bench_dst" -Atc "select count(*) from public.orders")
 
 printf '\n%-48s %10s %10s %9s %8s\n' "run ($ROWS rows, table $((bytes / 1048576)) MB)" "seconds" "rows/s" "MB/s" "ratio"
 printf '%-48s %10.2f %10.0f %9.1f %8s\n' "psql COPY TO STDOUT > /dev/null" "$copy_s" "$(echo "$ROWS / $copy_s" | bc -l)" "$(echo "$bytes / 1048576 / $copy_s" | bc -l)" "1.00"
+printf '%-48s %10.2f %10.0f %9.1f %8s\n' "psql COPY TO STDOUT | psql COPY FROM STDIN" "$pipe_s" "$(echo "$ROWS / $pipe_s" | bc -l)" "$(echo "$bytes / 1048576 / $pipe_s" | bc -l)" "-"
 printf '%-48s %10.2f %10.0f %9.1f %8.2f\n' "pgsource FULL_TABLE -> postgres (JVM start incl.)" "$sync_s" "$(echo "$ROWS / $sync_s" | bc -l)" "$(echo "$bytes / 1048576 / $sync_s" | bc -l)" "$(echo "$copy_s / $sync_s" | bc -l)"
+echo "ratio to the COPY pipe: $(echo "$pipe_s / $sync_s" | bc -l | cut -c1-4)"
 echo "peak RSS of the pgsource JVM: $((rss_kb / 1024)) MB (${BENCH_JAVA_OPTS:--Xmx256m})"
 psql "$PG" -qc "DROP DATABASE bench_src" -c "DROP DATABASE bench_dst"

@@ -68,11 +68,12 @@ public final class CatalogReader {
     private static final class Discovery {
         private final Connection connection;
         private final int serverMajor;
-        private final Map<Long, TypeRow> types = new HashMap<>();
+        private final BaseTypeNames baseTypes;
 
         Discovery(Connection connection) throws SQLException {
             this.connection = connection;
             this.serverMajor = connection.getMetaData().getDatabaseMajorVersion();
+            this.baseTypes = new BaseTypeNames(connection);
         }
 
         List<TableInfo> run(List<String> schemas, List<TableId> include) throws SQLException {
@@ -225,7 +226,7 @@ public final class CatalogReader {
                         String typtype = rs.getString(8);
                         boolean userDefined = "d".equals(typtype) || "e".equals(typtype)
                                 || ("A".equals(rs.getString(9)) && ("d".equals(rs.getString(10)) || "e".equals(rs.getString(10))));
-                        String baseTypeName = userDefined ? baseTypeName(typeOid, rs.getInt(11)) : typeName;
+                        String baseTypeName = userDefined ? baseTypes.baseTypeName(typeOid, rs.getInt(11)) : typeName;
                         Column column = new Column(name, (int) typeOid, typeName, baseTypeName);
                         columns.computeIfAbsent(table, k -> new ArrayList<>())
                                 .add(new ColumnInfo(column, rs.getBoolean(5), isGenerated ? rs.getString(7) : null));
@@ -233,50 +234,6 @@ public final class CatalogReader {
                 }
             }
             return columns;
-        }
-
-        /** A domain's base type, {@code text} for an enum, arrays of those likewise; resolves domains over domains. */
-        private String baseTypeName(long typeOid, int typmod) throws SQLException {
-            TypeRow t = type(typeOid);
-            if ("d".equals(t.typtype)) {
-                return baseTypeName(t.baseType, t.baseTypmod);
-            }
-            if ("e".equals(t.typtype)) {
-                return "text";
-            }
-            if ("A".equals(t.category) && t.elem != 0) {
-                TypeRow e = type(t.elem);
-                if ("d".equals(e.typtype) || "e".equals(e.typtype)) {
-                    return baseTypeName(t.elem, typmod) + "[]";
-                }
-            }
-            try (PreparedStatement ps = connection.prepareStatement("SELECT format_type(?::oid, ?)")) {
-                ps.setLong(1, typeOid);
-                ps.setInt(2, typmod);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    return rs.getString(1);
-                }
-            }
-        }
-
-        private TypeRow type(long oid) throws SQLException {
-            TypeRow cached = types.get(oid);
-            if (cached != null) {
-                return cached;
-            }
-            try (PreparedStatement ps = connection.prepareStatement(
-                    "SELECT typtype, typcategory, typelem, typbasetype, typtypmod FROM pg_type WHERE oid = ?::oid")) {
-                ps.setLong(1, oid);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                        throw new CatalogException("type " + oid + " vanished from pg_type during discovery; retry");
-                    }
-                    TypeRow t = new TypeRow(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getInt(5));
-                    types.put(oid, t);
-                    return t;
-                }
-            }
         }
 
         private Map<Long, List<String>> primaryKeys(Set<Long> oids) throws SQLException {
@@ -351,6 +308,4 @@ public final class CatalogReader {
     private record TableRow(long oid, TableId id, boolean partitioned, String replident, long reltuples, long relpages) {
     }
 
-    private record TypeRow(String typtype, String category, long elem, long baseType, int baseTypmod) {
-    }
 }

@@ -1,8 +1,7 @@
 package io.pgsource.pgoutput.protocol;
 
+import io.pgsource.catalog.BaseTypeNames;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
@@ -16,13 +15,13 @@ import java.util.Map;
  * Not thread-safe; the connection is the caller's and stays open.
  */
 public final class CatalogTypeNames implements TypeNames {
-    private static final int MAX_DEPTH = 32;
-
     private final Connection connection;
+    private final BaseTypeNames baseTypes;
     private final Map<Long, Names> cache = new HashMap<>();
 
     public CatalogTypeNames(Connection connection) {
         this.connection = connection;
+        this.baseTypes = new BaseTypeNames(connection);
     }
 
     @Override
@@ -56,11 +55,10 @@ public final class CatalogTypeNames implements TypeNames {
             try (Statement s = connection.createStatement()) {
                 s.execute("SET LOCAL search_path = pg_catalog");
             }
-            TypeRow type = type(oid);
-            if (type == null) {
+            if (!baseTypes.exists(oid)) {
                 return null;
             }
-            return new Names(formatType(oid, typmod), baseTypeName(type, oid, typmod, 0));
+            return new Names(baseTypes.formatType(oid, typmod), baseTypes.baseTypeName(oid, typmod));
         } finally {
             // read-only work: rolling back also undoes SET LOCAL
             if (savepoint != null) {
@@ -72,50 +70,4 @@ public final class CatalogTypeNames implements TypeNames {
         }
     }
 
-    /** A domain's base type, {@code text} for an enum, arrays of those likewise; domains over domains resolved. */
-    private String baseTypeName(TypeRow t, long oid, int typmod, int depth) throws SQLException {
-        if (depth < MAX_DEPTH) {
-            if (t.typtype.equals("d")) {
-                TypeRow base = type(t.baseType);
-                if (base != null) {
-                    return baseTypeName(base, t.baseType, t.baseTypmod, depth + 1);
-                }
-            } else if (t.typtype.equals("e")) {
-                return "text";
-            } else if (t.category.equals("A") && t.element != 0) {
-                TypeRow element = type(t.element);
-                if (element != null && (element.typtype.equals("d") || element.typtype.equals("e"))) {
-                    return baseTypeName(element, t.element, typmod, depth + 1) + "[]";
-                }
-            }
-        }
-        return formatType(oid, typmod);
-    }
-
-    private String formatType(long oid, int typmod) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement("SELECT format_type(?::oid, ?)")) {
-            ps.setLong(1, oid);
-            ps.setInt(2, typmod);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getString(1);
-            }
-        }
-    }
-
-    private TypeRow type(long oid) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(
-                "SELECT typtype, typcategory, typelem, typbasetype, typtypmod FROM pg_type WHERE oid = ?::oid")) {
-            ps.setLong(1, oid);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return null;
-                }
-                return new TypeRow(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getInt(5));
-            }
-        }
-    }
-
-    private record TypeRow(String typtype, String category, long element, long baseType, int baseTypmod) {
-    }
 }

@@ -17,16 +17,19 @@ public final class BatchRunMonitor extends EventNotifierSupport {
     public static final String ROUTE_ID = "batch-query";
 
     private final boolean once;
+    private final java.time.Duration interval;
     private final Runnable onFinished;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean finished;
 
     /**
      * @param once       stop after the first run
+     * @param interval   the time between runs (for the log)
      * @param onFinished called once the first run ended, when {@code once}
      */
-    public BatchRunMonitor(boolean once, Runnable onFinished) {
+    public BatchRunMonitor(boolean once, java.time.Duration interval, Runnable onFinished) {
         this.once = once;
+        this.interval = interval;
         this.onFinished = onFinished;
         setIgnoreCamelContextEvents(true);
         setIgnoreRouteEvents(true);
@@ -60,7 +63,8 @@ public final class BatchRunMonitor extends EventNotifierSupport {
             LOG.error("Batch run failed after {} ms: {}. Nothing after the last committed page was bookmarked; the next run resumes there.",
                     millis, rootMessage(error));
         } else {
-            LOG.info("Batch run finished in {} ms", millis);
+            LOG.info(once ? "Batch run finished in {} ms" : "Batch run finished in {} ms; next run in {}", millis,
+                    interval.toString().substring(2).toLowerCase(java.util.Locale.ROOT));
         }
         if (once && !finished) {
             finished = true;

@@ -85,7 +85,7 @@ public final class PgSourceMain {
         props.setProperty("camel.component.properties.environment-variable-mode", "0");
         main.setOverrideProperties(props);
         main.configure().withRoutesIncludePattern(routesPattern(settings.destination().kind()));
-        BatchRunMonitor monitor = new BatchRunMonitor(once, main::completed);
+        BatchRunMonitor monitor = new BatchRunMonitor(once, settings.sync().interval(), main::completed);
         main.bind("batchRunMonitor", monitor);
         if (demo && !once) {
             main.configure().addRoutesBuilder(new DemoTrickleRoute(new PgSourceConnections(settings.source())));

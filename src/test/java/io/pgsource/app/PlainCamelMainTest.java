@@ -1,0 +1,57 @@
+package io.pgsource.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgsource.testsupport.TestPostgres;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.camel.main.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The routes and application.properties alone, in a plain Camel Main (what Camel JBang and other Camel Main
+ * runtimes do): no PgSourceMain, the beans come from the configuration class named in application.properties.
+ */
+class PlainCamelMainTest {
+
+    @Test
+    void routesRunInAPlainCamelMainWithTheJarOnTheClasspath(@TempDir Path out) throws Exception {
+        TestPostgres pg = TestPostgres.server();
+        String source = SourceFixture.createSource(pg, "plain_main_src");
+        Properties overrides = new Properties();
+        overrides.setProperty("source.host", pg.host());
+        overrides.setProperty("source.port", Integer.toString(pg.port()));
+        overrides.setProperty("source.database", source);
+        overrides.setProperty("source.username", pg.user());
+        overrides.setProperty("source.password", pg.password());
+        overrides.setProperty("source.schema", "sales");
+        overrides.setProperty("destination.directory", out.toString());
+        overrides.setProperty("camel.main.routes-include-pattern", "file:routes/*.camel.yaml,file:routes/destinations/jsonl.camel.yaml");
+
+        Main main = new Main();
+        main.setPropertyPlaceholderLocations("file:application.properties");
+        main.setOverrideProperties(overrides);
+        Thread runner = new Thread(() -> {
+            try {
+                main.run();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        runner.start();
+        try {
+            Path file = out.resolve("sales.customers.jsonl");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline && (!Files.exists(file) || Files.readAllLines(file).size() < 180)) {
+                Thread.sleep(100);
+            }
+            assertThat(Files.readAllLines(file)).hasSize(180);
+        } finally {
+            main.completed();
+            runner.join(30_000);
+        }
+    }
+}

@@ -34,23 +34,7 @@ public final class JdbcPositionStore implements PositionStore {
             try {
                 Connection c = destination.get();
                 try {
-                    Optional<String> found = Optional.empty();
-                    boolean exists;
-                    try (Statement s = c.createStatement();
-                            ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
-                        rs.next();
-                        exists = rs.getBoolean(1);
-                    }
-                    if (exists) {
-                        try (PreparedStatement ps = c.prepareStatement("SELECT position FROM " + TABLE + " WHERE stream = ?")) {
-                            ps.setString(1, stream);
-                            try (ResultSet rs = ps.executeQuery()) {
-                                if (rs.next()) {
-                                    found = Optional.of(rs.getString(1));
-                                }
-                            }
-                        }
-                    }
+                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
                     c.commit();
                     return found;
                 } catch (SQLException e) {
@@ -84,6 +68,25 @@ public final class JdbcPositionStore implements PositionStore {
             } catch (SQLException e) {
                 throw new IllegalStateException("cannot save the position of " + stream + " at the destination "
                         + destination.safeUrl() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The stored position of a stream, read inside the caller's open transaction; null when there is none. */
+    String loadInTransaction(Connection c, String stream) throws SQLException {
+        if (!tableChecked && !pendingCheck) {
+            try (Statement s = c.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return null;
+                }
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT position FROM " + TABLE + " WHERE stream = ?")) {
+            ps.setString(1, stream);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
             }
         }
     }

@@ -98,7 +98,7 @@ public final class PostgresSink implements Processor, Service {
         try {
             if (plan.position() instanceof Position.Log log) {
                 String stream = Positions.stream(log, slot);
-                String stored = positions.loadInTransaction(c, stream);
+                String stored = positions.current(c, stream);
                 if (Positions.alreadyApplied(log, plan.last(), stored)) {
                     // the slot resent what this destination already committed (a restart after a crash): skip it
                     LOG.debug("skipping transaction {} at {} ({}): {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()),

@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * transaction keeps it afterwards. After a restart in the middle of the copy it is gone: the caller finishes with
  * ordinary FULL_TABLE pages, which resume after the stored bookmarks (the same format), and relies on idempotent
  * upserts while the slot replays what changed since. {@link #completed} says whether every table's copy was
- * committed at the destination, so a finished copy is not done again.
+ * committed at the destination, so a finished copy is not done again. A table without primary key has no bookmark
+ * to resume from: its ordinary run starts over (TRUNCATE, then the rows as they are then), and the slot's replay of
+ * what changed since the snapshot may then double or miss some of its rows.
  */
 public final class SnapshotCopy {
     /** What {@code pg_export_snapshot()} and slot creation return, e.g. {@code 00000003-0000001B-1}. */

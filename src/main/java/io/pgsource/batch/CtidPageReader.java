@@ -40,6 +40,8 @@ final class CtidPageReader implements PageReader {
 
     private final StreamTask task;
     private final Connection connection;
+    /** Reads inside the caller's transaction (a snapshot copy): never commits nor closes the connection. */
+    private final boolean callerTransaction;
     private final TableSchema schema;
     private final List<Heap> heaps;
     private final double maxRowsPerBlock;
@@ -56,9 +58,19 @@ final class CtidPageReader implements PageReader {
     private long rows;
     private int pages;
 
+    /** Reads each page in its own transaction on {@code connection}, and closes it in {@link #close()}. */
     CtidPageReader(StreamTask task, Connection connection) throws SQLException {
+        this(task, connection, false);
+    }
+
+    /**
+     * @param callerTransaction true to read inside the caller's open transaction, which the reader neither commits
+     *                          nor closes (the caller owns the connection)
+     */
+    CtidPageReader(StreamTask task, Connection connection, boolean callerTransaction) throws SQLException {
         this.task = task;
         this.connection = connection;
+        this.callerTransaction = callerTransaction;
         this.schema = task.table().schema();
         this.heaps = heaps(task.table());
         int blockSize;
@@ -67,7 +79,7 @@ final class CtidPageReader implements PageReader {
             rs.next();
             blockSize = rs.getInt(1);
         }
-        connection.commit();
+        commit();
         // a heap tuple takes at least 28 bytes with its line pointer (MaxHeapTuplesPerPage is 291 for 8 kB blocks)
         this.maxRowsPerBlock = Math.max(1, blockSize / 28);
         this.selectList = PageReader.selectList(schema);
@@ -96,7 +108,7 @@ final class CtidPageReader implements PageReader {
                 }
             }
         }
-        connection.commit();
+        commit();
         return leaves;
     }
 
@@ -145,7 +157,7 @@ final class CtidPageReader implements PageReader {
                 finishWindow();
             }
         }
-        connection.commit();
+        commit();
         boolean first = !truncated;
         truncated = true;
         more = !finished;
@@ -235,8 +247,18 @@ final class CtidPageReader implements PageReader {
         return "(" + block + ",0)";
     }
 
+    /** Ends the read transaction, unless the reader runs inside the caller's. */
+    private void commit() throws SQLException {
+        if (!callerTransaction) {
+            connection.commit();
+        }
+    }
+
     @Override
     public void close() {
+        if (callerTransaction) {
+            return;
+        }
         try {
             connection.close();
         } catch (SQLException e) {

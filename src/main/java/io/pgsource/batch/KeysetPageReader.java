@@ -35,6 +35,8 @@ final class KeysetPageReader implements PageReader {
 
     private final StreamTask task;
     private final Connection connection;
+    /** Reads inside the caller's transaction (a snapshot copy): never commits nor closes the connection. */
+    private final boolean callerTransaction;
     private final TableSchema schema;
     private final int[] keyPositions;
     private final String firstSql;
@@ -45,11 +47,23 @@ final class KeysetPageReader implements PageReader {
     private int pages;
 
     /**
+     * Reads each page in its own transaction on {@code connection}, and closes it in {@link #close()}.
+     *
      * @param stored the bookmark the destination holds for this stream, or null
      */
     KeysetPageReader(StreamTask task, Connection connection, Bookmark stored) {
+        this(task, connection, stored, false);
+    }
+
+    /**
+     * @param stored            the bookmark the destination holds for this stream, or null
+     * @param callerTransaction true to read inside the caller's open transaction, which the reader neither commits
+     *                          nor closes (the caller owns the connection)
+     */
+    KeysetPageReader(StreamTask task, Connection connection, Bookmark stored, boolean callerTransaction) {
         this.task = task;
         this.connection = connection;
+        this.callerTransaction = callerTransaction;
         this.schema = task.table().schema();
         this.keyPositions = task.keyColumns().stream().mapToInt(c -> schema.indexOf(c.name())).toArray();
         this.firstSql = sql(false);
@@ -143,8 +157,10 @@ final class KeysetPageReader implements PageReader {
                 }
             }
         }
-        // on failure the caller closes the connection, which ends the transaction
-        connection.commit();
+        if (!callerTransaction) {
+            // on failure the caller closes the connection, which ends the transaction
+            connection.commit();
+        }
         boolean last = page.size() < n;
         if (!page.isEmpty()) {
             Row lastRow = page.get(page.size() - 1);
@@ -171,6 +187,9 @@ final class KeysetPageReader implements PageReader {
 
     @Override
     public void close() {
+        if (callerTransaction) {
+            return;
+        }
         try {
             connection.close();
         } catch (SQLException e) {

@@ -7,7 +7,10 @@ import io.pgsource.change.TableSchema;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 
-/** Reads one stream run page by page, on one source connection (one transaction per page). */
+/**
+ * Reads one stream run page by page, on one source connection: one transaction per page, or all pages inside the
+ * caller's open transaction (the snapshot copy), in which case the reader neither commits nor closes anything.
+ */
 interface PageReader extends AutoCloseable {
 
     /** Fetch size while reading a page: the driver's cursor buffers this many rows, not the whole page twice. */
@@ -21,7 +24,7 @@ interface PageReader extends AutoCloseable {
     /** True until the page marked {@code last} was returned. */
     boolean more();
 
-    /** Closes the connection; safe to call twice. */
+    /** Closes the connection (unless it runs inside the caller's transaction); safe to call twice. */
     @Override
     void close();
 

@@ -11,12 +11,20 @@ import java.nio.file.Path;
  * @param password  {@code destination.password} (never logged)
  * @param schema    {@code destination.schema}: one schema for every table; null keeps each source schema's name
  * @param directory {@code destination.directory}: where jsonl files and event-destination state go (./output)
+ * @param softDelete {@code destination.soft_delete} (default false): a table destination marks deleted rows with the
+ *                   source commit time in a {@code _deleted_at} column instead of removing them
  */
-public record DestinationSettings(String kind, String url, String username, String password, String schema, Path directory) {
+public record DestinationSettings(String kind, String url, String username, String password, String schema, Path directory,
+        boolean softDelete) {
+
+    /** Settings without soft delete. */
+    public DestinationSettings(String kind, String url, String username, String password, String schema, Path directory) {
+        this(kind, url, username, password, schema, directory, false);
+    }
 
     @Override
     public String toString() {
         return "DestinationSettings[kind=" + kind + ", url=" + url + ", username=" + username + ", password="
-                + (password == null || password.isEmpty() ? "<none>" : "<secret>") + ", schema=" + schema + ", directory=" + directory + "]";
+                + (password == null || password.isEmpty() ? "<none>" : "<secret>") + ", schema=" + schema + ", directory=" + directory + ", softDelete=" + softDelete + "]";
     }
 }

@@ -56,7 +56,7 @@ public final class SettingsLoader {
             throw new ConfigurationException("destination=" + kind + " is not a known destination: use one of jsonl, postgres, log");
         }
         return new DestinationSettings(kind, text("destination.url"), text("destination.username"), raw("destination.password"),
-                text("destination.schema"), Path.of(textOr("destination.directory", "./output")));
+                text("destination.schema"), Path.of(textOr("destination.directory", "./output")), bool("destination.soft_delete"));
     }
 
     SyncSettings sync() {

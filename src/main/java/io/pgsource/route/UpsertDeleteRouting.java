@@ -64,7 +64,7 @@ public final class UpsertDeleteRouting implements Processor {
                 out.add(new TablePlan(table.id(), List.of(new Segment(List.of(), List.of(new Upserts(table, Set.of(), List.of()))))));
             }
         }
-        return new WritePlan(out, batch.position());
+        return new WritePlan(out, batch.position(), batch.last());
     }
 
     private abstract static class TableSteps {

@@ -17,11 +17,19 @@ import java.util.Set;
  *
  * @param tables   the tables touched by the batch, in order of first appearance
  * @param position the batch's position (what to store in the same transaction as the data)
+ * @param last     the batch's {@link io.pgsource.change.ChangeBatch#last()}: false for a part of a source transaction
+ *                 that more parts follow (decides whether a replay of it is skipped, see
+ *                 {@link io.pgsource.state.Positions#alreadyApplied})
  */
-public record WritePlan(List<TablePlan> tables, Position position) {
+public record WritePlan(List<TablePlan> tables, Position position, boolean last) {
 
     public WritePlan {
         tables = List.copyOf(tables);
+    }
+
+    /** A plan of a whole batch ({@code last} true). */
+    public WritePlan(List<TablePlan> tables, Position position) {
+        this(tables, position, true);
     }
 
     /** Every distinct table schema the plan uses, in order of first use (what the writer must create or check). */

@@ -42,4 +42,57 @@ public final class Positions {
     public static String lsn(long lsn) {
         return LogSequenceNumber.valueOf(lsn).asString();
     }
+
+    /**
+     * Parses a stored LSN ({@code X/X}).
+     *
+     * @throws IllegalArgumentException when the text is not an LSN
+     */
+    public static long parseLsn(String text) {
+        String t = text == null ? "" : text.strip();
+        int slash = t.indexOf('/');
+        try {
+            if (slash <= 0 || slash == t.length() - 1 || slash > 8 || t.length() - slash - 1 > 8) {
+                throw new NumberFormatException();
+            }
+            return (Long.parseLong(t.substring(0, slash), 16) << 32) | Long.parseLong(t.substring(slash + 1), 16);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + text + "' is not an LSN (X/X in hexadecimal)");
+        }
+    }
+
+    /**
+     * Whether a log batch was already applied by a destination that stored {@code stored} for its slot, so a replay
+     * must be skipped.
+     *
+     * <p>A transaction with more changes than fit one batch comes in parts. Every part but the last carries the
+     * commit <em>record</em> LSN and is stored with it; the last part carries the commit's end LSN, which is above it.
+     * So:
+     * <ul>
+     * <li>the last part (or a whole transaction) was applied when the stored LSN is at or above its LSN;</li>
+     * <li>an earlier part was applied for sure only when the stored LSN is <em>above</em> its LSN (the whole
+     * transaction, or a later one, was applied). When the stored LSN equals it, some parts of this transaction were
+     * applied but not all, and which ones is not known: every part is applied again. Keyed changes converge (upserts
+     * and deletes by key, replayed in order, end in the same rows); rows of keyless tables may be doubled.</li>
+     * </ul>
+     * The next transaction's commit record may start exactly at the previous one's end LSN, which is why equality
+     * does not skip an earlier part.
+     *
+     * @param position the batch's position
+     * @param last     whether the batch is a transaction's last (or only) part
+     * @param stored   the stored LSN of the slot ({@code X/X}), or null when none
+     */
+    public static boolean alreadyApplied(Position.Log position, boolean last, String stored) {
+        if (stored == null) {
+            return false;
+        }
+        long at;
+        try {
+            at = parseLsn(stored);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        int c = Long.compareUnsigned(at, position.commitLsn());
+        return last ? c >= 0 : c > 0;
+    }
 }

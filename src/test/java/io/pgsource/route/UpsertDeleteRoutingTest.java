@@ -170,4 +170,26 @@ class UpsertDeleteRoutingTest {
         ex.getIn().setBody("not a batch");
         assertThatThrownBy(() -> new UpsertDeleteRouting().process(ex)).hasMessageContaining("ChangeBatch");
     }
+
+    @Test
+    void aPartOfABiggerTransactionSaysSoInThePlan() {
+        Position.Log log = new Position.Log(0x100, 9, null);
+        ChangeBatch part = new ChangeBatch(List.of(insert(r(1, "a", "x"))), log, false);
+        WritePlan plan = UpsertDeleteRouting.plan(part);
+        assertThat(plan.last()).isFalse();
+        assertThat(plan.position()).isEqualTo(log);
+        assertThat(UpsertDeleteRouting.plan(batch(log, insert(r(1, "a", "x")))).last()).isTrue();
+    }
+
+    @Test
+    void cdcShapedKeyChangesWithKeyOnlyOldRows() {
+        Row oldKey = r(1, null, null); // REPLICA IDENTITY DEFAULT sends only the key of the old row
+        WritePlan plain = UpsertDeleteRouting.plan(batch(P, update(oldKey, r(2, "b", "body"))));
+        Segment seg = (Segment) steps(plain, 0).get(0);
+        assertThat(seg.deletes().get(0).rows()).containsExactly(oldKey);
+        assertThat(seg.upserts().get(0).rows()).containsExactly(r(2, "b", "body"));
+
+        WritePlan toast = UpsertDeleteRouting.plan(batch(P, update(oldKey, r(2, "b", null), Set.of("big"))));
+        assertThat(steps(toast, 0)).containsExactly(new Move(oldKey, r(2, "b", null), Set.of("big")));
+    }
 }

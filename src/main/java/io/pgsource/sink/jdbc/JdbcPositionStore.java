@@ -7,6 +7,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -23,6 +25,10 @@ public final class JdbcPositionStore implements PositionStore {
     private boolean tableChecked;
     /** The open transaction creates or found the state table. */
     private boolean pendingCheck;
+    /** Positions this instance committed, so checking a log batch against its slot's position costs no query. */
+    private final Map<String, String> committedHere = new HashMap<>();
+    /** Positions written by the open transaction. */
+    private final Map<String, String> pendingWrites = new HashMap<>();
 
     JdbcPositionStore(DestinationConnection destination) {
         this.destination = destination;
@@ -34,23 +40,7 @@ public final class JdbcPositionStore implements PositionStore {
             try {
                 Connection c = destination.get();
                 try {
-                    Optional<String> found = Optional.empty();
-                    boolean exists;
-                    try (Statement s = c.createStatement();
-                            ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
-                        rs.next();
-                        exists = rs.getBoolean(1);
-                    }
-                    if (exists) {
-                        try (PreparedStatement ps = c.prepareStatement("SELECT position FROM " + TABLE + " WHERE stream = ?")) {
-                            ps.setString(1, stream);
-                            try (ResultSet rs = ps.executeQuery()) {
-                                if (rs.next()) {
-                                    found = Optional.of(rs.getString(1));
-                                }
-                            }
-                        }
-                    }
+                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
                     c.commit();
                     return found;
                 } catch (SQLException e) {
@@ -88,6 +78,34 @@ public final class JdbcPositionStore implements PositionStore {
         }
     }
 
+    /** The stored position of a stream, read inside the caller's open transaction; null when there is none. */
+    String loadInTransaction(Connection c, String stream) throws SQLException {
+        if (!tableChecked && !pendingCheck) {
+            try (Statement s = c.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return null;
+                }
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT position FROM " + TABLE + " WHERE stream = ?")) {
+            ps.setString(1, stream);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
+
+    /**
+     * The position of a stream as of the caller's open transaction: what this instance last committed for it, else
+     * read from the state table. The destination is the only writer of its positions.
+     */
+    String current(Connection c, String stream) throws SQLException {
+        String known = committedHere.get(stream);
+        return known != null ? known : loadInTransaction(c, stream);
+    }
+
     /** Upserts the position inside the caller's open transaction, creating the state table if needed. */
     void saveInTransaction(Connection c, String stream, String position) throws SQLException {
         if (!tableChecked) {
@@ -105,12 +123,20 @@ public final class JdbcPositionStore implements PositionStore {
             ps.setString(2, position);
             ps.executeUpdate();
         }
+        pendingWrites.put(stream, position);
     }
 
     /** The state table exists for sure only once the transaction that created it committed; a failure re-checks. */
     void committed(boolean committed) {
         tableChecked = committed && (tableChecked || pendingCheck);
         pendingCheck = false;
+        if (committed) {
+            committedHere.putAll(pendingWrites);
+        } else {
+            // a failed COMMIT may or may not have committed: read from the table again
+            committedHere.clear();
+        }
+        pendingWrites.clear();
     }
 
     static void rollbackQuietly(Connection c) {

@@ -1,5 +1,6 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.change.Position;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
@@ -22,7 +23,14 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Applies the steps of a {@link WritePlan} inside the open transaction (no commit here). */
+/**
+ * Applies the steps of a {@link WritePlan} inside the open transaction (no commit here).
+ *
+ * <p>With soft delete ({@link TargetTable#softDelete()}), deleting a row sets its {@value TargetTable#DELETED_AT} to
+ * the source commit time (the destination's transaction time for positions without one) instead of removing it; a
+ * row already marked keeps its first time, so a replay changes nothing. Upserts clear the mark. TRUNCATE still
+ * empties the table.
+ */
 final class PlanWriter {
     private static final Logger LOG = LoggerFactory.getLogger(PlanWriter.class);
     /** Keys per IN-list DELETE when the unnest form cannot be used (array-typed key columns). */
@@ -40,21 +48,24 @@ final class PlanWriter {
         for (TableSchema schema : plan.schemas()) {
             tables.ensure(c, schema);
         }
+        String deletedAt = plan.position() instanceof Position.Log log && log.commitTime() != null
+                ? log.commitTime().toString() : null;
         for (WritePlan.TablePlan table : plan.tables()) {
             for (Step step : table.steps()) {
-                apply(c, step);
+                apply(c, step, deletedAt);
             }
         }
     }
 
-    private void apply(Connection c, Step step) throws SQLException {
+    /** @param deletedAt the soft-delete time (ISO-8601 text), or null for the destination's transaction time */
+    private void apply(Connection c, Step step, String deletedAt) throws SQLException {
         if (step instanceof Truncate t) {
             try (Statement s = c.createStatement()) {
                 s.execute("TRUNCATE " + tables.target(t.schema()).quoted());
             }
         } else if (step instanceof Segment seg) {
             for (Deletes d : seg.deletes()) {
-                delete(c, tables.target(d.schema()), d.rows());
+                delete(c, tables.target(d.schema()), d.rows(), deletedAt);
             }
             for (Upserts u : seg.upserts()) {
                 rows.upsert(c, tables.target(u.schema()), u.unchanged(), u.rows());
@@ -62,58 +73,62 @@ final class PlanWriter {
         } else if (step instanceof Append a) {
             rows.append(c, tables.target(a.schema()), a.rows());
         } else if (step instanceof RemoveOne r) {
-            removeOne(c, tables.target(r.row().schema()), r.row());
+            removeOne(c, tables.target(r.row().schema()), r.row(), deletedAt);
         } else if (step instanceof Move m) {
             move(c, m);
         }
     }
 
-    /** {@code DELETE ... WHERE (k1, k2) IN (SELECT * FROM unnest(?::t1[], ?::t2[]))}: one statement for any count. */
-    private static void delete(Connection c, TargetTable t, List<Row> keyRows) throws SQLException {
+    /**
+     * {@code DELETE ... WHERE (k1, k2) IN (SELECT * FROM unnest(?::t1[], ?::t2[]))}: one statement for any count. With
+     * soft delete the same rows are marked instead: {@code UPDATE ... SET _deleted_at = ...}.
+     */
+    private static void delete(Connection c, TargetTable t, List<Row> keyRows, String deletedAt) throws SQLException {
         int[] key = t.source().keyPositions();
         boolean arrayKey = false;
         for (int k : key) {
             arrayKey |= t.type(k).endsWith("]");
         }
         if (arrayKey) {
-            deleteInList(c, t, keyRows);
+            deleteInList(c, t, keyRows, deletedAt);
             return;
         }
-        StringBuilder sql = new StringBuilder("DELETE FROM ").append(t.quoted()).append(" WHERE (")
+        StringBuilder sql = new StringBuilder(removeHead(t)).append(" WHERE (")
                 .append(Sql.columns(t.source().key())).append(") IN (SELECT * FROM unnest(");
         for (int j = 0; j < key.length; j++) {
             sql.append(j == 0 ? "?::" : ", ?::").append(t.type(key[j])).append("[]");
         }
-        sql.append("))");
+        sql.append("))").append(removeTail(t));
         try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            int p = bindDeletedAt(ps, t, deletedAt);
             for (int j = 0; j < key.length; j++) {
                 List<String> values = new ArrayList<>(keyRows.size());
                 for (Row r : keyRows) {
                     values.add(PgText.format(r.get(key[j])));
                 }
-                Sql.bindText(ps, j + 1, Sql.arrayLiteral(values));
+                Sql.bindText(ps, p++, Sql.arrayLiteral(values));
             }
             ps.executeUpdate();
         }
     }
 
-    private static void deleteInList(Connection c, TargetTable t, List<Row> keyRows) throws SQLException {
+    private static void deleteInList(Connection c, TargetTable t, List<Row> keyRows, String deletedAt) throws SQLException {
         int[] key = t.source().keyPositions();
         StringBuilder one = new StringBuilder("(");
         for (int j = 0; j < key.length; j++) {
             one.append(j == 0 ? "?::" : ", ?::").append(t.type(key[j]));
         }
         one.append(')');
-        int per = Math.min(DELETE_IN_LIST_ROWS, Sql.MAX_PARAMETERS / key.length);
+        int per = Math.min(DELETE_IN_LIST_ROWS, (Sql.MAX_PARAMETERS - 1) / key.length);
         for (int from = 0; from < keyRows.size(); from += per) {
             List<Row> chunk = keyRows.subList(from, Math.min(keyRows.size(), from + per));
-            StringBuilder sql = new StringBuilder("DELETE FROM ").append(t.quoted()).append(" WHERE (")
+            StringBuilder sql = new StringBuilder(removeHead(t)).append(" WHERE (")
                     .append(Sql.columns(t.source().key())).append(") IN (");
             for (int i = 0; i < chunk.size(); i++) {
                 sql.append(i == 0 ? "" : ", ").append(one);
             }
-            try (PreparedStatement ps = c.prepareStatement(sql.append(')').toString())) {
-                int p = 1;
+            try (PreparedStatement ps = c.prepareStatement(sql.append(')').append(removeTail(t)).toString())) {
+                int p = bindDeletedAt(ps, t, deletedAt);
                 for (Row r : chunk) {
                     for (int k : key) {
                         Sql.bindText(ps, p++, PgText.format(r.get(k)));
@@ -125,19 +140,20 @@ final class PlanWriter {
     }
 
     /**
-     * Removes one row equal to the old row of a keyless table. Values are compared by their text form, which also
-     * works for types without an equality operator (json, point, xml).
+     * Removes one row equal to the old row of a keyless table (marks it, with soft delete). Values are compared by
+     * their text form, which also works for types without an equality operator (json, point, xml).
      */
-    private static void removeOne(Connection c, TargetTable t, Row old) throws SQLException {
+    private static void removeOne(Connection c, TargetTable t, Row old, String deletedAt) throws SQLException {
         StringBuilder where = new StringBuilder();
         for (int i = 0; i < old.size(); i++) {
             where.append(i == 0 ? "" : " AND ").append(TableId.quoteIdent(t.columnName(i)))
                     .append("::text IS NOT DISTINCT FROM (?::").append(t.type(i)).append(")::text");
         }
-        String sql = "DELETE FROM " + t.quoted() + " WHERE ctid = (SELECT ctid FROM " + t.quoted() + " WHERE " + where + " LIMIT 1)";
+        String sql = removeHead(t) + " WHERE ctid = (SELECT ctid FROM " + t.quoted() + " WHERE " + where + removeTail(t) + " LIMIT 1)";
         try (PreparedStatement ps = c.prepareStatement(sql)) {
+            int p = bindDeletedAt(ps, t, deletedAt);
             for (int i = 0; i < old.size(); i++) {
-                Sql.bindText(ps, i + 1, PgText.format(old.get(i)));
+                Sql.bindText(ps, p++, PgText.format(old.get(i)));
             }
             if (ps.executeUpdate() == 0) {
                 LOG.warn("{}: no row equal to the deleted source row; nothing removed", t.quoted());
@@ -145,31 +161,63 @@ final class PlanWriter {
         }
     }
 
-    /** Moves the destination row to its new key, keeping the columns the source did not send. */
+    /** {@code DELETE FROM t}, or with soft delete {@code UPDATE t SET _deleted_at = ?} (its parameter comes first). */
+    private static String removeHead(TargetTable t) {
+        return t.softDelete()
+                ? "UPDATE " + t.quoted() + " SET " + TableId.quoteIdent(TargetTable.DELETED_AT) + " = coalesce(?::timestamptz, now())"
+                : "DELETE FROM " + t.quoted();
+    }
+
+    /** With soft delete, rows already marked keep their first time. */
+    private static String removeTail(TargetTable t) {
+        return t.softDelete() ? " AND " + TableId.quoteIdent(TargetTable.DELETED_AT) + " IS NULL" : "";
+    }
+
+    /** Binds the soft-delete time if the statement has one; returns the next parameter index. */
+    private static int bindDeletedAt(PreparedStatement ps, TargetTable t, String deletedAt) throws SQLException {
+        if (!t.softDelete()) {
+            return 1;
+        }
+        Sql.bindText(ps, 1, deletedAt);
+        return 2;
+    }
+
+    /**
+     * Moves the destination row to its new key, keeping the columns the source did not send. A row already holding
+     * the new key is removed first when the old one exists: at this point of the source's history the new key was
+     * free, so that row is a leftover (a soft-deleted row whose key the source reused, or a replayed transaction's).
+     */
     private void move(Connection c, Move m) throws SQLException {
         TargetTable from = tables.target(m.from().schema());
         TargetTable to = tables.target(m.to().schema());
+        int[] oldKey = from.source().keyPositions();
+        int[] newKey = to.source().keyPositions();
+        String oldKeyMatch = keyMatch(from);
+        String newKeyMatch = keyMatch(to);
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + to.quoted() + " WHERE " + newKeyMatch
+                + " AND NOT " + oldKeyMatch + " AND EXISTS (SELECT 1 FROM " + from.quoted() + " WHERE " + oldKeyMatch + ")")) {
+            int p = bindKey(ps, 1, m.to(), newKey);
+            p = bindKey(ps, p, m.from(), oldKey);
+            bindKey(ps, p, m.from(), oldKey);
+            ps.executeUpdate();
+        }
         int[] written = RowWriter.writtenColumns(to, m.unchanged());
         StringBuilder sql = new StringBuilder("UPDATE ").append(to.quoted()).append(" SET ");
         for (int j = 0; j < written.length; j++) {
             sql.append(j == 0 ? "" : ", ").append(TableId.quoteIdent(to.columnName(written[j])))
                     .append(" = ?::").append(to.type(written[j]));
         }
-        int[] key = from.source().keyPositions();
-        sql.append(" WHERE (").append(Sql.columns(from.source().key())).append(") = (");
-        for (int j = 0; j < key.length; j++) {
-            sql.append(j == 0 ? "?::" : ", ?::").append(from.type(key[j]));
+        if (to.softDelete()) {
+            sql.append(", ").append(TableId.quoteIdent(TargetTable.DELETED_AT)).append(" = NULL");
         }
-        sql.append(')');
+        sql.append(" WHERE ").append(oldKeyMatch);
         int updated;
         try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
             int p = 1;
             for (int col : written) {
                 Sql.bindText(ps, p++, PgText.format(m.to().get(col)));
             }
-            for (int k : key) {
-                Sql.bindText(ps, p++, PgText.format(m.from().get(k)));
-            }
+            bindKey(ps, p, m.from(), oldKey);
             updated = ps.executeUpdate();
         }
         if (updated == 0) {
@@ -177,6 +225,24 @@ final class PlanWriter {
                     + "values the source did not send ({})", to.quoted(), m.unchanged());
             rows.upsert(c, to, m.unchanged(), List.of(m.to()));
         }
+    }
+
+    /** {@code ("k1", "k2") = (?::t1, ?::t2)} */
+    private static String keyMatch(TargetTable t) {
+        int[] key = t.source().keyPositions();
+        StringBuilder sql = new StringBuilder("(").append(Sql.columns(t.source().key())).append(") = (");
+        for (int j = 0; j < key.length; j++) {
+            sql.append(j == 0 ? "?::" : ", ?::").append(t.type(key[j]));
+        }
+        return sql.append(')').toString();
+    }
+
+    private static int bindKey(PreparedStatement ps, int first, Row row, int[] key) throws SQLException {
+        int p = first;
+        for (int k : key) {
+            Sql.bindText(ps, p++, PgText.format(row.get(k)));
+        }
+        return p;
     }
 
     void transactionEnded(boolean committed) {

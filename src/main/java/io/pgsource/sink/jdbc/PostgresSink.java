@@ -1,6 +1,7 @@
 package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.Position;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.route.UpsertDeleteRouting;
 import io.pgsource.route.WritePlan;
@@ -23,6 +24,16 @@ import org.slf4j.LoggerFactory;
  * transaction, then committed: exactly-once, a replay after a crash changes nothing. On any error the transaction
  * is rolled back and the error goes back to the route, so nothing is acknowledged. Batches are applied one at a
  * time on one connection, which is reopened when it broke.
+ *
+ * <p>Log replication: a source transaction is applied in one destination transaction with its LSN, stored under
+ * {@code slot:<slot>}. A batch the destination already holds (its LSN at or below the stored one, see
+ * {@link Positions#alreadyApplied} for the parts of a big transaction) is skipped without writing anything, so the
+ * slot resending from its confirmed position after a crash changes nothing. Each part of a transaction bigger than
+ * one batch is committed on its own; after a crash between parts the whole transaction is applied again, which
+ * converges for tables with a key (upserts and deletes by key, in order) but may double rows of keyless tables.
+ *
+ * <p>{@code destination.soft_delete=true}: deleted rows stay, with the source commit time in {@code _deleted_at}
+ * (see {@link PlanWriter}).
  */
 public final class PostgresSink implements Processor, Service {
     /** The bean name routes refer to. */
@@ -51,7 +62,7 @@ public final class PostgresSink implements Processor, Service {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
-        this.writer = new PlanWriter(new TargetTables(settings.schema()), rows);
+        this.writer = new PlanWriter(new TargetTables(settings.schema(), settings.softDelete()), rows);
     }
 
     /** The positions this destination committed with its data. */
@@ -85,6 +96,17 @@ public final class PostgresSink implements Processor, Service {
         Connection c = destination.get();
         boolean committing = false;
         try {
+            if (plan.position() instanceof Position.Log log) {
+                String stream = Positions.stream(log, slot);
+                String stored = positions.current(c, stream);
+                if (Positions.alreadyApplied(log, plan.last(), stored)) {
+                    // the slot resent what this destination already committed (a restart after a crash): skip it
+                    LOG.debug("skipping transaction {} at {} ({}): {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()),
+                            plan.last() ? "last part" : "an earlier part", stream, stored);
+                    c.commit();
+                    return;
+                }
+            }
             writer.apply(c, plan);
             if (plan.position() != null) {
                 positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position()));

@@ -31,7 +31,10 @@ interface RowWriter {
                 .toArray();
     }
 
-    /** {@code ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c, ...} over the written non-key columns. */
+    /**
+     * {@code ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c, ...} over the written non-key columns; with soft delete
+     * also {@code _deleted_at = NULL}: a key the source inserts again is alive again.
+     */
     static String onConflict(TargetTable t, int[] written) {
         StringBuilder set = new StringBuilder();
         for (int i : written) {
@@ -40,6 +43,9 @@ interface RowWriter {
                 String q = TableId.quoteIdent(name);
                 set.append(set.isEmpty() ? "" : ", ").append(q).append(" = EXCLUDED.").append(q);
             }
+        }
+        if (t.softDelete()) {
+            set.append(set.isEmpty() ? "" : ", ").append(TableId.quoteIdent(TargetTable.DELETED_AT)).append(" = NULL");
         }
         String conflict = " ON CONFLICT (" + Sql.columns(t.source().key()) + ") ";
         return set.isEmpty() ? conflict + "DO NOTHING" : conflict + "DO UPDATE SET " + set;

@@ -7,11 +7,14 @@ import java.util.List;
 /**
  * Where the rows of one source table schema go at the destination.
  *
- * @param id     the destination table
- * @param source the source table schema (column order of the rows)
- * @param types  the destination SQL type of each column, in row order
+ * @param id         the destination table
+ * @param source     the source table schema (column order of the rows)
+ * @param types      the destination SQL type of each column, in row order
+ * @param softDelete the table has a {@value #DELETED_AT} column: deletes set it, upserts clear it
  */
-record TargetTable(TableId id, TableSchema source, List<String> types) {
+record TargetTable(TableId id, TableSchema source, List<String> types, boolean softDelete) {
+    /** The soft-delete column ({@code destination.soft_delete=true}): when the source deleted the row. */
+    static final String DELETED_AT = "_deleted_at";
 
     String quoted() {
         return id.quoted();

@@ -10,7 +10,6 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -25,8 +24,17 @@ import org.slf4j.LoggerFactory;
 /**
  * Creates and evolves destination tables from the source's table schemas: same columns (user-defined enums and
  * domains become their built-in base types), same primary key, in the source schema's name or in
- * {@code destination.schema}. An existing table gets the columns the source gained. What was created or checked
- * is remembered per table shape (once committed).
+ * {@code destination.schema}; with soft delete, plus a {@value TargetTable#DELETED_AT} column. What was created or
+ * checked is remembered per table shape (once committed), so a new {@link TableSchema} (the source changed the
+ * table) is checked again, before any of its rows is written:
+ * <ul>
+ * <li>columns the source gained are added;</li>
+ * <li>a column whose source type changed is widened when {@link ColumnTypes} knows the widening is lossless
+ * ({@code ALTER COLUMN ... TYPE}), left alone when it already holds the new type, and otherwise stops the batch with a
+ * {@link SchemaChangeException} naming the table, column, both types and the fix: values are never converted
+ * silently.</li>
+ * </ul>
+ * Columns the source dropped stay at the destination (and receive NULL in new rows).
  */
 final class TargetTables {
     private static final Logger LOG = LoggerFactory.getLogger(TargetTables.class);
@@ -34,14 +42,16 @@ final class TargetTables {
     private static final Pattern EXTENSION_TYPE = Pattern.compile("(?:.*\\.)?\"?(citext|hstore)\"?((?:\\[\\])*)");
 
     private final String schemaOverride;
+    private final boolean softDelete;
     /** Schema instances seen; bounded, in case a source makes a new instance per batch. */
     private final Map<TableSchema, TargetTable> targets = new IdentityHashMap<>();
     /** One target per table shape (destination table, columns, key), so equal shapes share checks and staging. */
     private final Map<List<Object>, TargetTable> byShape = new HashMap<>();
     private final CommitCache<TargetTable> checked = new CommitCache<>();
 
-    TargetTables(String schemaOverride) {
+    TargetTables(String schemaOverride, boolean softDelete) {
         this.schemaOverride = schemaOverride == null || schemaOverride.isBlank() ? null : schemaOverride;
+        this.softDelete = softDelete;
     }
 
     /** Where rows of this schema go (no database access). */
@@ -56,7 +66,12 @@ final class TargetTables {
             for (Column c : schema.columns()) {
                 types.add(destinationType(c));
             }
-            return new TargetTable(id, schema, List.copyOf(types));
+            if (softDelete && schema.indexOf(TargetTable.DELETED_AT) >= 0) {
+                throw new SchemaChangeException(schema.id().quoted() + " has a column " + TargetTable.DELETED_AT
+                        + ", the column destination.soft_delete=true marks deleted rows with: rename the source column,"
+                        + " or turn soft delete off");
+            }
+            return new TargetTable(id, schema, List.copyOf(types), softDelete);
         });
         if (targets.size() >= 10_000) {
             targets.clear();
@@ -71,7 +86,7 @@ final class TargetTables {
         if (checked.contains(t)) {
             return t;
         }
-        Set<String> existing = existingColumns(c, t.id());
+        Map<String, String> existing = existingColumns(c, t.id());
         try (Statement s = c.createStatement()) {
             for (String ext : extensions(t)) {
                 s.execute("CREATE EXTENSION IF NOT EXISTS " + ext);
@@ -82,15 +97,40 @@ final class TargetTables {
                 LOG.info("created destination table {}", t.quoted());
             } else {
                 for (int i = 0; i < schema.size(); i++) {
-                    if (!existing.contains(t.columnName(i))) {
-                        s.execute("ALTER TABLE " + t.quoted() + " ADD COLUMN " + TableId.quoteIdent(t.columnName(i)) + " " + t.type(i));
-                        LOG.info("added column {} {} to destination table {}", t.columnName(i), t.type(i), t.quoted());
+                    String column = t.columnName(i);
+                    String current = existing.get(column);
+                    if (current == null) {
+                        s.execute("ALTER TABLE " + t.quoted() + " ADD COLUMN " + TableId.quoteIdent(column) + " " + t.type(i));
+                        LOG.info("added column {} {} to destination table {}", column, t.type(i), t.quoted());
+                    } else if (!current.equals(t.type(i))) {
+                        retype(s, t, column, current, t.type(i));
                     }
+                }
+                if (t.softDelete() && !existing.containsKey(TargetTable.DELETED_AT)) {
+                    s.execute("ALTER TABLE " + t.quoted() + " ADD COLUMN " + TableId.quoteIdent(TargetTable.DELETED_AT) + " timestamptz");
+                    LOG.info("added column {} (soft delete) to destination table {}", TargetTable.DELETED_AT, t.quoted());
                 }
             }
         }
         checked.add(t);
         return t;
+    }
+
+    /** A source column's type changed: widen the destination column, accept it, or stop with the fix. */
+    private static void retype(Statement s, TargetTable t, String column, String current, String wanted) throws SQLException {
+        switch (ColumnTypes.fit(current, wanted)) {
+            case HOLDS -> LOG.debug("{}.{} is {}, which holds the source's {}", t.quoted(), column, current, wanted);
+            case WIDEN -> {
+                s.execute("ALTER TABLE " + t.quoted() + " ALTER COLUMN " + TableId.quoteIdent(column) + " TYPE " + wanted);
+                LOG.info("widened column {} of destination table {} from {} to {}, as the source did", column, t.quoted(), current, wanted);
+            }
+            case INCOMPATIBLE -> throw new SchemaChangeException("the source changed the type of column "
+                    + TableId.quoteIdent(column) + " of " + t.source().id().quoted() + " from " + current + " to " + wanted
+                    + ", and the destination column " + t.quoted() + "." + TableId.quoteIdent(column) + " (" + current
+                    + ") cannot hold " + wanted + " values; pgsource does not convert them silently. Fix: change the"
+                    + " destination column yourself (ALTER TABLE " + t.quoted() + " ALTER COLUMN " + TableId.quoteIdent(column)
+                    + " TYPE " + wanted + " USING ...), or drop the destination table and copy it again (sync.resnapshot)");
+        }
     }
 
     void commit() {
@@ -106,28 +146,32 @@ final class TargetTables {
         for (int i = 0; i < t.source().size(); i++) {
             sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(t.columnName(i))).append(' ').append(t.type(i));
         }
+        if (t.softDelete()) {
+            sql.append(", ").append(TableId.quoteIdent(TargetTable.DELETED_AT)).append(" timestamptz");
+        }
         if (t.source().hasKey()) {
             sql.append(", PRIMARY KEY (").append(Sql.columns(t.source().key())).append(')');
         }
         return sql.append(')').toString();
     }
 
-    /** The table's column names, or null if it does not exist. */
-    private static Set<String> existingColumns(Connection c, TableId table) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname FROM pg_catalog.pg_class r"
+    /** The table's columns and their types ({@code format_type}), or null if it does not exist. */
+    private static Map<String, String> existingColumns(Connection c, TableId table) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)"
+                + " FROM pg_catalog.pg_class r"
                 + " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
                 + " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped"
                 + " WHERE n.nspname = ? AND r.relname = ? AND r.relkind IN ('r', 'p')")) {
             ps.setString(1, table.schema());
             ps.setString(2, table.name());
             try (ResultSet rs = ps.executeQuery()) {
-                Set<String> columns = null;
+                Map<String, String> columns = null;
                 while (rs.next()) {
                     if (columns == null) {
-                        columns = new HashSet<>();
+                        columns = new HashMap<>();
                     }
                     if (rs.getString(1) != null) {
-                        columns.add(rs.getString(1));
+                        columns.put(rs.getString(1), rs.getString(2));
                     }
                 }
                 return columns;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.sink.json.ChangeEnvelope;
@@ -38,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * batch. Every line carries its source position ({@code source.bookmark} or {@code source.lsn}), so consumers can
  * drop repeats. If writing a batch fails, the touched files are cut back to where the batch started (no partial
  * lines) and the error goes back to the route, so nothing is acknowledged.
+ *
+ * <p>Log replication: the position saved is the slot's ({@code slot:<slot>}) LSN. When the slot resends after a
+ * restart, a transaction whose LSN is at or below the saved one is skipped, so whole transactions are never written
+ * twice; the parts of a big transaction already written when the process stopped between two parts are written again
+ * (see {@link Positions#alreadyApplied}), and their lines repeat with the same {@code source.lsn}.
  *
  * <p>Files stay open between batches; {@link #stop()} (or {@link #close()}) closes them. Batches are written one at
  * a time.
@@ -79,20 +85,29 @@ public final class JsonLinesSink implements Processor, Service {
     @Override
     public synchronized void process(Exchange exchange) throws Exception {
         ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
-        write(batch);
+        if (batch.position() instanceof Position.Log log) {
+            String stream = Positions.stream(log, exchange);
+            String stored = positions.load(stream).orElse(null);
+            if (Positions.alreadyApplied(log, batch.last(), stored)) {
+                // the slot resent a transaction whose lines are already durable here (a restart): skip it
+                LOG.debug("skipping transaction {} at {}: {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()), stream, stored);
+                return;
+            }
+        }
+        write(batch, ChangeEnvelope.Part.of(batch, exchange.getIn().getHeader(ChangeEnvelope.PART_HEADER, Integer.class)));
         if (batch.position() != null) {
             positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position()));
         }
     }
 
     /** Writes a batch durably (lines forced to disk); the caller saves the position afterwards. */
-    private void write(ChangeBatch batch) throws IOException {
+    private void write(ChangeBatch batch, ChangeEnvelope.Part part) throws IOException {
         Map<TableId, Long> touched = new LinkedHashMap<>();
         try {
             for (ChangeEvent e : batch) {
                 TableFile f = file(e.tableId());
                 touched.computeIfAbsent(e.tableId(), id -> f.size());
-                ChangeEnvelope.write(f.json, e, batch.position());
+                ChangeEnvelope.write(f.json, e, batch.position(), part);
                 f.json.writeRaw('\n');
             }
             for (TableId id : touched.keySet()) {

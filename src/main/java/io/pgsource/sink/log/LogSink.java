@@ -33,9 +33,10 @@ public final class LogSink implements Processor {
     @Override
     public void process(Exchange exchange) throws Exception {
         ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
+        ChangeEnvelope.Part part = ChangeEnvelope.Part.of(batch, exchange.getIn().getHeader(ChangeEnvelope.PART_HEADER, Integer.class));
         for (ChangeEvent e : batch) {
             if (CHANGES.isInfoEnabled()) {
-                CHANGES.info(ChangeEnvelope.toJson(e, batch.position()));
+                CHANGES.info(ChangeEnvelope.toJson(e, batch.position(), part));
             }
         }
         if (batch.position() != null) {

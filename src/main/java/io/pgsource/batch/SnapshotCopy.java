@@ -1,0 +1,150 @@
+package io.pgsource.batch;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Op;
+import io.pgsource.config.ReplicationMethod;
+import io.pgsource.config.SourceConnections;
+import io.pgsource.state.PositionStore;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The initial copy of log replication, read inside the snapshot a new replication slot exported, so the copy and
+ * the stream from that slot meet exactly: every transaction committed before the slot is in the copy, every later
+ * one comes from the slot.
+ *
+ * <p>One source connection, one {@code REPEATABLE READ} read-only transaction that imports the snapshot
+ * ({@code SET TRANSACTION SNAPSHOT}) and stays open until every table is read. Each table is read page by page with
+ * the batch query's readers (keyset pages by primary key, ctid ranges without one), and every page goes to the
+ * {@link PageHandler} before the next one is read. The pages are the same as a FULL_TABLE run's: READ events, each
+ * page's {@code Position.Batch} holding the FULL_TABLE bookmark of its last row, {@code completed} on a table's last
+ * page. The first page of every table starts with a TRUNCATE event, so the destination table ends up holding exactly
+ * the snapshot's rows (whatever an earlier attempt left there).
+ *
+ * <p>The snapshot exists only while the connection that created the slot is open and idle, and only this copy's
+ * transaction keeps it afterwards. After a restart in the middle of the copy it is gone: the caller finishes with
+ * ordinary FULL_TABLE pages, which resume after the stored bookmarks (the same format), and relies on idempotent
+ * upserts while the slot replays what changed since. {@link #completed} says whether every table's copy was
+ * committed at the destination, so a finished copy is not done again. A table without primary key has no bookmark
+ * to resume from: its ordinary run starts over (TRUNCATE, then the rows as they are then), and the slot's replay of
+ * what changed since the snapshot may then double or miss some of its rows.
+ */
+public final class SnapshotCopy {
+    /** What {@code pg_export_snapshot()} and slot creation return, e.g. {@code 00000003-0000001B-1}. */
+    private static final Pattern SNAPSHOT_NAME = Pattern.compile("^[0-9A-F]+-[0-9A-F]+-[0-9]+$");
+    private static final Logger LOG = LoggerFactory.getLogger(SnapshotCopy.class);
+
+    private final SourceConnections connections;
+
+    public SnapshotCopy(SourceConnections connections) {
+        this.connections = connections;
+    }
+
+    /** Receives the pages of the copy, in order; returns once the page is applied (committed) at the destination. */
+    @FunctionalInterface
+    public interface PageHandler {
+        void accept(ChangeBatch page) throws Exception;
+    }
+
+    /**
+     * Copies every table inside the exported snapshot.
+     *
+     * @param snapshot the snapshot name the slot's creation returned
+     * @param tasks    the tables to copy (FULL_TABLE streams of {@link BatchStreams})
+     * @param pages    applies each page synchronously; an exception stops the copy and is rethrown
+     * @throws IllegalArgumentException when the name is not a snapshot name, or a task is not FULL_TABLE
+     * @throws SQLException             when the source fails, or the snapshot no longer exists
+     */
+    public void copy(String snapshot, List<StreamTask> tasks, PageHandler pages) throws Exception {
+        if (snapshot == null || !SNAPSHOT_NAME.matcher(snapshot).matches()) {
+            throw new IllegalArgumentException("'" + snapshot + "' is not an exported snapshot name (like 00000003-0000001B-1)");
+        }
+        for (StreamTask task : tasks) {
+            if (task.method() != ReplicationMethod.FULL_TABLE) {
+                throw new IllegalArgumentException(task + ": the snapshot copy reads FULL_TABLE streams only");
+            }
+        }
+        try (Connection c = connections.open()) {
+            begin(c, snapshot);
+            long started = System.nanoTime();
+            for (StreamTask task : tasks) {
+                copy(c, task, pages);
+            }
+            c.commit();
+            LOG.info("initial copy of {} tables inside snapshot {} done in {} ms", tasks.size(), snapshot,
+                    (System.nanoTime() - started) / 1_000_000);
+        }
+    }
+
+    /**
+     * Whether the destination committed the last page of every table's copy (its stored bookmark is a completed
+     * FULL_TABLE one), so the copy must not be done again.
+     */
+    public static boolean completed(PositionStore positions, List<StreamTask> tasks) {
+        for (StreamTask task : tasks) {
+            Optional<String> stored = positions.load(task.stream());
+            if (stored.isEmpty()) {
+                return false;
+            }
+            try {
+                Bookmark b = Bookmark.parse(stored.get());
+                if (!b.completed() || b.method() != ReplicationMethod.FULL_TABLE) {
+                    return false;
+                }
+            } catch (IllegalArgumentException e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Opens the read-only REPEATABLE READ transaction and imports the snapshot before any query runs in it. */
+    private static void begin(Connection c, String snapshot) throws SQLException {
+        c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        c.setAutoCommit(false);
+        c.setReadOnly(true);
+        try (Statement s = c.createStatement()) {
+            // the name cannot be a bind parameter; it matched SNAPSHOT_NAME, so it holds no quote
+            s.execute("SET TRANSACTION SNAPSHOT '" + snapshot + "'");
+        } catch (SQLException e) {
+            throw new SQLException("cannot read inside the exported snapshot " + snapshot + ": " + e.getMessage()
+                    + " — an exported snapshot lives only while the connection that created the replication slot stays"
+                    + " open and idle; if it is gone, finish the copy with ordinary FULL_TABLE pages", e.getSQLState(), e);
+        }
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_catalog.current_setting('transaction_isolation')")) {
+            rs.next();
+            if (!"repeatable read".equals(rs.getString(1))) {
+                throw new IllegalStateException("the snapshot copy runs at " + rs.getString(1) + ", not repeatable read");
+            }
+        }
+    }
+
+    private static void copy(Connection c, StreamTask task, PageHandler pages) throws Exception {
+        PageReader reader = task.keyless() ? new CtidPageReader(task, c, true) : new KeysetPageReader(task, c, null, true);
+        boolean first = true;
+        while (reader.more()) {
+            ChangeBatch page = reader.next();
+            if (first && (page.isEmpty() || page.get(0).op() != Op.TRUNCATE)) {
+                page = withTruncateFirst(page);
+            }
+            first = false;
+            pages.accept(page);
+        }
+    }
+
+    private static ChangeBatch withTruncateFirst(ChangeBatch page) {
+        List<ChangeEvent> events = new ArrayList<>(page.size() + 1);
+        events.add(ChangeEvent.truncate(page.tables().get(0), page.position()));
+        events.addAll(page);
+        return new ChangeBatch(events, page.position(), page.last(), page.tables());
+    }
+}

@@ -1,0 +1,50 @@
+package io.pgsource.state;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgsource.change.Position;
+import org.junit.jupiter.api.Test;
+
+class PositionsTest {
+
+    private static Position.Log at(long lsn) {
+        return new Position.Log(lsn, 1, null);
+    }
+
+    @Test
+    void lsnTextRoundTrips() {
+        assertThat(Positions.lsn(0x16B3748L)).isEqualTo("0/16B3748");
+        assertThat(Positions.parseLsn("0/16B3748")).isEqualTo(0x16B3748L);
+        assertThat(Positions.parseLsn("FFFFFFFF/FFFFFFFF")).isEqualTo(-1L);
+        assertThat(Positions.parseLsn(Positions.lsn(0x1_0000_0002L))).isEqualTo(0x1_0000_0002L);
+        for (String bad : new String[] {"", "16B3748", "0/", "/1", "0/G", "123456789/0", "0/1/2"}) {
+            assertThatThrownBy(() -> Positions.parseLsn(bad)).as(bad).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void aWholeTransactionOrLastPartIsSkippedAtOrBelowTheStoredLsn() {
+        assertThat(Positions.alreadyApplied(at(0x200), true, null)).isFalse();
+        assertThat(Positions.alreadyApplied(at(0x200), true, "0/1FF")).isFalse();
+        assertThat(Positions.alreadyApplied(at(0x200), true, "0/200")).isTrue();
+        assertThat(Positions.alreadyApplied(at(0x200), true, "0/201")).isTrue();
+        assertThat(Positions.alreadyApplied(at(0x200), true, "1/0")).isTrue();
+    }
+
+    @Test
+    void anEarlierPartIsSkippedOnlyBelowTheStoredLsn() {
+        // stored = this transaction's commit record LSN: some parts were applied, not known which: apply again
+        assertThat(Positions.alreadyApplied(at(0x200), false, "0/200")).isFalse();
+        assertThat(Positions.alreadyApplied(at(0x200), false, "0/1FF")).isFalse();
+        // stored above: the whole transaction (or a later one) was applied
+        assertThat(Positions.alreadyApplied(at(0x200), false, "0/230")).isTrue();
+    }
+
+    @Test
+    void unsignedComparisonAndUnreadableStoredValues() {
+        assertThat(Positions.alreadyApplied(at(0x8000_0000_0000_0000L), true, "7FFFFFFF/FFFFFFFF")).isFalse();
+        assertThat(Positions.alreadyApplied(at(0x10), true, "FFFFFFFF/0")).isTrue();
+        assertThat(Positions.alreadyApplied(at(0x10), true, "{\"not\":\"an lsn\"}")).isFalse();
+    }
+}

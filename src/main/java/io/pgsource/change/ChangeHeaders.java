@@ -16,6 +16,11 @@ public final class ChangeHeaders {
     /** The replication slot a log-replication batch came from; table destinations key the stored LSN by it. */
     public static final String SLOT = "PgSourceSlot";
 
+    /** The 0-based index of this batch among the parts of one large source transaction, as an {@code Integer}. */
+    public static final String TX_PART = "PgSourceTxPart";
+    /** Whether this batch is the last part of its source transaction, as a {@code Boolean}. */
+    public static final String TX_LAST = "PgSourceTxLast";
+
     private ChangeHeaders() {
     }
 }

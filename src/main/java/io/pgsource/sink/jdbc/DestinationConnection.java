@@ -1,6 +1,7 @@
 package io.pgsource.sink.jdbc;
 
 import io.pgsource.config.DestinationSettings;
+import io.pgsource.types.SessionSettings;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -18,9 +19,6 @@ final class DestinationConnection implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DestinationConnection.class);
     /** Query parameters that may carry secrets; they are cut out of the URL before it goes into a message. */
     private static final Pattern SECRET_PARAMS = Pattern.compile("(?i)([?&](?:password|sslpassword|sslkey)=)[^&]*");
-    /** The same session settings as the source, so text forms and comparisons behave the same on both sides. */
-    private static final String SESSION_OPTIONS = "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c TimeZone=UTC"
-            + " -c extra_float_digits=3 -c bytea_output=hex";
 
     private final String url;
     private final String username;
@@ -78,7 +76,8 @@ final class DestinationConnection implements AutoCloseable {
         if (password != null && !password.isEmpty()) {
             props.setProperty("password", password);
         }
-        props.setProperty("options", SESSION_OPTIONS);
+        // the same session settings as the source, so text forms and comparisons behave the same on both sides
+        props.setProperty("options", SessionSettings.options());
         props.setProperty("ApplicationName", "pgsource");
         Connection c;
         try {

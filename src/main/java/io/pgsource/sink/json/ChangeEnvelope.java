@@ -34,7 +34,7 @@ import java.util.Set;
  */
 public final class ChangeEnvelope {
     /** Optional exchange header: the 0-based index of a transaction's part (an {@code Integer}). */
-    public static final String PART_HEADER = "PgSourceTxPart";
+    public static final String PART_HEADER = io.pgsource.change.ChangeHeaders.TX_PART;
 
     private static final JsonFactory JSON = new JsonFactory();
 

@@ -124,7 +124,8 @@ public class PgOutputConsumer extends DefaultConsumer {
                 failed("the route failed on transaction " + e.part().xid() + " (commit LSN "
                         + PgOutputEndpoint.lsn(e.part().position().commitLsn()) + ", part " + e.part().index()
                         + "): nothing acknowledged, the slot stays at " + PgOutputEndpoint.lsn(acknowledged), e.getCause(), true);
-                LOG.warn("pgoutput:{} {}; retrying the same transaction from the slot", options.getSlot(), problem, e.getCause());
+                // the route's error handler has logged the exception itself
+                LOG.warn("pgoutput:{} {}; retrying the same transaction from the slot", options.getSlot(), problem);
             } catch (PrerequisiteException e) {
                 failed(e.getMessage(), e, false);
                 LOG.error("pgoutput:{} {}", options.getSlot(), e.getMessage());

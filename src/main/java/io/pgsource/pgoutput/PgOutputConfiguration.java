@@ -1,0 +1,359 @@
+package io.pgsource.pgoutput;
+
+import javax.sql.DataSource;
+import org.apache.camel.RuntimeCamelException;
+import org.apache.camel.spi.Metadata;
+import org.apache.camel.spi.UriParam;
+import org.apache.camel.spi.UriParams;
+import org.apache.camel.spi.UriPath;
+
+/** The options of a {@code pgoutput:slot} endpoint. */
+@UriParams
+public class PgOutputConfiguration implements Cloneable {
+
+    @UriPath
+    @Metadata(required = true)
+    private String slot;
+
+    @UriParam
+    @Metadata(required = true)
+    private String publication;
+
+    @UriParam(label = "common")
+    private String host;
+
+    @UriParam(label = "common", defaultValue = "5432")
+    private int port = 5432;
+
+    @UriParam(label = "common")
+    private String database;
+
+    @UriParam(label = "security")
+    private String user;
+
+    @UriParam(label = "security", secret = true)
+    private String password;
+
+    @UriParam(label = "advanced")
+    private DataSource dataSource;
+
+    @UriParam(label = "security", enums = "disable,allow,prefer,require,verify-ca,verify-full")
+    private String sslmode;
+
+    @UriParam(label = "security")
+    private String sslrootcert;
+
+    @UriParam(label = "security")
+    private String sslcert;
+
+    @UriParam(label = "security")
+    private String sslkey;
+
+    @UriParam(label = "advanced", defaultValue = "0")
+    private int protocolVersion;
+
+    @UriParam(label = "advanced", defaultValue = "false")
+    private boolean binary;
+
+    @UriParam(label = "advanced", defaultValue = "true")
+    private boolean streaming = true;
+
+    @UriParam(label = "advanced", defaultValue = "false")
+    private boolean messages;
+
+    @UriParam(defaultValue = "10000")
+    private int maxBatchSize = 10000;
+
+    @UriParam(defaultValue = "false")
+    private boolean createSlot;
+
+    @UriParam(label = "advanced")
+    private InitialSnapshotHandler snapshotHandler;
+
+    @UriParam(defaultValue = "false")
+    private boolean createPublication;
+
+    @UriParam
+    private String publicationTables;
+
+    @UriParam(label = "advanced", defaultValue = "10s", javaType = "java.time.Duration")
+    private long statusInterval = 10_000;
+
+    @UriParam(label = "advanced", defaultValue = "1s", javaType = "java.time.Duration")
+    private long reconnectDelay = 1_000;
+
+    @UriParam(label = "advanced", defaultValue = "30s", javaType = "java.time.Duration")
+    private long maxReconnectDelay = 30_000;
+
+    @UriParam(label = "advanced")
+    private String spoolDirectory;
+
+    public String getSlot() {
+        return slot;
+    }
+
+    /** The logical replication slot to read (pgoutput plugin). Slot names are per server. */
+    public void setSlot(String slot) {
+        this.slot = slot;
+    }
+
+    public String getPublication() {
+        return publication;
+    }
+
+    /** The publication whose tables are streamed ({@code publication_names}). */
+    public void setPublication(String publication) {
+        this.publication = publication;
+    }
+
+    public String getHost() {
+        return host;
+    }
+
+    /** The PostgreSQL host (defaults to the dataSource's server name if it is a pgjdbc data source, else localhost). */
+    public void setHost(String host) {
+        this.host = host;
+    }
+
+    public int getPort() {
+        return port;
+    }
+
+    /** The PostgreSQL port. */
+    public void setPort(int port) {
+        this.port = port;
+    }
+
+    public String getDatabase() {
+        return database;
+    }
+
+    /** The database whose changes are read; a logical slot belongs to one database. */
+    public void setDatabase(String database) {
+        this.database = database;
+    }
+
+    public String getUser() {
+        return user;
+    }
+
+    /** The role to connect as; it needs the REPLICATION attribute (or superuser, or rds_replication on RDS). */
+    public void setUser(String user) {
+        this.user = user;
+    }
+
+    public String getPassword() {
+        return password;
+    }
+
+    /** The role's password. Never logged. */
+    public void setPassword(String password) {
+        this.password = password;
+    }
+
+    public DataSource getDataSource() {
+        return dataSource;
+    }
+
+    /**
+     * A DataSource for the catalog connection (type names, prerequisite checks), instead of host/user/password. The
+     * replication connection cannot come from a pool: it still needs host, port, database, user and password, which
+     * are taken from the data source when it is a pgjdbc {@code PGSimpleDataSource} (or any pgjdbc
+     * {@code BaseDataSource}) and not set as options.
+     */
+    public void setDataSource(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    public String getSslmode() {
+        return sslmode;
+    }
+
+    /** pgjdbc sslmode: disable, allow, prefer, require, verify-ca or verify-full. */
+    public void setSslmode(String sslmode) {
+        this.sslmode = sslmode;
+    }
+
+    public String getSslrootcert() {
+        return sslrootcert;
+    }
+
+    /** The file of the CA certificate(s) that verify the server (verify-ca, verify-full). */
+    public void setSslrootcert(String sslrootcert) {
+        this.sslrootcert = sslrootcert;
+    }
+
+    public String getSslcert() {
+        return sslcert;
+    }
+
+    /** The client certificate file, for certificate authentication. */
+    public void setSslcert(String sslcert) {
+        this.sslcert = sslcert;
+    }
+
+    public String getSslkey() {
+        return sslkey;
+    }
+
+    /** The client key file (PKCS-8 DER or PKCS-12), for certificate authentication. */
+    public void setSslkey(String sslkey) {
+        this.sslkey = sslkey;
+    }
+
+    public int getProtocolVersion() {
+        return protocolVersion;
+    }
+
+    /**
+     * The pgoutput protocol version (proto_version), 1 to 4. 0 (the default) picks the newest the server supports: 4 on
+     * PostgreSQL 16+, 3 on 15, 2 on 14, 1 below.
+     */
+    public void setProtocolVersion(int protocolVersion) {
+        this.protocolVersion = protocolVersion;
+    }
+
+    public boolean isBinary() {
+        return binary;
+    }
+
+    /**
+     * pgoutput binary mode. Not supported yet: the shared type mapping reads PostgreSQL's text output, so true is
+     * rejected at start.
+     */
+    public void setBinary(boolean binary) {
+        this.binary = binary;
+    }
+
+    public boolean isStreaming() {
+        return streaming;
+    }
+
+    /**
+     * Whether the server may stream large in-progress transactions (protocol 2+); they are spooled to disk here until
+     * they commit, so memory stays bounded. Ignored with protocol 1.
+     */
+    public void setStreaming(boolean streaming) {
+        this.streaming = streaming;
+    }
+
+    public boolean isMessages() {
+        return messages;
+    }
+
+    /**
+     * Whether logical decoding messages (pg_logical_emit_message) are requested (PostgreSQL 14+). Transactional ones
+     * travel in the PgSourceLogicalMessages header of their part; non-transactional ones are logged at debug level.
+     */
+    public void setMessages(boolean messages) {
+        this.messages = messages;
+    }
+
+    public int getMaxBatchSize() {
+        return maxBatchSize;
+    }
+
+    /**
+     * The most change events one exchange carries. A larger transaction arrives as several exchanges (parts) in
+     * order; only its last part advances the slot.
+     */
+    public void setMaxBatchSize(int maxBatchSize) {
+        this.maxBatchSize = maxBatchSize;
+    }
+
+    public boolean isCreateSlot() {
+        return createSlot;
+    }
+
+    /**
+     * Create the slot when it does not exist (over the replication connection, exporting a snapshot that the
+     * snapshotHandler can copy from before streaming starts). An existing slot is used as it is.
+     */
+    public void setCreateSlot(boolean createSlot) {
+        this.createSlot = createSlot;
+    }
+
+    public InitialSnapshotHandler getSnapshotHandler() {
+        return snapshotHandler;
+    }
+
+    /**
+     * Called synchronously when this consumer created the slot, with the exported snapshot's name and the slot's
+     * consistent point, before streaming starts: copy the tables inside that snapshot and the stream continues exactly
+     * where the copy ends (no gap, no duplicate). If it throws, the new slot is dropped and everything is retried.
+     */
+    public void setSnapshotHandler(InitialSnapshotHandler snapshotHandler) {
+        this.snapshotHandler = snapshotHandler;
+    }
+
+    public boolean isCreatePublication() {
+        return createPublication;
+    }
+
+    /** Create the publication when it does not exist: FOR ALL TABLES, or FOR TABLE the publicationTables. */
+    public void setCreatePublication(boolean createPublication) {
+        this.createPublication = createPublication;
+    }
+
+    public String getPublicationTables() {
+        return publicationTables;
+    }
+
+    /**
+     * Comma-separated tables (schema.table, or table in public) the publication must cover: used by
+     * createPublication, and checked against an existing publication. Empty means FOR ALL TABLES.
+     */
+    public void setPublicationTables(String publicationTables) {
+        this.publicationTables = publicationTables;
+    }
+
+    public long getStatusInterval() {
+        return statusInterval;
+    }
+
+    /**
+     * How often a status update (the acknowledged position) is sent to the server. Updates are sent more often while
+     * a slow exchange runs, so wal_sender_timeout does not end the connection.
+     */
+    public void setStatusInterval(long statusInterval) {
+        this.statusInterval = statusInterval;
+    }
+
+    public long getReconnectDelay() {
+        return reconnectDelay;
+    }
+
+    /** The first wait before reconnecting after a failure (doubled after every further failure). */
+    public void setReconnectDelay(long reconnectDelay) {
+        this.reconnectDelay = reconnectDelay;
+    }
+
+    public long getMaxReconnectDelay() {
+        return maxReconnectDelay;
+    }
+
+    /** The longest wait between reconnection attempts. */
+    public void setMaxReconnectDelay(long maxReconnectDelay) {
+        this.maxReconnectDelay = maxReconnectDelay;
+    }
+
+    public String getSpoolDirectory() {
+        return spoolDirectory;
+    }
+
+    /**
+     * Where streamed in-progress transactions are spooled until they commit (default: a pgoutput-spool directory in
+     * java.io.tmpdir).
+     */
+    public void setSpoolDirectory(String spoolDirectory) {
+        this.spoolDirectory = spoolDirectory;
+    }
+
+    public PgOutputConfiguration copy() {
+        try {
+            return (PgOutputConfiguration) clone();
+        } catch (CloneNotSupportedException e) {
+            throw new RuntimeCamelException(e);
+        }
+    }
+}

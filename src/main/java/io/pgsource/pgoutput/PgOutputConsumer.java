@@ -1,0 +1,256 @@
+package io.pgsource.pgoutput;
+
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.pgoutput.protocol.TransactionPart;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.apache.camel.Processor;
+import org.apache.camel.support.DefaultConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads one replication slot on a thread of its own and hands every transaction part to the route, one exchange at
+ * a time, in commit order. A transaction is acknowledged to the slot (flushed and applied LSN) only after the exchange
+ * carrying its last part completed without exception; a failed exchange acknowledges nothing and restarts the stream
+ * from the slot after a backoff, so the same transaction comes again — never skipped.
+ */
+public class PgOutputConsumer extends DefaultConsumer {
+    private static final Logger LOG = LoggerFactory.getLogger(PgOutputConsumer.class);
+    private static final long STOP_TIMEOUT_MILLIS = 30_000;
+
+    /** What the health check reports. */
+    record Status(boolean streaming, String problem, Throwable error, long acknowledgedLsn, long failures) {
+    }
+
+    private final PgOutputConfiguration options;
+    private ExecutorService reader;
+    private ScheduledExecutorService keeper;
+    private volatile CountDownLatch stopSignal = new CountDownLatch(0);
+    private volatile ReplicationSession session;
+    private volatile long acknowledged;
+    private volatile boolean streaming;
+    private volatile String problem;
+    private volatile Throwable error;
+    private volatile boolean routeProblem;
+    private volatile long failures;
+
+    public PgOutputConsumer(PgOutputEndpoint endpoint, Processor processor) {
+        super(endpoint, processor);
+        this.options = endpoint.getConfiguration();
+    }
+
+    @Override
+    public PgOutputEndpoint getEndpoint() {
+        return (PgOutputEndpoint) super.getEndpoint();
+    }
+
+    /** The highest LSN acknowledged to the slot by this consumer (0 before the first). */
+    public long getAcknowledgedLsn() {
+        return acknowledged;
+    }
+
+    Status status() {
+        return new Status(streaming, problem, error, acknowledged, failures);
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        super.doStart();
+        PgOutputConsumerHealthCheck check = new PgOutputConsumerHealthCheck(this, getRouteId());
+        check.setEnabled(getEndpoint().getComponent().isHealthCheckConsumerEnabled());
+        setHealthCheck(check);
+        ConnectionSettings connections = new ConnectionSettings(options);
+        // fail fast on setup problems: the exception stops the route from starting, with the fix in its message
+        try (Connection c = connections.openCatalog()) {
+            new Prerequisites(options).check(c);
+        }
+        stopSignal = new CountDownLatch(1);
+        var executors = getEndpoint().getCamelContext().getExecutorServiceManager();
+        keeper = executors.newSingleThreadScheduledExecutor(this, "pgoutput-status-" + options.getSlot());
+        keeper.scheduleWithFixedDelay(() -> {
+            ReplicationSession s = session;
+            if (s != null) {
+                s.keepAliveIfBusy();
+            }
+        }, 100, 100, TimeUnit.MILLISECONDS);
+        reader = executors.newSingleThreadExecutor(this, "pgoutput-" + options.getSlot());
+        reader.submit(() -> readLoop(connections));
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        stopSignal.countDown();
+        var executors = getEndpoint().getCamelContext().getExecutorServiceManager();
+        if (reader != null) {
+            executors.shutdownGraceful(reader, STOP_TIMEOUT_MILLIS);
+            reader = null;
+        }
+        if (keeper != null) {
+            executors.shutdownNow(keeper);
+            keeper = null;
+        }
+        streaming = false;
+        super.doStop();
+    }
+
+    private boolean running() {
+        return stopSignal.getCount() > 0 && isRunAllowed();
+    }
+
+    private void readLoop(ConnectionSettings connections) {
+        Backoff backoff = new Backoff(options.getReconnectDelay(), options.getMaxReconnectDelay());
+        while (running()) {
+            long startedAt = 0;
+            try (ReplicationSession s = new ReplicationSession(options, connections, acknowledgements(), this::deliver)) {
+                session = s;
+                s.open();
+                startedAt = System.nanoTime();
+                streaming = true;
+                if (!routeProblem) {
+                    healthy();
+                }
+                s.run(this::running);
+                s.flushStatus();
+            } catch (RouteFailedException e) {
+                failed("the route failed on transaction " + e.part().xid() + " (commit LSN "
+                        + PgOutputEndpoint.lsn(e.part().position().commitLsn()) + ", part " + e.part().index()
+                        + "): nothing acknowledged, the slot stays at " + PgOutputEndpoint.lsn(acknowledged), e.getCause(), true);
+                // the route's error handler has logged the exception itself
+                LOG.warn("pgoutput:{} {}; retrying the same transaction from the slot", options.getSlot(), problem);
+            } catch (PrerequisiteException e) {
+                failed(e.getMessage(), e, false);
+                LOG.error("pgoutput:{} {}", options.getSlot(), e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (Exception e) {
+                if (!running()) {
+                    break; // closing during stop
+                }
+                String holder = "55006".equals(sqlState(e)) ? slotHolder(connections) : null;
+                if (holder != null) {
+                    failed("replication slot " + options.getSlot() + " is in use by " + holder + "; waiting for it to be released",
+                            null, false);
+                    LOG.warn("pgoutput:{} {}", options.getSlot(), problem);
+                } else {
+                    failed("replication connection to " + connections.target() + " failed: " + e
+                            + "; nothing unacknowledged is lost, resuming from the slot at " + PgOutputEndpoint.lsn(acknowledged), e, false);
+                    LOG.warn("pgoutput:{} {}", options.getSlot(), problem, e);
+                }
+            } finally {
+                session = null;
+                streaming = false;
+            }
+            if (startedAt != 0 && System.nanoTime() - startedAt > TimeUnit.MILLISECONDS.toNanos(options.getMaxReconnectDelay())) {
+                backoff.reset(); // it ran fine for a while: this is a new failure, not the same one again
+            }
+            long delay = backoff.nextDelay();
+            LOG.info("pgoutput:{} reconnecting in {} ms", options.getSlot(), delay);
+            try {
+                if (stopSignal.await(delay, TimeUnit.MILLISECONDS)) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        LOG.debug("pgoutput:{} reader stopped at acknowledged LSN {}", options.getSlot(), PgOutputEndpoint.lsn(acknowledged));
+    }
+
+    private ReplicationSession.Acknowledgements acknowledgements() {
+        return new ReplicationSession.Acknowledgements() {
+            @Override
+            public long acknowledged() {
+                return acknowledged;
+            }
+
+            @Override
+            public void acknowledged(long lsn) {
+                if (lsn > acknowledged) {
+                    acknowledged = lsn;
+                }
+            }
+        };
+    }
+
+    /** Runs the route on one part, on this (the reader) thread; returns only when the exchange completed. */
+    private void deliver(TransactionPart part) {
+        Exchange exchange = createExchange(false);
+        Message in = exchange.getIn();
+        in.setBody(part.batch());
+        in.setHeader(ChangeHeaders.COMMIT_LSN, part.position().commitLsn());
+        in.setHeader(ChangeHeaders.TX_ID, part.xid());
+        in.setHeader(ChangeHeaders.COMMIT_TIME, part.position().commitTime());
+        in.setHeader(ChangeHeaders.SLOT, options.getSlot());
+        in.setHeader(PgOutputConstants.PART_INDEX, part.index());
+        in.setHeader(PgOutputConstants.LAST_PART, part.last());
+        if (!part.messages().isEmpty()) {
+            in.setHeader(PgOutputConstants.MESSAGES, part.messages());
+        }
+        try {
+            getProcessor().process(exchange);
+        } catch (Exception e) {
+            exchange.setException(e);
+        }
+        boolean failed = exchange.isFailed() || exchange.isRollbackOnly();
+        Exception cause = exchange.getException();
+        releaseExchange(exchange, false);
+        if (failed) {
+            throw new RouteFailedException(part, cause);
+        }
+        if (routeProblem || problem != null) {
+            healthy();
+        }
+    }
+
+    private void failed(String message, Throwable cause, boolean route) {
+        problem = message;
+        error = cause;
+        routeProblem = route;
+        failures++;
+    }
+
+    private void healthy() {
+        if (problem != null) {
+            LOG.info("pgoutput:{} streaming again", options.getSlot());
+        }
+        problem = null;
+        error = null;
+        routeProblem = false;
+    }
+
+    private static String sqlState(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && s.getSQLState() != null) {
+                return s.getSQLState();
+            }
+        }
+        return null;
+    }
+
+    /** "PID n" of the process holding the slot, from pg_replication_slots, or "another process". */
+    private String slotHolder(ConnectionSettings connections) {
+        try (Connection c = connections.openCatalog();
+             PreparedStatement ps = c.prepareStatement("SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, options.getSlot());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next() && rs.getObject(1) != null) {
+                    return "PID " + rs.getInt(1) + " (pg_replication_slots.active_pid)";
+                }
+            }
+        } catch (SQLException e) {
+            LOG.debug("cannot read the slot's holder: {}", e.getMessage());
+        }
+        return "another process";
+    }
+}

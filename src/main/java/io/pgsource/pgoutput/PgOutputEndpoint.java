@@ -1,0 +1,96 @@
+package io.pgsource.pgoutput;
+
+import io.pgsource.pgoutput.protocol.PgOutputDecoder;
+import org.apache.camel.Category;
+import org.apache.camel.Consumer;
+import org.apache.camel.Processor;
+import org.apache.camel.Producer;
+import org.apache.camel.spi.UriEndpoint;
+import org.apache.camel.spi.UriParam;
+import org.apache.camel.support.DefaultEndpoint;
+import org.apache.camel.util.ObjectHelper;
+
+/**
+ * Streams the committed transactions of a PostgreSQL logical replication slot (pgoutput) as {@code ChangeBatch}
+ * exchanges, in commit order, acknowledging a transaction to the slot only after its exchange completed.
+ */
+@UriEndpoint(firstVersion = "0.1.0", scheme = "pgoutput", title = "PostgreSQL pgoutput", syntax = "pgoutput:slot",
+             consumerOnly = true, category = { Category.DATABASE }, headersClass = PgOutputConstants.class)
+public class PgOutputEndpoint extends DefaultEndpoint {
+
+    @UriParam
+    private PgOutputConfiguration configuration;
+
+    public PgOutputEndpoint(String uri, PgOutputComponent component, PgOutputConfiguration configuration) {
+        super(uri, component);
+        this.configuration = configuration;
+    }
+
+    public PgOutputConfiguration getConfiguration() {
+        return configuration;
+    }
+
+    public void setConfiguration(PgOutputConfiguration configuration) {
+        this.configuration = configuration;
+    }
+
+    @Override
+    public PgOutputComponent getComponent() {
+        return (PgOutputComponent) super.getComponent();
+    }
+
+    @Override
+    public Producer createProducer() {
+        throw new UnsupportedOperationException("pgoutput: is a consumer only (it reads a replication slot)");
+    }
+
+    @Override
+    public Consumer createConsumer(Processor processor) throws Exception {
+        validate();
+        PgOutputConsumer consumer = new PgOutputConsumer(this, processor);
+        configureConsumer(consumer);
+        return consumer;
+    }
+
+    /** Option errors that need no server: fail when the route is built. */
+    void validate() {
+        PgOutputConfiguration c = configuration;
+        if (ObjectHelper.isEmpty(c.getSlot())) {
+            throw new IllegalArgumentException("pgoutput: needs a slot name: pgoutput:mySlot?publication=...");
+        }
+        if (!c.getSlot().matches("[a-z0-9_]{1,63}")) {
+            throw new IllegalArgumentException("pgoutput: slot name '" + c.getSlot() + "' is not valid: PostgreSQL slot names"
+                    + " use only lower-case letters, digits and underscores (at most 63)");
+        }
+        if (ObjectHelper.isEmpty(c.getPublication())) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the publication option (publication_names)");
+        }
+        if (c.getDataSource() == null && ObjectHelper.isEmpty(c.getDatabase())) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the database option (or a pgjdbc dataSource)");
+        }
+        if (c.isBinary()) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": binary=true is not supported yet; the type mapping"
+                    + " reads PostgreSQL's text output. Remove the binary option (text mode is exact for every type).");
+        }
+        if (c.getProtocolVersion() < 0 || c.getProtocolVersion() > 4) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": protocolVersion must be 1 to 4 (or 0 for the newest"
+                    + " the server supports), not " + c.getProtocolVersion());
+        }
+        if (c.getMaxBatchSize() < 1) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": maxBatchSize must be at least 1");
+        }
+        if (c.getStatusInterval() < 1 || c.getReconnectDelay() < 1 || c.getMaxReconnectDelay() < c.getReconnectDelay()) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": statusInterval and reconnectDelay must be positive"
+                    + " and maxReconnectDelay at least reconnectDelay");
+        }
+        if (c.getSnapshotHandler() != null && !c.isCreateSlot()) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": snapshotHandler needs createSlot=true (the snapshot"
+                    + " is exported only when this consumer creates the slot)");
+        }
+    }
+
+    /** For log lines: an LSN in PostgreSQL's X/X form. */
+    static String lsn(long lsn) {
+        return PgOutputDecoder.lsn(lsn);
+    }
+}

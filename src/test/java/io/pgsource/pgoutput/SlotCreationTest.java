@@ -1,0 +1,94 @@
+package io.pgsource.pgoutput;
+
+import static io.pgsource.pgoutput.PgOutputTestSupport.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgsource.pgoutput.PgOutputTestSupport.Collector;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.apache.camel.builder.RouteBuilder;
+import org.apache.camel.test.junit5.CamelTestSupport;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** createSlot=true with a snapshotHandler: the initial copy and the stream meet exactly. */
+class SlotCreationTest extends CamelTestSupport {
+    private static PgOutputTestSupport db;
+
+    @BeforeAll
+    static void database() throws Exception {
+        db = new PgOutputTestSupport("pgoutput_slot");
+        db.execute("CREATE TABLE snap (id int PRIMARY KEY)", "INSERT INTO snap SELECT generate_series(1, 5)");
+    }
+
+    @AfterAll
+    static void dropSlots() throws Exception {
+        db.dropSlots();
+    }
+
+    @Test
+    void rowsBeforeTheSlotAreInTheSnapshotRowsAfterInTheStreamNoneInBoth() throws Exception {
+        String slot = db.newSlotName("created");
+        List<SlotCreated> calls = new CopyOnWriteArrayList<>();
+        List<String> copied = new CopyOnWriteArrayList<>();
+        InitialSnapshotHandler copy = created -> {
+            calls.add(created);
+            try (Connection c = db.connect()) {
+                c.setAutoCommit(false);
+                try (Statement s = c.createStatement()) {
+                    s.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+                    s.execute("SET TRANSACTION SNAPSHOT '" + created.snapshotName() + "'");
+                    // committed after the consistent point, while the copy runs: must come through the stream only
+                    db.transaction("INSERT INTO snap VALUES (" + (5 + calls.size()) + ")");
+                    if (calls.size() == 1) {
+                        throw new IllegalStateException("copy failed half-way");
+                    }
+                    List<String> ids = new ArrayList<>();
+                    try (ResultSet rs = s.executeQuery("SELECT id FROM snap ORDER BY id")) {
+                        while (rs.next()) {
+                            ids.add(rs.getString(1));
+                        }
+                    }
+                    copied.addAll(ids);
+                }
+                c.commit();
+            }
+        };
+        context.getRegistry().bind("copy", copy);
+        Collector collector = new Collector();
+        String uri = db.uri(slot, "snap_pub", "createSlot=true&createPublication=true&publicationTables=snap&snapshotHandler=#copy");
+        context.addRoutes(new RouteBuilder() {
+            @Override
+            public void configure() {
+                from(uri).routeId("created").process(collector);
+            }
+        });
+        await(Duration.ofSeconds(30), () -> !copied.isEmpty(), "the initial copy");
+        db.transaction("INSERT INTO snap VALUES (8)");
+        await(Duration.ofSeconds(20), () -> collector.events().size() >= 2, "the streamed rows");
+        PgOutputTestSupport.sleep(500);
+
+        // the first attempt failed: its slot was dropped, so its row 6 is in the second snapshot, not in the stream
+        assertThat(calls).hasSize(2);
+        assertThat(calls.get(0).snapshotName()).isNotEqualTo(calls.get(1).snapshotName());
+        assertThat(calls.get(1).consistentLsn()).isGreaterThan(calls.get(0).consistentLsn());
+        assertThat(calls.get(1).slotName()).isEqualTo(slot);
+        assertThat(copied).containsExactly("1", "2", "3", "4", "5", "6");
+        assertThat(collector.events()).extracting(e -> e.after().get("id")).containsExactly("7", "8");
+        try (Connection c = db.connect();
+             PreparedStatement ps = c.prepareStatement("SELECT plugin FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("pgoutput");
+            }
+        }
+    }
+}

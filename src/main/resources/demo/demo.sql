@@ -54,6 +54,8 @@ CREATE TABLE crm.audit_log (
     action      text NOT NULL,
     details     jsonb
 );
+-- log replication needs a way to name the row an UPDATE or DELETE changed: without a key, the whole old row
+ALTER TABLE crm.audit_log REPLICA IDENTITY FULL;
 
 INSERT INTO shop.customers (email, full_name, vip, tags, created_at, updated_at)
 SELECT 'customer' || g || '@example.com', 'Customer ' || g, g % 17 = 0,

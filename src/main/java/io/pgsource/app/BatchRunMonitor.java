@@ -1,6 +1,5 @@
 package io.pgsource.app;
 
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangePropertyKey;
 import org.apache.camel.spi.CamelEvent;
@@ -16,21 +15,16 @@ public final class BatchRunMonitor extends EventNotifierSupport {
     private static final Logger LOG = LoggerFactory.getLogger(BatchRunMonitor.class);
     public static final String ROUTE_ID = "batch-query";
 
-    private final boolean once;
+    private final SyncOnce once;
     private final java.time.Duration interval;
-    private final Runnable onFinished;
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private volatile boolean finished;
 
     /**
-     * @param once       stop after the first run
-     * @param interval   the time between runs (for the log)
-     * @param onFinished called once the first run ended, when {@code once}
+     * @param once     with sync.once, where the first run's outcome goes; null otherwise
+     * @param interval the time between runs (for the log)
      */
-    public BatchRunMonitor(boolean once, java.time.Duration interval, Runnable onFinished) {
+    public BatchRunMonitor(SyncOnce once, java.time.Duration interval) {
         this.once = once;
         this.interval = interval;
-        this.onFinished = onFinished;
         setIgnoreCamelContextEvents(true);
         setIgnoreRouteEvents(true);
         setIgnoreServiceEvents(true);
@@ -63,23 +57,12 @@ public final class BatchRunMonitor extends EventNotifierSupport {
             LOG.error("Batch run failed after {} ms: {}. Nothing after the last committed page was bookmarked; the next run resumes there.",
                     millis, rootMessage(error));
         } else {
-            LOG.info(once ? "Batch run finished in {} ms" : "Batch run finished in {} ms; next run in {}", millis,
+            LOG.info(once != null ? "Batch run finished in {} ms" : "Batch run finished in {} ms; next run in {}", millis,
                     interval.toString().substring(2).toLowerCase(java.util.Locale.ROOT));
         }
-        if (once && !finished) {
-            finished = true;
-            failure.set(error);
-            onFinished.run();
+        if (once != null) {
+            once.finish(error);
         }
-    }
-
-    /** The first run's failure, or null if it succeeded (meaningful after the run ended). */
-    public Throwable failure() {
-        return failure.get();
-    }
-
-    public boolean finished() {
-        return finished;
     }
 
     static String rootMessage(Throwable t) {

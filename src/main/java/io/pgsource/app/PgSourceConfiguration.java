@@ -3,7 +3,6 @@ package io.pgsource.app;
 import io.pgsource.batch.BatchPageProcessor;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.config.PgSourceConnections;
-import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
 import io.pgsource.route.TypeMappingProcessor;
@@ -50,6 +49,21 @@ public class PgSourceConfiguration implements CamelConfiguration {
         registry.bind("positionStore", positions);
         registry.bind("batchStreams", streams);
         registry.bind("batchPage", new BatchPageProcessor(connections, positions));
+
+        // log replication: the consumer connects with the source's settings and copies through InitialCopy
+        registry.bind("sourceDataSource", connections.dataSource());
+        // the selected tables, for the publication pgsource creates when missing (a value known only after discovery)
+        properties.addOverrideProperty("pgsource.publication_tables", publicationTables(streams));
+        InitialCopy initialCopy = new InitialCopy(connections, streams, positions);
+        initialCopy.setCamelContext(context);
+        registry.bind("initialCopy", initialCopy);
+        LogReplicationStart logStart = new LogReplicationStart(settings.source().replicationSlot(), connections, streams, positions);
+        context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart));
+    }
+
+    /** The selected tables as {@code "schema"."table"} list, what a publication pgsource creates covers. */
+    private static String publicationTables(BatchStreams streams) throws SQLException {
+        return String.join(",", streams.streams().stream().map(t -> t.table().id().quoted()).toList());
     }
 
     /** Connects once, loads the source's types and discovers the selected tables: every setting error shows now. */
@@ -58,10 +72,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
         try (Connection c = connections.open()) {
             types = TypeRegistry.load(c);
         }
-        if (settings.source().replicationMethod() != ReplicationMethod.LOG_BASED) {
-            int tables = streams.streams().size();
-            LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables, settings.source().schemas());
-        }
+        int tables = streams.streams().size();
+        LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables, settings.source().schemas());
         return types;
     }
 

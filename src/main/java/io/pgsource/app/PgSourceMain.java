@@ -3,7 +3,6 @@ package io.pgsource.app;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.EffectiveProperties;
 import io.pgsource.config.PgSourceConnections;
-import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
 import java.nio.file.Files;
@@ -66,10 +65,6 @@ public final class PgSourceMain {
     }
 
     private static void checkAvailable(Settings settings) {
-        if (settings.source().replicationMethod() == ReplicationMethod.LOG_BASED) {
-            throw new ConfigurationException("source.replication_method=LOG_BASED is not available yet in this version "
-                    + "(the pgoutput component is the next milestone): use FULL_TABLE or INCREMENTAL");
-        }
         if ("postgres".equals(settings.destination().kind()) && settings.destination().url() == null && settings.source().host() != null) {
             throw new ConfigurationException("destination=postgres needs destination.url, e.g. jdbc:postgresql://warehouse:5432/analytics "
                     + "(plus destination.username and destination.password)");
@@ -85,8 +80,11 @@ public final class PgSourceMain {
         props.setProperty("camel.component.properties.environment-variable-mode", "0");
         main.setOverrideProperties(props);
         main.configure().withRoutesIncludePattern(routesPattern(settings.destination().kind()));
-        BatchRunMonitor monitor = new BatchRunMonitor(once, settings.sync().interval(), main::completed);
-        main.bind("batchRunMonitor", monitor);
+        SyncOnce syncOnce = once ? new SyncOnce(main::completed) : null;
+        if (once) {
+            main.bind(SyncOnce.BEAN_NAME, syncOnce);
+        }
+        main.bind("batchRunMonitor", new BatchRunMonitor(syncOnce, settings.sync().interval()));
         if (demo && !once) {
             main.configure().addRoutesBuilder(new DemoTrickleRoute(new PgSourceConnections(settings.source())));
         }
@@ -95,8 +93,8 @@ public final class PgSourceMain {
                 once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
         main.run();
         if (once) {
-            Throwable failure = monitor.failure();
-            if (!monitor.finished()) {
+            Throwable failure = syncOnce.failure();
+            if (!syncOnce.finished()) {
                 LOG.error("Stopped before the sync finished");
                 return 1;
             }

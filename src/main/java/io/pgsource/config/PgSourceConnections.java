@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.Properties;
+import org.postgresql.ds.PGSimpleDataSource;
 
 /** Opens source connections from {@link SourceSettings}: SSL options, session settings, explained failures. */
 public final class PgSourceConnections implements SourceConnections {
@@ -50,6 +51,34 @@ public final class PgSourceConnections implements SourceConnections {
         p.setProperty("connectTimeout", "10");
         p.putAll(io.pgsource.types.SessionSettings.jdbcProperties());
         return p;
+    }
+
+    /**
+     * A pgjdbc DataSource with the same server, credentials and SSL settings, for components that take one
+     * (the {@code pgoutput:} consumer).
+     */
+    public PGSimpleDataSource dataSource() {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setServerNames(new String[] {settings.host()});
+        ds.setPortNumbers(new int[] {settings.port()});
+        ds.setDatabaseName(settings.database());
+        ds.setUser(settings.username());
+        ds.setPassword(settings.password());
+        SslSettings ssl = settings.ssl();
+        if (ssl.sslmode() != null) {
+            ds.setSslMode(ssl.sslmode());
+        }
+        if (ssl.sslrootcert() != null) {
+            ds.setSslRootCert(ssl.sslrootcert());
+        }
+        if (ssl.sslcert() != null) {
+            ds.setSslCert(ssl.sslcert());
+        }
+        if (ssl.sslkey() != null) {
+            ds.setSslKey(ssl.sslkey());
+        }
+        ds.setApplicationName("pgsource");
+        return ds;
     }
 
     @Override

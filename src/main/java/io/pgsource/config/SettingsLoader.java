@@ -68,7 +68,7 @@ public final class SettingsLoader {
     }
 
     private ReplicationMethod replicationMethod() {
-        String value = textOr("source.replication_method", "FULL_TABLE").toUpperCase(Locale.ROOT);
+        String value = textOr("source.replication_method", "LOG_BASED").toUpperCase(Locale.ROOT);
         try {
             return ReplicationMethod.valueOf(value);
         } catch (IllegalArgumentException e) {

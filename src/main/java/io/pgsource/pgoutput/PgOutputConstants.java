@@ -21,11 +21,11 @@ public final class PgOutputConstants {
 
     @Metadata(description = "The part's index within its transaction: 0 for the first (and, for transactions of at most "
             + "maxBatchSize changes, only) part.", javaType = "Integer")
-    public static final String PART_INDEX = "PgSourcePartIndex";
+    public static final String PART_INDEX = ChangeHeaders.TX_PART;
 
     @Metadata(description = "Whether this is the transaction's last part. Only a last part advances the slot.",
               javaType = "Boolean")
-    public static final String LAST_PART = "PgSourceLastPart";
+    public static final String LAST_PART = ChangeHeaders.TX_LAST;
 
     @Metadata(description = "The transactional logical decoding messages (pg_logical_emit_message(true, ...)) of this "
             + "part, each with the number of events that preceded it; only with messages=true.",

@@ -83,10 +83,6 @@ public class PgOutputEndpoint extends DefaultEndpoint {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": statusInterval and reconnectDelay must be positive"
                     + " and maxReconnectDelay at least reconnectDelay");
         }
-        if (c.getSnapshotHandler() != null && !c.isCreateSlot()) {
-            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": snapshotHandler needs createSlot=true (the snapshot"
-                    + " is exported only when this consumer creates the slot)");
-        }
     }
 
     /** For log lines: an LSN in PostgreSQL's X/X form. */

@@ -194,7 +194,7 @@ final class Prerequisites {
             }
         }
         if (updatesOrDeletes) {
-            requireReplicaIdentities(c, pub);
+            requireReplicaIdentities(c, pub, wanted);
         }
     }
 
@@ -249,8 +249,13 @@ final class Prerequisites {
         }
     }
 
-    private static void requireReplicaIdentities(Connection c, String pub) throws SQLException {
+    /**
+     * Published tables without a key or replica identity: an error for the tables this consumer captures
+     * ({@code publicationTables}, or every published table when that is empty), a warning for the others.
+     */
+    private static void requireReplicaIdentities(Connection c, String pub, List<TableId> wanted) throws SQLException {
         List<String> bad = new ArrayList<>();
+        List<String> others = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname FROM pg_publication_tables pt"
                 + " JOIN pg_namespace n ON n.nspname = pt.schemaname"
                 + " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
@@ -261,9 +266,15 @@ final class Prerequisites {
             ps.setString(1, pub);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    bad.add(new TableId(rs.getString(1), rs.getString(2)).quoted());
+                    TableId t = new TableId(rs.getString(1), rs.getString(2));
+                    (wanted.isEmpty() || wanted.contains(t) ? bad : others).add(t.quoted());
                 }
             }
+        }
+        if (!others.isEmpty()) {
+            LOG.warn("Publication {} also publishes {} without a primary key or replica identity: PostgreSQL rejects UPDATE and"
+                    + " DELETE on them while published. Add a primary key or REPLICA IDENTITY FULL, or take them out of the publication",
+                    pub, others);
         }
         if (!bad.isEmpty()) {
             StringBuilder fix = new StringBuilder();

@@ -122,12 +122,6 @@ class BadInputTest {
         Outcome o = run(env);
         assertThat(o.exitCode()).isEqualTo(2);
         assertThat(o.log()).contains("source.replication_method=SOMETIMES").contains("FULL_TABLE, INCREMENTAL or LOG_BASED");
-
-        env = env();
-        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
-        o = run(env);
-        assertThat(o.exitCode()).isEqualTo(2);
-        assertThat(o.log()).contains("LOG_BASED is not available yet");
     }
 
     private static int freePort() throws Exception {

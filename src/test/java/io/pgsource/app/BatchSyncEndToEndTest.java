@@ -193,11 +193,7 @@ class BatchSyncEndToEndTest {
     }
 
     static Map<String, String> postgresDestination(Map<String, String> env, String targetDb) {
-        env.put("DESTINATION", "postgres");
-        env.put("DESTINATION_URL", pg.jdbcUrl(targetDb));
-        env.put("DESTINATION_USERNAME", pg.user());
-        env.put("DESTINATION_PASSWORD", pg.password());
-        return env;
+        return SourceFixture.postgresDestination(pg, env, targetDb);
     }
 
     private static void assertSameRows(String source, String target) throws Exception {

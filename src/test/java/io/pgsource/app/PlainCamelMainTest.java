@@ -28,6 +28,7 @@ class PlainCamelMainTest {
         overrides.setProperty("source.username", pg.user());
         overrides.setProperty("source.password", pg.password());
         overrides.setProperty("source.schema", "sales");
+        overrides.setProperty("source.replication_method", "FULL_TABLE");
         overrides.setProperty("destination.directory", out.toString());
         overrides.setProperty("camel.main.routes-include-pattern", "file:routes/*.camel.yaml,file:routes/destinations/jsonl.camel.yaml");
 

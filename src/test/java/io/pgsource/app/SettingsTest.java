@@ -28,7 +28,7 @@ class SettingsTest {
         assertThat(s.source().port()).isEqualTo(5432);
         assertThat(s.source().batchFetchLimit()).isEqualTo(50_000);
         assertThat(s.source().schemas()).containsExactly("public");
-        assertThat(s.source().replicationMethod()).isEqualTo(ReplicationMethod.FULL_TABLE);
+        assertThat(s.source().replicationMethod()).isEqualTo(ReplicationMethod.LOG_BASED);
         assertThat(s.destination().kind()).isEqualTo("jsonl");
         assertThat(s.sync().interval()).isEqualTo(Duration.ofSeconds(60));
         assertThat(s.sync().once()).isFalse();

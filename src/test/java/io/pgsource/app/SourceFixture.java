@@ -44,6 +44,16 @@ final class SourceFixture {
         env.put("SOURCE_PASSWORD", pg.password());
         env.put("SOURCE_SCHEMA", schemas);
         env.put("SYNC_ONCE", "true");
+        env.put("SOURCE_REPLICATION_METHOD", "FULL_TABLE");
+        return env;
+    }
+
+    /** Points the environment at a destination database of the test server. */
+    static Map<String, String> postgresDestination(TestPostgres pg, Map<String, String> env, String targetDb) {
+        env.put("DESTINATION", "postgres");
+        env.put("DESTINATION_URL", pg.jdbcUrl(targetDb));
+        env.put("DESTINATION_USERNAME", pg.user());
+        env.put("DESTINATION_PASSWORD", pg.password());
         return env;
     }
 

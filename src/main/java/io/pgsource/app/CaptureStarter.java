@@ -1,0 +1,41 @@
+package io.pgsource.app;
+
+import io.pgsource.config.ReplicationMethod;
+import org.apache.camel.CamelContext;
+import org.apache.camel.StartupListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts the capture route that {@code source.replication_method} asks for once Camel has started: the
+ * batch-query route, or (LOG_BASED) the initial copy where needed followed by the log-replication route.
+ * Both routes are declared with {@code autoStartup: false} so exactly one of them runs.
+ */
+final class CaptureStarter implements StartupListener {
+    private static final Logger LOG = LoggerFactory.getLogger(CaptureStarter.class);
+    static final String BATCH_ROUTE = "batch-query";
+    static final String LOG_ROUTE = "log-replication";
+
+    private final ReplicationMethod method;
+    private final LogReplicationStart logStart;
+
+    CaptureStarter(ReplicationMethod method, LogReplicationStart logStart) {
+        this.method = method;
+        this.logStart = logStart;
+    }
+
+    @Override
+    public void onCamelContextStarted(CamelContext context, boolean alreadyStarted) {
+        // wait for onCamelContextFullyStarted: routes must be ready before we start one
+    }
+
+    @Override
+    public void onCamelContextFullyStarted(CamelContext context, boolean alreadyStarted) throws Exception {
+        if (method == ReplicationMethod.LOG_BASED) {
+            logStart.start(context);
+        } else {
+            LOG.debug("starting route {}", BATCH_ROUTE);
+            context.getRouteController().startRoute(BATCH_ROUTE);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package io.pgsource.app;
+
+import io.pgsource.batch.BatchStreams;
+import io.pgsource.batch.SnapshotCopy;
+import io.pgsource.batch.StreamTask;
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.Position;
+import io.pgsource.config.SourceConnections;
+import io.pgsource.state.PositionStore;
+import io.pgsource.state.Positions;
+import io.pgsource.pgoutput.InitialSnapshotHandler;
+import io.pgsource.pgoutput.SlotCreated;
+import java.util.List;
+import org.apache.camel.CamelContext;
+import org.apache.camel.CamelContextAware;
+import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The initial copy of log replication when pgsource created the slot: every selected table is read inside the
+ * slot's exported snapshot and sent page by page down the shared pipeline ({@code direct:pipeline}) to the
+ * destination, before the stream starts. Copy and stream meet exactly: the copy holds every transaction committed
+ * before the slot's consistent point, the stream every one after it. Each table's copy starts by emptying its
+ * destination table, so a copy repeated for a new slot leaves no stale rows.
+ */
+final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
+    private static final Logger LOG = LoggerFactory.getLogger(InitialCopy.class);
+
+    private final SourceConnections connections;
+    private final BatchStreams streams;
+    private final PositionStore positions;
+    private CamelContext context;
+
+    InitialCopy(SourceConnections connections, BatchStreams streams, PositionStore positions) {
+        this.connections = connections;
+        this.streams = streams;
+        this.positions = positions;
+    }
+
+    @Override
+    public void initialSnapshot(SlotCreated slot) throws Exception {
+        List<StreamTask> tasks = streams.streams();
+        LOG.info("Slot {} created at {}: copying {} table(s) inside its exported snapshot before streaming", slot.slotName(),
+                slot.consistentPoint(), tasks.size());
+        long started = System.nanoTime();
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            new SnapshotCopy(connections).copy(slot.snapshotName(), tasks, page -> send(template, page));
+        }
+        // a new slot starts a new stream: the position stored for an earlier slot of that name (another server, a
+        // dropped slot) must not make the destination skip the new slot's transactions
+        positions.save(Positions.stream(new Position.Log(slot.consistentLsn(), 0, null), slot.slotName()), Positions.lsn(slot.consistentLsn()));
+        LOG.info("Initial copy finished in {} ms; streaming from {}", (System.nanoTime() - started) / 1_000_000, slot.consistentPoint());
+    }
+
+    private static void send(ProducerTemplate template, ChangeBatch page) throws Exception {
+        Position.Batch position = (Position.Batch) page.position();
+        Exchange done = template.send("direct:pipeline", e -> {
+            e.getMessage().setBody(page);
+            e.getMessage().setHeader(ChangeHeaders.STREAM, position.stream());
+            e.getMessage().setHeader(ChangeHeaders.BOOKMARK, position.bookmark());
+        });
+        if (done.getException() != null) {
+            throw done.getException();
+        }
+    }
+
+    @Override
+    public void setCamelContext(CamelContext camelContext) {
+        this.context = camelContext;
+    }
+
+    @Override
+    public CamelContext getCamelContext() {
+        return context;
+    }
+}

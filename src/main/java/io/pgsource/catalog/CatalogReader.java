@@ -7,7 +7,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Savepoint;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -40,28 +39,7 @@ public final class CatalogReader {
      * @throws CatalogException when a schema or an included table does not exist (the message says how to fix it)
      */
     public static List<TableInfo> discover(Connection connection, List<String> schemas, List<TableId> include) throws SQLException {
-        boolean autoCommit = connection.getAutoCommit();
-        Savepoint savepoint = null;
-        if (autoCommit) {
-            connection.setAutoCommit(false);
-        } else {
-            savepoint = connection.setSavepoint();
-        }
-        try {
-            try (Statement s = connection.createStatement()) {
-                s.execute("SET LOCAL search_path = pg_catalog");
-            }
-            return new Discovery(connection).run(schemas, include);
-        } finally {
-            // read-only work: rolling back also undoes SET LOCAL
-            if (savepoint != null) {
-                connection.rollback(savepoint);
-                connection.releaseSavepoint(savepoint);
-            } else {
-                connection.rollback();
-                connection.setAutoCommit(true);
-            }
-        }
+        return CatalogSession.run(connection, () -> new Discovery(connection).run(schemas, include));
     }
 
     /** One discovery, on one connection inside one transaction. */

@@ -1,10 +1,9 @@
 package io.pgsource.pgoutput.protocol;
 
 import io.pgsource.catalog.BaseTypeNames;
+import io.pgsource.catalog.CatalogSession;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Savepoint;
-import java.sql.Statement;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -44,30 +43,7 @@ public final class CatalogTypeNames implements TypeNames {
     }
 
     private Names lookUp(long oid, int typmod) throws SQLException {
-        boolean autoCommit = connection.getAutoCommit();
-        Savepoint savepoint = null;
-        if (autoCommit) {
-            connection.setAutoCommit(false);
-        } else {
-            savepoint = connection.setSavepoint();
-        }
-        try {
-            try (Statement s = connection.createStatement()) {
-                s.execute("SET LOCAL search_path = pg_catalog");
-            }
-            if (!baseTypes.exists(oid)) {
-                return null;
-            }
-            return new Names(baseTypes.formatType(oid, typmod), baseTypes.baseTypeName(oid, typmod));
-        } finally {
-            // read-only work: rolling back also undoes SET LOCAL
-            if (savepoint != null) {
-                connection.rollback(savepoint);
-            } else {
-                connection.rollback();
-                connection.setAutoCommit(autoCommit);
-            }
-        }
+        return CatalogSession.run(connection, () -> baseTypes.exists(oid)
+                ? new Names(baseTypes.formatType(oid, typmod), baseTypes.baseTypeName(oid, typmod)) : null);
     }
-
 }

@@ -3,6 +3,7 @@ package io.pgsource.app;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.EffectiveProperties;
 import io.pgsource.config.PgSourceConnections;
+import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
 import java.nio.file.Files;
@@ -90,7 +91,9 @@ public final class PgSourceMain {
         }
         LOG.info("Syncing {} ({}) from {}:{}/{} into destination '{}'{}", settings.source().schemas(), settings.source().replicationMethod(),
                 settings.source().host(), settings.source().port(), settings.source().database(), settings.destination().kind(),
-                once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
+                settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
+                        ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
+                        : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
         main.run();
         if (once) {
             Throwable failure = syncOnce.failure();

@@ -150,6 +150,9 @@ public class PgOutputConsumer extends DefaultConsumer {
                 session = null;
                 streaming = false;
             }
+            if (!running()) {
+                break; // the session ended because the consumer is stopping
+            }
             if (startedAt != 0 && System.nanoTime() - startedAt > TimeUnit.MILLISECONDS.toNanos(options.getMaxReconnectDelay())) {
                 backoff.reset(); // it ran fine for a while: this is a new failure, not the same one again
             }

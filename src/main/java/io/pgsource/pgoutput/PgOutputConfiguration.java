@@ -218,8 +218,13 @@ public class PgOutputConfiguration implements Cloneable {
     }
 
     /**
-     * pgoutput binary mode. Not supported yet: the shared type mapping reads PostgreSQL's text output, so true is
-     * rejected at start.
+     * pgoutput binary mode (PostgreSQL 14+; on an older server the consumer fails at start): the server sends each
+     * value as its type's {@code send} output, which the rows carry as {@code byte[]} and the {@code typeMapping}
+     * processor decodes into exactly the canonical values of text mode. Types with no exact binary decoder
+     * (geometric, text-search, range, multirange and composite types, and extension types other than hstore and
+     * citext) fail the type mapping with a message naming the type: keep text mode for tables with such columns.
+     * money decodes with two fraction digits, as its text output under lc_monetary=C. Default false (text mode,
+     * exact for every type).
      */
     public void setBinary(boolean binary) {
         this.binary = binary;

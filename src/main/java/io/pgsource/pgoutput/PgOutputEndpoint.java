@@ -68,10 +68,6 @@ public class PgOutputEndpoint extends DefaultEndpoint {
         if (c.getDataSource() == null && ObjectHelper.isEmpty(c.getDatabase())) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the database option (or a pgjdbc dataSource)");
         }
-        if (c.isBinary()) {
-            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": binary=true is not supported yet; the type mapping"
-                    + " reads PostgreSQL's text output. Remove the binary option (text mode is exact for every type).");
-        }
         if (c.getProtocolVersion() < 0 || c.getProtocolVersion() > 4) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": protocolVersion must be 1 to 4 (or 0 for the newest"
                     + " the server supports), not " + c.getProtocolVersion());

@@ -69,6 +69,10 @@ final class ReplicationSession implements AutoCloseable {
     void open() throws Exception {
         catalog = connections.openCatalog();
         Prerequisites.Outcome setup = new Prerequisites(options).check(catalog);
+        if (options.isBinary() && setup.serverVersion() < 140000) {
+            throw new PrerequisiteException("pgoutput binary=true needs PostgreSQL 14 or newer; this server is " + setup.serverVersion()
+                    + ". Remove the binary option (text mode gives the same values).");
+        }
         keepAliveNanos = TimeUnit.MILLISECONDS.toNanos(keepAliveMillis(catalog, options.getStatusInterval()));
         replication = connections.openReplication();
         if (!setup.slotExists()) {
@@ -85,6 +89,9 @@ final class ReplicationSession implements AutoCloseable {
                 .withStatusInterval((int) Math.min(Integer.MAX_VALUE, options.getStatusInterval()), TimeUnit.MILLISECONDS);
         if (protocol >= 2 && options.isStreaming()) {
             builder.withSlotOption("streaming", "on");
+        }
+        if (options.isBinary()) {
+            builder.withSlotOption("binary", "true");
         }
         if (options.isMessages() && setup.serverVersion() >= 140000) {
             builder.withSlotOption("messages", "true");

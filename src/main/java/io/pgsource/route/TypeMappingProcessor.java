@@ -6,6 +6,7 @@ import io.pgsource.change.Column;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
+import io.pgsource.types.BinaryDecoder;
 import io.pgsource.types.TypeRegistry;
 import io.pgsource.types.ValueDecoder;
 import java.util.IdentityHashMap;
@@ -15,9 +16,11 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 
 /**
- * The {@code typeMapping} processor: turns the raw values of every row of the body (PostgreSQL's text output,
- * as both capture paths read them) into canonical Java values, in place, with the decoder of each column's type.
- * Nulls stay null; values that are not Strings are already canonical and are left alone.
+ * The {@code typeMapping} processor: turns the raw values of every row of the body into canonical Java values, in
+ * place, with the decoders of each column's type: a String (PostgreSQL's text output, as both capture paths read it
+ * by default) with the type's text decoder, a {@code byte[]} (the type's binary form, from pgoutput with
+ * {@code binary=true}) with its binary decoder, which makes the same value. Nulls stay null; other values are already
+ * canonical and are left alone.
  *
  * <p>The body is a {@link ChangeBatch} (or a single {@link ChangeEvent}, for routes that split first); any other
  * body passes unchanged. Decoders are looked up once per table schema per exchange, not per value.
@@ -41,22 +44,23 @@ public final class TypeMappingProcessor implements Processor {
 
     /** Decodes the rows of these events in place. */
     public void map(List<ChangeEvent> events) {
-        Map<TableSchema, ValueDecoder[]> decoders = new IdentityHashMap<>();
+        Map<TableSchema, ColumnDecoders> decoders = new IdentityHashMap<>();
         for (ChangeEvent event : events) {
             decode(event.before(), decoders);
             decode(event.after(), decoders);
         }
     }
 
-    private void decode(Row row, Map<TableSchema, ValueDecoder[]> decoders) {
+    private void decode(Row row, Map<TableSchema, ColumnDecoders> decoders) {
         if (row == null) {
             return;
         }
-        ValueDecoder[] columns = decoders.computeIfAbsent(row.schema(), this::decodersOf);
-        for (int i = 0; i < columns.length; i++) {
-            if (row.get(i) instanceof String text) {
+        ColumnDecoders columns = decoders.computeIfAbsent(row.schema(), this::decodersOf);
+        for (int i = 0; i < columns.text.length; i++) {
+            Object raw = row.get(i);
+            if (raw instanceof String || raw instanceof byte[]) {
                 try {
-                    row.set(i, columns[i].decode(text));
+                    row.set(i, raw instanceof String text ? columns.text[i].decode(text) : columns.binary(i).decode((byte[]) raw));
                 } catch (RuntimeException e) {
                     Column c = row.schema().columns().get(i);
                     // the value stays out of the message: it may be personal data
@@ -67,11 +71,33 @@ public final class TypeMappingProcessor implements Processor {
         }
     }
 
-    private ValueDecoder[] decodersOf(TableSchema schema) {
+    private ColumnDecoders decodersOf(TableSchema schema) {
         ValueDecoder[] decoders = new ValueDecoder[schema.size()];
         for (int i = 0; i < decoders.length; i++) {
             decoders[i] = types.decoder(schema.columns().get(i).typeOid());
         }
-        return decoders;
+        return new ColumnDecoders(schema, decoders, new BinaryDecoder[decoders.length]);
+    }
+
+    /** The text decoder of each column, and its binary decoder looked up when a binary value first comes. */
+    private final class ColumnDecoders {
+        final TableSchema schema;
+        final ValueDecoder[] text;
+        final BinaryDecoder[] binary;
+
+        ColumnDecoders(TableSchema schema, ValueDecoder[] text, BinaryDecoder[] binary) {
+            this.schema = schema;
+            this.text = text;
+            this.binary = binary;
+        }
+
+        BinaryDecoder binary(int i) {
+            BinaryDecoder d = binary[i];
+            if (d == null) {
+                d = types.binaryDecoder(schema.columns().get(i).typeOid());
+                binary[i] = d;
+            }
+            return d;
+        }
     }
 }

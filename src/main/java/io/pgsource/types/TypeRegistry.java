@@ -20,6 +20,9 @@ import org.slf4j.LoggerFactory;
  * meets a type it does not {@link #knows know} (pgoutput announces new types in Relation/Type messages) should
  * {@link #load} a new registry and switch to it.
  *
+ * <p>{@link #binaryDecoder} gives the decoder of each type's binary form (pgoutput {@code binary=true}), resolved the
+ * same way, making exactly the same values; the types it cannot decode exactly fail naming the type.
+ *
  * <p>Immutable after load apart from that unknown-OID memo; safe to share between threads.
  */
 public final class TypeRegistry {
@@ -32,10 +35,12 @@ public final class TypeRegistry {
             """;
 
     private final Map<Integer, ValueDecoder> decoders;
+    private final Map<Integer, BinaryDecoder> binaryDecoders;
     private final Map<Integer, Boolean> warnedUnknown = new ConcurrentHashMap<>();
 
-    private TypeRegistry(Map<Integer, ValueDecoder> decoders) {
+    private TypeRegistry(Map<Integer, ValueDecoder> decoders, Map<Integer, BinaryDecoder> binaryDecoders) {
         this.decoders = decoders;
+        this.binaryDecoders = binaryDecoders;
     }
 
     /** Reads the types of the connection's database. Any session settings; one query. */
@@ -53,11 +58,13 @@ public final class TypeRegistry {
             }
         }
         Map<Integer, ValueDecoder> decoders = new HashMap<>(rows.size() * 2);
+        Map<Integer, BinaryDecoder> binaryDecoders = new HashMap<>(rows.size() * 2);
         for (TypeRow row : rows.values()) {
             decoders.put(row.oid, resolve(row.oid, rows, 0));
+            binaryDecoders.put(row.oid, resolveBinary(row.oid, rows, 0));
         }
         LOG.debug("loaded {} types", decoders.size());
-        return new TypeRegistry(decoders);
+        return new TypeRegistry(decoders, binaryDecoders);
     }
 
     /** The decoder for a type OID; an unknown type decodes to its text form. Never null. */
@@ -74,6 +81,27 @@ public final class TypeRegistry {
             LOG.warn("type OID {} was not in pg_type when the types were loaded; its values stay text", typeOid);
         }
         return Decoders.TEXT;
+    }
+
+    /**
+     * The decoder of a type's binary form (pgoutput {@code binary=true}), making exactly the value {@link #decoder}
+     * makes of its text form. Never null; for a type with no exact binary decoder (geometric and text-search types,
+     * ranges, composites, other extension types, types unknown here) it throws {@link UnsupportedBinaryTypeException}
+     * naming the type when it is called.
+     */
+    public BinaryDecoder binaryDecoder(int typeOid) {
+        BinaryDecoder d = BinaryDecoders.builtin(typeOid);
+        if (d != null) {
+            return d;
+        }
+        d = binaryDecoders.get(typeOid);
+        return d != null ? d : BinaryDecoders.unsupported("with OID " + Integer.toUnsignedString(typeOid)
+                + " (not in pg_type when the types were loaded)");
+    }
+
+    /** The canonical value of one binary value of the given type; null stays null. */
+    public Object decodeBinary(int typeOid, byte[] binary) {
+        return binary == null ? null : binaryDecoder(typeOid).decode(binary);
     }
 
     /** Whether the type existed when this registry was loaded. */
@@ -110,6 +138,39 @@ public final class TypeRegistry {
                 return Decoders.TEXT; // citext and every other base type: the text form is the value
             default:
                 return Decoders.TEXT; // enums, composites, ranges, multiranges, pseudo-types
+        }
+    }
+
+    /** As {@link #resolve}, for the binary form: what cannot be decoded exactly fails naming the type. */
+    private static BinaryDecoder resolveBinary(int oid, Map<Integer, TypeRow> rows, int depth) {
+        BinaryDecoder builtin = BinaryDecoders.builtin(oid);
+        if (builtin != null) {
+            return builtin;
+        }
+        TypeRow row = rows.get(oid);
+        if (row == null || depth > 32) {
+            return BinaryDecoders.unsupported("with OID " + Integer.toUnsignedString(oid));
+        }
+        switch (row.typtype) {
+            case 'd':
+                return resolveBinary(row.baseType, rows, depth + 1);
+            case 'e':
+                return BinaryDecoders.TEXT; // enum_send sends the label
+            case 'b':
+                if (row.category == 'A' && row.element != 0 && row.length == -1) {
+                    TypeRow element = rows.get(row.element);
+                    char delimiter = element == null ? ',' : element.delimiter;
+                    return new BinaryArrayDecoder(resolveBinary(row.element, rows, depth + 1), delimiter);
+                }
+                if (row.name.equals("hstore") && "hstore_in".equals(row.inputFunction)) {
+                    return BinaryDecoders.HSTORE;
+                }
+                if (row.name.equals("citext") && "citextin".equals(row.inputFunction)) {
+                    return BinaryDecoders.TEXT; // citextsend sends the text
+                }
+                return BinaryDecoders.unsupported(row.name);
+            default:
+                return BinaryDecoders.unsupported(row.name); // composites, ranges, multiranges, pseudo-types
         }
     }
 

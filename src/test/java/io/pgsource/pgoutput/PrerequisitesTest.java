@@ -195,15 +195,4 @@ class PrerequisitesTest extends CamelTestSupport {
             }
         })).isInstanceOf(PrerequisiteException.class).hasMessageContaining("pg_create_logical_replication_slot");
     }
-
-    @Test
-    void binaryModeIsRejectedUntilBinaryDecodersExist() {
-        String slot = db.newSlotName("binary");
-        assertThatThrownBy(() -> context.addRoutes(new RouteBuilder() {
-            @Override
-            public void configure() {
-                from(db.uri(slot, "keyed_pub", "binary=true")).routeId("binary").to("mock:never");
-            }
-        })).rootCause().hasMessageContaining("binary=true is not supported yet");
-    }
 }

@@ -9,6 +9,11 @@
  * {@link io.pgsource.types.PgText#format} turns a canonical value back into PostgreSQL input text, and
  * {@link io.pgsource.types.JsonValues#write} into JSON.
  *
+ * <p>pgoutput's binary mode ({@code binary=true}) sends the types' send-function bytes instead;
+ * {@link io.pgsource.types.TypeRegistry#binaryDecoder} decodes them into exactly the same canonical values (proved
+ * type by type against text mode). Types without an exact binary decoder (geometric, ranges, composites, tsvector,
+ * tsquery, other extension types) fail with {@link io.pgsource.types.UnsupportedBinaryTypeException}: use text mode.
+ *
  * <h2>Canonical values</h2>
  * <table>
  * <caption>PostgreSQL type → canonical Java value</caption>

@@ -77,8 +77,6 @@ public final class PgSourceMain {
         boolean once = settings.sync().once();
         props.setProperty("sync.interval", Long.toString(settings.sync().interval().toMillis()));
         props.setProperty("sync.repeat_count", once ? "1" : "0");
-        // the environment was already applied above (EffectiveProperties); the demo's overrides must win over it
-        props.setProperty("camel.component.properties.environment-variable-mode", "0");
         main.setOverrideProperties(props);
         main.configure().withRoutesIncludePattern(routesPattern(settings.destination().kind()));
         SyncOnce syncOnce = once ? new SyncOnce(main::completed) : null;

@@ -47,6 +47,13 @@ public final class EffectiveProperties {
                 props.setProperty(key, fromEnv);
             }
         }
+        // keys the files do not list (optional ones, route defaults): SOURCE_CREATE_SLOT -> source.create_slot
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            String key = keyOf(e.getKey());
+            if (key != null && !props.containsKey(key)) {
+                props.setProperty(key, e.getValue());
+            }
+        }
         for (String key : system.stringPropertyNames()) {
             if (isOurs(key)) {
                 props.setProperty(key, system.getProperty(key));
@@ -58,6 +65,17 @@ public final class EffectiveProperties {
     /** {@code source.replication_slot} → {@code SOURCE_REPLICATION_SLOT}. */
     public static String envName(String key) {
         return key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    }
+
+    /** {@code SOURCE_CREATE_SLOT} → {@code source.create_slot}: our keys are prefix.rest, the rest in snake case. */
+    static String keyOf(String envName) {
+        for (String prefix : new String[] {"SOURCE_", "DESTINATION_", "SYNC_"}) {
+            if (envName.startsWith(prefix) && envName.length() > prefix.length()) {
+                return prefix.substring(0, prefix.length() - 1).toLowerCase(Locale.ROOT) + "."
+                        + envName.substring(prefix.length()).toLowerCase(Locale.ROOT);
+            }
+        }
+        return null;
     }
 
     private static boolean isOurs(String key) {

@@ -53,6 +53,15 @@ class SettingsTest {
     }
 
     @Test
+    void environmentSetsKeysTheFileDoesNotList() {
+        Properties p = EffectiveProperties.load(Map.of("SOURCE_MAX_BATCH_SIZE", "500", "DESTINATION_SOFT_DELETE", "true",
+                "SOURCE", "ignored", "PATH", "/bin"), new Properties());
+        assertThat(p.getProperty("source.max_batch_size")).isEqualTo("500");
+        assertThat(p.getProperty("destination.soft_delete")).isEqualTo("true");
+        assertThat(p.getProperty("source")).isNull();
+    }
+
+    @Test
     void passwordsNeverShowInToString() {
         Settings s = load(Map.of("SOURCE_PASSWORD", "hunter2-secret", "DESTINATION_PASSWORD", "other-secret"), new Properties());
         assertThat(s.source().toString()).doesNotContain("hunter2-secret").contains("<secret>");

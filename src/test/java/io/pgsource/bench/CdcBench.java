@@ -150,8 +150,8 @@ public final class CdcBench {
             s.execute("SELECT pg_copy_logical_replication_slot('" + origin + "', '" + pgsSlot + "')");
             s.execute("SELECT pg_drop_replication_slot('" + origin + "')");
             s.execute("CHECKPOINT");
-            System.out.printf(Locale.ROOT, "%n== %s: loaded %,d rows in %.1f s (%,d rows/s), WAL %.1f MB%n", name, rows, load, Math.round(rows / load),
-                    (endLsn - startLsn) / 1e6);
+            System.out.printf(Locale.ROOT, "%n== %s: loaded %,d rows in %.1f s (%,d rows/s), WAL %.1f MB; load average %s%n", name, rows, load,
+                    Math.round(rows / load), (endLsn - startLsn) / 1e6, loadAverage());
         }
         double walMb = (endLsn - startLsn) / 1e6;
 
@@ -271,6 +271,7 @@ public final class CdcBench {
         Process child = pb.start();
         int tx = seconds * 100;
         long late = 0;
+        long[] commitMicros = new long[tx];
         try (Connection c = connect(DB)) {
             awaitActive(c, slot, child);
             Thread.sleep(1000);
@@ -288,10 +289,14 @@ public final class CdcBench {
                     }
                     ps.setLong(1, base + i * 10L);
                     ps.setLong(2, base + i * 10L + 9);
+                    long sent = System.nanoTime();
                     ps.executeUpdate();
+                    commitMicros[i] = (System.nanoTime() - sent) / 1000;
                 }
-                System.out.printf(Locale.ROOT, "writer: %d transactions in %.1f s (%d started >10 ms behind schedule)%n", tx,
-                        (System.nanoTime() - t0) / 1e9, late);
+                Arrays.sort(commitMicros);
+                System.out.printf(Locale.ROOT, "writer: %d transactions in %.1f s (%d started >10 ms behind schedule); its INSERT+COMMIT round trip "
+                        + "(includes the WAL fsync): p50 %.1f ms, p99 %.1f ms, max %.1f ms; load average %s%n", tx, (System.nanoTime() - t0) / 1e9, late,
+                        pct(commitMicros, 50), pct(commitMicros, 99), commitMicros[tx - 1] / 1e3, loadAverage());
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (lines(file) < tx && System.nanoTime() < deadline && child.isAlive()) {

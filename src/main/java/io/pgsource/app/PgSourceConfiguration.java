@@ -7,11 +7,13 @@ import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
 import io.pgsource.route.TypeMappingProcessor;
 import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.sink.discard.DiscardSink;
 import io.pgsource.sink.jdbc.PostgresSink;
 import io.pgsource.sink.jsonl.JsonLinesSink;
 import io.pgsource.sink.log.LogSink;
 import io.pgsource.state.PositionStore;
 import io.pgsource.types.TypeRegistry;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import org.apache.camel.CamelConfiguration;
@@ -85,6 +87,16 @@ public class PgSourceConfiguration implements CamelConfiguration {
                 PostgresSink sink = new PostgresSink(settings.destination());
                 context.addService(sink, true, true);
                 registry.bind(PostgresSink.BEAN_NAME, sink);
+                return sink.positionStore();
+            }
+            case "discard" -> {
+                // benchmark aids, read only here: -Ddestination.discard.assume_copied=true, -Ddestination.discard.latency_file=...
+                PropertiesComponent properties = context.getPropertiesComponent();
+                boolean assumeCopied = Boolean.parseBoolean(properties.resolveProperty("destination.discard.assume_copied").orElse("false").strip());
+                String latencyFile = properties.resolveProperty("destination.discard.latency_file").orElse("").strip();
+                DiscardSink sink = new DiscardSink(assumeCopied, latencyFile.isEmpty() ? null : Path.of(latencyFile));
+                context.addService(sink, true, true);
+                registry.bind(DiscardSink.BEAN_NAME, sink);
                 return sink.positionStore();
             }
             case "log" -> {

@@ -18,7 +18,7 @@ import org.apache.camel.util.TimeUtils;
  * variables and system properties; see {@link EffectiveProperties}). Every error names the key and the fix.
  */
 public final class SettingsLoader {
-    public static final Set<String> DESTINATIONS = Set.of("jsonl", "postgres", "log");
+    public static final Set<String> DESTINATIONS = Set.of("jsonl", "postgres", "log", "discard");
 
     private final Function<String, String> lookup;
 
@@ -53,7 +53,7 @@ public final class SettingsLoader {
     DestinationSettings destination() {
         String kind = textOr("destination", "jsonl").toLowerCase(Locale.ROOT);
         if (!DESTINATIONS.contains(kind)) {
-            throw new ConfigurationException("destination=" + kind + " is not a known destination: use one of jsonl, postgres, log");
+            throw new ConfigurationException("destination=" + kind + " is not a known destination: use one of jsonl, postgres, log, discard");
         }
         return new DestinationSettings(kind, text("destination.url"), text("destination.username"), raw("destination.password"),
                 text("destination.schema"), Path.of(textOr("destination.directory", "./output")), bool("destination.soft_delete"));

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -177,6 +178,43 @@ class LogBasedEndToEndTest {
         SourceFixture.execute(pg, source, "UPDATE docs SET version = 3; INSERT INTO docs VALUES (3, 0, 'small')");
         sync(env);
         assertThat(query(target, q)).isEqualTo(query(source, q));
+    }
+
+    /**
+     * A transaction in parts whose last part the destination rejected: its earlier parts are committed there, and the
+     * next run applies every part again. Replaying an update that leaves a TOASTed value unchanged, for a key a later
+     * part of the same transaction moved, must not lose the value.
+     */
+    @Test
+    @Disabled("open bug: a replayed earlier part re-inserts the moved key without its TOASTed value (NULL), and the key "
+            + "change after it moves that row over the good one; needs the applied part stored with the LSN (see report)")
+    void replayedPartsOfATransactionKeepUnchangedToastedValues() throws Exception {
+        String source = pg.createDatabase("log_parts_src");
+        String target = pg.createDatabase("log_parts_dst");
+        SourceFixture.execute(pg, source, """
+                CREATE TABLE docs (id int PRIMARY KEY, version int NOT NULL, body text);
+                CREATE TABLE flags (id int PRIMARY KEY);
+                INSERT INTO docs VALUES (1, 0, %s);""".formatted(ONE_MB.formatted("a")));
+        Map<String, String> env = ownEnv(source, target, "e2e_parts");
+        env.put("SOURCE_MAX_BATCH_SIZE", "1");
+        sync(env);
+        // the destination rejects the transaction's last part once
+        SourceFixture.execute(pg, target, """
+                CREATE FUNCTION reject() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'rejected once'; END $$;
+                CREATE TRIGGER reject BEFORE INSERT ON flags FOR EACH ROW EXECUTE FUNCTION reject();""");
+        SourceFixture.execute(pg, source, """
+                BEGIN;
+                UPDATE docs SET version = 1 WHERE id = 1;
+                UPDATE docs SET id = 10 WHERE id = 1;
+                INSERT INTO flags VALUES (1);
+                COMMIT;""");
+        assertThat(PgSourceMain.run(env, new Properties())).as("the destination rejected the last part").isEqualTo(1);
+        SourceFixture.execute(pg, target, "DROP TRIGGER reject ON flags");
+        sync(env);
+
+        String q = "SELECT id, version, md5(body), length(body) FROM docs ORDER BY id";
+        assertThat(query(target, q)).isEqualTo(query(source, q));
+        assertThat(query(target, "SELECT id FROM flags")).containsExactly("1");
     }
 
     @Test

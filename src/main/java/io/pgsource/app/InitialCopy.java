@@ -55,7 +55,8 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         LOG.info("Initial copy finished in {} ms; streaming from {}", (System.nanoTime() - started) / 1_000_000, slot.consistentPoint());
     }
 
-    private static void send(ProducerTemplate template, ChangeBatch page) throws Exception {
+    /** Sends one page of a snapshot copy down the pipeline and waits until the destination applied it. */
+    static void send(ProducerTemplate template, ChangeBatch page) throws Exception {
         Position.Batch position = (Position.Batch) page.position();
         Exchange done = template.send("direct:pipeline", e -> {
             e.getMessage().setBody(page);

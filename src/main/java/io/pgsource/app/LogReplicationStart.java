@@ -3,12 +3,15 @@ package io.pgsource.app;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
-import io.pgsource.config.SourceConnections;
+import io.pgsource.change.Position;
+import io.pgsource.config.PgSourceConnections;
 import io.pgsource.state.PositionStore;
+import io.pgsource.state.Positions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import org.apache.camel.CamelContext;
@@ -18,12 +21,13 @@ import org.apache.camel.spi.CamelEvent;
 import org.apache.camel.support.EventNotifierSupport;
 import org.apache.camel.support.service.ServiceHelper;
 import org.slf4j.Logger;
+import org.postgresql.replication.LogSequenceNumber;
 import org.slf4j.LoggerFactory;
 
 /**
- * LOG_BASED start-up. When the slot already exists but the destination holds no complete copy, the tables are
- * first copied with ordinary keyset pages ({@code direct:batch-copy}) and the stream then replays everything since
- * the slot's position: idempotent upserts make both converge. (When the slot does not exist, the consumer creates
+ * LOG_BASED start-up. When the slot already exists but the destination holds no complete copy (the seed's manual
+ * setup, or a run stopped during its initial copy), every table is copied inside the exported snapshot of a temporary
+ * slot and the stream applies only the transactions committed after that snapshot. (When the slot does not exist, the consumer creates
  * it and {@link InitialCopy} copies inside its exported snapshot: no gap, no duplicate.) Then the log-replication
  * route starts. With {@code sync.once}, it waits until the slot has confirmed every transaction committed before
  * the start and ends the application.
@@ -32,11 +36,11 @@ final class LogReplicationStart {
     private static final Logger LOG = LoggerFactory.getLogger(LogReplicationStart.class);
 
     private final String slot;
-    private final SourceConnections connections;
+    private final PgSourceConnections connections;
     private final BatchStreams streams;
     private final PositionStore positions;
 
-    LogReplicationStart(String slot, SourceConnections connections, BatchStreams streams, PositionStore positions) {
+    LogReplicationStart(String slot, PgSourceConnections connections, BatchStreams streams, PositionStore positions) {
         this.slot = slot;
         this.connections = connections;
         this.streams = streams;
@@ -77,18 +81,34 @@ final class LogReplicationStart {
             LOG.info("Slot {} does not exist yet: the consumer creates it and copies the tables inside its exported snapshot", slot);
             return;
         }
-        List<StreamTask> incomplete = streams.streams().stream().filter(t -> !SnapshotCopy.completed(positions, List.of(t))).toList();
-        if (incomplete.isEmpty()) {
+        List<StreamTask> tasks = streams.streams();
+        if (SnapshotCopy.completed(positions, tasks)) {
             return;
         }
-        LOG.info("Slot {} exists but {} table(s) have no complete copy at the destination: copying them before streaming "
-                + "(the stream then replays every change since the slot's position; upserts make both meet)", slot, incomplete.size());
-        try (ProducerTemplate template = context.createProducerTemplate()) {
-            Exchange done = template.send("direct:batch-copy", e -> e.getMessage().setBody(incomplete));
-            if (done.getException() != null) {
-                throw done.getException();
+        // Copying the current rows and replaying every change since the slot's position onto them does not converge:
+        // a replayed update that leaves a TOASTed value unchanged knows no value for a row the copy has under another
+        // key. So the copy reads inside the exported snapshot of a temporary slot, and the destination's position for
+        // the slot becomes that snapshot's consistent point: the stream then applies exactly the transactions after it.
+        // Every table is copied again, as the position is the slot's, not a table's.
+        String copySlot = "pgsource_copy_" + ProcessHandle.current().pid();
+        try (Connection replication = connections.openReplication(); Statement s = replication.createStatement()) {
+            String snapshot;
+            long consistent;
+            boolean v15 = replication.getMetaData().getDatabaseMajorVersion() >= 15;
+            try (ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + copySlot + " TEMPORARY LOGICAL pgoutput "
+                    + (v15 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT"))) {
+                rs.next();
+                snapshot = rs.getString("snapshot_name");
+                consistent = LogSequenceNumber.valueOf(rs.getString("consistent_point")).asLong();
             }
-        }
+            LOG.info("Slot {} exists but the destination has no complete copy: copying {} table(s) inside the snapshot of the "
+                    + "temporary slot {} at {}, then streaming the transactions committed after it", slot, tasks.size(), copySlot,
+                    Positions.lsn(consistent));
+            try (ProducerTemplate template = context.createProducerTemplate()) {
+                new SnapshotCopy(connections).copy(snapshot, tasks, page -> InitialCopy.send(template, page));
+            }
+            positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
+        } // closing the replication connection drops the temporary slot
     }
 
     private boolean slotExists() throws SQLException {

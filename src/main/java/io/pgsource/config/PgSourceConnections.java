@@ -81,6 +81,25 @@ public final class PgSourceConnections implements SourceConnections {
         return ds;
     }
 
+    /**
+     * A {@code replication=database} connection in simple query mode (for replication commands such as
+     * {@code CREATE_REPLICATION_SLOT}), with the same credentials, SSL and session settings.
+     */
+    public Connection openReplication() throws SQLException {
+        Properties p = jdbcProperties();
+        p.setProperty("replication", "database");
+        p.setProperty("assumeMinServerVersion", "10");
+        p.setProperty("preferQueryMode", "simple");
+        Connection c;
+        try {
+            c = DriverManager.getConnection(jdbcUrl(), p);
+        } catch (SQLException e) {
+            throw ConnectionErrors.explain(e, "source", target(), settings.username(), settings.password());
+        }
+        io.pgsource.types.SessionSettings.apply(c);
+        return c;
+    }
+
     @Override
     public Connection open() throws SQLException {
         Connection c;

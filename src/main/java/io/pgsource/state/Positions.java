@@ -38,6 +38,20 @@ public final class Positions {
         return lsn(((Position.Log) position).commitLsn());
     }
 
+    /**
+     * The stored text of a log batch that may be a part of a bigger transaction: an earlier part is stored as
+     * {@code X/X#part} (the commit record LSN and the part's index), so a replay after a crash between parts skips
+     * exactly the parts already applied; a last part (or a whole transaction) as its commit's end LSN.
+     *
+     * @param part the part's index in its transaction ({@link io.pgsource.change.ChangeHeaders#TX_PART}), or null
+     */
+    public static String value(Position position, boolean last, Integer part) {
+        if (position instanceof Position.Log log && !last && part != null) {
+            return lsn(log.commitLsn()) + "#" + part;
+        }
+        return value(position);
+    }
+
     /** An LSN in PostgreSQL's notation, e.g. {@code 0/16B3748}. */
     public static String lsn(long lsn) {
         return LogSequenceNumber.valueOf(lsn).asString();
@@ -50,6 +64,10 @@ public final class Positions {
      */
     public static long parseLsn(String text) {
         String t = text == null ? "" : text.strip();
+        int hash = t.indexOf('#');
+        if (hash >= 0) {
+            t = t.substring(0, hash); // X/X#part: an earlier part of a transaction
+        }
         int slash = t.indexOf('/');
         try {
             if (slash <= 0 || slash == t.length() - 1 || slash > 8 || t.length() - slash - 1 > 8) {
@@ -83,6 +101,19 @@ public final class Positions {
      * @param stored   the stored LSN of the slot ({@code X/X}), or null when none
      */
     public static boolean alreadyApplied(Position.Log position, boolean last, String stored) {
+        return alreadyApplied(position, last, null, stored);
+    }
+
+    /**
+     * As {@link #alreadyApplied(Position.Log, boolean, String)}, knowing the part's index: when the stored position
+     * is {@code X/X#k} for this transaction, parts 0..k were applied and are skipped, the others applied. (Replaying
+     * applied parts is not harmless: a replayed update whose TOASTed value was not sent, for a key a later part moved,
+     * would re-create that row without the value.) Parts split the same way on every replay: by maxBatchSize.
+     *
+     * @param part the part's index, or null when unknown (then every earlier part of a partly applied transaction
+     *             is applied again)
+     */
+    public static boolean alreadyApplied(Position.Log position, boolean last, Integer part, String stored) {
         if (stored == null) {
             return false;
         }
@@ -93,6 +124,17 @@ public final class Positions {
             return false;
         }
         int c = Long.compareUnsigned(at, position.commitLsn());
-        return last ? c >= 0 : c > 0;
+        if (last || c != 0) {
+            return last ? c >= 0 : c > 0;
+        }
+        int hash = stored.indexOf('#');
+        if (hash < 0 || part == null) {
+            return false; // the previous transaction's end LSN, or unknown parts: apply
+        }
+        try {
+            return part <= Integer.parseInt(stored.substring(hash + 1).strip());
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 }

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -186,8 +185,6 @@ class LogBasedEndToEndTest {
      * part of the same transaction moved, must not lose the value.
      */
     @Test
-    @Disabled("open bug: a replayed earlier part re-inserts the moved key without its TOASTed value (NULL), and the key "
-            + "change after it moves that row over the good one; needs the applied part stored with the LSN (see report)")
     void replayedPartsOfATransactionKeepUnchangedToastedValues() throws Exception {
         String source = pg.createDatabase("log_parts_src");
         String target = pg.createDatabase("log_parts_dst");

@@ -24,6 +24,22 @@ class PositionsTest {
     }
 
     @Test
+    void earlierPartsAreStoredWithTheirIndexAndSkippedUpToIt() {
+        Position.Log part = at(0x500);
+        assertThat(Positions.value(part, false, 1)).isEqualTo("0/500#1");
+        assertThat(Positions.value(part, true, 2)).isEqualTo("0/500");
+        assertThat(Positions.parseLsn("0/500#1")).isEqualTo(0x500L);
+        assertThat(Positions.alreadyApplied(part, false, 0, "0/500#1")).isTrue();
+        assertThat(Positions.alreadyApplied(part, false, 1, "0/500#1")).isTrue();
+        assertThat(Positions.alreadyApplied(part, false, 2, "0/500#1")).isFalse();
+        // the previous transaction ended exactly where this one's commit record starts: not applied
+        assertThat(Positions.alreadyApplied(part, false, 0, "0/500")).isFalse();
+        // the last part carries the end LSN, above the earlier parts' stored commit record LSN
+        assertThat(Positions.alreadyApplied(at(0x530), true, 2, "0/500#1")).isFalse();
+        assertThat(Positions.alreadyApplied(at(0x530), true, 2, "0/530")).isTrue();
+    }
+
+    @Test
     void aWholeTransactionOrLastPartIsSkippedAtOrBelowTheStoredLsn() {
         assertThat(Positions.alreadyApplied(at(0x200), true, null)).isFalse();
         assertThat(Positions.alreadyApplied(at(0x200), true, "0/1FF")).isFalse();

@@ -1,6 +1,7 @@
 package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.route.UpsertDeleteRouting;
@@ -76,30 +77,40 @@ public final class PostgresSink implements Processor, Service {
         WritePlan plan = body instanceof ChangeBatch batch ? UpsertDeleteRouting.plan(batch)
                 : exchange.getIn().getMandatoryBody(WritePlan.class);
         String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
-        apply(plan, slot);
+        apply(plan, slot, exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class));
     }
 
     /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
     public void apply(WritePlan plan, String slot) throws SQLException {
+        apply(plan, slot, null);
+    }
+
+    /**
+     * Applies the plan and stores its position in one transaction.
+     *
+     * @param slot names the slot of log positions
+     * @param part the index of this part of a bigger source transaction, or null when unknown
+     */
+    public void apply(WritePlan plan, String slot, Integer part) throws SQLException {
         synchronized (destination) {
             try {
-                applyOnce(plan, slot);
+                applyOnce(plan, slot, part);
             } catch (StaleConnectionException e) {
                 // the connection died while idle (destination restarted, idle timeout): nothing was committed, retry once
                 LOG.info("the connection to destination {} was lost while idle; reconnecting", destination.safeUrl());
-                applyOnce(plan, slot);
+                applyOnce(plan, slot, part);
             }
         }
     }
 
-    private void applyOnce(WritePlan plan, String slot) throws SQLException {
+    private void applyOnce(WritePlan plan, String slot, Integer part) throws SQLException {
         Connection c = destination.get();
         boolean committing = false;
         try {
             if (plan.position() instanceof Position.Log log) {
                 String stream = Positions.stream(log, slot);
                 String stored = positions.current(c, stream);
-                if (Positions.alreadyApplied(log, plan.last(), stored)) {
+                if (Positions.alreadyApplied(log, plan.last(), part, stored)) {
                     // the slot resent what this destination already committed (a restart after a crash): skip it
                     LOG.debug("skipping transaction {} at {} ({}): {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()),
                             plan.last() ? "last part" : "an earlier part", stream, stored);
@@ -109,7 +120,7 @@ public final class PostgresSink implements Processor, Service {
             }
             writer.apply(c, plan);
             if (plan.position() != null) {
-                positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position()));
+                positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position(), plan.last(), part));
             }
             committing = true;
             c.commit();

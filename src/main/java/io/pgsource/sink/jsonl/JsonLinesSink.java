@@ -3,6 +3,7 @@ package io.pgsource.sink.jsonl;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
@@ -85,18 +86,19 @@ public final class JsonLinesSink implements Processor, Service {
     @Override
     public synchronized void process(Exchange exchange) throws Exception {
         ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
+        Integer part = exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class);
         if (batch.position() instanceof Position.Log log) {
             String stream = Positions.stream(log, exchange);
             String stored = positions.load(stream).orElse(null);
-            if (Positions.alreadyApplied(log, batch.last(), stored)) {
+            if (Positions.alreadyApplied(log, batch.last(), part, stored)) {
                 // the slot resent a transaction whose lines are already durable here (a restart): skip it
                 LOG.debug("skipping transaction {} at {}: {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()), stream, stored);
                 return;
             }
         }
-        write(batch, ChangeEnvelope.Part.of(batch, exchange.getIn().getHeader(ChangeEnvelope.PART_HEADER, Integer.class)));
+        write(batch, ChangeEnvelope.Part.of(batch, part));
         if (batch.position() != null) {
-            positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position()));
+            positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position(), batch.last(), part));
         }
     }
 

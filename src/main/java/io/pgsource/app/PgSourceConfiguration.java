@@ -2,6 +2,7 @@ package io.pgsource.app;
 
 import io.pgsource.batch.BatchPageProcessor;
 import io.pgsource.batch.BatchStreams;
+import io.pgsource.batch.StreamTask;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
@@ -16,6 +17,7 @@ import io.pgsource.types.TypeRegistry;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.spi.PropertiesComponent;
@@ -40,7 +42,10 @@ public class PgSourceConfiguration implements CamelConfiguration {
         Settings settings = new SettingsLoader(key -> properties.resolveProperty(key).orElse(null)).load();
         PgSourceConnections connections = new PgSourceConnections(settings.source());
         BatchStreams streams = new BatchStreams(settings.source(), connections);
-        TypeRegistry types = checkSource(connections, settings, streams);
+        TypeRegistry types = loadTypes(connections);
+        // discovering now shows every setting error before any route starts
+        List<StreamTask> tables = streams.streams();
+        LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
 
         Registry registry = context.getRegistry();
         registry.bind("sourceSettings", settings.source());
@@ -55,7 +60,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // log replication: the consumer connects with the source's settings and copies through InitialCopy
         registry.bind("sourceDataSource", connections.dataSource());
         // the selected tables, for the publication pgsource creates when missing (a value known only after discovery)
-        properties.addOverrideProperty("pgsource.publication_tables", publicationTables(streams));
+        properties.addOverrideProperty("pgsource.publication_tables",
+                String.join(",", tables.stream().map(t -> t.table().id().quoted()).toList()));
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions);
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
@@ -63,20 +69,11 @@ public class PgSourceConfiguration implements CamelConfiguration {
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart));
     }
 
-    /** The selected tables as {@code "schema"."table"} list, what a publication pgsource creates covers. */
-    private static String publicationTables(BatchStreams streams) throws SQLException {
-        return String.join(",", streams.streams().stream().map(t -> t.table().id().quoted()).toList());
-    }
-
-    /** Connects once, loads the source's types and discovers the selected tables: every setting error shows now. */
-    private static TypeRegistry checkSource(PgSourceConnections connections, Settings settings, BatchStreams streams) throws SQLException {
-        TypeRegistry types;
+    /** Connects once and loads the source's types (a wrong host, password or database shows now). */
+    private static TypeRegistry loadTypes(PgSourceConnections connections) throws SQLException {
         try (Connection c = connections.open()) {
-            types = TypeRegistry.load(c);
+            return TypeRegistry.load(c);
         }
-        int tables = streams.streams().size();
-        LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables, settings.source().schemas());
-        return types;
     }
 
     private static PositionStore bindDestination(CamelContext context, Settings settings) throws Exception {

@@ -106,7 +106,7 @@ final class PlanWriter {
                 for (Row r : keyRows) {
                     values.add(PgText.format(r.get(key[j])));
                 }
-                Sql.bindText(ps, p++, Sql.arrayLiteral(values));
+                Sql.bindText(ps, p++, PgText.format(values));
             }
             ps.executeUpdate();
         }

@@ -34,30 +34,6 @@ final class Sql {
         }
     }
 
-    /** A PostgreSQL array literal of text elements ({@code {"a","b\"c"}}); null elements become NULL. */
-    static String arrayLiteral(List<String> elements) {
-        StringBuilder sb = new StringBuilder().append('{');
-        for (String e : elements) {
-            if (sb.length() > 1) {
-                sb.append(',');
-            }
-            if (e == null) {
-                sb.append("NULL");
-                continue;
-            }
-            sb.append('"');
-            for (int i = 0; i < e.length(); i++) {
-                char c = e.charAt(i);
-                if (c == '"' || c == '\\') {
-                    sb.append('\\');
-                }
-                sb.append(c);
-            }
-            sb.append('"');
-        }
-        return sb.append('}').toString();
-    }
-
     /** Appends a value to a COPY text-format line (escaped; null is {@code \N}). */
     static void appendCopyValue(StringBuilder line, String text) {
         line.append(PgText.copyEscape(text));

@@ -8,6 +8,7 @@ import io.pgsource.state.PositionStore;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.support.SynchronizationAdapter;
@@ -21,7 +22,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The first call of a stream run loads the stream's bookmark from the {@link PositionStore} and opens one
  * source connection, kept (in an exchange property) for the run's pages and closed after the last page, or when
- * the exchange completes or fails, whichever comes first. Each page is read in its own transaction.
+ * the exchange completes or fails, whichever comes first. Each page is read in its own transaction, the next one
+ * while the current one goes down the pipeline ({@link PrefetchingPageReader}).
  */
 public final class BatchPageProcessor implements Processor {
     /** Exchange property holding the {@link StreamTask} to read. */
@@ -35,10 +37,13 @@ public final class BatchPageProcessor implements Processor {
 
     private final SourceConnections connections;
     private final PositionStore positions;
+    private final Executor readers;
 
-    public BatchPageProcessor(SourceConnections connections, PositionStore positions) {
+    /** @param readers runs the reads ahead: each run reads its next page there while the current one is applied */
+    public BatchPageProcessor(SourceConnections connections, PositionStore positions, Executor readers) {
         this.connections = connections;
         this.positions = positions;
+        this.readers = readers;
     }
 
     @Override
@@ -90,7 +95,8 @@ public final class BatchPageProcessor implements Processor {
             connection.setAutoCommit(false);
             connection.setReadOnly(true);
             LOG.debug("{}: starting a run", task);
-            return task.keyless() ? new CtidPageReader(task, connection) : new KeysetPageReader(task, connection, stored);
+            PageReader reader = task.keyless() ? new CtidPageReader(task, connection) : new KeysetPageReader(task, connection, stored);
+            return new PrefetchingPageReader(reader, readers);
         } catch (SQLException | RuntimeException e) {
             connection.close();
             throw e;

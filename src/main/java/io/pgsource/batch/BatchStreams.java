@@ -1,5 +1,6 @@
 package io.pgsource.batch;
 
+import io.pgsource.config.BadInputSettings;
 import io.pgsource.catalog.CatalogReader;
 import io.pgsource.catalog.ColumnInfo;
 import io.pgsource.catalog.TableInfo;
@@ -41,9 +42,17 @@ public final class BatchStreams {
     /** Warnings already given, so a long-running sync says each thing once per table. */
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
 
+    private final long maxValueBytes;
+
     public BatchStreams(SourceSettings settings, SourceConnections connections) {
+        this(settings, connections, BadInputSettings.defaultMaxValueBytes());
+    }
+
+    /** @param maxValueBytes {@code source.max_value_bytes}: the largest value a page may carry */
+    public BatchStreams(SourceSettings settings, SourceConnections connections, long maxValueBytes) {
         this.settings = settings;
         this.connections = connections;
+        this.maxValueBytes = maxValueBytes;
     }
 
     /** Discovers the tables and returns their streams, sorted by table. */
@@ -121,13 +130,13 @@ public final class BatchStreams {
                     + " newer rows; create one: CREATE INDEX ON {} ({})", id, TableId.quoteIdent(key), id,
                     String.join(", ", keyset.stream().map(c -> TableId.quoteIdent(c.name())).toList()));
         }
-        return new StreamTask(table, ReplicationMethod.INCREMENTAL, keyset, pageSize, upperBound(table, replicationKey));
+        return new StreamTask(table, ReplicationMethod.INCREMENTAL, keyset, pageSize, upperBound(table, replicationKey), maxValueBytes);
     }
 
     private StreamTask fullTable(TableInfo table, int pageSize) {
         TableSchema schema = table.schema();
         List<Column> key = schema.key().stream().map(k -> schema.columns().get(schema.indexOf(k))).toList();
-        return new StreamTask(table, ReplicationMethod.FULL_TABLE, key, pageSize, null);
+        return new StreamTask(table, ReplicationMethod.FULL_TABLE, key, pageSize, null, maxValueBytes);
     }
 
     private StreamTask.UpperBound upperBound(TableInfo table, Column key) {

@@ -46,6 +46,7 @@ final class CtidPageReader implements PageReader {
     private final List<Heap> heaps;
     private final double maxRowsPerBlock;
     private final String selectList;
+    private final ValueSizeGuard guard;
     private boolean truncated;
     private boolean more = true;
     private int heapIndex = -1;
@@ -82,7 +83,8 @@ final class CtidPageReader implements PageReader {
         commit();
         // a heap tuple takes at least 28 bytes with its line pointer (MaxHeapTuplesPerPage is 291 for 8 kB blocks)
         this.maxRowsPerBlock = Math.max(1, blockSize / 28);
-        this.selectList = PageReader.selectList(schema);
+        this.guard = new ValueSizeGuard(schema, task.maxValueBytes(), 1);
+        this.selectList = PageReader.selectList(schema) + guard.sizeColumns();
     }
 
     private record Heap(String quotedName, long oid, long estimatedRows, long pages) {
@@ -127,7 +129,7 @@ final class CtidPageReader implements PageReader {
         if (!more) {
             throw new IllegalStateException(task.stream() + ": the run already returned its last page");
         }
-        int n = task.pageSize();
+        int n = batchRows();
         List<Row> page = new ArrayList<>(Math.min(n, 4096));
         boolean finished = false;
         if (heapIndex < 0) {
@@ -181,8 +183,8 @@ final class CtidPageReader implements PageReader {
     /** Reads up to {@code limit} rows of the current window (after the last ctid read from it) into the page. */
     private int readRange(Heap heap, int limit, List<Row> page) throws SQLException {
         boolean continuing = lastCtid != null;
-        String sql = "SELECT ctid, " + selectList + " FROM ONLY " + heap.quotedName()
-                + " WHERE ctid " + (continuing ? ">" : ">=") + " ?::tid AND ctid < ?::tid ORDER BY ctid LIMIT ?";
+        String sql = guard.wrap("SELECT ctid, " + selectList + " FROM ONLY " + heap.quotedName()
+                + " WHERE ctid " + (continuing ? ">" : ">=") + " ?::tid AND ctid < ?::tid ORDER BY ctid LIMIT ?", new int[] {0});
         int got = 0;
         try (PreparedStatement ps = connection.prepareStatement(sql)) {
             ps.setObject(1, continuing ? lastCtid : tid(windowStart), Types.OTHER);
@@ -192,7 +194,7 @@ final class CtidPageReader implements PageReader {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     lastCtid = rs.getString(1);
-                    page.add(PageReader.row(rs, schema, 2));
+                    page.add(guard.row(rs, 2, task));
                     got++;
                 }
             }
@@ -214,7 +216,7 @@ final class CtidPageReader implements PageReader {
     }
 
     private long windowBlocks() {
-        return Math.max(1, Math.min(MAX_BLOCK, (long) Math.floor(task.pageSize() / rowsPerBlock)));
+        return Math.max(1, Math.min(MAX_BLOCK, (long) Math.floor(batchRows() / rowsPerBlock)));
     }
 
     private void startHeap(int index) throws SQLException {
@@ -241,6 +243,11 @@ final class CtidPageReader implements PageReader {
                 return Math.min(MAX_BLOCK, rs.getLong(1));
             }
         }
+    }
+
+    /** Rows per page: the page size, at most {@link #MAX_BATCH_ROWS}. */
+    private int batchRows() {
+        return Math.min(task.pageSize(), MAX_BATCH_ROWS);
     }
 
     private static String tid(long block) {

@@ -10,9 +10,7 @@ import io.pgsource.change.TableSchema;
 import io.pgsource.config.ReplicationMethod;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Types;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -20,18 +18,25 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keyset pages over a table with a primary key:
- * {@code SELECT cols FROM t WHERE (k1, k2..) > (?::type1, ?::type2..) ORDER BY k1, k2.. LIMIT n}.
+ * {@code COPY (SELECT cols FROM t WHERE (k1, k2..) > ($1::type1, $2::type2..) ORDER BY k1, k2.. LIMIT n) TO STDOUT}.
  * Never OFFSET, and because the keyset is unique (the primary key, or the replication key followed by the
  * primary key), ties on a replication-key value are neither repeated nor dropped, however many there are.
  *
  * <p>The bookmark's values are PostgreSQL's text output of the key columns, bound back with a cast to the
  * column's exact type, so the comparison is exact for every type (numeric, timestamps, text with collations).
  *
+ * <p>A page ({@code source.batch_fetch_limit} rows, one COPY in its own transaction) is handed out in batches of at
+ * most {@link PageReader#MAX_BATCH_ROWS} rows, each with the bookmark of its last row; one row is read ahead, so the
+ * batch that ends the table says so ({@code last}) even when the table ends exactly at a page's end.
+ *
  * <p>FULL_TABLE resumes after the bookmark of an unfinished run and otherwise starts over; INCREMENTAL always
  * continues after its bookmark. INCREMENTAL never reads rows whose replication key is NULL.
  */
 final class KeysetPageReader implements PageReader {
     private static final Logger LOG = LoggerFactory.getLogger(KeysetPageReader.class);
+    /** Transaction-local settings that carry the bookmark values into the COPY query: {@code pgsource.after_1}, ... */
+    private static final String AFTER_SETTING = "pgsource.after_";
+    private static final String LAG_SETTING = "pgsource.lag";
 
     private final StreamTask task;
     private final Connection connection;
@@ -41,7 +46,19 @@ final class KeysetPageReader implements PageReader {
     private final int[] keyPositions;
     private final String firstSql;
     private final String nextSql;
+    private final ValueSizeGuard guard;
+    private final String settingsSql;
+    /** The key of the last row handed out: the bookmark. */
     private List<String> after;
+    /** The key of the last row read from the server (the next page starts after it). */
+    private List<String> readAfter;
+    /** The open page's COPY, or null between pages. */
+    private CopyTextRows copy;
+    /** A row read ahead to learn whether the table goes on. */
+    private Row ahead;
+    /** The row read ahead was too large to fetch: the next call of next() throws this. */
+    private ValueTooLargeException refused;
+    private boolean tableEnded;
     private boolean more = true;
     private long rows;
     private int pages;
@@ -66,9 +83,12 @@ final class KeysetPageReader implements PageReader {
         this.callerTransaction = callerTransaction;
         this.schema = task.table().schema();
         this.keyPositions = task.keyColumns().stream().mapToInt(c -> schema.indexOf(c.name())).toArray();
+        this.guard = new ValueSizeGuard(schema, task.maxValueBytes(), 0);
         this.firstSql = sql(false);
         this.nextSql = sql(true);
+        this.settingsSql = settingsSql();
         this.after = startAfter(stored);
+        this.readAfter = after;
     }
 
     private List<String> startAfter(Bookmark stored) {
@@ -91,16 +111,22 @@ final class KeysetPageReader implements PageReader {
         return null;
     }
 
+    /**
+     * {@code COPY (SELECT ... LIMIT n) TO STDOUT}. COPY takes no bind parameters, so the bookmark values (and the lag)
+     * are bound to {@code set_config} first and read back in the query with {@code current_setting}, cast to the key
+     * column's type: the same exact comparison as a bound {@code ?::type}, and no value ever becomes SQL text.
+     * {@code current_setting} is stable, so the comparison still drives the index scan.
+     */
     private String sql(boolean withBookmark) {
         List<Column> keys = task.keyColumns();
-        StringBuilder sql = new StringBuilder("SELECT ").append(PageReader.selectList(schema))
+        StringBuilder sql = new StringBuilder("SELECT ").append(PageReader.selectList(schema)).append(guard.sizeColumns())
                 .append(" FROM ").append(task.table().partitioned() ? "" : "ONLY ").append(task.table().id().quoted());
         List<String> where = new ArrayList<>();
         if (task.method() == ReplicationMethod.INCREMENTAL) {
             String rk = TableId.quoteIdent(keys.get(0).name());
             where.add(rk + " IS NOT NULL");
             if (task.upperBound() != null) {
-                where.add(rk + " <= " + task.upperBound().clock() + " - ?::interval");
+                where.add(rk + " <= " + task.upperBound().clock() + " - pg_catalog.current_setting('" + LAG_SETTING + "')::interval");
             }
         }
         if (withBookmark) {
@@ -108,7 +134,8 @@ final class KeysetPageReader implements PageReader {
             StringBuilder right = new StringBuilder("(");
             for (int i = 0; i < keys.size(); i++) {
                 left.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(keys.get(i).name()));
-                right.append(i == 0 ? "" : ", ").append("?::").append(keys.get(i).typeName());
+                right.append(i == 0 ? "" : ", ").append("pg_catalog.current_setting('").append(AFTER_SETTING).append(i + 1)
+                        .append("')::").append(keys.get(i).typeName());
             }
             where.add(left + ") > " + right + ")");
         }
@@ -119,7 +146,20 @@ final class KeysetPageReader implements PageReader {
         for (int i = 0; i < keys.size(); i++) {
             sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(keys.get(i).name()));
         }
-        return sql.append(" LIMIT ?").toString();
+        // the guard measures large values first and leaves out one too large to fetch (source.max_value_bytes)
+        return "COPY (" + guard.wrap(sql.append(" LIMIT ").append(task.pageSize()).toString(), keyPositions) + ") TO STDOUT";
+    }
+
+    /** {@code SELECT set_config('pgsource.lag', ?, true), set_config('pgsource.after_1', ?, true), ...}: transaction-local. */
+    private String settingsSql() {
+        List<String> set = new ArrayList<>();
+        if (task.upperBound() != null) {
+            set.add("pg_catalog.set_config('" + LAG_SETTING + "', ?, true)");
+        }
+        for (int i = 0; i < task.keyColumns().size(); i++) {
+            set.add("pg_catalog.set_config('" + AFTER_SETTING + (i + 1) + "', ?, true)");
+        }
+        return set.isEmpty() ? null : "SELECT " + String.join(", ", set);
     }
 
     @Override
@@ -137,47 +177,28 @@ final class KeysetPageReader implements PageReader {
         if (!more) {
             throw new IllegalStateException(task.stream() + ": the run already returned its last page");
         }
-        int n = task.pageSize();
-        List<Row> page = new ArrayList<>(Math.min(n, 4096));
-        try (PreparedStatement ps = connection.prepareStatement(after == null ? firstSql : nextSql)) {
-            int p = 1;
-            if (task.upperBound() != null) {
-                ps.setString(p++, task.upperBound().lag().toString());
-            }
-            if (after != null) {
-                for (String value : after) {
-                    ps.setObject(p++, value, Types.OTHER);
-                }
-            }
-            ps.setInt(p, n);
-            ps.setFetchSize(Math.min(n, FETCH_SIZE));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    page.add(PageReader.row(rs, schema, 1));
-                }
-            }
+        if (refused != null) {
+            more = false;
+            throw refused;
         }
-        if (!callerTransaction) {
-            // on failure the caller closes the connection, which ends the transaction
-            connection.commit();
+        int n = Math.min(task.pageSize(), MAX_BATCH_ROWS);
+        List<Row> batch = new ArrayList<>(Math.min(n, 4096));
+        Row row;
+        while (batch.size() < n && (row = nextRow()) != null) {
+            batch.add(row);
         }
-        boolean last = page.size() < n;
-        if (!page.isEmpty()) {
-            Row lastRow = page.get(page.size() - 1);
-            List<String> key = new ArrayList<>(keyPositions.length);
-            for (int position : keyPositions) {
-                key.add((String) lastRow.get(position));
-            }
-            after = key;
+        // the batch is the run's last when the table ended within it, or right after it (one row read ahead)
+        boolean last = batch.size() < n || !readAhead();
+        if (!batch.isEmpty()) {
+            after = key(batch.get(batch.size() - 1));
         }
         more = !last;
-        rows += page.size();
-        pages++;
+        rows += batch.size();
         Bookmark bookmark = new Bookmark(task.method(), task.keyColumnNames(), after == null ? List.of() : after, last);
         Position position = new Position.Batch(task.stream(), bookmark.serialize());
-        List<ChangeEvent> events = new ArrayList<>(page.size());
-        for (Row row : page) {
-            events.add(ChangeEvent.read(row, position));
+        List<ChangeEvent> events = new ArrayList<>(batch.size());
+        for (Row r : batch) {
+            events.add(ChangeEvent.read(r, position));
         }
         if (last) {
             LOG.info("{}: {} rows in {} pages ({})", task.stream(), rows, pages, task.method());
@@ -185,8 +206,89 @@ final class KeysetPageReader implements PageReader {
         return new ChangeBatch(events, position, last, List.of(schema));
     }
 
+    /**
+     * Reads the row after a full batch into {@link #ahead}; false when the table ended. A row that cannot be fetched
+     * is reported by the next call of {@link #next()}, so the rows before it still go out with their bookmark.
+     */
+    private boolean readAhead() throws SQLException {
+        try {
+            ahead = nextRow();
+            return ahead != null;
+        } catch (ValueTooLargeException e) {
+            refused = e;
+            return true;
+        }
+    }
+
+    /**
+     * The table's next row in key order, or null after its last: from the open page's COPY, else from a new page
+     * (a new COPY after the last row read, in a new transaction) when the previous page was full.
+     */
+    private Row nextRow() throws SQLException {
+        if (ahead != null) {
+            Row r = ahead;
+            ahead = null;
+            return r;
+        }
+        while (!tableEnded) {
+            if (copy == null) {
+                openPage();
+            }
+            Object[] fields = copy.next();
+            if (fields != null) {
+                Row r = guard.row(fields, task);
+                readAfter = key(r);
+                return r;
+            }
+            boolean full = copy.count() >= task.pageSize();
+            copy.close();
+            copy = null;
+            if (!callerTransaction) {
+                // on failure the caller closes the connection, which ends the transaction
+                connection.commit();
+            }
+            tableEnded = !full;
+        }
+        return null;
+    }
+
+    /** Starts the COPY of the next page: rows after the last one read (or after the bookmark to resume from). */
+    private void openPage() throws SQLException {
+        if (task.upperBound() != null || readAfter != null) {
+            try (PreparedStatement ps = connection.prepareStatement(settingsSql)) {
+                int p = 1;
+                if (task.upperBound() != null) {
+                    ps.setString(p++, task.upperBound().lag().toString());
+                }
+                for (int i = 0; i < task.keyColumns().size(); i++) {
+                    // a first page sets them too (unused), so the statement is always the same
+                    ps.setString(p++, readAfter == null ? "" : readAfter.get(i));
+                }
+                ps.executeQuery().close();
+            }
+        }
+        copy = new CopyTextRows(connection, readAfter == null ? firstSql : nextSql, schema.size() + guard.reportColumns());
+        pages++;
+    }
+
+    private List<String> key(Row row) {
+        List<String> key = new ArrayList<>(keyPositions.length);
+        for (int position : keyPositions) {
+            key.add((String) row.get(position));
+        }
+        return key;
+    }
+
     @Override
     public void close() {
+        if (copy != null) {
+            try {
+                copy.close();
+            } catch (SQLException e) {
+                LOG.debug("{}: cancelling the COPY failed", task.stream(), e);
+            }
+            copy = null;
+        }
         if (callerTransaction) {
             return;
         }

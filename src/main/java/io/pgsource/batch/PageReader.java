@@ -16,6 +16,13 @@ interface PageReader extends AutoCloseable {
     /** Fetch size while reading a page: the driver's cursor buffers this many rows, not the whole page twice. */
     int FETCH_SIZE = 1000;
 
+    /**
+     * The most rows one batch (one exchange, one destination transaction with its bookmark) holds, whatever the page
+     * size ({@code source.batch_fetch_limit}, rows per query): the same bound as log replication's default
+     * {@code max_batch_size}. It keeps the rows in flight young and few, so a small heap copes (-Xmx256m).
+     */
+    int MAX_BATCH_ROWS = 10_000;
+
     StreamTask task();
 
     /** The next page; call only while {@link #more()} is true. */

@@ -13,6 +13,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,8 +25,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One source connection, one {@code REPEATABLE READ} read-only transaction that imports the snapshot
  * ({@code SET TRANSACTION SNAPSHOT}) and stays open until every table is read. Each table is read page by page with
- * the batch query's readers (keyset pages by primary key, ctid ranges without one), and every page goes to the
- * {@link PageHandler} before the next one is read. The pages are the same as a FULL_TABLE run's: READ events, each
+ * the batch query's readers (keyset pages by primary key, ctid ranges without one); the pages go to the
+ * {@link PageHandler} one at a time, in order, while the next one is read (on a thread of {@code readers}). The pages are the same as a FULL_TABLE run's: READ events, each
  * page's {@code Position.Batch} holding the FULL_TABLE bookmark of its last row, {@code completed} on a table's last
  * page. The first page of every table starts with a TRUNCATE event, so the destination table ends up holding exactly
  * the snapshot's rows (whatever an earlier attempt left there).
@@ -44,9 +45,12 @@ public final class SnapshotCopy {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotCopy.class);
 
     private final SourceConnections connections;
+    private final Executor readers;
 
-    public SnapshotCopy(SourceConnections connections) {
+    /** @param readers runs the reads ahead: the next page is read there while the current one is applied */
+    public SnapshotCopy(SourceConnections connections, Executor readers) {
         this.connections = connections;
+        this.readers = readers;
     }
 
     /** Receives the pages of the copy, in order; returns once the page is applied (committed) at the destination. */
@@ -128,16 +132,19 @@ public final class SnapshotCopy {
         }
     }
 
-    private static void copy(Connection c, StreamTask task, PageHandler pages) throws Exception {
-        PageReader reader = task.keyless() ? new CtidPageReader(task, c, true) : new KeysetPageReader(task, c, null, true);
-        boolean first = true;
-        while (reader.more()) {
-            ChangeBatch page = reader.next();
-            if (first && (page.isEmpty() || page.get(0).op() != Op.TRUNCATE)) {
-                page = withTruncateFirst(page);
+    private void copy(Connection c, StreamTask task, PageHandler pages) throws Exception {
+        PageReader direct = task.keyless() ? new CtidPageReader(task, c, true) : new KeysetPageReader(task, c, null, true);
+        // closing it waits for a page still being read, so the next table or the commit never meets a busy connection
+        try (PageReader reader = new PrefetchingPageReader(direct, readers)) {
+            boolean first = true;
+            while (reader.more()) {
+                ChangeBatch page = reader.next();
+                if (first && (page.isEmpty() || page.get(0).op() != Op.TRUNCATE)) {
+                    page = withTruncateFirst(page);
+                }
+                first = false;
+                pages.accept(page);
             }
-            first = false;
-            pages.accept(page);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.pgsource.batch;
 
+import io.pgsource.config.BadInputSettings;
 import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.Column;
 import io.pgsource.config.ReplicationMethod;
@@ -17,8 +18,16 @@ import java.util.Objects;
  *                    key (INCREMENTAL); empty for a table without primary key, which is read in ctid ranges
  * @param pageSize    rows per page at most ({@code source.batch_fetch_limit})
  * @param upperBound  INCREMENTAL only: how far behind the server's clock the replication key must stay; null for none
+ * @param maxValueBytes the largest value (text form, bytes) a page may carry ({@code source.max_value_bytes}): a larger
+ *                    one is not fetched, it stops the run with a {@link ValueTooLargeException}
  */
-public record StreamTask(TableInfo table, ReplicationMethod method, List<Column> keyColumns, int pageSize, UpperBound upperBound) {
+public record StreamTask(TableInfo table, ReplicationMethod method, List<Column> keyColumns, int pageSize, UpperBound upperBound,
+        long maxValueBytes) {
+
+    /** A task with the default value limit (an eighth of the heap). */
+    public StreamTask(TableInfo table, ReplicationMethod method, List<Column> keyColumns, int pageSize, UpperBound upperBound) {
+        this(table, method, keyColumns, pageSize, upperBound, BadInputSettings.defaultMaxValueBytes());
+    }
 
     public StreamTask {
         Objects.requireNonNull(table, "table");
@@ -29,6 +38,9 @@ public record StreamTask(TableInfo table, ReplicationMethod method, List<Column>
         }
         if (method == ReplicationMethod.INCREMENTAL && keyColumns.isEmpty()) {
             throw new IllegalArgumentException("INCREMENTAL needs a replication key and a primary key");
+        }
+        if (maxValueBytes < 1) {
+            throw new IllegalArgumentException("source.max_value_bytes must be positive, got " + maxValueBytes);
         }
         if (method == ReplicationMethod.LOG_BASED) {
             throw new IllegalArgumentException("a batch-query stream is FULL_TABLE or INCREMENTAL");

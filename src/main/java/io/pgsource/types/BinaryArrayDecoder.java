@@ -15,6 +15,10 @@ final class BinaryArrayDecoder implements BinaryDecoder {
         this.delimiter = delimiter;
     }
 
+    BinaryDecoder element() {
+        return element;
+    }
+
     @Override
     public Object decode(byte[] b) {
         int ndim = BinaryDecoders.int32(b, 0);

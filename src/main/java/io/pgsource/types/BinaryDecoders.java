@@ -108,9 +108,20 @@ final class BinaryDecoders {
 
     /** A decoder that fails, naming the type: for types with no exact binary decoder. */
     static BinaryDecoder unsupported(String typeName) {
-        return b -> {
+        return new Unsupported(typeName);
+    }
+
+    /** The decoder of a type with no exact binary decoder: fails, naming the type. */
+    record Unsupported(String typeName) implements BinaryDecoder {
+        @Override
+        public Object decode(byte[] bytes) {
             throw new UnsupportedBinaryTypeException(typeName);
-        };
+        }
+    }
+
+    /** Whether the decoder decodes every value (not {@link Unsupported}, nor an array of such elements). */
+    static boolean exact(BinaryDecoder d) {
+        return !(d instanceof Unsupported) && (!(d instanceof BinaryArrayDecoder a) || exact(a.element()));
     }
 
     // ---------------------------------------------------------------- numbers

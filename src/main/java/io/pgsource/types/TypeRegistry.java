@@ -99,6 +99,14 @@ public final class TypeRegistry {
                 + " (not in pg_type when the types were loaded)");
     }
 
+    /**
+     * Whether values of the type have an exact binary decoder ({@link #binaryDecoder} never fails for them), so a
+     * stream may carry them in pgoutput's binary form.
+     */
+    public boolean decodesBinary(int typeOid) {
+        return BinaryDecoders.exact(binaryDecoder(typeOid));
+    }
+
     /** The canonical value of one binary value of the given type; null stays null. */
     public Object decodeBinary(int typeOid, byte[] binary) {
         return binary == null ? null : binaryDecoder(typeOid).decode(binary);

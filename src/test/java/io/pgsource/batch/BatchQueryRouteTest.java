@@ -114,6 +114,12 @@ class BatchQueryRouteTest extends CamelTestSupport {
                 CREATE TABLE restart.inc (id int PRIMARY KEY, rk int NOT NULL, v text);
                 INSERT INTO restart.inc SELECT g, g % 3, 'v' || g FROM generate_series(1, 10) g;
 
+                CREATE SCHEMA big;
+                CREATE TABLE big.rows (id int PRIMARY KEY, v text);
+                INSERT INTO big.rows SELECT g, 'v' || g FROM generate_series(1, 25000) g;
+                CREATE TABLE big.exact (id int PRIMARY KEY);
+                INSERT INTO big.exact SELECT g FROM generate_series(1, 20000) g;
+
                 CREATE SCHEMA nokey;
                 CREATE TABLE nokey.dups (x int, y text);
                 INSERT INTO nokey.dups VALUES (1, 'a'), (1, 'a'), (2, 'b'), (NULL, NULL), (3, 'c'), (1, 'a');
@@ -271,13 +277,20 @@ class BatchQueryRouteTest extends CamelTestSupport {
         return settings(List.of(schema), List.of(), limit, ReplicationMethod.FULL_TABLE, null, Duration.ZERO);
     }
 
+    /** The threads that read pages ahead (the application's come from the context; this test restarts its context). */
+    private static final java.util.concurrent.Executor READERS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "page-reader");
+        t.setDaemon(true);
+        return t;
+    });
+
     /** The beans the lead's configuration binds, as this test binds them (again after each restart). */
     private final Map<String, Object> beans = new ConcurrentHashMap<>();
 
     /** Binds the beans, loads the YAML routes, starts the context (the timer fires once) and waits for the run. */
     private boolean firstRun(SourceSettings settings) throws Exception {
         beans.put("batchStreams", new BatchStreams(settings, connections));
-        beans.put("batchPage", new BatchPageProcessor(connections, store));
+        beans.put("batchPage", new BatchPageProcessor(connections, store, READERS));
         try (Connection c = connections.open()) {
             beans.put("typeMapping", new TypeMappingProcessor(TypeRegistry.load(c)));
         }
@@ -439,6 +452,35 @@ class BatchQueryRouteTest extends CamelTestSupport {
 
         assertThat(destinationColumn("restart.full", "id")).containsExactly("1", "2", "3", "4", "5", "6", "7", "8", "9", "10");
         assertThat(Bookmark.parse(positions.get("restart.full")).completed()).isTrue();
+    }
+
+    @Test
+    void aPageBiggerThanABatchGoesInBatchesEachWithItsBookmarkAndResumesAfterTheLastOneApplied() throws Exception {
+        int batch = PageReader.MAX_BATCH_ROWS;
+        failOn = n -> n == 2;
+        SourceSettings s = settings(List.of("big"), List.of(new TableId("big", "rows")), 50_000, ReplicationMethod.FULL_TABLE, null,
+                Duration.ZERO);
+
+        assertThat(firstRun(s)).isFalse();
+        assertThat(appliedFor("big.rows")).extracting(Received::reads).containsExactly((long) batch);
+        assertThat(Bookmark.parse(positions.get("big.rows")))
+                .isEqualTo(new Bookmark(ReplicationMethod.FULL_TABLE, List.of("id"), List.of(Integer.toString(batch)), false));
+
+        failOn = n -> false;
+        assertThat(nextRun()).isTrue();
+        assertThat(appliedFor("big.rows")).extracting(Received::reads).containsExactly((long) batch, (long) batch, 25_000L - 2 * batch);
+        assertThat(destinationColumn("big.rows", "id")).hasSize(25_000).doesNotHaveDuplicates();
+        assertThat(Bookmark.parse(positions.get("big.rows")).completed()).isTrue();
+    }
+
+    @Test
+    void aTableOfWholePagesEndsWithItsLastRowNotWithAnEmptyPage() throws Exception {
+        assertThat(firstRun(settings(List.of("big"), List.of(new TableId("big", "exact")), 10_000, ReplicationMethod.FULL_TABLE, null,
+                Duration.ZERO))).isTrue();
+        assertThat(appliedFor("big.exact")).extracting(Received::reads).containsExactly(10_000L, 10_000L);
+        assertThat(appliedFor("big.exact")).extracting(r -> r.batch().last()).containsExactly(false, true);
+        assertThat(appliedFor("big.exact").get(1).bookmark())
+                .isEqualTo(new Bookmark(ReplicationMethod.FULL_TABLE, List.of("id"), List.of("20000"), true));
     }
 
     @Test

@@ -26,6 +26,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,6 +47,12 @@ class SnapshotCopyTest {
     private static TestSourceConnections connections;
     private static final List<PostgresSink> SINKS = new ArrayList<>();
     private static final AtomicInteger SLOTS = new AtomicInteger();
+    /** The threads that read pages ahead, as the application's pool does. */
+    private static final Executor READERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "page-reader");
+        t.setDaemon(true);
+        return t;
+    });
 
     @BeforeAll
     static void databases() throws SQLException {
@@ -152,7 +160,7 @@ class SnapshotCopyTest {
                     "INSERT INTO snap.loose VALUES ('late', 100)",
                     "DELETE FROM snap.loose WHERE n = 1");
 
-            new SnapshotCopy(counting).copy(info.getSnapshotName(), tasks, page -> {
+            new SnapshotCopy(counting, READERS).copy(info.getSnapshotName(), tasks, page -> {
                 pages.add(page);
                 apply(sink, page);
             });
@@ -197,7 +205,7 @@ class SnapshotCopyTest {
         try (Connection replication = replicationConnection()) {
             ReplicationSlotInfo info = createSlot(replication, slot);
             execute(source, "UPDATE resume.t SET v = 'after' WHERE a IN (1, 8)", "INSERT INTO resume.t VALUES (10, 'k', 'after')");
-            assertThatThrownBy(() -> new SnapshotCopy(connections).copy(info.getSnapshotName(), tasks, page -> {
+            assertThatThrownBy(() -> new SnapshotCopy(connections, READERS).copy(info.getSnapshotName(), tasks, page -> {
                 if (applied.get() == 2) {
                     throw new IllegalStateException("the process died");
                 }
@@ -243,7 +251,7 @@ class SnapshotCopyTest {
             name = createSlot(replication, slot).getSnapshotName();
         }
         try {
-            assertThatThrownBy(() -> new SnapshotCopy(connections).copy(name, tasks, page -> { }))
+            assertThatThrownBy(() -> new SnapshotCopy(connections, READERS).copy(name, tasks, page -> { }))
                     .isInstanceOf(SQLException.class)
                     .hasMessageContaining("cannot read inside the exported snapshot " + name)
                     .hasMessageContaining("finish the copy with ordinary FULL_TABLE pages");
@@ -259,7 +267,7 @@ class SnapshotCopyTest {
         SnapshotCopy copy = new SnapshotCopy(() -> {
             opened.incrementAndGet();
             return connections.open();
-        });
+        }, READERS);
         for (String bad : new String[] {"", "00000003-0000001B", "00000003-0000001b-1", "x'; DROP TABLE t; --",
                 "00000003-0000001B-1' ", "00000003-0000001B-1\n"}) {
             assertThatThrownBy(() -> copy.copy(bad, List.of(), page -> { })).as(bad)

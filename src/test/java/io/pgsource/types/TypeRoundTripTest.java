@@ -35,6 +35,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyOut;
 
 /**
  * Per type: edge values inserted as SQL literals are read with getString under {@link SessionSettings}, decoded
@@ -115,7 +116,8 @@ class TypeRoundTripTest {
                 type("text").v("''", "").v("'é中文😀'", "é中文😀").v("'NULL'", "NULL")
                         .v("E'quote \" apostrophe '' backslash \\\\ newline \\n tab \\t cr \\r end'",
                                 "quote \" apostrophe ' backslash \\ newline \n tab \t cr \r end")
-                        .v("E'\\\\N'", "\\N").v("'  padded  '", "  padded  "),
+                        .v("E'\\\\N'", "\\N").v("'  padded  '", "  padded  ")
+                        .v("E'ctl \\x01\\x02\\x08\\x0b\\x0c\\x1f\\x7f end'", "ctl \u0001\u0002\b\u000b\f\u001f\u007f end"),
                 type("varchar(10)").v("'abc'", "abc"),
                 type("character(5)").v("'ab'", "ab   "),
                 type("name").v("'pg_name'", "pg_name"),
@@ -252,6 +254,8 @@ class TypeRoundTripTest {
             formatType = rs.getString(2);
         }
         List<Object> values = read(src, oid);
+        // the batch query reads COPY's text output: parsed, it is exactly what getString gives
+        assertThat(copyTexts(src)).as("%s read by COPY", c.type).isEqualTo(texts(src));
 
         for (int i = 0; i < c.literals.size(); i++) {
             Object expected = c.expected.get(i);
@@ -285,6 +289,27 @@ class TypeRoundTripTest {
         for (Object v : values) {
             assertValidJson(v);
         }
+    }
+
+    private static List<String> texts(String table) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement s = conn.createStatement(); ResultSet rs = s.executeQuery("SELECT id, v FROM " + table + " ORDER BY id")) {
+            while (rs.next()) {
+                out.add(rs.getString(1) + "|" + rs.getString(2));
+            }
+        }
+        return out;
+    }
+
+    private static List<String> copyTexts(String table) throws Exception {
+        List<String> out = new ArrayList<>();
+        CopyOut copy = conn.unwrap(PGConnection.class).getCopyAPI().copyOut("COPY (SELECT id, v FROM " + table + " ORDER BY id) TO STDOUT");
+        byte[] line;
+        while ((line = copy.readFromCopy()) != null) {
+            Object[] fields = CopyText.parseLine(line, 2);
+            out.add(fields[0] + "|" + fields[1]);
+        }
+        return out;
     }
 
     private static List<Object> read(String table, int oid) throws SQLException {

@@ -1,0 +1,55 @@
+package io.pgsource.batch;
+
+import io.pgsource.types.CopyText;
+import java.sql.Connection;
+import java.sql.SQLException;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyOut;
+
+/**
+ * The rows of one {@code COPY (query) TO STDOUT} (text format), one at a time, as arrays of PostgreSQL's text output:
+ * exactly the strings {@code ResultSet.getString} gives for the same query (see {@link CopyText}).
+ *
+ * <p>Why COPY and not a cursor: the server streams the whole result while the client parses it, instead of a round
+ * trip per fetch in which one side always waits for the other; and there is no per-row protocol overhead. Reading
+ * may stop between rows for as long as the caller likes (the server waits); {@link #close} cancels what is unread.
+ */
+final class CopyTextRows implements AutoCloseable {
+    private final CopyOut copy;
+    private final int columns;
+    private long count;
+
+    /**
+     * Starts the COPY.
+     *
+     * @param copySql {@code COPY (SELECT ...) TO STDOUT}
+     * @param columns the number of fields of each row
+     */
+    CopyTextRows(Connection connection, String copySql, int columns) throws SQLException {
+        this.copy = connection.unwrap(PGConnection.class).getCopyAPI().copyOut(copySql);
+        this.columns = columns;
+    }
+
+    /** The next row's fields (Strings, null for NULL), or null when the COPY is over. */
+    Object[] next() throws SQLException {
+        byte[] line = copy.readFromCopy();
+        if (line == null) {
+            return null;
+        }
+        count++;
+        return CopyText.parseLine(line, columns);
+    }
+
+    /** The rows read so far. */
+    long count() {
+        return count;
+    }
+
+    /** Cancels the COPY if rows are left unread. */
+    @Override
+    public void close() throws SQLException {
+        if (copy.isActive()) {
+            copy.cancelCopy();
+        }
+    }
+}

@@ -23,7 +23,11 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
     public boolean configure(CamelContext camelContext, Object obj, String name, Object value, boolean ignoreCase) {
         PgOutputEndpoint target = (PgOutputEndpoint) obj;
         switch (ignoreCase ? name.toLowerCase() : name) {
+        case "asyncstart":
+        case "asyncStart": target.getConfiguration().setAsyncStart(property(camelContext, boolean.class, value)); return true;
         case "binary": target.getConfiguration().setBinary(property(camelContext, boolean.class, value)); return true;
+        case "binarytypes":
+        case "binaryTypes": target.getConfiguration().setBinaryTypes(property(camelContext, java.util.function.IntPredicate.class, value)); return true;
         case "bridgeerrorhandler":
         case "bridgeErrorHandler": target.setBridgeErrorHandler(property(camelContext, boolean.class, value)); return true;
         case "createpublication":
@@ -52,6 +56,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "publicationTables": target.getConfiguration().setPublicationTables(property(camelContext, java.lang.String.class, value)); return true;
         case "reconnectdelay":
         case "reconnectDelay": target.getConfiguration().setReconnectDelay(property(camelContext, java.time.Duration.class, value).toMillis()); return true;
+        case "slotcheckinterval":
+        case "slotCheckInterval": target.getConfiguration().setSlotCheckInterval(property(camelContext, java.time.Duration.class, value).toMillis()); return true;
         case "snapshothandler":
         case "snapshotHandler": target.getConfiguration().setSnapshotHandler(property(camelContext, io.pgsource.pgoutput.InitialSnapshotHandler.class, value)); return true;
         case "spooldirectory":
@@ -71,7 +77,11 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
     @Override
     public Class<?> getOptionType(String name, boolean ignoreCase) {
         switch (ignoreCase ? name.toLowerCase() : name) {
+        case "asyncstart":
+        case "asyncStart": return boolean.class;
         case "binary": return boolean.class;
+        case "binarytypes":
+        case "binaryTypes": return java.util.function.IntPredicate.class;
         case "bridgeerrorhandler":
         case "bridgeErrorHandler": return boolean.class;
         case "createpublication":
@@ -100,6 +110,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "publicationTables": return java.lang.String.class;
         case "reconnectdelay":
         case "reconnectDelay": return long.class;
+        case "slotcheckinterval":
+        case "slotCheckInterval": return long.class;
         case "snapshothandler":
         case "snapshotHandler": return io.pgsource.pgoutput.InitialSnapshotHandler.class;
         case "spooldirectory":
@@ -120,7 +132,11 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
     public Object getOptionValue(Object obj, String name, boolean ignoreCase) {
         PgOutputEndpoint target = (PgOutputEndpoint) obj;
         switch (ignoreCase ? name.toLowerCase() : name) {
+        case "asyncstart":
+        case "asyncStart": return target.getConfiguration().isAsyncStart();
         case "binary": return target.getConfiguration().isBinary();
+        case "binarytypes":
+        case "binaryTypes": return target.getConfiguration().getBinaryTypes();
         case "bridgeerrorhandler":
         case "bridgeErrorHandler": return target.isBridgeErrorHandler();
         case "createpublication":
@@ -149,6 +165,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "publicationTables": return target.getConfiguration().getPublicationTables();
         case "reconnectdelay":
         case "reconnectDelay": return target.getConfiguration().getReconnectDelay();
+        case "slotcheckinterval":
+        case "slotCheckInterval": return target.getConfiguration().getSlotCheckInterval();
         case "snapshothandler":
         case "snapshotHandler": return target.getConfiguration().getSnapshotHandler();
         case "spooldirectory":

@@ -23,8 +23,10 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
     private static final Set<String> SECRET_PROPERTY_NAMES;
     private static final Map<String, String> MULTI_VALUE_PREFIXES;
     static {
-        Set<String> props = new HashSet<>(28);
+        Set<String> props = new HashSet<>(31);
+        props.add("asyncStart");
         props.add("binary");
+        props.add("binaryTypes");
         props.add("bridgeErrorHandler");
         props.add("createPublication");
         props.add("createSlot");
@@ -43,6 +45,7 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
         props.add("publicationTables");
         props.add("reconnectDelay");
         props.add("slot");
+        props.add("slotCheckInterval");
         props.add("snapshotHandler");
         props.add("spoolDirectory");
         props.add("sslcert");

@@ -15,6 +15,10 @@ import org.postgresql.ds.common.BaseDataSource;
  * {@code replication=database} cannot come from a pool).
  */
 final class ConnectionSettings {
+    /** The TLS properties taken over from a pgjdbc data source. */
+    private static final PGProperty[] SSL_PROPERTIES = {PGProperty.SSL, PGProperty.SSL_MODE, PGProperty.SSL_ROOT_CERT,
+            PGProperty.SSL_CERT, PGProperty.SSL_KEY, PGProperty.SSL_PASSWORD, PGProperty.SSL_PASSWORD_CALLBACK, PGProperty.SSL_FACTORY,
+            PGProperty.SSL_FACTORY_ARG, PGProperty.SSL_HOSTNAME_VERIFIER, PGProperty.SSL_NEGOTIATION};
     private final String host;
     private final int port;
     private final String database;
@@ -22,6 +26,8 @@ final class ConnectionSettings {
     private final String password;
     private final PgOutputConfiguration options;
     private final DataSource dataSource;
+    /** TLS properties of a pgjdbc data source: the replication connection must be as protected as the catalog one. */
+    private final Properties dataSourceSsl = new Properties();
 
     ConnectionSettings(PgOutputConfiguration c) {
         this.options = c;
@@ -33,6 +39,14 @@ final class ConnectionSettings {
         this.database = first(c.getDatabase(), pg != null ? pg.getDatabaseName() : null, null);
         this.user = first(c.getUser(), pg != null ? pg.getUser() : null, null);
         this.password = first(c.getPassword(), pg != null ? pg.getPassword() : null, null);
+        if (pg != null) {
+            for (PGProperty property : SSL_PROPERTIES) {
+                String value = pg.getProperty(property);
+                if (value != null && !value.equals(property.getDefaultValue())) {
+                    property.set(dataSourceSsl, value);
+                }
+            }
+        }
     }
 
     private static String first(String a, String b, String fallback) {
@@ -69,6 +83,7 @@ final class ConnectionSettings {
         if (password != null) {
             PGProperty.PASSWORD.set(p, password);
         }
+        p.putAll(dataSourceSsl); // the endpoint's own ssl options below win
         setIfPresent(p, PGProperty.SSL_MODE, options.getSslmode());
         setIfPresent(p, PGProperty.SSL_ROOT_CERT, options.getSslrootcert());
         setIfPresent(p, PGProperty.SSL_CERT, options.getSslcert());

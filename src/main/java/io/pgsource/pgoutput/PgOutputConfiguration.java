@@ -1,5 +1,6 @@
 package io.pgsource.pgoutput;
 
+import java.util.function.IntPredicate;
 import javax.sql.DataSource;
 import org.apache.camel.RuntimeCamelException;
 import org.apache.camel.spi.Metadata;
@@ -70,6 +71,9 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam(label = "advanced")
     private InitialSnapshotHandler snapshotHandler;
 
+    @UriParam(label = "advanced")
+    private IntPredicate binaryTypes;
+
     @UriParam(defaultValue = "false")
     private boolean createPublication;
 
@@ -85,8 +89,14 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam(label = "advanced", defaultValue = "30s", javaType = "java.time.Duration")
     private long maxReconnectDelay = 30_000;
 
+    @UriParam(label = "advanced", defaultValue = "10s", javaType = "java.time.Duration")
+    private long slotCheckInterval = 10_000;
+
     @UriParam(label = "advanced")
     private String spoolDirectory;
+
+    @UriParam(label = "advanced", defaultValue = "false")
+    private boolean asyncStart;
 
     public String getSlot() {
         return slot;
@@ -159,7 +169,8 @@ public class PgOutputConfiguration implements Cloneable {
      * A DataSource for the catalog connection (type names, prerequisite checks), instead of host/user/password. The
      * replication connection cannot come from a pool: it still needs host, port, database, user and password, which
      * are taken from the data source when it is a pgjdbc {@code PGSimpleDataSource} (or any pgjdbc
-     * {@code BaseDataSource}) and not set as options.
+     * {@code BaseDataSource}) and not set as options, and so are its TLS settings (sslmode, sslrootcert, sslcert, sslkey
+     * ...), so the replication connection is verified exactly as the catalog connection.
      */
     public void setDataSource(DataSource dataSource) {
         this.dataSource = dataSource;
@@ -228,6 +239,20 @@ public class PgOutputConfiguration implements Cloneable {
      */
     public void setBinary(boolean binary) {
         this.binary = binary;
+    }
+
+    public IntPredicate getBinaryTypes() {
+        return binaryTypes;
+    }
+
+    /**
+     * With binary=true: the type OIDs the route decodes exactly in binary form (for pgsource,
+     * {@code TypeRegistry::decodesBinary}). Binary mode is then used only where it works: on PostgreSQL 14 or newer, and
+     * until a Relation message names a column of another type; from then on the consumer reads the slot in text mode
+     * (reconnecting from the acknowledged position, so nothing is lost). Without it, binary=true is unconditional.
+     */
+    public void setBinaryTypes(IntPredicate binaryTypes) {
+        this.binaryTypes = binaryTypes;
     }
 
     public boolean isStreaming() {
@@ -342,6 +367,20 @@ public class PgOutputConfiguration implements Cloneable {
         this.maxReconnectDelay = maxReconnectDelay;
     }
 
+    public long getSlotCheckInterval() {
+        return slotCheckInterval;
+    }
+
+    /**
+     * How often the slot is checked on an ordinary connection: its lag behind the server's WAL (logged at WARN while
+     * the consumer cannot deliver, and reported by the health check), its {@code wal_status}, whether it still exists,
+     * and whether every table of {@code publicationTables} is still published. A slot that was dropped or invalidated,
+     * or a captured table that left the publication, stops the consumer ({@link SlotLostException}).
+     */
+    public void setSlotCheckInterval(long slotCheckInterval) {
+        this.slotCheckInterval = slotCheckInterval;
+    }
+
     public String getSpoolDirectory() {
         return spoolDirectory;
     }
@@ -352,6 +391,19 @@ public class PgOutputConfiguration implements Cloneable {
      */
     public void setSpoolDirectory(String spoolDirectory) {
         this.spoolDirectory = spoolDirectory;
+    }
+
+    public boolean isAsyncStart() {
+        return asyncStart;
+    }
+
+    /**
+     * Start without checking the source first: the consumer connects on its own thread and keeps retrying, reporting
+     * problems in its health check and the log, so starting it never fails. For wrappers that start the consumer once
+     * and do not retry, such as {@code master:} (high availability). Default false: a setup problem fails the start.
+     */
+    public void setAsyncStart(boolean asyncStart) {
+        this.asyncStart = asyncStart;
     }
 
     public PgOutputConfiguration copy() {

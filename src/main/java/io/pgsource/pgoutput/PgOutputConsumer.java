@@ -2,10 +2,14 @@ package io.pgsource.pgoutput;
 
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.pgoutput.protocol.TransactionPart;
+import io.pgsource.pgoutput.protocol.UnsupportedColumnTypeException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
@@ -22,18 +26,28 @@ import org.slf4j.LoggerFactory;
  * a time, in commit order. A transaction is acknowledged to the slot (flushed and applied LSN) only after the exchange
  * carrying its last part completed without exception; a failed exchange acknowledges nothing and restarts the stream
  * from the slot after a backoff, so the same transaction comes again — never skipped.
+ *
+ * <p>A {@link SlotMonitor} checks the slot every {@code slotCheckInterval}: its lag (logged at WARN while nothing can be
+ * delivered, and offered to health checks and metrics) and whether it can still deliver everything. When it cannot
+ * (the slot was dropped or invalidated, or a captured table left the publication: {@link SlotLostException}), the
+ * consumer stops reading, reports DOWN with the reason, and hands the exception to its
+ * {@link org.apache.camel.spi.ExceptionHandler} (the {@code exceptionHandler} endpoint option; by default it is logged).
  */
 public class PgOutputConsumer extends DefaultConsumer {
     private static final Logger LOG = LoggerFactory.getLogger(PgOutputConsumer.class);
     private static final long STOP_TIMEOUT_MILLIS = 30_000;
 
     /** What the health check reports. */
-    record Status(boolean streaming, String problem, Throwable error, long acknowledgedLsn, long failures) {
+    record Status(boolean streaming, String problem, Throwable error, long acknowledgedLsn, long failures, SlotMonitor.Lag lag,
+            OffsetDateTime lastAppliedCommit) {
     }
 
     private final PgOutputConfiguration options;
     private ExecutorService reader;
+    private ExecutorService delivery;
     private ScheduledExecutorService keeper;
+    private volatile ScheduledExecutorService checker;
+    private SlotMonitor monitor;
     private volatile CountDownLatch stopSignal = new CountDownLatch(0);
     private volatile ReplicationSession session;
     private volatile long acknowledged;
@@ -42,6 +56,12 @@ public class PgOutputConsumer extends DefaultConsumer {
     private volatile Throwable error;
     private volatile boolean routeProblem;
     private volatile long failures;
+    /** A session was opened on the slot since this consumer started: from now on a missing slot means lost changes. */
+    private volatile boolean streamedBefore;
+    private volatile SlotLostException lost;
+    private volatile OffsetDateTime lastAppliedCommit;
+    /** A column type had no binary decoder: read in text mode from then on. */
+    private volatile boolean textOnly;
 
     public PgOutputConsumer(PgOutputEndpoint endpoint, Processor processor) {
         super(endpoint, processor);
@@ -53,13 +73,51 @@ public class PgOutputConsumer extends DefaultConsumer {
         return (PgOutputEndpoint) super.getEndpoint();
     }
 
+    /** Whether a replication session is open and reading (after the snapshotHandler, when this consumer created the slot). */
+    public boolean isStreaming() {
+        return streaming;
+    }
+
     /** The highest LSN acknowledged to the slot by this consumer (0 before the first). */
     public long getAcknowledgedLsn() {
         return acknowledged;
     }
 
     Status status() {
-        return new Status(streaming, problem, error, acknowledged, failures);
+        SlotMonitor m = monitor;
+        return new Status(streaming, problem, error, acknowledged, failures, m == null ? null : m.lag(), lastAppliedCommit);
+    }
+
+    /**
+     * Bytes of WAL between the server's current position and what this consumer applied (acknowledged), as of the last
+     * slot check ({@code slotCheckInterval}); -1 before the first check. It grows while the route cannot deliver, and
+     * the slot keeps that much WAL on the source meanwhile.
+     */
+    public long getSlotLagBytes() {
+        SlotMonitor m = monitor;
+        SlotMonitor.Lag lag = m == null ? null : m.lag();
+        return lag == null ? -1 : lag.lagBytes();
+    }
+
+    /** The slot's {@code wal_status} at the last check (reserved, extended, unreserved, lost), or null. */
+    public String getSlotWalStatus() {
+        SlotMonitor m = monitor;
+        SlotMonitor.Lag lag = m == null ? null : m.lag();
+        return lag == null ? null : lag.walStatus();
+    }
+
+    /** The source commit time of the last transaction the route completed, or null before the first one. */
+    public OffsetDateTime getLastAppliedCommitTime() {
+        return lastAppliedCommit;
+    }
+
+    /**
+     * Seconds since the source committed the last transaction the route completed (NaN before the first one). It grows
+     * while nothing can be delivered, and also while the source commits nothing.
+     */
+    public double getLastAppliedCommitAgeSeconds() {
+        OffsetDateTime last = lastAppliedCommit;
+        return last == null ? Double.NaN : Math.max(0, Duration.between(last.toInstant(), Instant.now()).toMillis() / 1000.0);
     }
 
     @Override
@@ -69,12 +127,19 @@ public class PgOutputConsumer extends DefaultConsumer {
         check.setEnabled(getEndpoint().getComponent().isHealthCheckConsumerEnabled());
         setHealthCheck(check);
         ConnectionSettings connections = new ConnectionSettings(options);
-        // fail fast on setup problems: the exception stops the route from starting, with the fix in its message
-        try (Connection c = connections.openCatalog()) {
-            new Prerequisites(options).check(c);
+        if (!options.isAsyncStart()) {
+            // fail fast on setup problems: the exception stops the route from starting, with the fix in its message
+            try (Connection c = connections.openCatalog()) {
+                new Prerequisites(options).check(c);
+            }
         }
         stopSignal = new CountDownLatch(1);
+        streamedBefore = false;
+        lost = null;
         var executors = getEndpoint().getCamelContext().getExecutorServiceManager();
+        monitor = new SlotMonitor(options, connections, watched());
+        checker = executors.newSingleThreadScheduledExecutor(this, "pgoutput-check-" + options.getSlot());
+        checker.scheduleWithFixedDelay(monitor::check, options.getSlotCheckInterval(), options.getSlotCheckInterval(), TimeUnit.MILLISECONDS);
         keeper = executors.newSingleThreadScheduledExecutor(this, "pgoutput-status-" + options.getSlot());
         keeper.scheduleWithFixedDelay(() -> {
             ReplicationSession s = session;
@@ -82,6 +147,7 @@ public class PgOutputConsumer extends DefaultConsumer {
                 s.keepAliveIfBusy();
             }
         }, 100, 100, TimeUnit.MILLISECONDS);
+        delivery = executors.newSingleThreadExecutor(this, "pgoutput-route-" + options.getSlot());
         reader = executors.newSingleThreadExecutor(this, "pgoutput-" + options.getSlot());
         reader.submit(() -> readLoop(connections));
     }
@@ -94,9 +160,19 @@ public class PgOutputConsumer extends DefaultConsumer {
             executors.shutdownGraceful(reader, STOP_TIMEOUT_MILLIS);
             reader = null;
         }
+        if (delivery != null) {
+            // the reader's session ended its delivery loop before it stopped
+            executors.shutdownGraceful(delivery, STOP_TIMEOUT_MILLIS);
+            delivery = null;
+        }
         if (keeper != null) {
             executors.shutdownNow(keeper);
             keeper = null;
+        }
+        if (checker != null) {
+            executors.shutdownGraceful(checker, STOP_TIMEOUT_MILLIS);
+            checker = null;
+            monitor.close();
         }
         streaming = false;
         super.doStop();
@@ -110,15 +186,17 @@ public class PgOutputConsumer extends DefaultConsumer {
         Backoff backoff = new Backoff(options.getReconnectDelay(), options.getMaxReconnectDelay());
         while (running()) {
             long startedAt = 0;
-            try (ReplicationSession s = new ReplicationSession(options, connections, acknowledgements(), this::deliver)) {
+            long acknowledgedAtStart = acknowledged;
+            try (ReplicationSession s = new ReplicationSession(options, connections, acknowledgements(), this::deliver, delivery, textOnly)) {
                 session = s;
-                s.open();
+                s.open(streamedBefore ? acknowledged : null);
+                streamedBefore = true;
                 startedAt = System.nanoTime();
                 streaming = true;
                 if (!routeProblem) {
                     healthy();
                 }
-                s.run(this::running);
+                s.run(() -> running() && lost == null);
                 s.flushStatus();
             } catch (RouteFailedException e) {
                 failed("the route failed on transaction " + e.part().xid() + " (commit LSN "
@@ -126,6 +204,20 @@ public class PgOutputConsumer extends DefaultConsumer {
                         + "): nothing acknowledged, the slot stays at " + PgOutputEndpoint.lsn(acknowledged), e.getCause(), true);
                 // the route's error handler has logged the exception itself
                 LOG.warn("pgoutput:{} {}; retrying the same transaction from the slot", options.getSlot(), problem);
+            } catch (WalMessageTooLargeException e) {
+                failed(e.getMessage(), e, false);
+                LOG.warn("pgoutput:{} stopped reading: retrying would need the same heap again", options.getSlot());
+                getExceptionHandler().handleException(e.getMessage(), e);
+                break;
+            } catch (SlotLostException e) {
+                lost(e);
+                break;
+            } catch (UnsupportedColumnTypeException e) {
+                // nothing of that relation was delivered: read the same position again, in text mode
+                textOnly = true;
+                LOG.info("pgoutput:{} {}: reading the slot in text mode from now on, from {}", options.getSlot(), e.getMessage(),
+                        PgOutputEndpoint.lsn(acknowledged));
+                continue;
             } catch (PrerequisiteException e) {
                 failed(e.getMessage(), e, false);
                 LOG.error("pgoutput:{} {}", options.getSlot(), e.getMessage());
@@ -153,8 +245,11 @@ public class PgOutputConsumer extends DefaultConsumer {
             if (!running()) {
                 break; // the session ended because the consumer is stopping
             }
-            if (startedAt != 0 && System.nanoTime() - startedAt > TimeUnit.MILLISECONDS.toNanos(options.getMaxReconnectDelay())) {
-                backoff.reset(); // it ran fine for a while: this is a new failure, not the same one again
+            if (acknowledged > acknowledgedAtStart
+                    || (startedAt != 0 && System.nanoTime() - startedAt > TimeUnit.MILLISECONDS.toNanos(options.getMaxReconnectDelay()))) {
+                // the session moved the slot on, or ran fine for a while: this is a new failure, not the same one again
+                // (a source restart soon after a network blip is retried after the initial delay, not a grown one)
+                backoff.reset();
             }
             long delay = backoff.nextDelay();
             LOG.info("pgoutput:{} reconnecting in {} ms", options.getSlot(), delay);
@@ -167,7 +262,54 @@ public class PgOutputConsumer extends DefaultConsumer {
                 break;
             }
         }
+        SlotLostException gone = lost;
+        if (gone != null) {
+            failed(gone.getMessage(), gone, false);
+            ScheduledExecutorService checks = checker;
+            if (checks != null) {
+                checks.shutdown(); // nothing left to watch
+            }
+            getExceptionHandler().handleException("pgoutput:" + options.getSlot() + " stopped: the slot can no longer deliver every change",
+                    gone);
+        }
         LOG.debug("pgoutput:{} reader stopped at acknowledged LSN {}", options.getSlot(), PgOutputEndpoint.lsn(acknowledged));
+    }
+
+    /** The slot can no longer deliver everything: the reader stops (after the exchange in progress, if any). */
+    private void lost(SlotLostException e) {
+        if (lost == null) {
+            lost = e;
+        }
+        stopSignal.countDown();
+    }
+
+    private SlotMonitor.Watched watched() {
+        return new SlotMonitor.Watched() {
+            @Override
+            public long acknowledged() {
+                return acknowledged;
+            }
+
+            @Override
+            public String problem() {
+                return problem;
+            }
+
+            @Override
+            public boolean streamedBefore() {
+                return streamedBefore;
+            }
+
+            @Override
+            public OffsetDateTime lastAppliedCommit() {
+                return lastAppliedCommit;
+            }
+
+            @Override
+            public void lost(SlotLostException e) {
+                PgOutputConsumer.this.lost(e);
+            }
+        };
     }
 
     private ReplicationSession.Acknowledgements acknowledgements() {
@@ -186,7 +328,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         };
     }
 
-    /** Runs the route on one part, on this (the reader) thread; returns only when the exchange completed. */
+    /** Runs the route on one part, on the delivery thread; returns only when the exchange completed. */
     private void deliver(TransactionPart part) {
         Exchange exchange = createExchange(false);
         Message in = exchange.getIn();
@@ -210,6 +352,9 @@ public class PgOutputConsumer extends DefaultConsumer {
         releaseExchange(exchange, false);
         if (failed) {
             throw new RouteFailedException(part, cause);
+        }
+        if (part.last()) {
+            lastAppliedCommit = part.position().commitTime();
         }
         if (routeProblem || problem != null) {
             healthy();

@@ -7,7 +7,8 @@ import org.apache.camel.impl.health.AbstractHealthCheck;
 /**
  * Readiness of a {@code pgoutput:} consumer: UP while it streams and its route completes exchanges; DOWN, with the
  * reason, while it is not connected, waits for its slot, or keeps failing (route errors, lost connection, setup
- * problems). Camel's consumers health-check repository calls it through {@code HealthCheckAware}.
+ * problems), and for good once the slot can no longer deliver every change ({@link SlotLostException}). The details
+ * carry the slot's lag ({@code slotLagBytes}, {@code walStatus}) and the last applied commit. Camel's consumers health-check repository calls it through {@code HealthCheckAware}.
  */
 final class PgOutputConsumerHealthCheck extends AbstractHealthCheck {
     private final PgOutputConsumer consumer;
@@ -28,6 +29,14 @@ final class PgOutputConsumerHealthCheck extends AbstractHealthCheck {
         builder.detail("slot", consumer.getEndpoint().getConfiguration().getSlot());
         builder.detail("acknowledgedLsn", PgOutputEndpoint.lsn(status.acknowledgedLsn()));
         builder.detail("failures", status.failures());
+        if (status.lag() != null) {
+            builder.detail("slotLagBytes", status.lag().lagBytes());
+            builder.detail("walStatus", String.valueOf(status.lag().walStatus()));
+        }
+        if (status.lastAppliedCommit() != null) {
+            builder.detail("lastAppliedCommitTime", status.lastAppliedCommit().toString());
+            builder.detail("lastAppliedCommitAgeSeconds", (long) consumer.getLastAppliedCommitAgeSeconds());
+        }
         if (status.problem() != null) {
             builder.down().message(status.problem());
             if (status.error() != null) {

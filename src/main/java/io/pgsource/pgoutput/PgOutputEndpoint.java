@@ -75,9 +75,10 @@ public class PgOutputEndpoint extends DefaultEndpoint {
         if (c.getMaxBatchSize() < 1) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": maxBatchSize must be at least 1");
         }
-        if (c.getStatusInterval() < 1 || c.getReconnectDelay() < 1 || c.getMaxReconnectDelay() < c.getReconnectDelay()) {
-            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": statusInterval and reconnectDelay must be positive"
-                    + " and maxReconnectDelay at least reconnectDelay");
+        if (c.getStatusInterval() < 1 || c.getReconnectDelay() < 1 || c.getMaxReconnectDelay() < c.getReconnectDelay()
+                || c.getSlotCheckInterval() < 1) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": statusInterval, reconnectDelay and slotCheckInterval"
+                    + " must be positive and maxReconnectDelay at least reconnectDelay");
         }
     }
 

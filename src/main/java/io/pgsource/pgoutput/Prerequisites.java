@@ -38,13 +38,26 @@ final class Prerequisites {
         this.options = options;
     }
 
+    /** The checks before this consumer first streams from the slot. */
     Outcome check(Connection c) throws SQLException {
+        return check(c, null);
+    }
+
+    /**
+     * The checks before a session starts.
+     *
+     * @param streamedUpTo null before this consumer first streamed from the slot; after that, the LSN it acknowledged
+     *                     (0 when none yet). Then a missing slot or a captured table missing from the publication is no
+     *                     longer a setup step to fix but lost changes ({@link SlotLostException}): the slot is not
+     *                     created again, and the publication not recreated.
+     */
+    Outcome check(Connection c, Long streamedUpTo) throws SQLException {
         requireLogicalWal(string(c, "SHOW wal_level"));
         int version = Integer.parseInt(string(c, "SHOW server_version_num"));
         requireReplicationRole(c);
         int protocol = protocolVersion(version, options.getProtocolVersion());
-        SlotState slot = slot(c);
-        checkPublication(c);
+        SlotState slot = slot(c, streamedUpTo);
+        checkPublication(c, streamedUpTo);
         return new Outcome(version, protocol, slot != null, slot == null ? 0 : slot.confirmedFlush);
     }
 
@@ -99,7 +112,7 @@ final class Prerequisites {
     private record SlotState(long confirmedFlush) {
     }
 
-    private SlotState slot(Connection c) throws SQLException {
+    private SlotState slot(Connection c, Long streamedUpTo) throws SQLException {
         String slot = options.getSlot();
         try (PreparedStatement ps = c.prepareStatement("SELECT s.slot_type, s.plugin, s.database, current_database(),"
                 + " to_jsonb(s) ->> 'wal_status', to_jsonb(s) ->> 'invalidation_reason', s.confirmed_flush_lsn::text"
@@ -107,6 +120,9 @@ final class Prerequisites {
             ps.setString(1, slot);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
+                    if (streamedUpTo != null) {
+                        throw dropped(slot, streamedUpTo);
+                    }
                     if (!options.isCreateSlot()) {
                         throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " does not exist: create it with"
                                 + " SELECT pg_create_logical_replication_slot('" + slot.replace("'", "''") + "', 'pgoutput');"
@@ -133,15 +149,31 @@ final class Prerequisites {
                             + ": a logical slot reads one database; pick another slot name for this one");
                 }
                 if ("lost".equals(walStatus) || invalidation != null) {
-                    throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " is invalidated ("
-                            + (invalidation != null ? invalidation : "wal_status = lost") + "): the WAL it needed was removed,"
-                            + " so changes were lost. Drop it (" + drop + "), create it again (or set createSlot=true),"
-                            + " and copy the data again (initial snapshot) before streaming");
+                    throw invalidated(slot, invalidation);
                 }
                 String confirmed = rs.getString(7);
                 return new SlotState(confirmed == null ? 0 : LogSequenceNumber.valueOf(confirmed).asLong());
             }
         }
+    }
+
+    /** The slot is gone after this consumer streamed from it: what was committed after its last acknowledgement is lost. */
+    static SlotLostException dropped(String slot, long acknowledged) {
+        return new SlotLostException(SlotLostException.Reason.DROPPED, "replication slot " + TableId.quoteIdent(slot)
+                + " no longer exists: it was dropped while this consumer was streaming from it (everything up to LSN "
+                + PgOutputEndpoint.lsn(acknowledged) + " was applied and acknowledged). The changes committed after that were"
+                + " kept only by the slot: they cannot be streamed any more and may be missing downstream. Create a new slot and"
+                + " copy the tables again before streaming (createSlot=true with a snapshotHandler does both)");
+    }
+
+    /** The server removed WAL the slot still needed (max_slot_wal_keep_size, or another invalidation cause). */
+    static SlotLostException invalidated(String slot, String cause) {
+        String drop = "SELECT pg_drop_replication_slot('" + slot.replace("'", "''") + "');";
+        return new SlotLostException(SlotLostException.Reason.INVALIDATED, "replication slot " + TableId.quoteIdent(slot)
+                + " is invalidated (" + (cause != null ? cause : "wal_status = lost") + "): the server removed WAL it still"
+                + " needed (usually because it fell further behind than max_slot_wal_keep_size allows), so changes were lost."
+                + " Drop it (" + drop + "), create it again (or set createSlot=true), and copy the data again (initial"
+                + " snapshot) before streaming");
     }
 
     private void requireFreeSlot(Connection c) throws SQLException {
@@ -160,9 +192,20 @@ final class Prerequisites {
         }
     }
 
-    private void checkPublication(Connection c) throws SQLException {
+    private void checkPublication(Connection c, Long streamedUpTo) throws SQLException {
         String pub = options.getPublication();
         List<TableId> wanted = tables(options.getPublicationTables());
+        if (streamedUpTo != null) {
+            // the publication and its tables were fine when this consumer started streaming: a change since lost changes
+            PublicationState state = publicationState(c, pub, wanted);
+            if (!state.exists() || !state.unpublished().isEmpty()) {
+                throw unpublished(pub, state, streamedUpTo);
+            }
+            if (state.updatesOrDeletes()) {
+                requireReplicaIdentities(c, pub, wanted);
+            }
+            return;
+        }
         Boolean allTables = null;
         boolean updatesOrDeletes = true;
         try (PreparedStatement ps = c.prepareStatement("SELECT puballtables, pubupdate OR pubdelete FROM pg_publication WHERE pubname = ?")) {
@@ -186,6 +229,11 @@ final class Prerequisites {
             }
             try (Statement s = c.createStatement()) {
                 s.execute(create);
+            } catch (SQLException e) {
+                if ("42501".equals(e.getSQLState())) {
+                    throw cannotCreatePublication(c, create, e);
+                }
+                throw e;
             }
             LOG.info("Created publication {}: {}", pub, create);
         } else if (!allTables) {
@@ -198,27 +246,114 @@ final class Prerequisites {
         }
     }
 
-    /** {@code a.b, c} → tables; a name without schema is in public; surrounding double quotes are dropped. */
+    /**
+     * CREATE PUBLICATION needs CREATE on the database, and ownership of every listed table (FOR ALL TABLES: superuser).
+     * Says which is missing, and the alternative: an administrator creates the publication once.
+     */
+    private static PrerequisiteException cannotCreatePublication(Connection c, String create, SQLException e) throws SQLException {
+        String role;
+        String database;
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT current_user, current_database()")) {
+            rs.next();
+            role = TableId.quoteIdent(rs.getString(1));
+            database = TableId.quoteIdent(rs.getString(2));
+        }
+        String reason = String.valueOf(e.getMessage());
+        String fix = reason.contains("for database") ? " Give the role the CREATE privilege on the database: GRANT CREATE ON DATABASE "
+                + database + " TO " + role + ";"
+                : reason.contains("must be owner") ? " A table may be published only by its owner: make " + role
+                + " the owner of the tables (ALTER TABLE ... OWNER TO " + role + ";)."
+                : reason.contains("superuser") ? " FOR ALL TABLES needs a superuser: list the tables instead (publicationTables)."
+                : "";
+        return new PrerequisiteException("role " + role + " may not create the publication (" + reason.strip() + ")." + fix
+                + " Or have an administrator (a superuser, or the tables' owner) run " + create
+                + "; once: with the publication in place the role needs only REPLICATION and SELECT on the tables.");
+    }
+
+    /**
+     * Where the tables a consumer captures stand in its publication.
+     *
+     * @param exists      whether the publication exists
+     * @param updatesOrDeletes whether it publishes updates or deletes (replica identities matter then)
+     * @param unpublished captured tables that exist but are not published
+     * @param missing     captured tables that no longer exist under their name (dropped or renamed)
+     */
+    record PublicationState(boolean exists, boolean updatesOrDeletes, List<TableId> unpublished, List<TableId> missing) {
+    }
+
+    static PublicationState publicationState(Connection c, String pub, List<TableId> wanted) throws SQLException {
+        boolean exists;
+        boolean updatesOrDeletes;
+        try (PreparedStatement ps = c.prepareStatement("SELECT pubupdate OR pubdelete FROM pg_publication WHERE pubname = ?")) {
+            ps.setString(1, pub);
+            try (ResultSet rs = ps.executeQuery()) {
+                exists = rs.next();
+                updatesOrDeletes = exists && rs.getBoolean(1);
+            }
+        }
+        List<TableId> unpublished = new ArrayList<>();
+        List<TableId> missing = new ArrayList<>();
+        if (!exists || wanted.isEmpty()) {
+            return new PublicationState(exists, updatesOrDeletes, unpublished, missing);
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t, c.oid IS NOT NULL, EXISTS (SELECT 1 FROM pg_publication_tables pt"
+                + " WHERE pt.pubname = ? AND pt.schemaname = w.s AND pt.tablename = w.t)"
+                + " FROM unnest(?::text[], ?::text[]) AS w(s, t)"
+                + " LEFT JOIN pg_namespace n ON n.nspname = w.s"
+                + " LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.t AND c.relkind IN ('r', 'p')")) {
+            ps.setString(1, pub);
+            ps.setArray(2, c.createArrayOf("text", wanted.stream().map(TableId::schema).toArray()));
+            ps.setArray(3, c.createArrayOf("text", wanted.stream().map(TableId::name).toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    TableId t = new TableId(rs.getString(1), rs.getString(2));
+                    if (!rs.getBoolean(3)) {
+                        missing.add(t);
+                    } else if (!rs.getBoolean(4)) {
+                        unpublished.add(t);
+                    }
+                }
+            }
+        }
+        return new PublicationState(true, updatesOrDeletes, unpublished, missing);
+    }
+
+    /** Captured tables left the publication (or it was dropped) after this consumer streamed from it. */
+    static SlotLostException unpublished(String pub, PublicationState state, long acknowledged) {
+        String p = TableId.quoteIdent(pub);
+        if (!state.exists()) {
+            return new SlotLostException(SlotLostException.Reason.UNPUBLISHED, "publication " + p + " no longer exists: it was"
+                    + " dropped while this consumer was streaming it (applied and acknowledged up to LSN " + PgOutputEndpoint.lsn(acknowledged)
+                    + "). PostgreSQL cannot decode the changes made since through it, so they may be missing downstream. Create the"
+                    + " publication again, then a new slot, and copy the tables again before streaming");
+        }
+        List<String> names = state.unpublished().stream().map(TableId::quoted).toList();
+        String list = String.join(", ", names);
+        boolean one = names.size() == 1;
+        return new SlotLostException(SlotLostException.Reason.UNPUBLISHED, (one ? "table " : "tables ") + list + (one ? " was" : " were")
+                + " taken out of publication " + p + " while this consumer was streaming it (applied and acknowledged up to LSN "
+                + PgOutputEndpoint.lsn(acknowledged) + "). PostgreSQL sends no changes of unpublished tables and never sends the"
+                + " ones made meanwhile later, so changes to " + (one ? "it" : "them") + " may be missing downstream. Either add "
+                + (one ? "it" : "them") + " back (ALTER PUBLICATION " + p + " ADD TABLE " + list + ";) and copy the tables again"
+                + " from a new slot, or stop capturing " + (one ? "it" : "them") + " (take " + (one ? "it" : "them")
+                + " out of publicationTables)");
+    }
+
+    /** {@code a.b, "x,y"."z", c} → tables; a name without schema is in public; surrounding double quotes are dropped. */
     static List<TableId> tables(String list) {
         List<TableId> tables = new ArrayList<>();
         if (list == null || list.isBlank()) {
             return tables;
         }
-        for (String item : list.split(",")) {
-            String name = item.trim();
-            if (name.isEmpty()) {
-                continue;
+        // quote-aware: a quoted name may hold commas, dots and doubled quotes
+        for (String name : TableId.splitList(list)) {
+            try {
+                tables.add(TableId.parse(name));
+            } catch (IllegalArgumentException noSchema) {
+                tables.add(TableId.parse("public." + name));
             }
-            int dot = name.startsWith("\"") ? name.indexOf("\".") + 1 : name.indexOf('.');
-            String schema = dot > 0 ? name.substring(0, dot) : "public";
-            String table = dot > 0 ? name.substring(dot + 1) : name;
-            tables.add(new TableId(unquote(schema), unquote(table)));
         }
         return tables;
-    }
-
-    private static String unquote(String s) {
-        return s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"") ? s.substring(1, s.length() - 1).replace("\"\"", "\"") : s;
     }
 
     private static void requireTable(Connection c, TableId t) throws SQLException {

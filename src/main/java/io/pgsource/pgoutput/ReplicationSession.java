@@ -1,5 +1,6 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.pgoutput.protocol.CatalogPrimaryKeys;
 import io.pgsource.pgoutput.protocol.CatalogTypeNames;
 import io.pgsource.pgoutput.protocol.RelationCache;
 import io.pgsource.pgoutput.protocol.TransactionAssembler;
@@ -11,9 +12,11 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntPredicate;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
@@ -23,7 +26,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One connection to the slot: the catalog connection, the replication connection (creating the slot first when
- * asked), the replication stream and the assembler fed from it. Runs on the consumer's reader thread; only
+ * asked), the replication stream and the assembler fed from it. Runs on the consumer's reader thread, which reads and
+ * decodes while the route works on the transactions before ({@link PartDelivery}, on a thread of its own); only
  * {@link #keepAliveIfBusy} and {@link #close} are called from other threads. A failure ends the session; the consumer
  * opens a new one, which resumes from the slot (nothing unacknowledged is lost, the assembler starts afresh).
  */
@@ -41,13 +45,16 @@ final class ReplicationSession implements AutoCloseable {
     private final ConnectionSettings connections;
     private final Acknowledgements acks;
     private final PartHandler handler;
+    private final Executor deliveryThreads;
+    private final boolean textOnly;
     private final ReentrantLock streamLock = new ReentrantLock();
+    private PartDelivery delivery;
+    private BooleanSupplier running = () -> true;
 
     private Connection catalog;
     private Connection replication;
     private volatile PGReplicationStream stream;
     private TransactionAssembler assembler;
-    private volatile boolean busy;
     private volatile long lastStatusNanos = System.nanoTime();
     private long keepAliveNanos;
     private boolean inTransaction;
@@ -59,20 +66,37 @@ final class ReplicationSession implements AutoCloseable {
         void acknowledged(long lsn);
     }
 
-    ReplicationSession(PgOutputConfiguration options, ConnectionSettings connections, Acknowledgements acks, PartHandler handler) {
+    /**
+     * @param deliveryThreads runs the route on each transaction part, one at a time, while this session reads on
+     * @param textOnly        read in text mode even with binary=true (a column type had no binary decoder)
+     */
+    ReplicationSession(PgOutputConfiguration options, ConnectionSettings connections, Acknowledgements acks, PartHandler handler,
+                       Executor deliveryThreads, boolean textOnly) {
         this.options = options;
         this.connections = connections;
         this.acks = acks;
         this.handler = handler;
+        this.deliveryThreads = deliveryThreads;
+        this.textOnly = textOnly;
     }
 
-    /** Checks the prerequisites, connects, creates the slot if asked (running the snapshot handler), starts streaming. */
-    void open() throws Exception {
+    /**
+     * Checks the prerequisites, connects, creates the slot if asked (running the snapshot handler), starts streaming.
+     *
+     * @param streamedUpTo null before the consumer first streamed from the slot, else the LSN it acknowledged: then a
+     *                     missing slot is not created again but reported as lost ({@link SlotLostException})
+     */
+    void open(Long streamedUpTo) throws Exception {
         catalog = connections.openCatalog();
-        Prerequisites.Outcome setup = new Prerequisites(options).check(catalog);
-        if (options.isBinary() && setup.serverVersion() < 140000) {
-            throw new PrerequisiteException("pgoutput binary=true needs PostgreSQL 14 or newer; this server is " + setup.serverVersion()
-                    + ". Remove the binary option (text mode gives the same values).");
+        Prerequisites.Outcome setup = new Prerequisites(options).check(catalog, streamedUpTo);
+        IntPredicate binaryTypes = options.getBinaryTypes();
+        boolean binary = options.isBinary() && !textOnly;
+        if (binary && setup.serverVersion() < 140000) {
+            if (binaryTypes == null) {
+                throw new PrerequisiteException("pgoutput binary=true needs PostgreSQL 14 or newer; this server is " + setup.serverVersion()
+                        + ". Remove the binary option (text mode gives the same values).");
+            }
+            binary = false; // binary where it works: text mode gives the same values
         }
         keepAliveNanos = TimeUnit.MILLISECONDS.toNanos(keepAliveMillis(catalog, options.getStatusInterval()));
         replication = connections.openReplication();
@@ -91,20 +115,43 @@ final class ReplicationSession implements AutoCloseable {
         if (protocol >= 2 && options.isStreaming()) {
             builder.withSlotOption("streaming", "on");
         }
-        if (options.isBinary()) {
+        if (binary) {
             builder.withSlotOption("binary", "true");
         }
         if (options.isMessages() && setup.serverVersion() >= 140000) {
             builder.withSlotOption("messages", "true");
         }
-        stream = builder.start();
+        try {
+            stream = builder.start();
+        } catch (SQLException e) {
+            throw slotTrouble(e, streamedUpTo);
+        }
+        delivery = new PartDelivery(handler, options.getMaxBatchSize(), this::acknowledge);
+        delivery.start(deliveryThreads);
         Path spool = options.getSpoolDirectory() != null ? Path.of(options.getSpoolDirectory())
                 : Path.of(System.getProperty("java.io.tmpdir"), "pgoutput-spool");
-        assembler = new TransactionAssembler(protocol, new RelationCache(new CatalogTypeNames(catalog)), options.getMaxBatchSize(),
+        RelationCache relations = new RelationCache(new CatalogTypeNames(catalog), new CatalogPrimaryKeys(catalog),
+                binary && binaryTypes != null ? binaryTypes : oid -> true);
+        assembler = new TransactionAssembler(protocol, relations, options.getMaxBatchSize(),
                 spool, this::part, m -> LOG.debug("non-transactional logical decoding message '{}' ignored", m.prefix()));
-        LOG.info("Streaming slot {} of {} (publication {}, pgoutput protocol {}), from {}", options.getSlot(), connections.target(),
-                options.getPublication(), protocol, start > 0 ? "LSN " + PgOutputEndpoint.lsn(start)
+        LOG.info("Streaming slot {} of {} (publication {}, pgoutput protocol {}, {} mode), from {}", options.getSlot(), connections.target(),
+                options.getPublication(), protocol, binary ? "binary" : "text", start > 0 ? "LSN " + PgOutputEndpoint.lsn(start)
                         : "its confirmed position " + PgOutputEndpoint.lsn(setup.confirmedFlush()));
+    }
+
+    /**
+     * START_REPLICATION failed: the slot vanished or was invalidated between the checks and the start (a race with
+     * whoever dropped it or with a checkpoint), or something else went wrong (returned as is).
+     */
+    private Exception slotTrouble(SQLException e, Long streamedUpTo) {
+        String message = String.valueOf(e.getMessage());
+        if ("42704".equals(e.getSQLState()) && streamedUpTo != null) {
+            return Prerequisites.dropped(options.getSlot(), streamedUpTo);
+        }
+        if ("55000".equals(e.getSQLState()) && message.contains("can no longer get changes")) {
+            return Prerequisites.invalidated(options.getSlot(), message);
+        }
+        return e;
     }
 
     /** How often to send status while a slow exchange runs: often enough for wal_sender_timeout, at most statusInterval. */
@@ -117,9 +164,9 @@ final class ReplicationSession implements AutoCloseable {
     }
 
     private void createSlot(int serverVersion) throws Exception {
-        String slot = options.getSlot(); // validated: [a-z0-9_]+
-        String sql = serverVersion >= 150000 ? "CREATE_REPLICATION_SLOT " + slot + " LOGICAL pgoutput (SNAPSHOT 'export')"
-                : "CREATE_REPLICATION_SLOT " + slot + " LOGICAL pgoutput EXPORT_SNAPSHOT";
+        String slot = options.getSlot(); // validated: [a-z0-9_]+, and quoted all the same
+        String sql = serverVersion >= 150000 ? "CREATE_REPLICATION_SLOT " + TableId.quoteIdent(slot) + " LOGICAL pgoutput (SNAPSHOT 'export')"
+                : "CREATE_REPLICATION_SLOT " + TableId.quoteIdent(slot) + " LOGICAL pgoutput EXPORT_SNAPSHOT";
         SlotCreated created;
         try (Statement s = replication.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             rs.next();
@@ -146,7 +193,7 @@ final class ReplicationSession implements AutoCloseable {
 
     private void dropNewSlot(String slot) {
         try (Statement s = replication.createStatement()) {
-            s.execute("DROP_REPLICATION_SLOT " + slot);
+            s.execute("DROP_REPLICATION_SLOT " + TableId.quoteIdent(slot));
         } catch (SQLException e) {
             LOG.warn("Could not drop the new slot {} after its snapshot handler failed: {}; drop it by hand"
                     + " (SELECT pg_drop_replication_slot('{}')) so a new snapshot is exported", slot, e.getMessage(), slot);
@@ -158,13 +205,20 @@ final class ReplicationSession implements AutoCloseable {
      * While nothing is in flight, follows the server's position so an idle publication does not hold WAL back.
      */
     void run(BooleanSupplier running) throws Exception {
+        this.running = running;
         while (running.getAsBoolean()) {
+            delivery.check();
             ByteBuffer message;
             long walStart;
             streamLock.lock();
             try {
                 message = stream.readPending();
                 walStart = stream.getLastReceiveLSN().asLong();
+            } catch (OutOfMemoryError e) {
+                // pgjdbc allocates each CopyData message whole; only this allocation is expected to fail this way. The
+                // half-read connection is closed with the session, which releases what was read.
+                throw new WalMessageTooLargeException(options.getSlot(), PgOutputEndpoint.lsn(stream.getLastReceiveLSN().asLong()),
+                        PgOutputEndpoint.lsn(acks.acknowledged()), e);
             } finally {
                 streamLock.unlock();
             }
@@ -186,9 +240,11 @@ final class ReplicationSession implements AutoCloseable {
 
     /** Advances the slot to the server's last position when every delivered transaction is acknowledged. */
     private void followServerWhenIdle() {
-        if (inTransaction || assembler.streamsInProgress() > 0) {
+        if (inTransaction || assembler.streamsInProgress() > 0 || delivery.busy()) {
             return; // a transaction is in flight: its commit is beyond what was acknowledged
         }
+        // nothing in flight may also mean the route just failed (and dropped what followed): never pass that transaction
+        delivery.check();
         long received = stream.getLastReceiveLSN().asLong();
         if (received > acks.acknowledged()) {
             acknowledge(received);
@@ -203,20 +259,20 @@ final class ReplicationSession implements AutoCloseable {
                     PgOutputEndpoint.lsn(acknowledged));
             return;
         }
-        busy = true;
         try {
-            handler.deliver(part);
-        } finally {
-            busy = false;
+            delivery.offer(part, running);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while handing a transaction to the route", e);
         }
-        part.acknowledgeLsn().ifPresent(this::acknowledge);
     }
 
+    /** Acknowledges up to the LSN (never backwards); called by the reader when idle and by the delivery thread. */
     private void acknowledge(long lsn) {
-        acks.acknowledged(lsn);
-        LogSequenceNumber l = LogSequenceNumber.valueOf(lsn);
         streamLock.lock();
         try {
+            acks.acknowledged(lsn);
+            LogSequenceNumber l = LogSequenceNumber.valueOf(acks.acknowledged());
             stream.setFlushedLSN(l);
             stream.setAppliedLSN(l);
         } finally {
@@ -225,13 +281,14 @@ final class ReplicationSession implements AutoCloseable {
     }
 
     /**
-     * Called by a timer: while the route works on an exchange the reader thread does not read, so send status updates
-     * from here, or wal_sender_timeout ends the connection.
+     * Called by a timer: while the route works on a big exchange the reader thread waits for room and does not read, so
+     * send status updates from here, or wal_sender_timeout ends the connection.
      */
     void keepAliveIfBusy() {
         PGReplicationStream s = stream;
+        PartDelivery d = delivery;
         long now = System.nanoTime();
-        if (!busy || s == null || now - lastStatusNanos < keepAliveNanos) {
+        if (d == null || !d.busy() || s == null || now - lastStatusNanos < keepAliveNanos) {
             return;
         }
         if (streamLock.tryLock()) {
@@ -246,8 +303,11 @@ final class ReplicationSession implements AutoCloseable {
         }
     }
 
-    /** Sends the acknowledged position now (before a clean stop), ignoring failures. */
-    void flushStatus() {
+    /** Lets the part in the route end, then sends the acknowledged position (before a clean stop), ignoring failures. */
+    void flushStatus() throws InterruptedException {
+        if (delivery != null) {
+            delivery.stop();
+        }
         PGReplicationStream s = stream;
         if (s == null || s.isClosed()) {
             return;
@@ -264,6 +324,13 @@ final class ReplicationSession implements AutoCloseable {
 
     @Override
     public void close() {
+        if (delivery != null) {
+            try {
+                delivery.stop(); // the part in the route ends (and is acknowledged) before the stream closes
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (assembler != null) {
             assembler.close();
         }

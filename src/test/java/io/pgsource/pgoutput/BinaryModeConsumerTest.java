@@ -37,7 +37,10 @@ class BinaryModeConsumerTest extends CamelTestSupport {
                         + " created timestamptz, updated timestamptz, doc jsonb, paid bool, tags text[], attrs hstore, m mood,"
                         + " p posint, d date, t time, tz timetz, i interval, u uuid, b bytea, f float8, r real, cash money)",
                 "ALTER TABLE orders REPLICA IDENTITY FULL",
-                "CREATE PUBLICATION orders_pub FOR TABLE orders");
+                "CREATE PUBLICATION orders_pub FOR TABLE orders",
+                "CREATE TABLE plain (id int PRIMARY KEY, v text)",
+                "CREATE TABLE shapes (id int PRIMARY KEY, at point)",
+                "CREATE PUBLICATION mixed_pub FOR TABLE plain, shapes");
         try (Connection c = db.connect()) {
             types = TypeRegistry.load(c);
         }
@@ -86,6 +89,40 @@ class BinaryModeConsumerTest extends CamelTestSupport {
         assertThat(first.get("cash")).isEqualTo(new BigDecimal("-1234.56"));
         assertThat(first.get("id")).isEqualTo(1L);
         assertThat(rawClasses).contains(byte[].class).doesNotContain(String.class);
+    }
+
+    @Test
+    void withBinaryTypesTheStreamIsBinaryUntilARelationHasAColumnWithoutBinaryDecoderThenTextFromTheSamePosition() throws Exception {
+        assertThat(types.decodesBinary(23)).isTrue();
+        assertThat(types.decodesBinary(1007)).as("int4[]").isTrue();
+        assertThat(types.decodesBinary(600)).as("point").isFalse();
+        assertThat(types.decodesBinary(1017)).as("point[]").isFalse();
+        String slot = db.createSlot("auto_mode");
+        Collector collector = new Collector();
+        List<Class<?>> rawClasses = new CopyOnWriteArrayList<>();
+        TypeMappingProcessor typeMapping = new TypeMappingProcessor(types);
+        context.getRegistry().bind("decodable", (java.util.function.IntPredicate) types::decodesBinary);
+        context.addRoutes(new RouteBuilder() {
+            @Override
+            public void configure() {
+                from(db.uri(slot, "mixed_pub", "binary=true&binaryTypes=#decodable")).routeId("auto")
+                        .process(e -> recordRawClasses(e, rawClasses)).process(typeMapping).process(collector);
+            }
+        });
+
+        db.transaction("INSERT INTO plain VALUES (1, 'binary')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() >= 1, "the first row");
+        assertThat(rawClasses).containsOnly(byte[].class);
+
+        // point has no binary decoder: the consumer reads this transaction (and everything after) in text mode
+        db.transaction("INSERT INTO plain VALUES (2, 'before the shape')", "INSERT INTO shapes VALUES (1, '(1.5,2)')");
+        db.transaction("INSERT INTO plain VALUES (3, 'text')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() >= 4, "all four rows");
+        PgOutputTestSupport.sleep(500); // anything delivered twice would arrive now
+
+        assertThat(collector.events()).extracting(e -> e.after().get(0)).containsExactly(1, 2, 1, 3);
+        assertThat(collector.events().get(2).after().get("at")).isEqualTo("(1.5,2)");
+        assertThat(rawClasses.subList(2, rawClasses.size())).containsOnly(String.class);
     }
 
     private static void recordRawClasses(Exchange exchange, List<Class<?>> classes) {

@@ -2,6 +2,7 @@ package io.pgsource.pgoutput;
 
 import static io.pgsource.pgoutput.PgOutputTestSupport.await;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Op;
@@ -85,6 +86,23 @@ class PgOutputConsumerTest extends CamelTestSupport {
         // the slot follows once the exchanges completed (status updates every second here)
         long lastCommit = r.get(r.size() - 1).commitLsn();
         await(Duration.ofSeconds(10), () -> confirmed(slot) >= lastCommit, "confirmed_flush_lsn to reach the last commit");
+    }
+
+    @Test
+    void withAsyncStartASetupProblemDoesNotFailTheStartAndTheConsumerStreamsOnceItIsFixed() throws Exception {
+        String slot = db.createSlot("async");
+        // the publication does not exist yet: a plain start fails with the fix, asyncStart starts and keeps trying
+        assertThatThrownBy(() -> route("plain-start", db.uri(slot, "late_pub", ""), new Collector())).hasStackTraceContaining("late_pub");
+        Collector collector = new Collector();
+        route("async-start", db.uri(slot, "late_pub", "asyncStart=true"), collector);
+        assertThat(context.getRouteController().getRouteStatus("async-start").isStarted()).isTrue();
+        await(Duration.ofSeconds(20), () -> health("async-start").getMessage().orElse("").contains("late_pub"), "the problem in the health check");
+        assertThat(health("async-start").getState()).isEqualTo(HealthCheck.State.DOWN);
+
+        db.execute("CREATE TABLE late (id int PRIMARY KEY)", "CREATE PUBLICATION late_pub FOR TABLE late");
+        long xid = db.transaction("INSERT INTO late VALUES (1)");
+        await(Duration.ofSeconds(20), () -> collector.transactions().contains(xid), "the transaction committed after the fix");
+        assertThat(health("async-start").getState()).isEqualTo(HealthCheck.State.UP);
     }
 
     @Test

@@ -30,7 +30,8 @@ class PgOutputResilienceTest extends CamelTestSupport {
     static void database() throws Exception {
         db = new PgOutputTestSupport("pgoutput_resilience");
         db.execute("CREATE TABLE slow (id int PRIMARY KEY)", "CREATE TABLE held (id int PRIMARY KEY)",
-                "CREATE TABLE restarted (id int PRIMARY KEY)",
+                "CREATE TABLE restarted (id int PRIMARY KEY)", "CREATE TABLE bounced (id int PRIMARY KEY)",
+                "CREATE PUBLICATION bounced_pub FOR TABLE bounced",
                 "CREATE PUBLICATION slow_pub FOR TABLE slow", "CREATE PUBLICATION held_pub FOR TABLE held",
                 "CREATE PUBLICATION restarted_pub FOR TABLE restarted");
     }
@@ -107,6 +108,36 @@ class PgOutputResilienceTest extends CamelTestSupport {
         }
         await(Duration.ofSeconds(20), () -> collector.transactions().size() == 1, "the transaction once the slot is free");
         await(Duration.ofSeconds(5), () -> consumer.getHealthCheck().call().getState() == HealthCheck.State.UP, "UP");
+    }
+
+    @Test
+    void aConnectionLostAfterTheStreamMovedOnIsRetriedAfterTheInitialDelayNotAGrownOne() throws Exception {
+        String slot = db.createSlot("bounced");
+        Collector collector = new Collector();
+        ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PgOutputConsumer.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        log.addAppender(lines);
+        try {
+            // far apart failures are told apart by time (maxReconnectDelay); these come quickly, each after progress
+            PgOutputConsumer consumer = route("bounced", db.uri(slot, "bounced_pub", "").replace("maxReconnectDelay=1s", "maxReconnectDelay=60s"),
+                    collector);
+            for (int i = 1; i <= 4; i++) {
+                int n = i;
+                long before = consumer.getAcknowledgedLsn();
+                db.transaction("INSERT INTO bounced VALUES (" + i + ")");
+                await(Duration.ofSeconds(30), () -> collector.transactions().size() == n && consumer.getAcknowledgedLsn() > before,
+                        "transaction " + i + " acknowledged");
+                Integer walsender = db.activePid(slot);
+                db.query("SELECT pg_terminate_backend(" + walsender + ")");
+                await(Duration.ofSeconds(30), () -> consumer.status().failures() == n && consumer.status().streaming(), "streaming again " + i);
+            }
+            List<String> delays = lines.list.stream().map(e -> e.getFormattedMessage()).filter(m -> m.contains("reconnecting in")).toList();
+            assertThat(delays).hasSize(4).allSatisfy(m -> assertThat(m).endsWith("reconnecting in 200 ms"));
+            assertThat(collector.events()).extracting(e -> e.after().get("id")).containsExactly("1", "2", "3", "4");
+        } finally {
+            log.detachAppender(lines);
+        }
     }
 
     @Test

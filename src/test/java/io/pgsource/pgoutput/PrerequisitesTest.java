@@ -167,6 +167,31 @@ class PrerequisitesTest extends CamelTestSupport {
     }
 
     @Test
+    void aRoleThatMayNotCreateThePublicationIsToldWhatToGrantOrWhoShouldCreateIt() throws Exception {
+        String role = db.newSlotName("nopubrole");
+        db.execute("CREATE ROLE " + role + " LOGIN REPLICATION PASSWORD 'pw'", "GRANT SELECT ON keyed TO " + role);
+        String slot = db.createSlot("nopub");
+        PgOutputConfiguration options = options(slot, "role_pub");
+        options.setCreatePublication(true);
+        options.setPublicationTables("keyed");
+        try (Connection c = DriverManager.getConnection(db.pg.jdbcUrl(db.database), role, "pw")) {
+            // no CREATE on the database
+            assertThatThrownBy(() -> new Prerequisites(options).check(c)).isInstanceOf(PrerequisiteException.class)
+                    .hasMessageContaining("may not create the publication")
+                    .hasMessageContaining("GRANT CREATE ON DATABASE \"" + db.database + "\" TO \"" + role + "\";")
+                    .hasMessageContaining("CREATE PUBLICATION \"role_pub\" FOR TABLE \"public\".\"keyed\";");
+            // CREATE on the database, but the table belongs to someone else
+            db.execute("GRANT CREATE ON DATABASE " + db.database + " TO " + role);
+            assertThatThrownBy(() -> new Prerequisites(options).check(c)).isInstanceOf(PrerequisiteException.class)
+                    .hasMessageContaining("must be owner of table keyed")
+                    .hasMessageContaining("ALTER TABLE ... OWNER TO \"" + role + "\";")
+                    .hasMessageContaining("with the publication in place the role needs only REPLICATION and SELECT on the tables");
+        } finally {
+            db.execute("REVOKE ALL ON DATABASE " + db.database + " FROM " + role, "REVOKE ALL ON keyed FROM " + role, "DROP ROLE " + role);
+        }
+    }
+
+    @Test
     void anInvalidatedSlotMustBeDroppedRecreatedAndRecopied() throws Exception {
         String slot = db.createSlot("lost");
         db.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'", "SELECT pg_reload_conf()");

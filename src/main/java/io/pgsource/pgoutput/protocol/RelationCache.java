@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntPredicate;
 
 /**
  * The latest Relation message per relation OID, turned into the {@link TableSchema} the following changes of that
@@ -21,11 +22,15 @@ import java.util.Map;
  * TableSchema from then on. A resent identical Relation keeps the same TableSchema instance.
  *
  * <p>The key is the columns the Relation message flags as replica identity. With REPLICA IDENTITY FULL every
- * column is flagged, so the key is all columns; {@link #fullIdentity} tells such a table apart from one with a real
- * key. Not thread-safe.
+ * column is flagged, which is not a key: the key is then the table's primary key ({@link PrimaryKeys}, when every one
+ * of its columns is in the message), else none: a keyless table, whose UPDATE and DELETE carry the whole old row.
+ * This is the key the catalog discovery gives the same table, so the copy and the stream agree on it (a destination
+ * table created from either has the same key). {@link #fullIdentity} tells a FULL table apart. Not thread-safe.
  */
 public final class RelationCache {
     private final TypeNames typeNames;
+    private final PrimaryKeys primaryKeys;
+    private final IntPredicate columnTypes;
     private final Map<Integer, Entry> relations = new HashMap<>();
     private final Map<TableId, Entry> byTable = new HashMap<>();
     private final Map<Integer, Type> types = new HashMap<>();
@@ -34,8 +39,24 @@ public final class RelationCache {
     public record Entry(Relation relation, TableSchema schema) {
     }
 
+    /** A cache that knows no primary keys: REPLICA IDENTITY FULL tables are keyless. */
     public RelationCache(TypeNames typeNames) {
+        this(typeNames, PrimaryKeys.NONE, oid -> true);
+    }
+
+    public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys) {
+        this(typeNames, primaryKeys, oid -> true);
+    }
+
+    /**
+     * @param primaryKeys the primary keys of REPLICA IDENTITY FULL tables
+     * @param columnTypes the column types a relation may have; a Relation message with another one throws
+     *                    {@link UnsupportedColumnTypeException} (a binary-mode stream whose reader cannot decode it)
+     */
+    public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, IntPredicate columnTypes) {
         this.typeNames = typeNames;
+        this.primaryKeys = primaryKeys;
+        this.columnTypes = columnTypes;
     }
 
     /** Records a Relation message; returns the schema the relation's next changes use. */
@@ -45,6 +66,11 @@ public final class RelationCache {
             return known.schema;
         }
         TableSchema schema = toSchema(relation);
+        for (Column c : schema.columns()) {
+            if (!columnTypes.test(c.typeOid())) {
+                throw new UnsupportedColumnTypeException(schema.id(), c.name(), c.typeName());
+            }
+        }
         Entry entry = new Entry(relation, schema);
         relations.put(relation.oid(), entry);
         byTable.put(schema.id(), entry);
@@ -107,6 +133,10 @@ public final class RelationCache {
             if (c.key()) {
                 key.add(c.name());
             }
+        }
+        if (relation.fullIdentity()) {
+            List<String> primary = primaryKeys.primaryKey(relation.oid());
+            key = key.containsAll(primary) ? primary : List.of();
         }
         return new TableSchema(new TableId(relation.namespace(), relation.name()), columns, key);
     }

@@ -131,10 +131,27 @@ class TransactionAssemblerTest {
         assertThat(values(events.get(0).before())).containsExactly("1", "a", "10");
         assertThat(values(events.get(0).after())).containsExactly("1", "a2", "10");
         assertThat(values(events.get(1).before())).containsExactly("2", "b", "20");
-        // FULL flags every column as key; the cache tells it is not a real key
-        assertThat(events.get(0).table().key()).containsExactly("id", "name", "n");
+        // FULL flags every column as replica identity; the key is the primary key, as the catalog discovery has it
+        assertThat(events.get(0).table().key()).containsExactly("id");
         assertThat(a.assembler.relations().fullIdentity(oid("full_id"))).isTrue();
         assertThat(a.assembler.relations().fullIdentity(events.get(0).tableId())).isTrue();
+    }
+
+    @Test
+    void aReplicaIdentityFullTableWithoutPrimaryKeyIsKeylessNotKeyedByEveryColumn() throws SQLException {
+        sql("CREATE TABLE full_keyless (account int, amount numeric, memo text)");
+        sql("ALTER TABLE full_keyless REPLICA IDENTITY FULL");
+        sql("CREATE TABLE full_composite (b text, a int, v text, PRIMARY KEY (a, b))");
+        sql("ALTER TABLE full_composite REPLICA IDENTITY FULL");
+        String slot = slot();
+        tx("INSERT INTO full_keyless VALUES (1, 1.5, 'x'), (1, 1.5, 'x')", "DELETE FROM full_keyless WHERE ctid = (SELECT min(ctid) FROM full_keyless)",
+                "INSERT INTO full_composite VALUES ('k', 1, 'v')");
+
+        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(4)), 1000).events();
+        assertThat(events.get(0).table().key()).isEmpty();
+        assertThat(events.get(0).table().hasKey()).isFalse();
+        assertThat(values(events.get(2).before())).containsExactly("1", "1.5", "x");
+        assertThat(events.get(3).table().key()).containsExactly("a", "b");
     }
 
     @Test
@@ -289,7 +306,7 @@ class TransactionAssemblerTest {
     // --- helpers
 
     private Wal.Assembled assemble(List<Wal.Message> messages, int maxBatchSize) {
-        Wal.Assembled a = new Wal.Assembled(4, new RelationCache(new CatalogTypeNames(c)), maxBatchSize, spool);
+        Wal.Assembled a = new Wal.Assembled(4, new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c)), maxBatchSize, spool);
         return a.feed(messages);
     }
 

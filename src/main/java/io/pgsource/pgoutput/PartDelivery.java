@@ -1,0 +1,146 @@
+package io.pgsource.pgoutput;
+
+import io.pgsource.pgoutput.protocol.TransactionPart;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongConsumer;
+
+/**
+ * Hands transaction parts from the reader thread to the route on a thread of its own, in order, so the server's
+ * walsender, the decoding and the route (the destination) work at the same time instead of taking turns. After the
+ * route completed a transaction's last part, its LSN goes to {@code acknowledge} (from the delivery thread).
+ *
+ * <p>Memory stays bounded: the parts queued or being delivered hold at most twice {@code maxBatchSize} changes (one
+ * part in the route, the next one waiting), whatever the transactions' sizes. When the route fails on a part, the
+ * parts behind it are dropped (none of them is acknowledged), and the reader's next call to {@link #offer} or
+ * {@link #check} throws the {@link RouteFailedException}, which ends the session: the slot sends them all again.
+ */
+final class PartDelivery {
+    /** Ends the delivery loop. */
+    private static final TransactionPart END = new TransactionPart(null, 0, 0, false, null, java.util.List.of());
+
+    private final ReplicationSession.PartHandler handler;
+    private final LongConsumer acknowledge;
+    private final BlockingQueue<TransactionPart> queue = new LinkedBlockingQueue<>();
+    private final Semaphore room;
+    private final int capacity;
+    /** Parts offered and not yet delivered and acknowledged (queued or in the route). */
+    private final AtomicInteger pending = new AtomicInteger();
+    private final Object done = new Object();
+    private volatile RouteFailedException failure;
+    private boolean running;
+
+    /**
+     * @param maxBatchSize the most changes a part holds
+     * @param acknowledge  receives the LSN of each transaction whose last part the route completed
+     */
+    PartDelivery(ReplicationSession.PartHandler handler, int maxBatchSize, LongConsumer acknowledge) {
+        this.handler = handler;
+        this.acknowledge = acknowledge;
+        this.capacity = 2 * Math.max(1, maxBatchSize);
+        this.room = new Semaphore(capacity);
+    }
+
+    /** Starts the delivery loop on a thread of the executor. */
+    void start(Executor executor) {
+        synchronized (done) {
+            running = true;
+        }
+        executor.execute(this::loop);
+    }
+
+    /** Queues a part, waiting while the parts ahead hold too many changes; throws when the route failed. */
+    void offer(TransactionPart part, BooleanSupplier keepWaiting) throws InterruptedException {
+        int weight = weight(part);
+        while (!room.tryAcquire(weight, 100, TimeUnit.MILLISECONDS)) {
+            check();
+            if (!keepWaiting.getAsBoolean()) {
+                return; // stopping: the part is not delivered, so not acknowledged, and comes again
+            }
+        }
+        check();
+        pending.incrementAndGet();
+        queue.add(part);
+    }
+
+    /** Throws the route's failure, if it failed. */
+    void check() {
+        RouteFailedException f = failure;
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    /**
+     * True while a part is queued or in the route (nothing may be acknowledged beyond what is delivered). When it turns
+     * false because the route failed, {@link #check} already throws.
+     */
+    boolean busy() {
+        return pending.get() > 0;
+    }
+
+    private int weight(TransactionPart part) {
+        return Math.min(capacity, Math.max(1, part.batch().size()));
+    }
+
+    private void loop() {
+        try {
+            while (true) {
+                TransactionPart part = queue.take();
+                if (part == END) {
+                    return;
+                }
+                if (failure != null) {
+                    drop(part);
+                    continue;
+                }
+                try {
+                    handler.deliver(part);
+                    part.acknowledgeLsn().ifPresent(acknowledge);
+                } catch (RouteFailedException e) {
+                    failure = e;
+                } catch (RuntimeException e) {
+                    failure = new RouteFailedException(part, e);
+                } finally {
+                    drop(part);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            synchronized (done) {
+                running = false;
+                done.notifyAll();
+            }
+        }
+    }
+
+    private void drop(TransactionPart part) {
+        room.release(weight(part));
+        pending.decrementAndGet();
+    }
+
+    /**
+     * Ends the loop after the part in the route (the parts still queued are dropped: not acknowledged, they come again)
+     * and waits for it, so nothing acknowledges after the session closed its stream.
+     */
+    void stop() throws InterruptedException {
+        TransactionPart p;
+        while ((p = queue.poll()) != null) {
+            if (p != END) {
+                drop(p);
+            }
+        }
+        queue.add(END);
+        synchronized (done) {
+            while (running) {
+                done.wait();
+            }
+        }
+    }
+}

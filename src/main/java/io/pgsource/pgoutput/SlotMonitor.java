@@ -1,0 +1,192 @@
+package io.pgsource.pgoutput;
+
+import io.pgsource.change.TableId;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Checks a consumer's slot every {@code slotCheckInterval} on an ordinary connection of its own: how far it is behind
+ * the server's WAL, its {@code wal_status}, whether it still exists, and whether the captured tables are still
+ * published. While the consumer cannot deliver (its route fails, the source is unreachable) every check logs the
+ * growing lag at WARN. After the consumer has streamed from the slot, a dropped or invalidated slot, or a captured
+ * table taken out of the publication, is reported as lost ({@link SlotLostException}): pgoutput itself says nothing
+ * when a table leaves the publication, it just stops sending its changes.
+ */
+final class SlotMonitor {
+    private static final Logger LOG = LoggerFactory.getLogger(SlotMonitor.class);
+
+    /** What the monitor needs from its consumer. */
+    interface Watched {
+        /** The LSN acknowledged to the slot so far (0 when none). */
+        long acknowledged();
+
+        /** Why the consumer is not delivering right now, or null while it is. */
+        String problem();
+
+        /** Whether the consumer has streamed from the slot (only then is a missing slot or table a loss). */
+        boolean streamedBefore();
+
+        /** The commit time of the last transaction the route completed, or null. */
+        OffsetDateTime lastAppliedCommit();
+
+        /** The slot can no longer deliver everything: stop. */
+        void lost(SlotLostException e);
+    }
+
+    /**
+     * One check's findings.
+     *
+     * @param lagBytes    WAL bytes between the server's current position and what was applied (acknowledged)
+     * @param walStatus   {@code pg_replication_slots.wal_status} (reserved, extended, unreserved, lost), null when unknown
+     * @param safeWalSize bytes that can still be written before the slot is in danger of invalidation, or null
+     * @param checkedAt   when
+     */
+    record Lag(long lagBytes, String walStatus, Long safeWalSize, Instant checkedAt) {
+    }
+
+    private final PgOutputConfiguration options;
+    private final ConnectionSettings connections;
+    private final Watched consumer;
+    private final List<TableId> captured;
+    private final Set<TableId> reportedMissing = new HashSet<>();
+    private Connection connection;
+    private volatile Lag lag;
+
+    SlotMonitor(PgOutputConfiguration options, ConnectionSettings connections, Watched consumer) {
+        this.options = options;
+        this.connections = connections;
+        this.consumer = consumer;
+        this.captured = Prerequisites.tables(options.getPublicationTables());
+    }
+
+    /** The last check's findings, or null before the first check succeeded. */
+    Lag lag() {
+        return lag;
+    }
+
+    /** One check; called by the consumer's timer. Never throws: a failed check is retried at the next tick. */
+    void check() {
+        try {
+            if (connection == null || connection.isClosed()) {
+                connection = connections.openCatalog();
+            }
+            boolean slotExists = checkSlot(connection);
+            if (slotExists && !captured.isEmpty()) {
+                checkPublication(connection);
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.debug("pgoutput:{} slot check failed: {}", options.getSlot(), e.getMessage());
+            close();
+        }
+    }
+
+    /** Reads the slot's position against the server's; false when the slot is gone (reported if it was streamed). */
+    private boolean checkSlot(Connection c) throws SQLException {
+        String slot = options.getSlot();
+        try (PreparedStatement ps = c.prepareStatement("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
+                + " ELSE pg_current_wal_lsn() END) - '0/0'::pg_lsn, s.slot_name IS NOT NULL, s.confirmed_flush_lsn - '0/0'::pg_lsn,"
+                + " to_jsonb(s) ->> 'wal_status', to_jsonb(s) ->> 'safe_wal_size', to_jsonb(s) ->> 'invalidation_reason'"
+                + " FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                long server = rs.getLong(1);
+                boolean exists = rs.getBoolean(2);
+                if (!exists) {
+                    if (consumer.streamedBefore()) {
+                        consumer.lost(Prerequisites.dropped(slot, consumer.acknowledged()));
+                    }
+                    return false;
+                }
+                long confirmed = rs.getLong(3);
+                String walStatus = rs.getString(4);
+                String safe = rs.getString(5);
+                String invalidation = rs.getString(6);
+                if (("lost".equals(walStatus) || invalidation != null) && consumer.streamedBefore()) {
+                    consumer.lost(Prerequisites.invalidated(slot, invalidation));
+                    return false;
+                }
+                long applied = Math.max(consumer.acknowledged(), confirmed);
+                Lag now = new Lag(Math.max(0, server - applied), walStatus, safe == null ? null : Long.valueOf(safe), Instant.now());
+                lag = now;
+                report(now);
+                return true;
+            }
+        }
+    }
+
+    private void report(Lag now) {
+        String problem = consumer.problem();
+        OffsetDateTime last = consumer.lastAppliedCommit();
+        if (problem != null) {
+            LOG.warn("pgoutput:{} is {} of WAL behind the server; last applied commit {}. The slot keeps that WAL on the source"
+                    + " (wal_status {}{}) until delivery resumes. Waiting for: {}", options.getSlot(), bytes(now.lagBytes()),
+                    last == null ? "unknown (none applied since start)" : age(last) + " ago (" + last + ")", now.walStatus(),
+                    now.safeWalSize() == null ? "" : ", " + bytes(now.safeWalSize()) + " more before it is at risk", problem);
+        }
+        if ("unreserved".equals(now.walStatus())) {
+            LOG.warn("pgoutput:{} is about to lose WAL it still needs (wal_status unreserved: it is further behind than"
+                    + " max_slot_wal_keep_size allows). Unless it catches up before the next checkpoint, the server invalidates it"
+                    + " and every table has to be copied again", options.getSlot());
+        }
+    }
+
+    private void checkPublication(Connection c) throws SQLException {
+        if (!consumer.streamedBefore()) {
+            return; // the session's own checks say what to set up
+        }
+        Prerequisites.PublicationState state = Prerequisites.publicationState(c, options.getPublication(), captured);
+        if (!state.exists() || !state.unpublished().isEmpty()) {
+            consumer.lost(Prerequisites.unpublished(options.getPublication(), state, consumer.acknowledged()));
+            return;
+        }
+        for (TableId t : state.missing()) {
+            if (reportedMissing.add(t)) {
+                LOG.warn("pgoutput:{}: captured table {} no longer exists under that name (dropped, or renamed: a renamed table's"
+                        + " changes arrive under its new name)", options.getSlot(), t.quoted());
+            }
+        }
+    }
+
+    void close() {
+        Connection c = connection;
+        connection = null;
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException e) {
+                LOG.debug("closing the slot check connection: {}", e.getMessage());
+            }
+        }
+    }
+
+    /** 12345678 → "11.8 MB (12345678 bytes)". */
+    static String bytes(long n) {
+        String[] units = {"kB", "MB", "GB", "TB"};
+        double v = n;
+        String unit = null;
+        for (String u : units) {
+            if (v < 1024) {
+                break;
+            }
+            v /= 1024;
+            unit = u;
+        }
+        return unit == null ? n + " bytes" : String.format(java.util.Locale.ROOT, "%.1f %s (%d bytes)", v, unit, n);
+    }
+
+    private static String age(OffsetDateTime t) {
+        Duration d = Duration.between(t.toInstant(), Instant.now());
+        return d.isNegative() ? "0 s" : d.toSeconds() + " s";
+    }
+}

@@ -2,6 +2,7 @@ package io.pgsource.route;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Op;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
@@ -31,11 +32,19 @@ import org.apache.camel.Processor;
  * wins: READ/INSERT/UPDATE upsert the new row, DELETE deletes the key, an UPDATE that changes the key deletes the
  * old key and upserts the new one); a TRUNCATE closes the current segment. A keyless table keeps every change in
  * order: rows are appended as they are (duplicates included) and deletes remove one row equal to the old row.
- * Upserts are grouped by their unchanged-TOAST column set, so the writer can leave those columns alone.
+ * Upserts are grouped by their unchanged-TOAST column set, so the writer can leave those columns alone, and by
+ * whether they are inserts (rows READ by the batch query, or INSERTed and not deleted before in the batch), which a
+ * writer may insert plainly. READ rows come from one scan of a table, so their keys are distinct: they skip the
+ * per-key collapse.
  */
 public final class UpsertDeleteRouting implements Processor {
     /** The bean name routes refer to. */
     public static final String BEAN_NAME = "upsertDeleteRouting";
+    /**
+     * Exchange property: the {@link ChangeBatch} a plan was made of, so the destination can name (or set aside) the one
+     * change it refuses.
+     */
+    public static final String BATCH_PROPERTY = "PgSourceChangeBatch";
 
     @Override
     public void process(Exchange exchange) {
@@ -47,6 +56,7 @@ public final class UpsertDeleteRouting implements Processor {
             throw new IllegalArgumentException("upsertDeleteRouting expects a ChangeBatch body, got "
                     + (body == null ? "null" : body.getClass().getName()));
         }
+        exchange.setProperty(BATCH_PROPERTY, batch);
         exchange.getIn().setBody(plan(batch));
     }
 
@@ -92,27 +102,62 @@ public final class UpsertDeleteRouting implements Processor {
         private sealed interface Action permits Upsert, Delete {
         }
 
-        private record Upsert(Row row, Set<String> unchanged) implements Action {
+        /** @param insert the row is new at the source (INSERT), as far as this segment knows */
+        private record Upsert(Row row, Set<String> unchanged, boolean insert) implements Action {
         }
 
         private record Delete(Row row) implements Action {
         }
 
         private final Map<List<Object>, Action> pending = new LinkedHashMap<>();
+        /**
+         * READ rows in order, outside the per-key map: rows read by the batch query come from one scan of the table,
+         * so their keys are distinct and there is nothing to collapse (no map entry per row on the hot path).
+         */
+        private List<Row> reads;
+        private TableSchema readsSchema;
 
         @Override
         void add(ChangeEvent e) {
+            if (e.op() == Op.READ) {
+                read(require(e.after(), e, "after"));
+                return;
+            }
+            flushReads();
             switch (e.op()) {
                 case TRUNCATE -> {
                     close();
                     steps.add(new Truncate(e.table()));
                 }
-                case READ, INSERT -> upsert(require(e.after(), e, "after"), e.unchanged());
+                case INSERT -> upsert(require(e.after(), e, "after"), e.unchanged(), e.unchanged().isEmpty());
                 case UPDATE -> update(e);
                 case DELETE -> {
                     Row before = require(e.before(), e, "before");
                     pending.put(before.key(), new Delete(before));
                 }
+                default -> throw new IllegalStateException(e.op().toString());
+            }
+        }
+
+        private void read(Row row) {
+            if (!pending.isEmpty()) {
+                close(); // changes before the reads are applied before them
+            }
+            if (reads != null && readsSchema != row.schema()) {
+                flushReads();
+            }
+            if (reads == null) {
+                reads = new ArrayList<>();
+                readsSchema = row.schema();
+            }
+            reads.add(row);
+        }
+
+        private void flushReads() {
+            if (reads != null) {
+                steps.add(new Segment(List.of(), List.of(new Upserts(readsSchema, Set.of(), reads, true))));
+                reads = null;
+                readsSchema = null;
             }
         }
 
@@ -120,7 +165,7 @@ public final class UpsertDeleteRouting implements Processor {
             Row after = require(e.after(), e, "after");
             Row before = e.before();
             if (before == null || before.key().equals(after.key())) {
-                upsert(after, e.unchanged());
+                upsert(after, e.unchanged(), false);
                 return;
             }
             // the key changed: the old key goes away, the new one gets the row
@@ -128,7 +173,7 @@ public final class UpsertDeleteRouting implements Processor {
             Upsert moved = fill(after, e.unchanged(), pending.get(oldKey));
             if (moved.unchanged().isEmpty()) {
                 pending.put(oldKey, new Delete(before));
-                upsert(moved.row(), Set.of());
+                upsert(moved.row(), Set.of(), false);
             } else {
                 // values we do not have live in the destination row under the old key: move that row
                 close();
@@ -136,15 +181,19 @@ public final class UpsertDeleteRouting implements Processor {
             }
         }
 
-        private void upsert(Row after, Set<String> unchanged) {
+        private void upsert(Row after, Set<String> unchanged, boolean insert) {
             List<Object> key = after.key();
-            pending.put(key, fill(after, unchanged, pending.get(key)));
+            Action earlier = pending.get(key);
+            Upsert filled = fill(after, unchanged, earlier);
+            // a key inserted again after its delete most likely still exists at the destination: not an insert there
+            boolean stillInsert = insert && filled.insert() && !(earlier instanceof Delete);
+            pending.put(key, stillInsert == filled.insert() ? filled : new Upsert(filled.row(), filled.unchanged(), stillInsert));
         }
 
         /** The row with the unchanged columns taken from an earlier upsert of the same row, where it has them. */
         private static Upsert fill(Row after, Set<String> unchanged, Action earlier) {
             if (unchanged.isEmpty() || !(earlier instanceof Upsert prev)) {
-                return new Upsert(after, unchanged);
+                return new Upsert(after, unchanged, unchanged.isEmpty());
             }
             Row filled = copy(after);
             Set<String> still = new HashSet<>();
@@ -157,11 +206,12 @@ public final class UpsertDeleteRouting implements Processor {
                     still.add(column);
                 }
             }
-            return new Upsert(filled, still);
+            return new Upsert(filled, still, false);
         }
 
         @Override
         void close() {
+            flushReads();
             if (pending.isEmpty()) {
                 return;
             }
@@ -171,7 +221,7 @@ public final class UpsertDeleteRouting implements Processor {
             List<List<Row>> upsertRows = new ArrayList<>();
             for (Action a : pending.values()) {
                 if (a instanceof Delete d) {
-                    int g = indexOf(deletes, d.row().schema(), null);
+                    int g = indexOf(deletes, d.row().schema(), null, false);
                     if (g < 0) {
                         deletes.add(new Deletes(d.row().schema(), List.of()));
                         deleteRows.add(new ArrayList<>());
@@ -179,9 +229,9 @@ public final class UpsertDeleteRouting implements Processor {
                     }
                     deleteRows.get(g).add(d.row());
                 } else if (a instanceof Upsert u) {
-                    int g = indexOf(upserts, u.row().schema(), u.unchanged());
+                    int g = indexOf(upserts, u.row().schema(), u.unchanged(), u.insert());
                     if (g < 0) {
-                        upserts.add(new Upserts(u.row().schema(), u.unchanged(), List.of()));
+                        upserts.add(new Upserts(u.row().schema(), u.unchanged(), List.of(), u.insert()));
                         upsertRows.add(new ArrayList<>());
                         g = upserts.size() - 1;
                     }
@@ -192,20 +242,21 @@ public final class UpsertDeleteRouting implements Processor {
                 deletes.set(i, new Deletes(deletes.get(i).schema(), deleteRows.get(i)));
             }
             for (int i = 0; i < upserts.size(); i++) {
-                upserts.set(i, new Upserts(upserts.get(i).schema(), upserts.get(i).unchanged(), upsertRows.get(i)));
+                Upserts u = upserts.get(i);
+                upserts.set(i, new Upserts(u.schema(), u.unchanged(), upsertRows.get(i), u.inserts()));
             }
             steps.add(new Segment(deletes, upserts));
             pending.clear();
         }
 
-        /** Groups are few (one per schema version and unchanged set), so a scan is enough. */
-        private static int indexOf(List<?> groups, TableSchema schema, Set<String> unchanged) {
+        /** Groups are few (one per schema version, unchanged set and insert-or-not), so a scan is enough. */
+        private static int indexOf(List<?> groups, TableSchema schema, Set<String> unchanged, boolean inserts) {
             for (int i = 0; i < groups.size(); i++) {
                 Object g = groups.get(i);
                 if (g instanceof Deletes d && d.schema() == schema) {
                     return i;
                 }
-                if (g instanceof Upserts u && u.schema() == schema && u.unchanged().equals(unchanged)) {
+                if (g instanceof Upserts u && u.schema() == schema && u.unchanged().equals(unchanged) && u.inserts() == inserts) {
                     return i;
                 }
             }

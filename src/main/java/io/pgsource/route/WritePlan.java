@@ -109,11 +109,22 @@ public record WritePlan(List<TablePlan> tables, Position position, boolean last)
      * @param schema    the schema of every row
      * @param unchanged columns the source did not send (unchanged TOAST): the writer must leave them alone
      * @param rows      the new rows, one per key
+     * @param inserts   every row is complete and new at the source (read by the batch query, or inserted), so it is
+     *                  most likely new at the destination too: a writer may insert them plainly and fall back to the
+     *                  upsert when a key exists (same result, less work)
      */
-    public record Upserts(TableSchema schema, Set<String> unchanged, List<Row> rows) {
+    public record Upserts(TableSchema schema, Set<String> unchanged, List<Row> rows, boolean inserts) {
         public Upserts {
             unchanged = Set.copyOf(unchanged);
             rows = List.copyOf(rows);
+            if (inserts && !unchanged.isEmpty()) {
+                throw new IllegalArgumentException("rows with unchanged columns are updates, not inserts");
+            }
+        }
+
+        /** Rows that may update existing ones (not known to be inserts). */
+        public Upserts(TableSchema schema, Set<String> unchanged, List<Row> rows) {
+            this(schema, unchanged, rows, false);
         }
     }
 

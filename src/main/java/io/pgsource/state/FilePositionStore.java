@@ -69,6 +69,19 @@ public final class FilePositionStore implements PositionStore {
         }
     }
 
+    /** Reads the file again: the instance that led before this one may have written it. */
+    @Override
+    public synchronized void refresh() {
+        try {
+            positions.clear();
+            if (Files.exists(file)) {
+                read();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the position file " + file, e);
+        }
+    }
+
     private void read() throws IOException {
         try (JsonParser p = JSON.createParser(file.toFile())) {
             if (p.nextToken() != JsonToken.START_OBJECT) {

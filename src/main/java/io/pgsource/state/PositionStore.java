@@ -17,4 +17,11 @@ public interface PositionStore {
 
     /** Stores a position after the data it covers is durable. */
     void save(String stream, String position);
+
+    /**
+     * Forgets what this instance remembers of the stored positions: another instance may have written them since (a
+     * high-availability takeover). The next {@link #load} reads what is stored.
+     */
+    default void refresh() {
+    }
 }

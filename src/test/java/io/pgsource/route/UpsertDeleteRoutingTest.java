@@ -64,6 +64,26 @@ class UpsertDeleteRoutingTest {
     }
 
     @Test
+    void readRowsAndNewInsertsAreMarkedAsInsertsInSourceOrder() {
+        WritePlan plan = UpsertDeleteRouting.plan(batch(P, read(r(1, "a", "x")), read(r(2, "b", "x")),
+                insert(r(3, "c", "x")), update(null, r(4, "d", "x")), delete(r(5, null, null)), insert(r(5, "e", "x")),
+                insert(r(6, "f", "x")), update(null, r(6, "g", "x")), read(r(7, "h", "x"))));
+
+        List<Step> steps = steps(plan, 0);
+        assertThat(steps).hasSize(3);
+        Upserts reads = ((Segment) steps.get(0)).upserts().get(0);
+        assertThat(reads.inserts()).isTrue();
+        assertThat(reads.rows()).containsExactly(r(1, "a", "x"), r(2, "b", "x"));
+        Segment changes = (Segment) steps.get(1);
+        assertThat(changes.deletes()).isEmpty();
+        assertThat(changes.upserts()).extracting(Upserts::inserts).containsExactly(true, false);
+        // a key inserted after its delete, or updated after its insert, may exist at the destination: not an insert
+        assertThat(changes.upserts().get(0).rows()).containsExactly(r(3, "c", "x"));
+        assertThat(changes.upserts().get(1).rows()).containsExactly(r(4, "d", "x"), r(5, "e", "x"), r(6, "g", "x"));
+        assertThat(((Segment) steps.get(2)).upserts().get(0).rows()).containsExactly(r(7, "h", "x"));
+    }
+
+    @Test
     void keyChangeDeletesTheOldKeyAndUpsertsTheNewOne() {
         WritePlan plan = UpsertDeleteRouting.plan(batch(P, insert(r(1, "a", "x")), update(r(1, null, null), r(5, "a2", "x"))));
 

@@ -30,6 +30,22 @@ class FilePositionStoreTest {
     }
 
     @Test
+    void refreshReadsWhatAnotherInstanceSavedSince() {
+        Path file = dir.resolve("_pgsource-positions.json");
+        FilePositionStore standby = new FilePositionStore(file);
+        FilePositionStore leader = new FilePositionStore(file);
+        leader.save("slot:s", "0/10");
+        leader.save("public.t", "done");
+        assertThat(standby.load("slot:s")).isEmpty();
+
+        standby.refresh();
+        assertThat(standby.load("slot:s")).contains("0/10");
+        standby.save("slot:s", "0/20");
+        // saving keeps what the other instance wrote
+        assertThat(new FilePositionStore(file).load("public.t")).contains("done");
+    }
+
+    @Test
     void memoryStoreForgetsOnANewInstance() {
         MemoryPositionStore a = new MemoryPositionStore();
         a.save("s", "1");

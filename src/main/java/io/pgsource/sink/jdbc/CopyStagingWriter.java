@@ -2,8 +2,6 @@ package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
-import io.pgsource.types.PgText;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -85,26 +83,16 @@ final class CopyStagingWriter implements RowWriter {
     private static void copy(Connection c, String into, int[] written, List<Row> rows) throws SQLException {
         CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + into + " FROM STDIN");
         try {
-            StringBuilder sb = new StringBuilder(CHUNK + 4096);
+            CopyTextBuffer buffer = CopyTextBuffer.into(in);
             for (Row row : rows) {
-                for (int j = 0; j < written.length; j++) {
-                    if (j > 0) {
-                        sb.append('\t');
-                    }
-                    Sql.appendCopyValue(sb, PgText.format(row.get(written[j])));
-                }
-                sb.append('\n');
-                if (sb.length() >= CHUNK) {
-                    byte[] bytes = sb.toString().getBytes(StandardCharsets.UTF_8);
-                    in.writeToCopy(bytes, 0, bytes.length);
-                    sb.setLength(0);
-                }
+                buffer.row(row, written);
             }
-            if (!sb.isEmpty()) {
-                byte[] bytes = sb.toString().getBytes(StandardCharsets.UTF_8);
-                in.writeToCopy(bytes, 0, bytes.length);
-            }
+            buffer.flush();
             in.endCopy();
+        } catch (SQLException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new SQLException("COPY into " + into + " failed: " + e.getMessage(), e);
         } finally {
             if (in.isActive()) {
                 in.cancelCopy();

@@ -1,6 +1,8 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.config.ConnectionErrors;
 import io.pgsource.config.DestinationSettings;
+import io.pgsource.config.SslSettings;
 import io.pgsource.types.SessionSettings;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -23,6 +25,7 @@ final class DestinationConnection implements AutoCloseable {
     private final String url;
     private final String username;
     private final String password;
+    private final SslSettings ssl;
     private Connection connection;
 
     DestinationConnection(DestinationSettings settings) {
@@ -33,6 +36,7 @@ final class DestinationConnection implements AutoCloseable {
         this.url = settings.url().strip();
         this.username = settings.username();
         this.password = settings.password();
+        this.ssl = settings.ssl() == null ? SslSettings.NONE : settings.ssl();
     }
 
     /** The destination URL without any credential, safe for messages and logs. */
@@ -76,6 +80,8 @@ final class DestinationConnection implements AutoCloseable {
         if (password != null && !password.isEmpty()) {
             props.setProperty("password", password);
         }
+        // destination.sslmode etc.; parameters written into destination.url win over these (pgjdbc's rule)
+        ssl.applyTo(props);
         // the same session settings as the source, so text forms and comparisons behave the same on both sides
         props.setProperty("options", SessionSettings.options());
         props.setProperty("ApplicationName", "pgsource");
@@ -93,6 +99,10 @@ final class DestinationConnection implements AutoCloseable {
     private String describe(SQLException e) {
         String who = username == null || username.isEmpty() ? "" : " as user \"" + username + "\"";
         String state = e.getSQLState() == null ? "" : e.getSQLState();
+        String tls = ConnectionErrors.tlsProblem(e, "destination");
+        if (tls != null) {
+            return "cannot connect to the destination " + safeUrl() + who + " over TLS: " + tls;
+        }
         String fix = switch (state) {
             case "28P01" -> "the password was rejected: set destination.password to the password of destination.username";
             case "28000" -> "the user or this client is not allowed in: check destination.username and the server's pg_hba.conf";

@@ -78,6 +78,14 @@ public final class JdbcPositionStore implements PositionStore {
         }
     }
 
+    /** Another instance may have committed positions since (a high-availability takeover): read them from the table again. */
+    @Override
+    public void refresh() {
+        synchronized (destination) {
+            committedHere.clear();
+        }
+    }
+
     /** The stored position of a stream, read inside the caller's open transaction; null when there is none. */
     String loadInTransaction(Connection c, String stream) throws SQLException {
         if (!tableChecked && !pendingCheck) {
@@ -99,7 +107,8 @@ public final class JdbcPositionStore implements PositionStore {
 
     /**
      * The position of a stream as of the caller's open transaction: what this instance last committed for it, else
-     * read from the state table. The destination is the only writer of its positions.
+     * read from the state table. The destination is the only writer of its positions while this instance streams
+     * (with sync.ha, {@link #refresh} forgets them when it takes over from another instance).
      */
     String current(Connection c, String stream) throws SQLException {
         String known = committedHere.get(stream);

@@ -19,7 +19,9 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,18 +38,30 @@ final class PlanWriter {
     /** Keys per IN-list DELETE when the unnest form cannot be used (array-typed key columns). */
     private static final int DELETE_IN_LIST_ROWS = 1000;
 
+    /** After an insert met an existing key, this many plans upsert into that table before inserts are tried again. */
+    static final int UPSERTS_AFTER_CONFLICT = 100;
+
     private final TargetTables tables;
     private final RowWriter rows;
+    /** Tables where a plain insert met an existing key: plans left before inserting plainly there again. */
+    private final Map<TableId, Integer> upsertOnly = new HashMap<>();
+    /** Every insert as an upsert: while a refused change is searched, a key conflict must not look like a refusal. */
+    private boolean upsertsOnly;
 
     PlanWriter(TargetTables tables, RowWriter rows) {
         this.tables = tables;
         this.rows = rows;
     }
 
+    /** Turns plain inserts off (on) for every table. */
+    void upsertsOnly(boolean on) {
+        upsertsOnly = on;
+    }
+
     void apply(Connection c, WritePlan plan) throws SQLException {
-        for (TableSchema schema : plan.schemas()) {
-            tables.ensure(c, schema);
-        }
+        upsertOnly.replaceAll((table, left) -> left - 1);
+        upsertOnly.values().removeIf(left -> left <= 0);
+        ensureTables(c, plan);
         String deletedAt = plan.position() instanceof Position.Log log && log.commitTime() != null
                 ? log.commitTime().toString() : null;
         for (WritePlan.TablePlan table : plan.tables()) {
@@ -57,18 +71,32 @@ final class PlanWriter {
         }
     }
 
+    /** Creates or checks the destination tables the plan writes to (inside the open transaction). */
+    void ensureTables(Connection c, WritePlan plan) throws SQLException {
+        for (TableSchema schema : plan.schemas()) {
+            tables.ensure(c, schema);
+        }
+    }
+
     /** @param deletedAt the soft-delete time (ISO-8601 text), or null for the destination's transaction time */
     private void apply(Connection c, Step step, String deletedAt) throws SQLException {
         if (step instanceof Truncate t) {
+            TargetTable target = tables.target(t.schema());
             try (Statement s = c.createStatement()) {
-                s.execute("TRUNCATE " + tables.target(t.schema()).quoted());
+                s.execute("TRUNCATE " + target.quoted());
             }
+            upsertOnly.remove(target.id());
         } else if (step instanceof Segment seg) {
             for (Deletes d : seg.deletes()) {
                 delete(c, tables.target(d.schema()), d.rows(), deletedAt);
             }
             for (Upserts u : seg.upserts()) {
-                rows.upsert(c, tables.target(u.schema()), u.unchanged(), u.rows());
+                TargetTable target = tables.target(u.schema());
+                if (u.inserts() && !upsertsOnly && !upsertOnly.containsKey(target.id())) {
+                    insert(c, target, u.rows());
+                } else {
+                    rows.upsert(c, target, u.unchanged(), u.rows());
+                }
             }
         } else if (step instanceof Append a) {
             rows.append(c, tables.target(a.schema()), a.rows());
@@ -76,6 +104,32 @@ final class PlanWriter {
             removeOne(c, tables.target(r.row().schema()), r.row(), deletedAt);
         } else if (step instanceof Move m) {
             move(c, m);
+        }
+    }
+
+    /**
+     * Rows new at the source, COPYed straight into the table: no staging, no conflict check. When a key exists after
+     * all (a replay, a key deleted and inserted again, a second FULL_TABLE run), the whole transaction must be redone with
+     * upserts, which give the same result as inserts wherever no key exists: {@link InsertConflict} says so.
+     */
+    private void insert(Connection c, TargetTable t, List<Row> newRows) throws SQLException {
+        try {
+            rows.append(c, t, newRows);
+        } catch (SQLException e) {
+            if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                upsertOnly.put(t.id(), UPSERTS_AFTER_CONFLICT);
+                throw new InsertConflict(t, e);
+            }
+            throw e;
+        }
+    }
+
+    private static final String UNIQUE_VIOLATION = "23505";
+
+    /** A plain insert met an existing key: roll back and apply the plan again (it upserts into that table now). */
+    static final class InsertConflict extends SQLException {
+        InsertConflict(TargetTable t, SQLException cause) {
+            super(t.quoted() + " already holds a key of rows inserted plainly: " + cause.getMessage(), cause.getSQLState(), cause);
         }
     }
 

@@ -6,10 +6,16 @@ import io.pgsource.change.Position;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.route.UpsertDeleteRouting;
 import io.pgsource.route.WritePlan;
+import io.pgsource.sink.reject.DestinationErrors;
+import io.pgsource.sink.reject.RejectedChange;
+import io.pgsource.sink.reject.RejectedChangeException;
+import io.pgsource.sink.reject.RejectedChanges;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.Service;
@@ -35,6 +41,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@code destination.soft_delete=true}: deleted rows stay, with the source commit time in {@code _deleted_at}
  * (see {@link PlanWriter}).
+ *
+ * <p>A change the destination refuses (a constraint, a value too long: {@link DestinationErrors#rejectsChange}) is
+ * found by {@link RejectedChangeFinder}. Without a dead-letter handler the batch is rolled back and a
+ * {@link RejectedChangeException} names the change, its position, the database's message and the fix. With one
+ * ({@code destination.dead_letter_uri}), the refused changes go there, the rest of the batch is applied and its
+ * position stored as usual, and a WARN line says so: never skipped silently.
  */
 public final class PostgresSink implements Processor, Service {
     /** The bean name routes refer to. */
@@ -52,6 +64,8 @@ public final class PostgresSink implements Processor, Service {
     private final DestinationConnection destination;
     private final JdbcPositionStore positions;
     private final PlanWriter writer;
+    private final RejectedChangeFinder finder;
+    private RejectedChanges deadLetters;
     /** The connection of the previous batch: a failure on it may just mean it died while idle. */
     private Connection lastUsed;
 
@@ -63,7 +77,14 @@ public final class PostgresSink implements Processor, Service {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
-        this.writer = new PlanWriter(new TargetTables(settings.schema(), settings.softDelete()), rows);
+        TargetTables tables = new TargetTables(settings.schema(), settings.softDelete());
+        this.writer = new PlanWriter(tables, rows);
+        this.finder = new RejectedChangeFinder(new PlanWriter(tables, new InsertValuesWriter(5000)));
+    }
+
+    /** Where refused changes go instead of stopping the sync; null (the default) stops at the first one. */
+    public void setDeadLetters(RejectedChanges deadLetters) {
+        this.deadLetters = deadLetters;
     }
 
     /** The positions this destination committed with its data. */
@@ -77,7 +98,8 @@ public final class PostgresSink implements Processor, Service {
         WritePlan plan = body instanceof ChangeBatch batch ? UpsertDeleteRouting.plan(batch)
                 : exchange.getIn().getMandatoryBody(WritePlan.class);
         String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
-        apply(plan, slot, exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class));
+        ChangeBatch batch = body instanceof ChangeBatch b ? b : exchange.getProperty(UpsertDeleteRouting.BATCH_PROPERTY, ChangeBatch.class);
+        apply(plan, batch, slot, exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class));
     }
 
     /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
@@ -92,18 +114,45 @@ public final class PostgresSink implements Processor, Service {
      * @param part the index of this part of a bigger source transaction, or null when unknown
      */
     public void apply(WritePlan plan, String slot, Integer part) throws SQLException {
+        apply(plan, null, slot, part);
+    }
+
+    /**
+     * Applies the plan and stores its position in one transaction.
+     *
+     * @param batch the batch the plan was made of, to find the change the destination refuses; null when unknown (the
+     *              database's error is then reported for the whole batch)
+     * @param slot  names the slot of log positions
+     * @param part  the index of this part of a bigger source transaction, or null when unknown
+     */
+    public void apply(WritePlan plan, ChangeBatch batch, String slot, Integer part) throws SQLException {
         synchronized (destination) {
-            try {
-                applyOnce(plan, slot, part);
-            } catch (StaleConnectionException e) {
-                // the connection died while idle (destination restarted, idle timeout): nothing was committed, retry once
-                LOG.info("the connection to destination {} was lost while idle; reconnecting", destination.safeUrl());
-                applyOnce(plan, slot, part);
+            boolean reconnected = false;
+            int conflicts = 0;
+            while (true) {
+                try {
+                    applyOnce(plan, batch, slot, part);
+                    return;
+                } catch (StaleConnectionException e) {
+                    if (reconnected) {
+                        throw e;
+                    }
+                    // the connection died while idle (destination restarted, idle timeout): nothing was committed, retry once
+                    LOG.info("the connection to destination {} was lost while idle; reconnecting", destination.safeUrl());
+                    reconnected = true;
+                } catch (PlanWriter.InsertConflict e) {
+                    // rolled back; the writer upserts into that table now, which also covers the keys that exist (at most
+                    // once per table of the plan)
+                    if (++conflicts > plan.tables().size()) {
+                        throw e;
+                    }
+                    LOG.debug("{}; applying the batch again with upserts", e.getMessage());
+                }
             }
         }
     }
 
-    private void applyOnce(WritePlan plan, String slot, Integer part) throws SQLException {
+    private void applyOnce(WritePlan plan, ChangeBatch batch, String slot, Integer part) throws SQLException {
         Connection c = destination.get();
         boolean committing = false;
         try {
@@ -118,7 +167,19 @@ public final class PostgresSink implements Processor, Service {
                     return;
                 }
             }
-            writer.apply(c, plan);
+            try {
+                writer.apply(c, plan);
+            } catch (PlanWriter.InsertConflict conflict) {
+                throw conflict; // a key that exists already: the caller applies the plan again with upserts
+            } catch (SQLException refused) {
+                if (batch == null || batch.isEmpty() || !DestinationErrors.rejectsChange(refused)) {
+                    throw refused;
+                }
+                // start the transaction over and find the refused change(s)
+                c.rollback();
+                writer.transactionEnded(false);
+                applyAroundRefusals(c, batch);
+            }
             if (plan.position() != null) {
                 positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position(), plan.last(), part));
             }
@@ -128,11 +189,17 @@ public final class PostgresSink implements Processor, Service {
             JdbcPositionStore.rollbackQuietly(c);
             writer.transactionEnded(false);
             positions.committed(false);
+            if (e instanceof PlanWriter.InsertConflict) {
+                throw (SQLException) e;
+            }
             if (e instanceof SQLException sql) {
                 boolean broken = destination.discardIfBroken(sql);
                 // before COMMIT nothing can have been committed, so trying again on a new connection is safe
                 if (broken && !committing && c == lastUsed) {
                     throw new StaleConnectionException(sql);
+                }
+                if (sql instanceof RejectedChangeException) {
+                    throw sql; // its message says it all
                 }
                 String hint = "42501".equals(sql.getSQLState())
                         ? " — give destination.username the CREATE privilege on the database, or create the schemas and tables beforehand"
@@ -148,6 +215,35 @@ public final class PostgresSink implements Processor, Service {
         positions.committed(true);
     }
 
+    /**
+     * Applies the changes of the batch the destination accepts; the refused ones go to the dead-letter handler, or
+     * (without one) the first stops the batch with a {@link RejectedChangeException}.
+     */
+    private void applyAroundRefusals(Connection c, ChangeBatch batch) throws SQLException {
+        List<RejectedChangeFinder.Refusal> refusals = finder.apply(c, batch, deadLetters == null ? 1 : Integer.MAX_VALUE);
+        if (refusals.isEmpty()) {
+            LOG.info("destination {} refused the batch at {} as a whole but accepted each of its changes; applied change by change",
+                    destination.safeUrl(), batch.position());
+            return;
+        }
+        List<RejectedChange> rejected = new ArrayList<>(refusals.size());
+        for (RejectedChangeFinder.Refusal r : refusals) {
+            rejected.add(RejectedChange.of(r.change(), batch.position(), destination.safeUrl(), r.error()));
+        }
+        if (deadLetters == null) {
+            throw new RejectedChangeException(rejected.get(0), refusals.get(0).error());
+        }
+        try {
+            deadLetters.accept(rejected);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot hand " + rejected.size() + " rejected change(s) to the dead-letter endpoint "
+                    + deadLetters.describe() + " (" + e.getMessage() + "); the batch was rolled back and will be tried again", e);
+        }
+        for (RejectedChange r : rejected) {
+            LOG.warn("destination {} rejected the change of {}: {} (SQLSTATE {}). Sent it to the dead-letter endpoint {}; the rest of"
+                    + " the batch is applied", destination.safeUrl(), r.describe(), r.message(), r.sqlState(), deadLetters.describe());
+        }
+    }
 
     /** A connection that broke between batches; the batch can safely be tried again on a new one. */
     private static final class StaleConnectionException extends SQLException {

@@ -1,7 +1,5 @@
 package io.pgsource.sink.jdbc;
 
-import io.pgsource.types.PgText;
-
 import io.pgsource.change.TableId;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -32,10 +30,5 @@ final class Sql {
         } else {
             ps.setObject(index, text, Types.OTHER);
         }
-    }
-
-    /** Appends a value to a COPY text-format line (escaped; null is {@code \N}). */
-    static void appendCopyValue(StringBuilder line, String text) {
-        line.append(PgText.copyEscape(text));
     }
 }

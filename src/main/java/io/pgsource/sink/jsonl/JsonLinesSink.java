@@ -15,6 +15,7 @@ import io.pgsource.state.Positions;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -144,6 +145,7 @@ public final class JsonLinesSink implements Processor, Service {
         TableFile f = files.get(table);
         if (f == null) {
             Path path = directory.resolve(FileNames.of(table));
+            cutPartialLine(path);
             FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND);
             if (channel.size() == 0) {
@@ -155,6 +157,54 @@ public final class JsonLinesSink implements Processor, Service {
             files.put(table, f);
         }
         return f;
+    }
+
+    /**
+     * Cuts off a last line without its line end, before anything is appended: a process killed while a batch was
+     * being written can leave one (the buffer reaches the file in pieces). That batch's position was not saved (it is
+     * saved only after the whole batch is on disk), so it is written again whole; without the cut its first line
+     * would be glued to the partial one and unreadable.
+     */
+    private static void cutPartialLine(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            return;
+        }
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            cutPartialLine(path, channel);
+        }
+    }
+
+    private static void cutPartialLine(Path path, FileChannel channel) throws IOException {
+        long size = channel.size();
+        long end = size;
+        ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+        while (end > 0) {
+            int n = (int) Math.min(buf.capacity(), end);
+            buf.clear().limit(n);
+            long from = end - n;
+            while (buf.hasRemaining()) {
+                if (channel.read(buf, from + buf.position()) < 0) {
+                    throw new IOException("cannot read the end of " + path);
+                }
+            }
+            for (int i = n - 1; i >= 0; i--) {
+                if (buf.get(i) == '\n') {
+                    truncate(path, channel, size, from + i + 1);
+                    return;
+                }
+            }
+            end = from;
+        }
+        truncate(path, channel, size, 0);
+    }
+
+    private static void truncate(Path path, FileChannel channel, long size, long to) throws IOException {
+        if (to < size) {
+            LOG.warn("{} ends with a partial line ({} bytes) from a write that a crash interrupted; cutting it off before that batch "
+                    + "is written again", path, size - to);
+            channel.truncate(to);
+            channel.force(false);
+        }
     }
 
     private void forceDirectory() {

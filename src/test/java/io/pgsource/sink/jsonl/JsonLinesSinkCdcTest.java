@@ -90,6 +90,28 @@ class JsonLinesSinkCdcTest {
     }
 
     @Test
+    void aPartialLineLeftByAKilledProcessIsCutOffBeforeItsBatchIsWrittenAgain() throws Exception {
+        ChangeBatch first = tx(0x100, 7, insert(row(t, 1L, "a", "x")));
+        ChangeBatch second = tx(0x200, 8, insert(row(t, 2L, "b", "y")), insert(row(t, 3L, "c", "z")));
+        try (JsonLinesSink sink = new JsonLinesSink(dir)) {
+            send(sink, first, null);
+            send(sink, second, null);
+        }
+        List<String> whole = lines();
+        // as if killed while the second batch reached the file: its first line whole, half of its second, no position saved
+        String text = Files.readString(dir.resolve("s.t.jsonl"));
+        Files.writeString(dir.resolve("s.t.jsonl"), text.substring(0, text.length() - whole.get(2).length() / 2 - 1));
+        new FilePositionStore(dir.resolve(FilePositionStore.DEFAULT_FILE_NAME)).save("slot:s1", "0/100");
+
+        try (JsonLinesSink sink = new JsonLinesSink(dir)) {
+            send(sink, first, null);
+            send(sink, second, null);
+        }
+        // the batch repeats (at-least-once), every line whole
+        assertThat(lines()).containsExactly(whole.get(0), whole.get(1), whole.get(1), whole.get(2));
+    }
+
+    @Test
     void partsOfABigTransactionSayWhereTheyStandAndAPartialOneResumesAfterItsLastWrittenPart() throws Exception {
         Position.Log earlier = new Position.Log(0x500, 11, T);
         Position.Log end = new Position.Log(0x530, 11, T);

@@ -81,6 +81,22 @@ class JsonLinesSinkTest {
     }
 
     @Test
+    void aPartialLastLineLeftByAKilledProcessIsCutBeforeAppending() throws Exception {
+        try (JsonLinesSink sink = new JsonLinesSink(dir)) {
+            send(sink, batch(page("s.b", "1"), insert(row(b, "one"))), null);
+        }
+        // the next batch was being written when the process was killed: its position was never saved
+        String partial = "{\"op\":\"c\",\"before\":null,\"after\":{\"msg\":\"" + "x".repeat(20_000);
+        Files.writeString(dir.resolve("s.b.jsonl"), partial, java.nio.file.StandardOpenOption.APPEND);
+        try (JsonLinesSink sink = new JsonLinesSink(dir)) {
+            send(sink, batch(page("s.b", "2"), insert(row(b, "two"))), null);
+        }
+        assertThat(Files.readAllLines(dir.resolve("s.b.jsonl"))).hasSize(2)
+                .satisfies(lines -> assertThat(lines.get(0)).contains("\"one\""))
+                .satisfies(lines -> assertThat(lines.get(1)).startsWith("{\"op\":\"c\"").contains("\"two\"").doesNotContain("xx"));
+    }
+
+    @Test
     void aFailedBatchLeavesNoLinesAndNoPosition() throws Exception {
         Object unwritable = new Object() {
             @Override

@@ -1,0 +1,137 @@
+package io.pgsource.sink.jdbc;
+
+import io.pgsource.change.Row;
+import io.pgsource.types.PgText;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import org.postgresql.copy.CopyIn;
+
+/**
+ * Rows in COPY's text format, written as UTF-8 straight into a reusable buffer that goes to the server in 64 kB
+ * chunks: the bytes of {@code PgText.copyEscape(PgText.format(value))} joined by tabs, a newline after each row, without
+ * building a string per row first. Integers and booleans are written without formatting them into a string at all.
+ */
+final class CopyTextBuffer {
+    private static final int CHUNK = 1 << 16;
+    private static final byte[] NULL = {'\\', 'N'};
+
+    private final Sink sink;
+    private byte[] buf = new byte[CHUNK + 1024];
+    private int len;
+
+    /** Where full chunks go. */
+    @FunctionalInterface
+    interface Sink {
+        void write(byte[] bytes, int length) throws Exception;
+    }
+
+    CopyTextBuffer(Sink sink) {
+        this.sink = sink;
+    }
+
+    static CopyTextBuffer into(CopyIn in) {
+        return new CopyTextBuffer((bytes, length) -> in.writeToCopy(bytes, 0, length));
+    }
+
+    static CopyTextBuffer into(OutputStream out) {
+        return new CopyTextBuffer((bytes, length) -> out.write(bytes, 0, length));
+    }
+
+    /** Appends the given columns of the row, and sends a chunk when there is one. */
+    void row(Row row, int[] columns) throws Exception {
+        for (int j = 0; j < columns.length; j++) {
+            if (j > 0) {
+                put((byte) '\t');
+            }
+            value(row.get(columns[j]));
+        }
+        put((byte) '\n');
+        if (len >= CHUNK) {
+            flush();
+        }
+    }
+
+    /** Sends what is buffered. */
+    void flush() throws Exception {
+        if (len > 0) {
+            sink.write(buf, len);
+            len = 0;
+        }
+        if (buf.length > 4 * CHUNK) {
+            buf = new byte[CHUNK + 1024]; // a huge value made it grow: do not keep that much
+        }
+    }
+
+    private void value(Object v) {
+        if (v == null) {
+            ensure(2);
+            buf[len++] = NULL[0];
+            buf[len++] = NULL[1];
+        } else if (v instanceof Long || v instanceof Integer || v instanceof Short) {
+            digits(((Number) v).longValue());
+        } else if (v instanceof Boolean b) {
+            put(b ? (byte) 't' : (byte) 'f');
+        } else {
+            escaped(v instanceof String s ? s : PgText.format(v));
+        }
+    }
+
+    private void digits(long v) {
+        if (v == Long.MIN_VALUE) {
+            escaped(Long.toString(v));
+            return;
+        }
+        ensure(20);
+        if (v < 0) {
+            buf[len++] = '-';
+            v = -v;
+        }
+        int start = len;
+        do {
+            buf[len++] = (byte) ('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        for (int i = start, k = len - 1; i < k; i++, k--) {
+            byte t = buf[i];
+            buf[i] = buf[k];
+            buf[k] = t;
+        }
+    }
+
+    /** The string as UTF-8, with COPY's escapes for backslash, tab, newline and carriage return. */
+    private void escaped(String s) {
+        // the JDK encodes (mostly ASCII) strings far faster than a loop over chars; escapes are rare
+        byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
+        int n = utf8.length;
+        ensure(2 * n);
+        byte[] b = buf;
+        int p = len;
+        int from = 0;
+        for (int i = 0; i < n; i++) {
+            byte c = utf8[i];
+            byte e = c == '\\' ? (byte) '\\' : c == '\t' ? (byte) 't' : c == '\n' ? (byte) 'n' : c == '\r' ? (byte) 'r' : 0;
+            if (e != 0) {
+                System.arraycopy(utf8, from, b, p, i - from);
+                p += i - from;
+                b[p++] = '\\';
+                b[p++] = e;
+                from = i + 1;
+            }
+        }
+        System.arraycopy(utf8, from, b, p, n - from);
+        len = p + n - from;
+    }
+
+    private void put(byte b) {
+        ensure(1);
+        buf[len++] = b;
+    }
+
+    private void ensure(int more) {
+        if (len + more > buf.length) {
+            byte[] bigger = new byte[Math.max(buf.length * 2, len + more)];
+            System.arraycopy(buf, 0, bigger, 0, len);
+            buf = bigger;
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package io.pgsource.sink.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgsource.change.Row;
+import io.pgsource.change.TableSchema;
+import io.pgsource.sink.TestChanges;
+import io.pgsource.types.Bytes;
+import io.pgsource.types.Json;
+import io.pgsource.types.PgText;
+import io.pgsource.types.Special;
+import java.io.ByteArrayOutputStream;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/** The byte writer gives exactly the bytes of the string path: copyEscape(format(value)) in UTF-8, tabs, newlines. */
+class CopyTextBufferTest {
+
+    @Test
+    void sameBytesAsTheStringPathForEveryKindOfValue() throws Exception {
+        List<Object> values = List.of(0L, -1L, Long.MIN_VALUE, Long.MAX_VALUE, Integer.MIN_VALUE, (short) -32768, 42,
+                true, false, "", "plain", "tab\there\nnew\rcr\\back", "é中文😀", "lone \uD800 surrogate", "\\N",
+                new BigDecimal("-12345678901234567890.123456789"), Special.NAN, 1.5e-300, Float.NaN,
+                OffsetDateTime.of(2024, 1, 2, 3, 4, 5, 600_000_000, ZoneOffset.UTC), new Json("{\"a\": \"x\\ty\"}"),
+                Bytes.of(new byte[] {0, '\\', (byte) 0xff}), UUID.fromString("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+                List.of("a b", "c\"d"));
+        List<Object> withNull = new ArrayList<>(values);
+        withNull.add(null);
+        Object[] cells = withNull.toArray();
+        TableSchema t = TestChanges.table("s", "t", List.of(), columns(cells.length));
+        Row row = new Row(t, cells);
+        int[] all = new int[cells.length];
+        int[] some = {3, 11, cells.length - 1};
+        for (int i = 0; i < all.length; i++) {
+            all[i] = i;
+        }
+
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CopyTextBuffer buffer = CopyTextBuffer.into(out);
+        for (int i = 0; i < 2000; i++) { // more than one 64 kB chunk
+            buffer.row(row, i % 2 == 0 ? all : some);
+        }
+        buffer.flush();
+
+        StringBuilder expected = new StringBuilder();
+        for (int i = 0; i < 2000; i++) {
+            int[] columns = i % 2 == 0 ? all : some;
+            for (int j = 0; j < columns.length; j++) {
+                expected.append(j == 0 ? "" : "\t").append(PgText.copyEscape(PgText.format(cells[columns[j]])));
+            }
+            expected.append('\n');
+        }
+        assertThat(out.toByteArray()).isEqualTo(expected.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static io.pgsource.change.Column[] columns(int n) {
+        io.pgsource.change.Column[] c = new io.pgsource.change.Column[n];
+        for (int i = 0; i < n; i++) {
+            c[i] = TestChanges.col("c" + i, "text");
+        }
+        return c;
+    }
+}

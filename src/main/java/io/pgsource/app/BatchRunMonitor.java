@@ -66,6 +66,10 @@ public final class BatchRunMonitor extends EventNotifierSupport {
     }
 
     static String rootMessage(Throwable t) {
+        // Camel's wrappers ("Multicast processing failed for number 0. Exchange[...]. Caused by: ...") add nothing
+        while (t instanceof org.apache.camel.CamelExchangeException && t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
         StringBuilder sb = new StringBuilder(String.valueOf(t.getMessage()));
         Throwable c = t.getCause();
         while (c != null && c != t) {

@@ -9,7 +9,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Starts the capture route that {@code source.replication_method} asks for once Camel has started: the
  * batch-query route, or (LOG_BASED) the initial copy where needed followed by the log-replication route.
- * Both routes are declared with {@code autoStartup: false} so exactly one of them runs.
+ * Both routes are declared with {@code autoStartup: false} so exactly one of them runs. With {@code sync.ha}, log
+ * replication starts when this instance leads ({@link LeaderOnlyStreaming}).
  */
 final class CaptureStarter implements StartupListener {
     private static final Logger LOG = LoggerFactory.getLogger(CaptureStarter.class);
@@ -18,10 +19,13 @@ final class CaptureStarter implements StartupListener {
 
     private final ReplicationMethod method;
     private final LogReplicationStart logStart;
+    private final LeaderOnlyStreaming leaderOnly;
 
-    CaptureStarter(ReplicationMethod method, LogReplicationStart logStart) {
+    /** @param leaderOnly with sync.ha: starts log replication when this instance leads; null without */
+    CaptureStarter(ReplicationMethod method, LogReplicationStart logStart, LeaderOnlyStreaming leaderOnly) {
         this.method = method;
         this.logStart = logStart;
+        this.leaderOnly = leaderOnly;
     }
 
     @Override
@@ -31,7 +35,9 @@ final class CaptureStarter implements StartupListener {
 
     @Override
     public void onCamelContextFullyStarted(CamelContext context, boolean alreadyStarted) throws Exception {
-        if (method == ReplicationMethod.LOG_BASED) {
+        if (method == ReplicationMethod.LOG_BASED && leaderOnly != null) {
+            leaderOnly.start(context);
+        } else if (method == ReplicationMethod.LOG_BASED) {
             logStart.start(context);
         } else {
             LOG.debug("starting route {}", BATCH_ROUTE);

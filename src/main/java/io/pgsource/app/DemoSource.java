@@ -60,6 +60,7 @@ final class DemoSource implements AutoCloseable {
         p.setProperty("source.database", DATABASE);
         p.setProperty("source.username", postgres.superuser());
         p.setProperty("source.password", postgres.password());
+        p.setProperty("source.password_file", "");
         p.setProperty("source.schema", String.join(",", SCHEMAS));
         p.setProperty("source.sslmode", "");
         if (configured.source().replicationKey() == null && configured.source().replicationMethod() == ReplicationMethod.INCREMENTAL) {
@@ -71,6 +72,7 @@ final class DemoSource implements AutoCloseable {
             p.setProperty("destination.url", postgres.jdbcUrl("demo_copy"));
             p.setProperty("destination.username", postgres.superuser());
             p.setProperty("destination.password", postgres.password());
+            p.setProperty("destination.password_file", "");
             LOG.info("destination.url is not set: the demo copies into database demo_copy on the embedded server ({}).",
                     postgres.jdbcUrl("demo_copy"));
         }

@@ -2,6 +2,7 @@ package io.pgsource.app;
 
 import io.pgsource.config.SourceConnections;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import org.apache.camel.builder.RouteBuilder;
@@ -35,7 +36,11 @@ final class DemoTrickleRoute extends RouteBuilder {
                     FROM o, generate_series(1, 2) l""");
             s.execute("UPDATE shop.customers SET vip = NOT vip, updated_at = now() WHERE id = 1 + (random() * 999)::int");
             s.execute("UPDATE shop.products SET stock = greatest(stock - 1, 0), updated_at = now() WHERE sku = 'SKU-' || lpad((1 + (random() * 199)::int)::text, 5, '0')");
-            s.execute("INSERT INTO crm.audit_log (actor, action, details) VALUES ('demo', 'trickle', jsonb_build_object('tick', " + tick + "))");
+            try (PreparedStatement ps = connection.prepareStatement(
+                    "INSERT INTO crm.audit_log (actor, action, details) VALUES ('demo', 'trickle', jsonb_build_object('tick', ?::bigint))")) {
+                ps.setLong(1, tick);
+                ps.executeUpdate();
+            }
             if (tick % 10 == 0) {
                 s.execute("UPDATE shop.orders SET status = 'shipped', updated_at = now() WHERE id = (SELECT min(id) FROM shop.orders WHERE status = 'paid')");
             }

@@ -1,5 +1,7 @@
 package io.pgsource.app;
 
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
@@ -11,7 +13,10 @@ import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import io.pgsource.pgoutput.InitialSnapshotHandler;
 import io.pgsource.pgoutput.SlotCreated;
+import io.pgsource.sink.reject.DestinationErrors;
 import java.util.List;
+import java.util.function.BooleanSupplier;
+import java.util.concurrent.Executor;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
 import org.apache.camel.Exchange;
@@ -32,12 +37,22 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     private final SourceConnections connections;
     private final BatchStreams streams;
     private final PositionStore positions;
+    private final BooleanSupplier leading;
+    private final Executor readers;
     private CamelContext context;
 
-    InitialCopy(SourceConnections connections, BatchStreams streams, PositionStore positions) {
+    /**
+     * @param leading whether this instance may still write the copy: always without sync.ha; with it, only while it
+     *                leads (a copy going on after another instance took over would overwrite that one's newer rows)
+     * @param readers runs each table's page reader, so the next page is read while one is applied
+     */
+    InitialCopy(SourceConnections connections, BatchStreams streams, PositionStore positions, BooleanSupplier leading,
+            Executor readers) {
         this.connections = connections;
         this.streams = streams;
         this.positions = positions;
+        this.leading = leading;
+        this.readers = readers;
     }
 
     @Override
@@ -47,7 +62,19 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 slot.consistentPoint(), tasks.size());
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections).copy(slot.snapshotName(), tasks, page -> send(template, page));
+            new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading));
+        } catch (Exception e) {
+            // the consumer drops the slot and tries again later; a one-off sync has failed and says so
+            SyncOnce once = context.getRegistry().lookupByNameAndType(SyncOnce.BEAN_NAME, SyncOnce.class);
+            if (once != null) {
+                once.finish(e);
+            }
+            // a failure no retry fixes would make the consumer copy again forever: it stops pgsource
+            FatalStop fatal = context.getRegistry().lookupByNameAndType(FatalStop.BEAN_NAME, FatalStop.class);
+            if (fatal != null && DestinationErrors.permanent(e)) {
+                fatal.stop(e);
+            }
+            throw e;
         }
         // a new slot starts a new stream: the position stored for an earlier slot of that name (another server, a
         // dropped slot) must not make the destination skip the new slot's transactions
@@ -56,7 +83,11 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     }
 
     /** Sends one page of a snapshot copy down the pipeline and waits until the destination applied it. */
-    static void send(ProducerTemplate template, ChangeBatch page) throws Exception {
+    static void send(ProducerTemplate template, ChangeBatch page, BooleanSupplier leading) throws Exception {
+        if (!leading.getAsBoolean()) {
+            throw new IllegalStateException("this instance lost the leadership of log replication during the initial copy: "
+                    + "the copy stops here, and the instance that leads now copies again");
+        }
         Position.Batch position = (Position.Batch) page.position();
         Exchange done = template.send("direct:pipeline", e -> {
             e.getMessage().setBody(page);

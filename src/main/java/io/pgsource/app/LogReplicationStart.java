@@ -3,8 +3,12 @@ package io.pgsource.app;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
+import io.pgsource.change.TableId;
 import io.pgsource.change.Position;
 import io.pgsource.config.PgSourceConnections;
+import io.pgsource.pgoutput.PgOutputConsumer;
+import io.pgsource.pgoutput.PrerequisiteException;
+import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import java.sql.Connection;
@@ -13,7 +17,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.function.BooleanSupplier;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
@@ -31,24 +38,46 @@ import org.slf4j.LoggerFactory;
  * it and {@link InitialCopy} copies inside its exported snapshot: no gap, no duplicate.) Then the log-replication
  * route starts. With {@code sync.once}, it waits until the slot has confirmed every transaction committed before
  * the start and ends the application.
+ *
+ * <p>A slot that is gone although the destination holds changes streamed from it is not silently created again (that
+ * would skip everything committed in between): it stops pgsource with {@link SlotLostException}. With
+ * {@code sync.resnapshot=true} the old slot is dropped and the consumer creates a new one and copies every table inside
+ * its snapshot ({@link InitialCopy}: each table's copy starts by emptying the destination table); with
+ * {@code source.create_slot=false} the existing slot stays and every table is copied inside a temporary slot's
+ * snapshot. A failure here ends pgsource ({@link FatalStop}).
  */
 final class LogReplicationStart {
     private static final Logger LOG = LoggerFactory.getLogger(LogReplicationStart.class);
 
     private final String slot;
+    private final boolean createSlot;
+    private final boolean resnapshot;
     private final PgSourceConnections connections;
     private final BatchStreams streams;
     private final PositionStore positions;
+    private final FatalStop fatal;
+    private final Executor readers;
 
-    LogReplicationStart(String slot, PgSourceConnections connections, BatchStreams streams, PositionStore positions) {
+    /**
+     * @param createSlot {@code source.create_slot}: the consumer creates a missing slot
+     * @param resnapshot {@code sync.resnapshot}: start from a new slot (or, without createSlot, a temporary slot's
+     *                   snapshot) and copy every table again
+     */
+    LogReplicationStart(String slot, boolean createSlot, boolean resnapshot, PgSourceConnections connections, BatchStreams streams,
+            PositionStore positions, FatalStop fatal, Executor readers) {
         this.slot = slot;
+        this.createSlot = createSlot;
+        this.resnapshot = resnapshot;
         this.connections = connections;
         this.streams = streams;
         this.positions = positions;
+        this.fatal = fatal;
+        this.readers = readers;
     }
 
     /** Runs the start-up on a Camel-managed thread, so Camel's own start is not held up by a long copy. */
     void start(CamelContext context) {
+        SlotLagMetrics.register(context, slot);
         SyncOnce once = context.getRegistry().lookupByNameAndType(SyncOnce.BEAN_NAME, SyncOnce.class);
         if (once != null) {
             FirstFailure notifier = new FirstFailure(once);
@@ -59,30 +88,109 @@ final class LogReplicationStart {
         executor.submit(() -> {
             try {
                 long target = currentLsn();
-                copyIfNeeded(context);
-                context.getRouteController().startRoute(CaptureStarter.LOG_ROUTE);
+                copyIfNeededThenStream(context, () -> true);
                 if (once != null) {
-                    awaitConfirmed(target, once);
+                    awaitConfirmed(context, target, once);
                     once.finish(null);
                 }
             } catch (Exception e) {
-                LOG.error("Log replication could not start: {}", BatchRunMonitor.rootMessage(e));
-                if (once != null) {
-                    once.finish(e);
-                }
+                fatal.stop(e); // without the capture running there is nothing left to do
             } finally {
                 context.getExecutorServiceManager().shutdown(executor);
             }
         });
     }
 
-    private void copyIfNeeded(CamelContext context) throws Exception {
-        if (!slotExists()) {
+    /** The slot as pg_replication_slots shows it. */
+    private record SlotRow(Integer activePid, boolean invalidated, String confirmedFlush) {
+    }
+
+    /**
+     * Checks the slot against what the destination holds, and prepares a resnapshot.
+     *
+     * @return whether every table must be copied again although the destination holds a complete copy
+     * @throws SlotLostException when the slot is gone but the destination holds changes streamed from it
+     */
+    private boolean prepareSlot() throws SQLException {
+        SlotRow row = slotRow();
+        if (!resnapshot) {
+            if (row == null) {
+                Optional<String> streamed = positions.load(Positions.stream(new Position.Log(0, 0, null), slot));
+                if (streamed.isPresent()) {
+                    throw new SlotLostException(SlotLostException.Reason.DROPPED, "replication slot " + slot + " does not exist,"
+                            + " but the destination holds changes streamed from it up to LSN " + streamed.get() + ": the slot was"
+                            + " dropped since (or pgsource now reads another server). The changes committed after that LSN cannot"
+                            + " be streamed any more and may be missing at the destination; creating the slot again would skip"
+                            + " them silently");
+                }
+            }
+            return false;
+        }
+        if (row == null) {
+            LOG.warn("sync.resnapshot=true: slot {} does not exist; the consumer creates it and copies every table again inside"
+                    + " its snapshot", slot);
+            return false;
+        }
+        if (row.activePid() != null) {
+            throw new PrerequisiteException("sync.resnapshot=true would drop replication slot " + slot + ", but PID "
+                    + row.activePid() + " is streaming from it (pg_replication_slots.active_pid; another pgsource?): stop that"
+                    + " first, then run again");
+        }
+        if (createSlot) {
+            try (Connection c = connections.open();
+                 PreparedStatement ps = c.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
+                ps.setString(1, slot);
+                ps.execute();
+            }
+            LOG.warn("sync.resnapshot=true: dropped replication slot {} (confirmed up to {}{}); the consumer creates a new one and"
+                    + " copies every table again inside its snapshot, replacing the rows of each destination table, then streams."
+                    + " Remove sync.resnapshot afterwards: every start with it copies everything again", slot, row.confirmedFlush(),
+                    row.invalidated() ? ", invalidated" : "");
+            return false;
+        }
+        if (row.invalidated()) {
+            throw new PrerequisiteException("sync.resnapshot=true cannot use replication slot " + slot + ": it is invalidated, and"
+                    + " source.create_slot=false forbids creating it again. Drop and create it by hand (SELECT"
+                    + " pg_drop_replication_slot('" + slot + "'); SELECT pg_create_logical_replication_slot('" + slot
+                    + "', 'pgoutput');) or set source.create_slot=true, then run again with sync.resnapshot=true");
+        }
+        LOG.warn("sync.resnapshot=true with source.create_slot=false: keeping slot {} and copying every table again inside a"
+                + " temporary slot's snapshot. Remove sync.resnapshot afterwards: every start with it copies everything again", slot);
+        return true;
+    }
+
+    private SlotRow slotRow() throws SQLException {
+        try (Connection c = connections.open();
+             PreparedStatement ps = c.prepareStatement("SELECT active_pid, to_jsonb(s) ->> 'wal_status' = 'lost'"
+                     + " OR to_jsonb(s) ->> 'invalidation_reason' IS NOT NULL, confirmed_flush_lsn::text"
+                     + " FROM pg_replication_slots s WHERE slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                return new SlotRow((Integer) rs.getObject(1), rs.getBoolean(2), rs.getString(3));
+            }
+        }
+    }
+
+    /**
+     * Checks the slot (and prepares sync.resnapshot), copies the tables when the slot exists but the destination has no
+     * complete copy, then starts the log-replication route. With sync.ha this runs on the leader only, and the copy
+     * stops when {@code leading} turns false.
+     */
+    void copyIfNeededThenStream(CamelContext context, BooleanSupplier leading) throws Exception {
+        copyIfNeeded(context, prepareSlot(), leading);
+        context.getRouteController().startRoute(CaptureStarter.LOG_ROUTE);
+    }
+
+    private void copyIfNeeded(CamelContext context, boolean copyAll, BooleanSupplier leading) throws Exception {
+        if (slotRow() == null) {
             LOG.info("Slot {} does not exist yet: the consumer creates it and copies the tables inside its exported snapshot", slot);
             return;
         }
         List<StreamTask> tasks = streams.streams();
-        if (SnapshotCopy.completed(positions, tasks)) {
+        if (!copyAll && SnapshotCopy.completed(positions, tasks)) {
             return;
         }
         // Copying the current rows and replaying every change since the slot's position onto them does not converge:
@@ -95,30 +203,20 @@ final class LogReplicationStart {
             String snapshot;
             long consistent;
             boolean v15 = replication.getMetaData().getDatabaseMajorVersion() >= 15;
-            try (ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + copySlot + " TEMPORARY LOGICAL pgoutput "
+            try (ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + TableId.quoteIdent(copySlot) + " TEMPORARY LOGICAL pgoutput "
                     + (v15 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT"))) {
                 rs.next();
                 snapshot = rs.getString("snapshot_name");
                 consistent = LogSequenceNumber.valueOf(rs.getString("consistent_point")).asLong();
             }
-            LOG.info("Slot {} exists but the destination has no complete copy: copying {} table(s) inside the snapshot of the "
-                    + "temporary slot {} at {}, then streaming the transactions committed after it", slot, tasks.size(), copySlot,
-                    Positions.lsn(consistent));
+            LOG.info("Slot {} exists but the destination has {}: copying {} table(s) inside the snapshot of the temporary slot {}"
+                    + " at {}, then streaming the transactions committed after it", slot, copyAll ? "to be copied again (sync.resnapshot)"
+                    : "no complete copy", tasks.size(), copySlot, Positions.lsn(consistent));
             try (ProducerTemplate template = context.createProducerTemplate()) {
-                new SnapshotCopy(connections).copy(snapshot, tasks, page -> InitialCopy.send(template, page));
+                new SnapshotCopy(connections, readers).copy(snapshot, tasks, page -> InitialCopy.send(template, page, leading));
             }
             positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
         } // closing the replication connection drops the temporary slot
-    }
-
-    private boolean slotExists() throws SQLException {
-        try (Connection c = connections.open();
-             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
-        }
     }
 
     private long currentLsn() throws SQLException {
@@ -129,22 +227,36 @@ final class LogReplicationStart {
         }
     }
 
-    /** Polls the slot until its confirmed_flush_lsn reached the target: everything committed before is applied. */
-    private void awaitConfirmed(long target, SyncOnce once) throws SQLException, InterruptedException {
+    /**
+     * Polls the slot until its confirmed_flush_lsn reached the target: everything committed before is applied. A slot the
+     * consumer creates is confirmed at its consistent point at once, before its initial copy ran: so the consumer must
+     * have started streaming (the copy is done) too.
+     */
+    private void awaitConfirmed(CamelContext context, long target, SyncOnce once) throws SQLException, InterruptedException {
+        boolean copied = false;
         try (Connection c = connections.open();
              PreparedStatement ps = c.prepareStatement(
                      "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
             ps.setString(1, slot);
             while (!once.finished()) {
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next() && rs.getObject(1) != null && rs.getLong(1) >= target) {
-                        LOG.info("Log replication caught up with everything committed before the start");
-                        return;
+                copied = copied || streaming(context);
+                if (copied) {
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next() && rs.getObject(1) != null && rs.getLong(1) >= target) {
+                            LOG.info("Log replication caught up with everything committed before the start");
+                            return;
+                        }
                     }
                 }
                 Thread.sleep(250);
             }
         }
+    }
+
+    /** Whether the log-replication consumer has a replication session open (after its initial copy, if any). */
+    private static boolean streaming(CamelContext context) {
+        var route = context.getRoute(CaptureStarter.LOG_ROUTE);
+        return route != null && route.getConsumer() instanceof PgOutputConsumer c && c.isStreaming();
     }
 
     /** With sync.once, the first failed exchange of the log-replication route ends the sync with that failure. */

@@ -3,7 +3,11 @@ package io.pgsource.app;
 import io.pgsource.batch.BatchPageProcessor;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.StreamTask;
+import io.pgsource.change.TableId;
+import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.HaSettings;
 import io.pgsource.config.PgSourceConnections;
+import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
 import io.pgsource.route.TypeMappingProcessor;
@@ -12,14 +16,24 @@ import io.pgsource.sink.discard.DiscardSink;
 import io.pgsource.sink.jdbc.PostgresSink;
 import io.pgsource.sink.jsonl.JsonLinesSink;
 import io.pgsource.sink.log.LogSink;
+import io.pgsource.sink.reject.DeadLetterEndpoint;
 import io.pgsource.state.PositionStore;
 import io.pgsource.types.TypeRegistry;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ExecutorService;
+import java.util.function.IntPredicate;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
+import org.apache.camel.cluster.CamelClusterService;
+import org.apache.camel.component.file.cluster.FileLockClusterService;
 import org.apache.camel.spi.PropertiesComponent;
 import org.apache.camel.spi.Registry;
 import org.slf4j.Logger;
@@ -39,34 +53,167 @@ public class PgSourceConfiguration implements CamelConfiguration {
     @Override
     public void configure(CamelContext context) throws Exception {
         PropertiesComponent properties = context.getPropertiesComponent();
-        Settings settings = new SettingsLoader(key -> properties.resolveProperty(key).orElse(null)).load();
+        // a value that is not a placeholder expression but holds "{{" (a schema named so) is taken as it is
+        Settings settings = new SettingsLoader(key -> properties.resolveProperty(key)
+                .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null)).load();
         PgSourceConnections connections = new PgSourceConnections(settings.source());
-        BatchStreams streams = new BatchStreams(settings.source(), connections);
+        BatchStreams streams = new BatchStreams(settings.source(), connections, settings.badInput().maxValueBytes());
         TypeRegistry types = loadTypes(connections);
         // discovering now shows every setting error before any route starts
         List<StreamTask> tables = streams.streams();
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
 
         Registry registry = context.getRegistry();
+        FatalStop fatal = fatalStop(context);
+        context.getManagementStrategy().addEventNotifier(new PermanentFailureWatch(fatal));
         registry.bind("sourceSettings", settings.source());
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
         registry.bind("typeMapping", new TypeMappingProcessor(types));
+        // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
+        // the server's walsender and for the decoding here), else the text form: the same values either way
+        registry.bind("binaryTypes", (IntPredicate) types::decodesBinary);
         PositionStore positions = bindDestination(context, settings);
+        if (settings.badInput().deadLetterUri() != null && !"postgres".equals(settings.destination().kind())) {
+            LOG.warn("destination.dead_letter_uri is set but destination={} never rejects a change: it is used by the postgres"
+                    + " destination only", settings.destination().kind());
+        }
         registry.bind("positionStore", positions);
         registry.bind("batchStreams", streams);
-        registry.bind("batchPage", new BatchPageProcessor(connections, positions));
+        // the batch query and the initial copy read each table's next page on these threads while the current one is applied
+        ExecutorService readers = context.getExecutorServiceManager().newCachedThreadPool(this, "pgsource-page-reader");
+        registry.bind("batchPage", new BatchPageProcessor(connections, positions, readers));
 
         // log replication: the consumer connects with the source's settings and copies through InitialCopy
         registry.bind("sourceDataSource", connections.dataSource());
         // the selected tables, for the publication pgsource creates when missing (a value known only after discovery)
-        properties.addOverrideProperty("pgsource.publication_tables",
-                String.join(",", tables.stream().map(t -> t.table().id().quoted()).toList()));
-        InitialCopy initialCopy = new InitialCopy(connections, streams, positions);
+        properties.addOverrideProperty("pgsource.publication_tables", uriValue(publicationTables(settings, tables,
+                !"false".equalsIgnoreCase(properties.resolveProperty("source.create_publication").orElse("true").strip()))));
+        properties.addOverrideProperty("pgsource.publication_name", uriValue(settings.source().publicationName()));
+        String slot = settings.source().replicationSlot();
+        HaSettings ha = settings.sync().ha();
+        // with sync.ha the route consumes through master:<view>:pgoutput:..., active on the leader only
+        properties.addOverrideProperty("pgsource.ha_master", ha.enabled() ? "master:" + LeaderOnlyStreaming.namespace(slot) + ":" : "");
+        properties.addOverrideProperty("pgsource.ha_enabled", Boolean.toString(ha.enabled()));
+        if (ha.mode() == HaSettings.Mode.FILE) {
+            context.addService(fileLockClusterService(ha));
+        } else if (ha.mode() == HaSettings.Mode.CLUSTER) {
+            // Camel Main 4.17 binds camel.beans.* before this runs but adds cluster services to the context only after the
+            // routes are created, too late for master: (No cluster service found): add the configured one now
+            context.addService(configuredClusterService(registry));
+        }
+        InitialCopy initialCopy = new InitialCopy(connections, streams, positions,
+                ha.enabled() ? () -> LeaderOnlyStreaming.isLeader(context, slot) : () -> true, readers);
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
-        LogReplicationStart logStart = new LogReplicationStart(settings.source().replicationSlot(), connections, streams, positions);
-        context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart));
+        boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
+        LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
+                positions, fatal, readers);
+        LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, positions, connections) : null;
+        context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
+    }
+
+    /**
+     * sync.ha=file: Camel's file-lock cluster service. The leader holds a lock on a file in the shared directory and
+     * writes a heartbeat next to it every interval; a standby tries the lock once the heartbeat stopped for
+     * missed_heartbeats intervals.
+     */
+    private static FileLockClusterService fileLockClusterService(HaSettings ha) {
+        Path root = ha.root().toAbsolutePath();
+        try {
+            Files.createDirectories(root);
+        } catch (IOException e) {
+            throw new ConfigurationException("sync.ha.root=" + ha.root() + " cannot be created (" + e.getMessage()
+                    + "): use a directory every instance can write, on a filesystem they share");
+        }
+        if (!Files.isWritable(root)) {
+            throw new ConfigurationException("sync.ha.root=" + ha.root() + " is not writable: the leader writes its lock file there");
+        }
+        FileLockClusterService cluster = new FileLockClusterService();
+        cluster.setId(instanceId());
+        cluster.setRoot(root.toString());
+        cluster.setAcquireLockInterval(ha.interval().toMillis(), TimeUnit.MILLISECONDS);
+        cluster.setAcquireLockDelay(ha.interval().toMillis(), TimeUnit.MILLISECONDS);
+        cluster.setHeartbeatTimeoutMultiplier(ha.missedHeartbeats());
+        return cluster;
+    }
+
+    /** sync.ha=cluster: the one CamelClusterService bean configured in Camel (camel.beans.*: Kubernetes, ZooKeeper, ...). */
+    private static CamelClusterService configuredClusterService(Registry registry) {
+        Set<CamelClusterService> found = registry.findByType(CamelClusterService.class);
+        if (found.size() != 1) {
+            throw new ConfigurationException("sync.ha=cluster needs exactly one CamelClusterService bean, found " + found.size()
+                    + ": configure one with camel.beans, e.g. camel.beans.cluster=#class:org.apache.camel.component.kubernetes.cluster."
+                    + "KubernetesClusterService (with camel-kubernetes on the classpath), or use sync.ha=file with sync.ha.root");
+        }
+        CamelClusterService service = found.iterator().next();
+        if (service.getId() == null) {
+            service.setId(instanceId());
+        }
+        return service;
+    }
+
+    /** pid@host: names this instance in the logs of high availability. */
+    private static String instanceId() {
+        return ManagementFactory.getRuntimeMXBean().getName();
+    }
+
+    /**
+     * The launcher binds the stop that ends the application; in another Camel runtime the capture routes are stopped
+     * (on a thread of their own: the failure is reported from inside a route).
+     */
+    private static FatalStop fatalStop(CamelContext context) {
+        FatalStop bound = context.getRegistry().lookupByNameAndType(FatalStop.BEAN_NAME, FatalStop.class);
+        if (bound != null) {
+            return bound;
+        }
+        FatalStop stop = new FatalStop(cause -> {
+            var executors = context.getExecutorServiceManager();
+            var executor = executors.newSingleThreadExecutor(context, "pgsource-fatal-stop");
+            executor.submit(() -> {
+                for (String route : List.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE)) {
+                    try {
+                        context.getRouteController().stopRoute(route);
+                    } catch (Exception e) {
+                        LOG.warn("cannot stop route {}: {}", route, e.getMessage());
+                    }
+                }
+                LOG.error("Capture routes stopped; fix the cause and restart");
+                executors.shutdown(executor);
+            });
+        });
+        context.getRegistry().bind(FatalStop.BEAN_NAME, stop);
+        return stop;
+    }
+
+    /**
+     * The selected tables, for the publication pgsource creates. Camel resolves {@code {{...}}} in every endpoint option
+     * value, so a table whose name holds one cannot be named there: then pgsource cannot create the publication, and
+     * with {@code source.create_publication=false} the checks cover the whole existing publication.
+     */
+    private static String publicationTables(Settings settings, List<StreamTask> tables, boolean createPublication) {
+        List<String> names = tables.stream().map(t -> t.table().id().quoted()).toList();
+        List<String> braced = names.stream().filter(n -> n.contains("{{") || n.contains("}}")).toList();
+        if (braced.isEmpty() || settings.source().replicationMethod() != ReplicationMethod.LOG_BASED) {
+            return String.join(",", names);
+        }
+        if (createPublication) {
+            throw new ConfigurationException("table " + braced.get(0) + " has {{ or }} in its name, which Camel"
+                    + " reads as a property placeholder in the publicationTables option, so pgsource cannot create the publication"
+                    + " for it. Create it yourself (CREATE PUBLICATION " + TableId.quoteIdent(settings.source().publicationName())
+                    + " FOR TABLE " + String.join(", ", names) + ";) and set source.create_publication=false");
+        }
+        return "";
+    }
+
+    /**
+     * A value as an endpoint URI parameter, kept exactly: Camel's RAW syntax, so {@code &}, {@code %}, {@code +} and
+     * {@code #} in a name stay what they are. (The routes read it with {@code ?nested=false}, so {@code {{...}}} inside
+     * a name is not taken for a property placeholder.) A raw value ends at its closing bracket followed by {@code &} or
+     * the end, so the bracket kind the value does not hold is chosen.
+     */
+    static String uriValue(String value) {
+        return value.contains(")") && !value.contains("}") ? "RAW{" + value + "}" : "RAW(" + value + ")";
     }
 
     /** Connects once and loads the source's types (a wrong host, password or database shows now). */
@@ -82,6 +229,12 @@ public class PgSourceConfiguration implements CamelConfiguration {
             case "postgres" -> {
                 registry.bind(UpsertDeleteRouting.BEAN_NAME, new UpsertDeleteRouting());
                 PostgresSink sink = new PostgresSink(settings.destination());
+                String deadLetterUri = settings.badInput().deadLetterUri();
+                if (deadLetterUri != null) {
+                    DeadLetterEndpoint deadLetters = new DeadLetterEndpoint(context, deadLetterUri);
+                    sink.setDeadLetters(deadLetters);
+                    LOG.info("Changes the destination rejects go to the dead-letter endpoint {}", deadLetters.describe());
+                }
                 context.addService(sink, true, true);
                 registry.bind(PostgresSink.BEAN_NAME, sink);
                 return sink.positionStore();

@@ -84,6 +84,16 @@ public final class PgSourceMain {
             main.bind(SyncOnce.BEAN_NAME, syncOnce);
         }
         main.bind("batchRunMonitor", new BatchRunMonitor(syncOnce, settings.sync().interval()));
+        // a failure no retry can fix ends the sync (sync.once) or the application: exit code 2 when the source or the
+        // configuration needs fixing, else 1
+        FatalStop fatal = new FatalStop(cause -> {
+            if (syncOnce != null) {
+                syncOnce.finish(cause);
+            } else {
+                main.completed();
+            }
+        });
+        main.bind(FatalStop.BEAN_NAME, fatal);
         if (demo && !once) {
             main.configure().addRoutesBuilder(new DemoTrickleRoute(new PgSourceConnections(settings.source())));
         }
@@ -93,17 +103,23 @@ public final class PgSourceMain {
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
         main.run();
+        // the fatal stop logged its error with the fix already; its exit code says whether the source or setup needs it
+        int failed = fatal.failure() != null ? fatal.exitCode() : 1;
         if (once) {
             Throwable failure = syncOnce.failure();
             if (!syncOnce.finished()) {
                 LOG.error("Stopped before the sync finished");
-                return 1;
+                return failed;
             }
             if (failure != null) {
                 LOG.error("Sync failed: {}", BatchRunMonitor.rootMessage(failure));
-                return 1;
+                return failed;
             }
             LOG.info("Sync finished: every selected table is synced to its current end");
+        }
+        if (fatal.failure() != null) {
+            LOG.error("pgsource stopped: {}", BatchRunMonitor.rootMessage(fatal.failure()));
+            return failed;
         }
         return main.getExitCode();
     }

@@ -9,6 +9,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +82,7 @@ public final class CatalogReader {
             if (tables.isEmpty()) {
                 return List.of();
             }
+            requireReadable(tables.values());
             Map<Long, List<ColumnInfo>> columns = columns(tables.keySet());
             Map<Long, List<String>> keys = primaryKeys(tables.keySet());
             Map<Long, List<List<String>>> indexes = indexes(tables.keySet());
@@ -132,6 +135,56 @@ public final class CatalogReader {
                 }
             }
             return tables;
+        }
+
+        /**
+         * The role must be able to read every captured table (USAGE on its schema, SELECT on it): said now, with the
+         * GRANTs to run, rather than as "permission denied" in the middle of a copy.
+         */
+        private void requireReadable(Collection<TableRow> tables) throws SQLException {
+            List<TableId> unreadable = new ArrayList<>();
+            Set<String> noUsage = new TreeSet<>();
+            String role = null;
+            try (PreparedStatement ps = connection.prepareStatement("SELECT current_user, t.oid, n.nspname,"
+                    + " has_schema_privilege(n.oid, 'USAGE'), has_table_privilege(t.oid, 'SELECT')"
+                    + " FROM unnest(?::oid[]) AS t(oid) JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace")) {
+                ps.setArray(1, oidArray(tables.stream().map(t -> t.oid).toList()));
+                Map<Long, TableId> ids = new HashMap<>();
+                tables.forEach(t -> ids.put(t.oid, t.id));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        role = rs.getString(1);
+                        if (!rs.getBoolean(4)) {
+                            noUsage.add(rs.getString(3));
+                        }
+                        if (!rs.getBoolean(5)) {
+                            unreadable.add(ids.get(rs.getLong(2)));
+                        }
+                    }
+                }
+            }
+            if (unreadable.isEmpty() && noUsage.isEmpty()) {
+                return;
+            }
+            String who = TableId.quoteIdent(role);
+            StringBuilder fix = new StringBuilder();
+            for (String schema : noUsage) {
+                fix.append(" GRANT USAGE ON SCHEMA ").append(TableId.quoteIdent(schema)).append(" TO ").append(who).append(';');
+            }
+            if (!unreadable.isEmpty()) {
+                fix.append(" GRANT SELECT ON ").append(String.join(", ", unreadable.stream().sorted().map(TableId::quoted).toList()))
+                        .append(" TO ").append(who).append(';');
+            }
+            List<String> what = new ArrayList<>();
+            if (!noUsage.isEmpty()) {
+                what.add("USAGE on schema " + String.join(", ", noUsage.stream().map(TableId::quoteIdent).toList()));
+            }
+            if (!unreadable.isEmpty()) {
+                what.add("SELECT on " + String.join(", ", unreadable.stream().sorted().map(TableId::quoted).toList()));
+            }
+            throw new CatalogException("Role " + who + " (source.username) lacks " + String.join(" and ", what)
+                    + ", so it cannot read the tables it is to capture. Run as their owner or a superuser:" + fix
+                    + " Or leave the tables out (source.schema, source.tables).");
         }
 
         /** Explains why an included table is not among the discovered ones. */

@@ -20,6 +20,32 @@ public record TableId(String schema, String name) implements Comparable<TableId>
         return new TableId(unquote(s.substring(0, dot)), unquote(s.substring(dot + 1)));
     }
 
+    /**
+     * Splits a comma-separated list of names at the commas outside double quotes ({@code "a,b".t, c.d} is two items),
+     * trimming each item and dropping empty ones.
+     */
+    public static java.util.List<String> splitList(String list) {
+        java.util.List<String> items = new java.util.ArrayList<>();
+        if (list == null) {
+            return items;
+        }
+        boolean quoted = false;
+        int start = 0;
+        for (int i = 0; i <= list.length(); i++) {
+            char c = i < list.length() ? list.charAt(i) : ',';
+            if (c == '"') {
+                quoted = !quoted;
+            } else if (c == ',' && !quoted) {
+                String item = list.substring(start, Math.min(i, list.length())).strip();
+                if (!item.isEmpty()) {
+                    items.add(item);
+                }
+                start = i + 1;
+            }
+        }
+        return items;
+    }
+
     private static int splitPoint(String s) {
         boolean quoted = false;
         for (int i = 0; i < s.length(); i++) {

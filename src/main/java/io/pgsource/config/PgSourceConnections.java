@@ -34,19 +34,7 @@ public final class PgSourceConnections implements SourceConnections {
         if (settings.password() != null) {
             p.setProperty("password", settings.password());
         }
-        SslSettings ssl = settings.ssl();
-        if (ssl.sslmode() != null) {
-            p.setProperty("sslmode", ssl.sslmode());
-        }
-        if (ssl.sslrootcert() != null) {
-            p.setProperty("sslrootcert", ssl.sslrootcert());
-        }
-        if (ssl.sslcert() != null) {
-            p.setProperty("sslcert", ssl.sslcert());
-        }
-        if (ssl.sslkey() != null) {
-            p.setProperty("sslkey", ssl.sslkey());
-        }
+        settings.ssl().applyTo(p);
         p.setProperty("ApplicationName", "pgsource");
         p.setProperty("connectTimeout", "10");
         p.putAll(io.pgsource.types.SessionSettings.jdbcProperties());

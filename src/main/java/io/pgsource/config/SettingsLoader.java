@@ -1,16 +1,20 @@
 package io.pgsource.config;
 
 import io.pgsource.change.TableId;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.camel.util.TimeUtils;
 
 /**
@@ -20,6 +24,8 @@ import org.apache.camel.util.TimeUtils;
 public final class SettingsLoader {
     public static final Set<String> DESTINATIONS = Set.of("jsonl", "postgres", "log", "discard");
 
+    private static final Pattern SIZE = Pattern.compile("(?i)\\s*([0-9][0-9_]*)\\s*(b|k|kb|m|mb|g|gb)?\\s*");
+
     private final Function<String, String> lookup;
 
     public SettingsLoader(Function<String, String> lookup) {
@@ -27,7 +33,31 @@ public final class SettingsLoader {
     }
 
     public Settings load() {
-        return new Settings(source(), destination(), sync());
+        Settings settings = new Settings(source(), destination(), sync(), badInput());
+        checkHa(settings);
+        return settings;
+    }
+
+    /** High availability coordinates one slot's stream between long-running instances; other uses are mistakes. */
+    private static void checkHa(Settings settings) {
+        HaSettings ha = settings.sync().ha();
+        if (!ha.enabled()) {
+            return;
+        }
+        String mode = "sync.ha=" + ha.mode().name().toLowerCase(Locale.ROOT);
+        if (settings.source().replicationMethod() != ReplicationMethod.LOG_BASED) {
+            throw new ConfigurationException(mode + " runs log replication on one instance at a time; source.replication_method="
+                    + settings.source().replicationMethod() + " (the batch query) does not support it: use LOG_BASED, or run one "
+                    + "instance and set sync.ha=off");
+        }
+        if (settings.sync().once()) {
+            throw new ConfigurationException(mode + " keeps a standby instance waiting to take over; sync.once=true ends after one "
+                    + "sync: set one of them off");
+        }
+        if (settings.source().host() == null) {
+            throw new ConfigurationException(mode + " needs one source every instance streams from: set source.host (without it "
+                    + "each instance starts its own embedded demo database)");
+        }
     }
 
     SourceSettings source() {
@@ -37,17 +67,17 @@ public final class SettingsLoader {
                 integer("source.port", 5432, 1, 65535),
                 textOr("source.database", "postgres"),
                 textOr("source.username", "postgres"),
-                raw("source.password"),
+                secret("source.password"),
                 schemas(),
                 tables(),
-                textOr("source.replication_slot", "pgsource_slot"),
-                textOr("source.publication_name", "pgsource_pub"),
+                slotName(),
+                publicationName(),
                 integer("source.batch_fetch_limit", 50_000, 1, 10_000_000),
                 method,
                 text("source.replication_key"),
                 replicationKeys(),
                 duration("sync.incremental_lag", Duration.ZERO),
-                new SslSettings(text("source.sslmode"), text("source.sslrootcert"), text("source.sslcert"), text("source.sslkey")));
+                ssl("source"));
     }
 
     DestinationSettings destination() {
@@ -55,8 +85,45 @@ public final class SettingsLoader {
         if (!DESTINATIONS.contains(kind)) {
             throw new ConfigurationException("destination=" + kind + " is not a known destination: use one of jsonl, postgres, log, discard");
         }
-        return new DestinationSettings(kind, text("destination.url"), text("destination.username"), raw("destination.password"),
-                text("destination.schema"), Path.of(textOr("destination.directory", "./output")), bool("destination.soft_delete"));
+        return new DestinationSettings(kind, text("destination.url"), text("destination.username"), secret("destination.password"),
+                text("destination.schema"), Path.of(textOr("destination.directory", "./output")), bool("destination.soft_delete"),
+                ssl("destination"));
+    }
+
+    private SslSettings ssl(String side) {
+        return new SslSettings(text(side + ".sslmode"), text(side + ".sslrootcert"), text(side + ".sslcert"), text(side + ".sslkey"));
+    }
+
+    /**
+     * A password from its key ({@code source.password}) or from the file named by {@code <key>_file}, whose content
+     * (less one trailing line break) is the password: a mounted secret (Docker, Kubernetes) never passes through the
+     * environment or a properties file. Setting both is an error, so nobody wonders which one won.
+     */
+    private String secret(String key) {
+        String plain = raw(key);
+        String fileKey = key + "_file";
+        String file = text(fileKey);
+        if (file == null) {
+            return plain;
+        }
+        if (plain != null && !plain.isEmpty()) {
+            throw new ConfigurationException("both " + key + " and " + fileKey + " are set: keep one of them (" + fileKey
+                    + " names a file that holds the password)");
+        }
+        String content;
+        try {
+            content = Files.readString(Path.of(file), StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
+            // the exception's class says why (missing, a directory, not readable, not UTF-8); its text is the path only
+            throw new ConfigurationException(fileKey + "=" + file + " cannot be read (" + e.getClass().getSimpleName()
+                    + "): give the path of a readable file that holds the password");
+        }
+        String password = content.endsWith("\r\n") ? content.substring(0, content.length() - 2)
+                : content.endsWith("\n") ? content.substring(0, content.length() - 1) : content;
+        if (password.isEmpty()) {
+            throw new ConfigurationException(fileKey + "=" + file + " is empty: write the password into it (or unset " + fileKey + ")");
+        }
+        return password;
     }
 
     SyncSettings sync() {
@@ -64,7 +131,94 @@ public final class SettingsLoader {
         if (interval.isZero() || interval.isNegative()) {
             throw new ConfigurationException("sync.interval=" + raw("sync.interval") + " must be positive, e.g. 60s or 5m");
         }
-        return new SyncSettings(interval, bool("sync.once"));
+        // read by the log-replication route itself ({{source.slot_check_interval}}, ...); checked here for a clear error
+        positive("source.slot_check_interval", "10s");
+        positive("source.max_reconnect_delay", "30s");
+        return new SyncSettings(interval, bool("sync.once"), bool("sync.resnapshot"), ha());
+    }
+
+    HaSettings ha() {
+        String value = textOr("sync.ha", "off").toLowerCase(Locale.ROOT);
+        HaSettings.Mode mode = switch (value) {
+            case "off", "false", "none", "no" -> HaSettings.Mode.OFF;
+            case "file" -> HaSettings.Mode.FILE;
+            case "cluster" -> HaSettings.Mode.CLUSTER;
+            default -> throw new ConfigurationException("sync.ha=" + value + " is not a high-availability mode: use off, file (a lock "
+                    + "file in sync.ha.root on a filesystem every instance shares) or cluster (the CamelClusterService configured "
+                    + "in Camel, e.g. Kubernetes or ZooKeeper)");
+        };
+        Duration interval = duration("sync.ha.interval", HaSettings.OFF.interval());
+        if (interval.toMillis() <= 0) {
+            throw new ConfigurationException("sync.ha.interval=" + raw("sync.ha.interval") + " must be positive, e.g. 1s");
+        }
+        int missed = integer("sync.ha.missed_heartbeats", HaSettings.OFF.missedHeartbeats(), 1, 1000);
+        String root = text("sync.ha.root");
+        if (mode == HaSettings.Mode.FILE && root == null) {
+            throw new ConfigurationException("sync.ha=file needs sync.ha.root: a directory every instance shares (the same path "
+                    + "on a shared filesystem with working file locks, e.g. NFSv4), where the leader holds its lock file");
+        }
+        return new HaSettings(mode, root == null ? null : Path.of(root), interval, missed);
+    }
+
+    /** PostgreSQL accepts only these slot names (and would not quote others): say so before anything connects. */
+    private String slotName() {
+        String slot = textOr("source.replication_slot", "pgsource_slot");
+        if (!slot.matches("[a-z0-9_]{1,63}")) {
+            throw new ConfigurationException("source.replication_slot=" + slot + " is not a valid replication slot name: PostgreSQL"
+                    + " slot names use only lower-case letters, digits and underscores, at most 63 of them (e.g. pgsource_slot)");
+        }
+        return slot;
+    }
+
+    /** Any name works (it is always quoted), but PostgreSQL cuts names longer than 63 bytes, and would not find it again. */
+    private String publicationName() {
+        String pub = textOr("source.publication_name", "pgsource_pub");
+        if (pub.contains("{{") || pub.contains("}}")) {
+            throw new ConfigurationException("source.publication_name must not contain {{ or }}: Camel reads them as a property"
+                    + " placeholder in the route's publication option; choose another name");
+        }
+        int bytes = pub.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > 63) {
+            throw new ConfigurationException("source.publication_name is " + bytes + " bytes long (UTF-8): PostgreSQL names hold at"
+                    + " most 63 bytes; choose a shorter one");
+        }
+        return pub;
+    }
+
+    BadInputSettings badInput() {
+        String max = text("source.max_value_bytes");
+        long maxValueBytes = max == null ? BadInputSettings.defaultMaxValueBytes() : bytes("source.max_value_bytes", max);
+        return new BadInputSettings(maxValueBytes, text("destination.dead_letter_uri"));
+    }
+
+    /** {@code 1048576}, {@code 64kB}, {@code 300MB}, {@code 1GB} (units of 1024), at least 1 kB. */
+    private static long bytes(String key, String value) {
+        Matcher m = SIZE.matcher(value);
+        if (!m.matches()) {
+            throw new ConfigurationException(key + "=" + value + " is not a size: write it like 1048576, 64kB, 300MB or 1GB");
+        }
+        long unit = switch (m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT)) {
+            case "k", "kb" -> 1L << 10;
+            case "m", "mb" -> 1L << 20;
+            case "g", "gb" -> 1L << 30;
+            default -> 1;
+        };
+        try {
+            long n = Math.multiplyExact(Long.parseLong(m.group(1).replace("_", "")), unit);
+            if (n < 1024) {
+                throw new ConfigurationException(key + "=" + value + " is too small: use at least 1kB");
+            }
+            return n;
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new ConfigurationException(key + "=" + value + " is too large");
+        }
+    }
+
+    private void positive(String key, String example) {
+        Duration d = duration(key, Duration.ofSeconds(1));
+        if (d.compareTo(Duration.ofSeconds(1)) < 0) {
+            throw new ConfigurationException(key + "=" + raw(key) + " must be at least 1s, e.g. " + example);
+        }
     }
 
     private ReplicationMethod replicationMethod() {
@@ -112,7 +266,7 @@ public final class SettingsLoader {
         }
     }
 
-    /** Schema names may be written plain or double-quoted; commas inside names are not supported. */
+    /** Schema names may be written plain or double-quoted (then they may hold commas, dots and quotes written as ""). */
     private static String unquote(String name) {
         return name.length() >= 2 && name.startsWith("\"") && name.endsWith("\"")
                 ? name.substring(1, name.length() - 1).replace("\"\"", "\"") : name;
@@ -123,7 +277,8 @@ public final class SettingsLoader {
         if (v == null) {
             return List.of();
         }
-        return Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+        // commas inside double-quoted names belong to the name
+        return TableId.splitList(v);
     }
 
     private String raw(String key) {

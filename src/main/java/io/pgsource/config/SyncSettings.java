@@ -6,7 +6,9 @@ import java.time.Duration;
  * The {@code sync.*} keys.
  *
  * @param interval how often the batch route runs again ({@code sync.interval}, default 60s)
- * @param once     {@code sync.once}: sync every selected table to its current end once, then exit
+ * @param once       {@code sync.once}: sync every selected table to its current end once, then exit
+ * @param resnapshot {@code sync.resnapshot}: LOG_BASED, start from a new slot and copy every table again
+ * @param ha         {@code sync.ha*}: one streaming instance among several on a slot
  */
-public record SyncSettings(Duration interval, boolean once) {
+public record SyncSettings(Duration interval, boolean once, boolean resnapshot, HaSettings ha) {
 }

@@ -49,6 +49,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private static final String HOST = "127.0.0.1";
     private static final String SUPERUSER = "postgres";
     private static final Pattern SETTING_NAME = Pattern.compile("[a-z_][a-z0-9_.]*");
+    private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]*");
     private static final int PORT_ATTEMPTS = 5;
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
     private static final Driver DRIVER = new Driver();
@@ -122,14 +123,37 @@ public final class EmbeddedPostgres implements AutoCloseable {
         }
     }
 
+    /** How {@link #restart(StopMode)} stops the server ({@code pg_ctl stop -m}). */
+    public enum StopMode {
+        /** Ends every session, writes a shutdown checkpoint: a clean stop. */
+        FAST("fast"),
+        /** Kills every server process at once, as a crash does: the next start runs crash recovery from the WAL. */
+        IMMEDIATE("immediate");
+
+        private final String pgCtl;
+
+        StopMode(String pgCtl) {
+            this.pgCtl = pgCtl;
+        }
+    }
+
     /** Stops the server (fast shutdown: open sessions are ended) and starts the same cluster again on the same port. */
     public synchronized void restart() {
+        restart(StopMode.FAST);
+    }
+
+    /** Stops the server the given way and starts the same cluster again on the same port. */
+    public synchronized void restart(StopMode mode) {
         requireOpen();
-        stopServer();
+        if (mode == StopMode.IMMEDIATE && running) {
+            stopImmediately();
+        } else {
+            stopServer();
+        }
         long started = System.nanoTime();
         try {
             startServer();
-            LOG.info("Embedded PostgreSQL restarted on {}:{} in {} ms", HOST, port, (System.nanoTime() - started) / 1_000_000);
+            LOG.info("Embedded PostgreSQL restarted ({} stop) on {}:{} in {} ms", mode.pgCtl, HOST, port, (System.nanoTime() - started) / 1_000_000);
         } catch (PortTakenException e) {
             throw new IllegalStateException("cannot restart the embedded PostgreSQL: another process took port " + port);
         } catch (IOException e) {
@@ -168,7 +192,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
     // ---- lifecycle ----
 
-    private void initialize(boolean testMode, Map<String, String> settings) throws IOException {
+    private void initialize(boolean testMode, Map<String, String> settings, Map<String, String> files) throws IOException {
         Files.createDirectory(dataDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         runner.handOver(directory);
         runner.handOver(dataDir);
@@ -202,11 +226,21 @@ public final class EmbeddedPostgres implements AutoCloseable {
             // (walsender, pg_logical_slot_*_changes) sees only flushed WAL, so async commits would reach CDC late
             conf.put("fsync", "off");
             conf.put("full_page_writes", "off");
+            // one server serves every test class of a JVM, and slots of killed runs stay until a test drops them
+            conf.put("max_replication_slots", "64");
+            conf.put("max_wal_senders", "64");
         }
         conf.putAll(settings);
         StringBuilder text = new StringBuilder("\n# added by pgsource's embedded launcher\n");
         conf.forEach((k, v) -> text.append(k).append(" = '").append(v.replace("'", "''")).append("'\n"));
         Files.writeString(dataDir.resolve("postgresql.conf"), text, StandardOpenOption.APPEND);
+        for (Map.Entry<String, String> f : files.entrySet()) {
+            // owner-only, owned by the server's user: PostgreSQL refuses a private key anyone else may read
+            Path file = dataDir.resolve(f.getKey());
+            Files.writeString(file, f.getValue());
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+            runner.handOver(file);
+        }
     }
 
     /** Starts on a free port, trying another one if something else took it between the probe and the bind. */
@@ -271,6 +305,17 @@ public final class EmbeddedPostgres implements AutoCloseable {
         try {
             if (pgCtlStop("fast") != 0 && pgCtlStop("immediate") != 0) {
                 LOG.warn("pg_ctl could not stop the embedded PostgreSQL in {}:\n{}", dataDir, ProcessRunner.tail(toolLog, 10));
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Cannot stop the embedded PostgreSQL in {}: {}", dataDir, e.getMessage());
+        }
+        running = false;
+    }
+
+    private void stopImmediately() {
+        try {
+            if (pgCtlStop(StopMode.IMMEDIATE.pgCtl) != 0) {
+                LOG.warn("pg_ctl could not stop the embedded PostgreSQL in {} immediately:\n{}", dataDir, ProcessRunner.tail(toolLog, 10));
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("Cannot stop the embedded PostgreSQL in {}: {}", dataDir, e.getMessage());
@@ -360,8 +405,22 @@ public final class EmbeddedPostgres implements AutoCloseable {
         private String runAsUser;
         private Duration startTimeout = Duration.ofSeconds(60);
         private final Map<String, String> settings = new LinkedHashMap<>();
+        private final Map<String, String> files = new LinkedHashMap<>();
 
         private Builder() {
+        }
+
+        /**
+         * A file written into the data directory after initdb, readable only by the server's user: a TLS certificate
+         * and key (then {@code setting("ssl_cert_file", "server.crt")}), or {@code pg_hba.conf} to replace the
+         * generated access rules (initdb's allow every user from 127.0.0.1 with a SCRAM password, replication included).
+         */
+        public Builder dataFile(String name, String content) {
+            if (!FILE_NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("not a plain file name for the data directory: " + name);
+            }
+            files.put(name, content);
+            return this;
         }
 
         /** Trades durability for speed: {@code fsync} and {@code full_page_writes} off, initdb without sync. */
@@ -411,7 +470,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
             }
             try {
                 long initStarted = System.nanoTime();
-                pg.initialize(testMode, settings);
+                pg.initialize(testMode, settings, files);
                 long serverStarted = System.nanoTime();
                 pg.startOnFreePort();
                 long ready = System.nanoTime();

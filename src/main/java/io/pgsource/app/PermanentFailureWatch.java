@@ -1,0 +1,54 @@
+package io.pgsource.app;
+
+import io.pgsource.sink.reject.DestinationErrors;
+import java.util.Set;
+import org.apache.camel.Exchange;
+import org.apache.camel.ExchangePropertyKey;
+import org.apache.camel.spi.CamelEvent;
+import org.apache.camel.support.EventNotifierSupport;
+
+/**
+ * Watches the capture's exchanges (log replication, batch-query runs, and the initial copy's pages sent straight to the
+ * pipeline) and hands a failure retrying cannot fix ({@link DestinationErrors#permanent}) to {@link FatalStop}.
+ * Transient failures (a lost connection, a deadlock) are left to the retries: the consumer's backoff, the next run.
+ */
+final class PermanentFailureWatch extends EventNotifierSupport {
+    private static final Set<String> ROUTES = Set.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE, "pipeline");
+
+    private final FatalStop stop;
+
+    PermanentFailureWatch(FatalStop stop) {
+        this.stop = stop;
+        setIgnoreCamelContextEvents(true);
+        setIgnoreRouteEvents(true);
+        setIgnoreServiceEvents(true);
+        setIgnoreStepEvents(true);
+        setIgnoreExchangeCreatedEvent(true);
+        setIgnoreExchangeSentEvents(true);
+        setIgnoreExchangeSendingEvents(true);
+        setIgnoreExchangeRedeliveryEvents(true);
+        setIgnoreExchangeCompletedEvent(true);
+    }
+
+    @Override
+    public boolean isEnabled(CamelEvent event) {
+        if (!(event instanceof CamelEvent.ExchangeFailedEvent failed)) {
+            return false;
+        }
+        Exchange exchange = failed.getExchange();
+        // a whole run or transaction, not the split's per-table copies inside a batch-query run
+        return ROUTES.contains(exchange.getFromRouteId()) && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null;
+    }
+
+    @Override
+    public void notify(CamelEvent event) {
+        Exchange exchange = ((CamelEvent.ExchangeFailedEvent) event).getExchange();
+        Throwable error = exchange.getException();
+        if (error == null) {
+            error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        }
+        if (error != null && DestinationErrors.permanent(error)) {
+            stop.stop(error);
+        }
+    }
+}

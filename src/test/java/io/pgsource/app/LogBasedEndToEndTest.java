@@ -149,6 +149,39 @@ class LogBasedEndToEndTest {
     }
 
     /**
+     * REPLICA IDENTITY FULL flags every column as replica identity in the WAL: a keyless table must stay keyless (one
+     * copy of duplicate rows removed, not an upsert on every column), a table with a primary key keeps that key.
+     */
+    @Test
+    void replicaIdentityFullTablesWithAndWithoutPrimaryKey() throws Exception {
+        String source = pg.createDatabase("log_full_src");
+        String target = pg.createDatabase("log_full_dst");
+        SourceFixture.execute(pg, source, """
+                CREATE TABLE ledger (account int NOT NULL, amount numeric NOT NULL, memo text);
+                ALTER TABLE ledger REPLICA IDENTITY FULL;
+                CREATE TABLE keyed (id int PRIMARY KEY, v text, body text);
+                ALTER TABLE keyed REPLICA IDENTITY FULL;
+                INSERT INTO ledger VALUES (1, 1.5, 'a'), (1, 1.5, 'a'), (2, 3, 'b');
+                INSERT INTO keyed VALUES (1, 'one', %s), (2, 'two', 'small');""".formatted(ONE_MB.formatted("f")));
+        Map<String, String> env = ownEnv(source, target, "e2e_full");
+        sync(env);
+
+        SourceFixture.execute(pg, source, """
+                INSERT INTO ledger VALUES (3, 4, 'c'), (3, 4, 'c');
+                UPDATE ledger SET amount = 9 WHERE account = 2;
+                DELETE FROM ledger WHERE ctid = (SELECT min(ctid) FROM ledger WHERE account = 1);
+                UPDATE ledger SET memo = 'one of two' WHERE ctid = (SELECT min(ctid) FROM ledger WHERE account = 3);
+                UPDATE keyed SET v = 'uno' WHERE id = 1;
+                UPDATE keyed SET id = 20 WHERE id = 2;
+                INSERT INTO keyed VALUES (3, 'three', NULL);""");
+        sync(env);
+
+        assertTableSame(source, target, "ledger");
+        assertTableSame(source, target, "keyed");
+        assertThat(query(target, "SELECT count(*) FROM ledger")).containsExactly("4");
+    }
+
+    /**
      * The slot exists but the destination has no complete copy (a run killed during its initial copy, or the manual
      * setup): the copy must meet the slot's stream exactly. Copying the current rows and replaying every change since
      * the slot's position onto them cannot: an update that leaves a TOASTed value unchanged, replayed for a key the

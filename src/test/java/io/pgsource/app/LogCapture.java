@@ -24,6 +24,11 @@ final class LogCapture implements AutoCloseable {
                 .collect(Collectors.joining("\n"));
     }
 
+    /** The captured lines of one level (e.g. WARN), without throwables. */
+    java.util.List<String> lines(ch.qos.logback.classic.Level level) {
+        return appender.list.stream().filter(e -> e.getLevel() == level).map(ILoggingEvent::getFormattedMessage).toList();
+    }
+
     @Override
     public void close() {
         root.detachAppender(appender);

@@ -6,9 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.pgsource.change.TableId;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.EffectiveProperties;
+import io.pgsource.config.HaSettings;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -83,6 +85,41 @@ class SettingsTest {
                 .hasMessageContaining("source.tables").hasMessageContaining("schema.table");
         assertThatThrownBy(() -> load(Map.of("SOURCE_REPLICATION_KEYS", "public.t"), new Properties()))
                 .hasMessageContaining("schema.table:column");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_SLOT_CHECK_INTERVAL", "100ms"), new Properties()))
+                .hasMessageContaining("source.slot_check_interval=100ms").hasMessageContaining("at least 1s");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_MAX_RECONNECT_DELAY", "often"), new Properties()))
+                .hasMessageContaining("source.max_reconnect_delay=often").hasMessageContaining("30s");
+        assertThatThrownBy(() -> load(Map.of("SYNC_RESNAPSHOT", "please"), new Properties()))
+                .hasMessageContaining("sync.resnapshot=please").hasMessageContaining("true or false");
+    }
+
+    @Test
+    void highAvailabilityIsOffUnlessAskedForAndReadsItsKeysFromTheEnvironment() {
+        assertThat(load(Map.of(), new Properties()).sync().ha().enabled()).isFalse();
+        HaSettings ha = load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "file", "SYNC_HA_ROOT", "/shared/locks", "SYNC_HA_INTERVAL", "2s",
+                "SYNC_HA_MISSED_HEARTBEATS", "3"), new Properties()).sync().ha();
+        assertThat(ha.mode()).isEqualTo(HaSettings.Mode.FILE);
+        assertThat(ha.root()).isEqualTo(Path.of("/shared/locks"));
+        assertThat(ha.interval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(ha.missedHeartbeats()).isEqualTo(3);
+        assertThat(ha.detectionTime()).isEqualTo(Duration.ofSeconds(8));
+        assertThat(load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "CLUSTER"), new Properties()).sync().ha().mode()).isEqualTo(HaSettings.Mode.CLUSTER);
+    }
+
+    @Test
+    void highAvailabilityMistakesNameTheFix() {
+        assertThatThrownBy(() -> load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "zookeeper"), new Properties()))
+                .hasMessageContaining("sync.ha=zookeeper").hasMessageContaining("off, file").hasMessageContaining("cluster");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "file"), new Properties()))
+                .hasMessageContaining("sync.ha=file needs sync.ha.root");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "cluster", "SOURCE_REPLICATION_METHOD", "FULL_TABLE"),
+                new Properties())).hasMessageContaining("LOG_BASED");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "cluster", "SYNC_ONCE", "true"), new Properties()))
+                .hasMessageContaining("sync.once");
+        assertThatThrownBy(() -> load(Map.of("SYNC_HA", "cluster"), new Properties()))
+                .hasMessageContaining("source.host");
+        assertThatThrownBy(() -> load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "file", "SYNC_HA_ROOT", "/x", "SYNC_HA_INTERVAL", "0s"),
+                new Properties())).hasMessageContaining("sync.ha.interval");
     }
 
     @Test

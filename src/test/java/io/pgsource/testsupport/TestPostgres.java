@@ -84,6 +84,11 @@ public final class TestPostgres {
         return new TestPostgres(Kind.EMBEDDED, pg.host(), pg.port(), pg.superuser(), pg.password(), pg);
     }
 
+    /** A handle on a server of its own (e.g. one with TLS only), started and closed by the caller. */
+    public static TestPostgres of(EmbeddedPostgres pg) {
+        return new TestPostgres(Kind.EMBEDDED, pg.host(), pg.port(), pg.superuser(), pg.password(), pg);
+    }
+
     /** Parses the URL with pgjdbc itself (URL encoding, defaults, IPv6 hosts), so whatever pgjdbc accepts works here. */
     static TestPostgres fromUrl(String url) {
         Properties props = Driver.parseURL(url, null);
@@ -169,10 +174,15 @@ public final class TestPostgres {
 
     /** Stops the server (ending every session) and starts it again on the same port, keeping the data. */
     public void restart() {
+        restart(EmbeddedPostgres.StopMode.FAST);
+    }
+
+    /** Stops the server the given way ({@code IMMEDIATE}: as a crash, recovered from the WAL) and starts it again. */
+    public void restart(EmbeddedPostgres.StopMode mode) {
         if (embedded == null) {
             throw new UnsupportedOperationException("restart needs the embedded PostgreSQL; this run uses the " + kind
                     + " server (check supportsRestart() first)");
         }
-        embedded.restart();
+        embedded.restart(mode);
     }
 }

@@ -30,6 +30,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "binaryTypes": target.getConfiguration().setBinaryTypes(property(camelContext, java.util.function.IntPredicate.class, value)); return true;
         case "bridgeerrorhandler":
         case "bridgeErrorHandler": target.setBridgeErrorHandler(property(camelContext, boolean.class, value)); return true;
+        case "combinetransactions":
+        case "combineTransactions": target.getConfiguration().setCombineTransactions(property(camelContext, boolean.class, value)); return true;
         case "createpublication":
         case "createPublication": target.getConfiguration().setCreatePublication(property(camelContext, boolean.class, value)); return true;
         case "createslot":
@@ -84,6 +86,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "binaryTypes": return java.util.function.IntPredicate.class;
         case "bridgeerrorhandler":
         case "bridgeErrorHandler": return boolean.class;
+        case "combinetransactions":
+        case "combineTransactions": return boolean.class;
         case "createpublication":
         case "createPublication": return boolean.class;
         case "createslot":
@@ -139,6 +143,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "binaryTypes": return target.getConfiguration().getBinaryTypes();
         case "bridgeerrorhandler":
         case "bridgeErrorHandler": return target.isBridgeErrorHandler();
+        case "combinetransactions":
+        case "combineTransactions": return target.getConfiguration().isCombineTransactions();
         case "createpublication":
         case "createPublication": return target.getConfiguration().isCreatePublication();
         case "createslot":

@@ -23,11 +23,12 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
     private static final Set<String> SECRET_PROPERTY_NAMES;
     private static final Map<String, String> MULTI_VALUE_PREFIXES;
     static {
-        Set<String> props = new HashSet<>(31);
+        Set<String> props = new HashSet<>(32);
         props.add("asyncStart");
         props.add("binary");
         props.add("binaryTypes");
         props.add("bridgeErrorHandler");
+        props.add("combineTransactions");
         props.add("createPublication");
         props.add("createSlot");
         props.add("dataSource");

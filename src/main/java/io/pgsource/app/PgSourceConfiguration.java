@@ -49,6 +49,8 @@ import org.slf4j.LoggerFactory;
  */
 public class PgSourceConfiguration implements CamelConfiguration {
     private static final Logger LOG = LoggerFactory.getLogger(PgSourceConfiguration.class);
+    /** Destinations that apply a batch in one transaction: the pgoutput: route may combine waiting transactions for them. */
+    private static final Set<String> COMBINING_DESTINATIONS = Set.of("postgres", "discard");
 
     @Override
     public void configure(CamelContext context) throws Exception {
@@ -90,6 +92,10 @@ public class PgSourceConfiguration implements CamelConfiguration {
         properties.addOverrideProperty("pgsource.publication_tables", uriValue(publicationTables(settings, tables,
                 !"false".equalsIgnoreCase(properties.resolveProperty("source.create_publication").orElse("true").strip()))));
         properties.addOverrideProperty("pgsource.publication_name", uriValue(settings.source().publicationName()));
+        // table destinations commit small transactions waiting in line together (one commit, one stored position); event
+        // destinations keep one exchange per transaction, as each line names its transaction
+        properties.addOverrideProperty("pgsource.combine_transactions",
+                Boolean.toString(COMBINING_DESTINATIONS.contains(settings.destination().kind())));
         String slot = settings.source().replicationSlot();
         HaSettings ha = settings.sync().ha();
         // with sync.ha the route consumes through master:<view>:pgoutput:..., active on the leader only

@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.RandomAccess;
 
 /**
- * What an exchange carries: the changes of one source transaction (or one chunk of a huge one), or one page
- * of a batch query, in source order. It is a {@code List<ChangeEvent>}, so {@code split} works on it.
+ * What an exchange carries: the changes of one source transaction (or one chunk of a huge one, or several whole
+ * small ones when the pgoutput: consumer combines them), or one page of a batch query, in source order. It is a {@code List<ChangeEvent>}, so {@code split} works on it.
  *
  * @see ChangeHeaders for the position headers that travel with it
  */

@@ -1,6 +1,7 @@
 package io.pgsource.pgoutput;
 
 import io.pgsource.pgoutput.protocol.TransactionPart;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -29,6 +30,8 @@ final class PartDelivery {
     private final BlockingQueue<TransactionPart> queue = new LinkedBlockingQueue<>();
     private final Semaphore room;
     private final int capacity;
+    private final int maxBatchSize;
+    private final boolean combine;
     /** Parts offered and not yet delivered and acknowledged (queued or in the route). */
     private final AtomicInteger pending = new AtomicInteger();
     private final Object done = new Object();
@@ -37,12 +40,15 @@ final class PartDelivery {
 
     /**
      * @param maxBatchSize the most changes a part holds
+     * @param combine      whether whole transactions waiting behind one go to the route with it ({@link TransactionGroup})
      * @param acknowledge  receives the LSN of each transaction whose last part the route completed
      */
-    PartDelivery(ReplicationSession.PartHandler handler, int maxBatchSize, LongConsumer acknowledge) {
+    PartDelivery(ReplicationSession.PartHandler handler, int maxBatchSize, boolean combine, LongConsumer acknowledge) {
         this.handler = handler;
         this.acknowledge = acknowledge;
-        this.capacity = 2 * Math.max(1, maxBatchSize);
+        this.maxBatchSize = Math.max(1, maxBatchSize);
+        this.combine = combine;
+        this.capacity = 2 * this.maxBatchSize;
         this.room = new Semaphore(capacity);
     }
 
@@ -84,6 +90,11 @@ final class PartDelivery {
         return pending.get() > 0;
     }
 
+    /** The parts waiting behind the one in the route. */
+    int queued() {
+        return queue.size();
+    }
+
     private int weight(TransactionPart part) {
         return Math.min(capacity, Math.max(1, part.batch().size()));
     }
@@ -91,14 +102,16 @@ final class PartDelivery {
     private void loop() {
         try {
             while (true) {
-                TransactionPart part = queue.take();
-                if (part == END) {
+                TransactionPart first = queue.take();
+                if (first == END) {
                     return;
                 }
                 if (failure != null) {
-                    drop(part);
+                    drop(first);
                     continue;
                 }
+                List<TransactionPart> taken = combine ? takeWaiting(first) : List.of(first);
+                TransactionPart part = taken.size() == 1 ? first : TransactionGroup.combine(taken);
                 try {
                     handler.deliver(part);
                     part.acknowledgeLsn().ifPresent(acknowledge);
@@ -107,7 +120,7 @@ final class PartDelivery {
                 } catch (RuntimeException e) {
                     failure = new RouteFailedException(part, e);
                 } finally {
-                    drop(part);
+                    taken.forEach(this::drop);
                 }
             }
         } catch (InterruptedException e) {
@@ -118,6 +131,17 @@ final class PartDelivery {
                 done.notifyAll();
             }
         }
+    }
+
+    /** The first part and the whole transactions queued right behind it that can share its exchange. */
+    private List<TransactionPart> takeWaiting(TransactionPart first) {
+        TransactionGroup group = new TransactionGroup(first, maxBatchSize);
+        TransactionPart next;
+        // stop() may drain the queue meanwhile: a part is ours only when remove() took it
+        while ((next = queue.peek()) != null && next != END && group.accepts(next) && queue.remove(next)) {
+            group.add(next);
+        }
+        return group.parts();
     }
 
     private void drop(TransactionPart part) {

@@ -65,6 +65,9 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam(defaultValue = "10000")
     private int maxBatchSize = 10000;
 
+    @UriParam(label = "advanced", defaultValue = "false")
+    private boolean combineTransactions;
+
     @UriParam(defaultValue = "false")
     private boolean createSlot;
 
@@ -289,6 +292,20 @@ public class PgOutputConfiguration implements Cloneable {
      */
     public void setMaxBatchSize(int maxBatchSize) {
         this.maxBatchSize = maxBatchSize;
+    }
+
+    public boolean isCombineTransactions() {
+        return combineTransactions;
+    }
+
+    /**
+     * Whether whole transactions already waiting behind the one being delivered go into the same exchange (together at
+     * most maxBatchSize changes, never a part of a larger transaction, never across a change of a table's shape), so a
+     * destination commits many small transactions at once. The exchange's headers then describe its last transaction,
+     * and each event keeps its own transaction's position. Nothing waits for more transactions to arrive.
+     */
+    public void setCombineTransactions(boolean combineTransactions) {
+        this.combineTransactions = combineTransactions;
     }
 
     public boolean isCreateSlot() {

@@ -126,7 +126,7 @@ final class ReplicationSession implements AutoCloseable {
         } catch (SQLException e) {
             throw slotTrouble(e, streamedUpTo);
         }
-        delivery = new PartDelivery(handler, options.getMaxBatchSize(), this::acknowledge);
+        delivery = new PartDelivery(handler, options.getMaxBatchSize(), options.isCombineTransactions(), this::acknowledge);
         delivery.start(deliveryThreads);
         Path spool = options.getSpoolDirectory() != null ? Path.of(options.getSpoolDirectory())
                 : Path.of(System.getProperty("java.io.tmpdir"), "pgoutput-spool");

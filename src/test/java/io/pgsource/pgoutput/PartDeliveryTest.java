@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Op;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableSchema;
 import io.pgsource.pgoutput.protocol.TransactionPart;
@@ -12,6 +13,7 @@ import io.pgsource.sink.TestChanges;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -32,19 +34,26 @@ class PartDeliveryTest {
 
     /** A part of {@code size} changes; the last part of its transaction when {@code last}. */
     private TransactionPart part(long lsn, int size, boolean last) {
+        return part(lsn, size, 0, last, t);
+    }
+
+    /** Part {@code index} of transaction {@code lsn}, of {@code size} changes of a table of the given shape. */
+    private static TransactionPart part(long lsn, int size, int index, boolean last, TableSchema shape) {
         List<ChangeEvent> events = new ArrayList<>();
         Position.Log position = new Position.Log(lsn, lsn, null);
         for (int i = 0; i < size; i++) {
-            events.add(TestChanges.insert(TestChanges.row(t, i)));
+            Object[] values = new Object[shape.size()];
+            values[0] = i;
+            events.add(new ChangeEvent(Op.INSERT, shape, null, TestChanges.row(shape, values), Set.of(), position));
         }
-        return new TransactionPart(new ChangeBatch(events, position, last), lsn, 0, false, null, List.of());
+        return new TransactionPart(new ChangeBatch(events, position, last), lsn, index, false, null, List.of());
     }
 
     @Test
     void deliversInOrderAndAcknowledgesOnlyLastPartsAfterTheRoute() throws Exception {
         List<Long> delivered = Collections.synchronizedList(new ArrayList<>());
         List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
-        PartDelivery d = new PartDelivery(p -> delivered.add(p.xid()), 10, acknowledged::add);
+        PartDelivery d = new PartDelivery(p -> delivered.add(p.xid()), 10, false, acknowledged::add);
         d.start(thread);
         d.offer(part(100, 3, false), () -> true);
         d.offer(part(101, 3, true), () -> true);
@@ -62,7 +71,7 @@ class PartDeliveryTest {
         PartDelivery d = new PartDelivery(p -> {
             inRoute.incrementAndGet();
             await(release);
-        }, 10, lsn -> { });
+        }, 10, false, lsn -> { });
         d.start(thread);
         d.offer(part(1, 10, true), () -> true); // in the route
         d.offer(part(2, 10, true), () -> true); // waiting
@@ -87,7 +96,7 @@ class PartDeliveryTest {
                 throw new IllegalStateException("destination down");
             }
             delivered.add(p.xid());
-        }, 10, acknowledged::add);
+        }, 10, false, acknowledged::add);
         d.start(thread);
         d.offer(part(1, 1, true), () -> true);
         d.offer(part(2, 1, true), () -> true);
@@ -103,6 +112,65 @@ class PartDeliveryTest {
         d.stop();
         assertThat(delivered).containsExactly(1L);
         assertThat(acknowledged).containsExactly(1L);
+    }
+
+    @Test
+    void combinesTheWholeTransactionsWaitingBehindOneUpToMaxBatchSizeAndAcknowledgesEachGroupAtItsLastCommit() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        List<TransactionPart> delivered = Collections.synchronizedList(new ArrayList<>());
+        List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
+        PartDelivery d = new PartDelivery(p -> {
+            await(release);
+            delivered.add(p);
+        }, 10, true, acknowledged::add);
+        d.start(thread);
+        d.offer(part(1, 3, true), () -> true); // in the route, alone: nothing waited behind it when it was taken
+        awaitInRoute(d);
+        d.offer(part(2, 3, true), () -> true);
+        d.offer(part(3, 3, true), () -> true);
+        d.offer(part(4, 3, true), () -> true); // 2 + 3 + 4: 9 changes, within maxBatchSize
+        d.offer(part(5, 2, true), () -> true); // would make 11: the next exchange
+        release.countDown();
+        drainAndStop(d);
+        assertThat(delivered).extracting(TransactionPart::xid).containsExactly(1L, 4L, 5L);
+        assertThat(delivered).extracting(p -> p.batch().size()).containsExactly(3, 9, 2);
+        assertThat(delivered.get(1).batch().position()).isEqualTo(new Position.Log(4, 4, null));
+        assertThat(delivered.get(1).batch()).extracting(e -> ((Position.Log) e.position()).txId()).containsExactly(2L, 2L, 2L, 3L, 3L, 3L,
+                4L, 4L, 4L);
+        assertThat(delivered.get(1).last()).isTrue();
+        assertThat(acknowledged).containsExactly(1L, 4L, 5L);
+        assertThat(d.busy()).isFalse();
+    }
+
+    @Test
+    void neverCombinesPartsOfALargerTransactionNorTransactionsThatSeeATableInDifferentShapes() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        List<TransactionPart> delivered = Collections.synchronizedList(new ArrayList<>());
+        PartDelivery d = new PartDelivery(p -> {
+            await(release);
+            delivered.add(p);
+        }, 100, true, lsn -> { });
+        TableSchema altered = TestChanges.table("s", "t", List.of("id"), TestChanges.col("id", "integer"), TestChanges.col("v", "text"));
+        d.start(thread);
+        d.offer(part(1, 1, true), () -> true);
+        awaitInRoute(d);
+        d.offer(part(2, 2, 0, false, t), () -> true); // parts of transaction 2
+        d.offer(part(2, 2, 1, true, t), () -> true);
+        d.offer(part(3, 1, true), () -> true);
+        d.offer(part(4, 1, 0, true, altered), () -> true); // t has another shape from here on
+        d.offer(part(5, 1, 0, true, altered), () -> true);
+        release.countDown();
+        drainAndStop(d);
+        assertThat(delivered).extracting(p -> p.xid() + ":" + p.batch().size()).containsExactly("1:1", "2:2", "2:2", "3:1", "5:2");
+    }
+
+    /** Waits until the route holds the first part (the queue behind it is empty). */
+    private static void awaitInRoute(PartDelivery d) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (d.queued() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(d.queued()).as("parts waiting").isZero();
     }
 
     /** Waits until every queued part went through the route, then stops the loop. */

@@ -1,5 +1,6 @@
 package io.pgsource.app;
 
+import io.pgsource.change.ChangeHeaders;
 import io.pgsource.sink.reject.DestinationErrors;
 import java.util.Set;
 import org.apache.camel.Exchange;
@@ -36,8 +37,10 @@ final class PermanentFailureWatch extends EventNotifierSupport {
             return false;
         }
         Exchange exchange = failed.getExchange();
-        // a whole run or transaction, not the split's per-table copies inside a batch-query run
-        return ROUTES.contains(exchange.getFromRouteId()) && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null;
+        // a whole run or transaction, not the split's per-table copies inside a batch-query run, nor transactions the
+        // pgoutput: consumer combined (it delivers them again one by one, and stops on the one that fails alone)
+        return ROUTES.contains(exchange.getFromRouteId()) && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null
+                && exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) == 1;
     }
 
     @Override

@@ -20,6 +20,11 @@ public final class ChangeHeaders {
     public static final String TX_PART = "PgSourceTxPart";
     /** Whether this batch is the last part of its source transaction, as a {@code Boolean}. */
     public static final String TX_LAST = "PgSourceTxLast";
+    /**
+     * How many whole source transactions the exchange carries: 1, or more when the pgoutput: consumer combined the
+     * transactions waiting in line ({@code combineTransactions}).
+     */
+    public static final String TX_COUNT = "PgSourceTxCount";
 
     private ChangeHeaders() {
     }

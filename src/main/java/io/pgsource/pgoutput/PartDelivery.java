@@ -111,14 +111,16 @@ final class PartDelivery {
                     continue;
                 }
                 List<TransactionPart> taken = combine ? takeWaiting(first) : List.of(first);
-                TransactionPart part = taken.size() == 1 ? first : TransactionGroup.combine(taken);
                 try {
-                    handler.deliver(part);
-                    part.acknowledgeLsn().ifPresent(acknowledge);
-                } catch (RouteFailedException e) {
-                    failure = e;
-                } catch (RuntimeException e) {
-                    failure = new RouteFailedException(part, e);
+                    if (taken.size() == 1 || !deliver(TransactionGroup.combine(taken), taken.size())) {
+                        // alone, or again one by one after the combined exchange failed: the route then fails (or
+                        // stops pgsource) on the very transaction it cannot take, after applying the ones before it
+                        for (TransactionPart part : taken) {
+                            if (!deliver(part, 1)) {
+                                break;
+                            }
+                        }
+                    }
                 } finally {
                     taken.forEach(this::drop);
                 }
@@ -130,6 +132,23 @@ final class PartDelivery {
                 running = false;
                 done.notifyAll();
             }
+        }
+    }
+
+    /**
+     * Delivers a part and acknowledges it; false when the route failed. The failure of a single transaction's part is
+     * the delivery's failure; that of a combined part is not (its transactions are delivered again one by one).
+     */
+    private boolean deliver(TransactionPart part, int transactions) {
+        try {
+            handler.deliver(part, transactions);
+            part.acknowledgeLsn().ifPresent(acknowledge);
+            return true;
+        } catch (RuntimeException e) {
+            if (transactions == 1) {
+                failure = e instanceof RouteFailedException f ? f : new RouteFailedException(part, e);
+            }
+            return false;
         }
     }
 

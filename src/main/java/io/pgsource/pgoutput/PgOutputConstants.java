@@ -27,6 +27,11 @@ public final class PgOutputConstants {
               javaType = "Boolean")
     public static final String LAST_PART = ChangeHeaders.TX_LAST;
 
+    @Metadata(description = "How many whole transactions the exchange carries: 1, or more with combineTransactions (the "
+            + "other headers then describe the last one). A failed exchange of several is delivered again transaction by "
+            + "transaction.", javaType = "Integer")
+    public static final String TRANSACTIONS = ChangeHeaders.TX_COUNT;
+
     @Metadata(description = "The transactional logical decoding messages (pg_logical_emit_message(true, ...)) of this "
             + "part, each with the number of events that preceded it; only with messages=true.",
               javaType = "java.util.List<io.pgsource.pgoutput.protocol.TransactionPart.Message>")

@@ -329,7 +329,7 @@ public class PgOutputConsumer extends DefaultConsumer {
     }
 
     /** Runs the route on one part, on the delivery thread; returns only when the exchange completed. */
-    private void deliver(TransactionPart part) {
+    private void deliver(TransactionPart part, int transactions) {
         Exchange exchange = createExchange(false);
         Message in = exchange.getIn();
         in.setBody(part.batch());
@@ -339,6 +339,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         in.setHeader(ChangeHeaders.SLOT, options.getSlot());
         in.setHeader(PgOutputConstants.PART_INDEX, part.index());
         in.setHeader(PgOutputConstants.LAST_PART, part.last());
+        in.setHeader(PgOutputConstants.TRANSACTIONS, transactions);
         if (!part.messages().isEmpty()) {
             in.setHeader(PgOutputConstants.MESSAGES, part.messages());
         }

@@ -38,7 +38,8 @@ final class ReplicationSession implements AutoCloseable {
 
     /** Where the session hands each transaction part; returns normally only when the route completed it. */
     interface PartHandler {
-        void deliver(TransactionPart part);
+        /** @param transactions how many whole transactions the part combines ({@link TransactionGroup}); 1 usually */
+        void deliver(TransactionPart part, int transactions);
     }
 
     private final PgOutputConfiguration options;

@@ -53,7 +53,7 @@ class PartDeliveryTest {
     void deliversInOrderAndAcknowledgesOnlyLastPartsAfterTheRoute() throws Exception {
         List<Long> delivered = Collections.synchronizedList(new ArrayList<>());
         List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
-        PartDelivery d = new PartDelivery(p -> delivered.add(p.xid()), 10, false, acknowledged::add);
+        PartDelivery d = new PartDelivery((p, n) -> delivered.add(p.xid()), 10, false, acknowledged::add);
         d.start(thread);
         d.offer(part(100, 3, false), () -> true);
         d.offer(part(101, 3, true), () -> true);
@@ -68,7 +68,7 @@ class PartDeliveryTest {
     void theReaderWaitsWhileTwoBatchesOfChangesAreAhead() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         AtomicInteger inRoute = new AtomicInteger();
-        PartDelivery d = new PartDelivery(p -> {
+        PartDelivery d = new PartDelivery((p, n) -> {
             inRoute.incrementAndGet();
             await(release);
         }, 10, false, lsn -> { });
@@ -90,7 +90,7 @@ class PartDeliveryTest {
         List<Long> delivered = Collections.synchronizedList(new ArrayList<>());
         List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
         CountDownLatch queued = new CountDownLatch(1);
-        PartDelivery d = new PartDelivery(p -> {
+        PartDelivery d = new PartDelivery((p, n) -> {
             await(queued);
             if (p.xid() == 2) {
                 throw new IllegalStateException("destination down");
@@ -119,7 +119,7 @@ class PartDeliveryTest {
         CountDownLatch release = new CountDownLatch(1);
         List<TransactionPart> delivered = Collections.synchronizedList(new ArrayList<>());
         List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
-        PartDelivery d = new PartDelivery(p -> {
+        PartDelivery d = new PartDelivery((p, n) -> {
             await(release);
             delivered.add(p);
         }, 10, true, acknowledged::add);
@@ -146,7 +146,7 @@ class PartDeliveryTest {
     void neverCombinesPartsOfALargerTransactionNorTransactionsThatSeeATableInDifferentShapes() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         List<TransactionPart> delivered = Collections.synchronizedList(new ArrayList<>());
-        PartDelivery d = new PartDelivery(p -> {
+        PartDelivery d = new PartDelivery((p, n) -> {
             await(release);
             delivered.add(p);
         }, 100, true, lsn -> { });
@@ -162,6 +162,35 @@ class PartDeliveryTest {
         release.countDown();
         drainAndStop(d);
         assertThat(delivered).extracting(p -> p.xid() + ":" + p.batch().size()).containsExactly("1:1", "2:2", "2:2", "3:1", "5:2");
+    }
+
+    @Test
+    void aCombinedExchangeThatFailsIsDeliveredAgainOneTransactionAtATimeAndFailsOnTheOneTheRouteCannotTake() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        List<String> attempts = Collections.synchronizedList(new ArrayList<>());
+        List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
+        PartDelivery d = new PartDelivery((p, n) -> {
+            await(release);
+            attempts.add(p.xid() + "x" + n);
+            if (p.batch().stream().anyMatch(e -> ((Position.Log) e.position()).txId() == 3)) {
+                throw new IllegalStateException("destination refuses a change of transaction 3");
+            }
+        }, 10, true, acknowledged::add);
+        d.start(thread);
+        d.offer(part(1, 1, true), () -> true);
+        awaitInRoute(d);
+        d.offer(part(2, 1, true), () -> true);
+        d.offer(part(3, 1, true), () -> true);
+        d.offer(part(4, 1, true), () -> true);
+        release.countDown();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (d.busy() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(attempts).containsExactly("1x1", "4x3", "2x1", "3x1");
+        assertThat(acknowledged).as("the transaction before the refused one is applied, nothing after").containsExactly(1L, 2L);
+        assertThatThrownBy(d::check).isInstanceOf(RouteFailedException.class).hasMessageContaining("transaction 3");
+        d.stop();
     }
 
     /** Waits until the route holds the first part (the queue behind it is empty). */

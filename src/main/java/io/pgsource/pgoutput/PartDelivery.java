@@ -90,11 +90,6 @@ final class PartDelivery {
         return pending.get() > 0;
     }
 
-    /** The parts waiting behind the one in the route. */
-    int queued() {
-        return queue.size();
-    }
-
     private int weight(TransactionPart part) {
         return Math.min(capacity, Math.max(1, part.batch().size()));
     }

@@ -1,6 +1,10 @@
 package io.pgsource.state;
 
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Position;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.camel.Exchange;
 import org.postgresql.replication.LogSequenceNumber;
 
@@ -77,6 +81,37 @@ public final class Positions {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("'" + text + "' is not an LSN (X/X in hexadecimal)");
         }
+    }
+
+    /**
+     * The batch without the events of the earlier transactions it combines ({@code combineTransactions}) that a
+     * destination holding {@code stored} already applied; the batch itself when there are none. An event carries its
+     * transaction's commit record LSN, and a stored LSN (an end LSN, or the point a copy was taken at) never lies
+     * inside a record: the transaction was applied exactly when its commit record starts below the stored LSN. The
+     * batch's own (last) transaction is left to {@link #alreadyApplied}.
+     */
+    public static ChangeBatch withoutApplied(ChangeBatch batch, String stored) {
+        if (stored == null || !(batch.position() instanceof Position.Log last)) {
+            return batch;
+        }
+        long at;
+        try {
+            at = parseLsn(stored);
+        } catch (IllegalArgumentException e) {
+            return batch;
+        }
+        List<ChangeEvent> rest = null;
+        for (int i = 0; i < batch.size(); i++) {
+            ChangeEvent e = batch.get(i);
+            boolean applied = e.position() instanceof Position.Log p && p.txId() != last.txId()
+                    && Long.compareUnsigned(p.commitLsn(), at) < 0;
+            if (applied && rest == null) {
+                rest = new ArrayList<>(batch.subList(0, i));
+            } else if (!applied && rest != null) {
+                rest.add(e);
+            }
+        }
+        return rest == null ? batch : new ChangeBatch(rest, batch.position(), batch.last(), batch.tables());
     }
 
     /**

@@ -119,13 +119,15 @@ class PartDeliveryTest {
         CountDownLatch release = new CountDownLatch(1);
         List<TransactionPart> delivered = Collections.synchronizedList(new ArrayList<>());
         List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch inRoute = new CountDownLatch(1);
         PartDelivery d = new PartDelivery((p, n) -> {
+            inRoute.countDown();
             await(release);
             delivered.add(p);
         }, 10, true, acknowledged::add);
         d.start(thread);
-        d.offer(part(1, 3, true), () -> true); // in the route, alone: nothing waited behind it when it was taken
-        awaitInRoute(d);
+        d.offer(part(1, 3, true), () -> true);
+        await(inRoute); // the first part is in the route, taken alone: nothing waited behind it
         d.offer(part(2, 3, true), () -> true);
         d.offer(part(3, 3, true), () -> true);
         d.offer(part(4, 3, true), () -> true); // 2 + 3 + 4: 9 changes, within maxBatchSize
@@ -146,14 +148,16 @@ class PartDeliveryTest {
     void neverCombinesPartsOfALargerTransactionNorTransactionsThatSeeATableInDifferentShapes() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         List<TransactionPart> delivered = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch inRoute = new CountDownLatch(1);
         PartDelivery d = new PartDelivery((p, n) -> {
+            inRoute.countDown();
             await(release);
             delivered.add(p);
         }, 100, true, lsn -> { });
         TableSchema altered = TestChanges.table("s", "t", List.of("id"), TestChanges.col("id", "integer"), TestChanges.col("v", "text"));
         d.start(thread);
         d.offer(part(1, 1, true), () -> true);
-        awaitInRoute(d);
+        await(inRoute); // the first part is in the route, taken alone: nothing waited behind it
         d.offer(part(2, 2, 0, false, t), () -> true); // parts of transaction 2
         d.offer(part(2, 2, 1, true, t), () -> true);
         d.offer(part(3, 1, true), () -> true);
@@ -169,7 +173,9 @@ class PartDeliveryTest {
         CountDownLatch release = new CountDownLatch(1);
         List<String> attempts = Collections.synchronizedList(new ArrayList<>());
         List<Long> acknowledged = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch inRoute = new CountDownLatch(1);
         PartDelivery d = new PartDelivery((p, n) -> {
+            inRoute.countDown();
             await(release);
             attempts.add(p.xid() + "x" + n);
             if (p.batch().stream().anyMatch(e -> ((Position.Log) e.position()).txId() == 3)) {
@@ -178,7 +184,7 @@ class PartDeliveryTest {
         }, 10, true, acknowledged::add);
         d.start(thread);
         d.offer(part(1, 1, true), () -> true);
-        awaitInRoute(d);
+        await(inRoute); // the first part is in the route, taken alone: nothing waited behind it
         d.offer(part(2, 1, true), () -> true);
         d.offer(part(3, 1, true), () -> true);
         d.offer(part(4, 1, true), () -> true);
@@ -191,15 +197,6 @@ class PartDeliveryTest {
         assertThat(acknowledged).as("the transaction before the refused one is applied, nothing after").containsExactly(1L, 2L);
         assertThatThrownBy(d::check).isInstanceOf(RouteFailedException.class).hasMessageContaining("transaction 3");
         d.stop();
-    }
-
-    /** Waits until the route holds the first part (the queue behind it is empty). */
-    private static void awaitInRoute(PartDelivery d) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (d.queued() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        assertThat(d.queued()).as("parts waiting").isZero();
     }
 
     /** Waits until every queued part went through the route, then stops the loop. */

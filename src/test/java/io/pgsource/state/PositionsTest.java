@@ -3,7 +3,15 @@ package io.pgsource.state;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Op;
 import io.pgsource.change.Position;
+import io.pgsource.change.TableSchema;
+import io.pgsource.sink.TestChanges;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class PositionsTest {
@@ -62,5 +70,31 @@ class PositionsTest {
         assertThat(Positions.alreadyApplied(at(0x8000_0000_0000_0000L), true, "7FFFFFFF/FFFFFFFF")).isFalse();
         assertThat(Positions.alreadyApplied(at(0x10), true, "FFFFFFFF/0")).isTrue();
         assertThat(Positions.alreadyApplied(at(0x10), true, "{\"not\":\"an lsn\"}")).isFalse();
+    }
+
+    @Test
+    void combinedTransactionsAlreadyAppliedAreLeftOutAndTheOthersKept() {
+        TableSchema t = TestChanges.table("s", "t", List.of("id"), TestChanges.col("id", "integer"));
+        // transactions 1, 2, 3 with commit records at 0/100, 0/200, 0/300; 3's end LSN 0/380 is the batch's position
+        List<ChangeEvent> events = new ArrayList<>();
+        for (int tx = 1; tx <= 3; tx++) {
+            Position.Log record = new Position.Log(0x100L * tx, tx, null);
+            for (int i = 0; i < 2; i++) {
+                events.add(new ChangeEvent(Op.INSERT, t, null, TestChanges.row(t, tx * 10 + i), Set.of(), record));
+            }
+        }
+        ChangeBatch batch = new ChangeBatch(events, new Position.Log(0x380, 3, null), true);
+
+        assertThat(Positions.withoutApplied(batch, null)).isSameAs(batch);
+        assertThat(Positions.withoutApplied(batch, "0/100")).as("1's commit record starts at the stored LSN: not applied").isSameAs(batch);
+        // a copy taken at 0/250 (or transaction 2 ending there) holds 1 and 2
+        ChangeBatch rest = Positions.withoutApplied(batch, "0/250");
+        assertThat(rest).extracting(e -> ((Position.Log) e.position()).txId()).containsExactly(3L, 3L);
+        assertThat(rest.position()).isEqualTo(batch.position());
+        assertThat(rest.last()).isTrue();
+        assertThat(Positions.withoutApplied(batch, "0/180")).extracting(e -> ((Position.Log) e.position()).txId())
+                .containsExactly(2L, 2L, 3L, 3L);
+        // the batch's own transaction is never left out here: alreadyApplied decides on it as a whole
+        assertThat(Positions.withoutApplied(batch, "0/380")).extracting(e -> ((Position.Log) e.position()).txId()).containsExactly(3L, 3L);
     }
 }

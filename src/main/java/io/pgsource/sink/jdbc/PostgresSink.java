@@ -166,6 +166,13 @@ public final class PostgresSink implements Processor, Service {
                     c.commit();
                     return;
                 }
+                ChangeBatch rest = batch == null ? null : Positions.withoutApplied(batch, stored);
+                if (rest != batch) {
+                    // combined transactions, the first of them applied before (the copy's snapshot held them): the rest
+                    LOG.debug("skipping {} change(s) of transactions {} already holds", batch.size() - rest.size(), stream);
+                    batch = rest;
+                    plan = UpsertDeleteRouting.plan(rest);
+                }
             }
             try {
                 writer.apply(c, plan);

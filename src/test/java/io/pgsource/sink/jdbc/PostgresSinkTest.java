@@ -14,6 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Op;
 import io.pgsource.change.Position;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableSchema;
@@ -232,6 +234,28 @@ class PostgresSinkTest {
                 .containsExactly("pos.t|{\"id\":1}", "slot:my_slot|0/16B3748");
         // another instance reads what was committed
         assertThat(sink(UpsertMethod.COPY).positionStore().load("pos.t")).contains("{\"id\":1}");
+    }
+
+    @Test
+    void combinedTransactionsThatTheStoredPositionCoversAreNotAppliedAgain() throws SQLException {
+        // a keyless table: a change applied twice would show as a duplicate row
+        TableSchema t = table("combined", "t", List.of(), col("v", "text"));
+        PostgresSink sink = sink(UpsertMethod.COPY);
+        // the initial copy, taken at 0/250, holds transactions 1 and 2 (commit records at 0/100 and 0/200)
+        sink.apply(UpsertDeleteRouting.plan(batch(new Position.Log(0x250, 0, OffsetDateTime.now()), insert(row(t, "one")),
+                insert(row(t, "two")))), "combined_slot");
+        // the slot, behind the copy, sends 1, 2 and 3 combined in one exchange (its position: 3's end LSN)
+        List<ChangeEvent> events = new ArrayList<>();
+        String[] values = {"one", "two", "three"};
+        for (int tx = 1; tx <= 3; tx++) {
+            Position.Log record = new Position.Log(0x100L * tx, tx, OffsetDateTime.now());
+            events.add(new ChangeEvent(Op.INSERT, t, null, row(t, values[tx - 1]), Set.of(), record));
+        }
+        ChangeBatch combined = new ChangeBatch(events, new Position.Log(0x380, 3, OffsetDateTime.now()), true);
+        sink.apply(UpsertDeleteRouting.plan(combined), combined, "combined_slot", 0);
+
+        assertThat(rows("SELECT v FROM combined.t ORDER BY v")).containsExactly("one", "three", "two");
+        assertThat(sink.positionStore().load("slot:combined_slot")).contains("0/380");
     }
 
     @ParameterizedTest

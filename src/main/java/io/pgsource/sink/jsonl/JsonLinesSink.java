@@ -88,6 +88,11 @@ public final class JsonLinesSink implements Processor, Service {
     public synchronized void process(Exchange exchange) throws Exception {
         ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
         Integer part = exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class);
+        if (exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) > 1) {
+            // every line names its transaction's position: combined transactions would all carry the last one's
+            throw new IllegalStateException("the jsonl destination takes one transaction per exchange: remove combineTransactions"
+                    + " (or set it to false) on the pgoutput: endpoint of this route");
+        }
         if (batch.position() instanceof Position.Log log) {
             String stream = Positions.stream(log, exchange);
             String stored = positions.load(stream).orElse(null);

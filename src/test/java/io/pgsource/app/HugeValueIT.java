@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
@@ -104,7 +103,7 @@ class HugeValueIT {
             c.setAutoCommit(false);
             s.execute("INSERT INTO docs VALUES (3, repeat('x', " + HUGE + "))");
             // every record of the huge transaction but its commit lies before this LSN; its commit ends after it
-            beforeHugeCommit = query(c, "SELECT pg_current_wal_insert_lsn()").get(0);
+            beforeHugeCommit = SourceFixture.query(c, "SELECT pg_current_wal_insert_lsn()").get(0);
             c.commit();
             c.setAutoCommit(true);
             s.execute("INSERT INTO docs VALUES (4, 'four')");
@@ -119,7 +118,7 @@ class HugeValueIT {
         // the copy (a truncate, then row 1) and the transaction before the huge one
         assertThat(lineLengths(out.resolve("public.docs.jsonl"))).as(r.log()).hasSize(3);
         try (Connection c = pg.connect(source)) {
-            assertThat(query(c, "SELECT confirmed_flush_lsn <= '" + beforeHugeCommit + "'::pg_lsn FROM pg_replication_slots"
+            assertThat(SourceFixture.query(c, "SELECT confirmed_flush_lsn <= '" + beforeHugeCommit + "'::pg_lsn FROM pg_replication_slots"
                     + " WHERE slot_name = 'huge_log'")).as("the huge transaction's commit is not acknowledged").containsExactly("t");
         }
 
@@ -149,21 +148,6 @@ class HugeValueIT {
             }
         }
         return lengths;
-    }
-
-    private static List<String> query(Connection c, String sql) throws Exception {
-        List<String> rows = new ArrayList<>();
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                List<String> values = new ArrayList<>();
-                for (int i = 1; i <= n; i++) {
-                    values.add(rs.getString(i));
-                }
-                rows.add(String.join("|", values));
-            }
-        }
-        return rows;
     }
 
     private static String tail(Path log) {

@@ -8,7 +8,6 @@ import io.pgsource.testsupport.TestPostgres;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
@@ -142,10 +141,10 @@ class LogBasedEndToEndTest {
         sync(env);
 
         String q = "SELECT id, n, md5(doc), length(doc) FROM big ORDER BY id";
-        List<String> expected = query(source, q);
+        List<String> expected = SourceFixture.query(pg, source, q);
         assertThat(expected).as("the fixture really holds 1 MB values").anyMatch(r -> r.endsWith("|1048576"));
-        assertThat(query(target, q)).isEqualTo(expected);
-        assertThat(query(target, "SELECT id FROM big WHERE doc IS NULL")).isEmpty();
+        assertThat(SourceFixture.query(pg, target, q)).isEqualTo(expected);
+        assertThat(SourceFixture.query(pg, target, "SELECT id FROM big WHERE doc IS NULL")).isEmpty();
     }
 
     /**
@@ -178,7 +177,7 @@ class LogBasedEndToEndTest {
 
         assertTableSame(source, target, "ledger");
         assertTableSame(source, target, "keyed");
-        assertThat(query(target, "SELECT count(*) FROM ledger")).containsExactly("4");
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM ledger")).containsExactly("4");
     }
 
     /**
@@ -206,10 +205,10 @@ class LogBasedEndToEndTest {
         sync(env);
 
         String q = "SELECT id, version, md5(body), length(body) FROM docs ORDER BY id";
-        assertThat(query(target, q)).isEqualTo(query(source, q));
+        assertThat(SourceFixture.query(pg, target, q)).isEqualTo(SourceFixture.query(pg, source, q));
         SourceFixture.execute(pg, source, "UPDATE docs SET version = 3; INSERT INTO docs VALUES (3, 0, 'small')");
         sync(env);
-        assertThat(query(target, q)).isEqualTo(query(source, q));
+        assertThat(SourceFixture.query(pg, target, q)).isEqualTo(SourceFixture.query(pg, source, q));
     }
 
     /**
@@ -243,8 +242,8 @@ class LogBasedEndToEndTest {
         sync(env);
 
         String q = "SELECT id, version, md5(body), length(body) FROM docs ORDER BY id";
-        assertThat(query(target, q)).isEqualTo(query(source, q));
-        assertThat(query(target, "SELECT id FROM flags")).containsExactly("1");
+        assertThat(SourceFixture.query(pg, target, q)).isEqualTo(SourceFixture.query(pg, source, q));
+        assertThat(SourceFixture.query(pg, target, "SELECT id FROM flags")).containsExactly("1");
     }
 
     @Test
@@ -279,7 +278,7 @@ class LogBasedEndToEndTest {
                 COMMIT;""");
         sync(env);
         assertTableSame(source, target, "items");
-        assertThat(query(target, "SELECT column_name FROM information_schema.columns WHERE table_name = 'items' ORDER BY ordinal_position"))
+        assertThat(SourceFixture.query(pg, target, "SELECT column_name FROM information_schema.columns WHERE table_name = 'items' ORDER BY ordinal_position"))
                 .containsExactly("id", "name", "color", "weight", "tags", "size");
     }
 
@@ -311,7 +310,7 @@ class LogBasedEndToEndTest {
         }
         sync(env);
         assertTableSame(source, target, "acct");
-        assertThat(query(target, "SELECT balance, note FROM acct WHERE id = 1002")).containsExactly("999|a after b");
+        assertThat(SourceFixture.query(pg, target, "SELECT balance, note FROM acct WHERE id = 1002")).containsExactly("999|a after b");
     }
 
     @Test
@@ -331,14 +330,14 @@ class LogBasedEndToEndTest {
                 INSERT INTO people VALUES (4, 'back again');""");
         sync(env);
 
-        assertThat(query(target, "SELECT id FROM people WHERE _deleted_at IS NOT NULL ORDER BY id")).containsExactly("3", "5");
-        assertThat(query(target, "SELECT count(*) FROM people WHERE _deleted_at > now() - interval '10 minutes' AND _deleted_at <= now()"))
+        assertThat(SourceFixture.query(pg, target, "SELECT id FROM people WHERE _deleted_at IS NOT NULL ORDER BY id")).containsExactly("3", "5");
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM people WHERE _deleted_at > now() - interval '10 minutes' AND _deleted_at <= now()"))
                 .as("the deletion time is the recent source commit time").containsExactly("2");
         // the live rows equal the source; the re-inserted key is alive again
-        assertThat(query(target, "SELECT id, name FROM people WHERE _deleted_at IS NULL ORDER BY id"))
-                .isEqualTo(query(source, "SELECT id, name FROM people ORDER BY id"));
-        assertThat(query(target, "SELECT name FROM people WHERE id = 4")).containsExactly("back again");
-        assertThat(query(target, "SELECT name FROM people WHERE id = 3")).containsExactly("person 3");
+        assertThat(SourceFixture.query(pg, target, "SELECT id, name FROM people WHERE _deleted_at IS NULL ORDER BY id"))
+                .isEqualTo(SourceFixture.query(pg, source, "SELECT id, name FROM people ORDER BY id"));
+        assertThat(SourceFixture.query(pg, target, "SELECT name FROM people WHERE id = 4")).containsExactly("back again");
+        assertThat(SourceFixture.query(pg, target, "SELECT name FROM people WHERE id = 3")).containsExactly("person 3");
     }
 
     @Test
@@ -404,21 +403,7 @@ class LogBasedEndToEndTest {
         }
     }
 
-    /** Every row of a query, its values joined with '|'. */
-    private static List<String> query(String db, String sql) throws Exception {
-        List<String> rows = new ArrayList<>();
-        try (Connection c = pg.connect(db); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                List<String> values = new ArrayList<>();
-                for (int i = 1; i <= n; i++) {
-                    values.add(rs.getString(i));
-                }
-                rows.add(String.join("|", values));
-            }
-        }
-        return rows;
-    }
+    
 
     private static void assertSame(String source, String target) throws Exception {
         try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {

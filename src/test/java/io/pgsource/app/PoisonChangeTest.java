@@ -109,9 +109,9 @@ class PoisonChangeTest {
         assertThat(o.log()).contains("rejected the change of \"public\".\"items\" key {\"id\":3} at LSN ")
                 .contains("(transaction " + xid + ")").contains("qty_below_100").contains("SQLSTATE 23514")
                 .contains("destination.dead_letter_uri").contains("pgsource stops:");
-        assertThat(query(target, "SELECT id FROM items ORDER BY id")).as("the transaction before it is applied, nothing after")
+        assertThat(SourceFixture.query(pg, target, "SELECT id FROM items ORDER BY id")).as("the transaction before it is applied, nothing after")
                 .containsExactly("1", "2", "3", "4", "5", "10");
-        assertThat(query(source, "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('poison_log', NULL, NULL,"
+        assertThat(SourceFixture.query(pg, source, "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('poison_log', NULL, NULL,"
                 + " 'proto_version', '1', 'publication_names', 'poison_log_pub') WHERE xid::text::bigint = " + xid))
                 .as("the refused transaction is still in the slot").doesNotContain("0");
 
@@ -148,7 +148,7 @@ class PoisonChangeTest {
 
         Outcome o = run(env);
         assertThat(o.exitCode()).as(o.log()).isZero();
-        assertThat(query(target, "SELECT id, qty FROM items ORDER BY id")).as("everything but the refused update")
+        assertThat(SourceFixture.query(pg, target, "SELECT id, qty FROM items ORDER BY id")).as("everything but the refused update")
                 .containsExactly("1|1", "2|2", "3|3", "4|4", "5|5", "10|10", "11|11", "12|12", "13|13");
         List<JsonNode> letters = letters(deadLetters);
         assertThat(letters).hasSize(1);
@@ -188,7 +188,7 @@ class PoisonChangeTest {
         assertThat(o.exitCode()).as(o.log()).isEqualTo(1);
         assertThat(o.log()).contains("rejected the change of \"public\".\"people\" key {\"id\":25} at stream public.people, in the page up to bookmark")
                 .contains("SQLSTATE 23502").contains("\"nick\"");
-        assertThat(query(target, "SELECT count(*) FROM people")).as("the two pages before it").containsExactly("20");
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM people")).as("the two pages before it").containsExactly("20");
     }
 
     @Test
@@ -206,7 +206,7 @@ class PoisonChangeTest {
 
         Outcome o = run(env);
         assertThat(o.exitCode()).as(o.log()).isZero();
-        assertThat(query(target, "SELECT count(*), max(id) FROM people")).containsExactly("20|20");
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*), max(id) FROM people")).containsExactly("20|20");
         List<JsonNode> letters = letters(dir);
         assertThat(letters.stream().map(l -> l.at("/key/id").asInt()).sorted().toList())
                 .isEqualTo(java.util.stream.IntStream.rangeClosed(21, 30).boxed().toList());
@@ -240,21 +240,6 @@ class PoisonChangeTest {
 
     private static void assertSameItems(String source, String target) throws Exception {
         String q = "SELECT id, name, qty FROM items ORDER BY id";
-        assertThat(query(target, q)).isEqualTo(query(source, q));
-    }
-
-    private static List<String> query(String db, String sql) throws Exception {
-        List<String> rows = new ArrayList<>();
-        try (Connection c = pg.connect(db); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                List<String> values = new ArrayList<>();
-                for (int i = 1; i <= n; i++) {
-                    values.add(rs.getString(i));
-                }
-                rows.add(String.join("|", values));
-            }
-        }
-        return rows;
+        assertThat(SourceFixture.query(pg, target, q)).isEqualTo(SourceFixture.query(pg, source, q));
     }
 }

@@ -28,6 +28,28 @@ final class SourceFixture {
         return db;
     }
 
+    /** The rows of a query, each as its values' text joined by "|". */
+    static List<String> query(Connection c, String sql) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                List<String> values = new ArrayList<>(n);
+                for (int i = 1; i <= n; i++) {
+                    values.add(rs.getString(i));
+                }
+                rows.add(String.join("|", values));
+            }
+        }
+        return rows;
+    }
+
+    static List<String> query(TestPostgres pg, String db, String sql) throws SQLException {
+        try (Connection c = pg.connect(db)) {
+            return query(c, sql);
+        }
+    }
+
     static void execute(TestPostgres pg, String db, String sql) throws SQLException {
         try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
             s.execute(sql);

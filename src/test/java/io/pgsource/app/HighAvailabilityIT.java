@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.fail;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgsource.testsupport.PgSourceProcess;
 import io.pgsource.testsupport.TestPostgres;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,7 +49,7 @@ class HighAvailabilityIT {
 
     private final TestPostgres pg = TestPostgres.server();
     private final long seed = System.nanoTime();
-    private final List<ChildPgSource> children = new ArrayList<>();
+    private final List<PgSourceProcess> children = new ArrayList<>();
     private final List<String> story = new ArrayList<>();
     private Writer writer;
     private String source;
@@ -59,9 +60,9 @@ class HighAvailabilityIT {
         if (writer != null) {
             writer.stopAndJoin();
         }
-        for (ChildPgSource child : children) {
+        for (PgSourceProcess child : children) {
             if (child.alive()) {
-                child.kill();
+                child.kill("by the test");
             }
         }
         try (Connection c = pg.connect(source); PreparedStatement ps = c.prepareStatement(
@@ -81,19 +82,19 @@ class HighAvailabilityIT {
         LongSupplier appliedTick = () -> maxTick(target);
 
         writer.start();
-        ChildPgSource[] pair = startPair(work, env);
-        ChildPgSource leader = pair[0];
-        ChildPgSource standby = pair[1];
+        PgSourceProcess[] pair = startPair(work, env);
+        PgSourceProcess leader = pair[0];
+        PgSourceProcess standby = pair[1];
         awaitFollowing(appliedTick, Duration.ofSeconds(90));
         assertOneStreamsAndTheStandbyKeepsOff(leader, standby, Duration.ofSeconds(1));
 
         Duration first = killAndMeasureTakeover(leader, standby, appliedTick);
 
         // the killed instance comes back as the standby of the new leader, which is then killed too
-        ChildPgSource back = start(leader.name + "-again", work, env);
+        PgSourceProcess back = start(leader.name() + "-again", work, env);
         back.awaitLog(STANDBY, Duration.ofSeconds(60));
-        story.add(back.name + " stands by");
-        assertThat(back.logged(LEADS)).as("the restarted instance leads while the other one lives%n%s", back.tail(30)).isFalse();
+        story.add(back.name() + " stands by");
+        assertThat(back.logged(LEADS)).as("the restarted instance leads while the other one lives%n%s", tail(back, 30)).isFalse();
         assertOneStreamsAndTheStandbyKeepsOff(standby, back, Duration.ofSeconds(1));
         Duration second = killAndMeasureTakeover(standby, back, appliedTick);
 
@@ -101,7 +102,7 @@ class HighAvailabilityIT {
         awaitEqual(() -> comparePostgres(target), Duration.ofSeconds(60));
         LOG.info("HA into postgres: takeovers after SIGKILL took {} ms and {} ms; {} writer transactions; {}", first.toMillis(),
                 second.toMillis(), writer.transactions.get(), String.join(" -> ", story));
-        back.stop();
+        back.stop(Duration.ofSeconds(30));
     }
 
     /**
@@ -129,7 +130,7 @@ class HighAvailabilityIT {
         LongSupplier appliedTick = () -> JsonLinesReplay.of(output).maxKey("ticks");
 
         writer.start();
-        ChildPgSource[] pair = startPair(work, env);
+        PgSourceProcess[] pair = startPair(work, env);
         awaitFollowing(appliedTick, Duration.ofSeconds(90));
         assertOneStreamsAndTheStandbyKeepsOff(pair[0], pair[1], Duration.ofSeconds(1));
         Duration takeover = killAndMeasureTakeover(pair[0], pair[1], appliedTick);
@@ -138,7 +139,7 @@ class HighAvailabilityIT {
         awaitEqual(() -> compareJsonLines(output), Duration.ofSeconds(60));
         LOG.info("HA into jsonl (sync.ha=cluster): takeover after SIGKILL took {} ms; {} writer transactions; {}", takeover.toMillis(),
                 writer.transactions.get(), String.join(" -> ", story));
-        pair[1].stop();
+        pair[1].stop(Duration.ofSeconds(30));
     }
 
     private void setUpSource(String prefix) throws Exception {
@@ -166,30 +167,32 @@ class HighAvailabilityIT {
         return env;
     }
 
-    private ChildPgSource start(String name, Path work, Map<String, String> env) throws Exception {
+    private PgSourceProcess start(String name, Path work, Map<String, String> env) throws Exception {
         // each instance has its own working directory: only the lock directory (and jsonl's output) is shared
-        ChildPgSource child = ChildPgSource.start(name, work.resolve(name), env);
+        Path dir = Files.createDirectories(work.resolve(name));
+        PgSourceProcess child = new PgSourceProcess(dir, env);
+        child.start();
         children.add(child);
         story.add("start " + name);
         return child;
     }
 
     /** Starts two instances at once; returns {leader, standby}. */
-    private ChildPgSource[] startPair(Path work, Map<String, String> env) throws Exception {
-        ChildPgSource a = start("a", work, env);
-        ChildPgSource b = start("b", work, env);
+    private PgSourceProcess[] startPair(Path work, Map<String, String> env) throws Exception {
+        PgSourceProcess a = start("a", work, env);
+        PgSourceProcess b = start("b", work, env);
         long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (!a.logged(LEADS) && !b.logged(LEADS)) {
             if (System.nanoTime() > end || !a.alive() || !b.alive()) {
-                fail("no instance took the lead within 60 s\n" + a.tail(30) + b.tail(30));
+                fail("no instance took the lead within 60 s\n" + tail(a, 30) + tail(b, 30));
             }
             Thread.sleep(50);
         }
-        ChildPgSource leader = a.logged(LEADS) ? a : b;
-        ChildPgSource standby = leader == a ? b : a;
+        PgSourceProcess leader = a.logged(LEADS) ? a : b;
+        PgSourceProcess standby = leader == a ? b : a;
         standby.awaitLog(STANDBY, Duration.ofSeconds(60));
-        story.add(leader.name + " leads, " + standby.name + " stands by");
-        return new ChildPgSource[] {leader, standby};
+        story.add(leader.name() + " leads, " + standby.name() + " stands by");
+        return new PgSourceProcess[] {leader, standby};
     }
 
     /** Waits until the destination applied a transaction the writer committed after this call. */
@@ -210,7 +213,7 @@ class HighAvailabilityIT {
      * For a while: the slot is streamed by exactly one walsender, the slot's active one, and the standby never started a
      * consumer nor tried the slot.
      */
-    private void assertOneStreamsAndTheStandbyKeepsOff(ChildPgSource leader, ChildPgSource standby, Duration during) throws Exception {
+    private void assertOneStreamsAndTheStandbyKeepsOff(PgSourceProcess leader, PgSourceProcess standby, Duration during) throws Exception {
         long end = System.nanoTime() + during.toNanos();
         try (Connection c = pg.connect(source); PreparedStatement ps = c.prepareStatement("""
                 SELECT s.active_pid, (SELECT count(*) FROM pg_stat_replication r WHERE r.application_name = ?)
@@ -220,28 +223,28 @@ class HighAvailabilityIT {
             do {
                 try (ResultSet rs = ps.executeQuery()) {
                     assertThat(rs.next()).as("slot %s exists", slot).isTrue();
-                    assertThat(rs.getObject(1)).as("the slot is active (streamed by the leader %s)%n%s", leader.name, context()).isNotNull();
+                    assertThat(rs.getObject(1)).as("the slot is active (streamed by the leader %s)%n%s", leader.name(), context()).isNotNull();
                     assertThat(rs.getLong(2)).as("replication connections of pgsource on the slot").isEqualTo(1);
                 }
                 Thread.sleep(200);
             } while (System.nanoTime() < end);
         }
-        assertThat(standby.output()).as("the standby's log%n%s", standby.tail(30))
+        assertThat(standby.logText()).as("the standby's log%n%s", tail(standby, 30))
                 .doesNotContain(LEADS).doesNotContain("Consumer started").doesNotContain("is in use by");
-        assertThat(leader.output()).as("the leader's log").contains("Consumer started: pgoutput://" + slot);
+        assertThat(leader.logText()).as("the leader's log").contains("Consumer started: pgoutput://" + slot);
     }
 
     /**
      * SIGKILLs the leader while the writer runs and measures, from the kill: the standby taking the lock, the slot
      * streamed again, and the destination applying a transaction committed after the kill (the takeover).
      */
-    private Duration killAndMeasureTakeover(ChildPgSource leader, ChildPgSource standby, LongSupplier appliedTick) throws Exception {
+    private Duration killAndMeasureTakeover(PgSourceProcess leader, PgSourceProcess standby, LongSupplier appliedTick) throws Exception {
         Thread.sleep(500 + new Random(seed).nextInt(1_500));
         Integer oldPid = activePid();
         long lastBeforeKill = writer.lastTick.get();
         long killed = System.nanoTime();
-        leader.kill();
-        story.add("SIGKILL " + leader.name + " (streaming as PID " + oldPid + ")");
+        leader.kill("by the test");
+        story.add("SIGKILL " + leader.name() + " (streaming as PID " + oldPid + ")");
         long leads = 0;
         long streams = 0;
         long applied = 0;
@@ -262,9 +265,9 @@ class HighAvailabilityIT {
             Thread.sleep(50);
         }
         assertThat(applied).as("%s took over within %s s of the SIGKILL (lock taken after %s ms, slot streamed after %s ms)%n%s",
-                standby.name, TAKEOVER_BOUND.toSeconds(), millis(killed, leads), millis(killed, streams), context()).isNotZero();
+                standby.name(), TAKEOVER_BOUND.toSeconds(), millis(killed, leads), millis(killed, streams), context()).isNotZero();
         Duration takeover = Duration.ofNanos(applied - killed);
-        story.add(standby.name + " took over: lock " + millis(killed, leads) + " ms, slot " + millis(killed, streams)
+        story.add(standby.name() + " took over: lock " + millis(killed, leads) + " ms, slot " + millis(killed, streams)
                 + " ms, destination " + takeover.toMillis() + " ms after the kill");
         return takeover;
     }
@@ -349,9 +352,13 @@ class HighAvailabilityIT {
         return null;
     }
 
+    private static String tail(PgSourceProcess child, int lines) {
+        return "---- " + child.name() + " (tail) ----\n" + PgSourceProcess.tail(child.log(), lines);
+    }
+
     private String context() {
         StringBuilder out = new StringBuilder("seed " + seed + "; " + String.join(" -> ", story) + "\n");
-        children.forEach(c -> out.append(c.tail(25)));
+        children.forEach(c -> out.append(tail(c, 25)));
         return out.toString();
     }
 

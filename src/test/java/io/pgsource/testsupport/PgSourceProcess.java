@@ -136,6 +136,16 @@ public final class PgSourceProcess implements AutoCloseable {
         return read(log());
     }
 
+    /** Whether the current run's log holds the text. */
+    public boolean logged(String text) {
+        return logText().contains(text);
+    }
+
+    /** The name of this pgsource instance: its work directory's. */
+    public String name() {
+        return work.getFileName().toString();
+    }
+
     /** How many lines of the current run's log contain the text. */
     public int count(String text) {
         return (int) logText().lines().filter(l -> l.contains(text)).count();

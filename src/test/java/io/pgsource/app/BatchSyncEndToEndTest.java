@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgsource.testsupport.TableCompare;
 import io.pgsource.testsupport.TestPostgres;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +60,7 @@ class BatchSyncEndToEndTest {
         assertThat(run(env)).isZero();
         assertSameRows(source, target);
         try (Connection c = pg.connect(target)) {
-            assertThat(SourceFixture.columns(c, "public", "shaped")).as("generated columns are not copied (the WAL does not carry them)")
+            assertThat(TableCompare.columns(c, "public", "shaped")).as("generated columns are not copied (the WAL does not carry them)")
                     .containsExactly("id", "price", "qty", "note");
         }
     }
@@ -204,7 +205,7 @@ class BatchSyncEndToEndTest {
 
     private static void assertSameTable(String source, String target, String schema, String table) throws Exception {
         try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
-            List<String> columns = SourceFixture.columns(s, schema, table);
+            List<String> columns = TableCompare.columns(s, schema, table);
             String q = SourceFixture.qualified(schema, table);
             List<String> expected = SourceFixture.rows(s, q, columns);
             assertThat(SourceFixture.rows(d, q, columns)).as(schema + "." + table).isEqualTo(expected);

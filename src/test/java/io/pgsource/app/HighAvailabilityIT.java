@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgsource.testsupport.PgSourceProcess;
+import io.pgsource.testsupport.TableCompare;
 import io.pgsource.testsupport.TestPostgres;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -317,7 +318,7 @@ class HighAvailabilityIT {
     private String comparePostgres(String target) throws SQLException {
         try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
             for (String table : TABLES) {
-                List<String> columns = SourceFixture.columns(s, "public", table);
+                List<String> columns = TableCompare.columns(s, "public", table);
                 String q = SourceFixture.qualified("public", table);
                 List<String> expected = SourceFixture.rows(s, q, columns);
                 List<String> actual = SourceFixture.rows(d, q, columns);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgsource.change.TableId;
 import io.pgsource.sink.jsonl.FileNames;
+import io.pgsource.testsupport.TableCompare;
 import io.pgsource.testsupport.TestPostgres;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -219,7 +220,7 @@ class HostileIdentifiersTest {
     private static void assertSame(String source, String target) throws Exception {
         try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
             for (TableId t : tables()) {
-                List<String> columns = SourceFixture.columns(s, t.schema(), t.name());
+                List<String> columns = TableCompare.columns(s, t.schema(), t.name());
                 assertThat(columns).hasSize(6);
                 assertThat(SourceFixture.rows(d, t.quoted(), columns)).as(t.quoted()).isEqualTo(SourceFixture.rows(s, t.quoted(), columns));
             }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgsource.testsupport.TableCompare;
 import io.pgsource.testsupport.TestPostgres;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -397,7 +398,7 @@ class LogBasedEndToEndTest {
 
     private static void assertTableSame(String source, String target, String table) throws Exception {
         try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
-            List<String> columns = SourceFixture.columns(s, "public", table);
+            List<String> columns = TableCompare.columns(s, "public", table);
             String q = SourceFixture.qualified("public", table);
             assertThat(SourceFixture.rows(d, q, columns)).as(table).isEqualTo(SourceFixture.rows(s, q, columns));
         }
@@ -408,7 +409,7 @@ class LogBasedEndToEndTest {
     private static void assertSame(String source, String target) throws Exception {
         try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
             for (String[] t : COMPARED) {
-                List<String> columns = SourceFixture.columns(s, t[0], t[1]);
+                List<String> columns = TableCompare.columns(s, t[0], t[1]);
                 String q = SourceFixture.qualified(t[0], t[1]);
                 assertThat(SourceFixture.rows(d, q, columns)).as(t[0] + "." + t[1]).isEqualTo(SourceFixture.rows(s, q, columns));
             }

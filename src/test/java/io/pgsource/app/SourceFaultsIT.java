@@ -16,7 +16,6 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
@@ -116,17 +115,8 @@ class SourceFaultsIT {
     }
 
     private Map<String, String> env(EmbeddedPostgres source, TcpProxy proxy, String db, String slot, String target, MixedWorkload workload) {
-        Map<String, String> env = new HashMap<>();
-        env.put("SOURCE_HOST", proxy.host());
-        env.put("SOURCE_PORT", Integer.toString(proxy.port()));
-        env.put("SOURCE_DATABASE", db);
-        env.put("SOURCE_USERNAME", source.superuser());
-        env.put("SOURCE_PASSWORD", source.password());
-        env.put("SOURCE_SCHEMA", "public");
-        env.put("SOURCE_TABLES", String.join(",", workload.qualifiedNames()));
-        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
-        env.put("SOURCE_REPLICATION_SLOT", slot);
-        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        Map<String, String> env = PgSourceProcess.logReplicationEnv(proxy.host(), proxy.port(), db, source.superuser(), source.password(),
+                workload.qualifiedNames(), slot);
         env.put("SOURCE_BATCH_FETCH_LIMIT", "1000");
         env.put("SOURCE_MAX_BATCH_SIZE", "1000");
         return SourceFixture.postgresDestination(pg, env, target);

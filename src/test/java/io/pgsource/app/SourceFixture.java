@@ -98,23 +98,6 @@ final class SourceFixture {
         return rows;
     }
 
-    /** The non-generated columns of a table, in order. */
-    static List<String> columns(Connection c, String schema, String table) throws SQLException {
-        List<String> cols = new ArrayList<>();
-        try (var ps = c.prepareStatement("""
-                SELECT a.attname FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-                WHERE n.nspname = ? AND r.relname = ? AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum""")) {
-            ps.setString(1, schema);
-            ps.setString(2, table);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    cols.add(rs.getString(1));
-                }
-            }
-        }
-        return cols;
-    }
-
     static String quote(String identifier) {
         return '"' + identifier.replace("\"", "\"\"") + '"';
     }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import io.pgsource.testsupport.TableCompare;
 import io.pgsource.testsupport.TestPostgres;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -152,7 +153,7 @@ class TypeLimitsEndToEndTest {
 
     private static void assertSame(String source, String target, String as) throws Exception {
         try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
-            List<String> columns = SourceFixture.columns(s, "public", "limits");
+            List<String> columns = TableCompare.columns(s, "public", "limits");
             List<String> expected = SourceFixture.rows(s, "public.limits", columns);
             assertThat(expected).as("the fixture has rows").isNotEmpty();
             assertThat(SourceFixture.rows(d, "public.limits", columns)).as(as).isEqualTo(expected);

@@ -254,17 +254,8 @@ public final class Soak {
 
     private static Map<String, String> env(EmbeddedPostgres source, TcpProxy proxy, String db, EmbeddedPostgres target, String dst,
                                            MixedWorkload workload, String slot) {
-        Map<String, String> env = new HashMap<>();
-        env.put("SOURCE_HOST", proxy.host());
-        env.put("SOURCE_PORT", Integer.toString(proxy.port()));
-        env.put("SOURCE_DATABASE", db);
-        env.put("SOURCE_USERNAME", source.superuser());
-        env.put("SOURCE_PASSWORD", source.password());
-        env.put("SOURCE_SCHEMA", "public");
-        env.put("SOURCE_TABLES", String.join(",", workload.qualifiedNames()));
-        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
-        env.put("SOURCE_REPLICATION_SLOT", slot);
-        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        Map<String, String> env = PgSourceProcess.logReplicationEnv(proxy.host(), proxy.port(), db, source.superuser(), source.password(),
+                workload.qualifiedNames(), slot);
         env.put("SOURCE_BATCH_FETCH_LIMIT", "5000");
         env.put("SOURCE_MAX_BATCH_SIZE", "2000");
         env.put("DESTINATION", "postgres");

@@ -35,6 +35,23 @@ public final class PgSourceProcess implements AutoCloseable {
         this.env = new HashMap<>(env);
     }
 
+    /** The settings of a LOG_BASED run streaming the given tables of a source database (a mutable map to add to). */
+    public static Map<String, String> logReplicationEnv(String host, int port, String database, String user, String password,
+                                                        List<String> tables, String slot) {
+        Map<String, String> env = new HashMap<>();
+        env.put("SOURCE_HOST", host);
+        env.put("SOURCE_PORT", Integer.toString(port));
+        env.put("SOURCE_DATABASE", database);
+        env.put("SOURCE_USERNAME", user);
+        env.put("SOURCE_PASSWORD", password);
+        env.put("SOURCE_SCHEMA", "public");
+        env.put("SOURCE_TABLES", String.join(",", tables));
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", slot);
+        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        return env;
+    }
+
     /** {@code target/pgsource.jar}, which {@code mvn package} builds before the integration tests run. */
     public static Path jar() {
         Path jar = Path.of("target", "pgsource.jar").toAbsolutePath();

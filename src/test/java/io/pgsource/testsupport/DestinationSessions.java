@@ -96,6 +96,23 @@ public final class DestinationSessions {
         return null;
     }
 
+    /** Waits until a destination session is gone (a COMMIT it was sleeping in completed); false when it was not in time. */
+    public boolean awaitEnded(int pid, Duration timeout) throws SQLException, InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        try (Connection c = destination.open(); PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_stat_activity WHERE pid = ?")) {
+            ps.setInt(1, pid);
+            while (System.nanoTime() < end) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return true;
+                    }
+                }
+                Thread.sleep(10);
+            }
+        }
+        return false;
+    }
+
     /** Ends a destination session (its transaction, still committing, rolls back); true when it was there to end. */
     public boolean terminate(int pid) throws SQLException {
         try (Connection c = destination.open(); PreparedStatement ps = c.prepareStatement("SELECT pg_terminate_backend(?)")) {

@@ -24,28 +24,34 @@ import java.util.Objects;
  */
 final class TransactionGroup {
     private final List<TransactionPart> parts = new ArrayList<>();
-    private final Map<TableId, TableSchema> shapes = new HashMap<>();
     private final int maxChanges;
-    /** Whether more transactions may join: the first one is combinable. */
-    private final boolean open;
+    /** The tables the group's transactions touch, with their shapes; null until a transaction asks to join. */
+    private Map<TableId, TableSchema> shapes;
+    /** The last transaction {@link #accepts} accepted, and its tables: what {@link #add} adds. */
+    private TransactionPart accepted;
+    private Map<TableId, TableSchema> acceptedShapes;
     private int changes;
 
     TransactionGroup(TransactionPart first, int maxChanges) {
         this.maxChanges = maxChanges;
         parts.add(first);
         changes = first.batch().size();
-        Map<TableId, TableSchema> firstShapes = combinable(first) ? shapes(first) : null;
-        open = firstShapes != null;
-        if (open) {
-            shapes.putAll(firstShapes);
-        }
     }
 
     /** Whether the next transaction can join the group. */
     boolean accepts(TransactionPart next) {
-        if (!open || !combinable(next) || changes + next.batch().size() > maxChanges
-                || !Objects.equals(originName(parts.get(0)), originName(next))) {
+        TransactionPart first = parts.get(0);
+        if (!combinable(first) || !combinable(next) || changes + next.batch().size() > maxChanges
+                || !Objects.equals(originName(first), originName(next))) {
             return false;
+        }
+        if (shapes == null) {
+            // only now that a transaction waits behind it: a part delivered alone is never walked here
+            Map<TableId, TableSchema> firstShapes = shapes(first);
+            if (firstShapes == null) {
+                return false; // the first transaction changed a table's shape: it goes alone
+            }
+            shapes = new HashMap<>(firstShapes);
         }
         Map<TableId, TableSchema> nextShapes = shapes(next);
         if (nextShapes == null) {
@@ -57,14 +63,21 @@ final class TransactionGroup {
                 return false;
             }
         }
+        accepted = next;
+        acceptedShapes = nextShapes;
         return true;
     }
 
-    /** Adds a transaction {@link #accepts} accepted. */
+    /** Adds the transaction {@link #accepts} accepted last. */
     void add(TransactionPart next) {
-        shapes.putAll(shapes(next));
+        if (next != accepted) {
+            throw new IllegalStateException("add() takes the transaction accepts() accepted last");
+        }
+        shapes.putAll(acceptedShapes);
         parts.add(next);
         changes += next.batch().size();
+        accepted = null;
+        acceptedShapes = null;
     }
 
     List<TransactionPart> parts() {

@@ -100,11 +100,15 @@ public final class Positions {
         } catch (IllegalArgumentException e) {
             return batch;
         }
+        // transactions come in commit order: when the first is not applied, none is (a single transaction's batch, or
+        // the usual combined one, costs one comparison)
+        if (batch.isEmpty() || !applied(batch.get(0), last, at)) {
+            return batch;
+        }
         List<ChangeEvent> rest = null;
         for (int i = 0; i < batch.size(); i++) {
             ChangeEvent e = batch.get(i);
-            boolean applied = e.position() instanceof Position.Log p && p.txId() != last.txId()
-                    && Long.compareUnsigned(p.commitLsn(), at) < 0;
+            boolean applied = applied(e, last, at);
             if (applied && rest == null) {
                 rest = new ArrayList<>(batch.subList(0, i));
             } else if (!applied && rest != null) {
@@ -112,6 +116,11 @@ public final class Positions {
             }
         }
         return rest == null ? batch : new ChangeBatch(rest, batch.position(), batch.last(), batch.tables());
+    }
+
+    /** Whether an event of a combined batch belongs to an earlier transaction the stored LSN {@code at} covers. */
+    private static boolean applied(ChangeEvent e, Position.Log last, long at) {
+        return e.position() instanceof Position.Log p && p.txId() != last.txId() && Long.compareUnsigned(p.commitLsn(), at) < 0;
     }
 
     /**

@@ -3,7 +3,6 @@ package io.pgsource.app;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangePropertyKey;
 import org.apache.camel.spi.CamelEvent;
-import org.apache.camel.support.EventNotifierSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,7 +10,7 @@ import org.slf4j.LoggerFactory;
  * Watches the runs of the batch-query route: logs how each run ended and, with {@code sync.once}, ends the
  * application after the first run with its outcome.
  */
-public final class BatchRunMonitor extends EventNotifierSupport {
+public final class BatchRunMonitor extends ExchangeEndNotifier {
     private static final Logger LOG = LoggerFactory.getLogger(BatchRunMonitor.class);
     public static final String ROUTE_ID = "batch-query";
 
@@ -25,14 +24,6 @@ public final class BatchRunMonitor extends EventNotifierSupport {
     public BatchRunMonitor(SyncOnce once, java.time.Duration interval) {
         this.once = once;
         this.interval = interval;
-        setIgnoreCamelContextEvents(true);
-        setIgnoreRouteEvents(true);
-        setIgnoreServiceEvents(true);
-        setIgnoreStepEvents(true);
-        setIgnoreExchangeCreatedEvent(true);
-        setIgnoreExchangeSentEvents(true);
-        setIgnoreExchangeSendingEvents(true);
-        setIgnoreExchangeRedeliveryEvents(true);
     }
 
     @Override

@@ -6,28 +6,19 @@ import java.util.Set;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangePropertyKey;
 import org.apache.camel.spi.CamelEvent;
-import org.apache.camel.support.EventNotifierSupport;
 
 /**
  * Watches the capture's exchanges (log replication, batch-query runs, and the initial copy's pages sent straight to the
  * pipeline) and hands a failure retrying cannot fix ({@link DestinationErrors#permanent}) to {@link FatalStop}.
  * Transient failures (a lost connection, a deadlock) are left to the retries: the consumer's backoff, the next run.
  */
-final class PermanentFailureWatch extends EventNotifierSupport {
+final class PermanentFailureWatch extends ExchangeEndNotifier {
     private static final Set<String> ROUTES = Set.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE, "pipeline");
 
     private final FatalStop stop;
 
     PermanentFailureWatch(FatalStop stop) {
         this.stop = stop;
-        setIgnoreCamelContextEvents(true);
-        setIgnoreRouteEvents(true);
-        setIgnoreServiceEvents(true);
-        setIgnoreStepEvents(true);
-        setIgnoreExchangeCreatedEvent(true);
-        setIgnoreExchangeSentEvents(true);
-        setIgnoreExchangeSendingEvents(true);
-        setIgnoreExchangeRedeliveryEvents(true);
         setIgnoreExchangeCompletedEvent(true);
     }
 

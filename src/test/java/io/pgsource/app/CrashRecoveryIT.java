@@ -108,12 +108,7 @@ class CrashRecoveryIT {
             pgsource.kill("between the parts of a 20,000-row transaction (" + destination.storedPosition(slot) + " stored)");
 
             // 6: the writer stops; pgsource is killed somewhere in its catch-up
-            pgsource.start();
-            pgsource.awaitLog("Streaming slot", START);
-            Thread.sleep(random.nextInt(3_000));
-            workload.stopAndJoin(Duration.ofSeconds(60));
-            Thread.sleep(random.nextInt(2_000));
-            pgsource.kill("after the writer stopped, maybe mid catch-up");
+            killDuringCatchUp(pgsource, workload);
 
             // the last run syncs once: everything committed before it started is applied and acknowledged
             assertThat(pgsource.runOnce(Duration.ofSeconds(180))).as("the sync.once run's exit code\n%s", pgsource.context()).isZero();
@@ -171,12 +166,7 @@ class CrashRecoveryIT {
             kills.add(JsonlEvents.afterKill(out, slot));
 
             // 5: after the writer stopped, maybe mid catch-up
-            pgsource.start();
-            pgsource.awaitLog("Streaming slot", START);
-            Thread.sleep(random.nextInt(3_000));
-            workload.stopAndJoin(Duration.ofSeconds(60));
-            Thread.sleep(random.nextInt(2_000));
-            pgsource.kill("after the writer stopped, maybe mid catch-up");
+            killDuringCatchUp(pgsource, workload);
             kills.add(JsonlEvents.afterKill(out, slot));
 
             assertThat(pgsource.runOnce(Duration.ofSeconds(180))).as("the sync.once run's exit code\n%s", pgsource.context()).isZero();
@@ -220,6 +210,16 @@ class CrashRecoveryIT {
         env.put("SOURCE_BATCH_FETCH_LIMIT", "1000");
         env.put("SOURCE_MAX_BATCH_SIZE", "1000");
         return env;
+    }
+
+    /** A run killed 0-2 s after the writer stopped (0-3 s after it started streaming): maybe mid catch-up. */
+    private void killDuringCatchUp(PgSourceProcess pgsource, MixedWorkload workload) throws Exception {
+        pgsource.start();
+        pgsource.awaitLog("Streaming slot", START);
+        Thread.sleep(random.nextInt(3_000));
+        workload.stopAndJoin(Duration.ofSeconds(60));
+        Thread.sleep(random.nextInt(2_000));
+        pgsource.kill("after the writer stopped, maybe mid catch-up");
     }
 
     /** 20,000 accounts changed in one transaction (20 parts of 1,000), the writer held meanwhile so no lock waits on it. */

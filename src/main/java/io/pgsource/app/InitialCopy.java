@@ -64,15 +64,11 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         try (ProducerTemplate template = context.createProducerTemplate()) {
             new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading));
         } catch (Exception e) {
-            // the consumer drops the slot and tries again later; a one-off sync has failed and says so
-            SyncOnce once = context.getRegistry().lookupByNameAndType(SyncOnce.BEAN_NAME, SyncOnce.class);
-            if (once != null) {
-                once.finish(e);
-            }
-            // a failure no retry fixes would make the consumer copy again forever: it stops pgsource
-            FatalStop fatal = context.getRegistry().lookupByNameAndType(FatalStop.BEAN_NAME, FatalStop.class);
-            if (fatal != null && DestinationErrors.permanent(e)) {
-                fatal.stop(e);
+            // the consumer drops the slot and tries again later; a one-off sync has failed, and a failure no retry fixes
+            // would make the consumer copy again forever: either ends the run
+            RunOutcome outcome = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
+            if (outcome != null && (outcome.once() || DestinationErrors.permanent(e))) {
+                outcome.fail(e);
             }
             throw e;
         }

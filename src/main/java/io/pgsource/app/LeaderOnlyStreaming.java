@@ -144,13 +144,13 @@ final class LeaderOnlyStreaming extends ServiceSupport implements CamelClusterEv
             routeStarted = true;
         } catch (Exception e) {
             if (!leading()) {
-                LOG.info("Stopped starting log replication: this instance no longer leads {} ({})", namespace, BatchRunMonitor.rootMessage(e));
+                LOG.info("Stopped starting log replication: this instance no longer leads {} ({})", namespace, RunOutcome.message(e));
                 return;
             }
             if (!isRunAllowed()) {
                 return;
             }
-            LOG.error("Log replication could not start on the leader: {}; trying again in {} s", BatchRunMonitor.rootMessage(e), retryMillis / 1000);
+            LOG.error("Log replication could not start on the leader: {}; trying again in {} s", RunOutcome.message(e), retryMillis / 1000);
             later(this::startRoute, retryMillis);
             retryMillis = Math.min(retryMillis * 2, MAX_RETRY_MILLIS);
         }

@@ -22,11 +22,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.function.BooleanSupplier;
 import org.apache.camel.CamelContext;
-import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
-import org.apache.camel.spi.CamelEvent;
-import org.apache.camel.support.EventNotifierSupport;
-import org.apache.camel.support.service.ServiceHelper;
 import org.slf4j.Logger;
 import org.postgresql.replication.LogSequenceNumber;
 import org.slf4j.LoggerFactory;
@@ -44,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * {@code sync.resnapshot=true} the old slot is dropped and the consumer creates a new one and copies every table inside
  * its snapshot ({@link InitialCopy}: each table's copy starts by emptying the destination table); with
  * {@code source.create_slot=false} the existing slot stays and every table is copied inside a temporary slot's
- * snapshot. A failure here ends pgsource ({@link FatalStop}).
+ * snapshot. A failure here ends pgsource ({@link RunOutcome}).
  */
 final class LogReplicationStart {
     private static final Logger LOG = LoggerFactory.getLogger(LogReplicationStart.class);
@@ -55,7 +51,7 @@ final class LogReplicationStart {
     private final PgSourceConnections connections;
     private final BatchStreams streams;
     private final PositionStore positions;
-    private final FatalStop fatal;
+    private final RunOutcome outcome;
     private final Executor readers;
 
     /**
@@ -64,37 +60,31 @@ final class LogReplicationStart {
      *                   snapshot) and copy every table again
      */
     LogReplicationStart(String slot, boolean createSlot, boolean resnapshot, PgSourceConnections connections, BatchStreams streams,
-            PositionStore positions, FatalStop fatal, Executor readers) {
+            PositionStore positions, RunOutcome outcome, Executor readers) {
         this.slot = slot;
         this.createSlot = createSlot;
         this.resnapshot = resnapshot;
         this.connections = connections;
         this.streams = streams;
         this.positions = positions;
-        this.fatal = fatal;
+        this.outcome = outcome;
         this.readers = readers;
     }
 
     /** Runs the start-up on a Camel-managed thread, so Camel's own start is not held up by a long copy. */
     void start(CamelContext context) {
         SlotLagMetrics.register(context, slot);
-        SyncOnce once = context.getRegistry().lookupByNameAndType(SyncOnce.BEAN_NAME, SyncOnce.class);
-        if (once != null) {
-            FirstFailure notifier = new FirstFailure(once);
-            context.getManagementStrategy().addEventNotifier(notifier);
-            ServiceHelper.startService(notifier);
-        }
         ExecutorService executor = context.getExecutorServiceManager().newSingleThreadExecutor(this, "pgsource-log-start");
         executor.submit(() -> {
             try {
                 long target = currentLsn();
                 copyIfNeededThenStream(context, () -> true);
-                if (once != null) {
-                    awaitConfirmed(context, target, once);
-                    once.finish(null);
+                if (outcome.once()) {
+                    awaitConfirmed(context, target);
+                    outcome.finished();
                 }
             } catch (Exception e) {
-                fatal.stop(e); // without the capture running there is nothing left to do
+                outcome.fail(e); // without the capture running there is nothing left to do
             } finally {
                 context.getExecutorServiceManager().shutdown(executor);
             }
@@ -232,13 +222,13 @@ final class LogReplicationStart {
      * consumer creates is confirmed at its consistent point at once, before its initial copy ran: so the consumer must
      * have started streaming (the copy is done) too.
      */
-    private void awaitConfirmed(CamelContext context, long target, SyncOnce once) throws SQLException, InterruptedException {
+    private void awaitConfirmed(CamelContext context, long target) throws SQLException, InterruptedException {
         boolean copied = false;
         try (Connection c = connections.open();
              PreparedStatement ps = c.prepareStatement(
                      "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
             ps.setString(1, slot);
-            while (!once.finished()) {
+            while (!outcome.ended()) {
                 copied = copied || streaming(context);
                 if (copied) {
                     try (ResultSet rs = ps.executeQuery()) {
@@ -257,25 +247,5 @@ final class LogReplicationStart {
     private static boolean streaming(CamelContext context) {
         var route = context.getRoute(CaptureStarter.LOG_ROUTE);
         return route != null && route.getConsumer() instanceof PgOutputConsumer c && c.isStreaming();
-    }
-
-    /** With sync.once, the first failed exchange of the log-replication route ends the sync with that failure. */
-    private static final class FirstFailure extends EventNotifierSupport {
-        private final SyncOnce once;
-
-        FirstFailure(SyncOnce once) {
-            this.once = once;
-        }
-
-        @Override
-        public boolean isEnabled(CamelEvent event) {
-            return event instanceof CamelEvent.ExchangeFailedEvent e && CaptureStarter.LOG_ROUTE.equals(e.getExchange().getFromRouteId());
-        }
-
-        @Override
-        public void notify(CamelEvent event) {
-            Exchange exchange = ((CamelEvent.ExchangeFailedEvent) event).getExchange();
-            once.finish(exchange.getException());
-        }
     }
 }

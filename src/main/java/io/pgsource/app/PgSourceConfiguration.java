@@ -66,8 +66,10 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
 
         Registry registry = context.getRegistry();
-        FatalStop fatal = fatalStop(context);
-        context.getManagementStrategy().addEventNotifier(new PermanentFailureWatch(fatal));
+        RunOutcome outcome = runOutcome(context, settings);
+        if (!context.getManagementStrategy().getEventNotifiers().contains(outcome)) {
+            context.getManagementStrategy().addEventNotifier(outcome);
+        }
         registry.bind("sourceSettings", settings.source());
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
@@ -114,7 +116,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
-                positions, fatal, readers);
+                positions, outcome, readers);
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, positions, connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
     }
@@ -165,17 +167,17 @@ public class PgSourceConfiguration implements CamelConfiguration {
     }
 
     /**
-     * The launcher binds the stop that ends the application; in another Camel runtime the capture routes are stopped
-     * (on a thread of their own: the failure is reported from inside a route).
+     * The launcher binds the outcome whose end stops the application; in another Camel runtime a run that cannot go on
+     * stops the capture routes (on a thread of their own: the failure is reported from inside a route).
      */
-    private static FatalStop fatalStop(CamelContext context) {
-        FatalStop bound = context.getRegistry().lookupByNameAndType(FatalStop.BEAN_NAME, FatalStop.class);
+    private static RunOutcome runOutcome(CamelContext context, Settings settings) {
+        RunOutcome bound = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
         if (bound != null) {
             return bound;
         }
-        FatalStop stop = new FatalStop(cause -> {
+        RunOutcome outcome = new RunOutcome(false, settings.sync().interval(), () -> {
             var executors = context.getExecutorServiceManager();
-            var executor = executors.newSingleThreadExecutor(context, "pgsource-fatal-stop");
+            var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
             executor.submit(() -> {
                 for (String route : List.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE)) {
                     try {
@@ -188,8 +190,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
                 executors.shutdown(executor);
             });
         });
-        context.getRegistry().bind(FatalStop.BEAN_NAME, stop);
-        return stop;
+        context.getRegistry().bind(RunOutcome.BEAN_NAME, outcome);
+        return outcome;
     }
 
     /**

@@ -55,7 +55,7 @@ public final class PgSourceMain {
             LOG.error("Configuration error: {}", e.getMessage());
             return 2;
         } catch (Exception e) {
-            LOG.error("pgsource stopped: {}", BatchRunMonitor.rootMessage(e));
+            LOG.error("pgsource stopped: {}", RunOutcome.message(e));
             LOG.debug("stack trace", e);
             return 2;
         } finally {
@@ -79,21 +79,9 @@ public final class PgSourceMain {
         props.setProperty("sync.repeat_count", once ? "1" : "0");
         main.setOverrideProperties(props);
         main.configure().withRoutesIncludePattern(routesPattern(settings.destination().kind()));
-        SyncOnce syncOnce = once ? new SyncOnce(main::completed) : null;
-        if (once) {
-            main.bind(SyncOnce.BEAN_NAME, syncOnce);
-        }
-        main.bind("batchRunMonitor", new BatchRunMonitor(syncOnce, settings.sync().interval()));
-        // a failure no retry can fix ends the sync (sync.once) or the application: exit code 2 when the source or the
-        // configuration needs fixing, else 1
-        FatalStop fatal = new FatalStop(cause -> {
-            if (syncOnce != null) {
-                syncOnce.finish(cause);
-            } else {
-                main.completed();
-            }
-        });
-        main.bind(FatalStop.BEAN_NAME, fatal);
+        // the end of the run (sync.once done, a failure no retry fixes) ends the application; its exit code comes from it
+        RunOutcome outcome = new RunOutcome(once, settings.sync().interval(), main::completed);
+        main.bind(RunOutcome.BEAN_NAME, outcome);
         if (demo && !once) {
             main.configure().addRoutesBuilder(new DemoTrickleRoute(new PgSourceConnections(settings.source())));
         }
@@ -103,25 +91,13 @@ public final class PgSourceMain {
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
         main.run();
-        // the fatal stop logged its error with the fix already; its exit code says whether the source or setup needs it
-        int failed = fatal.failure() != null ? fatal.exitCode() : 1;
-        if (once) {
-            Throwable failure = syncOnce.failure();
-            if (!syncOnce.finished()) {
-                LOG.error("Stopped before the sync finished");
-                return failed;
-            }
-            if (failure != null) {
-                LOG.error("Sync failed: {}", BatchRunMonitor.rootMessage(failure));
-                return failed;
-            }
-            LOG.info("Sync finished: every selected table is synced to its current end");
+        // a failure was logged with its fix when it happened
+        if (once && !outcome.ended()) {
+            LOG.error("Stopped before the sync finished");
         }
-        if (fatal.failure() != null) {
-            LOG.error("pgsource stopped: {}", BatchRunMonitor.rootMessage(fatal.failure()));
-            return failed;
-        }
-        return main.getExitCode();
+        int code = outcome.ended() || once ? outcome.exitCode() : main.getExitCode();
+        LOG.info("pgsource stopped (exit code {})", code);
+        return code;
     }
 
     /** The routes users edit: ./routes when run from the project, else the copies inside the jar. */

@@ -141,7 +141,7 @@ class SecretsNeverLeakTest {
             runner.start();
             await(() -> {
                 if (failed.get() != null) {
-                    throw new AssertionError("Camel Main failed: " + BatchRunMonitor.rootMessage(failed.get()));
+                    throw new AssertionError("Camel Main failed: " + RunOutcome.message(failed.get()));
                 }
                 return main.getCamelContext() != null && main.getCamelContext().isStarted();
             }, "Camel started");

@@ -1,0 +1,220 @@
+package io.pgsource.app;
+
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.config.ConfigurationException;
+import io.pgsource.pgoutput.PrerequisiteException;
+import io.pgsource.pgoutput.SlotLostException;
+import io.pgsource.sink.reject.DestinationErrors;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Pattern;
+import org.apache.camel.Exchange;
+import org.apache.camel.ExchangePropertyKey;
+import org.apache.camel.spi.CamelEvent;
+import org.apache.camel.spi.ExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How a run of pgsource ends, decided in one place: it hears the capture's exchanges end (log replication, batch-query
+ * runs, and the initial copy's pages sent straight to the pipeline), is the {@code pgoutput:} consumer's
+ * {@link ExceptionHandler} ({@code exceptionHandler: "#pgsourceRunOutcome"} in the route) and is told when
+ * {@code sync.once} reached its end. The first end counts: it logs the error a user reads once (the cause first, with
+ * pgsource's way out) and runs the stop action (the launcher ends the application with {@link #exitCode()}; elsewhere
+ * the capture routes stop).
+ *
+ * <p>What ends a run: a failure retrying cannot fix ({@link DestinationErrors#permanent}: a change the destination
+ * refuses, a schema change it cannot follow), a slot that can no longer deliver every change ({@link SlotLostException}),
+ * a WAL message larger than the heap, a log-replication start that failed; with {@code sync.once} also its end, and the
+ * first failed run or transaction. Transient failures (a lost connection, a deadlock) are left to the retries: the
+ * consumer's backoff, the next run. Nothing past a failure was acknowledged, so a run after the fix continues where
+ * this one stopped.
+ */
+public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHandler {
+    public static final String BEAN_NAME = "pgsourceRunOutcome";
+    private static final Logger LOG = LoggerFactory.getLogger(RunOutcome.class);
+    private static final Set<String> ROUTES = Set.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE, "pipeline");
+    /** A Java class name leading a message ({@code java.sql.SQLException: }): Java's way of wrapping, not the cause. */
+    private static final Pattern CLASS_PREFIX = Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.)+[A-Z][A-Za-z0-9_$]*(?:Exception|Error): ");
+
+    /** How the run ended: a failure (null: the sync finished or pgsource was asked to stop). */
+    private record End(Throwable failure) {
+    }
+
+    private final boolean once;
+    private final Duration interval;
+    private final Runnable stop;
+    private final AtomicReference<End> end = new AtomicReference<>();
+
+    /**
+     * @param once     {@code sync.once}: the sync ends after its first run (batch query) or once caught up (LOG_BASED)
+     * @param interval the time between batch-query runs (for the log)
+     * @param stop     ends the capture; called once, with the first end
+     */
+    public RunOutcome(boolean once, Duration interval, Runnable stop) {
+        this.once = once;
+        this.interval = interval;
+        this.stop = stop;
+        setIgnoreExchangeCompletedEvent(false);
+    }
+
+    /** Whether this run is a {@code sync.once} run. */
+    public boolean once() {
+        return once;
+    }
+
+    /** {@code sync.once} reached its end: every selected table is synced to its current end. */
+    public void finished() {
+        if (end.compareAndSet(null, new End(null))) {
+            LOG.info("Sync finished: every selected table is synced to its current end");
+            stop.run();
+        }
+    }
+
+    /** Ends the run with this failure, logged once; later calls are ignored. */
+    public void fail(Throwable cause) {
+        fail(cause, null);
+    }
+
+    /** Ends the run with this failure; {@code line} is the error to log (null: the failure's {@link #message}). */
+    private void fail(Throwable cause, String line) {
+        if (end.compareAndSet(null, new End(cause))) {
+            LOG.error("{}", line != null ? line : "pgsource stops: " + message(cause));
+            stop.run();
+        }
+    }
+
+    /** Whether the run has ended (finished, failed, or asked to stop). */
+    public boolean ended() {
+        return end.get() != null;
+    }
+
+    /** The failure that ended the run, or null. */
+    public Throwable failure() {
+        End e = end.get();
+        return e == null ? null : e.failure();
+    }
+
+    /**
+     * 0 when the run ended well; 2 when the source (slot, publication, setup) or the configuration needs fixing; 1 when
+     * the sync failed, or a {@code sync.once} run ended before it finished.
+     */
+    public int exitCode() {
+        End e = end.get();
+        if (e == null) {
+            return once ? 1 : 0;
+        }
+        return e.failure() == null ? 0 : needsFix(e.failure()) ? 2 : 1;
+    }
+
+    /** Whether the configuration or the source must be fixed before a run can work (exit code 2). */
+    static boolean needsFix(Throwable failure) {
+        return failure instanceof PrerequisiteException || failure instanceof ConfigurationException;
+    }
+
+    // ---- the capture's exchanges ----
+
+    @Override
+    public boolean isEnabled(CamelEvent event) {
+        if (!(event instanceof CamelEvent.ExchangeCompletedEvent) && !(event instanceof CamelEvent.ExchangeFailedEvent)) {
+            return false;
+        }
+        Exchange exchange = ((CamelEvent.ExchangeEvent) event).getExchange();
+        // a whole run or transaction, not the split's per-table copies inside a batch-query run, nor transactions the
+        // pgoutput: consumer combined (it delivers them again one by one, and the one that fails alone counts)
+        return ROUTES.contains(exchange.getFromRouteId()) && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null
+                && exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) == 1;
+    }
+
+    @Override
+    public void notify(CamelEvent event) {
+        Exchange exchange = ((CamelEvent.ExchangeEvent) event).getExchange();
+        Throwable error = exchange.getException();
+        if (error == null) {
+            error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        }
+        if (CaptureStarter.BATCH_ROUTE.equals(exchange.getFromRouteId())) {
+            batchRunEnded(System.currentTimeMillis() - exchange.getClock().getCreated(), error);
+        } else if (error != null && (once || DestinationErrors.permanent(error))) {
+            fail(error);
+        }
+    }
+
+    /** A batch-query run ended: said in one line; with sync.once, or after a failure retrying cannot fix, the run ends. */
+    private void batchRunEnded(long millis, Throwable error) {
+        if (error == null) {
+            LOG.info(once ? "Batch run finished in {} ms" : "Batch run finished in {} ms; next run in {}", millis,
+                    interval.toString().substring(2).toLowerCase(Locale.ROOT));
+            if (once) {
+                finished();
+            }
+            return;
+        }
+        String line = "Batch run failed after " + millis + " ms: " + message(error)
+                + ". Nothing after the last committed page was bookmarked; the next run resumes there.";
+        if (once || DestinationErrors.permanent(error)) {
+            fail(error, line);
+        } else {
+            LOG.error("{}", line);
+        }
+    }
+
+    // ---- the pgoutput: consumer's failures ----
+
+    @Override
+    public void handleException(Throwable exception) {
+        fail(exception);
+    }
+
+    @Override
+    public void handleException(String message, Throwable exception) {
+        fail(exception);
+    }
+
+    @Override
+    public void handleException(String message, Exchange exchange, Throwable exception) {
+        fail(exception);
+    }
+
+    // ---- the line a user reads ----
+
+    /**
+     * The error a user reads: the cause first, without Java class names or Camel's wrappers, each cause's message once,
+     * and for a lost slot pgsource's way out.
+     */
+    public static String message(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t && isWrapper(t)) {
+            t = t.getCause();
+        }
+        StringBuilder sb = new StringBuilder(String.valueOf(t.getMessage()));
+        for (Throwable c = t.getCause(), prev = t; c != null && c != prev; prev = c, c = c.getCause()) {
+            if (c.getMessage() != null && !sb.toString().contains(c.getMessage())) {
+                sb.append(": ").append(c.getMessage());
+            }
+        }
+        String message = CLASS_PREFIX.matcher(sb).replaceAll("");
+        return t instanceof SlotLostException lost ? message + ". " + wayOut(lost) : message;
+    }
+
+    /** An exception that only carries its cause: Camel's exchange and route wrappers, Java's default wrapping message. */
+    private static boolean isWrapper(Throwable t) {
+        String m = t.getMessage();
+        return t instanceof org.apache.camel.CamelExchangeException || t instanceof java.util.concurrent.ExecutionException
+                || m == null || m.contains(t.getCause().toString());
+    }
+
+    private static String wayOut(SlotLostException lost) {
+        String resnapshot = "run it once with sync.resnapshot=true (SYNC_RESNAPSHOT=true, for example together with"
+                + " sync.once=true): it drops what is left of the slot, creates a new one and copies every table again inside"
+                + " its exported snapshot, replacing the rows of each destination table, then streams on. Remove the setting"
+                + " afterwards: every start with it copies everything again.";
+        return switch (lost.reason()) {
+            case UNPUBLISHED -> "To recover with pgsource: add the table back to the publication, then " + resnapshot
+                    + " Or take the table out of source.tables (or source.schema) and restart: the other tables are complete.";
+            default -> "To recover with pgsource: " + resnapshot;
+        };
+    }
+}

@@ -32,10 +32,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.function.IntPredicate;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
+import org.apache.camel.LoggingLevel;
 import org.apache.camel.cluster.CamelClusterService;
 import org.apache.camel.component.file.cluster.FileLockClusterService;
 import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.spi.CamelLogger;
 import org.apache.camel.spi.Registry;
+import org.apache.camel.support.LoggingExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,6 +73,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
         if (!context.getManagementStrategy().getEventNotifiers().contains(outcome)) {
             context.getManagementStrategy().addEventNotifier(outcome);
         }
+        // the batch-query timer's exception handler: the outcome has reported a failed run already (one line), so the
+        // timer logs it, with its stack trace, at DEBUG only
+        registry.bind("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger(RunOutcome.class.getName(), LoggingLevel.DEBUG)));
         registry.bind("sourceSettings", settings.source());
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
@@ -237,6 +243,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
             case "postgres" -> {
                 registry.bind(UpsertDeleteRouting.BEAN_NAME, new UpsertDeleteRouting());
                 PostgresSink sink = new PostgresSink(settings.destination());
+                sink.checkConnection();
                 String deadLetterUri = settings.badInput().deadLetterUri();
                 if (deadLetterUri != null) {
                     DeadLetterEndpoint deadLetters = new DeadLetterEndpoint(context, deadLetterUri);

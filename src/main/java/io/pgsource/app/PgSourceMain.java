@@ -38,7 +38,7 @@ public final class PgSourceMain {
             settings = new SettingsLoader(props::getProperty).load();
             checkAvailable(settings);
         } catch (ConfigurationException e) {
-            LOG.error("Configuration error: {}", e.getMessage());
+            LOG.error("{}", e.getMessage());
             return 2;
         }
         DemoSource demo = null;
@@ -51,11 +51,9 @@ public final class PgSourceMain {
                         + "source.password in application.properties (or SOURCE_HOST, ... in the environment).", demo.describe());
             }
             return runCamel(props, settings, demo != null);
-        } catch (ConfigurationException e) {
-            LOG.error("Configuration error: {}", e.getMessage());
-            return 2;
         } catch (Exception e) {
-            LOG.error("pgsource stopped: {}", RunOutcome.message(e));
+            // the configuration, the source or the destination cannot be used: nothing ran
+            LOG.error("{}", RunOutcome.message(e));
             LOG.debug("stack trace", e);
             return 2;
         } finally {

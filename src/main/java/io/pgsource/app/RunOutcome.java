@@ -81,7 +81,7 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     /** Ends the run with this failure; {@code line} is the error to log (null: the failure's {@link #message}). */
     private void fail(Throwable cause, String line) {
         if (end.compareAndSet(null, new End(cause))) {
-            LOG.error("{}", line != null ? line : "pgsource stops: " + message(cause));
+            LOG.error("{}", line != null ? line : message(cause));
             stop.run();
         }
     }
@@ -111,7 +111,12 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
 
     /** Whether the configuration or the source must be fixed before a run can work (exit code 2). */
     static boolean needsFix(Throwable failure) {
-        return failure instanceof PrerequisiteException || failure instanceof ConfigurationException;
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof PrerequisiteException || t instanceof ConfigurationException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     // ---- the capture's exchanges ----

@@ -19,21 +19,22 @@ public final class ConnectionErrors {
 
     /**
      * @param side      "source" or "destination": the key prefix of the settings to fix
-     * @param target    where we connected, e.g. {@code db.example.com:5432/shop} (no credentials)
+     * @param target    where we connected, e.g. {@code db.example.com:5432/shop} or the destination's URL (no credentials)
      * @param user      the user name
      * @param password  the password, only to scrub it from any message that might echo it
      */
     public static SQLException explain(SQLException e, String side, String target, String user, String password) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String tls = tlsProblem(e, side);
+        boolean destination = side.equals("destination");
         String message = tls != null ? "TLS connection to PostgreSQL at " + target + " failed: " + tls : switch (state) {
             case "28P01" -> "PostgreSQL at " + target + " rejected the password for user '" + user + "'. Check " + side
                     + ".password (or " + EffectiveProperties.envName(side + ".password") + ").";
             case "28000" -> "PostgreSQL at " + target + " does not allow user '" + user + "' to connect: "
                     + firstLine(e) + ". Add a matching line to pg_hba.conf (or check " + side + ".username and " + side + ".sslmode).";
             case "42501" -> notPermitted(e, side, target, user);
-            case "3D000" -> "Database missing at " + target + ": " + firstLine(e) + ". Check " + side
-                    + ".database, or create it (CREATE DATABASE ...).";
+            case "3D000" -> "Database missing at " + target + ": " + firstLine(e) + ". Check "
+                    + (destination ? "the database in destination.url" : "source.database") + ", or create it (CREATE DATABASE ...).";
             case "53300" -> "PostgreSQL at " + target + " has no free connection slots (max_connections reached). "
                     + "Close idle sessions or raise max_connections.";
             case "57P03" -> "PostgreSQL at " + target + " is starting up or shutting down; pgsource will retry. (" + firstLine(e) + ")";
@@ -92,9 +93,15 @@ public final class ConnectionErrors {
                     + ";), or check " + side + ".username.";
         }
         if (m.contains("for database")) {
-            String database = '"' + target.substring(target.lastIndexOf('/') + 1).replace("\"", "\"\"") + '"';
+            // the server's first line names the database as it is: permission denied for database "shop"
+            String line = firstLine(e);
+            int at = line.indexOf("for database \"");
+            int close = line.lastIndexOf('"');
+            String database = at < 0 || close <= at + 14 ? "<database>"
+                    : '"' + line.substring(at + 14, close).replace("\"", "\"\"") + '"';
             return "Role '" + user + "' may not connect to " + target + ": " + firstLine(e) + ". Run GRANT CONNECT ON DATABASE "
-                    + database + " TO " + role + "; or check " + side + ".database and " + side + ".username.";
+                    + database + " TO " + role + "; or check " + (side.equals("destination") ? "the database in destination.url"
+                    : "source.database") + " and " + side + ".username.";
         }
         return "PostgreSQL at " + target + " refused role '" + user + "': " + firstLine(e) + ". Check " + side + ".username.";
     }
@@ -118,12 +125,17 @@ public final class ConnectionErrors {
 
     private static String unreachable(SQLException e, String side, String target) {
         Throwable cause = e.getCause();
+        boolean destination = side.equals("destination");
+        if (destination && String.valueOf(e.getMessage()).startsWith("No suitable driver")) {
+            return "destination.url=" + target + " is not a PostgreSQL JDBC URL. Write it as jdbc:postgresql://host:5432/database.";
+        }
         if (cause instanceof UnknownHostException) {
-            return "Cannot resolve the host of " + target + ". Check " + side + ".host.";
+            return "Cannot resolve the host of " + target + ". Check " + (destination ? "the host in destination.url" : "source.host") + ".";
         }
         if (cause instanceof ConnectException || (e.getSQLState() != null && e.getSQLState().startsWith("08"))) {
-            return "Cannot reach PostgreSQL at " + target + " (" + firstLine(e) + "). Check " + side + ".host and " + side
-                    + ".port, and that the server listens there (listen_addresses, firewall).";
+            return "Cannot reach PostgreSQL at " + target + " (" + firstLine(e) + "). Check "
+                    + (destination ? "the host and port in destination.url" : "source.host and source.port")
+                    + ", and that the server listens there (listen_addresses, firewall).";
         }
         return "Cannot connect to PostgreSQL at " + target + ": " + firstLine(e);
     }

@@ -202,8 +202,9 @@ public class PgOutputConsumer extends DefaultConsumer {
                 failed("the route failed on transaction " + e.part().xid() + " (commit LSN "
                         + PgOutputEndpoint.lsn(e.part().position().commitLsn()) + ", part " + e.part().index()
                         + "): nothing acknowledged, the slot stays at " + PgOutputEndpoint.lsn(acknowledged), e.getCause(), true);
-                // the route's error handler has logged the exception itself
-                LOG.warn("pgoutput:{} {}; retrying the same transaction from the slot", options.getSlot(), problem);
+                LOG.warn("pgoutput:{} {}; retrying the same transaction from the slot. Cause: {}", options.getSlot(), problem,
+                        firstMessage(e.getCause()));
+                LOG.debug("pgoutput:{} the route's failure", options.getSlot(), e.getCause());
             } catch (WalMessageTooLargeException e) {
                 failed(e.getMessage(), e, false);
                 LOG.warn("pgoutput:{} stopped reading: retrying would need the same heap again", options.getSlot());
@@ -234,9 +235,10 @@ public class PgOutputConsumer extends DefaultConsumer {
                             null, false);
                     LOG.warn("pgoutput:{} {}", options.getSlot(), problem);
                 } else {
-                    failed("replication connection to " + connections.target() + " failed: " + e
+                    failed("replication connection to " + connections.target() + " failed: " + firstMessage(e)
                             + "; nothing unacknowledged is lost, resuming from the slot at " + PgOutputEndpoint.lsn(acknowledged), e, false);
-                    LOG.warn("pgoutput:{} {}", options.getSlot(), problem, e);
+                    LOG.warn("pgoutput:{} {}", options.getSlot(), problem);
+                    LOG.debug("pgoutput:{} the replication connection's failure", options.getSlot(), e);
                 }
             } finally {
                 session = null;
@@ -360,6 +362,16 @@ public class PgOutputConsumer extends DefaultConsumer {
         if (routeProblem || problem != null) {
             healthy();
         }
+    }
+
+    /** The first message in a cause chain (a wrapper without its own message shows its cause's), without a class name. */
+    private static String firstMessage(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t.getMessage() != null && (t.getCause() == null || !t.getMessage().equals(t.getCause().toString()))) {
+                return t.getMessage();
+            }
+        }
+        return e == null ? "unknown" : e.getClass().getSimpleName();
     }
 
     private void failed(String message, Throwable cause, boolean route) {

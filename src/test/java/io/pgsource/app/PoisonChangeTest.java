@@ -108,7 +108,7 @@ class PoisonChangeTest {
         assertThat(o.exitCode()).as(o.log()).isEqualTo(1);
         assertThat(o.log()).contains("rejected the change of \"public\".\"items\" key {\"id\":3} at LSN ")
                 .contains("(transaction " + xid + ")").contains("qty_below_100").contains("SQLSTATE 23514")
-                .contains("destination.dead_letter_uri").contains("pgsource stops:");
+                .contains("destination.dead_letter_uri").contains("pgsource stopped (exit code 1)");
         assertThat(SourceFixture.query(pg, target, "SELECT id FROM items ORDER BY id")).as("the transaction before it is applied, nothing after")
                 .containsExactly("1", "2", "3", "4", "5", "10");
         assertThat(SourceFixture.query(pg, source, "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('poison_log', NULL, NULL,"

@@ -2,6 +2,7 @@ package io.pgsource.sink.jdbc;
 
 import io.pgsource.config.ConnectionErrors;
 import io.pgsource.config.DestinationSettings;
+import io.pgsource.config.Secrets;
 import io.pgsource.config.SslSettings;
 import io.pgsource.types.SessionSettings;
 import java.sql.Connection;
@@ -89,44 +90,15 @@ final class DestinationConnection implements AutoCloseable {
         try {
             c = DriverManager.getConnection(url, props);
         } catch (SQLException e) {
-            throw new SQLException(describe(e), e.getSQLState(), redactedCause(e));
+            String message = String.valueOf(e.getMessage());
+            // a URL may carry credentials in its parameters: never in a message
+            SQLException safe = message.contains(url) || (password != null && !password.isEmpty() && message.contains(password))
+                    ? new SQLException(Secrets.scrub(message.replace(url, safeUrl()), password), e.getSQLState(), e.getCause()) : e;
+            throw ConnectionErrors.explain(safe, "destination", safeUrl(), username, password);
         }
         c.setAutoCommit(false);
         LOG.info("connected to destination {}", safeUrl());
         return c;
-    }
-
-    private String describe(SQLException e) {
-        String who = username == null || username.isEmpty() ? "" : " as user \"" + username + "\"";
-        String state = e.getSQLState() == null ? "" : e.getSQLState();
-        String tls = ConnectionErrors.tlsProblem(e, "destination");
-        if (tls != null) {
-            return "cannot connect to the destination " + safeUrl() + who + " over TLS: " + tls;
-        }
-        String fix = switch (state) {
-            case "28P01" -> "the password was rejected: set destination.password to the password of destination.username";
-            case "28000" -> "the user or this client is not allowed in: check destination.username and the server's pg_hba.conf";
-            case "3D000" -> "the database does not exist: create it or fix the database name in destination.url";
-            case "08001", "08004", "08006" -> "check the host and port in destination.url and that the server is running and reachable";
-            default -> "check destination.url, destination.username and destination.password";
-        };
-        return "cannot connect to the destination " + safeUrl() + who + ": " + redact(e.getMessage()) + " — " + fix;
-    }
-
-    /** The driver's exception, unless its message somehow contains the password (then a plain copy without it). */
-    private SQLException redactedCause(SQLException e) {
-        if (password == null || password.isEmpty() || e.getMessage() == null || !e.getMessage().contains(password)) {
-            return e;
-        }
-        return new SQLException(redact(e.getMessage()), e.getSQLState());
-    }
-
-    private String redact(String message) {
-        if (message == null) {
-            return "";
-        }
-        String m = password == null || password.isEmpty() ? message : message.replace(password, "***");
-        return m.replace(url, safeUrl());
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.pgsource.sink.jdbc;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
+import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.route.UpsertDeleteRouting;
 import io.pgsource.route.WritePlan;
@@ -259,9 +260,28 @@ public final class PostgresSink implements Processor, Service {
         }
     }
 
+    /**
+     * Connects once, so a wrong URL, user, password or database stops pgsource at start with one line that names the
+     * setting to fix, in every replication method, instead of failing the first batch. The connection is closed again:
+     * the first batch opens its own.
+     *
+     * @throws ConfigurationException with what is wrong and the setting that fixes it
+     */
+    public void checkConnection() {
+        synchronized (destination) {
+            try {
+                destination.get();
+            } catch (SQLException e) {
+                throw new ConfigurationException(e.getMessage(), e);
+            } finally {
+                destination.close();
+            }
+        }
+    }
+
     @Override
     public void start() {
-        // connects on the first batch, so a route can start before the destination is up
+        // connects on the first batch
     }
 
     @Override

@@ -370,7 +370,7 @@ class PostgresSinkTest {
                 "pgsource_no_such_role", secret, null, null);
         assertThatThrownBy(() -> new PostgresSink(noRole).apply(UpsertDeleteRouting.plan(b), null))
                 .isInstanceOf(SQLException.class)
-                .hasMessageContaining("cannot connect to the destination " + pg.jdbcUrl(db))
+                .hasMessageContaining("PostgreSQL at " + pg.jdbcUrl(db))
                 .hasMessageContaining("destination.")
                 .satisfies(e -> assertThat(fullText(e)).doesNotContain(secret));
 
@@ -382,7 +382,7 @@ class PostgresSinkTest {
             // trust authentication: the password is not checked; nothing more to assert here
         } catch (SQLException e) {
             if ("28P01".equals(e.getSQLState())) {
-                assertThat(e.getMessage()).contains(pg.jdbcUrl(db)).contains("set destination.password");
+                assertThat(e.getMessage()).contains(pg.jdbcUrl(db)).contains("Check destination.password");
             }
             assertThat(fullText(e)).doesNotContain(secret);
         } finally {
@@ -401,7 +401,7 @@ class PostgresSinkTest {
         TableSchema t = table("x", "t", List.of("id"), col("id", "integer"));
         assertThatThrownBy(() -> new PostgresSink(down).apply(UpsertDeleteRouting.plan(batch(page("x.t", "1"), insert(row(t, 1)))), null))
                 .hasMessageContaining(url)
-                .hasMessageContaining("check the host and port in destination.url")
+                .hasMessageContaining("Check the host and port in destination.url")
                 .satisfies(e -> assertThat(fullText(e)).doesNotContain("hunter2-secret"));
     }
 

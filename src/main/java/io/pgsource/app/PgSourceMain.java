@@ -8,11 +8,14 @@ import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.main.Main;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
 
 /**
  * {@code java -jar pgsource.jar}: reads the configuration, starts the embedded demo source when
@@ -25,8 +28,34 @@ public final class PgSourceMain {
     private PgSourceMain() {
     }
 
+    /** The run a stop signal ends; null while none runs. */
+    private static final AtomicReference<RunOutcome> RUNNING = new AtomicReference<>();
+    /** The first stop signal received (SIGINT, SIGTERM), or null. */
+    private static final AtomicReference<String> SIGNALLED = new AtomicReference<>();
+
     public static void main(String[] args) {
+        for (String name : List.of("INT", "TERM")) {
+            Signal.handle(new Signal(name), PgSourceMain::stopOn);
+        }
         System.exit(run(System.getenv(), System.getProperties()));
+    }
+
+    /**
+     * SIGINT (Ctrl-C) and SIGTERM (docker stop, systemctl stop, Kubernetes) stop the run cleanly instead of starting the
+     * JVM's shutdown, so the exit code says how the run ended (0 for a stop, not the JVM's 130 or 143). A second one exits
+     * at once.
+     */
+    private static void stopOn(Signal signal) {
+        String name = "SIG" + signal.getName();
+        if (!SIGNALLED.compareAndSet(null, name)) {
+            LOG.warn("{} again: exiting now, without waiting for the clean shutdown", name);
+            System.exit(128 + signal.getNumber());
+        }
+        LOG.info("{}: stopping cleanly (send it again to exit at once)", name);
+        RunOutcome outcome = RUNNING.get();
+        if (outcome != null) {
+            outcome.stopRequested(name);
+        }
     }
 
     /** Runs until stopped (or, with sync.once, until the sync ended) and returns the exit code. */
@@ -49,6 +78,10 @@ public final class PgSourceMain {
                 settings = new SettingsLoader(props::getProperty).load();
                 LOG.info("Demo source: {}. To sync your own database set source.host, source.database, source.username and "
                         + "source.password in application.properties (or SOURCE_HOST, ... in the environment).", demo.describe());
+            }
+            if (SIGNALLED.get() != null) {
+                LOG.info("pgsource stopped by {} before it started (exit code 0)", SIGNALLED.get());
+                return 0;
             }
             return runCamel(props, settings, demo != null);
         } catch (Exception e) {
@@ -80,6 +113,10 @@ public final class PgSourceMain {
         // the end of the run (sync.once done, a failure no retry fixes) ends the application; its exit code comes from it
         RunOutcome outcome = new RunOutcome(once, settings.sync().interval(), main::completed);
         main.bind(RunOutcome.BEAN_NAME, outcome);
+        RUNNING.set(outcome);
+        if (SIGNALLED.get() != null) {
+            outcome.stopRequested(SIGNALLED.get());
+        }
         if (demo && !once) {
             main.configure().addRoutesBuilder(new DemoTrickleRoute(new PgSourceConnections(settings.source())));
         }
@@ -88,13 +125,22 @@ public final class PgSourceMain {
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
-        main.run();
+        try {
+            main.run();
+        } finally {
+            RUNNING.set(null);
+        }
         // a failure was logged with its fix when it happened
         if (once && !outcome.ended()) {
             LOG.error("Stopped before the sync finished");
         }
         int code = outcome.ended() || once ? outcome.exitCode() : main.getExitCode();
-        LOG.info("pgsource stopped (exit code {})", code);
+        if (outcome.stoppedBy() != null) {
+            LOG.info("pgsource stopped by {} after a clean shutdown{} (exit code {})", outcome.stoppedBy(),
+                    once ? ", before the sync finished: the next run continues where this one stopped" : "", code);
+        } else {
+            LOG.info("pgsource stopped (exit code {})", code);
+        }
         return code;
     }
 

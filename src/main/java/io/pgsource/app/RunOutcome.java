@@ -39,8 +39,12 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     /** A Java class name leading a message ({@code java.sql.SQLException: }): Java's way of wrapping, not the cause. */
     private static final Pattern CLASS_PREFIX = Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.)+[A-Z][A-Za-z0-9_$]*(?:Exception|Error): ");
 
-    /** How the run ended: a failure (null: the sync finished or pgsource was asked to stop). */
-    private record End(Throwable failure) {
+    /**
+     * How the run ended: a failure, or (failure null) the sync finished or pgsource was asked to stop.
+     *
+     * @param stoppedBy what asked pgsource to stop (SIGTERM, SIGINT), or null
+     */
+    private record End(Throwable failure, String stoppedBy) {
     }
 
     private final boolean once;
@@ -67,7 +71,7 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
 
     /** {@code sync.once} reached its end: every selected table is synced to its current end. */
     public void finished() {
-        if (end.compareAndSet(null, new End(null))) {
+        if (end.compareAndSet(null, new End(null, null))) {
             LOG.info("Sync finished: every selected table is synced to its current end");
             stop.run();
         }
@@ -80,10 +84,26 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
 
     /** Ends the run with this failure; {@code line} is the error to log (null: the failure's {@link #message}). */
     private void fail(Throwable cause, String line) {
-        if (end.compareAndSet(null, new End(cause))) {
+        if (end.compareAndSet(null, new End(cause, null))) {
             LOG.error("{}", line != null ? line : message(cause));
             stop.run();
         }
+    }
+
+    /**
+     * pgsource was asked to stop (SIGINT, SIGTERM): the capture stops cleanly, nothing in flight is acknowledged, and
+     * the next run continues where this one stopped. Ignored when the run has ended already.
+     */
+    public void stopRequested(String by) {
+        if (end.compareAndSet(null, new End(null, by))) {
+            stop.run();
+        }
+    }
+
+    /** What asked pgsource to stop (SIGTERM, SIGINT) before the run ended otherwise, or null. */
+    public String stoppedBy() {
+        End e = end.get();
+        return e == null ? null : e.stoppedBy();
     }
 
     /** Whether the run has ended (finished, failed, or asked to stop). */
@@ -98,12 +118,13 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     }
 
     /**
-     * 0 when the run ended well; 2 when the source (slot, publication, setup) or the configuration needs fixing; 1 when
-     * the sync failed, or a {@code sync.once} run ended before it finished.
+     * 0 when the run ended well (the sync finished, or pgsource was asked to stop); 2 when the source (slot, publication,
+     * setup) or the configuration needs fixing; 1 when the sync failed, or a {@code sync.once} run ended before it
+     * finished (also when asked to stop: its sync is not done).
      */
     public int exitCode() {
         End e = end.get();
-        if (e == null) {
+        if (e == null || e.stoppedBy() != null) {
             return once ? 1 : 0;
         }
         return e.failure() == null ? 0 : needsFix(e.failure()) ? 2 : 1;

@@ -1,17 +1,24 @@
 package io.pgsource.app;
 
 import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.DestinationSettings;
 import io.pgsource.config.EffectiveProperties;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
+import io.pgsource.state.FilePositionStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 import org.apache.camel.main.Main;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,7 +80,7 @@ public final class PgSourceMain {
         DemoSource demo = null;
         try {
             if (settings.source().host() == null) {
-                demo = DemoSource.start();
+                demo = DemoSource.start(DemoSource.directory(props, settings));
                 props.putAll(demo.overrides(settings));
                 settings = new SettingsLoader(props::getProperty).load();
                 LOG.info("Demo source: {}. To sync your own database set source.host, source.database, source.username and "
@@ -83,7 +90,7 @@ public final class PgSourceMain {
                 LOG.info("pgsource stopped by {} before it started (exit code 0)", SIGNALLED.get());
                 return 0;
             }
-            return runCamel(props, settings, demo != null);
+            return runCamel(props, settings, demo);
         } catch (Exception e) {
             // the configuration, the source or the destination cannot be used: nothing ran
             LOG.error("{}", RunOutcome.message(e));
@@ -103,7 +110,7 @@ public final class PgSourceMain {
         }
     }
 
-    private static int runCamel(Properties props, Settings settings, boolean demo) throws Exception {
+    private static int runCamel(Properties props, Settings settings, DemoSource demo) throws Exception {
         Main main = new Main();
         boolean once = settings.sync().once();
         props.setProperty("sync.interval", Long.toString(settings.sync().interval().toMillis()));
@@ -117,11 +124,12 @@ public final class PgSourceMain {
         if (SIGNALLED.get() != null) {
             outcome.stopRequested(SIGNALLED.get());
         }
-        if (demo && !once) {
+        if (demo != null && !once) {
             main.configure().addRoutesBuilder(new DemoTrickleRoute(new PgSourceConnections(settings.source())));
         }
-        LOG.info("Syncing {} ({}) from {}:{}/{} into destination '{}'{}", settings.source().schemas(), settings.source().replicationMethod(),
+        LOG.info("Syncing {} ({}) from {}:{}/{} into destination '{}'{}{}", settings.source().schemas(), settings.source().replicationMethod(),
                 settings.source().host(), settings.source().port(), settings.source().database(), settings.destination().kind(),
+                "jsonl".equals(settings.destination().kind()) ? " (" + settings.destination().directory().toAbsolutePath().normalize() + ")" : "",
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
@@ -135,6 +143,10 @@ public final class PgSourceMain {
             LOG.error("Stopped before the sync finished");
         }
         int code = outcome.ended() || once ? outcome.exitCode() : main.getExitCode();
+        String output = output(settings.destination());
+        if (output != null) {
+            LOG.info("{}{}", output, demo == null ? "" : "; the demo database stays in " + demo.directory());
+        }
         if (outcome.stoppedBy() != null) {
             LOG.info("pgsource stopped by {} after a clean shutdown{} (exit code {})", outcome.stoppedBy(),
                     once ? ", before the sync finished: the next run continues where this one stopped" : "", code);
@@ -142,6 +154,31 @@ public final class PgSourceMain {
             LOG.info("pgsource stopped (exit code {})", code);
         }
         return code;
+    }
+
+    /** Where the output went, for the last lines of a run: the jsonl files and their positions; null for other destinations. */
+    static String output(DestinationSettings destination) {
+        if (!"jsonl".equals(destination.kind())) {
+            return "postgres".equals(destination.kind()) ? "Output: the tables of destination.url, with their positions in"
+                    + " \"_pgsource\".\"positions\" there: the next run continues from them" : null;
+        }
+        Path dir = destination.directory().toAbsolutePath().normalize();
+        List<Path> files = new ArrayList<>();
+        long bytes = 0;
+        if (Files.isDirectory(dir)) {
+            try (Stream<Path> list = Files.list(dir)) {
+                list.filter(f -> f.getFileName().toString().endsWith(".jsonl")).sorted().forEach(files::add);
+                for (Path f : files) {
+                    bytes += Files.size(f);
+                }
+            } catch (IOException | UncheckedIOException e) {
+                return "Output: " + dir + " (cannot be listed: " + e.getMessage() + ")";
+            }
+        }
+        List<String> names = files.stream().limit(8).map(f -> f.getFileName().toString()).toList();
+        return String.format(Locale.ROOT, "Output: %d .jsonl file(s) in %s (%s%s; %.1f MB, one JSON line per change), positions in %s:"
+                + " the next run continues from them", files.size(), dir, String.join(", ", names), files.size() > names.size() ? ", ..." : "",
+                bytes / 1e6, dir.resolve(FilePositionStore.DEFAULT_FILE_NAME));
     }
 
     /** The routes users edit: ./routes when run from the project, else the copies inside the jar. */

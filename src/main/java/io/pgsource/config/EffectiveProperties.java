@@ -69,7 +69,7 @@ public final class EffectiveProperties {
 
     /** {@code SOURCE_CREATE_SLOT} → {@code source.create_slot}: our keys are prefix.rest, the rest in snake case. */
     static String keyOf(String envName) {
-        for (String prefix : new String[] {"SOURCE_", "DESTINATION_", "SYNC_"}) {
+        for (String prefix : new String[] {"SOURCE_", "DESTINATION_", "SYNC_", "DEMO_"}) {
             if (envName.startsWith(prefix) && envName.length() > prefix.length()) {
                 return prefix.substring(0, prefix.length() - 1).toLowerCase(Locale.ROOT) + "."
                         + envName.substring(prefix.length()).toLowerCase(Locale.ROOT);
@@ -79,6 +79,7 @@ public final class EffectiveProperties {
     }
 
     private static boolean isOurs(String key) {
-        return key.startsWith("source.") || key.startsWith("destination") || key.startsWith("sync.") || key.startsWith("camel.");
+        return key.startsWith("source.") || key.startsWith("destination") || key.startsWith("sync.") || key.startsWith("demo.")
+                || key.startsWith("camel.");
     }
 }

@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  * {@link #close()} stops the server and deletes its directory; a shutdown hook does the same if nobody called it.
+ * A cluster kept in a directory of the caller's ({@link Builder#keptIn}) is started again by the next JVM instead, and
+ * {@link #close()} only stops its server.
  */
 public final class EmbeddedPostgres implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedPostgres.class);
@@ -63,12 +65,15 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private final String password;
     private final Duration startTimeout;
     private final Thread shutdownHook;
+    /** The directory is the caller's, kept between runs: close() stops the server but deletes nothing. */
+    private final boolean kept;
     private int port;
     private String version;
     private boolean running;
     private boolean closed;
 
-    private EmbeddedPostgres(ProcessRunner runner, Path binDir, Path directory, String password, Duration startTimeout) {
+    private EmbeddedPostgres(ProcessRunner runner, Path binDir, Path directory, String password, Duration startTimeout,
+            boolean kept) {
         this.runner = runner;
         this.binDir = binDir;
         this.directory = directory;
@@ -77,6 +82,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         this.toolLog = directory.resolve("tools.log");
         this.password = password;
         this.startTimeout = startTimeout;
+        this.kept = kept;
         this.shutdownHook = new Thread(this::closeQuietly, "pgsource-embedded-postgres-shutdown");
     }
 
@@ -108,7 +114,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         return "jdbc:postgresql://" + HOST + ":" + port() + "/" + URLEncoder.encode(database, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
-    /** The cluster's data directory (deleted by {@link #close()}). */
+    /** The cluster's data directory (deleted by {@link #close()}, unless kept). */
     public Path dataDirectory() {
         return dataDir;
     }
@@ -121,6 +127,25 @@ public final class EmbeddedPostgres implements AutoCloseable {
         } catch (SQLException e) {
             throw new IllegalStateException("cannot create database " + name + " on the embedded PostgreSQL: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Removes a cluster kept in a directory ({@link Builder#keptIn}) that will not be started again, stopping first a
+     * server a killed run may have left running on it.
+     */
+    public static void deleteKept(Path directory) throws IOException {
+        Path dataDir = directory.resolve("data");
+        if (Files.exists(dataDir.resolve("postmaster.pid"))) {
+            Path pgCtl = PostgresBinaries.install(ProcessRunner.currentUid()).resolve("bin").resolve("pg_ctl");
+            Path log = Files.createTempFile("pgsource-pg_ctl-", ".log");
+            try {
+                ProcessRunner.forThisJvm(null).run(List.of(pgCtl.toString(), "stop", "-D", dataDir.toString(), "-m", "immediate",
+                        "-w", "-s"), log, STOP_TIMEOUT);
+            } finally {
+                Files.deleteIfExists(log);
+            }
+        }
+        PostgresBinaries.deleteTree(directory);
     }
 
     /** How {@link #restart(StopMode)} stops the server ({@code pg_ctl stop -m}). */
@@ -166,7 +191,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         stopServer();
     }
 
-    /** Stops the server and deletes its directory. Safe to call twice. */
+    /** Stops the server and deletes its directory (a kept one stays). Safe to call twice. */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -176,7 +201,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
         try {
             stopServer();
         } finally {
-            deleteDirectory();
+            if (!kept) {
+                deleteDirectory();
+            }
             try {
                 Runtime.getRuntime().removeShutdownHook(shutdownHook);
             } catch (IllegalStateException shuttingDown) {
@@ -312,6 +339,19 @@ public final class EmbeddedPostgres implements AutoCloseable {
         running = false;
     }
 
+    /**
+     * Stops a server that a killed JVM left running on this kept cluster (its postmaster.pid names a live postmaster), so
+     * the cluster starts again on a port of this run.
+     */
+    private void stopLeftover() throws IOException {
+        if (Files.exists(dataDir.resolve("postmaster.pid")) && runner.run(List.of(binDir.resolve("pg_ctl").toString(), "status",
+                "-D", dataDir.toString()), toolLog, STOP_TIMEOUT) == 0) {
+            LOG.info("Stopping the PostgreSQL server a killed run left running on {}", dataDir);
+            running = true;
+            stopServer();
+        }
+    }
+
     private void stopImmediately() {
         try {
             if (pgCtlStop(StopMode.IMMEDIATE.pgCtl) != 0) {
@@ -404,6 +444,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
         private boolean testMode;
         private String runAsUser;
         private Duration startTimeout = Duration.ofSeconds(60);
+        private Path keptIn;
+        private String keptPassword;
         private final Map<String, String> settings = new LinkedHashMap<>();
         private final Map<String, String> files = new LinkedHashMap<>();
 
@@ -438,6 +480,21 @@ public final class EmbeddedPostgres implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Keeps the cluster in this directory between runs instead of a temporary one: {@link #start()} creates it there
+         * when the directory holds none ({@code data/PG_VERSION}), else starts the cluster found there (stopping first a
+         * server a killed run left running on it); {@link #close()} stops the server and keeps the directory. The
+         * caller keeps other runs out of it meanwhile.
+         *
+         * @param password the superuser's password: the one the kept cluster was created with; null for a new cluster
+         *                 (a random one, see {@link EmbeddedPostgres#password()})
+         */
+        public Builder keptIn(Path directory, String password) {
+            this.keptIn = directory;
+            this.keptPassword = password;
+            return this;
+        }
+
         /** How long start (and restart) may take before failing with the server's log (default 60 s). */
         public Builder startTimeout(Duration timeout) {
             this.startTimeout = timeout;
@@ -456,33 +513,47 @@ public final class EmbeddedPostgres implements AutoCloseable {
             return this;
         }
 
-        /** Unpacks the binaries if needed, creates a fresh cluster and starts it; returns when it accepts connections. */
+        /**
+         * Unpacks the binaries if needed, creates a fresh cluster (or finds the kept one) and starts it; returns when it
+         * accepts connections.
+         */
         public EmbeddedPostgres start() {
             long begun = System.nanoTime();
             ProcessRunner runner = ProcessRunner.forThisJvm(runAsUser);
             Path install = PostgresBinaries.install(ProcessRunner.currentUid());
             EmbeddedPostgres pg;
+            boolean existing = keptIn != null && Files.exists(keptIn.resolve("data").resolve("PG_VERSION"));
+            if (existing && keptPassword == null) {
+                throw new IllegalArgumentException("the cluster kept in " + keptIn + " needs the password it was created with");
+            }
             try {
-                pg = new EmbeddedPostgres(runner, install.resolve("bin"), Files.createTempDirectory("pgsource-embedded-"),
-                        randomPassword(), startTimeout);
+                Path directory = keptIn != null ? Files.createDirectories(keptIn) : Files.createTempDirectory("pgsource-embedded-");
+                pg = new EmbeddedPostgres(runner, install.resolve("bin"), directory,
+                        keptPassword != null ? keptPassword : randomPassword(), startTimeout, keptIn != null);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create a directory for the embedded PostgreSQL", e);
             }
             try {
                 long initStarted = System.nanoTime();
-                pg.initialize(testMode, settings, files);
+                if (existing) {
+                    pg.stopLeftover();
+                } else {
+                    pg.initialize(testMode, settings, files);
+                }
                 long serverStarted = System.nanoTime();
                 pg.startOnFreePort();
                 long ready = System.nanoTime();
                 Runtime.getRuntime().addShutdownHook(pg.shutdownHook);
-                LOG.info("Embedded PostgreSQL {} ready on {}:{} in {} ms (initdb {} ms, start {} ms; data {}, running as {})",
-                        pg.version, HOST, pg.port, (ready - begun) / 1_000_000, (serverStarted - initStarted) / 1_000_000,
-                        (ready - serverStarted) / 1_000_000, pg.dataDir, runner.userName());
+                LOG.info("Embedded PostgreSQL {} ready on {}:{} in {} ms ({} {} ms, start {} ms; data {}, running as {})",
+                        pg.version, HOST, pg.port, (ready - begun) / 1_000_000, existing ? "kept cluster found" : "initdb",
+                        (serverStarted - initStarted) / 1_000_000, (ready - serverStarted) / 1_000_000, pg.dataDir, runner.userName());
                 return pg;
             } catch (IOException | RuntimeException e) {
                 pg.closed = true;
                 pg.stopServer();
-                pg.deleteDirectory();
+                if (!pg.kept) {
+                    pg.deleteDirectory();
+                }
                 if (e instanceof IOException io) {
                     throw new UncheckedIOException("cannot start the embedded PostgreSQL: " + io.getMessage(), io);
                 }

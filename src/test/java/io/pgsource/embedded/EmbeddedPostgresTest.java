@@ -201,6 +201,34 @@ class EmbeddedPostgresTest {
     }
 
     @Test
+    void aKeptClusterStartsAgainWithItsDataEvenWhenAKilledRunLeftItsServerRunning() throws Exception {
+        // in the temporary directory itself, which the unprivileged server user can traverse (a @TempDir is private)
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "pgsource-kept-test-" + ProcessHandle.current().pid());
+        try {
+            EmbeddedPostgres first = EmbeddedPostgres.builder().testMode(true).keptIn(dir, null).start();
+            String db = first.createDatabase("kept");
+            try (Connection c = connect(first, db); Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'survives')");
+            }
+            // the first run is "killed": its server keeps running; the next one can start only after stopping it (a
+            // postmaster refuses a data directory another one runs on)
+            try (EmbeddedPostgres second = EmbeddedPostgres.builder().keptIn(dir, first.password()).start();
+                 Connection c = connect(second, db); Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT v FROM t WHERE id = 1")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("survives");
+            }
+            first.close();
+            assertThat(dir.resolve("data").resolve("PG_VERSION")).as("close keeps a kept cluster").exists();
+            assertThatThrownBy(() -> EmbeddedPostgres.builder().keptIn(dir, null).start())
+                    .hasMessageContaining("needs the password it was created with");
+        } finally {
+            EmbeddedPostgres.deleteKept(dir);
+        }
+        assertThat(dir).doesNotExist();
+    }
+
+    @Test
     void anImmediateRestartIsACrashThatRecoversEveryCommittedRowFromTheWal() throws SQLException {
         try (EmbeddedPostgres crashed = EmbeddedPostgres.builder().testMode(true).start()) {
             String db = crashed.createDatabase("crashed");

@@ -80,6 +80,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
         registry.bind("typeMapping", new TypeMappingProcessor(types));
+        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.sync().progressInterval()));
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
         // the server's walsender and for the decoding here), else the text form: the same values either way
         registry.bind("binaryTypes", (IntPredicate) types::decodesBinary);

@@ -43,7 +43,8 @@ final class SlotLagMetrics {
                 .register(registry);
     }
 
-    private static PgOutputConsumer consumer(CamelContext context) {
+    /** The log-replication route's consumer, or null (not started, or under sync.ha's master: endpoint). */
+    static PgOutputConsumer consumer(CamelContext context) {
         Route route = context.getRoute(CaptureStarter.LOG_ROUTE);
         return route != null && route.getConsumer() instanceof PgOutputConsumer c ? c : null;
     }

@@ -134,7 +134,12 @@ public final class SettingsLoader {
         // read by the log-replication route itself ({{source.slot_check_interval}}, ...); checked here for a clear error
         positive("source.slot_check_interval", "10s");
         positive("source.max_reconnect_delay", "30s");
-        return new SyncSettings(interval, bool("sync.once"), bool("sync.resnapshot"), ha());
+        Duration progress = duration("sync.progress_interval", Duration.ofSeconds(30));
+        if (progress.isNegative()) {
+            throw new ConfigurationException("sync.progress_interval=" + raw("sync.progress_interval")
+                    + " must not be negative: e.g. 30s, or 0 for no progress lines");
+        }
+        return new SyncSettings(interval, bool("sync.once"), bool("sync.resnapshot"), ha(), progress);
     }
 
     HaSettings ha() {

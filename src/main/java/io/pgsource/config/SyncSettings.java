@@ -9,6 +9,8 @@ import java.time.Duration;
  * @param once       {@code sync.once}: sync every selected table to its current end once, then exit
  * @param resnapshot {@code sync.resnapshot}: LOG_BASED, start from a new slot and copy every table again
  * @param ha         {@code sync.ha*}: one streaming instance among several on a slot
+ * @param progressInterval {@code sync.progress_interval}: how often a line says what the copy or the stream did
+ *                   (default 30s); zero: never
  */
-public record SyncSettings(Duration interval, boolean once, boolean resnapshot, HaSettings ha) {
+public record SyncSettings(Duration interval, boolean once, boolean resnapshot, HaSettings ha, Duration progressInterval) {
 }

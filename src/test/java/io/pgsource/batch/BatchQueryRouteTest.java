@@ -41,6 +41,7 @@ import java.util.function.IntPredicate;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangePropertyKey;
 import org.apache.camel.LoggingLevel;
+import org.apache.camel.Processor;
 import org.apache.camel.spi.CamelEvent;
 import org.apache.camel.spi.CamelLogger;
 import org.apache.camel.support.EventNotifierSupport;
@@ -297,8 +298,9 @@ class BatchQueryRouteTest extends CamelTestSupport {
         try (Connection c = connections.open()) {
             beans.put("typeMapping", new TypeMappingProcessor(TypeRegistry.load(c)));
         }
-        // the run's outcome is the application's (RunEnds observes the runs here)
+        // the run's outcome and the progress lines are the application's (RunEnds observes the runs here)
         beans.put("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger("batch-query", LoggingLevel.DEBUG)));
+        beans.put("pgsourceProgress", (Processor) exchange -> { });
         beans.forEach(context.getRegistry()::bind);
         PluginHelper.getRoutesLoader(context).loadRoutes(
                 ResourceHelper.resolveMandatoryResource(context, "file:routes/batch-query.camel.yaml"),

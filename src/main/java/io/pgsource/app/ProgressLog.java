@@ -1,0 +1,121 @@
+package io.pgsource.app;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.Position;
+import io.pgsource.pgoutput.PgOutputConsumer;
+import io.pgsource.route.UpsertDeleteRouting;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Says every {@code sync.progress_interval} what pgsource is doing, so a long copy or a quiet stream is not minutes of
+ * silence. The last step of the shared pipeline ({@code pgsourceProgress}), it sees every batch right after the
+ * destination applied it:
+ * <ul>
+ * <li>log replication: the transactions and changes applied since the last line, how far the slot is behind the
+ * server (as of the last slot check) and how long ago the last applied transaction committed at the source; nothing
+ * while nothing happens (the slot check warns when the stream is stuck);</li>
+ * <li>a copy or a batch-query run: per table, the rows so far and their rate, once a table takes longer than the
+ * interval (its page reader says how it ended).</li>
+ * </ul>
+ */
+final class ProgressLog implements Processor {
+    static final String BEAN_NAME = "pgsourceProgress";
+    private static final Logger LOG = LoggerFactory.getLogger(ProgressLog.class);
+
+    /** A table being read: since when, how many rows, and when its last line was. */
+    private static final class Table {
+        final long started;
+        long rows;
+        long lastLine;
+
+        Table(long now) {
+            this.started = now;
+            this.lastLine = now;
+        }
+    }
+
+    private final CamelContext context;
+    private final long intervalNanos;
+    private final Map<String, Table> tables = new HashMap<>();
+    private long streamLine = System.nanoTime();
+    private long transactions;
+    private long changes;
+    private OffsetDateTime lastCommit;
+
+    /** @param interval how often a line is logged at most; zero turns the lines off */
+    ProgressLog(CamelContext context, Duration interval) {
+        this.context = context;
+        this.intervalNanos = interval.toNanos();
+    }
+
+    @Override
+    public void process(Exchange exchange) {
+        if (intervalNanos <= 0) {
+            return;
+        }
+        Object body = exchange.getIn().getBody();
+        // a table destination has turned the batch into its write plan by now, and keeps the batch aside
+        ChangeBatch batch = body instanceof ChangeBatch b ? b : exchange.getProperty(UpsertDeleteRouting.BATCH_PROPERTY, ChangeBatch.class);
+        if (batch == null) {
+            return;
+        }
+        if (batch.position() instanceof Position.Batch page) {
+            page(page.stream(), batch.size(), batch.last());
+        } else if (batch.position() instanceof Position.Log log) {
+            boolean whole = exchange.getIn().getHeader(ChangeHeaders.TX_LAST, Boolean.TRUE, Boolean.class);
+            transaction(whole ? exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) : 0, batch.size(), log.commitTime());
+        }
+    }
+
+    private synchronized void page(String stream, int rows, boolean last) {
+        long now = System.nanoTime();
+        Table t = tables.computeIfAbsent(stream, s -> new Table(now));
+        t.rows += rows;
+        if (last) {
+            tables.remove(stream);
+        } else if (now - t.lastLine >= intervalNanos) {
+            t.lastLine = now;
+            double seconds = (now - t.started) / 1e9;
+            LOG.info(String.format(Locale.ROOT, "%s: %,d rows so far in %.0f s (%,.0f rows/s)", stream, t.rows, seconds, t.rows / seconds));
+        }
+    }
+
+    private synchronized void transaction(int count, int size, OffsetDateTime commitTime) {
+        transactions += count;
+        changes += size;
+        if (commitTime != null) {
+            lastCommit = commitTime;
+        }
+        long now = System.nanoTime();
+        if (now - streamLine < intervalNanos) {
+            return;
+        }
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "Streamed %,d transaction(s) (%,d changes) in the last %.0f s",
+                transactions, changes, (now - streamLine) / 1e9));
+        PgOutputConsumer consumer = SlotLagMetrics.consumer(context);
+        long lag = consumer == null ? -1 : consumer.getSlotLagBytes();
+        if (lag >= 0) {
+            line.append(String.format(Locale.ROOT, "; slot %s is %,d bytes of WAL behind the server",
+                    consumer.getEndpoint().getConfiguration().getSlot(), lag));
+        }
+        if (lastCommit != null) {
+            line.append(String.format(Locale.ROOT, "; the last applied transaction committed %.1f s ago",
+                    Math.max(0, Duration.between(lastCommit.toInstant(), Instant.now()).toMillis() / 1000.0)));
+        }
+        LOG.info("{}", line);
+        streamLine = now;
+        transactions = 0;
+        changes = 0;
+    }
+}

@@ -29,6 +29,11 @@ final class LogCapture implements AutoCloseable {
         return appender.list.stream().filter(e -> e.getLevel() == level).map(ILoggingEvent::getFormattedMessage).toList();
     }
 
+    /** The captured lines that carry a stack trace (DEBUG is not captured: a stack trace there is fine). */
+    java.util.List<String> withStackTrace() {
+        return appender.list.stream().filter(e -> e.getThrowableProxy() != null).map(ILoggingEvent::getFormattedMessage).toList();
+    }
+
     @Override
     public void close() {
         root.detachAppender(appender);

@@ -73,7 +73,9 @@ public final class PgSourceProcess implements AutoCloseable {
         }
         Path log = work.resolve("run-" + (logs.size() + 1) + ".log");
         logs.add(log);
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-jar", jar.toString())
+        List<String> command = new ArrayList<>(DEFAULT_SIGINT);
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-jar", jar.toString()));
+        ProcessBuilder pb = new ProcessBuilder(command)
                 .directory(work.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
@@ -101,12 +103,45 @@ public final class PgSourceProcess implements AutoCloseable {
     public synchronized int stop(Duration timeout) throws InterruptedException {
         requireRunning();
         current.destroy();
+        return awaitStop("SIGTERM", timeout);
+    }
+
+    /** SIGINT (Ctrl-C) of the current run and waiting for its clean stop; returns its exit code. */
+    public synchronized int interrupt(Duration timeout) throws InterruptedException, IOException {
+        requireRunning();
+        if (new ProcessBuilder("kill", "-INT", Long.toString(current.pid())).inheritIO().start().waitFor() != 0) {
+            throw new IllegalStateException("kill -INT " + current.pid() + " failed");
+        }
+        return awaitStop("SIGINT", timeout);
+    }
+
+    private int awaitStop(String signal, Duration timeout) throws InterruptedException {
         if (!current.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             current.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            throw new AssertionError("run " + logs.size() + " did not stop within " + timeout + " of SIGTERM\n" + context());
+            throw new AssertionError("run " + logs.size() + " did not stop within " + timeout + " of " + signal + "\n" + context());
         }
-        note("stopped run-" + logs.size() + " (exit " + current.exitValue() + ")");
+        note(signal + " stopped run-" + logs.size() + " (exit " + current.exitValue() + ")");
         return current.exitValue();
+    }
+
+    /**
+     * GNU env's way to give the child the default SIGINT handling: a JVM started with SIGINT ignored (a build run in the
+     * background by a shell) passes that on, and the child would never see a Ctrl-C. Empty where env cannot do it.
+     */
+    private static final List<String> DEFAULT_SIGINT = defaultSigint();
+
+    private static List<String> defaultSigint() {
+        List<String> env = List.of("env", "--default-signal=INT");
+        try {
+            List<String> probe = new ArrayList<>(env);
+            probe.add("true");
+            return new ProcessBuilder(probe).start().waitFor() == 0 ? env : List.of();
+        } catch (IOException e) {
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of();
+        }
     }
 
     /**

@@ -114,7 +114,7 @@ class HugeValueIT {
         assertThat(r.log()).contains("does not fit in this JVM's heap").contains("Nothing was acknowledged past LSN")
                 .contains("start pgsource with a larger heap (java -Xmx");
         assertThat(r.log().substring(r.log().indexOf("does not fit in this JVM's heap"))).as("the JVM went on and shut down cleanly")
-                .contains("pgsource stopped:");
+                .contains("pgsource stopped (exit code 1)");
         // the copy (a truncate, then row 1) and the transaction before the huge one
         assertThat(lineLengths(out.resolve("public.docs.jsonl"))).as(r.log()).hasSize(3);
         try (Connection c = pg.connect(source)) {

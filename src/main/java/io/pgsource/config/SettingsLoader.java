@@ -77,6 +77,7 @@ public final class SettingsLoader {
                 text("source.replication_key"),
                 replicationKeys(),
                 duration("sync.incremental_lag", Duration.ZERO),
+                textOr("sync.incremental_timezone", SourceSettings.DEFAULT_INCREMENTAL_TIME_ZONE),
                 ssl("source"));
     }
 

@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>FULL_TABLE resumes after the bookmark of an unfinished run and otherwise starts over; INCREMENTAL always
  * continues after its bookmark. INCREMENTAL never reads rows whose replication key is NULL, nor any at or past its upper
- * bound: that bound is one value for the whole run, and no transaction can still commit a row below it, so the rows
- * under it stay the same from page to page.
+ * bound: one value for the whole run, below which no open transaction can still commit a key set by the server's
+ * clock, so those rows only leave (updated to a newer key, deleted) from page to page, and none arrives behind a page.
  */
 final class KeysetPageReader implements PageReader {
     private static final Logger LOG = LoggerFactory.getLogger(KeysetPageReader.class);

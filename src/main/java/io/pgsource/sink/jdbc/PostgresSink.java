@@ -77,7 +77,7 @@ public final class PostgresSink implements Processor, Service {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
-        TargetTables tables = new TargetTables(settings.schema(), settings.softDelete());
+        TargetTables tables = new TargetTables(settings, settings.softDelete());
         this.writer = new PlanWriter(tables, rows);
         this.finder = new RejectedChangeFinder(new PlanWriter(tables, new InsertValuesWriter(5000)));
     }

@@ -54,15 +54,16 @@ final class DestinationTargets {
         String fix = ": pgsource would write into the tables it reads. Point destination.url at another database, or set"
                 + " destination.schema to a schema pgsource does not capture";
         Set<String> capturedSchemas = new TreeSet<>(settings.source().schemas());
+        String schemas = " (source.schema is " + String.join(", ", capturedSchemas.stream().map(TableId::quoteIdent).toList()) + ")";
         for (Map.Entry<TableId, TableId> e : targets.entrySet()) {
             if (captured.contains(e.getValue())) {
                 throw new ConfigurationException(same + "the destination table of " + e.getKey().quoted() + " is the captured table "
-                        + e.getValue().quoted() + fix + " (not one of " + capturedSchemas + ")");
+                        + e.getValue().quoted() + fix + schemas);
             }
             if (settings.source().tables().isEmpty() && capturedSchemas.contains(e.getValue().schema())) {
                 throw new ConfigurationException(same + "the destination table of " + e.getKey().quoted() + " would be "
                         + e.getValue().quoted() + ", in a schema pgsource captures (source.schema), so the next start would capture"
-                        + " the copies too" + fix + " (not one of " + capturedSchemas + ")");
+                        + " the copies too" + fix + schemas);
             }
         }
         LOG.info("The destination is the source database {} itself; the copies go into tables pgsource does not capture",

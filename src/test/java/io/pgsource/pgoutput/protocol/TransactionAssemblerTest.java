@@ -2,6 +2,7 @@ package io.pgsource.pgoutput.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgsource.catalog.CatalogReader;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Column;
 import io.pgsource.change.Op;
@@ -239,6 +240,9 @@ class TransactionAssemblerTest {
         assertThat(insert.table().columns().get(1).generation()).isEqualTo("(id * 2)");
         assertThat(insert.table().generatedNotInRows()).isEmpty();
         assertThat(values(insert.after())).containsExactly("5", "10", "55");
+        // the same columns, types and expressions as the batch query reads, so rows of both paths are equal
+        assertThat(insert.table().columns()).isEqualTo(CatalogReader.discover(c, List.of("public"), List.of(new TableId("public", "gen18")))
+                .get(0).schema().columns());
     }
 
     @Test

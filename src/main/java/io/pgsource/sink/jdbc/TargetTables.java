@@ -129,6 +129,7 @@ final class TargetTables {
             return t;
         }
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
+        boolean added = false;
         try (Statement s = c.createStatement()) {
             for (String ext : extensions(t)) {
                 s.execute("CREATE EXTENSION IF NOT EXISTS " + ext);
@@ -143,6 +144,7 @@ final class TargetTables {
                     DestinationColumn current = existing.get(column.name());
                     if (current == null) {
                         addColumn(c, t, column, t.type(i));
+                        added = true;
                     } else if (!current.type().equals(t.type(i))) {
                         retype(s, t, column.name(), current.type(), t.type(i));
                     }
@@ -150,6 +152,7 @@ final class TargetTables {
                 for (Column column : schema.generatedNotInRows()) {
                     if (!existing.containsKey(column.name())) {
                         addColumn(c, t, column, destinationType(column));
+                        added = true;
                     }
                 }
                 if (t.softDelete() && !existing.containsKey(TargetTable.DELETED_AT)) {
@@ -159,7 +162,7 @@ final class TargetTables {
             }
         }
         Set<String> computedThere = new HashSet<>();
-        existingColumns(c, t.id()).forEach((name, column) -> {
+        (existing == null || added ? existingColumns(c, t.id()) : existing).forEach((name, column) -> {
             if (column.generated()) {
                 computedThere.add(name);
             }

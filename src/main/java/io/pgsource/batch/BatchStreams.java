@@ -126,8 +126,8 @@ public final class BatchStreams {
             return fullTable(table, pageSize);
         }
         if (column.get().generated()) {
-            warnOnce("generated:" + id + ":" + key, "{} cannot be synced INCREMENTAL on {}: generated columns are not read;"
-                    + " choose a stored column as replication key. Syncing it FULL_TABLE", id, TableId.quoteIdent(key));
+            warnOnce("generated:" + id + ":" + key, "{} cannot be synced INCREMENTAL on {}: it is a generated column;"
+                    + " choose a column that is not generated as replication key. Syncing it FULL_TABLE", id, TableId.quoteIdent(key));
             return fullTable(table, pageSize);
         }
         if (!schema.hasKey()) {

@@ -88,7 +88,7 @@ public final class SettingsLoader {
         }
         return new DestinationSettings(kind, text("destination.url"), text("destination.username"), secret("destination.password"),
                 text("destination.schema"), Path.of(textOr("destination.directory", "./output")), bool("destination.soft_delete"),
-                ssl("destination"));
+                ssl("destination"), text("destination.table_name"));
     }
 
     private SslSettings ssl(String side) {

@@ -60,8 +60,10 @@ class BatchSyncEndToEndTest {
         assertThat(run(env)).isZero();
         assertSameRows(source, target);
         try (Connection c = pg.connect(target)) {
-            assertThat(TableCompare.columns(c, "public", "shaped")).as("generated columns are not copied (the WAL does not carry them)")
-                    .containsExactly("id", "price", "qty", "note");
+            assertThat(TableCompare.columns(c, "public", "shaped")).as("generated columns are copied")
+                    .containsExactly("id", "price", "qty", "total", "note");
+            assertThat(SourceFixture.query(c, "SELECT attname FROM pg_attribute WHERE attrelid = 'public.shaped'::regclass"
+                    + " AND attgenerated = 's'")).as("and computed at the destination").containsExactly("total");
         }
     }
 

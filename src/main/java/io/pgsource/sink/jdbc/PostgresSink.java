@@ -3,6 +3,7 @@ package io.pgsource.sink.jdbc;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
+import io.pgsource.config.DatabaseIdentity;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.route.UpsertDeleteRouting;
 import io.pgsource.route.WritePlan;
@@ -77,7 +78,7 @@ public final class PostgresSink implements Processor, Service {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
-        TargetTables tables = new TargetTables(settings.schema(), settings.softDelete());
+        TargetTables tables = new TargetTables(settings, settings.softDelete());
         this.writer = new PlanWriter(tables, rows);
         this.finder = new RejectedChangeFinder(new PlanWriter(tables, new InsertValuesWriter(5000)));
     }
@@ -85,6 +86,21 @@ public final class PostgresSink implements Processor, Service {
     /** Where refused changes go instead of stopping the sync; null (the default) stops at the first one. */
     public void setDeadLetters(RejectedChanges deadLetters) {
         this.deadLetters = deadLetters;
+    }
+
+    /**
+     * Which database of which server this destination is ({@link DatabaseIdentity}): connects now, and keeps the
+     * connection for the first batch.
+     */
+    public DatabaseIdentity databaseIdentity() throws SQLException {
+        synchronized (destination) {
+            Connection c = destination.get();
+            try {
+                return DatabaseIdentity.of(c);
+            } finally {
+                c.rollback();
+            }
+        }
     }
 
     /** The positions this destination committed with its data. */

@@ -85,6 +85,10 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // the server's walsender and for the decoding here), else the text form: the same values either way
         registry.bind("binaryTypes", (IntPredicate) types::decodesBinary);
         PositionStore positions = bindDestination(context, settings);
+        if ("postgres".equals(settings.destination().kind())) {
+            DestinationTargets.check(settings, tables.stream().map(t -> t.table().id()).toList(), connections,
+                    registry.lookupByNameAndType(PostgresSink.BEAN_NAME, PostgresSink.class));
+        }
         if (settings.badInput().deadLetterUri() != null && !"postgres".equals(settings.destination().kind())) {
             LOG.warn("destination.dead_letter_uri is set but destination={} never rejects a change: it is used by the postgres"
                     + " destination only", settings.destination().kind());

@@ -12,8 +12,8 @@ import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.SourceConnections;
 import io.pgsource.config.SourceSettings;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * is a {@link ConfigurationException}. INCREMENTAL falls back to FULL_TABLE (with a warning that says how to fix it) for a table without
  * primary key or whose replication key column is not configured, does not exist or is generated. Rows whose
  * replication key is NULL are never read by INCREMENTAL (a row comparison with NULL is never true): a nullable
- * replication key gets a warning.
+ * replication key gets a warning. A date or timestamp replication key is read only up to where no open transaction can
+ * still commit ({@link TransactionHorizon}); any other key type gets a warning that this cannot be done for it.
  */
 public final class BatchStreams {
     private static final Logger LOG = LoggerFactory.getLogger(BatchStreams.class);
@@ -43,6 +44,9 @@ public final class BatchStreams {
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
 
     private final long maxValueBytes;
+    /** What INCREMENTAL learnt of the source's open transactions, between runs. */
+    private final TransactionHorizon horizon;
+    private volatile boolean timeZoneChecked;
 
     public BatchStreams(SourceSettings settings, SourceConnections connections) {
         this(settings, connections, BadInputSettings.defaultMaxValueBytes());
@@ -50,21 +54,35 @@ public final class BatchStreams {
 
     /** @param maxValueBytes {@code source.max_value_bytes}: the largest value a page may carry */
     public BatchStreams(SourceSettings settings, SourceConnections connections, long maxValueBytes) {
+        this(settings, connections, maxValueBytes, new TransactionHorizon());
+    }
+
+    /** @param horizon keeps what INCREMENTAL learns of the source's open transactions from run to run */
+    BatchStreams(SourceSettings settings, SourceConnections connections, long maxValueBytes, TransactionHorizon horizon) {
         this.settings = settings;
         this.connections = connections;
         this.maxValueBytes = maxValueBytes;
+        this.horizon = horizon;
     }
 
-    /** Discovers the tables and returns their streams, sorted by table. */
+    /**
+     * Discovers the tables and returns their streams, sorted by table. For INCREMENTAL, looks at the source's open
+     * transactions first: the run reads only rows older than the oldest of them ({@link TransactionHorizon}).
+     */
     @Handler
     public List<StreamTask> streams() throws SQLException {
         List<TableInfo> tables;
+        TransactionHorizon.Horizon now = null;
         try (Connection c = connections.open()) {
             tables = CatalogReader.discover(c, settings.schemas(), settings.tables());
+            if (settings.replicationMethod() == ReplicationMethod.INCREMENTAL) {
+                checkTimeZone(c);
+                now = horizon.look(c);
+            }
         }
         List<StreamTask> tasks = new ArrayList<>(tables.size());
         for (TableInfo table : tables) {
-            tasks.add(plan(table));
+            tasks.add(plan(table, now));
         }
         Map<TableId, String> perTable = settings.replicationKeys() == null ? Map.of() : settings.replicationKeys();
         for (TableId configured : perTable.keySet()) {
@@ -77,8 +95,12 @@ public final class BatchStreams {
         return tasks;
     }
 
-    /** The stream of one table under the configured settings. */
-    StreamTask plan(TableInfo table) {
+    /**
+     * The stream of one table under the configured settings.
+     *
+     * @param horizon INCREMENTAL: where this run's reads end
+     */
+    private StreamTask plan(TableInfo table, TransactionHorizon.Horizon horizon) {
         TableSchema schema = table.schema();
         int pageSize = settings.batchFetchLimit();
         if (settings.replicationMethod() != ReplicationMethod.INCREMENTAL) {
@@ -104,8 +126,8 @@ public final class BatchStreams {
             return fullTable(table, pageSize);
         }
         if (column.get().generated()) {
-            warnOnce("generated:" + id + ":" + key, "{} cannot be synced INCREMENTAL on {}: generated columns are not read;"
-                    + " choose a stored column as replication key. Syncing it FULL_TABLE", id, TableId.quoteIdent(key));
+            warnOnce("generated:" + id + ":" + key, "{} cannot be synced INCREMENTAL on {}: it is a generated column;"
+                    + " choose a column that is not generated as replication key. Syncing it FULL_TABLE", id, TableId.quoteIdent(key));
             return fullTable(table, pageSize);
         }
         if (!schema.hasKey()) {
@@ -130,7 +152,7 @@ public final class BatchStreams {
                     + " newer rows; create one: CREATE INDEX ON {} ({})", id, TableId.quoteIdent(key), id,
                     String.join(", ", keyset.stream().map(c -> TableId.quoteIdent(c.name())).toList()));
         }
-        return new StreamTask(table, ReplicationMethod.INCREMENTAL, keyset, pageSize, upperBound(table, replicationKey), maxValueBytes);
+        return new StreamTask(table, ReplicationMethod.INCREMENTAL, keyset, pageSize, upperBound(table, replicationKey, horizon), maxValueBytes);
     }
 
     private StreamTask fullTable(TableInfo table, int pageSize) {
@@ -139,25 +161,38 @@ public final class BatchStreams {
         return new StreamTask(table, ReplicationMethod.FULL_TABLE, key, pageSize, null, maxValueBytes);
     }
 
-    private StreamTask.UpperBound upperBound(TableInfo table, Column key) {
-        Duration lag = settings.incrementalLag();
-        if (lag == null || lag.isZero() || lag.isNegative()) {
+    private StreamTask.UpperBound upperBound(TableInfo table, Column key, TransactionHorizon.Horizon horizon) {
+        StreamTask.UpperBound.KeyTime keyTime = StreamTask.UpperBound.KeyTime.of(key.baseTypeName());
+        if (keyTime == null) {
+            warnOnce("untimed:" + table.id(), "{}: the replication key {} is {}, not a date or timestamp, so INCREMENTAL cannot"
+                    + " hold back for transactions still open: a row committed after a run read a higher value (a number taken"
+                    + " by a transaction that commits late, or handed out from a cache) is never read. Use a timestamp key set"
+                    + " by now() on every insert and update, or LOG_BASED", table.id().quoted(), TableId.quoteIdent(key.name()),
+                    key.typeName());
             return null;
         }
-        String type = key.baseTypeName();
-        String clock;
-        if (type.equals("date")) {
-            clock = "current_date";
-        } else if (type.startsWith("timestamp") && type.endsWith("with time zone")) {
-            clock = "now()";
-        } else if (type.startsWith("timestamp")) {
-            clock = "localtimestamp";
-        } else {
-            warnOnce("lag:" + table.id(), "{}: sync.incremental_lag applies to date and timestamp replication keys only; {} is {},"
-                    + " so rows are read up to the newest", table.id().quoted(), TableId.quoteIdent(key.name()), key.typeName());
-            return null;
+        return new StreamTask.UpperBound(keyTime, horizon.minus(settings.incrementalLag()), settings.incrementalTimeZone());
+    }
+
+    /**
+     * Checks {@code sync.incremental_timezone} once, where it is used: PostgreSQL decides which names it knows (tz
+     * database names, abbreviations, POSIX specifications).
+     */
+    private void checkTimeZone(Connection c) throws SQLException {
+        if (timeZoneChecked) {
+            return;
         }
-        return new StreamTask.UpperBound(clock, lag);
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.now() AT TIME ZONE ?")) {
+            ps.setString(1, settings.incrementalTimeZone());
+            ps.executeQuery().close();
+        } catch (SQLException e) {
+            if ("22023".equals(e.getSQLState())) {
+                throw new ConfigurationException("sync.incremental_timezone=" + settings.incrementalTimeZone() + " is not a time"
+                        + " zone the source knows: use a name from pg_timezone_names, such as UTC or Europe/Berlin");
+            }
+            throw e;
+        }
+        timeZoneChecked = true;
     }
 
     private void warnOnce(String what, String message, Object... args) {

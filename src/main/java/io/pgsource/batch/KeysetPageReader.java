@@ -30,13 +30,17 @@ import org.slf4j.LoggerFactory;
  * batch that ends the table says so ({@code last}) even when the table ends exactly at a page's end.
  *
  * <p>FULL_TABLE resumes after the bookmark of an unfinished run and otherwise starts over; INCREMENTAL always
- * continues after its bookmark. INCREMENTAL never reads rows whose replication key is NULL.
+ * continues after its bookmark. INCREMENTAL never reads rows whose replication key is NULL, nor any at or past its upper
+ * bound: one value for the whole run, below which no open transaction can still commit a key set by the server's
+ * clock, so those rows only leave (updated to a newer key, deleted) from page to page, and none arrives behind a page.
  */
 final class KeysetPageReader implements PageReader {
     private static final Logger LOG = LoggerFactory.getLogger(KeysetPageReader.class);
     /** Transaction-local settings that carry the bookmark values into the COPY query: {@code pgsource.after_1}, ... */
     private static final String AFTER_SETTING = "pgsource.after_";
-    private static final String LAG_SETTING = "pgsource.lag";
+    /** The upper bound's point in time ({@code timestamptz} text) and the zone of timestamp and date keys. */
+    private static final String BEFORE_SETTING = "pgsource.before";
+    private static final String ZONE_SETTING = "pgsource.time_zone";
 
     private final StreamTask task;
     private final Connection connection;
@@ -112,7 +116,7 @@ final class KeysetPageReader implements PageReader {
     }
 
     /**
-     * {@code COPY (SELECT ... LIMIT n) TO STDOUT}. COPY takes no bind parameters, so the bookmark values (and the lag)
+     * {@code COPY (SELECT ... LIMIT n) TO STDOUT}. COPY takes no bind parameters, so the bookmark values (and the bound)
      * are bound to {@code set_config} first and read back in the query with {@code current_setting}, cast to the key
      * column's type: the same exact comparison as a bound {@code ?::type}, and no value ever becomes SQL text.
      * {@code current_setting} is stable, so the comparison still drives the index scan.
@@ -126,7 +130,7 @@ final class KeysetPageReader implements PageReader {
             String rk = TableId.quoteIdent(keys.get(0).name());
             where.add(rk + " IS NOT NULL");
             if (task.upperBound() != null) {
-                where.add(rk + " <= " + task.upperBound().clock() + " - pg_catalog.current_setting('" + LAG_SETTING + "')::interval");
+                where.add(rk + " < " + bound(task.upperBound().keyTime()));
             }
         }
         if (withBookmark) {
@@ -150,11 +154,26 @@ final class KeysetPageReader implements PageReader {
         return "COPY (" + guard.wrap(sql.append(" LIMIT ").append(task.pageSize()).toString(), keyPositions) + ") TO STDOUT";
     }
 
-    /** {@code SELECT set_config('pgsource.lag', ?, true), set_config('pgsource.after_1', ?, true), ...}: transaction-local. */
+    /** The upper bound in the replication key's type. */
+    private static String bound(StreamTask.UpperBound.KeyTime keyTime) {
+        String before = "pg_catalog.current_setting('" + BEFORE_SETTING + "')::pg_catalog.timestamptz";
+        String wallClock = "(" + before + " AT TIME ZONE pg_catalog.current_setting('" + ZONE_SETTING + "'))";
+        return switch (keyTime) {
+            case TIMESTAMPTZ -> before;
+            case TIMESTAMP -> wallClock;
+            case DATE -> wallClock + "::pg_catalog.date";
+        };
+    }
+
+    /**
+     * {@code SELECT set_config('pgsource.before', ?, true), set_config('pgsource.time_zone', ?, true),
+     * set_config('pgsource.after_1', ?, true), ...}: transaction-local.
+     */
     private String settingsSql() {
         List<String> set = new ArrayList<>();
         if (task.upperBound() != null) {
-            set.add("pg_catalog.set_config('" + LAG_SETTING + "', ?, true)");
+            set.add("pg_catalog.set_config('" + BEFORE_SETTING + "', ?, true)");
+            set.add("pg_catalog.set_config('" + ZONE_SETTING + "', ?, true)");
         }
         for (int i = 0; i < task.keyColumns().size(); i++) {
             set.add("pg_catalog.set_config('" + AFTER_SETTING + (i + 1) + "', ?, true)");
@@ -201,7 +220,8 @@ final class KeysetPageReader implements PageReader {
             events.add(ChangeEvent.read(r, position));
         }
         if (last) {
-            LOG.info("{}: {} rows in {} pages ({})", task.stream(), rows, pages, task.method());
+            LOG.info("{}: {} rows in {} pages ({}{})", task.stream(), rows, pages, task.method(),
+                    task.upperBound() == null ? "" : ", " + task.upperBound());
         }
         return new ChangeBatch(events, position, last, List.of(schema));
     }
@@ -258,7 +278,8 @@ final class KeysetPageReader implements PageReader {
             try (PreparedStatement ps = connection.prepareStatement(settingsSql)) {
                 int p = 1;
                 if (task.upperBound() != null) {
-                    ps.setString(p++, task.upperBound().lag().toString());
+                    ps.setString(p++, task.upperBound().before());
+                    ps.setString(p++, task.upperBound().timeZone());
                 }
                 for (int i = 0; i < task.keyColumns().size(); i++) {
                     // a first page sets them too (unused), so the statement is always the same

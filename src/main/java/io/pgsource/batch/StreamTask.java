@@ -4,7 +4,6 @@ import io.pgsource.config.BadInputSettings;
 import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.Column;
 import io.pgsource.config.ReplicationMethod;
-import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
@@ -17,7 +16,8 @@ import java.util.Objects;
  * @param keyColumns  the keyset: the primary key (FULL_TABLE), the replication key then the rest of the primary
  *                    key (INCREMENTAL); empty for a table without primary key, which is read in ctid ranges
  * @param pageSize    rows per page at most ({@code source.batch_fetch_limit})
- * @param upperBound  INCREMENTAL only: how far behind the server's clock the replication key must stay; null for none
+ * @param upperBound  INCREMENTAL only: the bound the replication key stays below; null for a key that is not a date or
+ *                    timestamp
  * @param maxValueBytes the largest value (text form, bytes) a page may carry ({@code source.max_value_bytes}): a larger
  *                    one is not fetched, it stops the run with a {@link ValueTooLargeException}
  */
@@ -67,21 +67,45 @@ public record StreamTask(TableInfo table, ReplicationMethod method, List<Column>
     }
 
     /**
-     * {@code replication_key <= clock - lag}: rows whose key is newer than that are left for a later run, so a
-     * transaction that commits late with an older key value is not skipped.
+     * {@code replication_key < before}, with {@code before} in the key's type: rows at or after the start of the oldest
+     * transaction that could still commit, or after now(), are left for a later run (see {@link TransactionHorizon}).
      *
-     * @param clock the SQL expression for the server's current time in the key's type: {@code now()},
-     *              {@code localtimestamp} or {@code current_date}
-     * @param lag   {@code sync.incremental_lag}, positive
+     * @param keyTime  how the replication key compares with a point in time
+     * @param before   the bound as PostgreSQL {@code timestamptz} text; {@code -infinity} reads nothing new
+     * @param timeZone {@code sync.incremental_timezone}: the zone {@code timestamp} and {@code date} keys are written in
      */
-    public record UpperBound(String clock, Duration lag) {
+    public record UpperBound(KeyTime keyTime, String before, String timeZone) {
         public UpperBound {
-            if (!List.of("now()", "localtimestamp", "current_date").contains(clock)) {
-                throw new IllegalArgumentException("unknown clock " + clock);
+            Objects.requireNonNull(keyTime, "keyTime");
+            Objects.requireNonNull(before, "before");
+            Objects.requireNonNull(timeZone, "timeZone");
+        }
+
+        /** The replication key types whose values are points in time, so a time can bound them. */
+        public enum KeyTime {
+            /** {@code timestamp with time zone}: compared with the bound itself */
+            TIMESTAMPTZ,
+            /** {@code timestamp without time zone}: the bound's wall-clock time in the zone */
+            TIMESTAMP,
+            /** {@code date}: the bound's day in the zone, so a day is read once it is over */
+            DATE;
+
+            /** The key type's bound, or null for a type that is not a date or timestamp. */
+            static KeyTime of(String baseTypeName) {
+                // format_type prints a precision inside: timestamp(3) with time zone
+                return switch (baseTypeName.replaceFirst("^timestamp\\(\\d+\\)", "timestamp")) {
+                    case "date" -> DATE;
+                    case "timestamp with time zone" -> TIMESTAMPTZ;
+                    case "timestamp without time zone" -> TIMESTAMP;
+                    default -> null;
+                };
             }
-            if (lag.isNegative() || lag.isZero()) {
-                throw new IllegalArgumentException("lag must be positive");
-            }
+        }
+
+        @Override
+        public String toString() {
+            return "before " + before + (keyTime == KeyTime.TIMESTAMPTZ ? "" : " (" + keyTime.name().toLowerCase(java.util.Locale.ROOT)
+                    + " in " + timeZone + ")");
         }
     }
 }

@@ -85,6 +85,7 @@ public final class CatalogReader {
             requireReadable(tables.values());
             Map<Long, List<ColumnInfo>> columns = columns(tables.keySet());
             Map<Long, List<String>> keys = primaryKeys(tables.keySet());
+            Map<Long, List<String>> identityIndexes = identityIndexes(tables.keySet());
             Map<Long, List<List<String>>> indexes = indexes(tables.keySet());
             Map<Long, long[]> partitionSizes = partitionSizes(tables.values().stream().filter(t -> t.partitioned).map(t -> t.oid).toList());
             Map<TableId, TableInfo> result = new TreeMap<>();
@@ -97,7 +98,8 @@ public final class CatalogReader {
                     pages = sizes[1];
                 }
                 result.put(t.id, new TableInfo(t.id, t.oid, columns.getOrDefault(t.oid, List.of()), keys.getOrDefault(t.oid, List.of()),
-                        ReplicaIdentity.of(t.replident), rows, pages, t.partitioned, indexes.getOrDefault(t.oid, List.of())));
+                        ReplicaIdentity.of(t.replident), identityIndexes.getOrDefault(t.oid, List.of()), rows, pages, t.partitioned,
+                        indexes.getOrDefault(t.oid, List.of())));
             }
             return List.copyOf(result.values());
         }
@@ -237,8 +239,11 @@ public final class CatalogReader {
 
         private Map<Long, List<ColumnInfo>> columns(Set<Long> oids) throws SQLException {
             String generated = serverMajor >= 12 ? "a.attgenerated" : "''::\"char\"";
+            // user-defined types a destination may lack: domains, enums, composite, range and multirange types, arrays of them
+            String userTypes = "('d', 'e', 'c', 'r', 'm')";
             String sql = "SELECT a.attrelid, a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-                    + generated + " <> '', pg_get_expr(d.adbin, d.adrelid), t.typtype, t.typcategory, e.typtype, a.atttypmod"
+                    + generated + " <> '', pg_get_expr(d.adbin, d.adrelid),"
+                    + " t.typtype IN " + userTypes + " OR (t.typcategory = 'A' AND e.typtype IN " + userTypes + "), a.atttypmod"
                     + " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
                     + " LEFT JOIN pg_type e ON e.oid = t.typelem"
                     + " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
@@ -254,13 +259,11 @@ public final class CatalogReader {
                         long typeOid = rs.getLong(3);
                         String typeName = rs.getString(4);
                         boolean isGenerated = rs.getBoolean(6);
-                        String typtype = rs.getString(8);
-                        boolean userDefined = "d".equals(typtype) || "e".equals(typtype)
-                                || ("A".equals(rs.getString(9)) && ("d".equals(rs.getString(10)) || "e".equals(rs.getString(10))));
-                        String baseTypeName = userDefined ? baseTypes.baseTypeName(typeOid, rs.getInt(11)) : typeName;
-                        Column column = new Column(name, (int) typeOid, typeName, baseTypeName);
-                        columns.computeIfAbsent(table, k -> new ArrayList<>())
-                                .add(new ColumnInfo(column, rs.getBoolean(5), isGenerated ? rs.getString(7) : null));
+                        boolean userDefined = rs.getBoolean(8);
+                        String baseTypeName = userDefined ? baseTypes.baseTypeName(typeOid, rs.getInt(9)) : typeName;
+                        String generation = isGenerated ? rs.getString(7) : null;
+                        Column column = new Column(name, (int) typeOid, typeName, baseTypeName, generation);
+                        columns.computeIfAbsent(table, k -> new ArrayList<>()).add(new ColumnInfo(column, rs.getBoolean(5), generation));
                     }
                 }
             }
@@ -273,6 +276,28 @@ public final class CatalogReader {
                     + " JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum"
                     + " WHERE con.contype = 'p' AND con.conrelid = ANY (?::oid[])"
                     + " ORDER BY con.conrelid, k.ord";
+            Map<Long, List<String>> keys = new HashMap<>();
+            try (PreparedStatement ps = connection.prepareStatement(sql)) {
+                ps.setArray(1, oidArray(oids));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        keys.computeIfAbsent(rs.getLong(1), k -> new ArrayList<>()).add(rs.getString(2));
+                    }
+                }
+            }
+            return keys;
+        }
+
+        /**
+         * The columns of each table's replica identity index ({@code REPLICA IDENTITY USING INDEX}), in index order: a
+         * unique index on NOT NULL columns, which keys the table's changes in the WAL.
+         */
+        private Map<Long, List<String>> identityIndexes(Set<Long> oids) throws SQLException {
+            String sql = "SELECT i.indrelid, a.attname FROM pg_index i"
+                    + " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+                    + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                    + " WHERE i.indisreplident AND i.indrelid = ANY (?::oid[])"
+                    + " ORDER BY i.indrelid, k.ord";
             Map<Long, List<String>> keys = new HashMap<>();
             try (PreparedStatement ps = connection.prepareStatement(sql)) {
                 ps.setArray(1, oidArray(oids));

@@ -16,8 +16,9 @@ public record ColumnInfo(Column column, boolean notNull, String generationExpres
     }
 
     /**
-     * Generated columns are not read by either capture path: pgoutput does not send them (before PostgreSQL 18),
-     * and both paths must produce the same rows. A table destination recreates them from the expression.
+     * Whether the column is generated (STORED, or VIRTUAL on PostgreSQL 18). The batch query reads its values; log
+     * replication carries them only from PostgreSQL 18 with {@code publish_generated_columns = stored}. A table
+     * destination computes it from the expression ({@link Column#generation()}).
      */
     public boolean generated() {
         return generationExpression != null;

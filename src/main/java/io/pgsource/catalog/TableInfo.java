@@ -8,7 +8,12 @@ import java.util.Optional;
 
 /**
  * One source table as discovered: its columns (generated ones included, dropped ones not), primary key,
- * replica identity and size estimates. {@link #schema()} is the shape of the rows both capture paths produce.
+ * replica identity and size estimates. {@link #schema()} is the shape of the rows the batch query reads.
+ *
+ * <p>The key of the rows is the one log replication identifies changes by, so the copy, the stream and a destination
+ * table created from either agree: the replica identity index's columns for {@code REPLICA IDENTITY USING INDEX},
+ * else the primary key. A key that includes a generated column is no key (log replication before PostgreSQL 18 does
+ * not carry that column).
  */
 public final class TableInfo {
     private final TableId id;
@@ -16,6 +21,7 @@ public final class TableInfo {
     private final List<ColumnInfo> columns;
     private final List<String> primaryKey;
     private final ReplicaIdentity replicaIdentity;
+    private final List<String> identityIndex;
     private final long estimatedRows;
     private final long pages;
     private final boolean partitioned;
@@ -28,27 +34,30 @@ public final class TableInfo {
      * @param columns         every column in attnum order, dropped ones excluded
      * @param primaryKey      primary key column names in key order; empty when the table has none
      * @param replicaIdentity relreplident
+     * @param identityIndex   the columns of the replica identity index in index order; empty unless replicaIdentity is
+     *                        {@link ReplicaIdentity#INDEX}
      * @param estimatedRows   reltuples (for a partitioned table: summed over its partitions); -1 if never analyzed
      * @param pages           relpages (for a partitioned table: summed over its partitions)
      * @param partitioned     true for a partitioned table (relkind p), whose rows live in its partitions
      * @param indexes         the key columns of the table's valid, non-partial btree indexes on plain columns
      */
     public TableInfo(TableId id, long oid, List<ColumnInfo> columns, List<String> primaryKey, ReplicaIdentity replicaIdentity,
-                     long estimatedRows, long pages, boolean partitioned, List<List<String>> indexes) {
+                     List<String> identityIndex, long estimatedRows, long pages, boolean partitioned, List<List<String>> indexes) {
         this.id = id;
         this.oid = oid;
         this.columns = List.copyOf(columns);
         this.primaryKey = List.copyOf(primaryKey);
         this.replicaIdentity = replicaIdentity;
+        this.identityIndex = List.copyOf(identityIndex);
         this.estimatedRows = estimatedRows;
         this.pages = pages;
         this.partitioned = partitioned;
         this.indexes = indexes.stream().map(List::copyOf).toList();
-        List<Column> read = readColumns().stream().map(ColumnInfo::column).toList();
-        List<String> readNames = read.stream().map(Column::name).toList();
-        // a key that includes a generated column cannot identify the rows we read: treat the table as keyless
-        List<String> key = readNames.containsAll(this.primaryKey) ? this.primaryKey : List.of();
-        this.schema = new TableSchema(id, read, key);
+        List<String> stored = this.columns.stream().filter(c -> !c.generated()).map(ColumnInfo::name).toList();
+        List<String> key = replicaIdentity == ReplicaIdentity.INDEX && !this.identityIndex.isEmpty() ? this.identityIndex : this.primaryKey;
+        // a key that includes a generated column cannot identify the rows a stream before PostgreSQL 18 carries
+        this.schema = new TableSchema(id, this.columns.stream().map(ColumnInfo::column).toList(),
+                stored.containsAll(key) ? key : List.of());
     }
 
     public TableId id() {
@@ -62,11 +71,6 @@ public final class TableInfo {
     /** Every column in attnum order, generated ones included. */
     public List<ColumnInfo> columns() {
         return columns;
-    }
-
-    /** The columns both capture paths read (generated ones excluded), in attnum order. */
-    public List<ColumnInfo> readColumns() {
-        return columns.stream().filter(c -> !c.generated()).toList();
     }
 
     /** The generated columns, with their expressions, for destinations that recreate them. */
@@ -84,6 +88,11 @@ public final class TableInfo {
 
     public ReplicaIdentity replicaIdentity() {
         return replicaIdentity;
+    }
+
+    /** The columns of the replica identity index, in index order; empty unless the replica identity is INDEX. */
+    public List<String> identityIndex() {
+        return identityIndex;
     }
 
     public long estimatedRows() {
@@ -108,7 +117,7 @@ public final class TableInfo {
         return indexes.stream().anyMatch(i -> !i.isEmpty() && i.get(0).equals(column));
     }
 
-    /** The shape of the rows read from this table: the read columns and, as key, the primary key (empty if none). */
+    /** The shape of the rows the batch query reads: every column (generated ones marked) and the key (empty if none). */
     public TableSchema schema() {
         return schema;
     }

@@ -6,7 +6,12 @@ import java.util.Map;
 
 /**
  * The shape of a table's rows, shared by every row of that table: columns in row order and the key columns.
- * An empty key means the table has no primary key (rows are copied as they are, never collapsed).
+ * An empty key means the table has no key (rows are copied as they are, never collapsed).
+ *
+ * <p>Generated columns are part of the rows whenever the source sends them (the batch query reads them; log
+ * replication carries stored ones from PostgreSQL 18 with {@code publish_generated_columns = stored}), each marked by
+ * {@link Column#generated()}. Those the rows do not carry (log replication before that) are still listed in
+ * {@link #generatedNotInRows()}, so a table destination that first sees the table in a stream creates them too.
  */
 public final class TableSchema {
     private final TableId id;
@@ -14,11 +19,21 @@ public final class TableSchema {
     private final List<String> key;
     private final Map<String, Integer> positions;
     private final int[] keyPositions;
+    private final List<Column> generatedNotInRows;
 
     public TableSchema(TableId id, List<Column> columns, List<String> key) {
+        this(id, columns, key, List.of());
+    }
+
+    /**
+     * @param generatedNotInRows the table's generated columns its rows do not carry, in column order (each with its
+     *                           {@link Column#generation()})
+     */
+    public TableSchema(TableId id, List<Column> columns, List<String> key, List<Column> generatedNotInRows) {
         this.id = id;
         this.columns = List.copyOf(columns);
         this.key = List.copyOf(key);
+        this.generatedNotInRows = List.copyOf(generatedNotInRows);
         this.positions = new HashMap<>();
         for (int i = 0; i < this.columns.size(); i++) {
             positions.put(this.columns.get(i).name(), i);
@@ -30,6 +45,11 @@ public final class TableSchema {
                 throw new IllegalArgumentException("key column " + this.key.get(i) + " is not a column of " + id);
             }
             keyPositions[i] = p;
+        }
+        for (Column g : this.generatedNotInRows) {
+            if (!g.generated() || positions.containsKey(g.name())) {
+                throw new IllegalArgumentException(g.name() + " is not a generated column missing from the rows of " + id);
+            }
         }
     }
 
@@ -43,6 +63,11 @@ public final class TableSchema {
 
     public List<String> key() {
         return key;
+    }
+
+    /** The table's generated columns that its rows do not carry; empty when the rows carry them all. */
+    public List<Column> generatedNotInRows() {
+        return generatedNotInRows;
     }
 
     public boolean hasKey() {

@@ -77,6 +77,7 @@ public final class SettingsLoader {
                 text("source.replication_key"),
                 replicationKeys(),
                 duration("sync.incremental_lag", Duration.ZERO),
+                textOr("sync.incremental_timezone", SourceSettings.DEFAULT_INCREMENTAL_TIME_ZONE),
                 ssl("source"));
     }
 
@@ -87,7 +88,7 @@ public final class SettingsLoader {
         }
         return new DestinationSettings(kind, text("destination.url"), text("destination.username"), secret("destination.password"),
                 text("destination.schema"), Path.of(textOr("destination.directory", "./output")), bool("destination.soft_delete"),
-                ssl("destination"));
+                ssl("destination"), text("destination.table_name"));
     }
 
     private SslSettings ssl(String side) {

@@ -21,7 +21,9 @@ import java.util.Map;
  * @param replicationMethod  {@code source.replication_method}
  * @param replicationKey     {@code source.replication_key}: the INCREMENTAL bookmark column, or null
  * @param replicationKeys    {@code source.replication_keys}: per-table overrides of the replication key
- * @param incrementalLag     {@code sync.incremental_lag}: how far the INCREMENTAL upper bound stays behind now()
+ * @param incrementalLag     {@code sync.incremental_lag}: an extra margin the INCREMENTAL upper bound keeps
+ * @param incrementalTimeZone {@code sync.incremental_timezone}: the time zone applications write {@code timestamp} and
+ *                           {@code date} replication keys in (their session's TimeZone)
  * @param ssl                SSL settings handed to pgjdbc
  */
 public record SourceSettings(
@@ -39,7 +41,20 @@ public record SourceSettings(
         String replicationKey,
         Map<TableId, String> replicationKeys,
         Duration incrementalLag,
+        String incrementalTimeZone,
         SslSettings ssl) {
+
+    /** Default {@code sync.incremental_timezone}: UTC, pgsource's own session zone. */
+    public static final String DEFAULT_INCREMENTAL_TIME_ZONE = "UTC";
+
+    /** Settings with the default {@code sync.incremental_timezone}. */
+    public SourceSettings(String host, int port, String database, String username, String password, List<String> schemas,
+                          List<TableId> tables, String replicationSlot, String publicationName, int batchFetchLimit,
+                          ReplicationMethod replicationMethod, String replicationKey, Map<TableId, String> replicationKeys,
+                          Duration incrementalLag, SslSettings ssl) {
+        this(host, port, database, username, password, schemas, tables, replicationSlot, publicationName, batchFetchLimit,
+                replicationMethod, replicationKey, replicationKeys, incrementalLag, DEFAULT_INCREMENTAL_TIME_ZONE, ssl);
+    }
 
     /** The replication key configured for a table (per-table override first), or null. */
     public String replicationKeyFor(TableId table) {

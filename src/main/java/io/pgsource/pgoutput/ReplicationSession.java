@@ -1,5 +1,6 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.pgoutput.protocol.CatalogGeneratedColumns;
 import io.pgsource.pgoutput.protocol.CatalogPrimaryKeys;
 import io.pgsource.pgoutput.protocol.CatalogTypeNames;
 import io.pgsource.pgoutput.protocol.RelationCache;
@@ -132,7 +133,7 @@ final class ReplicationSession implements AutoCloseable {
         Path spool = options.getSpoolDirectory() != null ? Path.of(options.getSpoolDirectory())
                 : Path.of(System.getProperty("java.io.tmpdir"), "pgoutput-spool");
         RelationCache relations = new RelationCache(new CatalogTypeNames(catalog), new CatalogPrimaryKeys(catalog),
-                binary && binaryTypes != null ? binaryTypes : oid -> true);
+                new CatalogGeneratedColumns(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true);
         assembler = new TransactionAssembler(protocol, relations, options.getMaxBatchSize(),
                 spool, this::part, m -> LOG.debug("non-transactional logical decoding message '{}' ignored", m.prefix()));
         LOG.info("Streaming slot {} of {} (publication {}, pgoutput protocol {}, {} mode), from {}", options.getSlot(), connections.target(),

@@ -11,8 +11,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The least-privilege source role of the README is enough for LOG_BASED (copy and stream), and each missing privilege
- * stops pgsource with the GRANT (or ALTER ROLE) to run. No role here is a superuser.
+ * The least-privilege source role of the README is enough for LOG_BASED (copy and stream) and INCREMENTAL, and each
+ * missing privilege stops pgsource with the GRANT (or ALTER ROLE) to run, or for INCREMENTAL's pg_read_all_stats says
+ * once what it cannot see. No role here is a superuser.
  */
 class LeastPrivilegeTest {
     private static final String PASSWORD = "Least-Priv-Secret-5";
@@ -140,6 +141,73 @@ class LeastPrivilegeTest {
         assertThat(noSelect.exitCode()).isEqualTo(2);
         assertThat(noSelect.log()).contains("GRANT SELECT ON \"shop\".\"items\" TO \"" + role + "\";").doesNotContain("GRANT USAGE")
                 .doesNotContain(PASSWORD);
+    }
+
+    /** The README's role for the batch query: CONNECT, USAGE, SELECT, and for INCREMENTAL pg_read_all_stats. */
+    private static Map<String, String> incremental(String source, String role, String target) throws Exception {
+        SourceFixture.execute(pg, source, """
+                ALTER TABLE shop.items ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+                GRANT CONNECT ON DATABASE %1$s TO %2$s;
+                GRANT USAGE ON SCHEMA shop TO %2$s;
+                GRANT SELECT ON ALL TABLES IN SCHEMA shop TO %2$s;""".formatted(source, role));
+        Map<String, String> env = SourceFixture.env(pg, source, "shop");
+        env.put("SOURCE_USERNAME", role);
+        env.put("SOURCE_PASSWORD", PASSWORD);
+        env.put("SOURCE_REPLICATION_METHOD", "INCREMENTAL");
+        env.put("SOURCE_REPLICATION_KEY", "updated_at");
+        return SourceFixture.postgresDestination(pg, env, target);
+    }
+
+    private static List<String> rows(String db) throws Exception {
+        try (Connection c = pg.connect(db)) {
+            return SourceFixture.rows(c, "shop.items", List.of("id", "name", "price", "updated_at"));
+        }
+    }
+
+    @Test
+    void incrementalWithPgReadAllStatsWaitsForAnotherRolesOpenTransaction() throws Exception {
+        String source = source("lp_inc");
+        String role = role(source, "");
+        String target = pg.createDatabase("lp_inc_dst");
+        Map<String, String> env = incremental(source, role, target);
+        SourceFixture.execute(pg, source, "GRANT pg_read_all_stats TO " + role);
+
+        try (Connection application = pg.connect(source)) {
+            // the administrator's (another role's) transaction writes early and commits after a run
+            application.setAutoCommit(false);
+            try (var s = application.createStatement()) {
+                s.execute("INSERT INTO shop.items VALUES (1001, 'written early', 1)");
+            }
+            SourceFixture.execute(pg, source, "INSERT INTO shop.items VALUES (1002, 'committed first', 2)");
+            Outcome held = run(env);
+            assertThat(held.exitCode()).isZero();
+            assertThat(held.log()).doesNotContain("pg_read_all_stats");
+            assertThat(rows(target)).as("row 1002 waits for the transaction that began before it").hasSize(300);
+            application.commit();
+        }
+        assertThat(run(env).exitCode()).isZero();
+        assertThat(rows(target)).isEqualTo(rows(source)).hasSize(302);
+    }
+
+    @Test
+    void incrementalWithoutPgReadAllStatsSaysWhatToGrantAndSyncsWhatIsCommitted() throws Exception {
+        String source = source("lp_incnostats");
+        String role = role(source, "");
+        String target = pg.createDatabase("lp_incnostats_dst");
+        Map<String, String> env = incremental(source, role, target);
+
+        try (Connection application = pg.connect(source)) {
+            application.setAutoCommit(false);
+            try (var s = application.createStatement()) {
+                s.execute("INSERT INTO shop.items VALUES (1001, 'hidden from the role', 1)");
+            }
+            Outcome blind = run(env);
+            assertThat(blind.exitCode()).isZero();
+            assertThat(blind.log()).contains("cannot see when other roles' transactions began")
+                    .contains("GRANT pg_read_all_stats TO \"" + role + "\";").contains("sync.incremental_lag").doesNotContain(PASSWORD);
+            assertThat(rows(target)).isEqualTo(rows(source)).hasSize(300);
+            application.rollback();
+        }
     }
 
     private static String query(String db, String sql) throws Exception {

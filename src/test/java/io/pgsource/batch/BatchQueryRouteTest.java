@@ -176,6 +176,11 @@ class BatchQueryRouteTest extends CamelTestSupport {
                 CREATE TABLE lag.d (id int PRIMARY KEY, day date NOT NULL);
                 INSERT INTO lag.d VALUES (1, current_date - 2), (3, current_date + 1);
 
+                CREATE SCHEMA zone;
+                CREATE TABLE zone.tz (id int PRIMARY KEY, at timestamptz NOT NULL);
+                CREATE TABLE zone.ts (id int PRIMARY KEY, at timestamp NOT NULL);
+                CREATE TABLE zone.d (id int PRIMARY KEY, day date NOT NULL);
+
                 CREATE SCHEMA grow;
                 CREATE TABLE grow.t (v int) WITH (autovacuum_enabled = false);
                 INSERT INTO grow.t SELECT g FROM generate_series(1, 300) g;
@@ -442,6 +447,9 @@ class BatchQueryRouteTest extends CamelTestSupport {
         assertThat(log.list).anySatisfy(e -> assertThat(e.getFormattedMessage())
                 .contains("no index starts with the replication key \"changed\"")
                 .contains("CREATE INDEX ON \"inc\".\"nullable\" (\"changed\", \"id\")"));
+        // an integer key cannot be held back for open transactions
+        assertThat(log.list).anySatisfy(e -> assertThat(e.getFormattedMessage())
+                .contains("\"changed\" is integer, not a date or timestamp").contains("LOG_BASED"));
     }
 
     @Test
@@ -598,12 +606,14 @@ class BatchQueryRouteTest extends CamelTestSupport {
     }
 
     @Test
-    void generatedColumnsAreNotReadAndDroppedColumnsDoNotShiftValues() throws Exception {
+    void generatedColumnsAreReadAndDroppedColumnsDoNotShiftValues() throws Exception {
         assertThat(firstRun(fullTable("gen", 2))).isTrue();
 
         List<Row> rows = destination.get("gen.t");
-        assertThat(rows.get(0).schema().columns()).extracting(Column::name).containsExactly("id", "a", "b");
-        assertThat(rows).extracting(Row::toString).containsExactly("{id=1, a=10, b=b1}", "{id=2, a=20, b=b2}", "{id=3, a=null, b=b3}");
+        assertThat(rows.get(0).schema().columns()).extracting(Column::name).containsExactly("id", "a", "doubled", "b");
+        assertThat(rows.get(0).schema().columns().get(2).generation()).isEqualTo("(a * 2)");
+        assertThat(rows).extracting(Row::toString)
+                .containsExactly("{id=1, a=10, doubled=20, b=b1}", "{id=2, a=20, doubled=40, b=b2}", "{id=3, a=null, doubled=null, b=b3}");
     }
 
     @Test
@@ -687,7 +697,7 @@ class BatchQueryRouteTest extends CamelTestSupport {
                 m -> assertThat(m).contains("has no column \"no_such_column\"").contains("source.replication_key").contains("FULL_TABLE"),
                 m -> assertThat(m).contains("no primary key").contains("add a primary key").contains("FULL_TABLE"),
                 m -> assertThat(m).contains("no replication key is configured").contains("source.replication_key"),
-                m -> assertThat(m).contains("generated columns are not read"));
+                m -> assertThat(m).contains("is a generated column"));
     }
 
     @Test
@@ -705,13 +715,60 @@ class BatchQueryRouteTest extends CamelTestSupport {
         assertThat(destinationColumn("lag.d", "id")).containsExactly("1");
 
         // once a row's key is older than now() - lag, a later run picks it up
-        sql("UPDATE lag.tz SET at = now() - interval '1 hour' WHERE id = 3; UPDATE lag.ts SET at = localtimestamp - interval '1 hour' WHERE id = 3;"
-                + " UPDATE lag.d SET day = current_date - 1 WHERE id = 3");
+        sql("SET TimeZone = 'UTC'; UPDATE lag.tz SET at = now() - interval '1 hour' WHERE id = 3;"
+                + " UPDATE lag.ts SET at = localtimestamp - interval '1 hour' WHERE id = 3; UPDATE lag.d SET day = current_date - 2 WHERE id = 3");
         assertThat(nextRun()).isTrue();
 
         assertThat(destinationColumn("lag.tz", "id")).containsExactly("1", "3");
         assertThat(destinationColumn("lag.ts", "id")).containsExactly("1", "3");
         assertThat(destinationColumn("lag.d", "id")).containsExactly("1", "3");
+    }
+
+    @Test
+    void theBoundIsTheStartOfAnOpenTransactionInTheKeysTypeAndTheConfiguredTimeZone() throws Exception {
+        SourceSettings s = settings(List.of("zone"), List.of(), 10, ReplicationMethod.INCREMENTAL, null, Duration.ZERO);
+        s = new SourceSettings(s.host(), s.port(), s.database(), s.username(), s.password(), s.schemas(), s.tables(), s.replicationSlot(),
+                s.publicationName(), s.batchFetchLimit(), s.replicationMethod(), null, Map.of(new TableId("zone", "tz"), "at",
+                new TableId("zone", "ts"), "at", new TableId("zone", "d"), "day"), Duration.ZERO, "Asia/Tokyo", s.ssl());
+        try (Connection open = TestPostgres.server().connect(database)) {
+            // a transaction held open through the run: the bound is its start, exactly
+            open.setAutoCommit(false);
+            String began = query(open, "SELECT now()::text");
+            sql("SET TimeZone = 'UTC';"
+                    + " INSERT INTO zone.tz VALUES (1, '%1$s'::timestamptz - interval '1 microsecond'), (2, '%1$s');".formatted(began)
+                    + " INSERT INTO zone.ts VALUES (1, ('%1$s'::timestamptz AT TIME ZONE 'Asia/Tokyo') - interval '1 microsecond'),"
+                    .formatted(began) + " (2, '%1$s'::timestamptz AT TIME ZONE 'Asia/Tokyo');".formatted(began)
+                    + " INSERT INTO zone.d VALUES (1, ('%1$s'::timestamptz AT TIME ZONE 'Asia/Tokyo')::date - 1),".formatted(began)
+                    + " (2, ('%1$s'::timestamptz AT TIME ZONE 'Asia/Tokyo')::date);".formatted(began));
+
+            assertThat(firstRun(s)).isTrue();
+            open.rollback();
+        }
+
+        assertThat(destinationColumn("zone.tz", "id")).as("a microsecond before the start, not at it").containsExactly("1");
+        // timestamp keys as Tokyo's wall clock shows the start (in UTC's, both rows would be 9 hours in the future)
+        assertThat(destinationColumn("zone.ts", "id")).containsExactly("1");
+        assertThat(destinationColumn("zone.d", "id")).as("a day is read once it is over in Tokyo").containsExactly("1");
+    }
+
+    private static String query(Connection c, String select) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(select)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    @Test
+    void aTimeZoneTheSourceDoesNotKnowIsAClearError() {
+        SourceSettings s = settings(List.of("zone"), List.of(), 10, ReplicationMethod.INCREMENTAL, "at", Duration.ZERO);
+        SourceSettings unknown = new SourceSettings(s.host(), s.port(), s.database(), s.username(), s.password(), s.schemas(),
+                s.tables(), s.replicationSlot(), s.publicationName(), s.batchFetchLimit(), s.replicationMethod(), "at", Map.of(),
+                Duration.ZERO, "Mars/Olympus_Mons", s.ssl());
+
+        assertThatThrownBy(() -> new BatchStreams(unknown, connections).streams())
+                .isInstanceOf(io.pgsource.config.ConfigurationException.class)
+                .hasMessage("sync.incremental_timezone=Mars/Olympus_Mons is not a time zone the source knows: use a name from"
+                        + " pg_timezone_names, such as UTC or Europe/Berlin");
     }
 
     @Test

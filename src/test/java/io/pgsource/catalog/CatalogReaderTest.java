@@ -55,6 +55,16 @@ class CatalogReaderTest {
                     INSERT INTO a.keyless SELECT generate_series(1, 1000);
                     ANALYZE a.keyless;
                     CREATE TABLE "Mixed Schema"."Order Lines ü" ("Select" int PRIMARY KEY, "quote""d" text, "ñame" text);
+                    CREATE TYPE a.addr AS (street text, zip int);
+                    CREATE TYPE a.floatrange AS RANGE (subtype = float8);
+                    CREATE DOMAIN a.home AS a.addr;
+                    CREATE TABLE a.typed (id int PRIMARY KEY, home a.addr, homes a.addr[], span a.floatrange, spans a.floatrange[],
+                      domained a.home, item a.items, builtin int4range);
+                    CREATE TABLE a.coded (id int, code text NOT NULL, region text NOT NULL, v int, PRIMARY KEY (id));
+                    CREATE UNIQUE INDEX coded_code ON a.coded (region, code);
+                    ALTER TABLE a.coded REPLICA IDENTITY USING INDEX coded_code;
+                    CREATE TABLE a.unique_only (code text NOT NULL UNIQUE, v int);
+                    CREATE TABLE a.generated_key (a int, b int GENERATED ALWAYS AS (a * 2) STORED PRIMARY KEY);
                     """);
         }
     }
@@ -73,14 +83,15 @@ class CatalogReaderTest {
         List<TableInfo> tables = discover(List.of("b", "a"), List.of());
 
         assertThat(tables).extracting(TableInfo::id).containsExactly(
-                new TableId("a", "items"), new TableId("a", "keyless"), new TableId("a", "measures"), new TableId("a", "shapes"),
+                new TableId("a", "coded"), new TableId("a", "generated_key"), new TableId("a", "items"), new TableId("a", "keyless"),
+                new TableId("a", "measures"), new TableId("a", "shapes"), new TableId("a", "typed"), new TableId("a", "unique_only"),
                 new TableId("b", "items"));
-        TableInfo measures = tables.get(2);
+        TableInfo measures = tables.get(4);
         assertThat(measures.partitioned()).isTrue();
-        assertThat(tables.get(0).partitioned()).isFalse();
-        assertThat(tables.get(0).schema().columns()).extracting(Column::name).containsExactly("id", "name");
-        assertThat(tables.get(4).schema().columns()).extracting(Column::name).containsExactly("code", "qty");
-        assertThat(tables.get(4).columns().get(1).column().typeName()).isEqualTo("numeric(12,2)");
+        assertThat(tables.get(2).partitioned()).isFalse();
+        assertThat(tables.get(2).schema().columns()).extracting(Column::name).containsExactly("id", "name");
+        assertThat(tables.get(8).schema().columns()).extracting(Column::name).containsExactly("code", "qty");
+        assertThat(tables.get(8).columns().get(1).column().typeName()).isEqualTo("numeric(12,2)");
     }
 
     @Test
@@ -89,8 +100,11 @@ class CatalogReaderTest {
 
         assertThat(shapes.columns()).extracting(ColumnInfo::name)
                 .containsExactly("b", "a", "mood", "moods", "price", "cheap", "prices", "ints", "width", "label", "doubled");
+        // the batch query reads generated columns too, marked with their expression
         assertThat(shapes.schema().columns()).extracting(Column::name)
-                .containsExactly("b", "a", "mood", "moods", "price", "cheap", "prices", "ints", "width", "label");
+                .containsExactly("b", "a", "mood", "moods", "price", "cheap", "prices", "ints", "width", "label", "doubled");
+        assertThat(shapes.schema().columns()).filteredOn(Column::generated).extracting(Column::generation).containsExactly("(b * 2)");
+        assertThat(shapes.schema().generatedNotInRows()).isEmpty();
         assertThat(shapes.generatedColumns()).singleElement().satisfies(c -> {
             assertThat(c.name()).isEqualTo("doubled");
             assertThat(c.generationExpression()).isEqualTo("(b * 2)");
@@ -113,6 +127,39 @@ class CatalogReaderTest {
         assertThat(type(shapes, "width")).isEqualTo(new String[] {"numeric(8,3)", "numeric(8,3)"});
         assertThat(type(shapes, "label")).isEqualTo(new String[] {"character varying(20)", "character varying(20)"});
         assertThat(shapes.column("b").orElseThrow().column().typeOid()).isEqualTo(23);
+    }
+
+    @Test
+    void userDefinedCompositeAndRangeTypesAreTextAtADestination() throws SQLException {
+        TableInfo typed = discover(List.of("a"), List.of(new TableId("a", "typed"))).get(0);
+
+        assertThat(type(typed, "home")).isEqualTo(new String[] {"a.addr", "text"});
+        assertThat(type(typed, "homes")).isEqualTo(new String[] {"a.addr[]", "text[]"});
+        assertThat(type(typed, "span")).isEqualTo(new String[] {"a.floatrange", "text"});
+        assertThat(type(typed, "spans")).isEqualTo(new String[] {"a.floatrange[]", "text[]"});
+        assertThat(type(typed, "domained")).isEqualTo(new String[] {"a.home", "text"});
+        // a table's row type is a composite type of the source's own too
+        assertThat(type(typed, "item")).isEqualTo(new String[] {"a.items", "text"});
+        // built-in ranges exist everywhere
+        assertThat(type(typed, "builtin")).isEqualTo(new String[] {"int4range", "int4range"});
+    }
+
+    @Test
+    void theKeyIsTheReplicaIdentityIndexWhenThereIsOne() throws SQLException {
+        List<TableInfo> tables = discover(List.of("a"), List.of(new TableId("a", "coded"), new TableId("a", "unique_only"),
+                new TableId("a", "generated_key")));
+
+        TableInfo coded = tables.get(0);
+        assertThat(coded.replicaIdentity()).isEqualTo(ReplicaIdentity.INDEX);
+        assertThat(coded.identityIndex()).containsExactly("region", "code");
+        assertThat(coded.primaryKey()).containsExactly("id");
+        // the key log replication identifies changes by, in index order
+        assertThat(coded.schema().key()).containsExactly("region", "code");
+        // a unique index without REPLICA IDENTITY USING INDEX is no key: the stream has none for that table
+        assertThat(tables.get(2).schema().hasKey()).isFalse();
+        // nor is a primary key on a generated column, which a stream before PostgreSQL 18 does not carry
+        assertThat(tables.get(1).primaryKey()).containsExactly("b");
+        assertThat(tables.get(1).schema().hasKey()).isFalse();
     }
 
     private static String[] type(TableInfo table, String column) {

@@ -18,8 +18,8 @@ import org.postgresql.copy.PGCopyInputStream;
  * source's session as its {@code ROW(...)::text} (through COPY, streamed), and {@code EXCEPT ALL} runs both ways over
  * the source's columns, so every type compares (jsonb, arrays, intervals, NaN), duplicates of keyless tables count,
  * and a value the destination holds differently (1.50 vs 1.5, a lost TOAST value, a NULL) is a difference. Both
- * sessions print values the same way (UTC, ISO dates, shortest exact floats). Columns the destination adds (such as
- * {@code _deleted_at}) are ignored.
+ * sessions print values the same way (UTC, ISO dates, shortest exact floats). Every column of the source counts,
+ * generated ones too; columns the destination adds (such as {@code _deleted_at}) are ignored.
  */
 public final class TableCompare {
     private static final int EXAMPLES = 5;
@@ -73,17 +73,32 @@ public final class TableCompare {
     /** The difference in one table, or null when both hold exactly the same rows. */
     public static Difference compare(Connection source, String schema, Connection target, String targetSchema, String table)
             throws SQLException {
+        return compare(source, new TableId(schema, table), target, new TableId(targetSchema, table));
+    }
+
+    /** Fails with the difference unless the source table and the destination table (of another name) hold the same rows. */
+    public static void assertEqual(Connection source, TableId sourceTable, Connection target, TableId targetTable) throws SQLException {
+        Difference d = compare(source, sourceTable, target, targetTable);
+        if (d != null) {
+            throw new AssertionError(sourceTable + " and " + targetTable + " differ: " + d);
+        }
+    }
+
+    /** The difference between a source table and a destination table, or null when both hold exactly the same rows. */
+    public static Difference compare(Connection source, TableId from, Connection target, TableId to) throws SQLException {
+        String schema = from.schema();
+        String table = from.name();
         List<String> columns = columns(source, schema, table);
         if (columns.isEmpty()) {
-            throw new IllegalArgumentException("no table " + schema + "." + table + " in the source");
+            throw new IllegalArgumentException("no table " + from + " in the source");
         }
-        if (columns(target, targetSchema, table).isEmpty()) {
-            return new Difference(table, count(source, schema, table), 0, List.of("(the destination has no table " + targetSchema + "." + table + ")"),
+        if (columns(target, to.schema(), to.name()).isEmpty()) {
+            return new Difference(table, count(source, schema, table), 0, List.of("(the destination has no table " + to + ")"),
                     List.of());
         }
         String row = "ROW(" + columns.stream().map(TableId::quoteIdent).collect(Collectors.joining(", ")) + ")::text";
-        String sourceTable = TableId.quoteIdent(schema) + "." + TableId.quoteIdent(table);
-        String targetTable = TableId.quoteIdent(targetSchema) + "." + TableId.quoteIdent(table);
+        String sourceTable = from.quoted();
+        String targetTable = to.quoted();
         boolean autoCommit = source.getAutoCommit();
         source.setAutoCommit(false);
         try (Statement s = source.createStatement(); Statement t = target.createStatement()) {
@@ -135,12 +150,12 @@ public final class TableCompare {
         return out;
     }
 
-    /** The non-generated columns of a table, in order; empty when there is no such table. */
+    /** The columns of a table (generated ones included), in order; empty when there is no such table. */
     public static List<String> columns(Connection c, String schema, String table) throws SQLException {
         List<String> cols = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT a.attname FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-                WHERE n.nspname = ? AND r.relname = ? AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum""")) {
+                WHERE n.nspname = ? AND r.relname = ? AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""")) {
             ps.setString(1, schema);
             ps.setString(2, table);
             try (ResultSet rs = ps.executeQuery()) {

@@ -80,7 +80,8 @@ public final class TestPostgres {
                 LOG.warn("Cannot start a postgres:17 container ({}); using the embedded PostgreSQL", e.toString());
             }
         }
-        EmbeddedPostgres pg = EmbeddedPostgres.builder().testMode(true).start();
+        // prepared transactions (off by default) for the tests of INCREMENTAL's bound
+        EmbeddedPostgres pg = EmbeddedPostgres.builder().testMode(true).setting("max_prepared_transactions", "10").start();
         return new TestPostgres(Kind.EMBEDDED, pg.host(), pg.port(), pg.superuser(), pg.password(), pg);
     }
 
@@ -118,7 +119,7 @@ public final class TestPostgres {
     private static TestPostgres fromContainer() {
         PostgreSQLContainer<?> container = new PostgreSQLContainer<>(DockerImageName.parse("postgres:17"))
                 .withCommand("postgres", "-c", "wal_level=logical", "-c", "max_replication_slots=20",
-                        "-c", "max_wal_senders=20", "-c", "fsync=off");
+                        "-c", "max_wal_senders=20", "-c", "fsync=off", "-c", "max_prepared_transactions=10");
         container.start();
         return new TestPostgres(Kind.TESTCONTAINERS, container.getHost(), container.getMappedPort(PostgreSQLContainer.POSTGRESQL_PORT),
                 container.getUsername(), container.getPassword(), null);

@@ -8,6 +8,7 @@ import io.pgsource.pgoutput.protocol.PgOutputMessage.RelationColumn;
 import io.pgsource.pgoutput.protocol.PgOutputMessage.Type;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntPredicate;
@@ -25,11 +26,17 @@ import java.util.function.IntPredicate;
  * column is flagged, which is not a key: the key is then the table's primary key ({@link PrimaryKeys}, when every one
  * of its columns is in the message), else none: a keyless table, whose UPDATE and DELETE carry the whole old row.
  * This is the key the catalog discovery gives the same table, so the copy and the stream agree on it (a destination
- * table created from either has the same key). {@link #fullIdentity} tells a FULL table apart. Not thread-safe.
+ * table created from either has the same key). {@link #fullIdentity} tells a FULL table apart.
+ *
+ * <p>Generated columns come from {@link GeneratedColumns}: those the message carries (PostgreSQL 18 with
+ * {@code publish_generated_columns = stored}) are marked {@link Column#generated()}, the others are listed in
+ * {@link TableSchema#generatedNotInRows()}; a key that includes one is no key, as in the catalog discovery.
+ * Not thread-safe.
  */
 public final class RelationCache {
     private final TypeNames typeNames;
     private final PrimaryKeys primaryKeys;
+    private final GeneratedColumns generatedColumns;
     private final IntPredicate columnTypes;
     private final Map<Integer, Entry> relations = new HashMap<>();
     private final Map<TableId, Entry> byTable = new HashMap<>();
@@ -54,8 +61,19 @@ public final class RelationCache {
      *                    {@link UnsupportedColumnTypeException} (a binary-mode stream whose reader cannot decode it)
      */
     public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, IntPredicate columnTypes) {
+        this(typeNames, primaryKeys, GeneratedColumns.NONE, columnTypes);
+    }
+
+    /**
+     * @param primaryKeys      the primary keys of REPLICA IDENTITY FULL tables
+     * @param generatedColumns the generated columns of a relation
+     * @param columnTypes      the column types a relation may have; a Relation message with another one throws
+     *                         {@link UnsupportedColumnTypeException}
+     */
+    public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, GeneratedColumns generatedColumns, IntPredicate columnTypes) {
         this.typeNames = typeNames;
         this.primaryKeys = primaryKeys;
+        this.generatedColumns = generatedColumns;
         this.columnTypes = columnTypes;
     }
 
@@ -122,14 +140,15 @@ public final class RelationCache {
     }
 
     private TableSchema toSchema(Relation relation) {
+        Map<String, GeneratedColumns.Generated> generated = new LinkedHashMap<>();
+        for (GeneratedColumns.Generated g : generatedColumns.generatedColumns(relation.oid())) {
+            generated.put(g.name(), g);
+        }
         List<Column> columns = new ArrayList<>(relation.columns().size());
         List<String> key = new ArrayList<>();
         for (RelationColumn c : relation.columns()) {
-            TypeNames.Names names = typeNames.names(c.typeOid(), c.typmod());
-            if (names == null) {
-                names = fallbackNames(c.typeOid());
-            }
-            columns.add(new Column(c.name(), c.typeOid(), names.typeName(), names.baseTypeName()));
+            GeneratedColumns.Generated g = generated.remove(c.name());
+            columns.add(column(c.name(), c.typeOid(), c.typmod(), g == null ? null : g.expression()));
             if (c.key()) {
                 key.add(c.name());
             }
@@ -138,7 +157,24 @@ public final class RelationCache {
             List<String> primary = primaryKeys.primaryKey(relation.oid());
             key = key.containsAll(primary) ? primary : List.of();
         }
-        return new TableSchema(new TableId(relation.namespace(), relation.name()), columns, key);
+        for (Column c : columns) {
+            if (c.generated() && key.contains(c.name())) {
+                key = List.of();
+            }
+        }
+        List<Column> notInRows = new ArrayList<>(generated.size());
+        for (GeneratedColumns.Generated g : generated.values()) {
+            notInRows.add(column(g.name(), g.typeOid(), g.typmod(), g.expression()));
+        }
+        return new TableSchema(new TableId(relation.namespace(), relation.name()), columns, key, notInRows);
+    }
+
+    private Column column(String name, int typeOid, int typmod, String generation) {
+        TypeNames.Names names = typeNames.names(typeOid, typmod);
+        if (names == null) {
+            names = fallbackNames(typeOid);
+        }
+        return new Column(name, typeOid, names.typeName(), names.baseTypeName(), generation);
     }
 
     /** The type was dropped since: the Type message's name if one came, else the OID (the value stays text). */

@@ -4,6 +4,7 @@ import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
 import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.DatabaseIdentity;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.route.UpsertDeleteRouting;
 import io.pgsource.route.WritePlan;
@@ -78,7 +79,7 @@ public final class PostgresSink implements Processor, Service {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
-        TargetTables tables = new TargetTables(settings.schema(), settings.softDelete());
+        TargetTables tables = new TargetTables(settings, settings.softDelete());
         this.writer = new PlanWriter(tables, rows);
         this.finder = new RejectedChangeFinder(new PlanWriter(tables, new InsertValuesWriter(5000)));
     }
@@ -86,6 +87,21 @@ public final class PostgresSink implements Processor, Service {
     /** Where refused changes go instead of stopping the sync; null (the default) stops at the first one. */
     public void setDeadLetters(RejectedChanges deadLetters) {
         this.deadLetters = deadLetters;
+    }
+
+    /**
+     * Which database of which server this destination is ({@link DatabaseIdentity}): connects now, and keeps the
+     * connection for the first batch.
+     */
+    public DatabaseIdentity databaseIdentity() throws SQLException {
+        synchronized (destination) {
+            Connection c = destination.get();
+            try {
+                return DatabaseIdentity.of(c);
+            } finally {
+                c.rollback();
+            }
+        }
     }
 
     /** The positions this destination committed with its data. */
@@ -261,9 +277,9 @@ public final class PostgresSink implements Processor, Service {
     }
 
     /**
-     * Connects once, so a wrong URL, user, password or database stops pgsource at start with one line that names the
-     * setting to fix, in every replication method, instead of failing the first batch. The connection is closed again:
-     * the first batch opens its own.
+     * Connects now, so a wrong URL, user, password or database stops pgsource at start with one line that names the
+     * setting to fix, in every replication method, instead of failing the first batch. The connection is kept for the
+     * first batch.
      *
      * @throws ConfigurationException with what is wrong and the setting that fixes it
      */
@@ -273,8 +289,6 @@ public final class PostgresSink implements Processor, Service {
                 destination.get();
             } catch (SQLException e) {
                 throw new ConfigurationException(e.getMessage(), e);
-            } finally {
-                destination.close();
             }
         }
     }

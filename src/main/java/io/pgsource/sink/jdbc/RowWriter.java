@@ -24,10 +24,10 @@ interface RowWriter {
     default void transactionEnded(boolean committed) {
     }
 
-    /** The columns of the table that are written: all but the unchanged ones, in row order. */
+    /** The columns of the table that are written: all but the unchanged ones and those the destination computes, in row order. */
     static int[] writtenColumns(TargetTable t, Set<String> unchanged) {
         return IntStream.range(0, t.source().size())
-                .filter(i -> !unchanged.contains(t.columnName(i)))
+                .filter(i -> !unchanged.contains(t.columnName(i)) && !t.computed().contains(t.columnName(i)))
                 .toArray();
     }
 

@@ -3,13 +3,17 @@ package io.pgsource.sink.jdbc;
 import io.pgsource.change.Column;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
+import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.DestinationSettings;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -22,11 +26,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Creates and evolves destination tables from the source's table schemas: same columns (user-defined enums and
- * domains become their built-in base types), same primary key, in the source schema's name or in
- * {@code destination.schema}; with soft delete, plus a {@value TargetTable#DELETED_AT} column. What was created or
- * checked is remembered per table shape (once committed), so a new {@link TableSchema} (the source changed the
- * table) is checked again, before any of its rows is written:
+ * Creates and evolves destination tables from the source's table schemas: same columns (user-defined types become the
+ * built-in types of {@link Column#baseTypeName()}), same key as primary key, in the source schema's name or in
+ * {@code destination.schema}, named by {@code destination.table_name}; with soft delete, plus a
+ * {@value TargetTable#DELETED_AT} column. Two source tables never share a destination table: the second one stops the
+ * batch with a {@link SchemaChangeException} naming both. What was created or checked is remembered per table shape
+ * (once committed), so a new {@link TableSchema} (the source changed the table) is checked again, before any of its
+ * rows is written:
  * <ul>
  * <li>columns the source gained are added;</li>
  * <li>a column whose source type changed is widened when {@link ColumnTypes} knows the widening is lossless
@@ -35,22 +41,33 @@ import org.slf4j.LoggerFactory;
  * silently.</li>
  * </ul>
  * Columns the source dropped stay at the destination (and receive NULL in new rows).
+ *
+ * <p>Generated columns, whether the rows carry them or not ({@link TableSchema#generatedNotInRows()}), are created
+ * {@code GENERATED ALWAYS AS (<the source's expression>) STORED}, so the destination computes them from the same
+ * inputs and the copy and a stream without them agree; such columns are never written ({@link TargetTable#computed()},
+ * read back from the destination's catalog). An expression the destination cannot compute (a function or type only
+ * the source has) makes a plain column instead, with a warning: it holds the values the rows carry.
  */
 final class TargetTables {
     private static final Logger LOG = LoggerFactory.getLogger(TargetTables.class);
     /** Extension types a destination may lack: {@code citext}, {@code hstore}, possibly schema-qualified. */
     private static final Pattern EXTENSION_TYPE = Pattern.compile("(?:.*\\.)?\"?(citext|hstore)\"?((?:\\[\\])*)");
 
-    private final String schemaOverride;
+    private final DestinationSettings names;
     private final boolean softDelete;
     /** Schema instances seen; bounded, in case a source makes a new instance per batch. */
     private final Map<TableSchema, TargetTable> targets = new IdentityHashMap<>();
     /** One target per table shape (destination table, columns, key), so equal shapes share checks and staging. */
     private final Map<List<Object>, TargetTable> byShape = new HashMap<>();
     private final CommitCache<TargetTable> checked = new CommitCache<>();
+    /** The source table each destination table holds, so that two never share one. */
+    private final Map<TableId, TableId> sources = new HashMap<>();
+    /** The generated columns of each destination table, as its catalog said when last checked. */
+    private final Map<TableId, Set<String>> computed = new HashMap<>();
 
-    TargetTables(String schemaOverride, boolean softDelete) {
-        this.schemaOverride = schemaOverride == null || schemaOverride.isBlank() ? null : schemaOverride;
+    /** @param names {@code destination.schema} and {@code destination.table_name}: where each source table goes */
+    TargetTables(DestinationSettings names, boolean softDelete) {
+        this.names = names;
         this.softDelete = softDelete;
     }
 
@@ -60,8 +77,11 @@ final class TargetTables {
         if (known != null) {
             return known;
         }
-        TableId id = new TableId(schemaOverride != null ? schemaOverride : schema.id().schema(), schema.id().name());
-        TargetTable t = byShape.computeIfAbsent(List.of(id, schema.columns(), schema.key()), shape -> {
+        TableId id = destination(schema.id());
+        // until the destination's catalog says otherwise, every generated column is computed there
+        Set<String> computedThere = computed.getOrDefault(id, generated(schema));
+        List<Object> key = List.of(id, schema.columns(), schema.key(), schema.generatedNotInRows(), computedThere);
+        TargetTable t = byShape.computeIfAbsent(key, shape -> {
             List<String> types = new ArrayList<>(schema.size());
             for (Column c : schema.columns()) {
                 types.add(destinationType(c));
@@ -71,7 +91,7 @@ final class TargetTables {
                         + ", the column destination.soft_delete=true marks deleted rows with: rename the source column,"
                         + " or turn soft delete off");
             }
-            return new TargetTable(id, schema, List.copyOf(types), softDelete);
+            return new TargetTable(id, schema, List.copyOf(types), softDelete, computedThere);
         });
         if (targets.size() >= 10_000) {
             targets.clear();
@@ -80,30 +100,59 @@ final class TargetTables {
         return t;
     }
 
+    /** The destination table of a source table; a second source table mapped onto it stops the batch. */
+    private TableId destination(TableId source) {
+        TableId id;
+        try {
+            id = names.table(source);
+        } catch (ConfigurationException e) {
+            throw new SchemaChangeException(e.getMessage());
+        }
+        TableId other = sources.putIfAbsent(id, source);
+        if (other != null && !other.equals(source)) {
+            throw new SchemaChangeException(names.sharedTable(other, source, id));
+        }
+        return id;
+    }
+
+    private static Set<String> generated(TableSchema schema) {
+        Set<String> out = new HashSet<>();
+        schema.columns().stream().filter(Column::generated).forEach(c -> out.add(c.name()));
+        schema.generatedNotInRows().forEach(c -> out.add(c.name()));
+        return Set.copyOf(out);
+    }
+
     /** Makes sure the destination table exists with every column of this schema, inside the open transaction. */
     TargetTable ensure(Connection c, TableSchema schema) throws SQLException {
         TargetTable t = target(schema);
         if (checked.contains(t)) {
             return t;
         }
-        Map<String, String> existing = existingColumns(c, t.id());
+        Map<String, DestinationColumn> existing = existingColumns(c, t.id());
+        boolean added = false;
         try (Statement s = c.createStatement()) {
             for (String ext : extensions(t)) {
                 s.execute("CREATE EXTENSION IF NOT EXISTS " + ext);
             }
             if (existing == null) {
                 s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(t.id().schema()));
-                s.execute(createTable(t));
+                createTable(c, t);
                 LOG.info("created destination table {}", t.quoted());
             } else {
                 for (int i = 0; i < schema.size(); i++) {
-                    String column = t.columnName(i);
-                    String current = existing.get(column);
+                    Column column = schema.columns().get(i);
+                    DestinationColumn current = existing.get(column.name());
                     if (current == null) {
-                        s.execute("ALTER TABLE " + t.quoted() + " ADD COLUMN " + TableId.quoteIdent(column) + " " + t.type(i));
-                        LOG.info("added column {} {} to destination table {}", column, t.type(i), t.quoted());
-                    } else if (!current.equals(t.type(i))) {
-                        retype(s, t, column, current, t.type(i));
+                        addColumn(c, t, column, t.type(i));
+                        added = true;
+                    } else if (!current.type().equals(t.type(i))) {
+                        retype(s, t, column.name(), current.type(), t.type(i));
+                    }
+                }
+                for (Column column : schema.generatedNotInRows()) {
+                    if (!existing.containsKey(column.name())) {
+                        addColumn(c, t, column, destinationType(column));
+                        added = true;
                     }
                 }
                 if (t.softDelete() && !existing.containsKey(TargetTable.DELETED_AT)) {
@@ -112,8 +161,123 @@ final class TargetTables {
                 }
             }
         }
+        Set<String> computedThere = new HashSet<>();
+        (existing == null || added ? existingColumns(c, t.id()) : existing).forEach((name, column) -> {
+            if (column.generated()) {
+                computedThere.add(name);
+            }
+        });
+        if (!computedThere.equals(t.computed())) {
+            computed.put(t.id(), Set.copyOf(computedThere));
+            targets.remove(schema);
+            t = target(schema);
+        }
         checked.add(t);
         return t;
+    }
+
+    /**
+     * {@code CREATE TABLE} with the source's columns in order (the generated ones the rows lack at the end), its key as
+     * primary key, and every generated column computed by the source's expression where the destination can: when the
+     * table cannot be created so, each expression is tried alone and those that fail become plain columns.
+     */
+    private static void createTable(Connection c, TargetTable t) throws SQLException {
+        List<Column> generated = new ArrayList<>();
+        t.source().columns().stream().filter(Column::generated).forEach(generated::add);
+        generated.addAll(t.source().generatedNotInRows());
+        Map<String, String> failed = new HashMap<>();
+        if (!generated.isEmpty() && tryStatement(c, createTable(t, t.id().quoted(), Map.of(), ""), true) == null) {
+            return;
+        }
+        for (Column g : generated) {
+            // alone, in a temporary table of the same columns: whether the destination can compute it
+            Map<String, String> others = new HashMap<>();
+            generated.stream().filter(o -> o != g).forEach(o -> others.put(o.name(), ""));
+            String error = tryStatement(c, createTable(t, "pg_temp.pgsource_generated_probe", others, ""), false);
+            if (error != null) {
+                failed.put(g.name(), error);
+            }
+        }
+        try (Statement s = c.createStatement()) {
+            s.execute(createTable(t, t.id().quoted(), failed, ""));
+        }
+        failed.forEach((column, error) -> warnPlain(t, column, error));
+    }
+
+    /**
+     * The CREATE TABLE statement of {@code t} under the given name.
+     *
+     * @param plain generated columns created as plain columns instead
+     */
+    private static String createTable(TargetTable t, String name, Map<String, String> plain, String suffix) {
+        StringBuilder sql = new StringBuilder("CREATE TABLE IF NOT EXISTS ").append(name).append(" (");
+        for (int i = 0; i < t.source().size(); i++) {
+            Column c = t.source().columns().get(i);
+            sql.append(i == 0 ? "" : ", ").append(columnDefinition(c, t.type(i), !plain.containsKey(c.name())));
+        }
+        for (Column c : t.source().generatedNotInRows()) {
+            sql.append(", ").append(columnDefinition(c, destinationType(c), !plain.containsKey(c.name())));
+        }
+        if (t.softDelete()) {
+            sql.append(", ").append(TableId.quoteIdent(TargetTable.DELETED_AT)).append(" timestamptz");
+        }
+        if (t.source().hasKey()) {
+            sql.append(", PRIMARY KEY (").append(Sql.columns(t.source().key())).append(')');
+        }
+        return sql.append(')').append(suffix).toString();
+    }
+
+    private static String columnDefinition(Column c, String type, boolean compute) {
+        String definition = TableId.quoteIdent(c.name()) + " " + type;
+        return c.generated() && compute ? definition + " GENERATED ALWAYS AS (" + c.generation() + ") STORED" : definition;
+    }
+
+    /** Adds a column the destination table lacks: a generated one computed if the destination can, else plain. */
+    private static void addColumn(Connection c, TargetTable t, Column column, String type) throws SQLException {
+        String add = "ALTER TABLE " + t.quoted() + " ADD COLUMN ";
+        String error = column.generated() ? tryStatement(c, add + columnDefinition(column, type, true), true) : "";
+        if (error != null) {
+            try (Statement s = c.createStatement()) {
+                s.execute(add + columnDefinition(column, type, false));
+            }
+            if (column.generated()) {
+                warnPlain(t, column.name(), error);
+            }
+        }
+        LOG.info("added column {} {} to destination table {}", column.name(), type, t.quoted());
+    }
+
+    /**
+     * Runs a statement under a savepoint: null when it succeeded, else the database's message (and rolled back).
+     *
+     * @param keep false to roll a success back too (a trial)
+     */
+    private static String tryStatement(Connection c, String sql, boolean keep) throws SQLException {
+        Savepoint savepoint = c.setSavepoint();
+        String error = null;
+        try (Statement s = c.createStatement()) {
+            s.execute(sql);
+        } catch (SQLException e) {
+            if (e.getSQLState() == null || e.getSQLState().startsWith("08") || e.getSQLState().startsWith("57")) {
+                throw e; // the connection, not the statement
+            }
+            error = String.valueOf(e.getMessage()).lines().findFirst().orElse("").strip();
+        }
+        if (error == null && keep) {
+            c.releaseSavepoint(savepoint);
+        } else {
+            c.rollback(savepoint);
+        }
+        return error;
+    }
+
+    private static void warnPlain(TargetTable t, String column, String error) {
+        LOG.warn("destination table {}: generated column {} cannot be computed at the destination as the source does ({}),"
+                + " so it is a plain column holding the values the source sends: the batch query and the initial copy send"
+                + " them, log replication only from PostgreSQL 18 with publish_generated_columns = stored (before, rows it"
+                + " inserts leave it NULL and rows it updates keep their old value). Fix: create what the expression needs at"
+                + " the destination, drop the table and copy it again (sync.resnapshot)",
+                t.quoted(), TableId.quoteIdent(column), error);
     }
 
     /** A source column's type changed: widen the destination column, accept it, or stop with the fix. */
@@ -141,23 +305,14 @@ final class TargetTables {
         checked.clear();
     }
 
-    private static String createTable(TargetTable t) {
-        StringBuilder sql = new StringBuilder("CREATE TABLE IF NOT EXISTS ").append(t.quoted()).append(" (");
-        for (int i = 0; i < t.source().size(); i++) {
-            sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(t.columnName(i))).append(' ').append(t.type(i));
-        }
-        if (t.softDelete()) {
-            sql.append(", ").append(TableId.quoteIdent(TargetTable.DELETED_AT)).append(" timestamptz");
-        }
-        if (t.source().hasKey()) {
-            sql.append(", PRIMARY KEY (").append(Sql.columns(t.source().key())).append(')');
-        }
-        return sql.append(')').toString();
+    /** A column of an existing destination table: its type ({@code format_type}), and whether the table computes it. */
+    private record DestinationColumn(String type, boolean generated) {
     }
 
-    /** The table's columns and their types ({@code format_type}), or null if it does not exist. */
-    private static Map<String, String> existingColumns(Connection c, TableId table) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)"
+    /** The table's columns, or null if it does not exist. */
+    private static Map<String, DestinationColumn> existingColumns(Connection c, TableId table) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
+                + " a.attgenerated <> ''"
                 + " FROM pg_catalog.pg_class r"
                 + " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
                 + " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped"
@@ -165,13 +320,13 @@ final class TargetTables {
             ps.setString(1, table.schema());
             ps.setString(2, table.name());
             try (ResultSet rs = ps.executeQuery()) {
-                Map<String, String> columns = null;
+                Map<String, DestinationColumn> columns = null;
                 while (rs.next()) {
                     if (columns == null) {
                         columns = new HashMap<>();
                     }
                     if (rs.getString(1) != null) {
-                        columns.put(rs.getString(1), rs.getString(2));
+                        columns.put(rs.getString(1), new DestinationColumn(rs.getString(2), rs.getBoolean(3)));
                     }
                 }
                 return columns;

@@ -2,6 +2,7 @@ package io.pgsource.pgoutput.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgsource.catalog.CatalogReader;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Column;
 import io.pgsource.change.Op;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -210,7 +212,7 @@ class TransactionAssemblerTest {
     }
 
     @Test
-    void droppedAndGeneratedColumnsAreNotColumns() throws SQLException {
+    void droppedColumnsAreNotColumnsAndGeneratedOnesTheStreamLacksAreKnown() throws SQLException {
         sql("CREATE TABLE shaped (id int PRIMARY KEY, gone text, a text, twice int GENERATED ALWAYS AS (id * 2) STORED, b int)");
         sql("ALTER TABLE shaped DROP COLUMN gone");
         String slot = slot();
@@ -219,6 +221,28 @@ class TransactionAssemblerTest {
         ChangeEvent insert = assemble(Wal.read(c, slot, Wal.options(4)), 1000).events().get(0);
         assertThat(insert.table().columns()).extracting(Column::name).containsExactly("id", "a", "b");
         assertThat(values(insert.after())).containsExactly("5", "five", "55");
+        // pgoutput leaves it out, the catalog still knows it: a destination first seeing the table in a stream computes it
+        assertThat(insert.table().generatedNotInRows()).singleElement()
+                .isEqualTo(new Column("twice", 23, "integer", "integer", "(id * 2)"));
+    }
+
+    @Test
+    void storedGeneratedColumnsPublishedOnPostgres18AreMarkedInTheRows() throws SQLException {
+        Assumptions.assumeTrue(c.getMetaData().getDatabaseMajorVersion() >= 18,
+                "publish_generated_columns exists from PostgreSQL 18 on; this server is older");
+        sql("CREATE TABLE gen18 (id int PRIMARY KEY, twice int GENERATED ALWAYS AS (id * 2) STORED, b int)");
+        sql("CREATE PUBLICATION pub_gen18 FOR TABLE gen18 WITH (publish_generated_columns = stored)");
+        String slot = slot();
+        tx("INSERT INTO gen18 (id, b) VALUES (5, 55)");
+
+        ChangeEvent insert = assemble(Wal.read(c, slot, "proto_version", "4", "publication_names", "pub_gen18"), 1000).events().get(0);
+        assertThat(insert.table().columns()).extracting(Column::name).containsExactly("id", "twice", "b");
+        assertThat(insert.table().columns().get(1).generation()).isEqualTo("(id * 2)");
+        assertThat(insert.table().generatedNotInRows()).isEmpty();
+        assertThat(values(insert.after())).containsExactly("5", "10", "55");
+        // the same columns, types and expressions as the batch query reads, so rows of both paths are equal
+        assertThat(insert.table().columns()).isEqualTo(CatalogReader.discover(c, List.of("public"), List.of(new TableId("public", "gen18")))
+                .get(0).schema().columns());
     }
 
     @Test
@@ -306,7 +330,8 @@ class TransactionAssemblerTest {
     // --- helpers
 
     private Wal.Assembled assemble(List<Wal.Message> messages, int maxBatchSize) {
-        Wal.Assembled a = new Wal.Assembled(4, new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c)), maxBatchSize, spool);
+        Wal.Assembled a = new Wal.Assembled(4, new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c),
+                new CatalogGeneratedColumns(c), oid -> true), maxBatchSize, spool);
         return a.feed(messages);
     }
 

@@ -15,9 +15,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Column;
 import io.pgsource.change.Op;
 import io.pgsource.change.Position;
 import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.route.UpsertDeleteRouting;
@@ -184,6 +186,36 @@ class PostgresSinkTest {
 
         assertThat(rows("SELECT id FROM flat.t")).containsExactly("7");
         assertThat(rows("SELECT 1 FROM pg_namespace WHERE nspname = 'some_source'")).isEmpty();
+    }
+
+    @Test
+    void aSecondSourceTableMappedOntoTheSameDestinationTableStopsTheBatch() throws SQLException {
+        TableSchema a = table("share_a", "t", List.of("id"), col("id", "integer"));
+        TableSchema b = table("share_b", "t", List.of("id"), col("id", "integer"));
+        PostgresSink sink = sink(settings("shared"), UpsertMethod.COPY);
+        apply(sink, batch(page("share_a.t", "1"), insert(row(a, 1))));
+
+        assertThatThrownBy(() -> apply(sink, batch(page("share_b.t", "1"), insert(row(b, 2)))))
+                .isInstanceOf(SchemaChangeException.class)
+                .hasMessageContaining("destination.schema=shared maps both \"share_a\".\"t\" and \"share_b\".\"t\"");
+        assertThat(rows("SELECT id FROM shared.t")).containsExactly("1");
+    }
+
+    @Test
+    void generatedColumnsAreComputedThereAndNeverWritten() throws SQLException {
+        Column area = new Column("area", 23, "integer", "integer", "(w * h)");
+        // as a stream before PostgreSQL 18 sees the table: the rows lack the generated column, the schema knows it
+        TableSchema streamed = new TableSchema(new TableId("gen_sink", "rect"), List.of(col("id", "integer"), col("w", "integer"),
+                col("h", "integer")), List.of("id"), List.of(area));
+        // as the batch query reads it, generated column and all
+        TableSchema read = table("gen_sink", "rect", List.of("id"), col("id", "integer"), col("w", "integer"), col("h", "integer"), area);
+        PostgresSink sink = sink(UpsertMethod.COPY);
+        apply(sink, batch(page("gen_sink.rect", "1"), insert(row(streamed, 1, 2, 3))));
+        apply(sink, batch(page("gen_sink.rect", "2"), read(row(read, 2, 4, 5, 20)), update(null, row(read, 1, 10, 3, 30))));
+
+        assertThat(rows("SELECT attname, attgenerated FROM pg_attribute WHERE attrelid = 'gen_sink.rect'::regclass AND attnum > 0"
+                + " ORDER BY attnum")).containsExactly("id|", "w|", "h|", "area|s");
+        assertThat(rows("SELECT * FROM gen_sink.rect ORDER BY id")).containsExactly("1|10|3|30", "2|4|5|20");
     }
 
     @ParameterizedTest

@@ -27,18 +27,18 @@ import sun.misc.Signal;
 /**
  * {@code java -jar pgsource.jar}: reads the configuration, starts the embedded demo source when
  * {@code source.host} is unset, binds the processors and runs the routes with Camel Main.
- * Exit codes: 0 done, 1 the sync failed, 2 the configuration or the source is unusable.
+ * Exit codes ({@link RunOutcome#exitCode()}): 0 done, or stopped by SIGINT or SIGTERM; 1 the sync failed; 2 the
+ * configuration, the source or the destination is unusable.
  */
 public final class PgSourceMain {
     private static final Logger LOG = LoggerFactory.getLogger(PgSourceMain.class);
-
-    private PgSourceMain() {
-    }
-
     /** The run a stop signal ends; null while none runs. */
     private static final AtomicReference<RunOutcome> RUNNING = new AtomicReference<>();
     /** The first stop signal received (SIGINT, SIGTERM), or null. */
     private static final AtomicReference<String> SIGNALLED = new AtomicReference<>();
+
+    private PgSourceMain() {
+    }
 
     public static void main(String[] args) {
         for (String name : List.of("INT", "TERM")) {
@@ -87,8 +87,10 @@ public final class PgSourceMain {
                         + "source.password in application.properties (or SOURCE_HOST, ... in the environment).", demo.describe());
             }
             if (SIGNALLED.get() != null) {
-                LOG.info("pgsource stopped by {} before it started (exit code 0)", SIGNALLED.get());
-                return 0;
+                // as for a run stopped later: a sync.once run did not finish
+                int code = settings.sync().once() ? 1 : 0;
+                LOG.info("pgsource stopped by {} before it started (exit code {})", SIGNALLED.get(), code);
+                return code;
             }
             return runCamel(props, settings, demo);
         } catch (Exception e) {
@@ -174,6 +176,9 @@ public final class PgSourceMain {
             } catch (IOException | UncheckedIOException e) {
                 return "Output: " + dir + " (cannot be listed: " + e.getMessage() + ")";
             }
+        }
+        if (files.isEmpty()) {
+            return "Output: no .jsonl file in " + dir + " yet";
         }
         List<String> names = files.stream().limit(8).map(f -> f.getFileName().toString()).toList();
         return String.format(Locale.ROOT, "Output: %d .jsonl file(s) in %s (%s%s; %.1f MB, one JSON line per change), positions in %s:"

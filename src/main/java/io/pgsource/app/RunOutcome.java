@@ -61,7 +61,6 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         this.once = once;
         this.interval = interval;
         this.stop = stop;
-        setIgnoreExchangeCompletedEvent(false);
     }
 
     /** Whether this run is a {@code sync.once} run. */
@@ -109,12 +108,6 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     /** Whether the run has ended (finished, failed, or asked to stop). */
     public boolean ended() {
         return end.get() != null;
-    }
-
-    /** The failure that ended the run, or null. */
-    public Throwable failure() {
-        End e = end.get();
-        return e == null ? null : e.failure();
     }
 
     /**
@@ -180,7 +173,10 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         }
         String line = "Batch run failed after " + millis + " ms: " + message(error)
                 + ". Nothing after the last committed page was bookmarked; the next run resumes there.";
-        if (once || DestinationErrors.permanent(error)) {
+        if (ended()) {
+            // cut short by the stop (a signal, or a failure reported already)
+            LOG.info("{}", line);
+        } else if (once || DestinationErrors.permanent(error)) {
             fail(error, line);
         } else {
             LOG.error("{}", line);

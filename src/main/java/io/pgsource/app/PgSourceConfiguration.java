@@ -186,7 +186,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         if (bound != null) {
             return bound;
         }
-        RunOutcome outcome = new RunOutcome(false, settings.sync().interval(), () -> {
+        RunOutcome outcome = new RunOutcome(false, false, settings.sync().interval(), () -> {
             var executors = context.getExecutorServiceManager();
             var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
             executor.submit(() -> {

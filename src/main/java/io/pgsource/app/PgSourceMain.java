@@ -120,7 +120,7 @@ public final class PgSourceMain {
         main.setOverrideProperties(props);
         main.configure().withRoutesIncludePattern(routesPattern(settings.destination().kind()));
         // the end of the run (sync.once done, a failure no retry fixes) ends the application; its exit code comes from it
-        RunOutcome outcome = new RunOutcome(once, settings.sync().interval(), main::completed);
+        RunOutcome outcome = new RunOutcome(once, true, settings.sync().interval(), main::completed);
         main.bind(RunOutcome.BEAN_NAME, outcome);
         RUNNING.set(outcome);
         if (SIGNALLED.get() != null) {
@@ -140,20 +140,24 @@ public final class PgSourceMain {
         } finally {
             RUNNING.set(null);
         }
-        // a failure was logged with its fix when it happened
         if (once && !outcome.ended()) {
             LOG.error("Stopped before the sync finished");
         }
         int code = outcome.ended() || once ? outcome.exitCode() : main.getExitCode();
         String output = output(settings.destination());
         if (output != null) {
-            LOG.info("{}{}", output, demo == null ? "" : "; the demo database stays in " + demo.directory());
+            LOG.info("{}{}{}", output, outcome.error() == null ? ": the next run continues from them" : "",
+                    demo == null ? "" : "; the demo database stays in " + demo.directory());
         }
         if (outcome.stoppedBy() != null) {
             LOG.info("pgsource stopped by {} after a clean shutdown{} (exit code {})", outcome.stoppedBy(),
                     once ? ", before the sync finished: the next run continues where this one stopped" : "", code);
         } else {
             LOG.info("pgsource stopped (exit code {})", code);
+        }
+        if (outcome.error() != null) {
+            // last, after Camel's shutdown: what a user reads first is why, and how to fix it
+            LOG.error("{}", outcome.error());
         }
         return code;
     }
@@ -162,7 +166,7 @@ public final class PgSourceMain {
     static String output(DestinationSettings destination) {
         if (!"jsonl".equals(destination.kind())) {
             return "postgres".equals(destination.kind()) ? "Output: the tables of destination.url, with their positions in"
-                    + " \"_pgsource\".\"positions\" there: the next run continues from them" : null;
+                    + " \"_pgsource\".\"positions\" there" : null;
         }
         Path dir = destination.directory().toAbsolutePath().normalize();
         List<Path> files = new ArrayList<>();
@@ -181,8 +185,8 @@ public final class PgSourceMain {
             return "Output: no .jsonl file in " + dir + " yet";
         }
         List<String> names = files.stream().limit(8).map(f -> f.getFileName().toString()).toList();
-        return String.format(Locale.ROOT, "Output: %d .jsonl file(s) in %s (%s%s; %.1f MB, one JSON line per change), positions in %s:"
-                + " the next run continues from them", files.size(), dir, String.join(", ", names), files.size() > names.size() ? ", ..." : "",
+        return String.format(Locale.ROOT, "Output: %d .jsonl file(s) in %s (%s%s; %.1f MB, one JSON line per change), positions in %s",
+                files.size(), dir, String.join(", ", names), files.size() > names.size() ? ", ..." : "",
                 bytes / 1e6, dir.resolve(FilePositionStore.DEFAULT_FILE_NAME));
     }
 

@@ -21,9 +21,10 @@ import org.slf4j.LoggerFactory;
  * How a run of pgsource ends, decided in one place: it hears the capture's exchanges end (log replication, batch-query
  * runs, and the initial copy's pages sent straight to the pipeline), is the {@code pgoutput:} consumer's
  * {@link ExceptionHandler} ({@code exceptionHandler: "#pgsourceRunOutcome"} in the route) and is told when
- * {@code sync.once} reached its end. The first end counts: it logs the error a user reads once (the cause first, with
- * pgsource's way out) and runs the stop action (the launcher ends the application with {@link #exitCode()}; elsewhere
- * the capture routes stop).
+ * {@code sync.once} reached its end. The first end counts: it runs the stop action (the launcher ends the application
+ * with {@link #exitCode()}; elsewhere the capture routes stop), and the error a user reads (the cause first, with
+ * pgsource's way out) is logged once: by the launcher as the last line of the run ({@link #error()}), after Camel's
+ * shutdown; elsewhere at once.
  *
  * <p>What ends a run: a failure retrying cannot fix ({@link DestinationErrors#permanent}: a change the destination
  * refuses, a schema change it cannot follow), a slot that can no longer deliver every change ({@link SlotLostException}),
@@ -42,23 +43,28 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     /**
      * How the run ended: a failure, or (failure null) the sync finished or pgsource was asked to stop.
      *
+     * @param error     the line that tells the failure, or null
      * @param stoppedBy what asked pgsource to stop (SIGTERM, SIGINT), or null
      */
-    private record End(Throwable failure, String stoppedBy) {
+    private record End(Throwable failure, String error, String stoppedBy) {
     }
 
     private final boolean once;
+    private final boolean errorLast;
     private final Duration interval;
     private final Runnable stop;
     private final AtomicReference<End> end = new AtomicReference<>();
 
     /**
-     * @param once     {@code sync.once}: the sync ends after its first run (batch query) or once caught up (LOG_BASED)
-     * @param interval the time between batch-query runs (for the log)
-     * @param stop     ends the capture; called once, with the first end
+     * @param once      {@code sync.once}: the sync ends after its first run (batch query) or once caught up (LOG_BASED)
+     * @param errorLast the caller logs the error that ended the run ({@link #error()}) as the run's last line; false:
+     *                  it is logged when it happens
+     * @param interval  the time between batch-query runs (for the log)
+     * @param stop      ends the capture; called once, with the first end
      */
-    public RunOutcome(boolean once, Duration interval, Runnable stop) {
+    public RunOutcome(boolean once, boolean errorLast, Duration interval, Runnable stop) {
         this.once = once;
+        this.errorLast = errorLast;
         this.interval = interval;
         this.stop = stop;
     }
@@ -70,7 +76,7 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
 
     /** {@code sync.once} reached its end: every selected table is synced to its current end. */
     public void finished() {
-        if (end.compareAndSet(null, new End(null, null))) {
+        if (end.compareAndSet(null, new End(null, null, null))) {
             LOG.info("Sync finished: every selected table is synced to its current end");
             stop.run();
         }
@@ -83,10 +89,19 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
 
     /** Ends the run with this failure; {@code line} is the error to log (null: the failure's {@link #message}). */
     private void fail(Throwable cause, String line) {
-        if (end.compareAndSet(null, new End(cause, null))) {
-            LOG.error("{}", line != null ? line : message(cause));
+        String error = line != null ? line : message(cause);
+        if (end.compareAndSet(null, new End(cause, error, null))) {
+            if (!errorLast) {
+                LOG.error("{}", error);
+            }
             stop.run();
         }
+    }
+
+    /** The error that ended the run, for the run's last line (the cause first, then the fix); null when none did. */
+    public String error() {
+        End e = end.get();
+        return e == null ? null : e.error();
     }
 
     /**
@@ -94,7 +109,7 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
      * the next run continues where this one stopped. Ignored when the run has ended already.
      */
     public void stopRequested(String by) {
-        if (end.compareAndSet(null, new End(null, by))) {
+        if (end.compareAndSet(null, new End(null, null, by))) {
             stop.run();
         }
     }

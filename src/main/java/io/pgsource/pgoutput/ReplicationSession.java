@@ -102,7 +102,7 @@ final class ReplicationSession implements AutoCloseable {
         keepAliveNanos = TimeUnit.MILLISECONDS.toNanos(keepAliveMillis(catalog, options.getStatusInterval()));
         replication = connections.openReplication();
         if (!setup.slotExists()) {
-            createSlot(setup.serverVersion());
+            createSlot();
         }
         int protocol = setup.protocolVersion();
         long start = Math.max(acks.acknowledged(), 0);
@@ -164,18 +164,9 @@ final class ReplicationSession implements AutoCloseable {
         }
     }
 
-    private void createSlot(int serverVersion) throws Exception {
-        String slot = options.getSlot(); // validated: [a-z0-9_]+, and quoted all the same
-        String sql = serverVersion >= 150000 ? "CREATE_REPLICATION_SLOT " + TableId.quoteIdent(slot) + " LOGICAL pgoutput (SNAPSHOT 'export')"
-                : "CREATE_REPLICATION_SLOT " + TableId.quoteIdent(slot) + " LOGICAL pgoutput EXPORT_SNAPSHOT";
-        SlotCreated created;
-        try (Statement s = replication.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            created = new SlotCreated(rs.getString("slot_name"), rs.getString("snapshot_name"),
-                    LogSequenceNumber.valueOf(rs.getString("consistent_point")).asLong());
-        }
-        LOG.info("Created replication slot {} at consistent point {} (exported snapshot {})", slot, created.consistentPoint(),
-                created.snapshotName());
+    private void createSlot() throws Exception {
+        String slot = options.getSlot();
+        SlotCreated created = ReplicationSlots.create(replication, slot, false);
         InitialSnapshotHandler snapshotHandler = options.getSnapshotHandler();
         if (snapshotHandler == null) {
             LOG.info("No snapshotHandler: rows committed before {} are not streamed (copy them separately if needed)",

@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.StringJoiner;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.postgresql.replication.LogSequenceNumber;
@@ -52,6 +53,7 @@ class BinaryModeExactnessTest {
     @BeforeAll
     static void setUp() throws SQLException {
         TestPostgres pg = TestPostgres.server();
+        Assumptions.assumeTrue(pg.majorVersion() >= 14, "pgoutput's binary mode came with PostgreSQL 14");
         String db = pg.createDatabase("types_binary");
         conn = TypeRoundTripTest.connect(pg, db);
         try (Statement s = conn.createStatement()) {

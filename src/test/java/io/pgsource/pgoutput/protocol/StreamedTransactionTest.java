@@ -31,6 +31,7 @@ class StreamedTransactionTest {
     private static final int MAX_BATCH = 1000;
     private static Connection c;
     private static String database;
+    private static int serverMajor;
     private static final List<String> SLOTS = new ArrayList<>();
     private static List<Wal.Message> plain;
     private static List<Wal.Message> streamed;
@@ -45,6 +46,7 @@ class StreamedTransactionTest {
     static void workload() throws SQLException {
         Assumptions.assumeTrue(TestPostgres.server().majorVersion() >= 16, "streaming = parallel (protocol 4) came with PostgreSQL"
                 + " 16; PostgresVersionsIT streams in-progress transactions on 14 and 15");
+        serverMajor = TestPostgres.server().majorVersion();
         database = TestPostgres.server().createDatabase("pgoutput_stream");
         c = TestPostgres.server().connect(database);
         SessionSettings.apply(c);
@@ -126,10 +128,15 @@ class StreamedTransactionTest {
         // one abort per rolled-back subtransaction (the savepoint and both nested ones), then the whole-transaction
         // abort; without parallel, no abort LSN
         assertThat(aborts).filteredOn(a -> a.xid() == bigXid).hasSize(3).noneMatch(PgOutputMessage.StreamAbort::wholeTransaction);
-        assertThat(aborts).anySatisfy(a -> {
-            assertThat(a.xid()).isEqualTo(abortedXid);
-            assertThat(a.wholeTransaction()).isTrue();
-        });
+        if (serverMajor < 18) {
+            assertThat(aborts).anySatisfy(a -> {
+                assertThat(a.xid()).isEqualTo(abortedXid);
+                assertThat(a.wholeTransaction()).isTrue();
+            });
+        } else {
+            // decoded after its abort (the SQL interface reads afterwards), PostgreSQL 18+ skips it: nothing of it is sent
+            assertThat(aborts).noneMatch(a -> a.xid() == abortedXid);
+        }
         assertThat(aborts).allSatisfy(a -> assertThat(a.abortLsn()).isZero());
     }
 

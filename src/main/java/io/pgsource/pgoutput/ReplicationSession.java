@@ -13,6 +13,8 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -103,7 +105,7 @@ final class ReplicationSession implements AutoCloseable {
         keepAliveNanos = TimeUnit.MILLISECONDS.toNanos(keepAliveMillis(catalog, options.getStatusInterval()));
         replication = connections.openReplication();
         if (!setup.slotExists()) {
-            createSlot(setup.serverVersion());
+            createSlot();
         }
         int protocol = setup.protocolVersion();
         long start = Math.max(acks.acknowledged(), 0);
@@ -136,9 +138,29 @@ final class ReplicationSession implements AutoCloseable {
                 new CatalogGeneratedColumns(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true);
         assembler = new TransactionAssembler(protocol, relations, options.getMaxBatchSize(),
                 spool, this::part, m -> LOG.debug("non-transactional logical decoding message '{}' ignored", m.prefix()));
-        LOG.info("Streaming slot {} of {} (publication {}, pgoutput protocol {}, {} mode), from {}", options.getSlot(), connections.target(),
-                options.getPublication(), protocol, binary ? "binary" : "text", start > 0 ? "LSN " + PgOutputEndpoint.lsn(start)
-                        : "its confirmed position " + PgOutputEndpoint.lsn(setup.confirmedFlush()));
+        LOG.info("Streaming slot {} of {} (publication {}, pgoutput protocol {}, {} mode{}), from {}", options.getSlot(), connections.target(),
+                options.getPublication(), protocol, binary ? "binary" : "text", lacking(setup.serverVersion()),
+                start > 0 ? "LSN " + PgOutputEndpoint.lsn(start) : "its confirmed position " + PgOutputEndpoint.lsn(setup.confirmedFlush()));
+    }
+
+    /** What the options ask for that a server before PostgreSQL 14 (pgoutput protocol 1) cannot give, said once per session. */
+    private String lacking(int serverVersion) {
+        if (serverVersion >= 140000) {
+            return "";
+        }
+        List<String> missing = new ArrayList<>();
+        if (options.isBinary()) {
+            missing.add("binary mode (text mode gives the same values)");
+        }
+        if (options.isStreaming()) {
+            missing.add("streaming of in-progress transactions (each transaction arrives after its commit; the server spills a"
+                    + " large one to disk until then)");
+        }
+        if (options.isMessages()) {
+            missing.add("logical decoding messages (none are delivered)");
+        }
+        return missing.isEmpty() ? "" : "; PostgreSQL " + serverVersion / 10000 + " has no " + String.join(", no ", missing)
+                + ": they need PostgreSQL 14+";
     }
 
     /**
@@ -165,18 +187,9 @@ final class ReplicationSession implements AutoCloseable {
         }
     }
 
-    private void createSlot(int serverVersion) throws Exception {
-        String slot = options.getSlot(); // validated: [a-z0-9_]+, and quoted all the same
-        String sql = serverVersion >= 150000 ? "CREATE_REPLICATION_SLOT " + TableId.quoteIdent(slot) + " LOGICAL pgoutput (SNAPSHOT 'export')"
-                : "CREATE_REPLICATION_SLOT " + TableId.quoteIdent(slot) + " LOGICAL pgoutput EXPORT_SNAPSHOT";
-        SlotCreated created;
-        try (Statement s = replication.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            created = new SlotCreated(rs.getString("slot_name"), rs.getString("snapshot_name"),
-                    LogSequenceNumber.valueOf(rs.getString("consistent_point")).asLong());
-        }
-        LOG.info("Created replication slot {} at consistent point {} (exported snapshot {})", slot, created.consistentPoint(),
-                created.snapshotName());
+    private void createSlot() throws Exception {
+        String slot = options.getSlot();
+        SlotCreated created = ReplicationSlots.create(replication, slot, false);
         InitialSnapshotHandler snapshotHandler = options.getSnapshotHandler();
         if (snapshotHandler == null) {
             LOG.info("No snapshotHandler: rows committed before {} are not streamed (copy them separately if needed)",
@@ -259,6 +272,12 @@ final class ReplicationSession implements AutoCloseable {
             // a resend of a transaction the route already completed (the server had not yet heard the acknowledgement)
             LOG.debug("skipping transaction {} part {}: already acknowledged up to {}", part.xid(), part.index(),
                     PgOutputEndpoint.lsn(acknowledged));
+            return;
+        }
+        if (part.index() == 0 && part.last() && part.batch().isEmpty() && part.messages().isEmpty()) {
+            // before PostgreSQL 15 pgoutput sends Begin and Commit of every transaction, published changes or not: one of
+            // nothing reaches no route, and the slot passes it when nothing is in flight (followServerWhenIdle)
+            LOG.trace("skipping transaction {}: nothing of it is published", part.xid());
             return;
         }
         try {

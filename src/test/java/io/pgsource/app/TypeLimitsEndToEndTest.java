@@ -43,7 +43,7 @@ class TypeLimitsEndToEndTest {
 
     /** Rows 1-4 at the limits; insert them with an id offset to send them again through the WAL. */
     private static String rows(int offset) {
-        return """
+        String sql = """
                 INSERT INTO limits VALUES
                 (%1$d + 1, 32767, 2147483647, 9223372036854775807, repeat('9', 1000)::numeric, ('0.' || repeat('1', 500))::numeric,
                  1.7976931348623157e308, '5874897-12-31', '294276-12-31 23:59:59.999999', '294276-12-31 23:59:59.999999+00',
@@ -60,6 +60,13 @@ class TypeLimitsEndToEndTest {
                 (%1$d + 4, NULL, NULL, NULL, '-Infinity', 0.000000000000000000001, '-0', '-infinity', '-infinity', '-infinity',
                  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
                 """.formatted(offset);
+        // numeric ±Infinity came with PostgreSQL 14
+        return numericInfinity() ? sql : sql.replace("'Infinity', NULL, 'NaN'", "'NaN', NULL, 'NaN'")
+                .replace("'-Infinity', 0.000000000000000000001", "'NaN', 0.000000000000000000001");
+    }
+
+    private static boolean numericInfinity() {
+        return pg.majorVersion() >= 14;
     }
 
     /** @param slot a slot name of this test's own: slots are per server */
@@ -125,8 +132,8 @@ class TypeLimitsEndToEndTest {
                 assertThat(max.get("n_scaled").decimalValue().toPlainString()).as(as).isEqualTo("0." + "1".repeat(500));
                 assertThat(min.get("n").decimalValue().toPlainString()).as(as).isEqualTo("-" + "9".repeat(500) + "." + "9".repeat(499));
                 assertThat(min.get("n_scaled").asText()).as(as).isEqualTo("NaN");
-                assertThat(special.get("n").asText()).as(as).isEqualTo("Infinity");
-                assertThat(nulls.get("n").asText()).as(as).isEqualTo("-Infinity");
+                assertThat(special.get("n").asText()).as(as).isEqualTo(numericInfinity() ? "Infinity" : "NaN");
+                assertThat(nulls.get("n").asText()).as(as).isEqualTo(numericInfinity() ? "-Infinity" : "NaN");
                 assertThat(max.get("ts").asText()).as(as).isEqualTo("+294276-12-31T23:59:59.999999");
                 assertThat(min.get("d").asText()).as(as).isEqualTo("-4712-01-01");
                 assertThat(special.get("tstz").asText()).as(as).isEqualTo("Infinity");

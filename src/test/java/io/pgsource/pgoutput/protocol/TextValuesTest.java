@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TextValuesTest {
     private static final Map<String, String> COLUMNS = new LinkedHashMap<>();
+    private static int protocol;
 
     static {
         COLUMNS.put("c_int2", "int2 DEFAULT -32768");
@@ -90,6 +91,10 @@ class TextValuesTest {
     static void setUp() throws SQLException {
         String database = TestPostgres.server().createDatabase("pgoutput_text");
         c = TestPostgres.server().connect(database);
+        protocol = Wal.newestProtocol(c);
+        if (TestPostgres.server().majorVersion() < 14) {
+            COLUMNS.remove("c_num_inf"); // numeric ±Infinity came with PostgreSQL 14
+        }
         // the decoding session's settings decide the text output, like the walsender's do for a replication stream
         SessionSettings.apply(c);
         exec("CREATE PUBLICATION pub FOR ALL TABLES");
@@ -115,8 +120,8 @@ class TextValuesTest {
 
     @Test
     void everyTextValueEqualsTheColumnCastToText() throws SQLException {
-        Wal.Assembled a = new Wal.Assembled(4, new RelationCache(new CatalogTypeNames(c)), 100, spool)
-                .feed(Wal.peek(c, slot, Wal.options(4)));
+        Wal.Assembled a = new Wal.Assembled(protocol, new RelationCache(new CatalogTypeNames(c)), 100, spool)
+                .feed(Wal.peek(c, slot, Wal.options(protocol)));
         Row row = a.events().get(0).after();
         Row nulls = a.events().get(1).after();
         assertThat(row.size()).isEqualTo(COLUMNS.size() + 1);
@@ -145,8 +150,8 @@ class TextValuesTest {
 
     @Test
     void columnTypeNamesComeFromTheCatalog() throws SQLException {
-        Wal.Assembled a = new Wal.Assembled(4, new RelationCache(new CatalogTypeNames(c)), 100, spool)
-                .feed(Wal.peek(c, slot, Wal.options(4)));
+        Wal.Assembled a = new Wal.Assembled(protocol, new RelationCache(new CatalogTypeNames(c)), 100, spool)
+                .feed(Wal.peek(c, slot, Wal.options(protocol)));
         TableSchema schema = a.events().get(0).table();
 
         List<String> catalog = new ArrayList<>();

@@ -29,10 +29,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The assembler over real pgoutput output (protocol 4, text mode) read through the SQL interface. */
+/** The assembler over real pgoutput output (the server's newest protocol, text mode) read through the SQL interface. */
 class TransactionAssemblerTest {
     private static String database;
     private static Connection c;
+    private static int protocol;
 
     @TempDir
     Path spool;
@@ -44,6 +45,7 @@ class TransactionAssemblerTest {
         database = TestPostgres.server().createDatabase("pgoutput_tx");
         c = TestPostgres.server().connect(database);
         SessionSettings.apply(c);
+        protocol = Wal.newestProtocol(c);
         sql("CREATE PUBLICATION pub FOR ALL TABLES");
     }
 
@@ -70,7 +72,7 @@ class TransactionAssemblerTest {
         long xid3 = tx("DELETE FROM crud WHERE id = 1");
         long xid4 = tx("TRUNCATE crud");
 
-        List<Wal.Message> messages = Wal.read(c, slot, Wal.options(4));
+        List<Wal.Message> messages = Wal.read(c, slot, Wal.options(protocol));
         Wal.Assembled a = assemble(messages, 1000);
 
         assertThat(a.parts).hasSize(4);
@@ -85,7 +87,7 @@ class TransactionAssemblerTest {
         TransactionPart inserts = a.parts.get(0);
         OffsetDateTime commitTime = inserts.position().commitTime();
         assertThat(commitTime).isAfterOrEqualTo(before).isBeforeOrEqualTo(after);
-        PgOutputMessage.Begin begin = (PgOutputMessage.Begin) new PgOutputDecoder(4).decode(messages.get(0).buffer(), 0);
+        PgOutputMessage.Begin begin = (PgOutputMessage.Begin) new PgOutputDecoder(protocol).decode(messages.get(0).buffer(), 0);
         for (ChangeEvent e : inserts.batch()) {
             // every event carries the commit record's LSN; the batch carries the end of that record
             assertThat(e.position()).isEqualTo(new Position.Log(begin.finalLsn(), xid1, commitTime));
@@ -128,7 +130,7 @@ class TransactionAssemblerTest {
         String slot = slot();
         tx("UPDATE full_id SET name = 'a2' WHERE id = 1", "DELETE FROM full_id WHERE id = 2");
 
-        Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(4)), 1000);
+        Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000);
         List<ChangeEvent> events = a.events();
         assertThat(values(events.get(0).before())).containsExactly("1", "a", "10");
         assertThat(values(events.get(0).after())).containsExactly("1", "a2", "10");
@@ -149,7 +151,7 @@ class TransactionAssemblerTest {
         tx("INSERT INTO full_keyless VALUES (1, 1.5, 'x'), (1, 1.5, 'x')", "DELETE FROM full_keyless WHERE ctid = (SELECT min(ctid) FROM full_keyless)",
                 "INSERT INTO full_composite VALUES ('k', 1, 'v')");
 
-        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(4)), 1000).events();
+        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000).events();
         assertThat(events.get(0).table().key()).isEmpty();
         assertThat(events.get(0).table().hasKey()).isFalse();
         assertThat(values(events.get(2).before())).containsExactly("1", "1.5", "x");
@@ -164,7 +166,7 @@ class TransactionAssemblerTest {
         tx("INSERT INTO toasty SELECT 1, string_agg(md5(g::text), '') , 1 FROM generate_series(1, 40000) g");
         tx("UPDATE toasty SET small = 2 WHERE id = 1");
 
-        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(4)), 1000).events();
+        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000).events();
         String big = (String) events.get(0).after().get("big");
         assertThat(big).hasSize(40000 * 32).isEqualTo(scalar("SELECT big FROM toasty"));
         assertThat(events.get(0).unchanged()).isEmpty();
@@ -183,7 +185,7 @@ class TransactionAssemblerTest {
         String slot = slot();
         tx("INSERT INTO east.items VALUES (1, 'e1')", "INSERT INTO west.items VALUES ('w1', 7, 'x')");
 
-        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(4)), 1000).events();
+        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000).events();
         assertThat(events).extracting(ChangeEvent::tableId)
                 .containsExactly(new TableId("east", "items"), new TableId("west", "items"));
         assertThat(events.get(0).after().asMap()).containsExactly(entry("id", "1"), entry("e", "e1"));
@@ -199,7 +201,7 @@ class TransactionAssemblerTest {
         tx("ALTER TABLE growing ADD COLUMN b numeric(12,2) DEFAULT 3", "INSERT INTO growing VALUES (2, 'y', 4.5)");
         tx("INSERT INTO growing VALUES (3, 'z')");
 
-        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(4)), 1000).events();
+        List<ChangeEvent> events = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000).events();
         TableSchema v1 = events.get(0).table();
         TableSchema v2 = events.get(1).table();
         assertThat(v1.columns()).extracting(Column::name).containsExactly("id", "a");
@@ -218,7 +220,7 @@ class TransactionAssemblerTest {
         String slot = slot();
         tx("INSERT INTO shaped (id, a, b) VALUES (5, 'five', 55)");
 
-        ChangeEvent insert = assemble(Wal.read(c, slot, Wal.options(4)), 1000).events().get(0);
+        ChangeEvent insert = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000).events().get(0);
         assertThat(insert.table().columns()).extracting(Column::name).containsExactly("id", "a", "b");
         assertThat(values(insert.after())).containsExactly("5", "five", "55");
         // pgoutput leaves it out, the catalog still knows it: a destination first seeing the table in a stream computes it
@@ -261,7 +263,7 @@ class TransactionAssemblerTest {
             long xid1 = xid(c1);
             c1.commit();
 
-            Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(4)), 1000);
+            Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000);
             assertThat(a.parts).extracting(TransactionPart::xid).containsExactly(xid2, xid1);
             assertThat(a.parts.get(0).batch()).extracting(e -> e.after().get("id")).containsExactly("2", "4");
             assertThat(a.parts.get(1).batch()).extracting(e -> e.after().get("id")).containsExactly("1", "3");
@@ -275,7 +277,7 @@ class TransactionAssemblerTest {
         String slot = slot();
         long xid = tx("INSERT INTO huge SELECT g, 'v' || g FROM generate_series(1, 50000) g");
 
-        Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(4)), 10_000);
+        Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(protocol)), 10_000);
         assertThat(a.parts).hasSize(5);
         assertThat(a.parts).extracting(TransactionPart::index).containsExactly(0, 1, 2, 3, 4);
         assertThat(a.parts).extracting(TransactionPart::last).containsExactly(false, false, false, false, true);
@@ -298,6 +300,7 @@ class TransactionAssemblerTest {
 
     @Test
     void logicalDecodingMessagesAreKeptBesideTheEvents() throws SQLException {
+        Assumptions.assumeTrue(protocol >= 2, "pgoutput sends logical decoding messages from PostgreSQL 14");
         sql("CREATE TABLE noted (id int PRIMARY KEY)");
         String slot = slot();
         long xid = tx("INSERT INTO noted VALUES (1)", "SELECT pg_logical_emit_message(true, 'prefix', 'content')",
@@ -305,7 +308,7 @@ class TransactionAssemblerTest {
         sql("SELECT pg_logical_emit_message(false, 'loose', 'now')");
         long onlyMessage = tx("SELECT pg_logical_emit_message(true, 'alone', '')");
 
-        Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(4)), 1000);
+        Wal.Assembled a = assemble(Wal.read(c, slot, Wal.options(protocol)), 1000);
         assertThat(a.parts).extracting(TransactionPart::xid).containsExactly(xid, onlyMessage);
         TransactionPart part = a.parts.get(0);
         assertThat(part.batch()).hasSize(2);
@@ -330,7 +333,7 @@ class TransactionAssemblerTest {
     // --- helpers
 
     private Wal.Assembled assemble(List<Wal.Message> messages, int maxBatchSize) {
-        Wal.Assembled a = new Wal.Assembled(4, new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c),
+        Wal.Assembled a = new Wal.Assembled(protocol, new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c),
                 new CatalogGeneratedColumns(c), oid -> true), maxBatchSize, spool);
         return a.feed(messages);
     }

@@ -62,6 +62,17 @@ final class Wal {
     }
 
     private static List<Message> changes(Connection c, String function, String slot, String... options) throws SQLException {
+        if (c.getMetaData().getDatabaseMajorVersion() < 14) {
+            // PostgreSQL 13's pgoutput knows no messages option (and sends no logical decoding messages)
+            List<String> o = new ArrayList<>(List.of(options));
+            for (int i = 0; i < o.size() - 1; i += 2) {
+                if (o.get(i).equals("messages")) {
+                    o.subList(i, i + 2).clear();
+                    break;
+                }
+            }
+            options = o.toArray(String[]::new);
+        }
         List<Message> messages = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(
                 "SELECT lsn::text, xid::text, data FROM " + function + "(?, NULL, NULL, VARIADIC ?::text[])")) {
@@ -78,7 +89,29 @@ final class Wal {
         return messages;
     }
 
-    /** The options of a text-mode read of publication {@code pub} with messages on. */
+    /**
+     * The messages without the transactions of nothing published: before PostgreSQL 15 pgoutput sends Begin and Commit
+     * of every transaction (the consumer skips those).
+     */
+    static List<Message> withoutEmptyTransactions(List<Message> messages) {
+        List<Message> kept = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            if (messages.get(i).type() == 'B' && i + 1 < messages.size() && messages.get(i + 1).type() == 'C') {
+                i++;
+            } else {
+                kept.add(messages.get(i));
+            }
+        }
+        return kept;
+    }
+
+    /** The newest pgoutput protocol the server speaks: 1 on PostgreSQL 13, 2 on 14, 3 on 15, 4 from 16. */
+    static int newestProtocol(Connection c) throws SQLException {
+        int major = c.getMetaData().getDatabaseMajorVersion();
+        return major >= 16 ? 4 : Math.max(1, major - 12);
+    }
+
+    /** The options of a text-mode read of publication {@code pub} with messages on (dropped before PostgreSQL 14). */
     static String[] options(int protocol, String... more) {
         List<String> o = new ArrayList<>(List.of("proto_version", Integer.toString(protocol), "publication_names", "pub", "messages", "true"));
         o.addAll(List.of(more));

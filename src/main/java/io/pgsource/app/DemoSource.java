@@ -155,8 +155,9 @@ final class DemoSource implements AutoCloseable {
                 try {
                     return EmbeddedPostgres.builder().keptIn(directory, kept.getProperty("password")).start();
                 } catch (RuntimeException e) {
-                    String m = String.valueOf(e.getMessage());
-                    why = "it does not start: " + (m.contains("\n") ? m.substring(0, m.indexOf('\n')) : m);
+                    // the server log's last line says why (files of another PostgreSQL version, a damaged cluster)
+                    why = "it does not start: " + String.valueOf(e.getMessage()).lines().filter(l -> !l.isBlank()).reduce((a, b) -> b)
+                            .orElse("").strip();
                 }
             }
         }

@@ -338,6 +338,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         in.setHeader(ChangeHeaders.COMMIT_TIME, part.position().commitTime());
         in.setHeader(ChangeHeaders.SLOT, options.getSlot());
         in.setHeader(PgOutputConstants.PART_INDEX, part.index());
+        in.setHeader(PgOutputConstants.CHANGES_BEFORE, part.changesBefore());
         in.setHeader(PgOutputConstants.LAST_PART, part.last());
         in.setHeader(PgOutputConstants.TRANSACTIONS, transactions);
         if (!part.messages().isEmpty()) {

@@ -312,8 +312,9 @@ public final class TransactionAssembler implements AutoCloseable {
 
     private void emit(boolean last, Position.Log position) {
         Tx t = tx;
-        TransactionPart part = new TransactionPart(new ChangeBatch(t.events, position, last), t.xid, t.parts++, t.streamed,
-                t.origin, t.messages);
+        TransactionPart part = new TransactionPart(new ChangeBatch(t.events, position, last), t.xid, t.parts++, t.delivered,
+                t.streamed, t.origin, t.messages);
+        t.delivered += t.events.size();
         t.events.clear();
         t.messages.clear();
         sink.accept(part);
@@ -365,6 +366,8 @@ public final class TransactionAssembler implements AutoCloseable {
         final List<TransactionPart.Message> messages = new ArrayList<>();
         Origin origin;
         int parts;
+        /** The changes handed over in earlier parts. */
+        long delivered;
 
         Tx(long xid, long commitLsn, OffsetDateTime commitTime, boolean streamed) {
             this.xid = xid;

@@ -1,6 +1,8 @@
 package io.pgsource.pgoutput;
 
 import io.pgsource.pgoutput.protocol.PgOutputDecoder;
+import java.sql.Connection;
+import java.sql.SQLException;
 import org.apache.camel.Category;
 import org.apache.camel.Consumer;
 import org.apache.camel.Processor;
@@ -20,6 +22,7 @@ public class PgOutputEndpoint extends DefaultEndpoint {
 
     @UriParam
     private PgOutputConfiguration configuration;
+    private Prerequisites prerequisites;
 
     public PgOutputEndpoint(String uri, PgOutputComponent component, PgOutputConfiguration configuration) {
         super(uri, component);
@@ -50,6 +53,26 @@ public class PgOutputEndpoint extends DefaultEndpoint {
         PgOutputConsumer consumer = new PgOutputConsumer(this, processor);
         configureConsumer(consumer);
         return consumer;
+    }
+
+    /**
+     * Runs the consumer's start-up checks now, creating the publications when createPublication=true: for a caller
+     * that must know the setup is complete before it does anything else with the source (such as copying tables
+     * before the consumer starts). Fails with a {@link PrerequisiteException} whose message says what to fix.
+     */
+    public void checkPrerequisites() throws SQLException {
+        validate();
+        try (Connection c = new ConnectionSettings(configuration).openCatalog()) {
+            prerequisites().check(c);
+        }
+    }
+
+    /** The checks of this endpoint (one instance: it says each warning once). */
+    synchronized Prerequisites prerequisites() {
+        if (prerequisites == null) {
+            prerequisites = new Prerequisites(configuration);
+        }
+        return prerequisites;
     }
 
     /** Option errors that need no server: fail when the route is built. */

@@ -8,9 +8,11 @@ import io.pgsource.pgoutput.protocol.PgOutputMessage.RelationColumn;
 import io.pgsource.pgoutput.protocol.PgOutputMessage.Type;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 
 /**
  * The latest Relation message per relation OID, turned into the {@link TableSchema} the following changes of that
@@ -30,13 +32,30 @@ import java.util.function.IntPredicate;
 public final class RelationCache {
     private final TypeNames typeNames;
     private final PrimaryKeys primaryKeys;
+    private final PartitionRoots roots;
     private final IntPredicate columnTypes;
+    private final Predicate<TableId> captured;
     private final Map<Integer, Entry> relations = new HashMap<>();
     private final Map<TableId, Entry> byTable = new HashMap<>();
     private final Map<Integer, Type> types = new HashMap<>();
 
-    /** One cached relation: the message and the schema made from it. */
-    public record Entry(Relation relation, TableSchema schema) {
+    /**
+     * One cached relation: the message and the schema made from it.
+     *
+     * @param rootOid  the OID of the table its changes belong to (its partition tree's root, or itself)
+     * @param captured whether its changes are delivered
+     */
+    public record Entry(Relation relation, TableSchema schema, int rootOid, boolean captured) {
+    }
+
+    /**
+     * A table a TRUNCATE message names.
+     *
+     * @param schema         the table (for a partition: its root)
+     * @param partitionsOnly empty when the whole table was truncated; else the partitions truncated alone, which leave
+     *                       the rows of the others
+     */
+    public record Truncated(TableSchema schema, List<TableId> partitionsOnly) {
     }
 
     /** A cache that knows no primary keys: REPLICA IDENTITY FULL tables are keyless. */
@@ -54,9 +73,22 @@ public final class RelationCache {
      *                    {@link UnsupportedColumnTypeException} (a binary-mode stream whose reader cannot decode it)
      */
     public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, IntPredicate columnTypes) {
+        this(typeNames, primaryKeys, PartitionRoots.NONE, columnTypes, table -> true);
+    }
+
+    /**
+     * @param roots       where partitions' changes belong
+     * @param columnTypes the column types a captured relation may have; a Relation message with another one throws
+     *                    {@link UnsupportedColumnTypeException}
+     * @param captured    the tables (partitioned tables for their partitions) whose changes are delivered
+     */
+    public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, PartitionRoots roots, IntPredicate columnTypes,
+                         Predicate<TableId> captured) {
         this.typeNames = typeNames;
         this.primaryKeys = primaryKeys;
+        this.roots = roots;
         this.columnTypes = columnTypes;
+        this.captured = captured;
     }
 
     /** Records a Relation message; returns the schema the relation's next changes use. */
@@ -65,13 +97,16 @@ public final class RelationCache {
         if (known != null && known.relation.sameShape(relation)) {
             return known.schema;
         }
-        TableSchema schema = toSchema(relation);
+        PartitionRoots.Root root = roots.root(relation.oid());
+        TableId id = root != null ? root.id() : new TableId(relation.namespace(), relation.name());
+        TableSchema schema = toSchema(id, relation, root != null);
+        boolean delivered = captured.test(id);
         for (Column c : schema.columns()) {
-            if (!columnTypes.test(c.typeOid())) {
+            if (delivered && !columnTypes.test(c.typeOid())) {
                 throw new UnsupportedColumnTypeException(schema.id(), c.name(), c.typeName());
             }
         }
-        Entry entry = new Entry(relation, schema);
+        Entry entry = new Entry(relation, schema, root != null ? root.oid() : relation.oid(), delivered);
         relations.put(relation.oid(), entry);
         byTable.put(schema.id(), entry);
         return schema;
@@ -101,6 +136,33 @@ public final class RelationCache {
         return e;
     }
 
+    /**
+     * The captured tables a TRUNCATE of these relations empties, in order. A partitioned table is emptied when its root
+     * or every one of its leaf partitions was truncated (a publication without publish_via_partition_root names the
+     * leaves); a TRUNCATE of only some of its partitions cannot be applied to the root's copy, which holds the rows of
+     * all of them, and is returned with those partitions named.
+     */
+    public List<Truncated> truncated(List<Integer> relationOids) {
+        Map<Integer, List<Entry>> byRoot = new LinkedHashMap<>();
+        for (int oid : relationOids) {
+            Entry e = entry(oid);
+            if (e.captured) {
+                byRoot.computeIfAbsent(e.rootOid, k -> new ArrayList<>()).add(e);
+            }
+        }
+        List<Truncated> out = new ArrayList<>(byRoot.size());
+        byRoot.forEach((rootOid, entries) -> {
+            TableSchema schema = entries.get(0).schema;
+            List<Integer> oids = entries.stream().map(e -> e.relation.oid()).toList();
+            if (oids.contains(rootOid) || oids.containsAll(roots.leaves(rootOid))) {
+                out.add(new Truncated(schema, List.of()));
+            } else {
+                out.add(new Truncated(schema, entries.stream().map(e -> new TableId(e.relation.namespace(), e.relation.name())).toList()));
+            }
+        });
+        return out;
+    }
+
     /** Whether the relation's key is all its columns because of REPLICA IDENTITY FULL (not a real key). */
     public boolean fullIdentity(int relationOid) {
         return entry(relationOid).relation.fullIdentity();
@@ -121,7 +183,12 @@ public final class RelationCache {
         return types.get(typeOid);
     }
 
-    private TableSchema toSchema(Relation relation) {
+    /**
+     * @param partition whether the relation is a partition: its replica identity columns come in its own column order,
+     *                  which may differ from the root's; its primary key (an index made from the root's) gives the root's
+     *                  key order, so the rows of all partitions and of the copy have their key in the same order
+     */
+    private TableSchema toSchema(TableId id, Relation relation, boolean partition) {
         List<Column> columns = new ArrayList<>(relation.columns().size());
         List<String> key = new ArrayList<>();
         for (RelationColumn c : relation.columns()) {
@@ -137,8 +204,13 @@ public final class RelationCache {
         if (relation.fullIdentity()) {
             List<String> primary = primaryKeys.primaryKey(relation.oid());
             key = key.containsAll(primary) ? primary : List.of();
+        } else if (partition && !key.isEmpty()) {
+            List<String> primary = primaryKeys.primaryKey(relation.oid());
+            if (primary.size() == key.size() && primary.containsAll(key)) {
+                key = primary;
+            }
         }
-        return new TableSchema(new TableId(relation.namespace(), relation.name()), columns, key);
+        return new TableSchema(id, columns, key);
     }
 
     /** The type was dropped since: the Type message's name if one came, else the OID (the value stays text). */

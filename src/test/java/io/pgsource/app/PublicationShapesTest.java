@@ -105,6 +105,11 @@ class PublicationShapesTest {
         return SourceFixture.postgresDestination(pg, env, target);
     }
 
+    /** A slot name unique on the server (slots are per cluster, a server given by environment outlives the run). */
+    private static String slot(String prefix) {
+        return prefix + "_" + ProcessHandle.current().pid();
+    }
+
     private static void sync(Map<String, String> env) {
         assertThat(PgSourceMain.run(env, new Properties())).as("sync.once exit code").isZero();
     }
@@ -118,7 +123,7 @@ class PublicationShapesTest {
     /** The tables pgsource created at the destination, besides its own positions table. */
     private static List<String> destinationTables(String target) throws Exception {
         return SourceFixture.query(pg, target, "SELECT schemaname || '.' || tablename FROM pg_tables"
-                + " WHERE schemaname NOT IN ('pg_catalog', 'information_schema', '_pgsource') ORDER BY 1");
+                + " WHERE schemaname NOT IN ('pg_catalog', 'information_schema', '_pgsource') AND schemaname !~ '^pg_temp' ORDER BY 1");
     }
 
     @Test
@@ -126,7 +131,7 @@ class PublicationShapesTest {
         String source = pg.createDatabase("pub_own_src");
         String target = pg.createDatabase("pub_own_dst");
         SourceFixture.execute(pg, source, SCHEMA + "ALTER TABLE app.events_log REPLICA IDENTITY FULL;");
-        Map<String, String> env = env(source, target, "pub_own", "pub_own");
+        Map<String, String> env = env(source, target, slot("pub_own"), "pub_own");
 
         sync(env);
         assertThat(SourceFixture.query(pg, source, "SELECT pubviaroot FROM pg_publication WHERE pubname = 'pub_own'"))
@@ -150,9 +155,10 @@ class PublicationShapesTest {
         String source = pg.createDatabase("pub_mage_src");
         String target = pg.createDatabase("pub_mage_dst");
         SourceFixture.execute(pg, source, SCHEMA);
-        SourceFixture.execute(pg, source, "SELECT pg_create_logical_replication_slot('pub_mage_slot', 'pgoutput')");
+        String slot = slot("pub_mage_slot");
+        SourceFixture.execute(pg, source, "SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
         SourceFixture.execute(pg, source, "CREATE PUBLICATION pub_mage FOR ALL TABLES");
-        Map<String, String> env = env(source, target, "pub_mage_slot", "pub_mage");
+        Map<String, String> env = env(source, target, slot, "pub_mage");
         env.put("SOURCE_CREATE_SLOT", "false");
         env.put("SOURCE_SLOT_CHECK_INTERVAL", "1s");
         // changes after the slot's position but before the first run: the copy sees them, the stream replays them
@@ -182,9 +188,10 @@ class PublicationShapesTest {
         String source = pg.createDatabase("pub_sel_src");
         String target = pg.createDatabase("pub_sel_dst");
         SourceFixture.execute(pg, source, SCHEMA);
-        SourceFixture.execute(pg, source, "SELECT pg_create_logical_replication_slot('pub_sel_slot', 'pgoutput')");
+        String slot = slot("pub_sel_slot");
+        SourceFixture.execute(pg, source, "SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
         SourceFixture.execute(pg, source, "CREATE PUBLICATION pub_sel FOR ALL TABLES");
-        Map<String, String> env = env(source, target, "pub_sel_slot", "pub_sel");
+        Map<String, String> env = env(source, target, slot, "pub_sel");
         env.put("SOURCE_CREATE_SLOT", "false");
         env.put("SOURCE_TABLES", "app.measurements,app.events_log");
         sync(env);
@@ -208,7 +215,7 @@ class PublicationShapesTest {
         String source = pg.createDatabase("pub_root_src");
         String target = pg.createDatabase("pub_root_dst");
         SourceFixture.execute(pg, source, SCHEMA + "CREATE PUBLICATION pub_root FOR TABLE app.measurements, app.accounts;");
-        Map<String, String> env = env(source, target, "pub_root", "pub_root");
+        Map<String, String> env = env(source, target, slot("pub_root"), "pub_root");
         env.put("SOURCE_TABLES", "app.measurements,app.accounts");
         env.put("SOURCE_CREATE_PUBLICATION", "false");
         sync(env);
@@ -226,7 +233,7 @@ class PublicationShapesTest {
         String target = pg.createDatabase("pub_schema_dst");
         SourceFixture.execute(pg, source, SCHEMA + "ALTER TABLE app.events_log REPLICA IDENTITY FULL;"
                 + " CREATE PUBLICATION pub_schema FOR TABLES IN SCHEMA app;");
-        Map<String, String> env = env(source, target, "pub_schema", "pub_schema");
+        Map<String, String> env = env(source, target, slot("pub_schema"), "pub_schema");
         env.put("SOURCE_CREATE_PUBLICATION", "false");
         sync(env);
         assertEqual(source, target, ALL);
@@ -248,7 +255,7 @@ class PublicationShapesTest {
         String source = pg.createDatabase("pub_keyless_src");
         String target = pg.createDatabase("pub_keyless_dst");
         SourceFixture.execute(pg, source, SCHEMA);
-        Map<String, String> env = env(source, target, "pub_keyless", "pub_keyless");
+        Map<String, String> env = env(source, target, slot("pub_keyless"), "pub_keyless");
         try (LogCapture logs = new LogCapture()) {
             sync(env);
             assertThat(logs.lines(Level.WARN)).anySatisfy(w -> assertThat(w).contains("do not publish UPDATE, DELETE of \"app\".\"events_log\""));
@@ -294,7 +301,7 @@ class PublicationShapesTest {
                 CREATE PUBLICATION pub_filter FOR TABLE app.customers (id, region, name) WHERE (region = 'eu'),
                     app.measurements_2024_eu WHERE (id > 50), app.measurements_2025 (id, region, at, note), app.measurements_2024_other,
                     archive.measurements_2023;""");
-        Map<String, String> env = env(source, target, "pub_filter", "pub_filter");
+        Map<String, String> env = env(source, target, slot("pub_filter"), "pub_filter");
         env.put("SOURCE_TABLES", "app.customers,app.measurements");
         env.put("SOURCE_CREATE_PUBLICATION", "false");
         String customers = "SELECT id, region, name FROM app.customers";
@@ -336,20 +343,34 @@ class PublicationShapesTest {
         String source = pg.createDatabase("pub_pre_src");
         String target = pg.createDatabase("pub_pre_dst");
         SourceFixture.execute(pg, source, SCHEMA);
-        SourceFixture.execute(pg, source, "SELECT pg_create_logical_replication_slot('pub_pre_slot', 'pgoutput')");
-        Map<String, String> env = env(source, target, "pub_pre_slot", "pub_pre");
+        String slot = slot("pub_pre_slot");
+        SourceFixture.execute(pg, source, "SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+        Map<String, String> env = env(source, target, slot, "pub_pre");
         env.put("SOURCE_CREATE_SLOT", "false");
         env.put("SOURCE_CREATE_PUBLICATION", "false");
+        String message;
         try (LogCapture logs = new LogCapture()) {
             assertThat(PgSourceMain.run(env, new Properties())).isEqualTo(2);
-            assertThat(logs.text()).contains("publications \"pub_pre\", \"pub_pre_keyless\" do not exist: create them with"
-                    + " CREATE PUBLICATION \"pub_pre\" FOR TABLE \"app\".\"accounts\", \"app\".\"measurements\" WITH (publish_via_partition_root = true);"
-                    + " CREATE PUBLICATION \"pub_pre_keyless\" FOR TABLE \"app\".\"events_log\" WITH (publish = 'insert, truncate');")
-                    .contains("to the publication option (pub_pre,pub_pre_keyless)").doesNotContain("copying");
+            message = logs.lines(Level.ERROR).get(0);
+            assertThat(logs.text()).doesNotContain("copying");
         }
+        assertThat(message).contains("publications \"pub_pre\", \"pub_pre_keyless\" do not exist: create them with"
+                        + " CREATE PUBLICATION \"pub_pre\" FOR TABLE \"app\".\"accounts\", \"app\".\"measurements\" WITH (publish_via_partition_root = true")
+                .contains("CREATE PUBLICATION \"pub_pre_keyless\" FOR TABLE \"app\".\"events_log\" WITH (publish = 'insert, truncate'")
+                .contains("to the publication option (pub_pre,pub_pre_keyless)");
         assertThat(destinationTables(target)).as("nothing copied").isEmpty();
         assertThat(SourceFixture.query(pg, source, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgsource_copy_%'"))
                 .containsExactly("0");
+
+        // the SQL it names is what PostgreSQL accepts, and with it the sync works
+        String statements = message.substring(message.indexOf("create them with ") + "create them with ".length(),
+                message.indexOf("; and add"));
+        SourceFixture.execute(pg, source, statements);
+        env.put("SOURCE_PUBLICATION_NAME", "pub_pre,pub_pre_keyless");
+        sync(env);
+        SourceFixture.execute(pg, source, CHANGES);
+        sync(env);
+        assertEqual(source, target, ALL);
     }
 
     /**
@@ -362,7 +383,7 @@ class PublicationShapesTest {
         String source = pg.createDatabase("pub_trunc_src");
         String target = pg.createDatabase("pub_trunc_dst");
         SourceFixture.execute(pg, source, SCHEMA + "CREATE PUBLICATION pub_trunc FOR TABLE app.measurements;");
-        Map<String, String> env = env(source, target, "pub_trunc", "pub_trunc");
+        Map<String, String> env = env(source, target, slot("pub_trunc"), "pub_trunc");
         env.put("SOURCE_TABLES", "app.measurements");
         env.put("SOURCE_CREATE_PUBLICATION", "false");
         sync(env);
@@ -390,7 +411,7 @@ class PublicationShapesTest {
                 CREATE TABLE app.boxes (id int PRIMARY KEY, w int, h int, area int GENERATED ALWAYS AS (w * h) STORED);""");
         Map<String, String> env = SourceFixture.env(pg, source, "app");
         env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
-        env.put("SOURCE_REPLICATION_SLOT", "pub_gen");
+        env.put("SOURCE_REPLICATION_SLOT", slot("pub_gen"));
         env.put("SOURCE_PUBLICATION_NAME", "pub_gen");
         env.put("DESTINATION", "jsonl");
         env.put("DESTINATION_DIRECTORY", out.toString());

@@ -33,6 +33,8 @@ import org.slf4j.LoggerFactory;
 class PartitionedRelationsTest {
     private static final TableId ROOT = new TableId("public", "m");
     private static Connection c;
+    /** The newest pgoutput protocol of the server. */
+    private static int protocol;
 
     @TempDir
     Path spool;
@@ -43,6 +45,8 @@ class PartitionedRelationsTest {
     static void setUp() throws SQLException {
         c = TestPostgres.server().connect(TestPostgres.server().createDatabase("pgoutput_parts"));
         SessionSettings.apply(c);
+        int major = c.getMetaData().getDatabaseMajorVersion();
+        protocol = major >= 16 ? 4 : major >= 15 ? 3 : major >= 14 ? 2 : 1;
         sql("""
                 CREATE TABLE m (id int NOT NULL, region text NOT NULL, v text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
                 CREATE TABLE m_eu PARTITION OF m FOR VALUES IN ('eu') PARTITION BY RANGE (id);
@@ -76,8 +80,8 @@ class PartitionedRelationsTest {
     private Wal.Assembled assemble(String slot, String publication, int maxBatchSize) throws SQLException {
         RelationCache relations = new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c), new CatalogPartitionRoots(c),
                 oid -> true, ROOT::equals);
-        return new Wal.Assembled(4, relations, maxBatchSize, spool).feed(Wal.read(c, slot, "proto_version", "4", "publication_names",
-                publication));
+        return new Wal.Assembled(protocol, relations, maxBatchSize, spool).feed(Wal.read(c, slot, "proto_version",
+                Integer.toString(protocol), "publication_names", publication));
     }
 
     @Test

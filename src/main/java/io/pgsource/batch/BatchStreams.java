@@ -99,7 +99,7 @@ public final class BatchStreams {
             Publications.Coverage coverage = pubs.coverage(table.id());
             Publications.Scope scope = coverage == null || !coverage.published() ? Publications.Scope.WHOLE
                     : coverage.scope(table.readColumns().stream().map(ColumnInfo::name).toList());
-            if (scope.rowFilter() != null || scope.columns() != null) {
+            if ((scope.rowFilter() != null || scope.columns() != null) && warned.add("scope:" + table.id() + ":" + scope)) {
                 LOG.info("{}: the copy reads what publication(s) {} publish:{}{}", table.id().quoted(), coverage.publishedBy(),
                         scope.rowFilter() == null ? "" : " rows WHERE " + scope.rowFilter(),
                         scope.columns() == null ? "" : " columns " + table.readColumns().stream().map(ColumnInfo::name)

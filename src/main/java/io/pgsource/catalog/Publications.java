@@ -239,7 +239,7 @@ public final class Publications {
             Map<String, Publication> pubs = publications(c, names);
             Map<Long, List<Listed>> listed = new LinkedHashMap<>();
             Set<TableId> roots = new LinkedHashSet<>();
-            listed(c, version, names, listed, roots);
+            listed(c, version, names, tables, listed, roots);
             Collection<TableId> wanted = tables == null ? roots : tables;
             Map<TableId, Coverage> coverage = coverage(c, version, names, wanted, listed);
             return new Publications(version, List.copyOf(names), pubs, coverage);
@@ -275,9 +275,13 @@ public final class Publications {
         return ordered;
     }
 
-    /** Every relation the publications list, by the OID of its root; the roots' names go to {@code roots}. */
-    private static void listed(Connection c, int version, List<String> names, Map<Long, List<Listed>> listed, Set<TableId> roots)
-            throws SQLException {
+    /**
+     * The relations the publications list, by the OID of their root; the roots' names go to {@code roots}.
+     *
+     * @param of the roots of interest, null for all (a FOR ALL TABLES publication lists every table of the database)
+     */
+    private static void listed(Connection c, int version, List<String> names, Collection<TableId> of, Map<Long, List<Listed>> listed,
+                               Set<TableId> roots) throws SQLException {
         boolean filters = version >= FILTERS_VERSION;
         String sql = "WITH pt AS (SELECT pt.pubname, c.oid AS rel, c.relkind,"
                 + " coalesce(pg_catalog.pg_partition_root(c.oid)::pg_catalog.oid, c.oid) AS root"
@@ -289,9 +293,14 @@ public final class Publications {
                 + " SELECT pt.pubname, pt.rel, pt.root, rn.nspname, r.relname, pt.rowfilter, pt.attnames::text[],"
                 + " CASE WHEN pt.relkind = 'p' THEN ARRAY(SELECT t.relid::pg_catalog.oid::bigint FROM pg_catalog.pg_partition_tree(pt.rel) t WHERE t.isleaf)"
                 + " ELSE ARRAY[pt.rel::bigint] END"
-                + " FROM pt JOIN pg_catalog.pg_class r ON r.oid = pt.root JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace";
+                + " FROM pt JOIN pg_catalog.pg_class r ON r.oid = pt.root JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace"
+                + (of == null ? "" : " WHERE (rn.nspname, r.relname) IN (SELECT * FROM unnest(?::text[], ?::text[]))");
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setArray(1, c.createArrayOf("text", names.toArray()));
+            if (of != null) {
+                ps.setArray(2, c.createArrayOf("text", of.stream().map(TableId::schema).toArray()));
+                ps.setArray(3, c.createArrayOf("text", of.stream().map(TableId::name).toArray()));
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Set<String> columns = null;

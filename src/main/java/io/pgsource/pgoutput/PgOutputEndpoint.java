@@ -85,8 +85,14 @@ public class PgOutputEndpoint extends DefaultEndpoint {
             throw new IllegalArgumentException("pgoutput: slot name '" + c.getSlot() + "' is not valid: PostgreSQL slot names"
                     + " use only lower-case letters, digits and underscores (at most 63)");
         }
-        if (ObjectHelper.isEmpty(c.getPublication())) {
+        if (ObjectHelper.isEmpty(c.getPublication()) || c.publications().isEmpty()) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the publication option (publication_names)");
+        }
+        for (String name : c.publications()) {
+            if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 63) {
+                throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": publication name " + name + " is longer than the 63"
+                        + " bytes PostgreSQL keeps of a name");
+            }
         }
         if (c.getDataSource() == null && ObjectHelper.isEmpty(c.getDatabase())) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the database option (or a pgjdbc dataSource)");

@@ -309,7 +309,7 @@ final class Prerequisites {
         if (!keyless.isEmpty() && second != null && pubs.publication(second) == null) {
             sql.put(second, Publications.create(second, keyless.stream().map(Publications.Coverage::id).toList(),
                     keyless.stream().anyMatch(Publications.Coverage::partitioned), true, serverVersion));
-        } else if (!keyless.isEmpty() && second == null && pubs.publication(first) == null) {
+        } else if (!keyless.isEmpty() && second == null && options.isCreatePublication()) {
             for (Publications.Coverage t : keyless) {
                 if (leftOut.add(t.id())) {
                     LOG.warn("{} has no primary key or replica identity: it is left out of publication {}, as PostgreSQL would reject"

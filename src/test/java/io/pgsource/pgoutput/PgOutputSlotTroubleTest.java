@@ -170,6 +170,25 @@ class PgOutputSlotTroubleTest extends CamelTestSupport {
         assertThat(consumer.status().streaming()).isTrue();
     }
 
+    /** A table attached as a partition while streaming: its changes become the partitioned table's; detached, its own. */
+    @Test
+    void aPartitionAttachedOrDetachedWhileStreamingIsFollowed() throws Exception {
+        db.execute("CREATE TABLE pm_2030 (id int NOT NULL, at date NOT NULL)");
+        String slot = db.createSlot("attach");
+        Collector collector = new Collector();
+        PgOutputConsumer consumer = route("attach", db.uri(slot, "all_pub", "publicationTables=pm"), collector);
+        await(Duration.ofSeconds(20), () -> consumer.status().streaming(), "streaming");
+        db.transaction("INSERT INTO pm_2030 VALUES (1, '2030-01-05')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() == 1, "the change of the table");
+        db.execute("ALTER TABLE pm ATTACH PARTITION pm_2030 FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')");
+        db.transaction("INSERT INTO pm_2030 VALUES (2, '2030-02-05')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() == 2, "the change of the partition");
+        db.execute("ALTER TABLE pm DETACH PARTITION pm_2030");
+        db.transaction("INSERT INTO pm_2030 VALUES (3, '2030-03-05')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() == 3, "the change of the detached table");
+        assertThat(collector.events()).extracting(e -> e.tableId().name()).containsExactly("pm_2030", "pm", "pm_2030");
+    }
+
     @Test
     void aPartitionedTableTakenOutOfItsPublicationStopsTheConsumerWithSqlPostgresAccepts() throws Exception {
         String slot = db.createSlot("rootout");

@@ -93,12 +93,13 @@ public final class RelationCache {
 
     /** Records a Relation message; returns the schema the relation's next changes use. */
     public TableSchema accept(Relation relation) {
-        Entry known = relations.get(relation.oid());
-        if (known != null && known.relation.sameShape(relation)) {
-            return known.schema;
-        }
+        // asked at every Relation message: PostgreSQL sends one again after a partition was attached or detached
         PartitionRoots.Root root = roots.root(relation.oid());
         TableId id = root != null ? root.id() : new TableId(relation.namespace(), relation.name());
+        Entry known = relations.get(relation.oid());
+        if (known != null && known.relation.sameShape(relation) && known.schema.id().equals(id)) {
+            return known.schema;
+        }
         TableSchema schema = toSchema(id, relation, root != null);
         boolean delivered = captured.test(id);
         for (Column c : schema.columns()) {

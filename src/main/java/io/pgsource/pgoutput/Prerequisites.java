@@ -258,6 +258,12 @@ final class Prerequisites {
             }
         }
         warnAboutCoverage(pubs);
+        for (String missing : pubs.missing()) {
+            if (!options.isCreatePublication() && warned.add("missing publication:" + missing)) {
+                LOG.warn("Publication {} does not exist: it is not streamed (the tables to capture are published by the others)."
+                        + " Check its name, or take it out of the publication option", TableId.quoteIdent(missing));
+            }
+        }
         List<String> streamed = pubs.existing().stream().map(Publications.Publication::name).toList();
         if (streamed.isEmpty()) {
             throw new PrerequisiteException("none of the publications " + String.join(", ", quoted(names)) + " exists, and none was"
@@ -375,7 +381,7 @@ final class Prerequisites {
             List<String> rejecting = pubs.rejectingUpdates(table);
             if (table.isKeyless() && !rejecting.isEmpty() && warned.add("keyless:" + table.id())) {
                 LOG.warn("{} has no primary key or replica identity, and publication(s) {} publish its updates and deletes: PostgreSQL"
-                        + " rejects UPDATE and DELETE on it while it is published, so only its inserts and truncates happen, and they"
+                        + " rejects UPDATE and DELETE on it while it is published, so only inserts and truncates can change it, and those"
                         + " are streamed. To allow updates and deletes, give it a primary key, or run: {}", t, quoted(rejecting),
                         keylessFix(table));
             }

@@ -87,7 +87,7 @@ public final class Publications {
      * @param rowFilter   its effective row filter (SQL over the table's columns), null for none
      * @param columns     its effective column list, null when it publishes every column
      */
-    record Listed(String publication, long oid, Set<Long> leaves, String rowFilter, Set<String> columns) {
+    public record Listed(String publication, long oid, Set<Long> leaves, String rowFilter, Set<String> columns) {
     }
 
     /**
@@ -214,13 +214,11 @@ public final class Publications {
         }
     }
 
-    private final int serverVersion;
     private final List<String> names;
     private final Map<String, Publication> publications;
     private final Map<TableId, Coverage> tables;
 
-    private Publications(int serverVersion, List<String> names, Map<String, Publication> publications, Map<TableId, Coverage> tables) {
-        this.serverVersion = serverVersion;
+    private Publications(List<String> names, Map<String, Publication> publications, Map<TableId, Coverage> tables) {
         this.names = names;
         this.publications = publications;
         this.tables = tables;
@@ -242,7 +240,7 @@ public final class Publications {
             listed(c, version, names, tables, listed, roots);
             Collection<TableId> wanted = tables == null ? roots : tables;
             Map<TableId, Coverage> coverage = coverage(c, version, names, wanted, listed);
-            return new Publications(version, List.copyOf(names), pubs, coverage);
+            return new Publications(List.copyOf(names), pubs, coverage);
         });
     }
 
@@ -390,11 +388,6 @@ public final class Publications {
             }
             return out;
         });
-    }
-
-    /** The server's {@code server_version_num}. */
-    public int serverVersion() {
-        return serverVersion;
     }
 
     /** The named publications that exist, in the order they were named. */

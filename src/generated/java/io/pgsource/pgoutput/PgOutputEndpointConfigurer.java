@@ -71,6 +71,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "statusinterval":
         case "statusInterval": target.getConfiguration().setStatusInterval(property(camelContext, java.time.Duration.class, value).toMillis()); return true;
         case "streaming": target.getConfiguration().setStreaming(property(camelContext, boolean.class, value)); return true;
+        case "tablefilter":
+        case "tableFilter": target.getConfiguration().setTableFilter(property(camelContext, java.util.function.Predicate.class, value)); return true;
         case "user": target.getConfiguration().setUser(property(camelContext, java.lang.String.class, value)); return true;
         default: return false;
         }
@@ -127,6 +129,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "statusinterval":
         case "statusInterval": return long.class;
         case "streaming": return boolean.class;
+        case "tablefilter":
+        case "tableFilter": return java.util.function.Predicate.class;
         case "user": return java.lang.String.class;
         default: return null;
         }
@@ -184,7 +188,18 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "statusinterval":
         case "statusInterval": return target.getConfiguration().getStatusInterval();
         case "streaming": return target.getConfiguration().isStreaming();
+        case "tablefilter":
+        case "tableFilter": return target.getConfiguration().getTableFilter();
         case "user": return target.getConfiguration().getUser();
+        default: return null;
+        }
+    }
+
+    @Override
+    public Object getCollectionValueType(Object target, String name, boolean ignoreCase) {
+        switch (ignoreCase ? name.toLowerCase() : name) {
+        case "tablefilter":
+        case "tableFilter": return io.pgsource.change.TableId.class;
         default: return null;
         }
     }

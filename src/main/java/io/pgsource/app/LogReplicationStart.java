@@ -6,6 +6,7 @@ import io.pgsource.batch.StreamTask;
 import io.pgsource.change.Position;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.pgoutput.PgOutputConsumer;
+import io.pgsource.pgoutput.PgOutputEndpoint;
 import io.pgsource.pgoutput.PrerequisiteException;
 import io.pgsource.pgoutput.ReplicationSlots;
 import io.pgsource.pgoutput.SlotCreated;
@@ -22,12 +23,16 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.function.BooleanSupplier;
 import org.apache.camel.CamelContext;
+import org.apache.camel.DelegateEndpoint;
+import org.apache.camel.Endpoint;
 import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * LOG_BASED start-up. When the slot already exists but the destination holds no complete copy (the seed's manual
+ * LOG_BASED start-up. First the log-replication consumer's own checks run (server, role, slot, publications, created
+ * when allowed), so a setup the stream cannot follow stops before anything is copied. When the slot already exists but
+ * the destination holds no complete copy (the seed's manual
  * setup, or a run stopped during its initial copy), every table is copied inside the exported snapshot of a temporary
  * slot and the stream applies only the transactions committed after that snapshot. (When the slot does not exist, the consumer creates
  * it and {@link InitialCopy} copies inside its exported snapshot: no gap, no duplicate.) Then the log-replication
@@ -169,8 +174,24 @@ final class LogReplicationStart {
      * stops when {@code leading} turns false.
      */
     void copyIfNeededThenStream(CamelContext context, BooleanSupplier leading) throws Exception {
-        copyIfNeeded(context, prepareSlot(), leading);
+        boolean copyAll = prepareSlot();
+        checkPrerequisites(context);
+        copyIfNeeded(context, copyAll, leading);
         context.getRouteController().startRoute(CaptureStarter.LOG_ROUTE);
+    }
+
+    /**
+     * The log-replication consumer's own start-up checks (server, role, slot, publications, which it creates when
+     * allowed), run before anything is copied: a copy that its stream then cannot follow is work thrown away.
+     */
+    private static void checkPrerequisites(CamelContext context) throws SQLException {
+        Endpoint endpoint = context.getRoute(CaptureStarter.LOG_ROUTE).getEndpoint();
+        while (endpoint instanceof DelegateEndpoint delegate) {
+            endpoint = delegate.getEndpoint(); // master: (sync.ha) wraps the pgoutput: endpoint
+        }
+        if (endpoint instanceof PgOutputEndpoint pgoutput) {
+            pgoutput.checkPrerequisites();
+        }
     }
 
     private void copyIfNeeded(CamelContext context, boolean copyAll, BooleanSupplier leading) throws Exception {

@@ -3,6 +3,7 @@ package io.pgsource.app;
 import io.pgsource.batch.BatchPageProcessor;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.StreamTask;
+import io.pgsource.catalog.Publications;
 import io.pgsource.change.TableId;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.HaSettings;
@@ -25,11 +26,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ExecutorService;
 import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.LoggingLevel;
@@ -63,6 +66,12 @@ public class PgSourceConfiguration implements CamelConfiguration {
                 .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null)).load();
         PgSourceConnections connections = new PgSourceConnections(settings.source());
         BatchStreams streams = new BatchStreams(settings.source(), connections, settings.badInput().maxValueBytes());
+        boolean createPublication = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_publication").orElse("true").strip());
+        List<String> publications = publications(settings, createPublication);
+        if (settings.source().replicationMethod() == ReplicationMethod.LOG_BASED) {
+            // the copy of log replication holds what the publications publish: their row filters and column lists
+            streams.publishedBy(publications);
+        }
         TypeRegistry types = loadTypes(connections);
         // discovering now shows every setting error before any route starts
         List<StreamTask> tables = streams.streams();
@@ -102,9 +111,14 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // log replication: the consumer connects with the source's settings and copies through InitialCopy
         registry.bind("sourceDataSource", connections.dataSource());
         // the selected tables, for the publication pgsource creates when missing (a value known only after discovery)
-        properties.addOverrideProperty("pgsource.publication_tables", uriValue(publicationTables(settings, tables,
-                !"false".equalsIgnoreCase(properties.resolveProperty("source.create_publication").orElse("true").strip()))));
-        properties.addOverrideProperty("pgsource.publication_name", uriValue(settings.source().publicationName()));
+        properties.addOverrideProperty("pgsource.publication_tables", uriValue(publicationTables(settings, tables, createPublication)));
+        properties.addOverrideProperty("pgsource.publication_name", uriValue(Publications.list(publications)));
+        // the selection by the table a change belongs to (a partition's to its root), so a wider publication's other tables
+        // never reach the destination, while a table created later in a selected schema does
+        List<String> schemas = settings.source().schemas();
+        List<TableId> selected = settings.source().tables();
+        registry.bind("capturedTables", (Predicate<TableId>) id -> schemas.contains(id.schema())
+                && (selected.isEmpty() || selected.contains(id)));
         // table destinations commit small transactions waiting in line together (one commit, one stored position); event
         // destinations keep one exchange per transaction, as each line names its transaction
         properties.addOverrideProperty("pgsource.combine_transactions",
@@ -206,6 +220,21 @@ public class PgSourceConfiguration implements CamelConfiguration {
     }
 
     /**
+     * The publications log replication streams: {@code source.publication_name} (one or a list). When pgsource may
+     * create publications and one is named, a second one goes with it for the tables without a key or replica identity,
+     * which publishes only inserts and truncates: PostgreSQL rejects UPDATE and DELETE on such a table while a
+     * publication that publishes them includes it, and pgsource must not make the application's writes fail. It is
+     * created only when such a table needs it.
+     */
+    private static List<String> publications(Settings settings, boolean createPublication) {
+        List<String> names = new ArrayList<>(Publications.names(settings.source().publicationName()));
+        if (createPublication && names.size() == 1) {
+            names.add(Publications.keylessCompanion(names.get(0)));
+        }
+        return names;
+    }
+
+    /**
      * The selected tables, for the publication pgsource creates. Camel resolves {@code {{...}}} in every endpoint option
      * value, so a table whose name holds one cannot be named there: then pgsource cannot create the publication, and
      * with {@code source.create_publication=false} the checks cover the whole existing publication.
@@ -219,7 +248,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         if (createPublication) {
             throw new ConfigurationException("table " + braced.get(0) + " has {{ or }} in its name, which Camel"
                     + " reads as a property placeholder in the publicationTables option, so pgsource cannot create the publication"
-                    + " for it. Create it yourself (CREATE PUBLICATION " + TableId.quoteIdent(settings.source().publicationName())
+                    + " for it. Create it yourself (CREATE PUBLICATION " + TableId.quoteIdent(Publications.names(settings.source().publicationName()).get(0))
                     + " FOR TABLE " + String.join(", ", names) + ";) and set source.create_publication=false");
         }
         return "";

@@ -3,6 +3,7 @@ package io.pgsource.batch;
 import io.pgsource.config.BadInputSettings;
 import io.pgsource.catalog.CatalogReader;
 import io.pgsource.catalog.ColumnInfo;
+import io.pgsource.catalog.Publications;
 import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.Column;
 import io.pgsource.change.TableId;
@@ -47,6 +48,8 @@ public final class BatchStreams {
     /** What INCREMENTAL learnt of the source's open transactions, between runs. */
     private final TransactionHorizon horizon;
     private volatile boolean timeZoneChecked;
+    /** LOG_BASED: the publications whose row filters and column lists the copy applies; null for none. */
+    private volatile List<String> publications;
 
     public BatchStreams(SourceSettings settings, SourceConnections connections) {
         this(settings, connections, BadInputSettings.defaultMaxValueBytes());
@@ -66,6 +69,14 @@ public final class BatchStreams {
     }
 
     /**
+     * Makes every stream read what these publications publish of its table (LOG_BASED: the copy and the stream then
+     * hold the same rows and columns): their row filter, their column list, only the partitions they publish.
+     */
+    public void publishedBy(List<String> publications) {
+        this.publications = List.copyOf(publications);
+    }
+
+    /**
      * Discovers the tables and returns their streams, sorted by table. For INCREMENTAL, looks at the source's open
      * transactions first: the run reads only rows older than the oldest of them ({@link TransactionHorizon}).
      */
@@ -75,6 +86,9 @@ public final class BatchStreams {
         TransactionHorizon.Horizon now = null;
         try (Connection c = connections.open()) {
             tables = CatalogReader.discover(c, settings.schemas(), settings.tables());
+            if (publications != null) {
+                tables = published(c, tables);
+            }
             if (settings.replicationMethod() == ReplicationMethod.INCREMENTAL) {
                 checkTimeZone(c);
                 now = horizon.look(c);
@@ -93,6 +107,25 @@ public final class BatchStreams {
         }
         LOG.debug("Batch query streams: {}", tasks);
         return tasks;
+    }
+
+    /** The tables as the publications publish them. */
+    private List<TableInfo> published(Connection c, List<TableInfo> tables) throws SQLException {
+        Publications pubs = Publications.read(c, publications, tables.stream().map(TableInfo::id).toList());
+        List<TableInfo> out = new ArrayList<>(tables.size());
+        for (TableInfo table : tables) {
+            Publications.Coverage coverage = pubs.coverage(table.id());
+            Publications.Scope scope = coverage == null || !coverage.published() ? Publications.Scope.WHOLE
+                    : coverage.scope(table.columns().stream().map(ColumnInfo::name).toList());
+            if ((scope.rowFilter() != null || scope.columns() != null) && warned.add("scope:" + table.id() + ":" + scope)) {
+                LOG.info("{}: the copy reads what publication(s) {} publish:{}{}", table.id().quoted(), coverage.publishedBy(),
+                        scope.rowFilter() == null ? "" : " rows WHERE " + scope.rowFilter(),
+                        scope.columns() == null ? "" : " columns " + table.columns().stream().map(ColumnInfo::name)
+                                .filter(scope.columns()::contains).toList());
+            }
+            out.add(table.published(scope));
+        }
+        return out;
     }
 
     /**

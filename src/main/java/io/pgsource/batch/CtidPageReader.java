@@ -46,6 +46,8 @@ final class CtidPageReader implements PageReader {
     private final List<Heap> heaps;
     private final double maxRowsPerBlock;
     private final String selectList;
+    /** {@code AND <the publication's row filter>} (LOG_BASED), or empty. */
+    private final String rowFilter;
     private final ValueSizeGuard guard;
     private boolean truncated;
     private boolean more = true;
@@ -84,7 +86,8 @@ final class CtidPageReader implements PageReader {
         // a heap tuple takes at least 28 bytes with its line pointer (MaxHeapTuplesPerPage is 291 for 8 kB blocks)
         this.maxRowsPerBlock = Math.max(1, blockSize / 28);
         this.guard = new ValueSizeGuard(schema, task.maxValueBytes(), 1);
-        this.selectList = PageReader.selectList(schema) + guard.sizeColumns();
+        this.selectList = PageReader.selectList(task.table()) + guard.sizeColumns();
+        this.rowFilter = task.table().rowFilter() == null ? "" : " AND " + task.table().rowFilter();
     }
 
     private record Heap(String quotedName, long oid, long estimatedRows, long pages) {
@@ -184,7 +187,7 @@ final class CtidPageReader implements PageReader {
     private int readRange(Heap heap, int limit, List<Row> page) throws SQLException {
         boolean continuing = lastCtid != null;
         String sql = guard.wrap("SELECT ctid, " + selectList + " FROM ONLY " + heap.quotedName()
-                + " WHERE ctid " + (continuing ? ">" : ">=") + " ?::tid AND ctid < ?::tid ORDER BY ctid LIMIT ?", new int[] {0});
+                + " WHERE ctid " + (continuing ? ">" : ">=") + " ?::tid AND ctid < ?::tid" + rowFilter + " ORDER BY ctid LIMIT ?", new int[] {0});
         int got = 0;
         try (PreparedStatement ps = connection.prepareStatement(sql)) {
             ps.setObject(1, continuing ? lastCtid : tid(windowStart), Types.OTHER);

@@ -123,9 +123,12 @@ final class KeysetPageReader implements PageReader {
      */
     private String sql(boolean withBookmark) {
         List<Column> keys = task.keyColumns();
-        StringBuilder sql = new StringBuilder("SELECT ").append(PageReader.selectList(schema)).append(guard.sizeColumns())
+        StringBuilder sql = new StringBuilder("SELECT ").append(PageReader.selectList(task.table())).append(guard.sizeColumns())
                 .append(" FROM ").append(task.table().partitioned() ? "" : "ONLY ").append(task.table().id().quoted());
         List<String> where = new ArrayList<>();
+        if (task.table().rowFilter() != null) {
+            where.add(task.table().rowFilter()); // the publication's, read from the catalog (LOG_BASED)
+        }
         if (task.method() == ReplicationMethod.INCREMENTAL) {
             String rk = TableId.quoteIdent(keys.get(0).name());
             where.add(rk + " IS NOT NULL");

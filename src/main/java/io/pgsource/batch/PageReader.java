@@ -1,8 +1,8 @@
 package io.pgsource.batch;
 
+import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.Row;
-import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -45,10 +45,11 @@ interface PageReader extends AutoCloseable {
     }
 
     /** {@code "a", "b", ...}: the columns both capture paths read, in row order. */
-    static String selectList(TableSchema schema) {
+    static String selectList(TableInfo table) {
+        TableSchema schema = table.schema();
         StringBuilder sql = new StringBuilder();
         for (int i = 0; i < schema.size(); i++) {
-            sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(schema.columns().get(i).name()));
+            sql.append(i == 0 ? "" : ", ").append(table.readExpression(schema.columns().get(i).name()));
         }
         return sql.toString();
     }

@@ -26,6 +26,7 @@ public final class TableInfo {
     private final long pages;
     private final boolean partitioned;
     private final List<List<String>> indexes;
+    private final Publications.Scope published;
     private final TableSchema schema;
 
     /**
@@ -43,6 +44,13 @@ public final class TableInfo {
      */
     public TableInfo(TableId id, long oid, List<ColumnInfo> columns, List<String> primaryKey, ReplicaIdentity replicaIdentity,
                      List<String> identityIndex, long estimatedRows, long pages, boolean partitioned, List<List<String>> indexes) {
+        this(id, oid, columns, primaryKey, replicaIdentity, identityIndex, estimatedRows, pages, partitioned, indexes,
+                Publications.Scope.WHOLE);
+    }
+
+    private TableInfo(TableId id, long oid, List<ColumnInfo> columns, List<String> primaryKey, ReplicaIdentity replicaIdentity,
+                      List<String> identityIndex, long estimatedRows, long pages, boolean partitioned, List<List<String>> indexes,
+                      Publications.Scope published) {
         this.id = id;
         this.oid = oid;
         this.columns = List.copyOf(columns);
@@ -53,9 +61,11 @@ public final class TableInfo {
         this.pages = pages;
         this.partitioned = partitioned;
         this.indexes = indexes.stream().map(List::copyOf).toList();
+        this.published = published;
         List<String> stored = this.columns.stream().filter(c -> !c.generated()).map(ColumnInfo::name).toList();
         List<String> key = replicaIdentity == ReplicaIdentity.INDEX && !this.identityIndex.isEmpty() ? this.identityIndex : this.primaryKey;
-        // a key that includes a generated column cannot identify the rows a stream before PostgreSQL 18 carries
+        // a key that includes a generated column cannot identify the rows a stream before PostgreSQL 18 carries, and a
+        // key column a publication's column list leaves out cannot identify the rows at all: the table is keyless
         this.schema = new TableSchema(id, this.columns.stream().map(ColumnInfo::column).toList(),
                 stored.containsAll(key) ? key : List.of());
     }
@@ -115,6 +125,29 @@ public final class TableInfo {
     /** True when some index of the table starts with this column. */
     public boolean hasIndexLeadingWith(String column) {
         return indexes.stream().anyMatch(i -> !i.isEmpty() && i.get(0).equals(column));
+    }
+
+    /**
+     * The table as publications publish it (log replication): only the columns of their column list, and the rows of
+     * their row filter ({@link #rowFilter()}). Generated columns stay, as a subscriber computes them too (a column list
+     * before PostgreSQL 18 cannot name them). A key column left out makes the table keyless.
+     */
+    public TableInfo published(Publications.Scope scope) {
+        List<ColumnInfo> kept = scope.columns() == null ? columns
+                : columns.stream().filter(c -> c.generated() || scope.columns().contains(c.name())).toList();
+        return new TableInfo(id, oid, kept, primaryKey, replicaIdentity, identityIndex, estimatedRows, pages, partitioned, indexes,
+                scope);
+    }
+
+    /** The condition (SQL over this table's columns and {@code tableoid}) on the rows read, or null for every row. */
+    public String rowFilter() {
+        return published.rowFilter();
+    }
+
+    /** What reads a column: its quoted name, or an expression for a column published for some partitions only. */
+    public String readExpression(String column) {
+        String partial = published.partialColumns().get(column);
+        return partial != null ? partial : TableId.quoteIdent(column);
     }
 
     /** The shape of the rows the batch query reads: every column (generated ones marked) and the key (empty if none). */

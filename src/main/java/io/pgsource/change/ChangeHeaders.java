@@ -18,6 +18,12 @@ public final class ChangeHeaders {
 
     /** The 0-based index of this batch among the parts of one large source transaction, as an {@code Integer}. */
     public static final String TX_PART = "PgSourceTxPart";
+    /**
+     * How many changes of its source transaction came before this batch, in its earlier parts, as a {@code Long}: 0 for
+     * the first (or only) part. With the batch's size it says which changes of the transaction a stored position
+     * covers, whatever size the parts are cut to.
+     */
+    public static final String TX_CHANGES_BEFORE = "PgSourceTxChangesBefore";
     /** Whether this batch is the last part of its source transaction, as a {@code Boolean}. */
     public static final String TX_LAST = "PgSourceTxLast";
     /**

@@ -59,7 +59,8 @@ public record TableId(String schema, String name) implements Comparable<TableId>
         return -1;
     }
 
-    private static String unquote(String part) {
+    /** A name as written in a list or a qualified name: surrounding double quotes dropped, doubled quotes made single. */
+    public static String unquote(String part) {
         String p = part.strip();
         if (p.length() >= 2 && p.startsWith("\"") && p.endsWith("\"")) {
             return p.substring(1, p.length() - 1).replace("\"\"", "\"");

@@ -1,5 +1,6 @@
 package io.pgsource.config;
 
+import io.pgsource.catalog.Publications;
 import io.pgsource.change.TableId;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -176,17 +177,26 @@ public final class SettingsLoader {
         return slot;
     }
 
-    /** Any name works (it is always quoted), but PostgreSQL cuts names longer than 63 bytes, and would not find it again. */
+    /**
+     * One publication or a comma-separated list (a name with a comma or a double quote in double quotes). Any name works
+     * (it is always quoted), but PostgreSQL cuts names longer than 63 bytes, and would not find it again.
+     */
     private String publicationName() {
         String pub = textOr("source.publication_name", "pgsource_pub");
         if (pub.contains("{{") || pub.contains("}}")) {
             throw new ConfigurationException("source.publication_name must not contain {{ or }}: Camel reads them as a property"
                     + " placeholder in the route's publication option; choose another name");
         }
-        int bytes = pub.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-        if (bytes > 63) {
-            throw new ConfigurationException("source.publication_name is " + bytes + " bytes long (UTF-8): PostgreSQL names hold at"
-                    + " most 63 bytes; choose a shorter one");
+        List<String> names = Publications.names(pub);
+        if (names.isEmpty()) {
+            throw new ConfigurationException("source.publication_name names no publication: set it to one name, or a comma-separated list");
+        }
+        for (String name : names) {
+            int bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            if (bytes > 63) {
+                throw new ConfigurationException("source.publication_name is " + bytes + " bytes long (UTF-8): PostgreSQL names hold at"
+                        + " most 63 bytes; choose a shorter one");
+            }
         }
         return pub;
     }

@@ -23,7 +23,7 @@ import java.util.function.LongConsumer;
  */
 final class PartDelivery {
     /** Ends the delivery loop. */
-    private static final TransactionPart END = new TransactionPart(null, 0, 0, false, null, java.util.List.of());
+    private static final TransactionPart END = new TransactionPart(null, 0, 0, 0, false, null, java.util.List.of());
 
     private final ReplicationSession.PartHandler handler;
     private final LongConsumer acknowledge;

@@ -1,6 +1,10 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.catalog.Publications;
+import io.pgsource.change.TableId;
+import java.util.List;
 import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 import javax.sql.DataSource;
 import org.apache.camel.RuntimeCamelException;
 import org.apache.camel.spi.Metadata;
@@ -83,6 +87,9 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam
     private String publicationTables;
 
+    @UriParam(label = "advanced")
+    private Predicate<TableId> tableFilter;
+
     @UriParam(label = "advanced", defaultValue = "10s", javaType = "java.time.Duration")
     private long statusInterval = 10_000;
 
@@ -114,9 +121,21 @@ public class PgOutputConfiguration implements Cloneable {
         return publication;
     }
 
-    /** The publication whose tables are streamed ({@code publication_names}). */
+    /**
+     * The publication whose tables are streamed ({@code publication_names}), or a comma-separated list of them (a name
+     * holding a comma or a double quote is written in double quotes, as an SQL identifier). With createPublication,
+     * missing ones are created for publicationTables: the first for the tables with a primary key or replica identity,
+     * the second for the tables without one, publishing only inserts and truncates (PostgreSQL rejects UPDATE and
+     * DELETE on such a table while a publication that publishes them includes it). Named publications that are not
+     * needed are not created; the ones that exist are streamed.
+     */
     public void setPublication(String publication) {
         this.publication = publication;
+    }
+
+    /** The publication names of {@link #getPublication()}, in order. */
+    public List<String> publications() {
+        return Publications.names(publication);
     }
 
     public String getHost() {
@@ -337,7 +356,12 @@ public class PgOutputConfiguration implements Cloneable {
         return createPublication;
     }
 
-    /** Create the publication when it does not exist: FOR ALL TABLES, or FOR TABLE the publicationTables. */
+    /**
+     * Create the publications when they do not exist: FOR TABLE the publicationTables (see publication for the tables
+     * without a key), or FOR ALL TABLES without publicationTables (refused while a table lacks a replica identity, as
+     * PostgreSQL would then reject UPDATE and DELETE on it). Partitioned tables are published through their root
+     * (publish_via_partition_root); on PostgreSQL 18, stored generated columns are published too.
+     */
     public void setCreatePublication(boolean createPublication) {
         this.createPublication = createPublication;
     }
@@ -347,11 +371,27 @@ public class PgOutputConfiguration implements Cloneable {
     }
 
     /**
-     * Comma-separated tables (schema.table, or table in public) the publication must cover: used by
-     * createPublication, and checked against an existing publication. Empty means FOR ALL TABLES.
+     * Comma-separated tables (schema.table, or table in public; partitioned tables by their root, not their partitions)
+     * the publications must cover: used by createPublication, and checked against existing publications, which cover a
+     * table when they publish some of its rows (a partitioned table through its root or through its partitions). Empty
+     * means FOR ALL TABLES.
      */
     public void setPublicationTables(String publicationTables) {
         this.publicationTables = publicationTables;
+    }
+
+    public Predicate<TableId> getTableFilter() {
+        return tableFilter;
+    }
+
+    /**
+     * Which tables' changes are delivered, by the table they belong to: a partition's changes belong to its partitioned
+     * table (its root), also when a publication without publish_via_partition_root sends them under the partition's
+     * name. Changes of other tables a wider publication sends (FOR ALL TABLES, FOR TABLES IN SCHEMA) are dropped before
+     * the route. Default: every table the publications publish.
+     */
+    public void setTableFilter(Predicate<TableId> tableFilter) {
+        this.tableFilter = tableFilter;
     }
 
     public long getStatusInterval() {

@@ -23,6 +23,11 @@ public final class PgOutputConstants {
             + "maxBatchSize changes, only) part.", javaType = "Integer")
     public static final String PART_INDEX = ChangeHeaders.TX_PART;
 
+    @Metadata(description = "How many changes of the transaction its earlier parts carried (0 for the first part): where "
+            + "this part starts in its transaction, whatever maxBatchSize cut the parts. A destination that stores it with "
+            + "the part's size can skip exactly the changes it applied when the transaction comes again.", javaType = "Long")
+    public static final String CHANGES_BEFORE = ChangeHeaders.TX_CHANGES_BEFORE;
+
     @Metadata(description = "Whether this is the transaction's last part. Only a last part advances the slot.",
               javaType = "Boolean")
     public static final String LAST_PART = ChangeHeaders.TX_LAST;

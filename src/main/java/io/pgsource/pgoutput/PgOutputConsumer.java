@@ -10,6 +10,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
@@ -58,6 +59,8 @@ public class PgOutputConsumer extends DefaultConsumer {
     private volatile long failures;
     /** A session was opened on the slot since this consumer started: from now on a missing slot means lost changes. */
     private volatile boolean streamedBefore;
+    /** The publications the sessions stream, as the first one found them. */
+    private volatile List<String> publications;
     private volatile SlotLostException lost;
     private volatile OffsetDateTime lastAppliedCommit;
     /** A column type had no binary decoder: read in text mode from then on. */
@@ -130,14 +133,15 @@ public class PgOutputConsumer extends DefaultConsumer {
         if (!options.isAsyncStart()) {
             // fail fast on setup problems: the exception stops the route from starting, with the fix in its message
             try (Connection c = connections.openCatalog()) {
-                new Prerequisites(options).check(c);
+                getEndpoint().prerequisites().check(c);
             }
         }
         stopSignal = new CountDownLatch(1);
         streamedBefore = false;
+        publications = null;
         lost = null;
         var executors = getEndpoint().getCamelContext().getExecutorServiceManager();
-        monitor = new SlotMonitor(options, connections, watched());
+        monitor = new SlotMonitor(options, getEndpoint().prerequisites(), connections, watched());
         checker = executors.newSingleThreadScheduledExecutor(this, "pgoutput-check-" + options.getSlot());
         checker.scheduleWithFixedDelay(monitor::check, options.getSlotCheckInterval(), options.getSlotCheckInterval(), TimeUnit.MILLISECONDS);
         keeper = executors.newSingleThreadScheduledExecutor(this, "pgoutput-status-" + options.getSlot());
@@ -187,9 +191,10 @@ public class PgOutputConsumer extends DefaultConsumer {
         while (running()) {
             long startedAt = 0;
             long acknowledgedAtStart = acknowledged;
-            try (ReplicationSession s = new ReplicationSession(options, connections, acknowledgements(), this::deliver, delivery, textOnly)) {
+            try (ReplicationSession s = new ReplicationSession(options, getEndpoint().prerequisites(), connections, acknowledgements(),
+                    this::deliver, delivery, textOnly)) {
                 session = s;
-                s.open(streamedBefore ? acknowledged : null);
+                publications = s.open(streamedBefore ? acknowledged : null, publications);
                 streamedBefore = true;
                 startedAt = System.nanoTime();
                 streaming = true;
@@ -303,6 +308,11 @@ public class PgOutputConsumer extends DefaultConsumer {
             }
 
             @Override
+            public List<String> publications() {
+                return publications;
+            }
+
+            @Override
             public OffsetDateTime lastAppliedCommit() {
                 return lastAppliedCommit;
             }
@@ -340,6 +350,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         in.setHeader(ChangeHeaders.COMMIT_TIME, part.position().commitTime());
         in.setHeader(ChangeHeaders.SLOT, options.getSlot());
         in.setHeader(PgOutputConstants.PART_INDEX, part.index());
+        in.setHeader(PgOutputConstants.CHANGES_BEFORE, part.changesBefore());
         in.setHeader(PgOutputConstants.LAST_PART, part.last());
         in.setHeader(PgOutputConstants.TRANSACTIONS, transactions);
         if (!part.messages().isEmpty()) {

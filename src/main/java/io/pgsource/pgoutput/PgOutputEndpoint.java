@@ -1,6 +1,8 @@
 package io.pgsource.pgoutput;
 
 import io.pgsource.pgoutput.protocol.PgOutputDecoder;
+import java.sql.Connection;
+import java.sql.SQLException;
 import org.apache.camel.Category;
 import org.apache.camel.Consumer;
 import org.apache.camel.Processor;
@@ -20,6 +22,7 @@ public class PgOutputEndpoint extends DefaultEndpoint {
 
     @UriParam
     private PgOutputConfiguration configuration;
+    private Prerequisites prerequisites;
 
     public PgOutputEndpoint(String uri, PgOutputComponent component, PgOutputConfiguration configuration) {
         super(uri, component);
@@ -52,6 +55,26 @@ public class PgOutputEndpoint extends DefaultEndpoint {
         return consumer;
     }
 
+    /**
+     * Runs the consumer's start-up checks now, creating the publications when createPublication=true: for a caller
+     * that must know the setup is complete before it does anything else with the source (such as copying tables
+     * before the consumer starts). Fails with a {@link PrerequisiteException} whose message says what to fix.
+     */
+    public void checkPrerequisites() throws SQLException {
+        validate();
+        try (Connection c = new ConnectionSettings(configuration).openCatalog()) {
+            prerequisites().check(c);
+        }
+    }
+
+    /** The checks of this endpoint (one instance: it says each warning once). */
+    synchronized Prerequisites prerequisites() {
+        if (prerequisites == null) {
+            prerequisites = new Prerequisites(configuration);
+        }
+        return prerequisites;
+    }
+
     /** Option errors that need no server: fail when the route is built. */
     void validate() {
         PgOutputConfiguration c = configuration;
@@ -62,8 +85,14 @@ public class PgOutputEndpoint extends DefaultEndpoint {
             throw new IllegalArgumentException("pgoutput: slot name '" + c.getSlot() + "' is not valid: PostgreSQL slot names"
                     + " use only lower-case letters, digits and underscores (at most 63)");
         }
-        if (ObjectHelper.isEmpty(c.getPublication())) {
+        if (ObjectHelper.isEmpty(c.getPublication()) || c.publications().isEmpty()) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the publication option (publication_names)");
+        }
+        for (String name : c.publications()) {
+            if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 63) {
+                throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": publication name " + name + " is longer than the 63"
+                        + " bytes PostgreSQL keeps of a name");
+            }
         }
         if (c.getDataSource() == null && ObjectHelper.isEmpty(c.getDatabase())) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the database option (or a pgjdbc dataSource)");

@@ -1,5 +1,6 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.catalog.Publications;
 import io.pgsource.change.TableId;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -7,16 +8,26 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.postgresql.replication.LogSequenceNumber;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Checks, on an ordinary connection, that the server, the role, the publication and the slot are ready for this
- * endpoint, and fails with the exact fix when not ({@link PrerequisiteException}). Creates the publication when
+ * Checks, on an ordinary connection, that the server, the role, the publications and the slot are ready for this
+ * endpoint, and fails with the exact fix when not ({@link PrerequisiteException}). Creates the publications when
  * {@code createPublication=true}. The slot itself is created over the replication connection (see
- * {@link ReplicationSession}), because only there it exports a snapshot.
+ * {@link ReplicationSession}), because only there it exports a snapshot. What the publications publish comes from
+ * {@link Publications}: a captured table is published when some of its rows are (a partitioned table through its root
+ * or its partitions); what they leave out (partitions, UPDATE and DELETE, a keyless table's updates PostgreSQL then
+ * rejects) is said once per table, never refused.
+ *
+ * <p>One per endpoint: it remembers what it said and which tables it left out of a publication it created.
  */
 final class Prerequisites {
     private static final Logger LOG = LoggerFactory.getLogger(Prerequisites.class);
@@ -28,11 +39,16 @@ final class Prerequisites {
      * @param protocolVersion the pgoutput protocol version to use
      * @param slotExists      false when the slot is to be created (createSlot=true)
      * @param confirmedFlush  the slot's confirmed_flush_lsn, 0 when unknown
+     * @param publications    the publications to stream ({@code publication_names}): the named ones that exist
      */
-    record Outcome(int serverVersion, int protocolVersion, boolean slotExists, long confirmedFlush) {
+    record Outcome(int serverVersion, int protocolVersion, boolean slotExists, long confirmedFlush, List<String> publications) {
     }
 
     private final PgOutputConfiguration options;
+    /** What was said at WARN, so a long-running consumer says each thing once. */
+    private final Set<String> warned = ConcurrentHashMap.newKeySet();
+    /** Captured tables without a key that a publication created here left out (no second publication was named). */
+    private final Set<TableId> leftOut = ConcurrentHashMap.newKeySet();
 
     Prerequisites(PgOutputConfiguration options) {
         this.options = options;
@@ -40,25 +56,32 @@ final class Prerequisites {
 
     /** The checks before this consumer first streams from the slot. */
     Outcome check(Connection c) throws SQLException {
-        return check(c, null);
+        return check(c, null, null);
     }
 
     /**
      * The checks before a session starts.
      *
      * @param streamedUpTo null before this consumer first streamed from the slot; after that, the LSN it acknowledged
-     *                     (0 when none yet). Then a missing slot or a captured table missing from the publication is no
+     *                     (0 when none yet). Then a missing slot or a captured table missing from the publications is no
      *                     longer a setup step to fix but lost changes ({@link SlotLostException}): the slot is not
-     *                     created again, and the publication not recreated.
+     *                     created again, and the publications not recreated.
+     * @param streamed     with streamedUpTo: the publications the consumer streamed
      */
-    Outcome check(Connection c, Long streamedUpTo) throws SQLException {
+    Outcome check(Connection c, Long streamedUpTo, List<String> streamed) throws SQLException {
         requireLogicalWal(string(c, "SHOW wal_level"));
         int version = Integer.parseInt(string(c, "SHOW server_version_num"));
         requireReplicationRole(c);
         int protocol = protocolVersion(version, options.getProtocolVersion());
         SlotState slot = slot(c, streamedUpTo);
-        checkPublication(c, streamedUpTo);
-        return new Outcome(version, protocol, slot != null, slot == null ? 0 : slot.confirmedFlush);
+        List<String> publications;
+        if (streamedUpTo == null) {
+            publications = checkPublications(c, version);
+        } else {
+            requireStillPublished(c, streamed, streamedUpTo);
+            publications = streamed;
+        }
+        return new Outcome(version, protocol, slot != null, slot == null ? 0 : slot.confirmedFlush, publications);
     }
 
     /** The newest pgoutput protocol the server speaks. */
@@ -192,58 +215,252 @@ final class Prerequisites {
         }
     }
 
-    private void checkPublication(Connection c, Long streamedUpTo) throws SQLException {
-        String pub = options.getPublication();
+    /**
+     * Checks the publications (creating what is missing when {@code createPublication=true}) and returns the ones to
+     * stream: the named ones that exist.
+     */
+    private List<String> checkPublications(Connection c, int serverVersion) throws SQLException {
+        List<String> names = options.publications();
         List<TableId> wanted = tables(options.getPublicationTables());
-        if (streamedUpTo != null) {
-            // the publication and its tables were fine when this consumer started streaming: a change since lost changes
-            PublicationState state = publicationState(c, pub, wanted);
-            if (!state.exists() || !state.unpublished().isEmpty()) {
-                throw unpublished(pub, state, streamedUpTo);
-            }
-            if (state.updatesOrDeletes()) {
-                requireReplicaIdentities(c, pub, wanted);
-            }
-            return;
-        }
-        Boolean allTables = null;
-        boolean updatesOrDeletes = true;
-        try (PreparedStatement ps = c.prepareStatement("SELECT puballtables, pubupdate OR pubdelete FROM pg_publication WHERE pubname = ?")) {
-            ps.setString(1, pub);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    allTables = rs.getBoolean(1);
-                    updatesOrDeletes = rs.getBoolean(2);
-                }
-            }
-        }
         for (TableId t : wanted) {
             requireTable(c, t);
         }
-        String create = "CREATE PUBLICATION " + TableId.quoteIdent(pub) + (wanted.isEmpty() ? " FOR ALL TABLES"
-                : " FOR TABLE " + String.join(", ", wanted.stream().map(TableId::quoted).toList()));
-        if (allTables == null) {
+        Publications pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
+        Map<String, String> create = plan(c, pubs, wanted, serverVersion);
+        if (!create.isEmpty()) {
             if (!options.isCreatePublication()) {
-                throw new PrerequisiteException("publication " + TableId.quoteIdent(pub) + " does not exist: create it with "
-                        + create + "; or set createPublication=true");
+                List<String> missing = List.copyOf(create.keySet());
+                List<String> unnamed = missing.stream().filter(n -> !names.contains(n)).toList();
+                throw new PrerequisiteException("publication" + (missing.size() > 1 ? "s " : " ") + String.join(", ", quoted(missing))
+                        + (missing.size() > 1 ? " do" : " does") + " not exist: create " + (create.size() > 1 ? "them" : "it")
+                        + " with " + String.join("; ", create.values()) + ";" + (unnamed.isEmpty() ? ""
+                        : " and add " + String.join(", ", quoted(unnamed)) + " (for the tables without a key or replica identity) to the"
+                        + " publication option (" + Publications.list(concat(names, unnamed)) + ");")
+                        + " or set createPublication=true");
             }
-            try (Statement s = c.createStatement()) {
-                s.execute(create);
-            } catch (SQLException e) {
-                if ("42501".equals(e.getSQLState())) {
-                    throw cannotCreatePublication(c, create, e);
+            for (String sql : create.values()) {
+                try (Statement s = c.createStatement()) {
+                    s.execute(sql);
+                } catch (SQLException e) {
+                    if ("42501".equals(e.getSQLState())) {
+                        throw cannotCreatePublication(c, String.join("; ", create.values()), e);
+                    }
+                    throw e;
                 }
-                throw e;
+                LOG.info("Created publication: {}", sql);
             }
-            LOG.info("Created publication {}: {}", pub, create);
-        } else if (!allTables) {
-            for (TableId t : wanted) {
-                requirePublished(c, pub, t);
+            pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
+        }
+        for (TableId t : wanted) {
+            Publications.Coverage table = pubs.coverage(t);
+            if (!table.published() && !leftOut.contains(t)) {
+                throw new PrerequisiteException(notPublished(pubs, table) + ": " + addFix(pubs, table));
             }
         }
-        if (updatesOrDeletes) {
-            requireReplicaIdentities(c, pub, wanted);
+        warnAboutCoverage(pubs);
+        for (String missing : pubs.missing()) {
+            if (!options.isCreatePublication() && warned.add("missing publication:" + missing)) {
+                LOG.warn("Publication {} does not exist: it is not streamed (the tables to capture are published by the others)."
+                        + " Check its name, or take it out of the publication option", TableId.quoteIdent(missing));
+            }
         }
+        List<String> streamed = pubs.existing().stream().map(Publications.Publication::name).toList();
+        if (streamed.isEmpty()) {
+            throw new PrerequisiteException("none of the publications " + String.join(", ", quoted(names)) + " exists, and none was"
+                    + " created: every table of publicationTables lacks a primary key or replica identity. Name a second publication"
+                    + " for them (see above), or give them a key");
+        }
+        return streamed;
+    }
+
+    /**
+     * The CREATE PUBLICATION statements, by publication, for what the named publications do not cover yet: the first
+     * publication (when missing) for the tables with a usable replica identity, the second (when missing) for the tables
+     * without, publishing only inserts and truncates, so PostgreSQL keeps accepting the application's UPDATE and DELETE
+     * on them. Without a second name such tables are left out of what is created, with a warning; when nothing exists
+     * yet, the suggestion (no createPublication) names one ({@link Publications#keylessCompanion}).
+     */
+    private Map<String, String> plan(Connection c, Publications pubs, List<TableId> wanted, int serverVersion) throws SQLException {
+        List<String> names = options.publications();
+        String first = names.get(0);
+        String second = names.size() > 1 ? names.get(1)
+                : options.isCreatePublication() || pubs.publication(first) != null ? null : Publications.keylessCompanion(first);
+        Map<String, String> sql = new LinkedHashMap<>();
+        if (wanted.isEmpty()) {
+            if (pubs.publication(first) == null) {
+                List<TableId> keyless = Publications.keylessTables(c);
+                if (!keyless.isEmpty()) {
+                    throw new PrerequisiteException("publication " + TableId.quoteIdent(first) + " does not exist, and one FOR ALL TABLES"
+                            + " would make PostgreSQL reject UPDATE and DELETE on " + String.join(", ", keyless.stream().limit(10)
+                            .map(TableId::quoted).toList()) + (keyless.size() > 10 ? ", ..." : "") + ", which have no primary key or"
+                            + " replica identity. Name the tables to capture in publicationTables (those without a key then go into an"
+                            + " insert-only publication), or give them a primary key (or ALTER TABLE ... REPLICA IDENTITY FULL;)");
+                }
+                sql.put(first, Publications.create(first, List.of(), true, false, serverVersion));
+            }
+            return sql;
+        }
+        List<Publications.Coverage> keyed = new ArrayList<>();
+        List<Publications.Coverage> keyless = new ArrayList<>();
+        for (TableId t : wanted) {
+            Publications.Coverage table = pubs.coverage(t);
+            if (!table.published()) {
+                (table.isKeyless() ? keyless : keyed).add(table);
+            }
+        }
+        if (!keyed.isEmpty() && pubs.publication(first) == null) {
+            sql.put(first, Publications.create(first, keyed.stream().map(Publications.Coverage::id).toList(),
+                    keyed.stream().anyMatch(Publications.Coverage::partitioned), false, serverVersion));
+        }
+        if (!keyless.isEmpty() && second != null && pubs.publication(second) == null) {
+            sql.put(second, Publications.create(second, keyless.stream().map(Publications.Coverage::id).toList(),
+                    keyless.stream().anyMatch(Publications.Coverage::partitioned), true, serverVersion));
+        } else if (!keyless.isEmpty() && second == null && options.isCreatePublication()) {
+            for (Publications.Coverage t : keyless) {
+                if (leftOut.add(t.id())) {
+                    LOG.warn("{} has no primary key or replica identity: it is left out of publication {}, as PostgreSQL would reject"
+                            + " UPDATE and DELETE on it while published with them, and its changes are not streamed. Name a second"
+                            + " publication (publication={}): it is created for such tables, publishing only inserts and truncates."
+                            + " Or give it a primary key (or ALTER TABLE {} REPLICA IDENTITY FULL;)", t.id().quoted(),
+                            TableId.quoteIdent(first), Publications.list(List.of(first, Publications.keylessCompanion(first))),
+                            t.id().quoted());
+                }
+            }
+        }
+        return sql;
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+
+    /** "publication p does not include table t" (or publications p, q). */
+    private static String notPublished(Publications pubs, Publications.Coverage table) {
+        List<String> existing = quoted(pubs.existing().stream().map(Publications.Publication::name).toList());
+        return (existing.size() > 1 ? "publications " : "publication ") + String.join(", ", existing) + (existing.size() > 1 ? " do" : " does")
+                + " not include table " + table.id().quoted();
+    }
+
+    /** The SQL that publishes the table in one of the named publications, as PostgreSQL accepts it for them. */
+    private static String addFix(Publications pubs, Publications.Coverage table) {
+        String target = pubs.extensible(table.isKeyless());
+        if (target == null) {
+            return "no publication named can take it (FOR ALL TABLES publishes every table but unlogged ones); take it out of"
+                    + " publicationTables";
+        }
+        String add = "run " + Publications.addTables(target, List.of(table.id()));
+        if (table.isKeyless() && pubs.publication(target).updatesOrDeletes()) {
+            return "it has no primary key or replica identity, and PostgreSQL rejects UPDATE and DELETE on such a table while a"
+                    + " publication that publishes them includes it: give it a primary key (or " + keylessFix(table) + "), then "
+                    + add + " Or publish it in an insert-only publication (CREATE PUBLICATION name FOR TABLE " + table.id().quoted()
+                    + " WITH (publish = 'insert, truncate');) named in the publication option too; or take it out of publicationTables";
+        }
+        return add + " (or take it out of publicationTables)";
+    }
+
+    /**
+     * Says once per table what the publications leave out of a captured table: partitions, actions (UPDATE and DELETE
+     * of an insert-only publication), and that PostgreSQL rejects UPDATE and DELETE on a keyless table published with
+     * them.
+     */
+    private void warnAboutCoverage(Publications pubs) {
+        for (Publications.Coverage table : pubs.coverages()) {
+            if (!table.published()) {
+                continue;
+            }
+            String t = table.id().quoted();
+            List<TableId> partitions = table.unpublishedPartitions();
+            if (!partitions.isEmpty() && warned.add("partitions:" + table.id() + ":" + partitions)) {
+                String target = pubs.extensible(table.isKeyless());
+                LOG.warn("Publication(s) {} publish only some partitions of {}: the rows of {} are neither copied nor streamed{}",
+                        quoted(table.publishedBy()), t, partitions.stream().map(TableId::quoted).toList(),
+                        target == null ? "" : ". To publish them all: " + Publications.addTables(target, List.of(table.id())));
+            }
+            List<String> rejecting = pubs.rejectingUpdates(table);
+            if (table.isKeyless() && !rejecting.isEmpty() && warned.add("keyless:" + table.id())) {
+                LOG.warn("{} has no primary key or replica identity, and publication(s) {} publish its updates and deletes: PostgreSQL"
+                        + " rejects UPDATE and DELETE on it while it is published, so only inserts and truncates can change it, and those"
+                        + " are streamed. To allow updates and deletes, give it a primary key, or run: {}", t, quoted(rejecting),
+                        keylessFix(table));
+            }
+            List<String> actions = pubs.unpublishedActions(table);
+            if (!actions.isEmpty() && warned.add("actions:" + table.id() + ":" + actions)) {
+                LOG.warn("Publication(s) {} do not publish {} of {}: those changes are not streamed, so the destination keeps rows as"
+                        + " they were before them{}", quoted(table.publishedBy()),
+                        String.join(", ", actions.stream().map(a -> a.toUpperCase(Locale.ROOT)).toList()), t, table.isKeyless()
+                                ? ". It has no primary key or replica identity: once it has one (" + keylessFix(table) + "), publish it in a"
+                                + " publication that publishes them, then copy it again (sync.resnapshot=true)" : "");
+            }
+        }
+    }
+
+    /** {@code ALTER TABLE ... REPLICA IDENTITY FULL;} for the leaves of a table that lack a replica identity. */
+    private static String keylessFix(Publications.Coverage table) {
+        List<String> fix = table.keyless().stream().map(oid -> table.leaves().get(oid)).sorted().limit(10)
+                .map(leaf -> "ALTER TABLE " + leaf.quoted() + " REPLICA IDENTITY FULL;").toList();
+        return String.join(" ", fix) + (table.keyless().size() > 10 ? " ..." : "");
+    }
+
+    private static List<String> quoted(List<String> names) {
+        return names.stream().map(TableId::quoteIdent).toList();
+    }
+
+    /**
+     * After this consumer streamed from the publications: the ones it streams must still exist and publish some rows of
+     * every captured table; otherwise changes are lost ({@link SlotLostException}). Also says once what they leave out.
+     *
+     * @param streamed     the publications the consumer streams
+     * @param acknowledged what it acknowledged so far
+     */
+    void requireStillPublished(Connection c, List<String> streamed, long acknowledged) throws SQLException {
+        List<TableId> wanted = tables(options.getPublicationTables());
+        Publications pubs = Publications.read(c, streamed, wanted.isEmpty() ? null : wanted);
+        if (!pubs.missing().isEmpty()) {
+            throw new SlotLostException(SlotLostException.Reason.UNPUBLISHED, "publication " + TableId.quoteIdent(pubs.missing().get(0))
+                    + " no longer exists: it was dropped while this consumer was streaming it (applied and acknowledged up to LSN "
+                    + PgOutputEndpoint.lsn(acknowledged) + "). PostgreSQL cannot decode the changes made since through it, so they may"
+                    + " be missing downstream. Create the publication again, then a new slot, and copy the tables again before streaming");
+        }
+        List<Publications.Coverage> unpublished = new ArrayList<>();
+        for (TableId t : wanted) {
+            Publications.Coverage table = pubs.coverage(t);
+            if (table == null) {
+                if (warned.add("missing:" + t)) {
+                    LOG.warn("pgoutput:{}: captured table {} no longer exists under that name (dropped, or renamed: a renamed table's"
+                            + " changes arrive under its new name)", options.getSlot(), t.quoted());
+                }
+            } else if (!table.published() && !leftOut.contains(t)) {
+                unpublished.add(table);
+            }
+        }
+        if (!unpublished.isEmpty()) {
+            throw unpublished(pubs, unpublished, acknowledged);
+        }
+        warnAboutCoverage(pubs);
+    }
+
+    /** Captured tables are no longer published after this consumer streamed them. */
+    private static SlotLostException unpublished(Publications pubs, List<Publications.Coverage> tables, long acknowledged) {
+        List<String> names = tables.stream().map(t -> t.id().quoted()).toList();
+        String list = String.join(", ", names);
+        boolean one = names.size() == 1;
+        List<String> fixes = new ArrayList<>();
+        for (Publications.Coverage t : tables) {
+            String target = pubs.extensible(t.isKeyless());
+            if (target != null) {
+                fixes.add(Publications.addTables(target, List.of(t.id())));
+            }
+        }
+        List<String> pubNames = quoted(pubs.existing().stream().map(Publications.Publication::name).toList());
+        return new SlotLostException(SlotLostException.Reason.UNPUBLISHED, (one ? "table " : "tables ") + list + (one ? " was" : " were")
+                + " taken out of publication" + (pubNames.size() > 1 ? "s " : " ") + String.join(", ", pubNames) + " while this consumer"
+                + " was streaming " + (one ? "it" : "them") + " (applied and acknowledged up to LSN " + PgOutputEndpoint.lsn(acknowledged)
+                + "). PostgreSQL sends no changes of unpublished tables and never sends the ones made meanwhile later, so changes to "
+                + (one ? "it" : "them") + " may be missing downstream. Either add " + (one ? "it" : "them") + " back"
+                + (fixes.isEmpty() ? "" : " (" + String.join(" ", fixes) + ")") + " and copy the tables again from a new slot, or stop"
+                + " capturing " + (one ? "it" : "them") + " (take " + (one ? "it" : "them") + " out of publicationTables)");
     }
 
     /**
@@ -268,75 +485,6 @@ final class Prerequisites {
         return new PrerequisiteException("role " + role + " may not create the publication (" + reason.strip() + ")." + fix
                 + " Or have an administrator (a superuser, or the tables' owner) run " + create
                 + "; once: with the publication in place the role needs only REPLICATION and SELECT on the tables.");
-    }
-
-    /**
-     * Where the tables a consumer captures stand in its publication.
-     *
-     * @param exists      whether the publication exists
-     * @param updatesOrDeletes whether it publishes updates or deletes (replica identities matter then)
-     * @param unpublished captured tables that exist but are not published
-     * @param missing     captured tables that no longer exist under their name (dropped or renamed)
-     */
-    record PublicationState(boolean exists, boolean updatesOrDeletes, List<TableId> unpublished, List<TableId> missing) {
-    }
-
-    static PublicationState publicationState(Connection c, String pub, List<TableId> wanted) throws SQLException {
-        boolean exists;
-        boolean updatesOrDeletes;
-        try (PreparedStatement ps = c.prepareStatement("SELECT pubupdate OR pubdelete FROM pg_publication WHERE pubname = ?")) {
-            ps.setString(1, pub);
-            try (ResultSet rs = ps.executeQuery()) {
-                exists = rs.next();
-                updatesOrDeletes = exists && rs.getBoolean(1);
-            }
-        }
-        List<TableId> unpublished = new ArrayList<>();
-        List<TableId> missing = new ArrayList<>();
-        if (!exists || wanted.isEmpty()) {
-            return new PublicationState(exists, updatesOrDeletes, unpublished, missing);
-        }
-        try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t, c.oid IS NOT NULL, EXISTS (SELECT 1 FROM pg_publication_tables pt"
-                + " WHERE pt.pubname = ? AND pt.schemaname = w.s AND pt.tablename = w.t)"
-                + " FROM unnest(?::text[], ?::text[]) AS w(s, t)"
-                + " LEFT JOIN pg_namespace n ON n.nspname = w.s"
-                + " LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.t AND c.relkind IN ('r', 'p')")) {
-            ps.setString(1, pub);
-            ps.setArray(2, c.createArrayOf("text", wanted.stream().map(TableId::schema).toArray()));
-            ps.setArray(3, c.createArrayOf("text", wanted.stream().map(TableId::name).toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    TableId t = new TableId(rs.getString(1), rs.getString(2));
-                    if (!rs.getBoolean(3)) {
-                        missing.add(t);
-                    } else if (!rs.getBoolean(4)) {
-                        unpublished.add(t);
-                    }
-                }
-            }
-        }
-        return new PublicationState(true, updatesOrDeletes, unpublished, missing);
-    }
-
-    /** Captured tables left the publication (or it was dropped) after this consumer streamed from it. */
-    static SlotLostException unpublished(String pub, PublicationState state, long acknowledged) {
-        String p = TableId.quoteIdent(pub);
-        if (!state.exists()) {
-            return new SlotLostException(SlotLostException.Reason.UNPUBLISHED, "publication " + p + " no longer exists: it was"
-                    + " dropped while this consumer was streaming it (applied and acknowledged up to LSN " + PgOutputEndpoint.lsn(acknowledged)
-                    + "). PostgreSQL cannot decode the changes made since through it, so they may be missing downstream. Create the"
-                    + " publication again, then a new slot, and copy the tables again before streaming");
-        }
-        List<String> names = state.unpublished().stream().map(TableId::quoted).toList();
-        String list = String.join(", ", names);
-        boolean one = names.size() == 1;
-        return new SlotLostException(SlotLostException.Reason.UNPUBLISHED, (one ? "table " : "tables ") + list + (one ? " was" : " were")
-                + " taken out of publication " + p + " while this consumer was streaming it (applied and acknowledged up to LSN "
-                + PgOutputEndpoint.lsn(acknowledged) + "). PostgreSQL sends no changes of unpublished tables and never sends the"
-                + " ones made meanwhile later, so changes to " + (one ? "it" : "them") + " may be missing downstream. Either add "
-                + (one ? "it" : "them") + " back (ALTER PUBLICATION " + p + " ADD TABLE " + list + ";) and copy the tables again"
-                + " from a new slot, or stop capturing " + (one ? "it" : "them") + " (take " + (one ? "it" : "them")
-                + " out of publicationTables)");
     }
 
     /** {@code a.b, "x,y"."z", c} → tables; a name without schema is in public; surrounding double quotes are dropped. */
@@ -366,60 +514,6 @@ final class Prerequisites {
                     throw new PrerequisiteException("publicationTables names " + t.quoted() + ", which is not a table of this database");
                 }
             }
-        }
-    }
-
-    private static void requirePublished(Connection c, String pub, TableId t) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT 1 FROM pg_publication_tables WHERE pubname = ? AND schemaname = ? AND tablename = ?")) {
-            ps.setString(1, pub);
-            ps.setString(2, t.schema());
-            ps.setString(3, t.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw new PrerequisiteException("publication " + TableId.quoteIdent(pub) + " does not include table " + t.quoted()
-                            + ": run ALTER PUBLICATION " + TableId.quoteIdent(pub) + " ADD TABLE " + t.quoted() + ";");
-                }
-            }
-        }
-    }
-
-    /**
-     * Published tables without a key or replica identity: an error for the tables this consumer captures
-     * ({@code publicationTables}, or every published table when that is empty), a warning for the others.
-     */
-    private static void requireReplicaIdentities(Connection c, String pub, List<TableId> wanted) throws SQLException {
-        List<String> bad = new ArrayList<>();
-        List<String> others = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname FROM pg_publication_tables pt"
-                + " JOIN pg_namespace n ON n.nspname = pt.schemaname"
-                + " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
-                + " WHERE pt.pubname = ? AND (c.relreplident = 'n'"
-                + " OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))"
-                + " OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))"
-                + " ORDER BY 1, 2")) {
-            ps.setString(1, pub);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    TableId t = new TableId(rs.getString(1), rs.getString(2));
-                    (wanted.isEmpty() || wanted.contains(t) ? bad : others).add(t.quoted());
-                }
-            }
-        }
-        if (!others.isEmpty()) {
-            LOG.warn("Publication {} also publishes {} without a primary key or replica identity: PostgreSQL rejects UPDATE and"
-                    + " DELETE on them while published. Add a primary key or REPLICA IDENTITY FULL, or take them out of the publication",
-                    pub, others);
-        }
-        if (!bad.isEmpty()) {
-            StringBuilder fix = new StringBuilder();
-            for (String t : bad) {
-                fix.append(" ALTER TABLE ").append(t).append(" REPLICA IDENTITY FULL;");
-            }
-            throw new PrerequisiteException("published table" + (bad.size() > 1 ? "s " : " ") + String.join(", ", bad)
-                    + (bad.size() > 1 ? " have" : " has") + " neither a primary key nor a usable replica identity, so PostgreSQL"
-                    + " rejects their UPDATEs and DELETEs while published and cannot say which row changed. Add a primary key,"
-                    + " or run:" + fix);
         }
     }
 

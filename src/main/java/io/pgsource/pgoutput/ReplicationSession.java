@@ -1,6 +1,7 @@
 package io.pgsource.pgoutput;
 
 import io.pgsource.pgoutput.protocol.CatalogGeneratedColumns;
+import io.pgsource.pgoutput.protocol.CatalogPartitionRoots;
 import io.pgsource.pgoutput.protocol.CatalogPrimaryKeys;
 import io.pgsource.pgoutput.protocol.CatalogTypeNames;
 import io.pgsource.pgoutput.protocol.RelationCache;
@@ -19,6 +20,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
 import java.util.function.IntPredicate;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
@@ -46,6 +48,7 @@ final class ReplicationSession implements AutoCloseable {
     }
 
     private final PgOutputConfiguration options;
+    private final Prerequisites prerequisites;
     private final ConnectionSettings connections;
     private final Acknowledgements acks;
     private final PartHandler handler;
@@ -74,9 +77,10 @@ final class ReplicationSession implements AutoCloseable {
      * @param deliveryThreads runs the route on each transaction part, one at a time, while this session reads on
      * @param textOnly        read in text mode even with binary=true (a column type had no binary decoder)
      */
-    ReplicationSession(PgOutputConfiguration options, ConnectionSettings connections, Acknowledgements acks, PartHandler handler,
-                       Executor deliveryThreads, boolean textOnly) {
+    ReplicationSession(PgOutputConfiguration options, Prerequisites prerequisites, ConnectionSettings connections, Acknowledgements acks,
+                       PartHandler handler, Executor deliveryThreads, boolean textOnly) {
         this.options = options;
+        this.prerequisites = prerequisites;
         this.connections = connections;
         this.acks = acks;
         this.handler = handler;
@@ -89,10 +93,12 @@ final class ReplicationSession implements AutoCloseable {
      *
      * @param streamedUpTo null before the consumer first streamed from the slot, else the LSN it acknowledged: then a
      *                     missing slot is not created again but reported as lost ({@link SlotLostException})
+     * @param streamed     with streamedUpTo: the publications streamed so far
+     * @return the publications this session streams
      */
-    void open(Long streamedUpTo) throws Exception {
+    List<String> open(Long streamedUpTo, List<String> streamed) throws Exception {
         catalog = connections.openCatalog();
-        Prerequisites.Outcome setup = new Prerequisites(options).check(catalog, streamedUpTo);
+        Prerequisites.Outcome setup = prerequisites.check(catalog, streamedUpTo, streamed);
         IntPredicate binaryTypes = options.getBinaryTypes();
         boolean binary = options.isBinary() && !textOnly;
         if (binary && setup.serverVersion() < 140000) {
@@ -114,7 +120,8 @@ final class ReplicationSession implements AutoCloseable {
                 .withStartPosition(start > 0 ? LogSequenceNumber.valueOf(start) : LogSequenceNumber.INVALID_LSN)
                 .withSlotOption("proto_version", protocol)
                 // pgjdbc puts the value between single quotes as is; the list itself takes quoted identifiers
-                .withSlotOption("publication_names", TableId.quoteIdent(options.getPublication()).replace("'", "''"))
+                .withSlotOption("publication_names", String.join(",", setup.publications().stream().map(TableId::quoteIdent).toList())
+                        .replace("'", "''"))
                 .withStatusInterval((int) Math.min(Integer.MAX_VALUE, options.getStatusInterval()), TimeUnit.MILLISECONDS);
         if (protocol >= 2 && options.isStreaming()) {
             builder.withSlotOption("streaming", "on");
@@ -134,13 +141,16 @@ final class ReplicationSession implements AutoCloseable {
         delivery.start(deliveryThreads);
         Path spool = options.getSpoolDirectory() != null ? Path.of(options.getSpoolDirectory())
                 : Path.of(System.getProperty("java.io.tmpdir"), "pgoutput-spool");
+        Predicate<TableId> captured = options.getTableFilter();
         RelationCache relations = new RelationCache(new CatalogTypeNames(catalog), new CatalogPrimaryKeys(catalog),
-                new CatalogGeneratedColumns(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true);
+                new CatalogGeneratedColumns(catalog), new CatalogPartitionRoots(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true,
+                captured != null ? captured : table -> true);
         assembler = new TransactionAssembler(protocol, relations, options.getMaxBatchSize(),
                 spool, this::part, m -> LOG.debug("non-transactional logical decoding message '{}' ignored", m.prefix()));
         LOG.info("Streaming slot {} of {} (publication {}, pgoutput protocol {}, {} mode{}), from {}", options.getSlot(), connections.target(),
-                options.getPublication(), protocol, binary ? "binary" : "text", lacking(setup.serverVersion()),
+                String.join(", ", setup.publications()), protocol, binary ? "binary" : "text", lacking(setup.serverVersion()),
                 start > 0 ? "LSN " + PgOutputEndpoint.lsn(start) : "its confirmed position " + PgOutputEndpoint.lsn(setup.confirmedFlush()));
+        return setup.publications();
     }
 
     /** What the options ask for that a server before PostgreSQL 14 (pgoutput protocol 1) cannot give, said once per session. */

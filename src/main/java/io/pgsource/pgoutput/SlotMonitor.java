@@ -1,6 +1,5 @@
 package io.pgsource.pgoutput;
 
-import io.pgsource.change.TableId;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -8,9 +7,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +33,9 @@ final class SlotMonitor {
         /** Whether the consumer has streamed from the slot (only then is a missing slot or table a loss). */
         boolean streamedBefore();
 
+        /** The publications the consumer streams (null before it streamed). */
+        List<String> publications();
+
         /** The commit time of the last transaction the route completed, or null. */
         OffsetDateTime lastAppliedCommit();
 
@@ -55,18 +55,17 @@ final class SlotMonitor {
     }
 
     private final PgOutputConfiguration options;
+    private final Prerequisites prerequisites;
     private final ConnectionSettings connections;
     private final Watched consumer;
-    private final List<TableId> captured;
-    private final Set<TableId> reportedMissing = new HashSet<>();
     private Connection connection;
     private volatile Lag lag;
 
-    SlotMonitor(PgOutputConfiguration options, ConnectionSettings connections, Watched consumer) {
+    SlotMonitor(PgOutputConfiguration options, Prerequisites prerequisites, ConnectionSettings connections, Watched consumer) {
         this.options = options;
+        this.prerequisites = prerequisites;
         this.connections = connections;
         this.consumer = consumer;
-        this.captured = Prerequisites.tables(options.getPublicationTables());
     }
 
     /** The last check's findings, or null before the first check succeeded. */
@@ -81,8 +80,8 @@ final class SlotMonitor {
                 connection = connections.openCatalog();
             }
             boolean slotExists = checkSlot(connection);
-            if (slotExists && !captured.isEmpty()) {
-                checkPublication(connection);
+            if (slotExists) {
+                checkPublications(connection);
             }
         } catch (SQLException | RuntimeException e) {
             LOG.debug("pgoutput:{} slot check failed: {}", options.getSlot(), e.getMessage());
@@ -141,20 +140,15 @@ final class SlotMonitor {
         }
     }
 
-    private void checkPublication(Connection c) throws SQLException {
-        if (!consumer.streamedBefore()) {
+    private void checkPublications(Connection c) throws SQLException {
+        List<String> publications = consumer.publications();
+        if (!consumer.streamedBefore() || publications == null) {
             return; // the session's own checks say what to set up
         }
-        Prerequisites.PublicationState state = Prerequisites.publicationState(c, options.getPublication(), captured);
-        if (!state.exists() || !state.unpublished().isEmpty()) {
-            consumer.lost(Prerequisites.unpublished(options.getPublication(), state, consumer.acknowledged()));
-            return;
-        }
-        for (TableId t : state.missing()) {
-            if (reportedMissing.add(t)) {
-                LOG.warn("pgoutput:{}: captured table {} no longer exists under that name (dropped, or renamed: a renamed table's"
-                        + " changes arrive under its new name)", options.getSlot(), t.quoted());
-            }
+        try {
+            prerequisites.requireStillPublished(c, publications, consumer.acknowledged());
+        } catch (SlotLostException e) {
+            consumer.lost(e);
         }
     }
 

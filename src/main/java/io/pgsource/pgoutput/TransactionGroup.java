@@ -95,7 +95,7 @@ final class TransactionGroup {
             streamed |= p.streamed();
         }
         TransactionPart last = parts.get(parts.size() - 1);
-        return new TransactionPart(new ChangeBatch(events, last.batch().position(), true, tables), last.xid(), 0, streamed,
+        return new TransactionPart(new ChangeBatch(events, last.batch().position(), true, tables), last.xid(), 0, 0, streamed,
                 last.origin(), List.of());
     }
 

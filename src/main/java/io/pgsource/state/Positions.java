@@ -44,14 +44,18 @@ public final class Positions {
 
     /**
      * The stored text of a log batch that may be a part of a bigger transaction: an earlier part is stored as
-     * {@code X/X#part} (the commit record LSN and the part's index), so a replay after a crash between parts skips
-     * exactly the parts already applied; a last part (or a whole transaction) as its commit's end LSN.
+     * {@code X/X#n}, the commit record LSN and how many changes of the transaction are applied with it, so a replay
+     * after a crash between parts skips exactly those changes, however the parts are cut then; a last part (or a whole
+     * transaction) as its commit's end LSN.
      *
-     * @param part the part's index in its transaction ({@link io.pgsource.change.ChangeHeaders#TX_PART}), or null
+     * @param changesThrough how many changes of its transaction the batch and the parts before it carry (the
+     *                       {@link io.pgsource.change.ChangeHeaders#TX_CHANGES_BEFORE} header plus the batch's size), or
+     *                       null when unknown: then an earlier part is stored as its commit record LSN, and a replay
+     *                       applies the whole transaction again
      */
-    public static String value(Position position, boolean last, Integer part) {
-        if (position instanceof Position.Log log && !last && part != null) {
-            return lsn(log.commitLsn()) + "#" + part;
+    public static String value(Position position, boolean last, Long changesThrough) {
+        if (position instanceof Position.Log log && !last && changesThrough != null) {
+            return lsn(log.commitLsn()) + "#" + changesThrough;
         }
         return value(position);
     }
@@ -70,7 +74,7 @@ public final class Positions {
         String t = text == null ? "" : text.strip();
         int hash = t.indexOf('#');
         if (hash >= 0) {
-            t = t.substring(0, hash); // X/X#part: an earlier part of a transaction
+            t = t.substring(0, hash); // X/X#n: a transaction applied in part
         }
         int slash = t.indexOf('/');
         try {
@@ -87,28 +91,29 @@ public final class Positions {
      * The batch without the events of the earlier transactions it combines ({@code combineTransactions}) that a
      * destination holding {@code stored} already applied; the batch itself when there are none. An event carries its
      * transaction's commit record LSN, and a stored LSN (an end LSN, or the point a copy was taken at) never lies
-     * inside a record: the transaction was applied exactly when its commit record starts below the stored LSN. The
-     * batch's own (last) transaction is left to {@link #alreadyApplied}.
+     * inside a record: the transaction was applied exactly when its commit record starts below the stored LSN. A
+     * transaction stored as applied in part ({@code X/X#n}, its earlier parts cut by another maxBatchSize before a
+     * restart) loses its first n changes. The batch's own (last) transaction is left to {@link #appliedChanges}.
      */
     public static ChangeBatch withoutApplied(ChangeBatch batch, String stored) {
         if (stored == null || !(batch.position() instanceof Position.Log last)) {
             return batch;
         }
-        long at;
-        try {
-            at = parseLsn(stored);
-        } catch (IllegalArgumentException e) {
-            return batch;
-        }
+        Stored at = Stored.parse(stored);
         // transactions come in commit order: when the first is not applied, none is (a single transaction's batch, or
         // the usual combined one, costs one comparison)
-        if (batch.isEmpty() || !applied(batch.get(0), last, at)) {
+        if (at == null || batch.isEmpty() || !applied(batch.get(0), last, at, 0)) {
             return batch;
         }
         List<ChangeEvent> rest = null;
+        long inTransaction = 0;
+        long txId = -1;
         for (int i = 0; i < batch.size(); i++) {
             ChangeEvent e = batch.get(i);
-            boolean applied = applied(e, last, at);
+            long tx = e.position() instanceof Position.Log p ? p.txId() : -1;
+            inTransaction = tx == txId ? inTransaction + 1 : 0;
+            txId = tx;
+            boolean applied = applied(e, last, at, inTransaction);
             if (applied && rest == null) {
                 rest = new ArrayList<>(batch.subList(0, i));
             } else if (!applied && rest != null) {
@@ -119,66 +124,90 @@ public final class Positions {
     }
 
     /** Whether an event of a combined batch belongs to an earlier transaction the stored LSN {@code at} covers. */
-    private static boolean applied(ChangeEvent e, Position.Log last, long at) {
-        return e.position() instanceof Position.Log p && p.txId() != last.txId() && Long.compareUnsigned(p.commitLsn(), at) < 0;
+    private static boolean applied(ChangeEvent e, Position.Log last, Stored at, long indexInTransaction) {
+        if (!(e.position() instanceof Position.Log p) || p.txId() == last.txId()) {
+            return false;
+        }
+        int c = Long.compareUnsigned(p.commitLsn(), at.lsn);
+        return c < 0 || (c == 0 && indexInTransaction < at.changes);
     }
 
     /**
-     * Whether a log batch was already applied by a destination that stored {@code stored} for its slot, so a replay
-     * must be skipped.
+     * Whether a log batch was already applied, as a whole, by a destination that stored {@code stored} for its slot,
+     * so a replay must be skipped. See {@link #appliedChanges} for a batch applied in part.
+     *
+     * @param changesBefore how many changes of its transaction came in earlier parts
+     *                      ({@link io.pgsource.change.ChangeHeaders#TX_CHANGES_BEFORE}), or null when unknown
+     * @param stored        the stored position of the slot ({@code X/X} or {@code X/X#n}), or null when none
+     */
+    public static boolean alreadyApplied(ChangeBatch batch, Long changesBefore, String stored) {
+        return applied(batch, changesBefore, stored) < 0;
+    }
+
+    /**
+     * How many of a log batch's leading changes a destination that stored {@code stored} for its slot already applied:
+     * the batch's size when it was applied as a whole, else 0, except for a part of a transaction that was applied up
+     * to a change inside this part (before a restart, maxBatchSize cut its parts elsewhere): then the changes up to
+     * that one.
      *
      * <p>A transaction with more changes than fit one batch comes in parts. Every part but the last carries the
-     * commit <em>record</em> LSN and is stored with it; the last part carries the commit's end LSN, which is above it.
-     * So:
+     * commit <em>record</em> LSN and is stored with it and the count of its transaction's changes applied so far
+     * ({@code X/X#n}); the last part carries the commit's end LSN, which is above it. So:
      * <ul>
      * <li>the last part (or a whole transaction) was applied when the stored LSN is at or above its LSN;</li>
-     * <li>an earlier part was applied for sure only when the stored LSN is <em>above</em> its LSN (the whole
-     * transaction, or a later one, was applied). When the stored LSN equals it, some parts of this transaction were
-     * applied but not all, and which ones is not known: every part is applied again. Keyed changes converge (upserts
-     * and deletes by key, replayed in order, end in the same rows); rows of keyless tables may be doubled.</li>
+     * <li>an earlier part was applied when the stored LSN is <em>above</em> its LSN (the whole transaction, or a later
+     * one, was applied). The next transaction's commit record may start exactly at the previous one's end LSN, which
+     * is why equality alone does not skip it;</li>
+     * <li>when the stored position is {@code X/X#n} for this very transaction, its first n changes were applied: they
+     * are skipped, whichever parts carry them now. (Replaying applied changes is not harmless: rows of a keyless table
+     * would be doubled, and a replayed update whose TOASTed value was not sent, for a key a later change moved, would
+     * re-create that row without the value.) When the part's place in its transaction is not known, nothing of it is
+     * skipped.</li>
      * </ul>
-     * The next transaction's commit record may start exactly at the previous one's end LSN, which is why equality
-     * does not skip an earlier part.
-     *
-     * @param position the batch's position
-     * @param last     whether the batch is a transaction's last (or only) part
-     * @param stored   the stored LSN of the slot ({@code X/X}), or null when none
      */
-    public static boolean alreadyApplied(Position.Log position, boolean last, String stored) {
-        return alreadyApplied(position, last, null, stored);
+    public static int appliedChanges(ChangeBatch batch, Long changesBefore, String stored) {
+        long applied = applied(batch, changesBefore, stored);
+        return applied < 0 ? batch.size() : (int) applied;
+    }
+
+    /** -1 when the whole batch was applied, else how many of its leading changes were. */
+    private static long applied(ChangeBatch batch, Long changesBefore, String stored) {
+        Stored at = Stored.parse(stored);
+        if (at == null || !(batch.position() instanceof Position.Log position)) {
+            return 0;
+        }
+        // the commit record LSN of the batch's (last) transaction: what its events carry, and its earlier parts
+        long record = batch.last() ? (batch.isEmpty() || !(batch.get(batch.size() - 1).position() instanceof Position.Log e)
+                ? -1 : e.commitLsn()) : position.commitLsn();
+        if (at.changes >= 0 && record != -1 && at.lsn == record) {
+            if (changesBefore == null) {
+                return 0; // applied in part, but where this part stands is not known: apply it
+            }
+            long applied = Math.max(0, at.changes - changesBefore);
+            return applied >= batch.size() && !batch.isEmpty() ? -1 : applied;
+        }
+        int c = Long.compareUnsigned(at.lsn, position.commitLsn());
+        return (batch.last() ? c >= 0 : c > 0) ? -1 : 0;
     }
 
     /**
-     * As {@link #alreadyApplied(Position.Log, boolean, String)}, knowing the part's index: when the stored position
-     * is {@code X/X#k} for this transaction, parts 0..k were applied and are skipped, the others applied. (Replaying
-     * applied parts is not harmless: a replayed update whose TOASTed value was not sent, for a key a later part moved,
-     * would re-create that row without the value.) Parts split the same way on every replay: by maxBatchSize.
+     * A stored log position.
      *
-     * @param part the part's index, or null when unknown (then every earlier part of a partly applied transaction
-     *             is applied again)
+     * @param lsn     an end LSN, a copy's consistent point, or the commit record LSN of a transaction applied in part
+     * @param changes how many changes of that transaction were applied; -1 for a plain LSN
      */
-    public static boolean alreadyApplied(Position.Log position, boolean last, Integer part, String stored) {
-        if (stored == null) {
-            return false;
-        }
-        long at;
-        try {
-            at = parseLsn(stored);
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
-        int c = Long.compareUnsigned(at, position.commitLsn());
-        if (last || c != 0) {
-            return last ? c >= 0 : c > 0;
-        }
-        int hash = stored.indexOf('#');
-        if (hash < 0 || part == null) {
-            return false; // the previous transaction's end LSN, or unknown parts: apply
-        }
-        try {
-            return part <= Integer.parseInt(stored.substring(hash + 1).strip());
-        } catch (NumberFormatException e) {
-            return false;
+    private record Stored(long lsn, long changes) {
+        static Stored parse(String stored) {
+            if (stored == null) {
+                return null;
+            }
+            try {
+                long lsn = parseLsn(stored);
+                int hash = stored.indexOf('#');
+                return new Stored(lsn, hash < 0 ? -1 : Long.parseLong(stored.substring(hash + 1).strip()));
+            } catch (IllegalArgumentException e) {
+                return null; // NumberFormatException included: not a log position, nothing is skipped
+            }
         }
     }
 }

@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
 class CrashRecoveryIT {
     private static final Logger LOG = LoggerFactory.getLogger(CrashRecoveryIT.class);
     private static final int SCALE = 30_000;
+    /** source.max_batch_size: big transactions arrive in parts of this many changes. */
+    private static final int MAX_BATCH_SIZE = 1000;
     private static final Duration START = Duration.ofSeconds(120);
     /** The first run copies in small pages: the copy lasts seconds instead of one, and is killed inside it. */
     private static final Map<String, String> SLOW_COPY = Map.of("SOURCE_BATCH_FETCH_LIMIT", "50");
@@ -172,7 +174,7 @@ class CrashRecoveryIT {
             assertThat(pgsource.runOnce(Duration.ofSeconds(180))).as("the sync.once run's exit code\n%s", pgsource.context()).isZero();
             String context = "seed " + seed + "; " + pgsource.context();
 
-            JsonlEvents events = JsonlEvents.read(out, "public", workload.tables(), kills);
+            JsonlEvents events = JsonlEvents.read(out, "public", workload.tables(), kills, MAX_BATCH_SIZE);
             assertThat(events.violations()).as("the jsonl contract\n%s", context).isEmpty();
             assertThat(events.repeats().stream().map(JsonlEvents.Repeat::position).distinct().count())
                     .as("batches repeated (at most one per kill): %s", events.repeats()).isLessThanOrEqualTo(kills.size());
@@ -208,7 +210,7 @@ class CrashRecoveryIT {
         env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
         // small pages and parts: more commits to be killed between, and big transactions arrive in parts
         env.put("SOURCE_BATCH_FETCH_LIMIT", "1000");
-        env.put("SOURCE_MAX_BATCH_SIZE", "1000");
+        env.put("SOURCE_MAX_BATCH_SIZE", Integer.toString(MAX_BATCH_SIZE));
         return env;
     }
 

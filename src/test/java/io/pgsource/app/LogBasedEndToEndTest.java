@@ -247,6 +247,47 @@ class LogBasedEndToEndTest {
         assertThat(SourceFixture.query(pg, target, "SELECT id FROM flags")).containsExactly("1");
     }
 
+    /**
+     * A keyless REPLICA IDENTITY FULL table, a transaction in parts partly applied when the destination rejected its
+     * last part; the next runs cut it into parts of other sizes. The destination stored how many of its changes it
+     * applied, so each run skips exactly those, whatever the parts: no row doubled, none lost.
+     */
+    @Test
+    void aPartlyAppliedTransactionOfAKeylessTableIsAppliedExactlyWhateverTheNextPartSize() throws Exception {
+        String source = pg.createDatabase("log_keyless_parts_src");
+        String target = pg.createDatabase("log_keyless_parts_dst");
+        SourceFixture.execute(pg, source, """
+                CREATE TABLE history (account int NOT NULL, delta int NOT NULL);
+                ALTER TABLE history REPLICA IDENTITY FULL;
+                CREATE TABLE flags (id int PRIMARY KEY);""");
+        Map<String, String> env = ownEnv(source, target, "e2e_keyless_parts");
+        env.put("SOURCE_MAX_BATCH_SIZE", "4");
+        sync(env);
+        SourceFixture.execute(pg, target, """
+                CREATE FUNCTION reject() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'rejected once'; END $$;
+                CREATE TRIGGER reject BEFORE INSERT ON flags FOR EACH ROW EXECUTE FUNCTION reject();""");
+        // 10 history rows (two of each) and the flag last: parts of 4 are 0-3, 4-7, 8-10; the last is rejected
+        SourceFixture.execute(pg, source, """
+                BEGIN;
+                INSERT INTO history SELECT g % 5, 1 FROM generate_series(1, 10) g;
+                INSERT INTO flags VALUES (1);
+                COMMIT;""");
+        assertThat(PgSourceMain.run(env, new Properties())).as("the destination rejected the last part").isEqualTo(1);
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM history")).as("two parts applied").containsExactly("8");
+        assertThat(SourceFixture.query(pg, target, "SELECT position FROM _pgsource.positions WHERE stream = 'slot:e2e_keyless_parts'"))
+                .singleElement().asString().endsWith("#8");
+
+        // again rejected, now in parts of 3 (0-2, 3-5 skipped; 6-8 applied from 8 on; 9-10 rejected)
+        env.put("SOURCE_MAX_BATCH_SIZE", "3");
+        assertThat(PgSourceMain.run(env, new Properties())).isEqualTo(1);
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM history")).containsExactly("9");
+        SourceFixture.execute(pg, target, "DROP TRIGGER reject ON flags");
+        env.put("SOURCE_MAX_BATCH_SIZE", "100");
+        sync(env);
+        assertTableSame(source, target, "history");
+        assertThat(SourceFixture.query(pg, target, "SELECT id FROM flags")).containsExactly("1");
+    }
+
     @Test
     void addedColumnsArriveBetweenRunsAndInsideTheStream() throws Exception {
         String source = pg.createDatabase("log_ddl_src");

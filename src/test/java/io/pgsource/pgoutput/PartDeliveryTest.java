@@ -46,7 +46,7 @@ class PartDeliveryTest {
             values[0] = i;
             events.add(new ChangeEvent(Op.INSERT, shape, null, TestChanges.row(shape, values), Set.of(), position));
         }
-        return new TransactionPart(new ChangeBatch(events, position, last), lsn, index, false, null, List.of());
+        return new TransactionPart(new ChangeBatch(events, position, last), lsn, index, 0, false, null, List.of());
     }
 
     @Test

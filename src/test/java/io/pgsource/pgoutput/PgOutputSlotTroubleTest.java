@@ -30,7 +30,13 @@ class PgOutputSlotTroubleTest extends CamelTestSupport {
         db.execute("CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)", "CREATE TABLE c (id int PRIMARY KEY)",
                 "CREATE PUBLICATION dropped_pub FOR TABLE a", "CREATE PUBLICATION shrunk_pub FOR TABLE a, b",
                 "CREATE PUBLICATION stuck_pub FOR TABLE c",
-                "CREATE TABLE d (id int PRIMARY KEY)", "CREATE PUBLICATION renamed_pub FOR TABLE d");
+                "CREATE TABLE d (id int PRIMARY KEY)", "CREATE PUBLICATION renamed_pub FOR TABLE d",
+                "CREATE TABLE pm (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)",
+                "CREATE TABLE pm_2024 PARTITION OF pm FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY RANGE (id)",
+                "CREATE TABLE pm_2024_a PARTITION OF pm_2024 FOR VALUES FROM (0) TO (100)",
+                "CREATE TABLE pm_2024_b PARTITION OF pm_2024 FOR VALUES FROM (100) TO (MAXVALUE)",
+                "CREATE TABLE pm_2025 PARTITION OF pm FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "CREATE PUBLICATION all_pub FOR ALL TABLES", "CREATE PUBLICATION root_pub FOR TABLE pm");
     }
 
     @AfterAll
@@ -137,6 +143,66 @@ class PgOutputSlotTroubleTest extends CamelTestSupport {
                     .contains("ALTER PUBLICATION \"shrunk_pub\" ADD TABLE \"public\".\"b\";").contains("out of publicationTables");
         });
         assertThat(consumer.getHealthCheck().call().getState()).isEqualTo(HealthCheck.State.DOWN);
+    }
+
+    /**
+     * FOR ALL TABLES without publish_via_partition_root lists the leaves of a partitioned table, never the table: that is
+     * no table taken out of the publication. Changes of leaves at any depth, and of a partition created meanwhile, arrive
+     * as the partitioned table's; changes of tables the consumer does not capture never reach the route.
+     */
+    @Test
+    void aPartitionedTablePublishedAsItsLeavesStreamsAsItselfAndIsNoLoss() throws Exception {
+        String slot = db.createSlot("leaves");
+        Trouble trouble = trouble("leavesTrouble");
+        context.getRegistry().bind("onlyPm", (java.util.function.Predicate<io.pgsource.change.TableId>) t -> t.name().equals("pm"));
+        Collector collector = new Collector();
+        PgOutputConsumer consumer = route("leaves", db.uri(slot, "all_pub",
+                "publicationTables=pm&tableFilter=#onlyPm&slotCheckInterval=200ms&exceptionHandler=#leavesTrouble"), collector);
+        await(Duration.ofSeconds(20), () -> consumer.status().streaming(), "streaming");
+        db.transaction("INSERT INTO pm VALUES (1, '2024-02-01'), (200, '2024-03-01'), (3, '2025-01-05')", "INSERT INTO a VALUES (77)");
+        db.execute("CREATE TABLE pm_2026 PARTITION OF pm FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')");
+        db.transaction("INSERT INTO pm VALUES (4, '2026-01-05')");
+        db.transaction("INSERT INTO a VALUES (78)");
+        await(Duration.ofSeconds(20), () -> collector.transactions().size() >= 3, "the transactions");
+        PgOutputTestSupport.sleep(1_000); // a few slot checks
+        assertThat(trouble.handled).as("nothing was taken out of the publication").isEmpty();
+        assertThat(collector.events()).hasSize(4).allSatisfy(e -> assertThat(e.tableId().name()).isEqualTo("pm"));
+        assertThat(consumer.status().streaming()).isTrue();
+    }
+
+    /** A table attached as a partition while streaming: its changes become the partitioned table's; detached, its own. */
+    @Test
+    void aPartitionAttachedOrDetachedWhileStreamingIsFollowed() throws Exception {
+        db.execute("CREATE TABLE pm_2030 (id int NOT NULL, at date NOT NULL)");
+        String slot = db.createSlot("attach");
+        Collector collector = new Collector();
+        PgOutputConsumer consumer = route("attach", db.uri(slot, "all_pub", "publicationTables=pm"), collector);
+        await(Duration.ofSeconds(20), () -> consumer.status().streaming(), "streaming");
+        db.transaction("INSERT INTO pm_2030 VALUES (1, '2030-01-05')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() == 1, "the change of the table");
+        db.execute("ALTER TABLE pm ATTACH PARTITION pm_2030 FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')");
+        db.transaction("INSERT INTO pm_2030 VALUES (2, '2030-02-05')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() == 2, "the change of the partition");
+        db.execute("ALTER TABLE pm DETACH PARTITION pm_2030");
+        db.transaction("INSERT INTO pm_2030 VALUES (3, '2030-03-05')");
+        await(Duration.ofSeconds(20), () -> collector.events().size() == 3, "the change of the detached table");
+        assertThat(collector.events()).extracting(e -> e.tableId().name()).containsExactly("pm_2030", "pm", "pm_2030");
+    }
+
+    @Test
+    void aPartitionedTableTakenOutOfItsPublicationStopsTheConsumerWithSqlPostgresAccepts() throws Exception {
+        String slot = db.createSlot("rootout");
+        Trouble trouble = trouble("rootTrouble");
+        Collector collector = new Collector();
+        PgOutputConsumer consumer = route("rootout", db.uri(slot, "root_pub",
+                "publicationTables=pm&slotCheckInterval=200ms&exceptionHandler=#rootTrouble"), collector);
+        await(Duration.ofSeconds(20), () -> consumer.status().streaming(), "streaming");
+        db.execute("ALTER PUBLICATION root_pub DROP TABLE pm");
+        await(Duration.ofSeconds(20), () -> !trouble.handled.isEmpty(), "the exception handler called");
+        String message = trouble.handled.get(0).getMessage();
+        assertThat(message).contains("table \"public\".\"pm\" was taken out of publication \"root_pub\"")
+                .contains("ALTER PUBLICATION \"root_pub\" ADD TABLE \"public\".\"pm\";");
+        db.execute("ALTER PUBLICATION \"root_pub\" ADD TABLE \"public\".\"pm\";"); // the fix it names is accepted
     }
 
     @Test

@@ -2,6 +2,12 @@ package io.pgsource.pgoutput;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -13,6 +19,7 @@ import org.apache.camel.test.junit5.CamelTestSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /** Every setup problem fails at start with the exact fix in the message. */
 class PrerequisitesTest extends CamelTestSupport {
@@ -41,6 +48,26 @@ class PrerequisitesTest extends CamelTestSupport {
     private static Prerequisites.Outcome check(PgOutputConfiguration options) throws Exception {
         try (Connection c = db.connect()) {
             return new Prerequisites(options).check(c);
+        }
+    }
+
+    /** The WARN lines of the checks while open. */
+    private static final class Warnings implements AutoCloseable {
+        private final Logger logger = (Logger) LoggerFactory.getLogger(Prerequisites.class);
+        private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+
+        Warnings() {
+            appender.start();
+            logger.addAppender(appender);
+        }
+
+        List<String> lines() {
+            return appender.list.stream().filter(e -> e.getLevel() == Level.WARN).map(ILoggingEvent::getFormattedMessage).toList();
+        }
+
+        @Override
+        public void close() {
+            logger.detachAppender(appender);
         }
     }
 
@@ -129,12 +156,14 @@ class PrerequisitesTest extends CamelTestSupport {
     @Test
     void aMissingPublicationGivesTheCreateCommand() throws Exception {
         String slot = db.createSlot("nopub");
+        // FOR ALL TABLES would make PostgreSQL reject UPDATE and DELETE on the keyless table: not suggested
         assertThatThrownBy(() -> check(options(slot, "nopub"))).isInstanceOf(PrerequisiteException.class)
-                .hasMessageContaining("CREATE PUBLICATION \"nopub\" FOR ALL TABLES;").hasMessageContaining("createPublication=true");
+                .hasMessageContaining("publication \"nopub\" does not exist, and one FOR ALL TABLES would make PostgreSQL reject UPDATE"
+                        + " and DELETE on ").hasMessageContaining("\"public\".\"keyless\"").hasMessageContaining("publicationTables");
         PgOutputConfiguration some = options(slot, "nopub");
         some.setPublicationTables("keyed, public.other");
         assertThatThrownBy(() -> check(some)).isInstanceOf(PrerequisiteException.class)
-                .hasMessageContaining("CREATE PUBLICATION \"nopub\" FOR TABLE \"public\".\"keyed\", \"public\".\"other\";");
+                .hasMessageContaining("CREATE PUBLICATION \"nopub\" FOR TABLE \"public\".\"keyed\", \"public\".\"other\"" + generatedColumns() + ";");
     }
 
     @Test
@@ -146,12 +175,131 @@ class PrerequisitesTest extends CamelTestSupport {
                 .hasMessageContaining("ALTER PUBLICATION \"keyed_pub\" ADD TABLE \"public\".\"other\";");
     }
 
+    /** PostgreSQL streams a keyless table's inserts and truncates: warned about once, with the fix, never refused. */
     @Test
-    void aPublishedTableWithoutKeyOrReplicaIdentitySaysReplicaIdentityFull() throws Exception {
+    void aPublishedTableWithoutKeyOrReplicaIdentityIsWarnedAboutOnceNotRefused() throws Exception {
         String slot = db.createSlot("keyless");
-        assertThatThrownBy(() -> check(options(slot, "keyless_pub"))).isInstanceOf(PrerequisiteException.class)
-                .hasMessageContaining("\"public\".\"keyless\"").hasMessageContaining("neither a primary key nor a usable replica identity")
-                .hasMessageContaining("ALTER TABLE \"public\".\"keyless\" REPLICA IDENTITY FULL;");
+        PgOutputConfiguration options = options(slot, "keyless_pub");
+        options.setPublicationTables("keyed, keyless");
+        Prerequisites checks = new Prerequisites(options);
+        try (Warnings warnings = new Warnings(); Connection c = db.connect()) {
+            assertThat(checks.check(c).publications()).containsExactly("keyless_pub");
+            checks.check(c);
+            assertThat(warnings.lines()).singleElement().asString().contains("\"public\".\"keyless\" has no primary key or replica identity")
+                    .contains("PostgreSQL rejects UPDATE and DELETE on it while it is published")
+                    .contains("ALTER TABLE \"public\".\"keyless\" REPLICA IDENTITY FULL;");
+        }
+    }
+
+    /**
+     * A partitioned table is published whatever the shape: through its root, as its leaves (FOR TABLE of the root or
+     * FOR ALL TABLES without publish_via_partition_root), or some partitions only (a warning names the others and the
+     * SQL that publishes them, which PostgreSQL accepts).
+     */
+    @Test
+    void aPartitionedTableIsPublishedThroughItsRootOrItsLeaves() throws Exception {
+        db.execute("CREATE SCHEMA parts", "CREATE TABLE parts.m (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)",
+                "CREATE TABLE parts.m_2024 PARTITION OF parts.m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY RANGE (id)",
+                "CREATE TABLE parts.m_2024_low PARTITION OF parts.m_2024 FOR VALUES FROM (0) TO (1000)",
+                "CREATE TABLE parts.m_2024_high PARTITION OF parts.m_2024 FOR VALUES FROM (1000) TO (MAXVALUE)",
+                "CREATE TABLE parts.m_2025 PARTITION OF parts.m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "CREATE PUBLICATION parts_leaves FOR TABLE parts.m", "CREATE PUBLICATION parts_root FOR TABLE parts.m"
+                        + " WITH (publish_via_partition_root = true)", "CREATE PUBLICATION parts_all FOR ALL TABLES",
+                "CREATE PUBLICATION parts_some FOR TABLE parts.m_2024_low, parts.m_2025");
+        String slot = db.createSlot("parts");
+        for (String pub : List.of("parts_leaves", "parts_root", "parts_all", "parts_leaves,parts_root")) {
+            PgOutputConfiguration options = options(slot, pub);
+            options.setPublicationTables("parts.m");
+            check(options);
+        }
+        PgOutputConfiguration some = options(slot, "parts_some");
+        some.setPublicationTables("parts.m");
+        try (Warnings warnings = new Warnings()) {
+            check(some);
+            assertThat(warnings.lines()).singleElement().asString()
+                    .contains("publish only some partitions of \"parts\".\"m\": the rows of [\"parts\".\"m_2024_high\"] are neither copied nor streamed")
+                    .contains("To publish them all: ALTER PUBLICATION \"parts_some\" ADD TABLE \"parts\".\"m\";");
+        }
+        db.execute("ALTER PUBLICATION \"parts_some\" ADD TABLE \"parts\".\"m\";");
+        try (Warnings warnings = new Warnings()) {
+            check(some);
+            assertThat(warnings.lines()).isEmpty();
+        }
+    }
+
+    /**
+     * A table no named publication covers: the SQL suggested is what PostgreSQL accepts for those publications (a FOR
+     * ALL TABLES one takes no ADD TABLE; a keyless table is not put where it makes UPDATE and DELETE fail).
+     */
+    @Test
+    void aTableNotPublishedGetsSqlPostgresAcceptsForThatPublication() throws Exception {
+        db.execute("CREATE TABLE uncovered (id int PRIMARY KEY)", "CREATE TABLE uncovered_log (line text)",
+                "CREATE PUBLICATION only_keyed FOR TABLE keyed", "CREATE PUBLICATION inserts_only FOR TABLE keyed WITH (publish = 'insert')");
+        String slot = db.createSlot("uncovered");
+        PgOutputConfiguration options = options(slot, "only_keyed");
+        options.setPublicationTables("keyed, uncovered");
+        Throwable e = catchThrowable(() -> check(options));
+        assertThat(e).isInstanceOf(PrerequisiteException.class)
+                .hasMessage("publication \"only_keyed\" does not include table \"public\".\"uncovered\": run ALTER PUBLICATION"
+                        + " \"only_keyed\" ADD TABLE \"public\".\"uncovered\"; (or take it out of publicationTables)");
+        db.execute(sqlAfter(e.getMessage(), "run "));
+        check(options);
+
+        PgOutputConfiguration log = options(slot, "only_keyed");
+        log.setPublicationTables("keyed, uncovered_log");
+        assertThatThrownBy(() -> check(log)).isInstanceOf(PrerequisiteException.class)
+                .hasMessageContaining("give it a primary key (or ALTER TABLE \"public\".\"uncovered_log\" REPLICA IDENTITY FULL;)")
+                .hasMessageContaining("WITH (publish = 'insert, truncate')");
+        PgOutputConfiguration both = options(slot, "only_keyed,inserts_only");
+        both.setPublicationTables("keyed, uncovered_log");
+        e = catchThrowable(() -> check(both));
+        assertThat(e).hasMessageContaining("run ALTER PUBLICATION \"inserts_only\" ADD TABLE \"public\".\"uncovered_log\";");
+        db.execute(sqlAfter(e.getMessage(), "run "));
+        check(both);
+        db.execute("UPDATE uncovered_log SET line = 'the application may still update it'");
+    }
+
+    /** What a publication pgsource creates on PostgreSQL 18 adds, so stored generated columns are in the WAL. */
+    private static String generatedColumns() throws Exception {
+        return Integer.parseInt(db.query("SHOW server_version_num")) >= 180000 ? " WITH (publish_generated_columns = stored)" : "";
+    }
+
+    private static String sqlAfter(String message, String marker) {
+        String rest = message.substring(message.indexOf(marker) + marker.length());
+        return rest.substring(0, rest.indexOf(';') + 1);
+    }
+
+    /**
+     * createPublication with a partitioned and a keyless table: the first publication publishes partitions through
+     * their root, the second only inserts and truncates of the keyless table, whose UPDATE and DELETE the application
+     * can still run.
+     */
+    @Test
+    void createdPublicationsPublishPartitionsThroughTheRootAndKeylessTablesInsertOnly() throws Exception {
+        db.execute("CREATE SCHEMA made", "CREATE TABLE made.m (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)",
+                "CREATE TABLE made.m_2025 PARTITION OF made.m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "CREATE TABLE made.log (line text)", "INSERT INTO made.log VALUES ('one')");
+        String slot = db.createSlot("made");
+        PgOutputConfiguration options = options(slot, "made,made_keyless");
+        options.setCreatePublication(true);
+        options.setPublicationTables("made.m, made.log");
+        assertThat(check(options).publications()).containsExactly("made", "made_keyless");
+        assertThat(db.query("SELECT string_agg(pubname || ':' || pubviaroot || pubinsert || pubupdate || pubdelete || pubtruncate, ' '"
+                + " ORDER BY pubname) FROM pg_publication WHERE pubname LIKE 'made%'")).isEqualTo("made:truetruetruetruetrue made_keyless:falsetruefalsefalsetrue");
+        assertThat(db.query("SELECT string_agg(pubname || ':' || tablename, ' ' ORDER BY pubname) FROM pg_publication_tables"
+                + " WHERE pubname LIKE 'made%'")).isEqualTo("made:m made_keyless:log");
+        db.execute("UPDATE made.log SET line = 'two'", "DELETE FROM made.log");
+
+        // one name only: the keyless table is left out of what is created, with a warning that names the fix
+        PgOutputConfiguration one = options(slot, "made_one");
+        one.setCreatePublication(true);
+        one.setPublicationTables("made.m, made.log");
+        try (Warnings warnings = new Warnings()) {
+            assertThat(check(one).publications()).containsExactly("made_one");
+            assertThat(warnings.lines()).singleElement().asString().contains("\"made\".\"log\" has no primary key or replica identity:"
+                    + " it is left out of publication \"made_one\"").contains("publication=made_one,made_one_keyless");
+        }
+        assertThat(db.query("SELECT string_agg(tablename, ' ') FROM pg_publication_tables WHERE pubname = 'made_one'")).isEqualTo("m");
     }
 
     @Test
@@ -179,7 +327,7 @@ class PrerequisitesTest extends CamelTestSupport {
             assertThatThrownBy(() -> new Prerequisites(options).check(c)).isInstanceOf(PrerequisiteException.class)
                     .hasMessageContaining("may not create the publication")
                     .hasMessageContaining("GRANT CREATE ON DATABASE \"" + db.database + "\" TO \"" + role + "\";")
-                    .hasMessageContaining("CREATE PUBLICATION \"role_pub\" FOR TABLE \"public\".\"keyed\";");
+                    .hasMessageContaining("CREATE PUBLICATION \"role_pub\" FOR TABLE \"public\".\"keyed\"" + generatedColumns() + ";");
             // CREATE on the database, but the table belongs to someone else
             db.execute("GRANT CREATE ON DATABASE " + db.database + " TO " + role);
             assertThatThrownBy(() -> new Prerequisites(options).check(c)).isInstanceOf(PrerequisiteException.class)

@@ -31,45 +31,77 @@ class PositionsTest {
         }
     }
 
+    private static final TableSchema T = TestChanges.table("s", "t", List.of(), TestChanges.col("v", "integer"));
+
+    /**
+     * A part of transaction 7 (commit record at {@code record}, end at {@code end}) holding changes {@code from} to
+     * {@code to - 1} of it; the last part when {@code to} is the transaction's size.
+     */
+    private static ChangeBatch part(long record, long end, int from, int to, boolean last) {
+        Position.Log tx = new Position.Log(record, 7, null);
+        List<ChangeEvent> events = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            events.add(new ChangeEvent(Op.INSERT, T, null, TestChanges.row(T, i), Set.of(), tx));
+        }
+        return new ChangeBatch(events, last ? new Position.Log(end, 7, null) : tx, last);
+    }
+
     @Test
-    void earlierPartsAreStoredWithTheirIndexAndSkippedUpToIt() {
-        Position.Log part = at(0x500);
-        assertThat(Positions.value(part, false, 1)).isEqualTo("0/500#1");
-        assertThat(Positions.value(part, true, 2)).isEqualTo("0/500");
-        assertThat(Positions.parseLsn("0/500#1")).isEqualTo(0x500L);
-        assertThat(Positions.alreadyApplied(part, false, 0, "0/500#1")).isTrue();
-        assertThat(Positions.alreadyApplied(part, false, 1, "0/500#1")).isTrue();
-        assertThat(Positions.alreadyApplied(part, false, 2, "0/500#1")).isFalse();
+    void earlierPartsAreStoredWithTheChangesAppliedAndSkippedExactlyWhateverThePartSize() {
+        Position.Log record = at(0x500);
+        assertThat(Positions.value(record, false, 8L)).isEqualTo("0/500#8");
+        assertThat(Positions.value(at(0x530), true, 10L)).isEqualTo("0/530");
+        assertThat(Positions.value(record, false, null)).as("unknown place: the commit record LSN").isEqualTo("0/500");
+        assertThat(Positions.parseLsn("0/500#8")).isEqualTo(0x500L);
+        // 10 changes, 8 applied in parts of 4 before a restart; now cut in parts of 3: 0-2, 3-5 skipped, 6-8 from 8 on
+        assertThat(Positions.alreadyApplied(part(0x500, 0x530, 0, 3, false), 0L, "0/500#8")).isTrue();
+        assertThat(Positions.alreadyApplied(part(0x500, 0x530, 3, 6, false), 3L, "0/500#8")).isTrue();
+        ChangeBatch straddling = part(0x500, 0x530, 6, 9, false);
+        assertThat(Positions.alreadyApplied(straddling, 6L, "0/500#8")).isFalse();
+        assertThat(Positions.appliedChanges(straddling, 6L, "0/500#8")).isEqualTo(2);
+        ChangeBatch lastPart = part(0x500, 0x530, 9, 10, true);
+        assertThat(Positions.alreadyApplied(lastPart, 9L, "0/500#8")).isFalse();
+        assertThat(Positions.appliedChanges(lastPart, 9L, "0/500#8")).isZero();
+        // now whole: its first 8 changes are skipped, the last 2 applied
+        assertThat(Positions.appliedChanges(part(0x500, 0x530, 0, 10, true), 0L, "0/500#8")).isEqualTo(8);
+        // the place unknown: applied again
+        assertThat(Positions.appliedChanges(straddling, null, "0/500#8")).isZero();
         // the previous transaction ended exactly where this one's commit record starts: not applied
-        assertThat(Positions.alreadyApplied(part, false, 0, "0/500")).isFalse();
-        // the last part carries the end LSN, above the earlier parts' stored commit record LSN
-        assertThat(Positions.alreadyApplied(at(0x530), true, 2, "0/500#1")).isFalse();
-        assertThat(Positions.alreadyApplied(at(0x530), true, 2, "0/530")).isTrue();
+        assertThat(Positions.appliedChanges(part(0x500, 0x530, 0, 3, false), 0L, "0/500")).isZero();
+        // the last part carries the end LSN, above the earlier parts' commit record LSN
+        assertThat(Positions.alreadyApplied(lastPart, 9L, "0/530")).isTrue();
+        // another transaction applied in part: an earlier one is applied, a later one not
+        assertThat(Positions.alreadyApplied(part(0x500, 0x530, 0, 3, false), 0L, "0/600#2")).isTrue();
+        assertThat(Positions.alreadyApplied(lastPart, 9L, "0/600#2")).isTrue();
+        assertThat(Positions.appliedChanges(part(0x700, 0x730, 0, 3, false), 0L, "0/600#2")).isZero();
     }
 
     @Test
     void aWholeTransactionOrLastPartIsSkippedAtOrBelowTheStoredLsn() {
-        assertThat(Positions.alreadyApplied(at(0x200), true, null)).isFalse();
-        assertThat(Positions.alreadyApplied(at(0x200), true, "0/1FF")).isFalse();
-        assertThat(Positions.alreadyApplied(at(0x200), true, "0/200")).isTrue();
-        assertThat(Positions.alreadyApplied(at(0x200), true, "0/201")).isTrue();
-        assertThat(Positions.alreadyApplied(at(0x200), true, "1/0")).isTrue();
+        ChangeBatch whole = part(0x1F0, 0x200, 0, 2, true);
+        assertThat(Positions.alreadyApplied(whole, 0L, null)).isFalse();
+        assertThat(Positions.alreadyApplied(whole, 0L, "0/1FF")).isFalse();
+        assertThat(Positions.alreadyApplied(whole, 0L, "0/200")).isTrue();
+        assertThat(Positions.alreadyApplied(whole, 0L, "0/201")).isTrue();
+        assertThat(Positions.alreadyApplied(whole, 0L, "1/0")).isTrue();
+        assertThat(Positions.alreadyApplied(new ChangeBatch(List.of(), at(0x200), true), null, "0/200")).as("an empty one too").isTrue();
     }
 
     @Test
     void anEarlierPartIsSkippedOnlyBelowTheStoredLsn() {
-        // stored = this transaction's commit record LSN: some parts were applied, not known which: apply again
-        assertThat(Positions.alreadyApplied(at(0x200), false, "0/200")).isFalse();
-        assertThat(Positions.alreadyApplied(at(0x200), false, "0/1FF")).isFalse();
+        // stored = this transaction's commit record LSN, no count: the previous transaction ended there
+        assertThat(Positions.alreadyApplied(part(0x200, 0x230, 0, 2, false), 0L, "0/200")).isFalse();
+        assertThat(Positions.alreadyApplied(part(0x200, 0x230, 0, 2, false), 0L, "0/1FF")).isFalse();
         // stored above: the whole transaction (or a later one) was applied
-        assertThat(Positions.alreadyApplied(at(0x200), false, "0/230")).isTrue();
+        assertThat(Positions.alreadyApplied(part(0x200, 0x230, 0, 2, false), 0L, "0/230")).isTrue();
     }
 
     @Test
     void unsignedComparisonAndUnreadableStoredValues() {
-        assertThat(Positions.alreadyApplied(at(0x8000_0000_0000_0000L), true, "7FFFFFFF/FFFFFFFF")).isFalse();
-        assertThat(Positions.alreadyApplied(at(0x10), true, "FFFFFFFF/0")).isTrue();
-        assertThat(Positions.alreadyApplied(at(0x10), true, "{\"not\":\"an lsn\"}")).isFalse();
+        assertThat(Positions.alreadyApplied(part(0x10, 0x8000_0000_0000_0000L, 0, 1, true), 0L, "7FFFFFFF/FFFFFFFF")).isFalse();
+        assertThat(Positions.alreadyApplied(part(0x8, 0x10, 0, 1, true), 0L, "FFFFFFFF/0")).isTrue();
+        assertThat(Positions.alreadyApplied(part(0x8, 0x10, 0, 1, true), 0L, "{\"not\":\"an lsn\"}")).isFalse();
+        assertThat(Positions.appliedChanges(part(0x8, 0x10, 0, 1, false), 0L, "0/8#x")).isZero();
     }
 
     @Test
@@ -94,6 +126,9 @@ class PositionsTest {
         assertThat(rest.last()).isTrue();
         assertThat(Positions.withoutApplied(batch, "0/180")).extracting(e -> ((Position.Log) e.position()).txId())
                 .containsExactly(2L, 2L, 3L, 3L);
+        // 1 was applied in part (its first change) before a restart, in parts cut smaller: the rest of it goes on
+        assertThat(Positions.withoutApplied(batch, "0/100#1")).extracting(e -> ((Position.Log) e.position()).txId())
+                .containsExactly(1L, 2L, 2L, 3L, 3L);
         // the batch's own transaction is never left out here: alreadyApplied decides on it as a whole
         assertThat(Positions.withoutApplied(batch, "0/380")).extracting(e -> ((Position.Log) e.position()).txId()).containsExactly(3L, 3L);
     }

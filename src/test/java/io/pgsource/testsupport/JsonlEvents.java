@@ -66,7 +66,8 @@ public final class JsonlEvents {
      * What the destination directory held right after a kill: each file's size and the slot's stored position.
      *
      * @param sizes          bytes per file name
-     * @param storedPosition the positions file's entry for the slot ({@code X/X} or {@code X/X#part}), or null
+     * @param storedPosition the positions file's entry for the slot ({@code X/X}, or {@code X/X#n}: the first n changes of
+     *                       the transaction whose commit record is at X/X), or null
      */
     public record Kill(Map<String, Long> sizes, String storedPosition) {
     }
@@ -86,6 +87,7 @@ public final class JsonlEvents {
     private final Set<Long> txIds = new HashSet<>();
     private final Map<String, TableModel> models = new LinkedHashMap<>();
     private long events;
+    private int maxBatchSize;
     private int recopies;
     private int truncatesAfterCopy;
 
@@ -105,13 +107,22 @@ public final class JsonlEvents {
         return new Kill(sizes, stored);
     }
 
+    /** As {@link #read(Path, String, List, List, int)} with pgsource's default {@code source.max_batch_size}. */
+    public static JsonlEvents read(Path directory, String schema, List<MixedWorkload.Table> tables, List<Kill> kills) throws IOException {
+        return read(directory, schema, tables, kills, 10_000);
+    }
+
     /**
      * Reads and checks the files of the given tables, and replays them into a model of each table.
      *
-     * @param kills the state after each kill, in order
+     * @param kills        the state after each kill, in order
+     * @param maxBatchSize the run's {@code source.max_batch_size}: every part of a transaction but its last holds that
+     *                     many changes, so a stored {@code X/X#n} covers its parts that start below n
      */
-    public static JsonlEvents read(Path directory, String schema, List<MixedWorkload.Table> tables, List<Kill> kills) throws IOException {
+    public static JsonlEvents read(Path directory, String schema, List<MixedWorkload.Table> tables, List<Kill> kills, int maxBatchSize)
+            throws IOException {
         JsonlEvents out = new JsonlEvents();
+        out.maxBatchSize = maxBatchSize;
         for (MixedWorkload.Table table : tables) {
             String file = FileNames.of(new TableId(schema, table.name()));
             TableModel model = new TableModel(table);
@@ -376,10 +387,10 @@ public final class JsonlEvents {
 
     /**
      * Whether the slot position stored in the positions file ({@code X/X}: a whole transaction's end LSN, or
-     * {@code X/X#k}: parts 0..k of the transaction whose commit record is at X/X) covers a batch, whose lines carry the
-     * commit record LSN.
+     * {@code X/X#n}: the first n changes of the transaction whose commit record is at X/X, whole parts of
+     * {@code maxBatchSize}) covers a batch, whose lines carry the commit record LSN.
      */
-    static boolean covered(Group g, String stored) {
+    private boolean covered(Group g, String stored) {
         if (stored == null) {
             return false;
         }
@@ -389,7 +400,7 @@ public final class JsonlEvents {
             return c > 0;
         }
         int hash = stored.indexOf('#');
-        return hash >= 0 && g.part >= 0 && g.part <= Integer.parseInt(stored.substring(hash + 1));
+        return hash >= 0 && g.part >= 0 && (long) g.part * maxBatchSize < Long.parseLong(stored.substring(hash + 1));
     }
 
     /**

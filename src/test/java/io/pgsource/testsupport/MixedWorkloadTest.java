@@ -75,7 +75,7 @@ class MixedWorkloadTest {
 
     private static JsonlEvents check(Path dir, List<String> lines, List<JsonlEvents.Kill> kills) throws Exception {
         Files.writeString(dir.resolve("s.t.jsonl"), String.join("\n", lines) + "\n");
-        return JsonlEvents.read(dir, "s", T, kills);
+        return JsonlEvents.read(dir, "s", T, kills, 1);
     }
 
     @Test
@@ -88,7 +88,7 @@ class MixedWorkloadTest {
         Files.writeString(dir.resolve("s.t.jsonl"), String.join("\n", before) + "\n" + partTwo.substring(0, 40)); // killed mid-line
         // the kill: the positions file held the first part; the second part was being written
         JsonlEvents.Kill kill = JsonlEvents.afterKill(dir, "slot1");
-        kill = new JsonlEvents.Kill(kill.sizes(), "0/300#0");
+        kill = new JsonlEvents.Kill(kill.sizes(), "0/300#1");
         // what a restart leaves: the partial line cut off (pgsource does that), then the second part again
         JsonlEvents events = check(dir, concat(before, List.of(partTwo)), List.of(kill));
         assertThat(events.violations()).isEmpty();
@@ -100,7 +100,7 @@ class MixedWorkloadTest {
         // the second part written, then the batch repeated after a kill: allowed, and applied once
         JsonlEvents repeated = check(dir, concat(before, List.of(partTwo)), List.of());
         long size = Files.size(dir.resolve("s.t.jsonl"));
-        repeated = check(dir, concat(before, List.of(partTwo, partTwo)), List.of(new JsonlEvents.Kill(Map.of("s.t.jsonl", size), "0/300#0")));
+        repeated = check(dir, concat(before, List.of(partTwo, partTwo)), List.of(new JsonlEvents.Kill(Map.of("s.t.jsonl", size), "0/300#1")));
         assertThat(repeated.violations()).isEmpty();
         assertThat(repeated.repeats()).hasSize(1);
         assertThat(repeated.rows("t")).isEqualTo(2);

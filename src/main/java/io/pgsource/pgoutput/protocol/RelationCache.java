@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 
 /**
  * The latest Relation message per relation OID, turned into the {@link TableSchema} the following changes of that
@@ -37,13 +38,30 @@ public final class RelationCache {
     private final TypeNames typeNames;
     private final PrimaryKeys primaryKeys;
     private final GeneratedColumns generatedColumns;
+    private final PartitionRoots roots;
     private final IntPredicate columnTypes;
+    private final Predicate<TableId> captured;
     private final Map<Integer, Entry> relations = new HashMap<>();
     private final Map<TableId, Entry> byTable = new HashMap<>();
     private final Map<Integer, Type> types = new HashMap<>();
 
-    /** One cached relation: the message and the schema made from it. */
-    public record Entry(Relation relation, TableSchema schema) {
+    /**
+     * One cached relation: the message and the schema made from it.
+     *
+     * @param rootOid  the OID of the table its changes belong to (its partition tree's root, or itself)
+     * @param captured whether its changes are delivered
+     */
+    public record Entry(Relation relation, TableSchema schema, int rootOid, boolean captured) {
+    }
+
+    /**
+     * A table a TRUNCATE message names.
+     *
+     * @param schema         the table (for a partition: its root)
+     * @param partitionsOnly empty when the whole table was truncated; else the partitions truncated alone, which leave
+     *                       the rows of the others
+     */
+    public record Truncated(TableSchema schema, List<TableId> partitionsOnly) {
     }
 
     /** A cache that knows no primary keys: REPLICA IDENTITY FULL tables are keyless. */
@@ -61,35 +79,44 @@ public final class RelationCache {
      *                    {@link UnsupportedColumnTypeException} (a binary-mode stream whose reader cannot decode it)
      */
     public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, IntPredicate columnTypes) {
-        this(typeNames, primaryKeys, GeneratedColumns.NONE, columnTypes);
+        this(typeNames, primaryKeys, GeneratedColumns.NONE, PartitionRoots.NONE, columnTypes, table -> true);
     }
 
     /**
      * @param primaryKeys      the primary keys of REPLICA IDENTITY FULL tables
      * @param generatedColumns the generated columns of a relation
-     * @param columnTypes      the column types a relation may have; a Relation message with another one throws
-     *                         {@link UnsupportedColumnTypeException}
+     * @param roots            where partitions' changes belong
+     * @param columnTypes      the column types a captured relation may have; a Relation message with another one throws
+     *                         {@link UnsupportedColumnTypeException} (a binary-mode stream whose reader cannot decode it)
+     * @param captured         the tables (partitioned tables for their partitions) whose changes are delivered
      */
-    public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, GeneratedColumns generatedColumns, IntPredicate columnTypes) {
+    public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, GeneratedColumns generatedColumns, PartitionRoots roots,
+                         IntPredicate columnTypes, Predicate<TableId> captured) {
         this.typeNames = typeNames;
         this.primaryKeys = primaryKeys;
         this.generatedColumns = generatedColumns;
+        this.roots = roots;
         this.columnTypes = columnTypes;
+        this.captured = captured;
     }
 
     /** Records a Relation message; returns the schema the relation's next changes use. */
     public TableSchema accept(Relation relation) {
+        // asked at every Relation message: PostgreSQL sends one again after a partition was attached or detached
+        PartitionRoots.Root root = roots.root(relation.oid());
+        TableId id = root != null ? root.id() : new TableId(relation.namespace(), relation.name());
         Entry known = relations.get(relation.oid());
-        if (known != null && known.relation.sameShape(relation)) {
+        if (known != null && known.relation.sameShape(relation) && known.schema.id().equals(id)) {
             return known.schema;
         }
-        TableSchema schema = toSchema(relation);
+        TableSchema schema = toSchema(id, relation, root != null);
+        boolean delivered = captured.test(id);
         for (Column c : schema.columns()) {
-            if (!columnTypes.test(c.typeOid())) {
+            if (delivered && !columnTypes.test(c.typeOid())) {
                 throw new UnsupportedColumnTypeException(schema.id(), c.name(), c.typeName());
             }
         }
-        Entry entry = new Entry(relation, schema);
+        Entry entry = new Entry(relation, schema, root != null ? root.oid() : relation.oid(), delivered);
         relations.put(relation.oid(), entry);
         byTable.put(schema.id(), entry);
         return schema;
@@ -119,6 +146,33 @@ public final class RelationCache {
         return e;
     }
 
+    /**
+     * The captured tables a TRUNCATE of these relations empties, in order. A partitioned table is emptied when its root
+     * or every one of its leaf partitions was truncated (a publication without publish_via_partition_root names the
+     * leaves); a TRUNCATE of only some of its partitions cannot be applied to the root's copy, which holds the rows of
+     * all of them, and is returned with those partitions named.
+     */
+    public List<Truncated> truncated(List<Integer> relationOids) {
+        Map<Integer, List<Entry>> byRoot = new LinkedHashMap<>();
+        for (int oid : relationOids) {
+            Entry e = entry(oid);
+            if (e.captured) {
+                byRoot.computeIfAbsent(e.rootOid, k -> new ArrayList<>()).add(e);
+            }
+        }
+        List<Truncated> out = new ArrayList<>(byRoot.size());
+        byRoot.forEach((rootOid, entries) -> {
+            TableSchema schema = entries.get(0).schema;
+            List<Integer> oids = entries.stream().map(e -> e.relation.oid()).toList();
+            if (oids.contains(rootOid) || oids.containsAll(roots.leaves(rootOid))) {
+                out.add(new Truncated(schema, List.of()));
+            } else {
+                out.add(new Truncated(schema, entries.stream().map(e -> new TableId(e.relation.namespace(), e.relation.name())).toList()));
+            }
+        });
+        return out;
+    }
+
     /** Whether the relation's key is all its columns because of REPLICA IDENTITY FULL (not a real key). */
     public boolean fullIdentity(int relationOid) {
         return entry(relationOid).relation.fullIdentity();
@@ -139,7 +193,12 @@ public final class RelationCache {
         return types.get(typeOid);
     }
 
-    private TableSchema toSchema(Relation relation) {
+    /**
+     * @param partition whether the relation is a partition: its replica identity columns come in its own column order,
+     *                  which may differ from the root's; its primary key (an index made from the root's) gives the root's
+     *                  key order, so the rows of all partitions and of the copy have their key in the same order
+     */
+    private TableSchema toSchema(TableId id, Relation relation, boolean partition) {
         Map<String, GeneratedColumns.Generated> generated = new LinkedHashMap<>();
         for (GeneratedColumns.Generated g : generatedColumns.generatedColumns(relation.oid())) {
             generated.put(g.name(), g);
@@ -156,6 +215,11 @@ public final class RelationCache {
         if (relation.fullIdentity()) {
             List<String> primary = primaryKeys.primaryKey(relation.oid());
             key = key.containsAll(primary) ? primary : List.of();
+        } else if (partition && !key.isEmpty()) {
+            List<String> primary = primaryKeys.primaryKey(relation.oid());
+            if (primary.size() == key.size() && primary.containsAll(key)) {
+                key = primary;
+            }
         }
         for (Column c : columns) {
             if (c.generated() && key.contains(c.name())) {
@@ -166,7 +230,7 @@ public final class RelationCache {
         for (GeneratedColumns.Generated g : generated.values()) {
             notInRows.add(column(g.name(), g.typeOid(), g.typmod(), g.expression()));
         }
-        return new TableSchema(new TableId(relation.namespace(), relation.name()), columns, key, notInRows);
+        return new TableSchema(id, columns, key, notInRows);
     }
 
     private Column column(String name, int typeOid, int typmod, String generation) {

@@ -5,6 +5,7 @@ import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Op;
 import io.pgsource.change.Position;
 import io.pgsource.change.Row;
+import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.pgoutput.protocol.PgOutputMessage.Begin;
 import io.pgsource.pgoutput.protocol.PgOutputMessage.Commit;
@@ -25,6 +26,7 @@ import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -83,6 +85,7 @@ public final class TransactionAssembler implements AutoCloseable {
     private final Consumer<LogicalMessage> nonTransactionalMessages;
 
     private final Map<Long, StreamSpool> streams = new HashMap<>();
+    private final Set<TableId> warnedTruncates = new HashSet<>();
     private StreamSpool block;
     private Tx tx;
 
@@ -258,22 +261,35 @@ public final class TransactionAssembler implements AutoCloseable {
         } else if (m instanceof Origin o) {
             requireTx('O', walStart).origin = o;
         } else if (m instanceof Insert i) {
-            TableSchema schema = relations.schema(i.relationOid());
+            TableSchema schema = captured(i.relationOid(), 'I', walStart);
+            if (schema == null) {
+                return;
+            }
             add(new ChangeEvent(Op.INSERT, schema, null, row(schema, i.newTuple(), walStart), unchanged(schema, i.newTuple()),
                     requireTx('I', walStart).position));
         } else if (m instanceof Update u) {
-            TableSchema schema = relations.schema(u.relationOid());
+            TableSchema schema = captured(u.relationOid(), 'U', walStart);
+            if (schema == null) {
+                return;
+            }
             Row before = u.oldTuple() == null ? null : row(schema, u.oldTuple(), walStart);
             add(new ChangeEvent(Op.UPDATE, schema, before, row(schema, u.newTuple(), walStart), unchanged(schema, u.newTuple()),
                     requireTx('U', walStart).position));
         } else if (m instanceof Delete d) {
-            TableSchema schema = relations.schema(d.relationOid());
+            TableSchema schema = captured(d.relationOid(), 'D', walStart);
+            if (schema == null) {
+                return;
+            }
             add(new ChangeEvent(Op.DELETE, schema, row(schema, d.oldTuple(), walStart), null, unchanged(schema, d.oldTuple()),
                     requireTx('D', walStart).position));
         } else if (m instanceof Truncate t) {
             Position.Log position = requireTx('T', walStart).position;
-            for (int oid : t.relationOids()) {
-                add(ChangeEvent.truncate(relations.schema(oid), position));
+            for (RelationCache.Truncated truncated : relations.truncated(t.relationOids())) {
+                if (truncated.partitionsOnly().isEmpty()) {
+                    add(ChangeEvent.truncate(truncated.schema(), position));
+                } else {
+                    partitionsTruncated(truncated, walStart);
+                }
             }
         } else if (m instanceof LogicalMessage l) {
             if (l.transactional()) {
@@ -287,6 +303,32 @@ public final class TransactionAssembler implements AutoCloseable {
         } else {
             throw new PgOutputException("pgoutput '" + m.type() + "' messages (two-phase commit) are not supported: "
                     + "create the slot without two_phase" + where(walStart));
+        }
+    }
+
+    /** The schema of a change's relation, or null when its table is not captured (the change is dropped). */
+    private TableSchema captured(int relationOid, char type, long walStart) {
+        RelationCache.Entry e = relations.entry(relationOid);
+        if (e.captured()) {
+            return e.schema();
+        }
+        requireTx(type, walStart);
+        return null;
+    }
+
+    /**
+     * A TRUNCATE of some partitions of a partitioned table, under a publication that names partitions (without
+     * publish_via_partition_root): the table's copy holds the rows of every partition, with nothing that tells whose
+     * they were, so it cannot be applied. Said once per table, with what it means and the fix.
+     */
+    private void partitionsTruncated(RelationCache.Truncated truncated, long walStart) {
+        TableId table = truncated.schema().id();
+        if (warnedTruncates.add(table)) {
+            LOG.warn("TRUNCATE of partition(s) {} of {}{} is not applied: the destination holds {}'s rows of all its partitions and cannot"
+                    + " tell which came from {}, so it keeps them (rows that no longer exist at the source). To remove them, copy {}"
+                    + " again (sync.resnapshot=true), or delete them at the destination. DELETE instead of TRUNCATE on a partition"
+                    + " is streamed row by row. (Said once per table.)", truncated.partitionsOnly().stream().map(TableId::quoted).toList(),
+                    table.quoted(), where(walStart), table.quoted(), truncated.partitionsOnly().size() == 1 ? "it" : "them", table.quoted());
         }
     }
 
@@ -312,8 +354,9 @@ public final class TransactionAssembler implements AutoCloseable {
 
     private void emit(boolean last, Position.Log position) {
         Tx t = tx;
-        TransactionPart part = new TransactionPart(new ChangeBatch(t.events, position, last), t.xid, t.parts++, t.streamed,
-                t.origin, t.messages);
+        TransactionPart part = new TransactionPart(new ChangeBatch(t.events, position, last), t.xid, t.parts++, t.delivered,
+                t.streamed, t.origin, t.messages);
+        t.delivered += t.events.size();
         t.events.clear();
         t.messages.clear();
         sink.accept(part);
@@ -365,6 +408,8 @@ public final class TransactionAssembler implements AutoCloseable {
         final List<TransactionPart.Message> messages = new ArrayList<>();
         Origin origin;
         int parts;
+        /** The changes handed over in earlier parts. */
+        long delivered;
 
         Tx(long xid, long commitLsn, OffsetDateTime commitTime, boolean streamed) {
             this.xid = xid;

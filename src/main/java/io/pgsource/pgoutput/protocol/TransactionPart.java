@@ -22,11 +22,14 @@ import java.util.OptionalLong;
  * @param batch    the changes of this part, in source order
  * @param xid      the source transaction id
  * @param index    0 for the first part of the transaction
+ * @param changesBefore how many changes of the transaction its earlier parts carried (0 for the first part): the
+ *                 place of this part's first change in the transaction, whatever maxBatchSize cut the parts
  * @param streamed whether the server streamed the transaction before its commit (it was spooled here)
  * @param origin   the replication origin the transaction came from, or null
  * @param messages the transactional logical decoding messages ({@code pg_logical_emit_message(true, …)}) of this part
  */
-public record TransactionPart(ChangeBatch batch, long xid, int index, boolean streamed, Origin origin, List<Message> messages) {
+public record TransactionPart(ChangeBatch batch, long xid, int index, long changesBefore, boolean streamed, Origin origin,
+                              List<Message> messages) {
 
     public TransactionPart {
         messages = List.copyOf(messages);

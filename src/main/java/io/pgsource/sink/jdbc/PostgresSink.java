@@ -36,10 +36,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Log replication: a source transaction is applied in one destination transaction with its LSN, stored under
  * {@code slot:<slot>}. A batch the destination already holds (its LSN at or below the stored one, see
- * {@link Positions#alreadyApplied} for the parts of a big transaction) is skipped without writing anything, so the
+ * {@link Positions#appliedChanges} for the parts of a big transaction) is skipped without writing anything, so the
  * slot resending from its confirmed position after a crash changes nothing. Each part of a transaction bigger than
- * one batch is committed on its own; after a crash between parts the whole transaction is applied again, which
- * converges for tables with a key (upserts and deletes by key, in order) but may double rows of keyless tables.
+ * one batch is committed on its own, with the count of the transaction's changes applied so far; after a crash
+ * between parts exactly those changes are skipped when the transaction comes again, however its parts are cut then,
+ * so no row of a keyless table is doubled.
  *
  * <p>{@code destination.soft_delete=true}: deleted rows stay, with the source commit time in {@code _deleted_at}
  * (see {@link PlanWriter}).
@@ -116,39 +117,31 @@ public final class PostgresSink implements Processor, Service {
                 : exchange.getIn().getMandatoryBody(WritePlan.class);
         String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
         ChangeBatch batch = body instanceof ChangeBatch b ? b : exchange.getProperty(UpsertDeleteRouting.BATCH_PROPERTY, ChangeBatch.class);
-        apply(plan, batch, slot, exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class));
+        apply(plan, batch, slot, exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class));
     }
 
     /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
     public void apply(WritePlan plan, String slot) throws SQLException {
-        apply(plan, slot, null);
+        apply(plan, null, slot, null);
     }
 
     /**
      * Applies the plan and stores its position in one transaction.
      *
-     * @param slot names the slot of log positions
-     * @param part the index of this part of a bigger source transaction, or null when unknown
+     * @param batch         the batch the plan was made of, to find the change the destination refuses and to skip
+     *                      the changes of it already applied; null when unknown (the database's error is then
+     *                      reported for the whole batch, and a part of a transaction is stored as not applied)
+     * @param slot          names the slot of log positions
+     * @param changesBefore how many changes of the batch's source transaction came in its earlier parts
+     *                      ({@link ChangeHeaders#TX_CHANGES_BEFORE}), or null when unknown
      */
-    public void apply(WritePlan plan, String slot, Integer part) throws SQLException {
-        apply(plan, null, slot, part);
-    }
-
-    /**
-     * Applies the plan and stores its position in one transaction.
-     *
-     * @param batch the batch the plan was made of, to find the change the destination refuses; null when unknown (the
-     *              database's error is then reported for the whole batch)
-     * @param slot  names the slot of log positions
-     * @param part  the index of this part of a bigger source transaction, or null when unknown
-     */
-    public void apply(WritePlan plan, ChangeBatch batch, String slot, Integer part) throws SQLException {
+    public void apply(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore) throws SQLException {
         synchronized (destination) {
             boolean reconnected = false;
             int conflicts = 0;
             while (true) {
                 try {
-                    applyOnce(plan, batch, slot, part);
+                    applyOnce(plan, batch, slot, changesBefore);
                     return;
                 } catch (StaleConnectionException e) {
                     if (reconnected) {
@@ -169,23 +162,30 @@ public final class PostgresSink implements Processor, Service {
         }
     }
 
-    private void applyOnce(WritePlan plan, ChangeBatch batch, String slot, Integer part) throws SQLException {
+    private void applyOnce(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore) throws SQLException {
         Connection c = destination.get();
         boolean committing = false;
+        // how many changes of the transaction are applied once this batch is: stored with an earlier part
+        Long changesThrough = batch == null || changesBefore == null ? null : changesBefore + batch.size();
         try {
             if (plan.position() instanceof Position.Log log) {
                 String stream = Positions.stream(log, slot);
                 String stored = positions.current(c, stream);
-                if (Positions.alreadyApplied(log, plan.last(), part, stored)) {
+                // without the batch only its position is known
+                ChangeBatch known = batch != null ? batch : new ChangeBatch(List.of(), log, plan.last());
+                if (Positions.alreadyApplied(known, changesBefore, stored)) {
                     // the slot resent what this destination already committed (a restart after a crash): skip it
                     LOG.debug("skipping transaction {} at {} ({}): {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()),
                             plan.last() ? "last part" : "an earlier part", stream, stored);
                     c.commit();
                     return;
                 }
-                ChangeBatch rest = batch == null ? null : Positions.withoutApplied(batch, stored);
+                int applied = Positions.appliedChanges(known, changesBefore, stored);
+                ChangeBatch rest = batch == null ? null : Positions.withoutApplied(applied == 0 ? batch
+                        : new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables()), stored);
                 if (rest != batch) {
-                    // combined transactions, the first of them applied before (the copy's snapshot held them): the rest
+                    // the transaction's first changes, or combined transactions before it, applied before (a restart
+                    // between parts, or the copy's snapshot held them): the rest
                     LOG.debug("skipping {} change(s) of transactions {} already holds", batch.size() - rest.size(), stream);
                     batch = rest;
                     plan = UpsertDeleteRouting.plan(rest);
@@ -205,7 +205,7 @@ public final class PostgresSink implements Processor, Service {
                 applyAroundRefusals(c, batch);
             }
             if (plan.position() != null) {
-                positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position(), plan.last(), part));
+                positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position(), plan.last(), changesThrough));
             }
             committing = true;
             c.commit();

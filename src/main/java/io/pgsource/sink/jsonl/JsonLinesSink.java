@@ -44,8 +44,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Log replication: the position saved is the slot's ({@code slot:<slot>}) LSN. When the slot resends after a
  * restart, a transaction whose LSN is at or below the saved one is skipped, so whole transactions are never written
- * twice; the parts of a big transaction already written when the process stopped between two parts are written again
- * (see {@link Positions#alreadyApplied}), and their lines repeat with the same {@code source.lsn}.
+ * twice; of a big transaction whose parts were written up to a point when the process stopped, the changes written
+ * are skipped too (the saved position counts them, see {@link Positions#appliedChanges}), whatever size its parts
+ * come in now.
  *
  * <p>Files stay open between batches; {@link #stop()} (or {@link #close()}) closes them. Batches are written one at
  * a time.
@@ -88,6 +89,8 @@ public final class JsonLinesSink implements Processor, Service {
     public synchronized void process(Exchange exchange) throws Exception {
         ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
         Integer part = exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class);
+        Long changesBefore = exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class);
+        Long changesThrough = changesBefore == null ? null : changesBefore + batch.size();
         if (exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) > 1) {
             // every line names its transaction's position: combined transactions would all carry the last one's
             throw new IllegalStateException("the jsonl destination takes one transaction per exchange: remove combineTransactions"
@@ -96,15 +99,20 @@ public final class JsonLinesSink implements Processor, Service {
         if (batch.position() instanceof Position.Log log) {
             String stream = Positions.stream(log, exchange);
             String stored = positions.load(stream).orElse(null);
-            if (Positions.alreadyApplied(log, batch.last(), part, stored)) {
+            if (Positions.alreadyApplied(batch, changesBefore, stored)) {
                 // the slot resent a transaction whose lines are already durable here (a restart): skip it
                 LOG.debug("skipping transaction {} at {}: {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()), stream, stored);
                 return;
             }
+            int applied = Positions.appliedChanges(batch, changesBefore, stored);
+            if (applied > 0) {
+                // its first changes were written before a restart, in parts cut elsewhere
+                batch = new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables());
+            }
         }
         write(batch, ChangeEnvelope.Part.of(batch, part));
         if (batch.position() != null) {
-            positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position(), batch.last(), part));
+            positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position(), batch.last(), changesThrough));
         }
     }
 

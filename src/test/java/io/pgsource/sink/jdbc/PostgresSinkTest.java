@@ -284,7 +284,7 @@ class PostgresSinkTest {
             events.add(new ChangeEvent(Op.INSERT, t, null, row(t, values[tx - 1]), Set.of(), record));
         }
         ChangeBatch combined = new ChangeBatch(events, new Position.Log(0x380, 3, OffsetDateTime.now()), true);
-        sink.apply(UpsertDeleteRouting.plan(combined), combined, "combined_slot", 0);
+        sink.apply(UpsertDeleteRouting.plan(combined), combined, "combined_slot", 0L);
 
         assertThat(rows("SELECT v FROM combined.t ORDER BY v")).containsExactly("one", "three", "two");
         assertThat(sink.positionStore().load("slot:combined_slot")).contains("0/380");

@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableSchema;
 import io.pgsource.sink.json.ChangeEnvelope;
@@ -38,11 +39,19 @@ class JsonLinesSinkCdcTest {
     private final TableSchema t = table("s", "t", List.of("id"), col("id", "bigint"), col("v", "text"), col("body", "text"));
 
     private static void send(JsonLinesSink sink, ChangeBatch batch, Integer part) throws Exception {
+        send(sink, batch, part, part == null ? null : (long) part);
+    }
+
+    /** @param changesBefore how many changes of the transaction came before the batch (here: one per part) */
+    private static void send(JsonLinesSink sink, ChangeBatch batch, Integer part, Long changesBefore) throws Exception {
         Exchange ex = new DefaultExchange(new DefaultCamelContext());
         ex.getIn().setBody(batch);
         ex.getIn().setHeader(Positions.SLOT_HEADER, "s1");
         if (part != null) {
             ex.getIn().setHeader(ChangeEnvelope.PART_HEADER, part);
+        }
+        if (changesBefore != null) {
+            ex.getIn().setHeader(ChangeHeaders.TX_CHANGES_BEFORE, changesBefore);
         }
         sink.process(ex);
     }
@@ -148,5 +157,21 @@ class JsonLinesSinkCdcTest {
         all = lines();
         assertThat(all.get(3)).endsWith("\"commitTime\":\"2024-05-06T07:08:09Z\",\"last\":false}}");
         assertThat(all.get(4)).endsWith("\"commitTime\":\"2024-05-06T07:08:09Z\"}}");
+    }
+
+    /** Stopped after two changes of a transaction in parts of two; it comes again in parts of three: one line each. */
+    @Test
+    void aTransactionCutIntoOtherPartsAfterARestartSkipsExactlyTheChangesWritten() throws Exception {
+        Position.Log record = new Position.Log(0x700, 13, T);
+        try (JsonLinesSink sink = new JsonLinesSink(dir)) {
+            send(sink, part(record, 0x700, false, insert(row(t, 1L, "a", null)), insert(row(t, 2L, "b", null))), 0, 0L);
+        }
+        assertThat(new FilePositionStore(dir.resolve(FilePositionStore.DEFAULT_FILE_NAME)).load("slot:s1")).contains("0/700#2");
+        try (JsonLinesSink sink = new JsonLinesSink(dir)) {
+            send(sink, part(record, 0x700, false, insert(row(t, 1L, "a", null)), insert(row(t, 2L, "b", null)),
+                    insert(row(t, 3L, "c", null))), 0, 0L);
+            send(sink, part(new Position.Log(0x730, 13, T), 0x700, true, insert(row(t, 4L, "d", null))), 1, 3L);
+        }
+        assertThat(lines()).extracting(l -> l.replaceAll(".*\"id\":(\\d+).*", "$1")).containsExactly("1", "2", "3", "4");
     }
 }

@@ -12,6 +12,10 @@ import java.util.Map;
  * replication carries stored ones from PostgreSQL 18 with {@code publish_generated_columns = stored}), each marked by
  * {@link Column#generated()}. Those the rows do not carry (log replication before that) are still listed in
  * {@link #generatedNotInRows()}, so a table destination that first sees the table in a stream creates them too.
+ *
+ * <p>A schema read from the WAL also carries what the source's catalog said about the columns when it was made
+ * ({@link #sourceColumns()}): which column each name is, what rows older than a column hold, whether the table was
+ * rewritten. A destination compares it with what it holds to follow a schema change exactly.
  */
 public final class TableSchema {
     private final TableId id;
@@ -20,6 +24,7 @@ public final class TableSchema {
     private final Map<String, Integer> positions;
     private final int[] keyPositions;
     private final List<Column> generatedNotInRows;
+    private final SourceColumns sourceColumns;
 
     public TableSchema(TableId id, List<Column> columns, List<String> key) {
         this(id, columns, key, List.of());
@@ -30,7 +35,16 @@ public final class TableSchema {
      *                           {@link Column#generation()})
      */
     public TableSchema(TableId id, List<Column> columns, List<String> key, List<Column> generatedNotInRows) {
+        this(id, columns, key, generatedNotInRows, null);
+    }
+
+    /**
+     * @param sourceColumns what the source's catalog said of the table's columns when this schema was made; null when
+     *                      not known
+     */
+    public TableSchema(TableId id, List<Column> columns, List<String> key, List<Column> generatedNotInRows, SourceColumns sourceColumns) {
         this.id = id;
+        this.sourceColumns = sourceColumns;
         this.columns = List.copyOf(columns);
         this.key = List.copyOf(key);
         this.generatedNotInRows = List.copyOf(generatedNotInRows);
@@ -68,6 +82,21 @@ public final class TableSchema {
     /** The table's generated columns that its rows do not carry; empty when the rows carry them all. */
     public List<Column> generatedNotInRows() {
         return generatedNotInRows;
+    }
+
+    /** What the source's catalog said of the table's columns when this schema was made, or null when not known. */
+    public SourceColumns sourceColumns() {
+        return sourceColumns;
+    }
+
+    /** Every column a destination creates for the table: the rows' columns, then the generated ones they lack. */
+    public List<Column> allColumns() {
+        if (generatedNotInRows.isEmpty()) {
+            return columns;
+        }
+        List<Column> all = new java.util.ArrayList<>(columns);
+        all.addAll(generatedNotInRows);
+        return all;
     }
 
     public boolean hasKey() {

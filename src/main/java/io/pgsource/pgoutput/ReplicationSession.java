@@ -1,5 +1,6 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.pgoutput.protocol.CatalogColumnOrigins;
 import io.pgsource.pgoutput.protocol.CatalogGeneratedColumns;
 import io.pgsource.pgoutput.protocol.CatalogPartitionRoots;
 import io.pgsource.pgoutput.protocol.CatalogPrimaryKeys;
@@ -143,7 +144,7 @@ final class ReplicationSession implements AutoCloseable {
                 : Path.of(System.getProperty("java.io.tmpdir"), "pgoutput-spool");
         Predicate<TableId> captured = options.getTableFilter();
         RelationCache relations = new RelationCache(new CatalogTypeNames(catalog), new CatalogPrimaryKeys(catalog),
-                new CatalogGeneratedColumns(catalog), new CatalogPartitionRoots(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true,
+                new CatalogGeneratedColumns(catalog), new CatalogPartitionRoots(catalog), new CatalogColumnOrigins(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true,
                 captured != null ? captured : table -> true);
         assembler = new TransactionAssembler(protocol, relations, options.getMaxBatchSize(),
                 spool, this::part, m -> LOG.debug("non-transactional logical decoding message '{}' ignored", m.prefix()));

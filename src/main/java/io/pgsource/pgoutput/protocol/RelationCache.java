@@ -1,6 +1,7 @@
 package io.pgsource.pgoutput.protocol;
 
 import io.pgsource.change.Column;
+import io.pgsource.change.SourceColumns;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.pgoutput.protocol.PgOutputMessage.Relation;
@@ -11,6 +12,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.IntPredicate;
 import java.util.function.Predicate;
 
@@ -32,6 +34,11 @@ import java.util.function.Predicate;
  * <p>Generated columns come from {@link GeneratedColumns}: those the message carries (PostgreSQL 18 with
  * {@code publish_generated_columns = stored}) are marked {@link Column#generated()}, the others are listed in
  * {@link TableSchema#generatedNotInRows()}; a key that includes one is no key, as in the catalog discovery.
+ *
+ * <p>A captured table's schema carries what the catalog says of its columns ({@link ColumnOrigins}), asked at every
+ * Relation message: PostgreSQL sends one again after each change of the table's definition or storage, so a resent
+ * message of the same shape makes a new schema too when the catalog changed (a column dropped and added again under
+ * its name, a rewrite), which a destination then checks.
  * Not thread-safe.
  */
 public final class RelationCache {
@@ -39,6 +46,7 @@ public final class RelationCache {
     private final PrimaryKeys primaryKeys;
     private final GeneratedColumns generatedColumns;
     private final PartitionRoots roots;
+    private final ColumnOrigins origins;
     private final IntPredicate columnTypes;
     private final Predicate<TableId> captured;
     private final Map<Integer, Entry> relations = new HashMap<>();
@@ -79,23 +87,25 @@ public final class RelationCache {
      *                    {@link UnsupportedColumnTypeException} (a binary-mode stream whose reader cannot decode it)
      */
     public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, IntPredicate columnTypes) {
-        this(typeNames, primaryKeys, GeneratedColumns.NONE, PartitionRoots.NONE, columnTypes, table -> true);
+        this(typeNames, primaryKeys, GeneratedColumns.NONE, PartitionRoots.NONE, ColumnOrigins.NONE, columnTypes, table -> true);
     }
 
     /**
      * @param primaryKeys      the primary keys of REPLICA IDENTITY FULL tables
      * @param generatedColumns the generated columns of a relation
      * @param roots            where partitions' changes belong
+     * @param origins          what the catalog says of a captured table's columns
      * @param columnTypes      the column types a captured relation may have; a Relation message with another one throws
      *                         {@link UnsupportedColumnTypeException} (a binary-mode stream whose reader cannot decode it)
      * @param captured         the tables (partitioned tables for their partitions) whose changes are delivered
      */
     public RelationCache(TypeNames typeNames, PrimaryKeys primaryKeys, GeneratedColumns generatedColumns, PartitionRoots roots,
-                         IntPredicate columnTypes, Predicate<TableId> captured) {
+                         ColumnOrigins origins, IntPredicate columnTypes, Predicate<TableId> captured) {
         this.typeNames = typeNames;
         this.primaryKeys = primaryKeys;
         this.generatedColumns = generatedColumns;
         this.roots = roots;
+        this.origins = origins;
         this.columnTypes = columnTypes;
         this.captured = captured;
     }
@@ -105,12 +115,14 @@ public final class RelationCache {
         // asked at every Relation message: PostgreSQL sends one again after a partition was attached or detached
         PartitionRoots.Root root = roots.root(relation.oid());
         TableId id = root != null ? root.id() : new TableId(relation.namespace(), relation.name());
+        boolean delivered = captured.test(id);
+        SourceColumns source = delivered ? origins.columns(root != null ? root.oid() : relation.oid()) : null;
         Entry known = relations.get(relation.oid());
-        if (known != null && known.relation.sameShape(relation) && known.schema.id().equals(id)) {
+        if (known != null && known.relation.sameShape(relation) && known.schema.id().equals(id)
+                && Objects.equals(known.schema.sourceColumns(), source)) {
             return known.schema;
         }
-        TableSchema schema = toSchema(id, relation, root != null);
-        boolean delivered = captured.test(id);
+        TableSchema schema = toSchema(id, relation, root != null, source);
         for (Column c : schema.columns()) {
             if (delivered && !columnTypes.test(c.typeOid())) {
                 throw new UnsupportedColumnTypeException(schema.id(), c.name(), c.typeName());
@@ -198,7 +210,7 @@ public final class RelationCache {
      *                  which may differ from the root's; its primary key (an index made from the root's) gives the root's
      *                  key order, so the rows of all partitions and of the copy have their key in the same order
      */
-    private TableSchema toSchema(TableId id, Relation relation, boolean partition) {
+    private TableSchema toSchema(TableId id, Relation relation, boolean partition, SourceColumns source) {
         Map<String, GeneratedColumns.Generated> generated = new LinkedHashMap<>();
         for (GeneratedColumns.Generated g : generatedColumns.generatedColumns(relation.oid())) {
             generated.put(g.name(), g);
@@ -230,7 +242,7 @@ public final class RelationCache {
         for (GeneratedColumns.Generated g : generated.values()) {
             notInRows.add(column(g.name(), g.typeOid(), g.typmod(), g.expression()));
         }
-        return new TableSchema(id, columns, key, notInRows);
+        return new TableSchema(id, columns, key, notInRows, source);
     }
 
     private Column column(String name, int typeOid, int typmod, String generation) {

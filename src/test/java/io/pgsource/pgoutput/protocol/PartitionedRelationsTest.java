@@ -78,7 +78,7 @@ class PartitionedRelationsTest {
     }
 
     private Wal.Assembled assemble(String slot, String publication, int maxBatchSize) throws SQLException {
-        RelationCache relations = new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c), GeneratedColumns.NONE, new CatalogPartitionRoots(c),
+        RelationCache relations = new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c), GeneratedColumns.NONE, new CatalogPartitionRoots(c), ColumnOrigins.NONE,
                 oid -> true, ROOT::equals);
         return new Wal.Assembled(protocol, relations, maxBatchSize, spool).feed(Wal.read(c, slot, "proto_version",
                 Integer.toString(protocol), "publication_names", publication));

@@ -334,7 +334,7 @@ class TransactionAssemblerTest {
 
     private Wal.Assembled assemble(List<Wal.Message> messages, int maxBatchSize) {
         Wal.Assembled a = new Wal.Assembled(protocol, new RelationCache(new CatalogTypeNames(c), new CatalogPrimaryKeys(c),
-                new CatalogGeneratedColumns(c), PartitionRoots.NONE, oid -> true, t -> true), maxBatchSize, spool);
+                new CatalogGeneratedColumns(c), PartitionRoots.NONE, ColumnOrigins.NONE, oid -> true, t -> true), maxBatchSize, spool);
         return a.feed(messages);
     }
 

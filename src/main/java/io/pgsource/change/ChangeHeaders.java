@@ -32,6 +32,13 @@ public final class ChangeHeaders {
      */
     public static final String TX_COUNT = "PgSourceTxCount";
 
+    /**
+     * Tables that were copied while their changes streamed, each with the LSN it was copied at, as a
+     * {@code Map<TableId, Long>}: a change of such a table committed before that LSN is in the copy, and is not applied
+     * again. Only the tables of the batch that have one.
+     */
+    public static final String COPIED_AT = "PgSourceCopiedAt";
+
     private ChangeHeaders() {
     }
 }

@@ -5,6 +5,8 @@ import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Position;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import io.pgsource.change.TableId;
 import org.apache.camel.Exchange;
 import org.postgresql.replication.LogSequenceNumber;
 
@@ -58,6 +60,47 @@ public final class Positions {
             return lsn(log.commitLsn()) + "#" + changesThrough;
         }
         return value(position);
+    }
+
+    /**
+     * The stream key under which a destination keeps the LSN a table was copied at while its changes streamed from the
+     * slot (a table added to the publication later, created while streaming, or copied again after a schema change):
+     * {@code slot:<slot>:<schema.table>}.
+     */
+    public static String copiedAt(String slot, TableId table) {
+        return stream(new Position.Log(0, 0, null), slot) + ":" + table;
+    }
+
+    /**
+     * The batch without the changes that copies of their tables hold: a change of a table copied at LSN C whose
+     * transaction's commit record starts below C (its end is at or below C) was committed before the copy's snapshot.
+     * Called after the changes applied before are cut off ({@link #appliedChanges}, {@link #withoutApplied}), which count
+     * every change of a transaction: so those counts stay the same whatever copies were made since.
+     *
+     * @param copiedAt the tables copied while streaming and the LSN each was copied at ({@link
+     *                 io.pgsource.change.ChangeHeaders#COPIED_AT}); null or empty for none
+     */
+    public static ChangeBatch withoutCopied(ChangeBatch batch, Map<TableId, Long> copiedAt) {
+        if (copiedAt == null || copiedAt.isEmpty()) {
+            return batch;
+        }
+        List<ChangeEvent> rest = null;
+        for (int i = 0; i < batch.size(); i++) {
+            ChangeEvent e = batch.get(i);
+            Long copied = copiedAt.get(e.tableId());
+            boolean inCopy = copied != null && inCopy(e, copied);
+            if (inCopy && rest == null) {
+                rest = new ArrayList<>(batch.subList(0, i));
+            } else if (!inCopy && rest != null) {
+                rest.add(e);
+            }
+        }
+        return rest == null ? batch : new ChangeBatch(rest, batch.position(), batch.last(), batch.tables());
+    }
+
+    /** Whether a copy of the change's table made at LSN {@code copiedAt} holds the change (see {@link #withoutCopied}). */
+    public static boolean inCopy(ChangeEvent e, long copiedAt) {
+        return e.position() instanceof Position.Log p && Long.compareUnsigned(p.commitLsn(), copiedAt) < 0;
     }
 
     /** An LSN in PostgreSQL's notation, e.g. {@code 0/16B3748}. */

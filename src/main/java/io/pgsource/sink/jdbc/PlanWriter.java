@@ -73,8 +73,11 @@ final class PlanWriter {
 
     /** Creates or checks the destination tables the plan writes to (inside the open transaction). */
     void ensureTables(Connection c, WritePlan plan) throws SQLException {
-        for (TableSchema schema : plan.schemas()) {
-            tables.ensure(c, schema);
+        List<TableSchema> schemas = plan.schemas();
+        Map<TableId, Integer> shapes = new HashMap<>();
+        schemas.forEach(schema -> shapes.merge(schema.id(), 1, Integer::sum));
+        for (TableSchema schema : schemas) {
+            tables.ensure(c, schema, shapes.get(schema.id()) == 1);
         }
     }
 

@@ -13,6 +13,10 @@ import io.pgsource.sink.reject.RejectedChange;
 import io.pgsource.sink.reject.RejectedChangeException;
 import io.pgsource.sink.reject.RejectedChanges;
 import io.pgsource.state.PositionStore;
+import io.pgsource.state.ShapeCheck;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import java.util.Map;
 import io.pgsource.state.Positions;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -51,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * ({@code destination.dead_letter_uri}), the refused changes go there, the rest of the batch is applied and its
  * position stored as usual, and a WARN line says so: never skipped silently.
  */
-public final class PostgresSink implements Processor, Service {
+public final class PostgresSink implements Processor, Service, ShapeCheck {
     /** The bean name routes refer to. */
     public static final String BEAN_NAME = "postgresSink";
     private static final Logger LOG = LoggerFactory.getLogger(PostgresSink.class);
@@ -66,6 +70,7 @@ public final class PostgresSink implements Processor, Service {
 
     private final DestinationConnection destination;
     private final JdbcPositionStore positions;
+    private final TargetTables tables;
     private final PlanWriter writer;
     private final RejectedChangeFinder finder;
     private RejectedChanges deadLetters;
@@ -80,7 +85,7 @@ public final class PostgresSink implements Processor, Service {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
-        TargetTables tables = new TargetTables(settings, settings.softDelete());
+        this.tables = new TargetTables(settings, settings.softDelete(), positions);
         this.writer = new PlanWriter(tables, rows);
         this.finder = new RejectedChangeFinder(new PlanWriter(tables, new InsertValuesWriter(5000)));
     }
@@ -117,7 +122,9 @@ public final class PostgresSink implements Processor, Service {
                 : exchange.getIn().getMandatoryBody(WritePlan.class);
         String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
         ChangeBatch batch = body instanceof ChangeBatch b ? b : exchange.getProperty(UpsertDeleteRouting.BATCH_PROPERTY, ChangeBatch.class);
-        apply(plan, batch, slot, exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class));
+        @SuppressWarnings("unchecked")
+        Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
+        apply(plan, batch, slot, exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class), copiedAt);
     }
 
     /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
@@ -136,12 +143,22 @@ public final class PostgresSink implements Processor, Service {
      *                      ({@link ChangeHeaders#TX_CHANGES_BEFORE}), or null when unknown
      */
     public void apply(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore) throws SQLException {
+        apply(plan, batch, slot, changesBefore, null);
+    }
+
+    /**
+     * Applies the plan and stores its position in one transaction, without the changes copies of their tables hold.
+     *
+     * @param copiedAt tables copied while their changes streamed, with the LSN of each copy ({@link ChangeHeaders#COPIED_AT});
+     *                 null for none
+     */
+    public void apply(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore, Map<TableId, Long> copiedAt) throws SQLException {
         synchronized (destination) {
             boolean reconnected = false;
             int conflicts = 0;
             while (true) {
                 try {
-                    applyOnce(plan, batch, slot, changesBefore);
+                    applyOnce(plan, batch, slot, changesBefore, copiedAt);
                     return;
                 } catch (StaleConnectionException e) {
                     if (reconnected) {
@@ -162,7 +179,8 @@ public final class PostgresSink implements Processor, Service {
         }
     }
 
-    private void applyOnce(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore) throws SQLException {
+    private void applyOnce(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore, Map<TableId, Long> copiedAt)
+            throws SQLException {
         Connection c = destination.get();
         boolean committing = false;
         // how many changes of the transaction are applied once this batch is: stored with an earlier part
@@ -181,12 +199,13 @@ public final class PostgresSink implements Processor, Service {
                     return;
                 }
                 int applied = Positions.appliedChanges(known, changesBefore, stored);
-                ChangeBatch rest = batch == null ? null : Positions.withoutApplied(applied == 0 ? batch
-                        : new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables()), stored);
+                ChangeBatch rest = batch == null ? null : Positions.withoutCopied(Positions.withoutApplied(applied == 0 ? batch
+                        : new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables()), stored),
+                        copiedAt);
                 if (rest != batch) {
                     // the transaction's first changes, or combined transactions before it, applied before (a restart
-                    // between parts, or the copy's snapshot held them): the rest
-                    LOG.debug("skipping {} change(s) of transactions {} already holds", batch.size() - rest.size(), stream);
+                    // between parts, or the copy's snapshot held them), or changes a later copy of their table holds: the rest
+                    LOG.debug("skipping {} change(s) {} or a copy already holds", batch.size() - rest.size(), stream);
                     batch = rest;
                     plan = UpsertDeleteRouting.plan(rest);
                 }
@@ -266,6 +285,22 @@ public final class PostgresSink implements Processor, Service {
         for (RejectedChange r : rejected) {
             LOG.warn("destination {} rejected the change of {}: {} (SQLSTATE {}). Sent it to the dead-letter endpoint {}; the rest of"
                     + " the batch is applied", destination.safeUrl(), r.describe(), r.message(), r.sqlState(), deadLetters.describe());
+        }
+    }
+
+    /** Why this destination needs a copy of the source table before it takes rows of this shape; null when it needs none. */
+    @Override
+    public String copyReason(TableSchema shape) throws SQLException {
+        synchronized (destination) {
+            Connection c = destination.get();
+            try {
+                return tables.copyReason(c, shape);
+            } catch (SQLException e) {
+                destination.discardIfBroken(e);
+                throw e;
+            } finally {
+                JdbcPositionStore.rollbackQuietly(c);
+            }
         }
     }
 

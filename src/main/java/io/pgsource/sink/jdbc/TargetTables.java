@@ -5,6 +5,8 @@ import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DestinationSettings;
+import io.pgsource.state.CopyNeededException;
+import io.pgsource.state.HeldColumns;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -42,6 +44,13 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Columns the source dropped stay at the destination (and receive NULL in new rows).
  *
+ * <p>A schema read from the WAL says what the source's catalog had ({@link TableSchema#sourceColumns()}); with the
+ * record of the source columns each destination table holds ({@link HeldColumns}, kept with the positions, in the
+ * batch's transaction) the table follows the source exactly: a renamed column is renamed, a column added with a
+ * default the source did not write into its rows is added with that value for the rows already there (then without the
+ * default), and what no statement can make exact (a rewrite of the table, say) refuses the batch with a
+ * {@link CopyNeededException}: the table is copied again first.
+ *
  * <p>Generated columns, whether the rows carry them or not ({@link TableSchema#generatedNotInRows()}), are created
  * {@code GENERATED ALWAYS AS (<the source's expression>) STORED}, so the destination computes them from the same
  * inputs and the copy and a stream without them agree; such columns are never written ({@link TargetTable#computed()},
@@ -60,15 +69,22 @@ final class TargetTables {
     /** One target per table shape (destination table, columns, key), so equal shapes share checks and staging. */
     private final Map<List<Object>, TargetTable> byShape = new HashMap<>();
     private final CommitCache<TargetTable> checked = new CommitCache<>();
+    /** Schemas with source columns whose changes were followed (the destination table renamed, filled, recorded). */
+    private final CommitCache<TableSchema> followed = new CommitCache<>();
+    private final JdbcPositionStore positions;
     /** The source table each destination table holds, so that two never share one. */
     private final Map<TableId, TableId> sources = new HashMap<>();
     /** The generated columns of each destination table, as its catalog said when last checked. */
     private final Map<TableId, Set<String>> computed = new HashMap<>();
 
-    /** @param names {@code destination.schema} and {@code destination.table_name}: where each source table goes */
-    TargetTables(DestinationSettings names, boolean softDelete) {
+    /**
+     * @param names     {@code destination.schema} and {@code destination.table_name}: where each source table goes
+     * @param positions where the record of each table's source columns is kept
+     */
+    TargetTables(DestinationSettings names, boolean softDelete, JdbcPositionStore positions) {
         this.names = names;
         this.softDelete = softDelete;
+        this.positions = positions;
     }
 
     /** Where rows of this schema go (no database access). */
@@ -124,8 +140,38 @@ final class TargetTables {
 
     /** Makes sure the destination table exists with every column of this schema, inside the open transaction. */
     TargetTable ensure(Connection c, TableSchema schema) throws SQLException {
+        return ensure(c, schema, true);
+    }
+
+    /**
+     * Makes sure the destination table exists with every column of this schema, inside the open transaction, following
+     * the source's change of the table's columns.
+     *
+     * @param alone false when the batch also has rows of another shape of the same table (a source transaction that
+     *              changed the table's columns between its changes): a rename cannot serve both, the table is copied
+     * @throws CopyNeededException when only a copy of the table makes the rows it holds what the source shows
+     */
+    TargetTable ensure(Connection c, TableSchema schema, boolean alone) throws SQLException {
         TargetTable t = target(schema);
-        if (checked.contains(t)) {
+        Map<String, String> fills = Map.of();
+        boolean renamed = false;
+        if (schema.sourceColumns() != null && !followed.contains(schema)) {
+            HeldColumns.Plan plan = plan(c, schema, t);
+            if (plan.copyNeeded()) {
+                throw new CopyNeededException(schema.id(), plan.copyReason());
+            }
+            if (!plan.renames().isEmpty() && !alone) {
+                throw new CopyNeededException(schema.id(), "columns of " + schema.id().quoted() + " were renamed " + plan.renames()
+                        + " inside a source transaction that also changed its rows before");
+            }
+            renamed = rename(c, t, plan.renames());
+            fills = plan.fills();
+            if (plan.next() != null) {
+                positions.saveInTransaction(c, HeldColumns.stream(schema.id()), plan.next().serialize());
+            }
+            followed.add(schema);
+        }
+        if (checked.contains(t) && fills.isEmpty() && !renamed) {
             return t;
         }
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
@@ -143,7 +189,7 @@ final class TargetTables {
                     Column column = schema.columns().get(i);
                     DestinationColumn current = existing.get(column.name());
                     if (current == null) {
-                        addColumn(c, t, column, t.type(i));
+                        addColumn(c, t, column, t.type(i), fills.get(column.name()));
                         added = true;
                     } else if (!current.type().equals(t.type(i))) {
                         retype(s, t, column.name(), current.type(), t.type(i));
@@ -151,7 +197,7 @@ final class TargetTables {
                 }
                 for (Column column : schema.generatedNotInRows()) {
                     if (!existing.containsKey(column.name())) {
-                        addColumn(c, t, column, destinationType(column));
+                        addColumn(c, t, column, destinationType(column), null);
                         added = true;
                     }
                 }
@@ -232,9 +278,75 @@ final class TargetTables {
         return c.generated() && compute ? definition + " GENERATED ALWAYS AS (" + c.generation() + ") STORED" : definition;
     }
 
-    /** Adds a column the destination table lacks: a generated one computed if the destination can, else plain. */
-    private static void addColumn(Connection c, TargetTable t, Column column, String type) throws SQLException {
+    /**
+     * Why the destination needs a copy of the source table before it takes rows of this shape; null when it needs none.
+     * Reads only, inside the open transaction.
+     */
+    String copyReason(Connection c, TableSchema schema) throws SQLException {
+        if (schema.sourceColumns() == null || followed.contains(schema)) {
+            return null;
+        }
+        return plan(c, schema, target(schema)).copyReason();
+    }
+
+    /** How the destination table follows the schema, from the record of the source columns it holds. */
+    private HeldColumns.Plan plan(Connection c, TableSchema schema, TargetTable t) throws SQLException {
+        Map<String, DestinationColumn> existing = existingColumns(c, t.id());
+        if (existing == null) {
+            return HeldColumns.plan(schema, null, null, true); // created from this schema: it holds what it says
+        }
+        String stored = positions.current(c, HeldColumns.stream(schema.id()));
+        HeldColumns held = null;
+        if (stored != null) {
+            try {
+                held = HeldColumns.parse(stored);
+            } catch (IllegalArgumentException e) {
+                LOG.warn("the record of the source columns destination table {} holds is unreadable ({}); deciding without it",
+                        t.quoted(), e.getMessage());
+            }
+        }
+        return HeldColumns.plan(schema, held, existing.keySet(), true);
+    }
+
+    /** Renames destination columns as the source did; whether there were any. */
+    private static boolean rename(Connection c, TargetTable t, Map<String, String> renames) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            for (Map.Entry<String, String> r : renames.entrySet()) {
+                s.execute("ALTER TABLE " + t.quoted() + " RENAME COLUMN " + TableId.quoteIdent(r.getKey()) + " TO "
+                        + TableId.quoteIdent(r.getValue()));
+                LOG.info("renamed column {} of destination table {} to {}, as the source did", r.getKey(), t.quoted(), r.getValue());
+            }
+        }
+        return !renames.isEmpty();
+    }
+
+    /**
+     * Adds a column the destination table lacks: a generated one computed if the destination can, else plain.
+     *
+     * @param fill the text form of the value the rows already there take (as the source's older rows show it), null
+     *             for none: the column is added with it as default, which PostgreSQL gives those rows without rewriting
+     *             the table, then the default is dropped
+     */
+    private static void addColumn(Connection c, TargetTable t, Column column, String type, String fill) throws SQLException {
         String add = "ALTER TABLE " + t.quoted() + " ADD COLUMN ";
+        if (fill != null && !column.generated()) {
+            String literal;
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.quote_literal(?)")) {
+                ps.setString(1, fill);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    literal = rs.getString(1);
+                }
+            }
+            try (Statement s = c.createStatement()) {
+                s.execute(add + columnDefinition(column, type, false) + " DEFAULT " + literal + "::" + type);
+                s.execute("ALTER TABLE " + t.quoted() + " ALTER COLUMN " + TableId.quoteIdent(column.name()) + " DROP DEFAULT");
+            }
+            // the value stays out of the log: it may be personal data
+            LOG.info("added column {} {} to destination table {}; the rows already there hold the value the source's older rows show",
+                    column.name(), type, t.quoted());
+            return;
+        }
         String error = column.generated() ? tryStatement(c, add + columnDefinition(column, type, true), true) : "";
         if (error != null) {
             try (Statement s = c.createStatement()) {
@@ -299,10 +411,12 @@ final class TargetTables {
 
     void commit() {
         checked.commit();
+        followed.commit();
     }
 
     void forget() {
         checked.clear();
+        followed.clear();
     }
 
     /** A column of an existing destination table: its type ({@code format_type}), and whether the table computes it. */

@@ -9,7 +9,11 @@ import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.sink.json.ChangeEnvelope;
+import io.pgsource.change.TableSchema;
+import io.pgsource.state.CopyNeededException;
 import io.pgsource.state.FilePositionStore;
+import io.pgsource.state.HeldColumns;
+import io.pgsource.state.ShapeCheck;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import java.io.BufferedOutputStream;
@@ -21,9 +25,12 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.Service;
@@ -48,10 +55,16 @@ import org.slf4j.LoggerFactory;
  * are skipped too (the saved position counts them, see {@link Positions#appliedChanges}), whatever size its parts
  * come in now.
  *
+ * <p>Schema changes: lines already written cannot change, so when rows a file describes would no longer show what
+ * the source shows under a column's name (a column renamed, added with a default the source gave its older rows, or
+ * converted by a rewrite of the table), the batch is refused with a {@link CopyNeededException}: the table is copied
+ * again (a truncate event, then a read event per row). Which source columns the file holds is kept with the positions
+ * ({@link HeldColumns}). A column added without a value for older rows, or dropped, only changes the lines from then on.
+ *
  * <p>Files stay open between batches; {@link #stop()} (or {@link #close()}) closes them. Batches are written one at
  * a time.
  */
-public final class JsonLinesSink implements Processor, Service {
+public final class JsonLinesSink implements Processor, Service, ShapeCheck {
     /** The bean name routes refer to. */
     public static final String BEAN_NAME = "jsonLinesSink";
     private static final Logger LOG = LoggerFactory.getLogger(JsonLinesSink.class);
@@ -60,6 +73,8 @@ public final class JsonLinesSink implements Processor, Service {
     private final Path directory;
     private final FilePositionStore positions;
     private final Map<TableId, TableFile> files = new HashMap<>();
+    /** Schemas whose columns are recorded as held ({@link HeldColumns}). */
+    private final Set<TableSchema> followed = Collections.newSetFromMap(new IdentityHashMap<>());
 
     public JsonLinesSink(DestinationSettings settings) {
         this(settings.directory() != null ? settings.directory() : Path.of("output"));
@@ -109,11 +124,72 @@ public final class JsonLinesSink implements Processor, Service {
                 // its first changes were written before a restart, in parts cut elsewhere
                 batch = new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables());
             }
+            @SuppressWarnings("unchecked")
+            Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
+            batch = Positions.withoutCopied(batch, copiedAt);
         }
+        Map<TableSchema, HeldColumns> held = follow(batch);
         write(batch, ChangeEnvelope.Part.of(batch, part));
         if (batch.position() != null) {
             positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position(), batch.last(), changesThrough));
         }
+        if (followed.size() > 10_000) {
+            followed.clear(); // bounded, in case a source makes a new schema per batch: they are followed again
+        }
+        held.forEach((schema, columns) -> {
+            positions.save(HeldColumns.stream(schema.id()), columns.serialize());
+            followed.add(schema);
+        });
+    }
+
+    /**
+     * The new record of held columns for each schema of the batch not followed yet, in order.
+     *
+     * @throws CopyNeededException when the lines written cannot follow a schema without a copy of the table
+     */
+    private Map<TableSchema, HeldColumns> follow(ChangeBatch batch) {
+        Map<TableSchema, HeldColumns> out = new LinkedHashMap<>();
+        Map<TableId, HeldColumns> latest = new HashMap<>();
+        for (ChangeEvent e : batch) {
+            TableSchema schema = e.table();
+            if (schema.sourceColumns() == null || followed.contains(schema) || out.containsKey(schema)) {
+                continue;
+            }
+            HeldColumns held = latest.containsKey(schema.id()) ? latest.get(schema.id()) : held(schema.id());
+            HeldColumns.Plan plan = HeldColumns.plan(schema, held, null, false);
+            if (plan.copyNeeded()) {
+                throw new CopyNeededException(schema.id(), plan.copyReason());
+            }
+            if (plan.next() != null) {
+                out.put(schema, plan.next());
+                latest.put(schema.id(), plan.next());
+            }
+        }
+        return out;
+    }
+
+    /** What the file of the table holds, as recorded; null when nothing is. */
+    private HeldColumns held(TableId table) {
+        String stored = positions.load(HeldColumns.stream(table)).orElse(null);
+        if (stored == null) {
+            return null;
+        }
+        try {
+            return HeldColumns.parse(stored);
+        } catch (IllegalArgumentException e) {
+            LOG.warn("the record of the source columns {} holds is unreadable ({}); deciding without it", FileNames.of(table),
+                    e.getMessage());
+            return null;
+        }
+    }
+
+    /** Why the file of the source table needs a copy of it before it takes rows of this shape; null when it needs none. */
+    @Override
+    public synchronized String copyReason(TableSchema shape) {
+        if (shape.sourceColumns() == null || followed.contains(shape)) {
+            return null;
+        }
+        return HeldColumns.plan(shape, held(shape.id()), null, false).copyReason();
     }
 
     /** Writes a batch durably (lines forced to disk); the caller saves the position afterwards. */

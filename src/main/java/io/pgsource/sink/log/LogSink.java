@@ -2,6 +2,9 @@ package io.pgsource.sink.log;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.TableId;
+import java.util.Map;
 import io.pgsource.sink.json.ChangeEnvelope;
 import io.pgsource.state.MemoryPositionStore;
 import io.pgsource.state.PositionStore;
@@ -32,7 +35,10 @@ public final class LogSink implements Processor {
 
     @Override
     public void process(Exchange exchange) throws Exception {
-        ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
+        @SuppressWarnings("unchecked")
+        Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
+        // a change that a copy of its table, logged before, holds is not logged again
+        ChangeBatch batch = Positions.withoutCopied(exchange.getIn().getMandatoryBody(ChangeBatch.class), copiedAt);
         ChangeEnvelope.Part part = ChangeEnvelope.Part.of(batch, exchange.getIn().getHeader(ChangeEnvelope.PART_HEADER, Integer.class));
         for (ChangeEvent e : batch) {
             if (CHANGES.isInfoEnabled()) {

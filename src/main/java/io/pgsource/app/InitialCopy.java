@@ -39,20 +39,23 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     private final PositionStore positions;
     private final BooleanSupplier leading;
     private final Executor readers;
+    private final TableCopies tableCopies;
     private CamelContext context;
 
     /**
      * @param leading whether this instance may still write the copy: always without sync.ha; with it, only while it
      *                leads (a copy going on after another instance took over would overwrite that one's newer rows)
      * @param readers runs each table's page reader, so the next page is read while one is applied
+     * @param tableCopies keeps, for each table copied, what the copies made while streaming need to know
      */
     InitialCopy(SourceConnections connections, BatchStreams streams, PositionStore positions, BooleanSupplier leading,
-            Executor readers) {
+            Executor readers, TableCopies tableCopies) {
         this.connections = connections;
         this.streams = streams;
         this.positions = positions;
         this.leading = leading;
         this.readers = readers;
+        this.tableCopies = tableCopies;
     }
 
     @Override
@@ -62,7 +65,8 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 slot.consistentPoint(), tasks.size());
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading));
+            new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
+                    tableCopies.copiedAll(slot.consistentLsn()));
         } catch (Exception e) {
             // the consumer drops the slot and tries again later; a one-off sync has failed, and a failure no retry fixes
             // would make the consumer copy again forever: either ends the run

@@ -4,6 +4,7 @@ import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.change.Position;
+import io.pgsource.change.TableId;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.pgoutput.PgOutputConsumer;
 import io.pgsource.pgoutput.PgOutputEndpoint;
@@ -17,7 +18,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -57,14 +60,16 @@ final class LogReplicationStart {
     private final PositionStore positions;
     private final RunOutcome outcome;
     private final Executor readers;
+    private final TableCopies tableCopies;
 
     /**
      * @param createSlot {@code source.create_slot}: the consumer creates a missing slot
      * @param resnapshot {@code sync.resnapshot}: start from a new slot (or, without createSlot, a temporary slot's
      *                   snapshot) and copy every table again
+     * @param tableCopies copies the tables the destination holds no copy of while it holds the others and streamed before
      */
     LogReplicationStart(String slot, boolean createSlot, boolean resnapshot, PgSourceConnections connections, BatchStreams streams,
-            PositionStore positions, RunOutcome outcome, Executor readers) {
+            PositionStore positions, RunOutcome outcome, Executor readers, TableCopies tableCopies) {
         this.slot = slot;
         this.createSlot = createSlot;
         this.resnapshot = resnapshot;
@@ -73,6 +78,7 @@ final class LogReplicationStart {
         this.positions = positions;
         this.outcome = outcome;
         this.readers = readers;
+        this.tableCopies = tableCopies;
     }
 
     /** Runs the start-up on a Camel-managed thread, so Camel's own start is not held up by a long copy. */
@@ -203,6 +209,16 @@ final class LogReplicationStart {
         if (!copyAll && SnapshotCopy.completed(positions, tasks)) {
             return;
         }
+        if (!copyAll && positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
+            // the destination streamed from the slot after a complete copy: only the tables it holds no copy of (selected
+            // or published since, or copied in part when pgsource stopped) are copied, while the slot keeps its position
+            List<StreamTask> missing = tasks.stream().filter(t -> !SnapshotCopy.completed(positions, t.stream())).toList();
+            Map<TableId, String> reasons = new LinkedHashMap<>();
+            missing.forEach(t -> reasons.put(t.table().id(), "the destination holds no complete copy of it: selected, or added to the"
+                    + " publication, since the last run, or its copy was cut short"));
+            tableCopies.copy(missing, reasons);
+            return;
+        }
         // Copying the current rows and replaying every change since the slot's position onto them does not converge:
         // a replayed update that leaves a TOASTed value unchanged knows no value for a row the copy has under another
         // key. So the copy reads inside the exported snapshot of a temporary slot, and the destination's position for
@@ -217,7 +233,8 @@ final class LogReplicationStart {
                     + " at {}, then streaming the transactions committed after it", slot, copyAll ? "to be copied again (sync.resnapshot)"
                     : "no complete copy", tasks.size(), copySlot, Positions.lsn(consistent));
             try (ProducerTemplate template = context.createProducerTemplate()) {
-                new SnapshotCopy(connections, readers).copy(snapshot, tasks, page -> InitialCopy.send(template, page, leading));
+                new SnapshotCopy(connections, readers).copy(snapshot, tasks, page -> InitialCopy.send(template, page, leading),
+                        tableCopies.copiedAll(consistent));
             }
             positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
         } // closing the replication connection drops the temporary slot

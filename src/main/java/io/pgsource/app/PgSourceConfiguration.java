@@ -19,6 +19,7 @@ import io.pgsource.sink.jsonl.JsonLinesSink;
 import io.pgsource.sink.log.LogSink;
 import io.pgsource.sink.reject.DeadLetterEndpoint;
 import io.pgsource.state.PositionStore;
+import io.pgsource.state.ShapeCheck;
 import io.pgsource.types.TypeRegistry;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -31,6 +32,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ExecutorService;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntPredicate;
 import java.util.function.Predicate;
 import org.apache.camel.CamelConfiguration;
@@ -135,15 +137,46 @@ public class PgSourceConfiguration implements CamelConfiguration {
             // routes are created, too late for master: (No cluster service found): add the configured one now
             context.addService(configuredClusterService(registry));
         }
-        InitialCopy initialCopy = new InitialCopy(connections, streams, positions,
-                ha.enabled() ? () -> LeaderOnlyStreaming.isLeader(context, slot) : () -> true, readers);
+        BooleanSupplier leading = ha.enabled() ? () -> LeaderOnlyStreaming.isLeader(context, slot) : () -> true;
+        // copies of single tables while the others stream: tables created or published while streaming, schema changes
+        // only a copy follows exactly (the postgres and jsonl destinations say which)
+        ShapeCheck shapes = registry.lookupByNameAndType(PostgresSink.BEAN_NAME, PostgresSink.class);
+        if (shapes == null) {
+            shapes = registry.lookupByNameAndType(JsonLinesSink.BEAN_NAME, JsonLinesSink.class);
+        }
+        TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, shapes, leading, readers);
+        tableCopies.setCamelContext(context);
+        registry.bind(TableCopies.BEAN_NAME, tableCopies);
+        InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies);
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
-                positions, outcome, readers);
-        LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, positions, connections) : null;
+                positions, outcome, readers, tableCopies);
+        LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies),
+                connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
+    }
+
+    /** The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again. */
+    private static PositionStore refreshing(PositionStore positions, TableCopies tableCopies) {
+        return new PositionStore() {
+            @Override
+            public java.util.Optional<String> load(String stream) {
+                return positions.load(stream);
+            }
+
+            @Override
+            public void save(String stream, String position) {
+                positions.save(stream, position);
+            }
+
+            @Override
+            public void refresh() {
+                positions.refresh();
+                tableCopies.refresh();
+            }
+        };
     }
 
     /**

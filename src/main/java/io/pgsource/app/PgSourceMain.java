@@ -65,6 +65,19 @@ public final class PgSourceMain {
         }
     }
 
+    /**
+     * Stops the run in progress cleanly, as a signal does (its exit code is 0, or 1 for an unfinished sync.once run),
+     * for a caller that runs pgsource in its own JVM; false when none is running.
+     */
+    static boolean stopRunning(String by) {
+        RunOutcome outcome = RUNNING.get();
+        if (outcome == null) {
+            return false;
+        }
+        outcome.stopRequested(by);
+        return true;
+    }
+
     /** Runs until stopped (or, with sync.once, until the sync ended) and returns the exit code. */
     public static int run(Map<String, String> env, Properties systemProperties) {
         Properties props;

@@ -14,6 +14,7 @@ import io.pgsource.config.SourceConnections;
 import io.pgsource.config.SourceSettings;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -107,6 +108,36 @@ public final class BatchStreams {
         }
         LOG.debug("Batch query streams: {}", tasks);
         return tasks;
+    }
+
+    /**
+     * The FULL_TABLE streams of those of these tables that exist, as {@link #streams} plans them (what the publications
+     * publish of each): LOG_BASED copies a table on its own while the others stream.
+     */
+    public List<StreamTask> streams(List<TableId> only) throws SQLException {
+        List<TableInfo> tables;
+        try (Connection c = connections.open()) {
+            List<TableId> existing = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, r.relname FROM unnest(?::text[], ?::text[]) AS w(s, t)"
+                    + " JOIN pg_catalog.pg_namespace n ON n.nspname = w.s JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid"
+                    + " AND r.relname = w.t AND r.relkind IN ('r', 'p') AND NOT r.relispartition")) {
+                ps.setArray(1, c.createArrayOf("text", only.stream().map(TableId::schema).toArray()));
+                ps.setArray(2, c.createArrayOf("text", only.stream().map(TableId::name).toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        existing.add(new TableId(rs.getString(1), rs.getString(2)));
+                    }
+                }
+            }
+            if (existing.isEmpty()) {
+                return List.of();
+            }
+            tables = CatalogReader.discover(c, existing.stream().map(TableId::schema).distinct().toList(), existing);
+            if (publications != null) {
+                tables = published(c, tables);
+            }
+        }
+        return tables.stream().map(t -> fullTable(t, settings.batchFetchLimit())).toList();
     }
 
     /** The tables as the publications publish them. */

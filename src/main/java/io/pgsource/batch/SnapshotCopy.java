@@ -1,8 +1,10 @@
 package io.pgsource.batch;
 
+import io.pgsource.catalog.ColumnCatalog;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Op;
+import io.pgsource.change.SourceColumns;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.SourceConnections;
 import io.pgsource.state.PositionStore;
@@ -59,6 +61,17 @@ public final class SnapshotCopy {
         void accept(ChangeBatch page) throws Exception;
     }
 
+    /** Hears of each table whose copy is applied at the destination. */
+    @FunctionalInterface
+    public interface CopiedHandler {
+        /**
+         * @param task    the table
+         * @param columns its columns as the catalog had them in the snapshot (what the copy's rows hold); null when the
+         *                table is gone from it
+         */
+        void copied(StreamTask task, SourceColumns columns) throws Exception;
+    }
+
     /**
      * Copies every table inside the exported snapshot.
      *
@@ -69,6 +82,16 @@ public final class SnapshotCopy {
      * @throws SQLException             when the source fails, or the snapshot no longer exists
      */
     public void copy(String snapshot, List<StreamTask> tasks, PageHandler pages) throws Exception {
+        copy(snapshot, tasks, pages, (task, columns) -> { });
+    }
+
+    /**
+     * Copies every table inside the exported snapshot, and says when each table's copy is applied.
+     *
+     * @param copied called after the last page of each table was applied, with the table's columns as the snapshot has
+     *               them
+     */
+    public void copy(String snapshot, List<StreamTask> tasks, PageHandler pages, CopiedHandler copied) throws Exception {
         if (snapshot == null || !SNAPSHOT_NAME.matcher(snapshot).matches()) {
             throw new IllegalArgumentException("'" + snapshot + "' is not an exported snapshot name (like 00000003-0000001B-1)");
         }
@@ -81,7 +104,10 @@ public final class SnapshotCopy {
             begin(c, snapshot);
             long started = System.nanoTime();
             for (StreamTask task : tasks) {
+                // read before the table's reader starts, which uses the connection on a thread of its own
+                SourceColumns columns = ColumnCatalog.read(c, task.table().id());
                 copy(c, task, pages);
+                copied.copied(task, columns);
             }
             c.commit();
             LOG.info("initial copy of {} tables inside snapshot {} done in {} ms", tasks.size(), snapshot,
@@ -94,21 +120,21 @@ public final class SnapshotCopy {
      * FULL_TABLE one), so the copy must not be done again.
      */
     public static boolean completed(PositionStore positions, List<StreamTask> tasks) {
-        for (StreamTask task : tasks) {
-            Optional<String> stored = positions.load(task.stream());
-            if (stored.isEmpty()) {
-                return false;
-            }
-            try {
-                Bookmark b = Bookmark.parse(stored.get());
-                if (!b.completed() || b.method() != ReplicationMethod.FULL_TABLE) {
-                    return false;
-                }
-            } catch (IllegalArgumentException e) {
-                return false;
-            }
+        return tasks.stream().allMatch(task -> completed(positions, task.stream()));
+    }
+
+    /** Whether the destination committed the last page of a copy of the table of this stream ({@code schema.table}). */
+    public static boolean completed(PositionStore positions, String stream) {
+        Optional<String> stored = positions.load(stream);
+        if (stored.isEmpty()) {
+            return false;
         }
-        return true;
+        try {
+            Bookmark b = Bookmark.parse(stored.get());
+            return b.completed() && b.method() == ReplicationMethod.FULL_TABLE;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** Opens the read-only REPEATABLE READ transaction and imports the snapshot before any query runs in it. */

@@ -1,0 +1,294 @@
+package io.pgsource.app;
+
+import io.pgsource.batch.BatchStreams;
+import io.pgsource.batch.SnapshotCopy;
+import io.pgsource.batch.StreamTask;
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.SourceColumns;
+import io.pgsource.change.TableId;
+import io.pgsource.change.TableSchema;
+import io.pgsource.config.PgSourceConnections;
+import io.pgsource.pgoutput.ReplicationSlots;
+import io.pgsource.pgoutput.SlotCreated;
+import io.pgsource.state.CopyNeededException;
+import io.pgsource.state.HeldColumns;
+import io.pgsource.state.PositionStore;
+import io.pgsource.state.Positions;
+import io.pgsource.state.ShapeCheck;
+import java.sql.Connection;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.function.BooleanSupplier;
+import org.apache.camel.CamelContext;
+import org.apache.camel.CamelContextAware;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.support.ExchangeHelper;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies of single tables while the others stream (LOG_BASED): the log-replication route's step before the shared
+ * pipeline (bean {@value #BEAN_NAME}), which it feeds itself. Before a batch goes on, each table of it is copied that
+ * <ul>
+ * <li>the destination holds no copy of: created, or added to the publication, while streaming (or since the last
+ * run: {@link LogReplicationStart} copies those before streaming);</li>
+ * <li>or whose new shape only a copy makes exact at the destination ({@link ShapeCheck}, {@link HeldColumns#plan}: a
+ * column added by a rewrite of the table, a type change that rewrote it, a rename an event destination cannot
+ * follow); a destination that meets such a shape itself refuses the batch ({@link CopyNeededException}) and the batch
+ * is sent again after the copy.</li>
+ * </ul>
+ *
+ * <p>A copy reads inside the exported snapshot of a temporary slot ({@link ReplicationSlots}); its pages go down the
+ * pipeline like the initial copy's, the first one emptying the destination table. Copy and stream meet exactly as for the
+ * initial copy: before the first page, the destination stores "table T copied at C" (C the temporary slot's consistent
+ * point) with its positions ({@link Positions#copiedAt}); from then on, also after a restart, every batch carries the
+ * copies of its tables ({@link ChangeHeaders#COPIED_AT}) and the destination leaves out each change of T committed before
+ * C, after it cut off what it applied before (so the counts of a transaction applied in part stay what they were). The
+ * slot is not dropped, the other tables are not copied again, and their changes wait meanwhile. With sync.ha only the
+ * leader copies, as it alone streams ({@link InitialCopy#send} stops a copy whose instance lost the lead).
+ */
+final class TableCopies implements Processor, CamelContextAware {
+    static final String BEAN_NAME = "tableCopies";
+    private static final Logger LOG = LoggerFactory.getLogger(TableCopies.class);
+    /** How often one batch may be refused for copies before the refusal stands. */
+    private static final int ATTEMPTS = 8;
+    /** No copy made while streaming. */
+    private static final long NONE = 0;
+    /** The table no longer exists: no copy can be made, and its changes are left out (the highest LSN, unsigned). */
+    private static final long GONE = -1;
+
+    private final String slot;
+    private final PgSourceConnections connections;
+    private final BatchStreams streams;
+    private final PositionStore positions;
+    private final ShapeCheck destination;
+    private final BooleanSupplier leading;
+    private final Executor readers;
+    private CamelContext context;
+    private volatile ProducerTemplate template;
+    /** Tables whose copy the destination completed. */
+    private final Set<TableId> copied = ConcurrentHashMap.newKeySet();
+    /** The LSN each table was copied at while streaming, as stored; NONE when it was not. */
+    private final Map<TableId, Long> copiedAt = new ConcurrentHashMap<>();
+    /** Schemas the destination said it follows without a copy. */
+    private final Set<TableSchema> followed = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
+
+    /**
+     * @param destination says whether the destination follows a new shape of a table without a copy; null for a
+     *                    destination that keeps nothing of the shapes (log, discard)
+     * @param leading     whether this instance may still write a copy (sync.ha: only while it leads)
+     */
+    TableCopies(String slot, PgSourceConnections connections, BatchStreams streams, PositionStore positions, ShapeCheck destination,
+            BooleanSupplier leading, Executor readers) {
+        this.slot = slot;
+        this.connections = connections;
+        this.streams = streams;
+        this.positions = positions;
+        this.destination = destination;
+        this.leading = leading;
+        this.readers = readers;
+    }
+
+    @Override
+    public void process(Exchange exchange) throws Exception {
+        ChangeBatch batch = exchange.getIn().getBody(ChangeBatch.class);
+        Map<TableId, String> refused = new LinkedHashMap<>();
+        for (int attempt = 1; ; attempt++) {
+            if (batch != null) {
+                Map<TableId, String> needed = needed(batch);
+                needed.putAll(refused);
+                if (!needed.isEmpty()) {
+                    copy(needed);
+                }
+            }
+            Exchange attemptExchange = ExchangeHelper.createCopy(exchange, true);
+            if (batch != null) {
+                Map<TableId, Long> marks = marks(batch);
+                if (!marks.isEmpty()) {
+                    attemptExchange.getIn().setHeader(ChangeHeaders.COPIED_AT, marks);
+                }
+            }
+            template().send("direct:pipeline", attemptExchange);
+            CopyNeededException refusal = attemptExchange.getException(CopyNeededException.class);
+            if (refusal != null && attempt < ATTEMPTS) {
+                refused.clear();
+                refused.put(refusal.table(), refusal.getMessage());
+                continue;
+            }
+            if (attemptExchange.getException() != null) {
+                exchange.setException(attemptExchange.getException());
+            }
+            return;
+        }
+    }
+
+    /** The tables of the batch to copy before it goes on, each with why. */
+    private Map<TableId, String> needed(ChangeBatch batch) throws Exception {
+        Map<TableId, String> needed = new LinkedHashMap<>();
+        Set<TableSchema> shapes = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (ChangeEvent e : batch) {
+            TableId table = e.tableId();
+            if (inCopy(e)) {
+                continue; // a copy made since holds it: the destination leaves it out, whatever its shape
+            }
+            if (!needed.containsKey(table) && !isCopied(table)) {
+                needed.put(table, "the destination holds no copy of it (it was created, or added to the publication, while"
+                        + " streaming)");
+            }
+            shapes.add(e.table());
+        }
+        if (destination != null) {
+            for (TableSchema shape : shapes) {
+                if (needed.containsKey(shape.id()) || shape.sourceColumns() == null || followed.contains(shape)) {
+                    continue;
+                }
+                String reason = destination.copyReason(shape);
+                if (reason != null) {
+                    needed.put(shape.id(), reason);
+                } else {
+                    followed.add(shape);
+                }
+            }
+        }
+        return needed;
+    }
+
+    private boolean isCopied(TableId table) {
+        if (copied.contains(table) || mark(table) == GONE) {
+            return true;
+        }
+        if (SnapshotCopy.completed(positions, table.toString())) {
+            copied.add(table);
+            return true;
+        }
+        return false;
+    }
+
+    /** Whether a copy of its table made while streaming holds the change. */
+    private boolean inCopy(ChangeEvent e) {
+        long at = mark(e.tableId());
+        return at != NONE && Positions.inCopy(e, at);
+    }
+
+    /** The copies made while streaming of the batch's tables. */
+    private Map<TableId, Long> marks(ChangeBatch batch) {
+        Map<TableId, Long> marks = new LinkedHashMap<>();
+        for (ChangeEvent e : batch) {
+            long at = mark(e.tableId());
+            if (at != NONE) {
+                marks.put(e.tableId(), at);
+            }
+        }
+        return marks;
+    }
+
+    private long mark(TableId table) {
+        return copiedAt.computeIfAbsent(table, t -> positions.load(Positions.copiedAt(slot, t)).map(Positions::parseLsn).orElse(NONE));
+    }
+
+    /** Copies the tables that still exist; the changes of those that do not are left out, with a warning. */
+    private void copy(Map<TableId, String> needed) throws Exception {
+        List<StreamTask> tasks = streams.streams(new ArrayList<>(needed.keySet()));
+        for (TableId table : needed.keySet()) {
+            if (tasks.stream().noneMatch(t -> t.table().id().equals(table))) {
+                copiedAt.put(table, GONE);
+                LOG.warn("{} no longer exists at the source (dropped or renamed since), so no copy of it can be made: its changes"
+                        + " read now are left out ({})", table.quoted(), needed.get(table));
+            }
+        }
+        if (!tasks.isEmpty()) {
+            copy(tasks, needed);
+        }
+    }
+
+    /**
+     * Copies these tables inside the snapshot of one temporary slot, storing first that each is copied at its consistent
+     * point.
+     *
+     * @param reasons why each table is copied, for the log
+     */
+    void copy(List<StreamTask> tasks, Map<TableId, String> reasons) throws Exception {
+        String copySlot = "pgsource_copy_" + ProcessHandle.current().pid();
+        try (Connection replication = connections.openReplication()) {
+            SlotCreated created = ReplicationSlots.create(replication, copySlot, true);
+            long at = created.consistentLsn();
+            for (StreamTask task : tasks) {
+                TableId table = task.table().id();
+                LOG.info("Copying {} inside the snapshot of the temporary slot {} at {} ({}); its changes committed before that are"
+                        + " in the copy, the other tables are not copied again", table.quoted(), copySlot, Positions.lsn(at),
+                        reasons.get(table));
+                positions.save(Positions.copiedAt(slot, table), Positions.lsn(at));
+                copiedAt.put(table, at);
+                copied.remove(table);
+                followed.removeIf(shape -> shape.id().equals(table));
+            }
+            new SnapshotCopy(connections, readers).copy(created.snapshotName(), tasks, page -> InitialCopy.send(template(), page, leading),
+                    (task, columns) -> {
+                        recordHeld(task, columns);
+                        copied.add(task.table().id());
+                    });
+        } // closing the replication connection drops the temporary slot
+    }
+
+    /**
+     * What a copy of every table inside a snapshot at {@code at} hands over: each table's record of held columns, and that
+     * it was copied there (a copy made for an earlier slot, or on another server, must not leave changes out any more).
+     */
+    SnapshotCopy.CopiedHandler copiedAll(long at) {
+        return (task, columns) -> {
+            TableId table = task.table().id();
+            recordHeld(task, columns);
+            positions.save(Positions.copiedAt(slot, table), Positions.lsn(at));
+            copiedAt.put(table, at);
+            copied.add(table);
+        };
+    }
+
+    private void recordHeld(StreamTask task, SourceColumns columns) {
+        HeldColumns held = HeldColumns.ofCopy(task.table().schema(), columns);
+        if (held != null) {
+            positions.save(HeldColumns.stream(task.table().id()), held.serialize());
+        }
+    }
+
+    /** Forgets what it read of the stored positions: another instance may have written them since (sync.ha). */
+    void refresh() {
+        copied.clear();
+        copiedAt.clear();
+        followed.clear();
+    }
+
+    private ProducerTemplate template() {
+        ProducerTemplate t = template;
+        if (t == null) {
+            synchronized (this) {
+                if (template == null) {
+                    template = context.createProducerTemplate();
+                }
+                t = template;
+            }
+        }
+        return t;
+    }
+
+    @Override
+    public void setCamelContext(CamelContext camelContext) {
+        this.context = camelContext;
+    }
+
+    @Override
+    public CamelContext getCamelContext() {
+        return context;
+    }
+}

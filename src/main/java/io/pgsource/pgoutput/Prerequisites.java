@@ -247,7 +247,8 @@ final class Prerequisites {
                     }
                     throw e;
                 }
-                LOG.info("Created publication: {}", sql);
+                LOG.info("{}: {}", sql.startsWith("CREATE") ? "Created publication" : "Added the selected tables it lacked to a publication"
+                        + " pgsource manages (source.create_publication); they are copied before streaming", sql);
             }
             pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
         }
@@ -311,10 +312,17 @@ final class Prerequisites {
         if (!keyed.isEmpty() && pubs.publication(first) == null) {
             sql.put(first, Publications.create(first, keyed.stream().map(Publications.Coverage::id).toList(),
                     keyed.stream().anyMatch(Publications.Coverage::partitioned), false, serverVersion));
+        } else if (!keyed.isEmpty() && options.isCreatePublication() && !pubs.publication(first).allTables()) {
+            // pgsource manages its publications: a table selected since is added (and copied before streaming)
+            sql.put(first, Publications.addTables(first, keyed.stream().map(Publications.Coverage::id).toList()));
         }
         if (!keyless.isEmpty() && second != null && pubs.publication(second) == null) {
             sql.put(second, Publications.create(second, keyless.stream().map(Publications.Coverage::id).toList(),
                     keyless.stream().anyMatch(Publications.Coverage::partitioned), true, serverVersion));
+        } else if (!keyless.isEmpty() && second != null && options.isCreatePublication() && !pubs.publication(second).allTables()
+                && !pubs.publication(second).updatesOrDeletes()) {
+            // into the insert-only one: PostgreSQL keeps accepting the application's UPDATE and DELETE on the table
+            sql.put(second, Publications.addTables(second, keyless.stream().map(Publications.Coverage::id).toList()));
         } else if (!keyless.isEmpty() && second == null && options.isCreatePublication()) {
             for (Publications.Coverage t : keyless) {
                 if (leftOut.add(t.id())) {

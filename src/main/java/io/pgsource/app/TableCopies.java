@@ -143,8 +143,8 @@ final class TableCopies implements Processor, CamelContextAware {
                 continue; // a copy made since holds it: the destination leaves it out, whatever its shape
             }
             if (!needed.containsKey(table) && !isCopied(table)) {
-                needed.put(table, "the destination holds no copy of it (it was created, or added to the publication, while"
-                        + " streaming)");
+                needed.put(table, "the destination holds no copy of it: it was created, or added to the publication, while"
+                        + " streaming");
             }
             shapes.add(e.table());
         }

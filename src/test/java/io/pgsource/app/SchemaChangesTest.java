@@ -1,0 +1,466 @@
+package io.pgsource.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.pgsource.testsupport.TableCompare;
+import io.pgsource.testsupport.TestPostgres;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * LOG_BASED through schema changes on the source: each change is followed exactly at the destination (a column added
+ * with a constant default gets that value in the rows already there, a renamed column is renamed, a widened type is
+ * widened), or, where the source rewrote the table without writing a change (a volatile default, a type change that
+ * converted the values, VACUUM FULL), that one table is copied again while the others stream on. Every comparison is
+ * exact ({@link TableCompare}).
+ */
+class SchemaChangesTest {
+    private static TestPostgres pg;
+
+    @BeforeAll
+    static void server() {
+        pg = TestPostgres.server();
+    }
+
+    private static final String TABLES = """
+            CREATE SCHEMA app;
+            CREATE TABLE app.items (id int PRIMARY KEY, name text, price numeric(10,2), note varchar(10));
+            INSERT INTO app.items SELECT g, 'item ' || g, g * 1.25, 'n' || g FROM generate_series(1, 200) g;
+            CREATE TABLE app.events (id int PRIMARY KEY, kind text, qty int);
+            INSERT INTO app.events SELECT g, 'k' || (g % 3), g FROM generate_series(1, 200) g;
+            CREATE TABLE app.amounts (id int PRIMARY KEY, amount int);
+            INSERT INTO app.amounts SELECT g, g FROM generate_series(1, 100) g;
+            CREATE TABLE app.counts (id int PRIMARY KEY, n int);
+            INSERT INTO app.counts SELECT g, g FROM generate_series(1, 100) g;
+            CREATE TABLE app.other (id int PRIMARY KEY, v text);
+            INSERT INTO app.other SELECT g, 'v' || g FROM generate_series(1, 50) g;
+            """;
+
+    /**
+     * Changes PostgreSQL makes without a WAL record for the rows they affect, each followed by a change so the stream
+     * carries the new shape. items: a constant default (kept in attmissingval), a column without one, a rename, a drop, a
+     * binary-compatible widening. events: a volatile default, dropped right after (so the catalog shows no default when
+     * pgsource looks). amounts: a type change whose USING clause converts every value. counts: a constant default that
+     * VACUUM FULL writes into the rows (and clears from the catalog) before the default is dropped. other: a column
+     * without a default.
+     */
+    private static final String CHANGES = """
+            ALTER TABLE app.items ADD COLUMN qty int NOT NULL DEFAULT 42;
+            UPDATE app.items SET price = price + 1 WHERE id = 1;
+            ALTER TABLE app.items ADD COLUMN tag text;
+            UPDATE app.items SET tag = 'tagged' WHERE id = 2;
+            ALTER TABLE app.items RENAME COLUMN name TO title;
+            UPDATE app.items SET title = 'renamed' WHERE id = 3;
+            ALTER TABLE app.items DROP COLUMN note;
+            INSERT INTO app.items (id, title, price) VALUES (1001, 'new', 9.99);
+            ALTER TABLE app.items ALTER COLUMN price TYPE numeric(12,2);
+            UPDATE app.items SET price = 1234567891.25 WHERE id = 4;
+            ALTER TABLE app.items ALTER COLUMN qty DROP DEFAULT;
+            INSERT INTO app.items (id, title, price, qty) VALUES (1002, 'newer', 1, 7);
+            ALTER TABLE app.events ADD COLUMN ref uuid NOT NULL DEFAULT gen_random_uuid();
+            ALTER TABLE app.events ALTER COLUMN ref DROP DEFAULT;
+            UPDATE app.events SET kind = 'changed' WHERE id = 1;
+            ALTER TABLE app.amounts ALTER COLUMN amount TYPE bigint USING amount * 10;
+            UPDATE app.amounts SET amount = amount + 1 WHERE id = 1;
+            ALTER TABLE app.counts ADD COLUMN flag boolean DEFAULT true;
+            ALTER TABLE app.other ADD COLUMN extra text;
+            UPDATE app.other SET extra = 'e' WHERE id = 2;
+            """;
+
+    private static final List<String> ALL = List.of("items", "events", "amounts", "counts", "other");
+
+    private static Map<String, String> env(String source, String slot) {
+        Map<String, String> env = SourceFixture.env(pg, source, "app");
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", slot);
+        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        return env;
+    }
+
+    /** A slot name unique on the server (a server given by environment outlives the run). */
+    private static String slot(String prefix) {
+        return prefix + "_" + ProcessHandle.current().pid();
+    }
+
+    private static void sync(Map<String, String> env) {
+        assertThat(PgSourceMain.run(env, new Properties())).as("sync.once exit code").isZero();
+    }
+
+    /** The changes, each statement in a transaction of its own (as psql runs a script). */
+    private static void change(String source) throws Exception {
+        statements(source, CHANGES + """
+                VACUUM FULL app.counts;
+                ALTER TABLE app.counts ALTER COLUMN flag DROP DEFAULT;
+                UPDATE app.counts SET n = -1 WHERE id = 1;
+                UPDATE app.other SET v = 'changed' WHERE id = 1;
+                """);
+    }
+
+    /** Runs each statement of the script (one per line's end in ';') in a transaction of its own. */
+    private static void statements(String db, String script) throws Exception {
+        try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
+            for (String statement : script.split(";\n")) {
+                if (!statement.isBlank()) {
+                    s.execute(statement);
+                }
+            }
+        }
+    }
+
+    private static long copies(LogCapture logs, String table) {
+        return logs.lines(ch.qos.logback.classic.Level.INFO).stream().filter(l -> l.startsWith("Copying " + table + " inside")).count();
+    }
+
+    @Test
+    void columnChangesReachAPostgresDestinationExactlyAndRewrittenTablesAreCopiedAlone() throws Exception {
+        String source = pg.createDatabase("schema_pg_src");
+        String target = pg.createDatabase("schema_pg_dst");
+        SourceFixture.execute(pg, source, TABLES);
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot("schema_pg")), target);
+        sync(env);
+
+        change(source);
+        try (LogCapture logs = new LogCapture()) {
+            sync(env);
+            try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+                TableCompare.assertEqual(s, "app", d, "app", ALL, String.join("\n", logs.lines(ch.qos.logback.classic.Level.INFO)));
+            }
+            assertThat(copies(logs, "\"app\".\"items\"")).as("items follows its changes without a copy").isZero();
+            assertThat(copies(logs, "\"app\".\"other\"")).as("a column added without a default: no copy").isZero();
+            assertThat(copies(logs, "\"app\".\"events\"")).as("a volatile default: copied once").isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"amounts\"")).as("a type change converting the values: copied once").isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"counts\"")).as("a default VACUUM FULL wrote into the rows: copied once").isEqualTo(1);
+        }
+        assertThat(SourceFixture.query(pg, target, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
+                + " WHERE attrelid = 'app.items'::regclass AND attnum > 0 AND NOT attisdropped"))
+                .as("the column is renamed, not added empty; the dropped column stays").containsExactly("id,title,price,note,qty,tag");
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM app.items WHERE qty = 42"))
+                .as("rows older than the column hold its default, as at the source").containsExactly("201");
+        assertThat(SourceFixture.query(pg, target, "SELECT column_default IS NULL FROM information_schema.columns"
+                + " WHERE table_schema = 'app' AND table_name = 'items' AND column_name = 'qty'")).as("no default left").containsExactly("t");
+    }
+
+    /**
+     * The jsonl destination cannot change lines it wrote: a column added with a default its older rows show, a rename
+     * and a rewrite each make it copy the table again (a truncate event, then a read event per row); a column added
+     * without a default only shows in the lines from then on. Replayed in order, each file equals its table.
+     */
+    @Test
+    void jsonlFilesGetACopyOfEachTableTheirLinesCannotFollow(@TempDir Path out) throws Exception {
+        String source = pg.createDatabase("schema_jsonl_src");
+        SourceFixture.execute(pg, source, TABLES);
+        Map<String, String> env = env(source, slot("schema_jsonl"));
+        env.put("DESTINATION", "jsonl");
+        env.put("DESTINATION_DIRECTORY", out.toString());
+        sync(env);
+
+        change(source);
+        try (LogCapture logs = new LogCapture()) {
+            sync(env);
+            assertThat(copies(logs, "\"app\".\"items\"")).as("a column added with a default, renames: one copy holds them all")
+                    .isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"events\"")).isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"amounts\"")).isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"counts\"")).isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"other\"")).as("a column added without a default: no copy").isZero();
+        }
+        for (String table : ALL) {
+            assertReplayed(out.resolve("app." + table + ".jsonl"), source, table);
+        }
+        assertThat(Files.readAllLines(out.resolve("app.items.jsonl")).stream().filter(l -> l.startsWith("{\"op\":\"t\"")))
+                .as("the initial copy and the copy after the changes each start with a truncate event").hasSize(2);
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .setNodeFactory(JsonNodeFactory.withExactBigDecimals(true));
+
+    /**
+     * Replays the file in order (keyed by id; a column a line lacks is NULL) and compares the rows with the source's,
+     * value by value over the source's columns (columns the source dropped since may stay in older lines).
+     */
+    private static void assertReplayed(Path file, String source, String table) throws Exception {
+        Map<String, JsonNode> rows = new TreeMap<>();
+        for (String line : Files.readAllLines(file)) {
+            JsonNode e = JSON.readTree(line);
+            switch (e.get("op").textValue()) {
+                case "t" -> rows.clear();
+                case "d" -> rows.remove(e.get("before").get("id").asText());
+                default -> {
+                    if (e.hasNonNull("before")) {
+                        rows.remove(e.get("before").get("id").asText());
+                    }
+                    rows.put(e.get("after").get("id").asText(), e.get("after"));
+                }
+            }
+        }
+        Map<String, JsonNode> expected = new TreeMap<>();
+        for (String json : SourceFixture.query(pg, source, "SELECT row_to_json(t) FROM app." + table + " t")) {
+            JsonNode row = JSON.readTree(json);
+            expected.put(row.get("id").asText(), row);
+        }
+        assertThat(rows.keySet()).as(table + ": the ids").isEqualTo(expected.keySet());
+        expected.forEach((id, row) -> row.fieldNames().forEachRemaining(column -> assertThat(text(rows.get(id).get(column)))
+                .as(table + " id " + id + " column " + column).isEqualTo(text(row.get(column)))));
+    }
+
+    private static String text(JsonNode value) {
+        return value == null || value.isNull() ? null : value.asText();
+    }
+
+    private static final String LIVE = """
+            CREATE SCHEMA live;
+            CREATE SCHEMA elsewhere;
+            CREATE TABLE live.base (id int PRIMARY KEY, v text);
+            INSERT INTO live.base SELECT g, 'b' || g FROM generate_series(1, 100) g;
+            CREATE TABLE live.doomed (id int PRIMARY KEY, v text);
+            INSERT INTO live.doomed SELECT g, 'd' || g FROM generate_series(1, 20) g;
+            """;
+
+    /**
+     * Tables created while streaming in a schema the publication covers as a whole, with rows, updates and deletes right
+     * away: one with a key, one without (duplicate rows included), a partitioned one; and one in another schema.
+     */
+    private static final String CREATED = """
+            CREATE TABLE live.fresh (id int PRIMARY KEY, v text);
+            INSERT INTO live.fresh SELECT g, 'f' || g FROM generate_series(1, 100) g;
+            UPDATE live.fresh SET v = 'updated' WHERE id <= 10;
+            DELETE FROM live.fresh WHERE id > 95;
+            CREATE TABLE live.log_lines (at int, msg text);
+            INSERT INTO live.log_lines SELECT g, 'line ' || g FROM generate_series(1, 50) g;
+            INSERT INTO live.log_lines VALUES (1, 'line 1');
+            CREATE TABLE live.parted (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+            CREATE TABLE live.parted_eu PARTITION OF live.parted FOR VALUES IN ('eu');
+            CREATE TABLE live.parted_us PARTITION OF live.parted FOR VALUES IN ('us');
+            INSERT INTO live.parted SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, g FROM generate_series(1, 60) g;
+            UPDATE live.parted SET v = -v WHERE id % 3 = 0;
+            CREATE TABLE elsewhere.ignored (id int PRIMARY KEY);
+            INSERT INTO elsewhere.ignored VALUES (1);
+            """;
+
+    /** pgsource streaming without end in the background, until {@link #close}. */
+    private static final class Running implements AutoCloseable {
+        private final ExecutorService thread = Executors.newSingleThreadExecutor();
+        private final Future<Integer> exit;
+
+        Running(Map<String, String> env) throws Exception {
+            Map<String, String> streaming = new java.util.HashMap<>(env);
+            streaming.put("SYNC_ONCE", "false");
+            streaming.put("SOURCE_SLOT_CHECK_INTERVAL", "1s");
+            exit = thread.submit(() -> PgSourceMain.run(streaming, new Properties()));
+        }
+
+        /** Stops it cleanly and returns its exit code. */
+        int stop() throws Exception {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!exit.isDone() && !PgSourceMain.stopRunning("the test") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            return exit.get(60, TimeUnit.SECONDS);
+        }
+
+        @Override
+        public void close() throws Exception {
+            if (!exit.isDone()) {
+                stop();
+            }
+            thread.shutdownNow();
+        }
+    }
+
+    /** Waits until each table of the destination equals the source's (at most a minute), then compares once more. */
+    private static void awaitEqual(String source, String target, String schema, List<String> tables) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+            while (!TableCompare.differences(s, schema, d, schema, tables).isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            TableCompare.assertEqual(s, schema, d, schema, tables, "");
+        }
+    }
+
+    /** Waits until a line of the level satisfies the condition (at most 30 s). */
+    private static void awaitLog(LogCapture logs, ch.qos.logback.classic.Level level, java.util.function.Predicate<String> line) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            try {
+                if (logs.lines(level).stream().anyMatch(line)) {
+                    return;
+                }
+            } catch (java.util.ConcurrentModificationException e) {
+                // a line was being added: look again
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no such " + level + " line in time");
+    }
+
+    /** The tables pgsource created at the destination, besides its own. */
+    private static List<String> destinationTables(String target) throws Exception {
+        return SourceFixture.query(pg, target, "SELECT schemaname || '.' || tablename FROM pg_tables"
+                + " WHERE schemaname NOT IN ('pg_catalog', 'information_schema', '_pgsource') AND schemaname !~ '^pg_temp' ORDER BY 1");
+    }
+
+    /**
+     * Mage's shape: a FOR ALL TABLES publication. Tables created while streaming in the selected schema are copied on
+     * their first change and streamed on (a keyed, a keyless and a partitioned one); one in another schema is not
+     * captured; a table dropped while streaming keeps its destination table, with one warning, and the others stream on.
+     */
+    @Test
+    void tablesCreatedOrDroppedWhileStreamingUnderAForAllTablesPublication() throws Exception {
+        String source = pg.createDatabase("schema_all_src");
+        String target = pg.createDatabase("schema_all_dst");
+        SourceFixture.execute(pg, source, LIVE + "CREATE PUBLICATION schema_all FOR ALL TABLES;");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot("schema_all")), target);
+        env.put("SOURCE_SCHEMA", "live");
+        env.put("SOURCE_PUBLICATION_NAME", "schema_all");
+        env.put("SOURCE_CREATE_PUBLICATION", "false");
+        try (LogCapture logs = new LogCapture(); Running run = new Running(env)) {
+            awaitEqual(source, target, "live", List.of("base", "doomed"));
+            statements(source, CREATED + """
+                    DROP TABLE live.doomed;
+                    INSERT INTO live.base VALUES (1001, 'after the drop');
+                    """);
+            awaitEqual(source, target, "live", List.of("base", "fresh", "log_lines", "parted"));
+            awaitLog(logs, ch.qos.logback.classic.Level.WARN, l -> l.contains("\"live\".\"doomed\" no longer exists"));
+            statements(source, "INSERT INTO live.fresh VALUES (2001, 'streamed after its copy');");
+            awaitEqual(source, target, "live", List.of("base", "fresh", "log_lines", "parted"));
+            assertThat(run.stop()).as("a clean stop").isZero();
+            assertThat(logs.lines(ch.qos.logback.classic.Level.WARN).stream().filter(l -> l.contains("\"live\".\"doomed\"")))
+                    .as("one warning for the dropped table").hasSize(1);
+            assertThat(copies(logs, "\"live\".\"base\"")).as("the other tables are not copied again").isZero();
+        }
+        assertThat(destinationTables(target)).as("the dropped table's copy stays; no partition, nothing of another schema")
+                .containsExactly("live.base", "live.doomed", "live.fresh", "live.log_lines", "live.parted");
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM live.doomed")).containsExactly("20");
+    }
+
+    /** The same with a FOR TABLES IN SCHEMA publication (PostgreSQL 15+), with a keyless and a partitioned new table. */
+    @Test
+    void tablesCreatedWhileStreamingUnderAForTablesInSchemaPublication() throws Exception {
+        assumeTrue(pg.majorVersion() >= 15, "FOR TABLES IN SCHEMA came with PostgreSQL 15");
+        String source = pg.createDatabase("schema_in_src");
+        String target = pg.createDatabase("schema_in_dst");
+        SourceFixture.execute(pg, source, LIVE + "CREATE PUBLICATION schema_in FOR TABLES IN SCHEMA live;");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot("schema_in")), target);
+        env.put("SOURCE_SCHEMA", "live");
+        env.put("SOURCE_PUBLICATION_NAME", "schema_in");
+        env.put("SOURCE_CREATE_PUBLICATION", "false");
+        try (Running run = new Running(env)) {
+            awaitEqual(source, target, "live", List.of("base", "doomed"));
+            statements(source, CREATED);
+            awaitEqual(source, target, "live", List.of("base", "doomed", "fresh", "log_lines", "parted"));
+            assertThat(run.stop()).isZero();
+        }
+        assertThat(destinationTables(target)).containsExactly("live.base", "live.doomed", "live.fresh", "live.log_lines", "live.parted");
+    }
+
+    /**
+     * A publication the user made FOR TABLE: a table added to it while streaming is copied on its first change, one added
+     * while pgsource was stopped is copied at the next start; the other tables are not copied again and the slot stays.
+     */
+    @Test
+    void tablesAddedToAUsersPublicationAreCopiedAloneWhileStreamingOrAtTheNextStart() throws Exception {
+        String source = pg.createDatabase("schema_add_src");
+        String target = pg.createDatabase("schema_add_dst");
+        SourceFixture.execute(pg, source, LIVE + "CREATE PUBLICATION schema_add FOR TABLE live.base, live.doomed;");
+        String slot = slot("schema_add");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot), target);
+        env.put("SOURCE_SCHEMA", "live");
+        env.put("SOURCE_PUBLICATION_NAME", "schema_add");
+        env.put("SOURCE_CREATE_PUBLICATION", "false");
+        try (LogCapture logs = new LogCapture()) {
+            try (Running run = new Running(env)) {
+                awaitEqual(source, target, "live", List.of("base", "doomed"));
+                statements(source, """
+                        CREATE TABLE live.added (id int PRIMARY KEY, v text);
+                        INSERT INTO live.added SELECT g, 'a' || g FROM generate_series(1, 80) g;
+                        ALTER PUBLICATION schema_add ADD TABLE live.added;
+                        UPDATE live.added SET v = 'published' WHERE id <= 5;
+                        INSERT INTO live.base VALUES (1001, 'meanwhile');
+                        """);
+                awaitEqual(source, target, "live", List.of("base", "doomed", "added"));
+                assertThat(run.stop()).isZero();
+            }
+            statements(source, """
+                    CREATE TABLE live.later (id int PRIMARY KEY, v text);
+                    INSERT INTO live.later SELECT g, 'l' || g FROM generate_series(1, 30) g;
+                    ALTER PUBLICATION schema_add ADD TABLE live.later;
+                    UPDATE live.base SET v = 'while stopped' WHERE id = 1;
+                    """);
+            sync(env);
+            try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+                TableCompare.assertEqual(s, "live", d, "live", List.of("base", "doomed", "added", "later"), "");
+            }
+            assertThat(copies(logs, "\"live\".\"added\"")).isEqualTo(1);
+            assertThat(copies(logs, "\"live\".\"later\"")).as("copied at the start").isEqualTo(1);
+            assertThat(copies(logs, "\"live\".\"base\"") + copies(logs, "\"live\".\"doomed\"")).isZero();
+            assertThat(logs.lines(ch.qos.logback.classic.Level.INFO).stream().filter(l -> l.startsWith("Created replication slot")))
+                    .as("the slot stays").hasSize(1);
+        }
+    }
+
+    /**
+     * Publications pgsource manages (source.create_publication): a table selected since the last run is added to them
+     * (a keyless one to the insert-only companion, so the application's UPDATE on it keeps working) and copied at the
+     * start; so is a table created in a selected schema while pgsource was stopped.
+     */
+    @Test
+    void tablesSelectedLaterAreAddedToPgsourcesPublicationsAndCopied() throws Exception {
+        String source = pg.createDatabase("schema_own_src");
+        String target = pg.createDatabase("schema_own_dst");
+        SourceFixture.execute(pg, source, LIVE + """
+                CREATE TABLE live.nokey (at int, msg text);
+                INSERT INTO live.nokey SELECT g, 'm' || g FROM generate_series(1, 40) g;
+                CREATE TABLE live.extra (id int PRIMARY KEY, v text);
+                INSERT INTO live.extra SELECT g, 'e' || g FROM generate_series(1, 40) g;
+                """);
+        String slot = slot("schema_own");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot), target);
+        env.put("SOURCE_SCHEMA", "live");
+        env.put("SOURCE_TABLES", "live.base");
+        sync(env);
+
+        env.put("SOURCE_TABLES", "live.base,live.extra,live.nokey");
+        statements(source, "UPDATE live.extra SET v = 'before' WHERE id = 1;");
+        try (LogCapture logs = new LogCapture()) {
+            sync(env);
+            assertThat(logs.text()).contains("ALTER PUBLICATION \"" + slot + "_pub\" ADD TABLE \"live\".\"extra\"");
+            assertThat(copies(logs, "\"live\".\"base\"")).isZero();
+        }
+        statements(source, """
+                UPDATE live.nokey SET msg = 'the application may update it' WHERE at = 1;
+                CREATE TABLE live.nokey2 (at int, msg text);
+                INSERT INTO live.nokey2 SELECT g, 'n' || g FROM generate_series(1, 10) g;
+                CREATE TABLE live.newer (id int PRIMARY KEY, v text);
+                INSERT INTO live.newer SELECT g, 'w' || g FROM generate_series(1, 10) g;
+                """);
+        env.remove("SOURCE_TABLES");
+        sync(env);
+        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+            TableCompare.assertEqual(s, "live", d, "live", List.of("base", "doomed", "extra", "newer", "nokey2"), "");
+        }
+        // in the insert-only publication only: PostgreSQL accepts the application's UPDATE (which is not streamed)
+        statements(source, "UPDATE live.nokey2 SET msg = 'still updatable' WHERE at = 2;");
+        assertThat(SourceFixture.query(pg, source, "SELECT pubname, string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables"
+                + " WHERE pubname LIKE '" + slot + "%' GROUP BY 1 ORDER BY 1")).containsExactly(
+                slot + "_pub|base,doomed,extra,newer", slot + "_pub_keyless|nokey,nokey2");
+    }
+}

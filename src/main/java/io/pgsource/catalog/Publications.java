@@ -488,6 +488,23 @@ public final class Publications {
     }
 
     /**
+     * The CREATE PUBLICATION statement of a publication without tables yet (they are added later, {@link #addTables}),
+     * without the closing semicolon: partitioned tables are published through their root, and on PostgreSQL 18 stored
+     * generated columns too, as by {@link #create}.
+     */
+    public static String createEmpty(String publication, boolean insertOnly, int serverVersion) {
+        List<String> with = new ArrayList<>();
+        if (insertOnly) {
+            with.add("publish = 'insert, truncate'");
+        }
+        with.add("publish_via_partition_root = true");
+        if (serverVersion >= GENERATED_COLUMNS_VERSION) {
+            with.add("publish_generated_columns = stored");
+        }
+        return "CREATE PUBLICATION " + TableId.quoteIdent(publication) + " WITH (" + String.join(", ", with) + ")";
+    }
+
+    /**
      * Splits a list of publication names at the commas outside double quotes; a name in double quotes loses them
      * ({@code "a,b"} is the one name a,b, {@code ""} inside stands for one quote).
      */

@@ -44,6 +44,9 @@ final class Prerequisites {
     record Outcome(int serverVersion, int protocolVersion, boolean slotExists, long confirmedFlush, List<String> publications) {
     }
 
+    /** PostgreSQL 18: a slot streams past changes older than a named publication, which it skips for them. */
+    private static final int SKIPS_MISSING_PUBLICATIONS = 180000;
+
     private final PgOutputConfiguration options;
     /** What was said at WARN, so a long-running consumer says each thing once. */
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
@@ -76,7 +79,7 @@ final class Prerequisites {
         SlotState slot = slot(c, streamedUpTo);
         List<String> publications;
         if (streamedUpTo == null) {
-            publications = checkPublications(c, version);
+            publications = checkPublications(c, version, slot != null);
         } else {
             requireStillPublished(c, streamed, streamedUpTo);
             publications = streamed;
@@ -219,14 +222,14 @@ final class Prerequisites {
      * Checks the publications (creating what is missing when {@code createPublication=true}) and returns the ones to
      * stream: the named ones that exist.
      */
-    private List<String> checkPublications(Connection c, int serverVersion) throws SQLException {
+    private List<String> checkPublications(Connection c, int serverVersion, boolean slotExists) throws SQLException {
         List<String> names = options.publications();
         List<TableId> wanted = tables(options.getPublicationTables());
         for (TableId t : wanted) {
             requireTable(c, t);
         }
         Publications pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
-        Map<String, String> create = plan(c, pubs, wanted, serverVersion);
+        Map<String, String> create = plan(c, pubs, wanted, serverVersion, slotExists);
         if (!create.isEmpty()) {
             if (!options.isCreatePublication()) {
                 List<String> missing = List.copyOf(create.keySet());
@@ -281,7 +284,8 @@ final class Prerequisites {
      * on them. Without a second name such tables are left out of what is created, with a warning; when nothing exists
      * yet, the suggestion (no createPublication) names one ({@link Publications#keylessCompanion}).
      */
-    private Map<String, String> plan(Connection c, Publications pubs, List<TableId> wanted, int serverVersion) throws SQLException {
+    private Map<String, String> plan(Connection c, Publications pubs, List<TableId> wanted, int serverVersion, boolean slotExists)
+            throws SQLException {
         List<String> names = options.publications();
         String first = names.get(0);
         String second = names.size() > 1 ? names.get(1)
@@ -317,8 +321,16 @@ final class Prerequisites {
             sql.put(first, Publications.addTables(first, keyed.stream().map(Publications.Coverage::id).toList()));
         }
         if (!keyless.isEmpty() && second != null && pubs.publication(second) == null) {
+            if (pubs.publication(first) != null && slotExists && serverVersion < SKIPS_MISSING_PUBLICATIONS) {
+                throw companionTooLate(second, keyless);
+            }
             sql.put(second, Publications.create(second, keyless.stream().map(Publications.Coverage::id).toList(),
                     keyless.stream().anyMatch(Publications.Coverage::partitioned), true, serverVersion));
+        } else if (keyless.isEmpty() && second != null && pubs.publication(second) == null && sql.containsKey(first)
+                && options.isCreatePublication()) {
+            // created with the first one, before the slot, though empty: a keyless table selected later is added to it, and
+            // a slot can stream it only if it existed before the changes the slot still has to send
+            sql.put(second, Publications.createEmpty(second, true, serverVersion));
         } else if (!keyless.isEmpty() && second != null && options.isCreatePublication() && !pubs.publication(second).allTables()
                 && !pubs.publication(second).updatesOrDeletes()) {
             // into the insert-only one: PostgreSQL keeps accepting the application's UPDATE and DELETE on the table
@@ -336,6 +348,21 @@ final class Prerequisites {
             }
         }
         return sql;
+    }
+
+    /**
+     * The insert-only publication for tables without a key is missing while the slot holds changes from before: before
+     * PostgreSQL 18 the slot cannot decode them through a publication created after them ("publication ... does not
+     * exist").
+     */
+    private PrerequisiteException companionTooLate(String second, List<Publications.Coverage> keyless) {
+        String tables = String.join(", ", keyless.stream().map(t -> t.id().quoted()).toList());
+        return new PrerequisiteException(tables + " (no primary key or replica identity) would go into publication "
+                + TableId.quoteIdent(second) + ", which does not exist; but replication slot " + TableId.quoteIdent(options.getSlot())
+                + " still has changes from before to send, and PostgreSQL before 18 cannot decode them through a publication"
+                + " created after them. Give " + (keyless.size() > 1 ? "them" : "it") + " a primary key (or ALTER TABLE ... REPLICA"
+                + " IDENTITY FULL;), or take " + (keyless.size() > 1 ? "them" : "it") + " out of publicationTables, or create the"
+                + " publication and then start over from a new slot (sync.resnapshot=true)");
     }
 
     private static List<String> concat(List<String> a, List<String> b) {

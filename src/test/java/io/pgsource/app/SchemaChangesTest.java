@@ -463,4 +463,37 @@ class SchemaChangesTest {
                 + " WHERE pubname LIKE '" + slot + "%' GROUP BY 1 ORDER BY 1")).containsExactly(
                 slot + "_pub|base,doomed,extra,newer", slot + "_pub_keyless|nokey,nokey2");
     }
+
+    /**
+     * "Copied at C" is durable: a run copies a new keyless table, then stops on another table's change the destination
+     * refuses (in the same source transaction as the new table's rows); the next run, after the fix, replays that
+     * transaction from the slot and leaves out again what the copy holds, so no row of the keyless table is doubled.
+     */
+    @Test
+    void changesACopyHoldsAreLeftOutAfterARestartToo() throws Exception {
+        String source = pg.createDatabase("schema_mark_src");
+        String target = pg.createDatabase("schema_mark_dst");
+        SourceFixture.execute(pg, source, LIVE + "CREATE PUBLICATION schema_mark FOR ALL TABLES;");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot("schema_mark")), target);
+        env.put("SOURCE_SCHEMA", "live");
+        env.put("SOURCE_PUBLICATION_NAME", "schema_mark");
+        env.put("SOURCE_CREATE_PUBLICATION", "false");
+        sync(env);
+
+        SourceFixture.execute(pg, target, "ALTER TABLE live.base ADD CONSTRAINT not_poison CHECK (v <> 'poison')");
+        SourceFixture.execute(pg, source, """
+                CREATE TABLE live.log_lines (at int, msg text);
+                INSERT INTO live.log_lines SELECT g, 'line ' || g FROM generate_series(1, 30) g;
+                INSERT INTO live.base VALUES (2000, 'poison');""");
+        assertThat(PgSourceMain.run(env, new Properties())).as("the destination refuses the change of base").isEqualTo(1);
+        assertThat(SourceFixture.query(pg, target, "SELECT count(*) FROM live.log_lines")).as("copied before the refusal")
+                .containsExactly("30");
+
+        SourceFixture.execute(pg, target, "ALTER TABLE live.base DROP CONSTRAINT not_poison");
+        statements(source, "INSERT INTO live.log_lines VALUES (31, 'after the copy');");
+        sync(env);
+        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+            TableCompare.assertEqual(s, "live", d, "live", List.of("base", "doomed", "log_lines"), "");
+        }
+    }
 }

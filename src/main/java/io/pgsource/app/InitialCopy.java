@@ -66,7 +66,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
             new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
-                    tableCopies.copiedAll(slot.consistentLsn()));
+                    tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
             // the consumer drops the slot and tries again later; a one-off sync has failed, and a failure no retry fixes
             // would make the consumer copy again forever: either ends the run

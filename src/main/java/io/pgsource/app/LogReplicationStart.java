@@ -234,7 +234,7 @@ final class LogReplicationStart {
                     : "no complete copy", tasks.size(), copySlot, Positions.lsn(consistent));
             try (ProducerTemplate template = context.createProducerTemplate()) {
                 new SnapshotCopy(connections, readers).copy(snapshot, tasks, page -> InitialCopy.send(template, page, leading),
-                        tableCopies.copiedAll(consistent));
+                        tableCopies.copiedAt(consistent));
             }
             positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
         } // closing the replication connection drops the temporary slot

@@ -51,8 +51,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A copy reads inside the exported snapshot of a temporary slot ({@link ReplicationSlots}); its pages go down the
  * pipeline like the initial copy's, the first one emptying the destination table. Copy and stream meet exactly as for the
- * initial copy: before the first page, the destination stores "table T copied at C" (C the temporary slot's consistent
- * point) with its positions ({@link Positions#copiedAt}); from then on, also after a restart, every batch carries the
+ * initial copy: once the copy is applied, the destination stores "table T copied at C" (C the temporary slot's
+ * consistent point) with its positions ({@link Positions#copiedAt}; "being copied" before); from then on, also after a
+ * restart, every batch carries the
  * copies of its tables ({@link ChangeHeaders#COPIED_AT}) and the destination leaves out each change of T committed before
  * C, after it cut off what it applied before (so the counts of a transaction applied in part stay what they were). The
  * slot is not dropped, the other tables are not copied again, and their changes wait meanwhile. With sync.ha only the
@@ -65,6 +66,12 @@ final class TableCopies implements Processor, CamelContextAware {
     private static final int ATTEMPTS = 8;
     /** No copy made while streaming. */
     private static final long NONE = 0;
+    /**
+     * A copy began and has not ended (it failed, or pgsource stopped): the table is copied again before any of its
+     * changes is applied, and until then none is left out. Stored as {@value #COPYING_TEXT}.
+     */
+    private static final long COPYING = 1;
+    private static final String COPYING_TEXT = "copying";
     /** The table no longer exists: no copy can be made, and its changes are left out (the highest LSN, unsigned). */
     private static final long GONE = -1;
 
@@ -165,7 +172,11 @@ final class TableCopies implements Processor, CamelContextAware {
     }
 
     private boolean isCopied(TableId table) {
-        if (copied.contains(table) || mark(table) == GONE) {
+        long mark = mark(table);
+        if (mark == COPYING) {
+            return false;
+        }
+        if (copied.contains(table) || mark == GONE) {
             return true;
         }
         if (SnapshotCopy.completed(positions, table.toString())) {
@@ -178,7 +189,7 @@ final class TableCopies implements Processor, CamelContextAware {
     /** Whether a copy of its table made while streaming holds the change. */
     private boolean inCopy(ChangeEvent e) {
         long at = mark(e.tableId());
-        return at != NONE && Positions.inCopy(e, at);
+        return at != NONE && at != COPYING && Positions.inCopy(e, at);
     }
 
     /** The copies made while streaming of the batch's tables. */
@@ -186,7 +197,7 @@ final class TableCopies implements Processor, CamelContextAware {
         Map<TableId, Long> marks = new LinkedHashMap<>();
         for (ChangeEvent e : batch) {
             long at = mark(e.tableId());
-            if (at != NONE) {
+            if (at != NONE && at != COPYING) {
                 marks.put(e.tableId(), at);
             }
         }
@@ -194,7 +205,8 @@ final class TableCopies implements Processor, CamelContextAware {
     }
 
     private long mark(TableId table) {
-        return copiedAt.computeIfAbsent(table, t -> positions.load(Positions.copiedAt(slot, t)).map(Positions::parseLsn).orElse(NONE));
+        return copiedAt.computeIfAbsent(table, t -> positions.load(Positions.copiedAt(slot, t))
+                .map(stored -> COPYING_TEXT.equals(stored) ? COPYING : Positions.parseLsn(stored)).orElse(NONE));
     }
 
     /** Copies the tables that still exist; the changes of those that do not are left out, with a warning. */
@@ -213,8 +225,10 @@ final class TableCopies implements Processor, CamelContextAware {
     }
 
     /**
-     * Copies these tables inside the snapshot of one temporary slot, storing first that each is copied at its consistent
-     * point.
+     * Copies these tables inside the snapshot of one temporary slot. Each is stored as being copied first, then, once its
+     * copy is applied, as copied at the slot's consistent point: a copy that fails or is cut short is made again before
+     * any change of its table is applied, and one that ended before pgsource could store so (a crash) too, so its changes
+     * are never applied on top of a copy that holds them.
      *
      * @param reasons why each table is copied, for the log
      */
@@ -228,24 +242,22 @@ final class TableCopies implements Processor, CamelContextAware {
                 LOG.info("Copying {} inside the snapshot of the temporary slot {} at {} ({}); its changes committed before that are"
                         + " in the copy, the other tables are not copied again", table.quoted(), copySlot, Positions.lsn(at),
                         reasons.get(table));
-                positions.save(Positions.copiedAt(slot, table), Positions.lsn(at));
-                copiedAt.put(table, at);
+                positions.save(Positions.copiedAt(slot, table), COPYING_TEXT);
+                copiedAt.put(table, COPYING);
                 copied.remove(table);
                 followed.removeIf(shape -> shape.id().equals(table));
             }
             new SnapshotCopy(connections, readers).copy(created.snapshotName(), tasks, page -> InitialCopy.send(template(), page, leading),
-                    (task, columns) -> {
-                        recordHeld(task, columns);
-                        copied.add(task.table().id());
-                    });
+                    copiedAt(at));
         } // closing the replication connection drops the temporary slot
     }
 
     /**
-     * What a copy of every table inside a snapshot at {@code at} hands over: each table's record of held columns, and that
-     * it was copied there (a copy made for an earlier slot, or on another server, must not leave changes out any more).
+     * What each table's copy inside a snapshot at {@code at} leaves once it is applied: the record of the source columns
+     * the destination holds, and that the table was copied there (also after a copy of every table: one made for an
+     * earlier slot, or on another server, must not leave changes out any more).
      */
-    SnapshotCopy.CopiedHandler copiedAll(long at) {
+    SnapshotCopy.CopiedHandler copiedAt(long at) {
         return (task, columns) -> {
             TableId table = task.table().id();
             recordHeld(task, columns);

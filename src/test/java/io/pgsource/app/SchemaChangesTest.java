@@ -496,4 +496,54 @@ class SchemaChangesTest {
             TableCompare.assertEqual(s, "live", d, "live", List.of("base", "doomed", "log_lines"), "");
         }
     }
+
+    /**
+     * Tables of every type of the fixture (enums, domains, arrays, ranges, generated and dropped columns, partitions)
+     * rewritten without a schema change (TRUNCATE, VACUUM FULL): no copy, the stream goes on. Then a type change the
+     * destination column cannot hold stops pgsource with the fix (exit code 1); after the fix the table is copied and
+     * equal.
+     */
+    @Test
+    void rewritesWithoutSchemaChangesNeedNoCopyAndATypeTheDestinationCannotHoldStopsWithTheFix() throws Exception {
+        String source = SourceFixture.createSource(pg, "schema_types_src");
+        String target = pg.createDatabase("schema_types_dst");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot("schema_types")), target);
+        env.put("SOURCE_SCHEMA", "public,sales");
+        env.put("SOURCE_TABLES", "public.all_types,public.customers,public.measurements,public.shaped");
+        List<String> tables = List.of("all_types", "customers", "measurements", "shaped");
+        sync(env);
+
+        statements(source, """
+                CREATE TABLE public.keep_all AS SELECT * FROM public.all_types;
+                TRUNCATE public.all_types;
+                INSERT INTO public.all_types SELECT * FROM public.keep_all;
+                UPDATE public.all_types SET c_text = 'after' WHERE id = 1;
+                TRUNCATE public.measurements;
+                INSERT INTO public.measurements SELECT g, DATE '2024-03-01' + g, g FROM generate_series(1, 50) g;
+                VACUUM FULL public.shaped;
+                UPDATE public.shaped SET qty = qty + 1 WHERE id <= 5;
+                """);
+        try (LogCapture logs = new LogCapture()) {
+            sync(env);
+            assertThat(logs.lines(ch.qos.logback.classic.Level.INFO).stream().filter(l -> l.startsWith("Copying"))).isEmpty();
+        }
+        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+            TableCompare.assertEqual(s, "public", d, "public", tables, "");
+        }
+
+        statements(source, """
+                ALTER TABLE public.customers ALTER COLUMN name TYPE integer USING length(name);
+                UPDATE public.customers SET name = 0 WHERE id = 1;
+                """);
+        try (LogCapture logs = new LogCapture()) {
+            assertThat(PgSourceMain.run(env, new Properties())).isEqualTo(1);
+            assertThat(logs.lines(ch.qos.logback.classic.Level.ERROR)).last().asString()
+                    .contains("from text to integer").contains("ALTER TABLE \"public\".\"customers\" ALTER COLUMN \"name\" TYPE integer USING");
+        }
+        SourceFixture.execute(pg, target, "ALTER TABLE public.customers ALTER COLUMN name TYPE integer USING length(name)");
+        sync(env);
+        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+            TableCompare.assertEqual(s, "public", d, "public", tables, "");
+        }
+    }
 }

@@ -132,4 +132,19 @@ class PositionsTest {
         // the batch's own transaction is never left out here: alreadyApplied decides on it as a whole
         assertThat(Positions.withoutApplied(batch, "0/380")).extracting(e -> ((Position.Log) e.position()).txId()).containsExactly(3L, 3L);
     }
+
+    @Test
+    void changesACopyHoldsAreLeftOutByTableAndCommitLsn() {
+        TableSchema other = TestChanges.table("s", "u", List.of(), TestChanges.col("v", "integer"));
+        ChangeEvent before = new ChangeEvent(Op.INSERT, T, null, TestChanges.row(T, 1), Set.of(), at(0x400));
+        ChangeEvent atCopy = new ChangeEvent(Op.INSERT, T, null, TestChanges.row(T, 2), Set.of(), at(0x500));
+        ChangeEvent otherTable = new ChangeEvent(Op.INSERT, other, null, TestChanges.row(other, 3), Set.of(), at(0x400));
+        ChangeBatch batch = new ChangeBatch(List.of(before, otherTable, atCopy), at(0x530), true);
+        // copied at 0/500: a commit record starting there ends after it, so that transaction is not in the copy
+        assertThat(Positions.withoutCopied(batch, java.util.Map.of(T.id(), 0x500L))).containsExactly(otherTable, atCopy);
+        assertThat(Positions.withoutCopied(batch, java.util.Map.of(T.id(), 0x501L))).containsExactly(otherTable);
+        assertThat(Positions.withoutCopied(batch, java.util.Map.of())).isSameAs(batch);
+        assertThat(Positions.withoutCopied(batch, null)).isSameAs(batch);
+        assertThat(Positions.copiedAt("s1", T.id())).isEqualTo("slot:s1:s.t");
+    }
 }

@@ -187,7 +187,11 @@ public record HeldColumns(long tableOid, List<Held> columns, Observation observe
             byNumber.put(a.number(), new Held(a.number(), c.name(), c.typeName()));
         }
         List<Held> next = new ArrayList<>(byNumber.values());
-        Observation observed = agrees(now, next) ? new Observation(now.lastNumber(), now.storage()) : held.observed;
+        // a look is kept while the catalog agrees with what is held, and has no column added since the last look that this
+        // shape does not show yet: the last look still proves when those were added, and whether a rewrite came since
+        boolean ahead = held.observed != null && now.columns().values().stream()
+                .anyMatch(a -> a.number() > held.observed.lastNumber && !byNumber.containsKey(a.number()));
+        Observation observed = agrees(now, next) && !ahead ? new Observation(now.lastNumber(), now.storage()) : held.observed;
         return new Plan(null, renames, fills, new HeldColumns(now.oid(), next, observed));
     }
 

@@ -60,9 +60,10 @@ class SchemaChangesTest {
      * binary-compatible widening. events: a volatile default, dropped right after (so the catalog shows no default when
      * pgsource looks). amounts: a type change whose USING clause converts every value. counts: a constant default that
      * VACUUM FULL writes into the rows (and clears from the catalog) before the default is dropped. other: a column
-     * without a default.
+     * without a default, the table's first change in the stream coming before it (the catalog then has it already).
      */
     private static final String CHANGES = """
+            UPDATE app.other SET v = 'first' WHERE id = 3;
             ALTER TABLE app.items ADD COLUMN qty int NOT NULL DEFAULT 42;
             UPDATE app.items SET price = price + 1 WHERE id = 1;
             ALTER TABLE app.items ADD COLUMN tag text;

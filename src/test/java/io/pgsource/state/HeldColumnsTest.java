@@ -98,6 +98,18 @@ class HeldColumnsTest {
     }
 
     @Test
+    void columnsTheCatalogHasBeforeTheShapeShowsThemAreStillFollowedExactly() {
+        // the catalog has tag (#3) and qty (#4) already; this shape comes from before them, the next one shows tag
+        SourceColumns ahead = catalog(4, STORAGE, column("id", 1, "integer"), column("name", 2, "text"), column("tag", 3, "text"),
+                column("qty", 4, "integer"));
+        HeldColumns.Plan first = plan(shape(ahead, "id", "integer", "name", "text"), true);
+        assertThat(first.next().observed()).as("the last look, which predates them, stays").isEqualTo(HELD.observed());
+        HeldColumns.Plan second = HeldColumns.plan(shape(ahead, "id", "integer", "name", "text", "tag", "text"), first.next(),
+                Set.of("id", "name"), true);
+        assertThat(second.copyNeeded()).as("added after the last look, nothing rewritten since: NULL in older rows").isFalse();
+    }
+
+    @Test
     void aColumnDroppedAndAddedAgainUnderItsNameIsCopied() {
         HeldColumns.Plan p = plan(shape(catalog(3, STORAGE, column("id", 1, "integer"), column("name", 3, "text")),
                 "id", "integer", "name", "text"), true);

@@ -567,4 +567,43 @@ class SchemaChangesTest {
             TableCompare.assertEqual(s, "public", d, "public", tables, "");
         }
     }
+
+    /**
+     * A destination that streamed before pgsource created its insert-only publication with the first one (an older
+     * version, or the publication dropped since): a keyless table selected later needs it created now, which PostgreSQL
+     * 18 streams from the slot's position, and earlier versions cannot ("publication ... does not exist" while decoding
+     * the slot's older changes): there the start stops with the fix, before anything is copied.
+     */
+    @Test
+    void anInsertOnlyPublicationCreatedAfterTheSlotStopsTheStartBeforePostgresql18() throws Exception {
+        String source = pg.createDatabase("schema_late_src");
+        String target = pg.createDatabase("schema_late_dst");
+        SourceFixture.execute(pg, source, LIVE + """
+                CREATE TABLE live.nokey (at int, msg text);
+                INSERT INTO live.nokey SELECT g, 'm' || g FROM generate_series(1, 10) g;
+                """);
+        String slot = slot("schema_late");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot), target);
+        env.put("SOURCE_SCHEMA", "live");
+        env.put("SOURCE_TABLES", "live.base");
+        sync(env);
+        statements(source, "DROP PUBLICATION " + slot + "_pub_keyless;\nUPDATE live.base SET v = 'pending' WHERE id = 1;\n");
+
+        env.put("SOURCE_TABLES", "live.base,live.nokey");
+        try (LogCapture logs = new LogCapture()) {
+            int exit = PgSourceMain.run(env, new Properties());
+            if (pg.majorVersion() >= 18) {
+                assertThat(exit).isZero();
+                try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+                    TableCompare.assertEqual(s, "live", d, "live", List.of("base", "nokey"), "");
+                }
+            } else {
+                assertThat(exit).isEqualTo(2);
+                assertThat(logs.lines(ch.qos.logback.classic.Level.ERROR)).last().asString()
+                        .contains("\"live\".\"nokey\" (no primary key or replica identity) would go into publication")
+                        .contains("PostgreSQL before 18 cannot decode them").contains("sync.resnapshot=true");
+                assertThat(copies(logs, "\"live\".\"nokey\"")).as("nothing copied").isZero();
+            }
+        }
+    }
 }

@@ -18,6 +18,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -206,17 +207,25 @@ final class LogReplicationStart {
             return;
         }
         List<StreamTask> tasks = streams.streams();
-        if (!copyAll && SnapshotCopy.completed(positions, tasks)) {
-            return;
-        }
         if (!copyAll && positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
             // the destination streamed from the slot after a complete copy: only the tables it holds no copy of (selected
-            // or published since, or copied in part when pgsource stopped) are copied, while the slot keeps its position
-            List<StreamTask> missing = tasks.stream().filter(t -> !SnapshotCopy.completed(positions, t.stream())).toList();
+            // or published since, a copy cut short), or no exact one (a schema change no change of the table carried yet),
+            // are copied, while the slot keeps its position
             Map<TableId, String> reasons = new LinkedHashMap<>();
-            missing.forEach(t -> reasons.put(t.table().id(), "the destination holds no complete copy of it: selected, or added to the"
-                    + " publication, since the last run, or its copy was cut short"));
-            tableCopies.copy(missing, reasons);
+            List<StreamTask> copy = new ArrayList<>();
+            for (StreamTask task : tasks) {
+                String reason = tableCopies.copyReason(task);
+                if (reason != null) {
+                    reasons.put(task.table().id(), reason);
+                    copy.add(task);
+                }
+            }
+            if (!copy.isEmpty()) {
+                tableCopies.copy(copy, reasons);
+            }
+            return;
+        }
+        if (!copyAll && SnapshotCopy.completed(positions, tasks)) {
             return;
         }
         // Copying the current rows and replaying every change since the slot's position onto them does not converge:

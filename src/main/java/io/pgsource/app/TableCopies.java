@@ -3,6 +3,7 @@ package io.pgsource.app;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
+import io.pgsource.catalog.ColumnCatalog;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.ChangeHeaders;
@@ -164,11 +165,37 @@ final class TableCopies implements Processor, CamelContextAware {
                 if (reason != null) {
                     needed.put(shape.id(), reason);
                 } else {
+                    if (followed.size() > 10_000) {
+                        followed.clear(); // bounded, in case a source makes a new schema per batch: they are asked again
+                    }
                     followed.add(shape);
                 }
             }
         }
         return needed;
+    }
+
+    /**
+     * Why a table must be copied before streaming starts, or null: the destination holds no complete copy of it (selected
+     * or published since the last run, a copy cut short), or cannot follow what its catalog says now (a schema change,
+     * which PostgreSQL makes known only with the table's next change, which may never come).
+     */
+    String copyReason(StreamTask task) throws Exception {
+        TableId table = task.table().id();
+        if (!isCopied(table)) {
+            return "the destination holds no complete copy of it: selected, or added to the publication, since the last run,"
+                    + " or its copy was cut short";
+        }
+        if (destination == null) {
+            return null;
+        }
+        SourceColumns now;
+        try (Connection c = connections.open()) {
+            now = ColumnCatalog.read(c, table);
+        }
+        TableSchema schema = task.table().schema();
+        return now == null ? null : destination.copyReason(new TableSchema(table, schema.columns(), schema.key(),
+                schema.generatedNotInRows(), now));
     }
 
     private boolean isCopied(TableId table) {

@@ -66,7 +66,8 @@ public record HeldColumns(long tableOid, List<Held> columns, Observation observe
             fills = Map.copyOf(fills);
         }
 
-        static Plan copy(String reason) {
+        /** Only a copy of the table follows the source, for this reason. */
+        public static Plan copy(String reason) {
             return new Plan(reason, Map.of(), Map.of(), null);
         }
 

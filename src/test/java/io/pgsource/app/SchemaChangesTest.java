@@ -606,4 +606,30 @@ class SchemaChangesTest {
             }
         }
     }
+
+    /**
+     * PostgreSQL tells a stream of a schema change only with the table's next change: a rewrite that converted values,
+     * and no change after it, is found at the next start, which copies the table; so is a destination table dropped at
+     * the destination (to have it copied again).
+     */
+    @Test
+    void aRewriteNoChangeFollowedAndADroppedDestinationTableAreCopiedAtTheNextStart() throws Exception {
+        String source = pg.createDatabase("schema_start_src");
+        String target = pg.createDatabase("schema_start_dst");
+        SourceFixture.execute(pg, source, TABLES);
+        Map<String, String> env = SourceFixture.postgresDestination(pg, env(source, slot("schema_start")), target);
+        sync(env);
+
+        statements(source, "ALTER TABLE app.amounts ALTER COLUMN amount TYPE bigint USING amount * 10;\n");
+        SourceFixture.execute(pg, target, "DROP TABLE app.other");
+        try (LogCapture logs = new LogCapture()) {
+            sync(env);
+            assertThat(copies(logs, "\"app\".\"amounts\"")).isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"other\"")).isEqualTo(1);
+            assertThat(copies(logs, "\"app\".\"items\"")).isZero();
+        }
+        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+            TableCompare.assertEqual(s, "app", d, "app", ALL, "");
+        }
+    }
 }

@@ -292,10 +292,13 @@ final class TargetTables {
     /** How the destination table follows the schema, from the record of the source columns it holds. */
     private HeldColumns.Plan plan(Connection c, TableSchema schema, TargetTable t) throws SQLException {
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
-        if (existing == null) {
-            return HeldColumns.plan(schema, null, null, true); // created from this schema: it holds what it says
-        }
         String stored = positions.current(c, HeldColumns.stream(schema.id()));
+        if (existing == null) {
+            // a table the destination held is gone (dropped there to be copied again, say); else it is created from this
+            // schema and holds what it says
+            return stored != null ? HeldColumns.Plan.copy("destination table " + t.quoted() + " is gone")
+                    : HeldColumns.plan(schema, null, null, true);
+        }
         HeldColumns held = null;
         if (stored != null) {
             try {

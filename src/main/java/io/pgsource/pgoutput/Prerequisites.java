@@ -482,13 +482,19 @@ final class Prerequisites {
         String list = String.join(", ", names);
         boolean one = names.size() == 1;
         List<String> fixes = new ArrayList<>();
+        List<String> targets = new ArrayList<>();
         for (Publications.Coverage t : tables) {
             String target = pubs.extensible(t.isKeyless());
             if (target != null) {
                 fixes.add(Publications.addTables(target, List.of(t.id())));
+                if (!targets.contains(target)) {
+                    targets.add(target);
+                }
             }
         }
-        List<String> pubNames = quoted(pubs.existing().stream().map(Publications.Publication::name).toList());
+        // the publications it belongs in (an insert-only one pgsource created empty beside never held a table with a key)
+        List<String> pubNames = quoted(fixes.size() == tables.size() ? targets
+                : pubs.existing().stream().map(Publications.Publication::name).toList());
         return new SlotLostException(SlotLostException.Reason.UNPUBLISHED, (one ? "table " : "tables ") + list + (one ? " was" : " were")
                 + " taken out of publication" + (pubNames.size() > 1 ? "s " : " ") + String.join(", ", pubNames) + " while this consumer"
                 + " was streaming " + (one ? "it" : "them") + " (applied and acknowledged up to LSN " + PgOutputEndpoint.lsn(acknowledged)

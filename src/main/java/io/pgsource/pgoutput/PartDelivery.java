@@ -20,6 +20,11 @@ import java.util.function.LongConsumer;
  * part in the route, the next one waiting), whatever the transactions' sizes. When the route fails on a part, the
  * parts behind it are dropped (none of them is acknowledged), and the reader's next call to {@link #offer} or
  * {@link #check} throws the {@link RouteFailedException}, which ends the session: the slot sends them all again.
+ *
+ * <p>What is delivered is always a prefix of what was offered, in order: acknowledging a part acknowledges every part
+ * before it, so a part may never be delivered after one before it was left out. Hence a stop ends the loop first and
+ * only then drops the parts still queued (the loop is the queue's only consumer), and once one offer gave up (the reader
+ * is stopping), no later part is queued.
  */
 final class PartDelivery {
     /** Ends the delivery loop. */
@@ -36,6 +41,10 @@ final class PartDelivery {
     private final AtomicInteger pending = new AtomicInteger();
     private final Object done = new Object();
     private volatile RouteFailedException failure;
+    /** Set by an offer that gave up (the reader is stopping) or by {@link #stop}: no later part is queued. */
+    private volatile boolean refusing;
+    /** Set by {@link #stop}: the loop takes nothing more from the queue. */
+    private volatile boolean stopping;
     private boolean running;
 
     /**
@@ -63,13 +72,19 @@ final class PartDelivery {
     /** Queues a part, waiting while the parts ahead hold too many changes; throws when the route failed. */
     void offer(TransactionPart part, BooleanSupplier keepWaiting) throws InterruptedException {
         int weight = weight(part);
-        while (!room.tryAcquire(weight, 100, TimeUnit.MILLISECONDS)) {
+        while (refusing || !room.tryAcquire(weight, 100, TimeUnit.MILLISECONDS)) {
             check();
-            if (!keepWaiting.getAsBoolean()) {
-                return; // stopping: the part is not delivered, so not acknowledged, and comes again
+            if (refusing || !keepWaiting.getAsBoolean()) {
+                // stopping: the part is not delivered, so not acknowledged, and comes again; nor is any part after it
+                refusing = true;
+                return;
             }
         }
         check();
+        if (refusing) {
+            room.release(weight);
+            return;
+        }
         pending.incrementAndGet();
         queue.add(part);
     }
@@ -98,8 +113,11 @@ final class PartDelivery {
         try {
             while (true) {
                 TransactionPart first = queue.take();
-                if (first == END) {
-                    return;
+                if (first == END || stopping) {
+                    if (first != END) {
+                        drop(first);
+                    }
+                    return; // stop() drops what is left, once this loop has ended
                 }
                 if (failure != null) {
                     drop(first);
@@ -151,8 +169,7 @@ final class PartDelivery {
     private List<TransactionPart> takeWaiting(TransactionPart first) {
         TransactionGroup group = new TransactionGroup(first, maxBatchSize);
         TransactionPart next;
-        // stop() may drain the queue meanwhile: a part is ours only when remove() took it
-        while ((next = queue.peek()) != null && next != END && group.accepts(next) && queue.remove(next)) {
+        while (!stopping && (next = queue.peek()) != null && next != END && group.accepts(next) && queue.remove(next)) {
             group.add(next);
         }
         return group.parts();
@@ -164,20 +181,23 @@ final class PartDelivery {
     }
 
     /**
-     * Ends the loop after the part in the route (the parts still queued are dropped: not acknowledged, they come again)
-     * and waits for it, so nothing acknowledges after the session closed its stream.
+     * Ends the loop after the part in the route and waits for it, so nothing acknowledges after the session closed its
+     * stream; then drops the parts still queued (not acknowledged, they come again). Dropping them while the loop still
+     * ran could let it deliver, and acknowledge, a part behind dropped ones: those would be lost.
      */
     void stop() throws InterruptedException {
-        TransactionPart p;
-        while ((p = queue.poll()) != null) {
-            if (p != END) {
-                drop(p);
-            }
-        }
+        refusing = true;
+        stopping = true;
         queue.add(END);
         synchronized (done) {
             while (running) {
                 done.wait();
+            }
+        }
+        TransactionPart p;
+        while ((p = queue.poll()) != null) {
+            if (p != END) {
+                drop(p);
             }
         }
     }

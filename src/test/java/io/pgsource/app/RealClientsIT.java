@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pgsource.testsupport.DestinationSessions;
+import io.pgsource.testsupport.FieldWorkload;
 import io.pgsource.testsupport.OltpWorkload;
 import io.pgsource.testsupport.PgSourceProcess;
 import io.pgsource.testsupport.TableCompare;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -56,7 +58,7 @@ class RealClientsIT {
         assertThat(run(pgbench.get(), work.resolve("pgbench-init.log"), source, "-i", "-s", "2", "-q").waitFor())
                 .as("pgbench -i\n%s", PgSourceProcess.tail(work.resolve("pgbench-init.log"), 20)).isZero();
 
-        streamThroughAKill(source, target, work, "pgbench", PGBENCH_TABLES, () -> {
+        streamThroughAKill(source, target, work, "pgbench", ownPublication("pgbench"), Map.of("public", PGBENCH_TABLES), () -> {
             Path log = work.resolve("pgbench-run.log");
             Process load = run(pgbench.get(), log, source, "-c", "4", "-j", "2", "-T", Integer.toString(LOAD_SECONDS));
             return timeout -> {
@@ -77,7 +79,7 @@ class RealClientsIT {
         OltpWorkload oltp = new OltpWorkload(() -> pg.connect(source), 4, 10_000, 4, seed);
         oltp.prepare();
 
-        streamThroughAKill(source, target, work, "oltp", oltp.tableNames(), () -> {
+        streamThroughAKill(source, target, work, "oltp", ownPublication("oltp"), Map.of("public", oltp.tableNames()), () -> {
             oltp.start();
             long started = System.nanoTime();
             return timeout -> {
@@ -87,6 +89,81 @@ class RealClientsIT {
                 return oltp.toString();
             };
         });
+    }
+
+    /**
+     * Mage's setup exactly as its documentation gives it, made by hand before pgsource first runs:
+     * {@code SELECT pg_create_logical_replication_slot('mage_slot', 'pgoutput'); CREATE PUBLICATION mage_pub FOR ALL TABLES;}
+     * on a database that already holds pgbench's tables and an application's ({@link FieldWorkload}: a two-level
+     * partitioned table with a partition created mid-stream, a keyless log table, a generated column, and tables other
+     * consumers' publications filter by row and by column). pgbench and the application write at once; pgsource is
+     * killed once; every table must equal the source, all rows and columns (mage_pub filters nothing). Then, on
+     * PostgreSQL 15+, a second pgsource on the filtering publications must hold exactly what they publish.
+     */
+    @Test
+    void magesSetupOnAnOrdinaryDatabaseUnderPgbenchStreamsThroughAKillExactly() throws Exception {
+        Optional<Path> pgbench = pgbench();
+        assumeTrue(pgbench.isPresent(), "no pgbench on the PATH or in /usr/lib/postgresql/*/bin: install PostgreSQL's client tools"
+                + " (e.g. apt-get install postgresql-client) to run this test");
+        String source = pg.createDatabase("mage_src");
+        String target = pg.createDatabase("mage_dst");
+        Path work = workDirectory("mage");
+        assertThat(run(pgbench.get(), work.resolve("pgbench-init.log"), source, "-i", "-s", "1", "-q").waitFor())
+                .as("pgbench -i\n%s", PgSourceProcess.tail(work.resolve("pgbench-init.log"), 20)).isZero();
+        FieldWorkload app = new FieldWorkload(() -> pg.connect(source), seed);
+        app.prepare();
+        boolean filters = pg.majorVersion() >= 15;
+        if (filters) {
+            app.createFilteredPublications();
+        }
+        SourceFixture.execute(pg, source, "SELECT pg_create_logical_replication_slot('mage_slot', 'pgoutput')");
+        SourceFixture.execute(pg, source, "CREATE PUBLICATION mage_pub FOR ALL TABLES");
+        Map<String, String> mage = Map.of("SOURCE_REPLICATION_SLOT", "mage_slot", "SOURCE_PUBLICATION_NAME", "mage_pub",
+                "SOURCE_SCHEMA", "public,app");
+
+        streamThroughAKill(source, target, work, "mage", mage, Map.of("public", PGBENCH_TABLES, "app", FieldWorkload.TABLES), () -> {
+            Path log = work.resolve("pgbench-run.log");
+            Process load = run(pgbench.get(), log, source, "-c", "4", "-j", "2", "-T", Integer.toString(LOAD_SECONDS));
+            app.start();
+            return timeout -> {
+                assertThat(load.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("pgbench ended").isTrue();
+                assertThat(load.exitValue()).as("pgbench's exit code\n%s", PgSourceProcess.tail(log, 20)).isZero();
+                app.stopAndJoin(timeout);
+                assertThat(app.transactions()).as("the application's transactions").isGreaterThan(150);
+                return "pgbench: " + Files.readAllLines(log).stream()
+                        .filter(l -> l.startsWith("number of transactions actually processed")).collect(Collectors.joining(", "))
+                        + "; " + app;
+            };
+        });
+        if (filters) {
+            filteredPublicationsHoldExactlyWhatTheyPublish(source, work);
+        }
+    }
+
+    /** A second pgsource on the other consumers' publications: the row filter's rows and the column list's columns only. */
+    private void filteredPublicationsHoldExactlyWhatTheyPublish(String source, Path work) throws Exception {
+        String target = pg.createDatabase("filtered_dst");
+        Map<String, String> env = SourceFixture.postgresDestination(pg, SourceFixture.env(pg, source, "app"), target);
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", "filtered_slot");
+        env.put("SOURCE_PUBLICATION_NAME", "eu_orders_pub,customer_names_pub");
+        env.put("SOURCE_TABLES", "app.orders,app.customers");
+        try (PgSourceProcess pgsource = new PgSourceProcess(Files.createDirectories(work.resolve("filtered")), env)) {
+            assertThat(pgsource.runOnce(Duration.ofSeconds(180))).as("the copy's exit code\n%s", pgsource.context()).isZero();
+            SourceFixture.execute(pg, source, "UPDATE app.orders SET region = 'us' WHERE id IN (SELECT id FROM app.orders WHERE region = 'eu' LIMIT 5)");
+            SourceFixture.execute(pg, source, "UPDATE app.orders SET region = 'eu' WHERE id IN (SELECT id FROM app.orders WHERE region = 'apac' LIMIT 5)");
+            SourceFixture.execute(pg, source, "UPDATE app.customers SET secret = 'changed', name = name || '!' WHERE id <= 10");
+            assertThat(pgsource.runOnce(Duration.ofSeconds(180))).as("the stream's exit code\n%s", pgsource.context()).isZero();
+            SourceFixture.execute(pg, source, "CREATE SCHEMA expected");
+            SourceFixture.execute(pg, source, "CREATE TABLE expected.orders AS SELECT * FROM app.orders WHERE region = 'eu'");
+            SourceFixture.execute(pg, source, "CREATE TABLE expected.customers AS SELECT id, name, email FROM app.customers");
+            try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+                TableCompare.assertEqual(s, "expected", d, "app", List.of("orders", "customers"), pgsource.context());
+            }
+            pgsource.deleteWorkDirectory();
+        } finally {
+            dropSlot(source, "filtered_slot");
+        }
     }
 
     /** Starts a load and returns how to wait for its end (returning a summary of it). */
@@ -105,14 +182,13 @@ class RealClientsIT {
      * killed, the load goes on without it for a moment, pgsource starts again; after the load a sync.once run applies
      * everything committed, and every table must equal the source.
      */
-    private void streamThroughAKill(String source, String target, Path work, String name, List<String> tables, Load load)
-            throws Exception {
-        String slot = name + "_" + ProcessHandle.current().pid();
+    private void streamThroughAKill(String source, String target, Path work, String name, Map<String, String> capture,
+                                    Map<String, List<String>> tables, Load load) throws Exception {
         Map<String, String> env = SourceFixture.postgresDestination(pg, SourceFixture.env(pg, source, "public"), target);
         env.remove("SYNC_ONCE");
         env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
-        env.put("SOURCE_REPLICATION_SLOT", slot);
-        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        env.putAll(capture);
+        String slot = env.get("SOURCE_REPLICATION_SLOT");
         DestinationSessions destination = new DestinationSessions(() -> pg.connect(target));
         try (PgSourceProcess pgsource = new PgSourceProcess(work, env)) {
             pgsource.start();
@@ -136,13 +212,23 @@ class RealClientsIT {
             pgsource.stop(Duration.ofSeconds(60));
             assertThat(pgsource.runOnce(Duration.ofSeconds(180))).as("the sync.once run's exit code\n%s", pgsource.context()).isZero();
             try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
-                TableCompare.assertEqual(s, "public", d, "public", tables, "seed " + seed + "; " + pgsource.context());
+                List<TableCompare.Difference> differences = new ArrayList<>();
+                for (Map.Entry<String, List<String>> schema : new TreeMap<>(tables).entrySet()) {
+                    differences.addAll(TableCompare.differences(s, schema.getKey(), d, schema.getKey(), schema.getValue()));
+                }
+                assertThat(differences).as("tables that differ; seed %d; %s", seed, pgsource.context()).isEmpty();
             }
             LOG.info("{} through a SIGKILL passed: {}; {}", name, summary, pgsource.story());
             pgsource.deleteWorkDirectory();
         } finally {
             dropSlot(source, slot);
         }
+    }
+
+    /** The publication and slot pgsource creates itself (the README's defaults, named apart per run). */
+    private static Map<String, String> ownPublication(String name) {
+        String slot = name + "_" + ProcessHandle.current().pid();
+        return Map.of("SOURCE_REPLICATION_SLOT", slot, "SOURCE_PUBLICATION_NAME", slot + "_pub");
     }
 
     /** pgbench from the PATH, else from the newest /usr/lib/postgresql/N/bin. */

@@ -1,5 +1,6 @@
 package io.pgsource.app;
 
+import io.pgsource.sink.Destinations;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -77,8 +78,11 @@ class SettingsTest {
                 .isInstanceOf(ConfigurationException.class).hasMessageContaining("source.port=abc");
         assertThatThrownBy(() -> load(Map.of("SOURCE_BATCH_FETCH_LIMIT", "0"), new Properties()))
                 .hasMessageContaining("source.batch_fetch_limit=0").hasMessageContaining("from 1");
-        assertThatThrownBy(() -> load(Map.of("DESTINATION", "kafka"), new Properties()))
-                .hasMessageContaining("jsonl, postgres, log");
+        // checked against the registered destinations where pgsource makes one
+        assertThatThrownBy(() -> Destinations.create(load(Map.of("DESTINATION", "nosuch"), new Properties()).destination().kind()))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageStartingWith("destination=nosuch is not a registered destination: set destination to one of ")
+                .hasMessageContaining("jsonl").hasMessageContaining("postgres");
         assertThatThrownBy(() -> load(Map.of("SYNC_INTERVAL", "soon"), new Properties()))
                 .hasMessageContaining("sync.interval=soon");
         assertThatThrownBy(() -> load(Map.of("SOURCE_TABLES", "justatable"), new Properties()))

@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Body: the JSON envelope in {@code destination.format}: {@code pgsource} (the envelope of jsonl, {@link ChangeEnvelope})
  * or {@code debezium} ({@link ChangeEnvelope#toDebeziumJson}). Headers: {@value #OP}, {@value #SCHEMA}, {@value #TABLE},
- * {@value #KEY} (the primary key as JSON, Debezium's key payload; absent for keyless tables), {@value #LSN} (the commit
- * LSN, {@code X/X}), {@value #TX_ID}, and {@value #POSITION}: where the change stands in the stream, to drop repeats.
+ * {@value #KEY} (the primary key as JSON, Debezium's key payload; absent for keyless tables), {@value #LSN} (the LSN of
+ * the transaction's commit record, {@code X/X}), {@value #TX_ID}, and {@value #POSITION}: where the change stands in the stream, to drop repeats.
  *
  * <p><b>At-least-once.</b> Messages are sent one at a time, in the source's order, each synchronously: a send returns
  * once the endpoint confirmed it (for NATS: a JetStream publish acknowledgement, {@code jetstreamEnabled=true}; for
@@ -67,7 +67,7 @@ public final class EndpointSink implements Destination {
     public static final String TABLE = "PgSourceTable";
     /** Message header: the row's primary key as a JSON object ({@code {"id":1}}); absent for tables without a key. */
     public static final String KEY = "PgSourceKey";
-    /** Message header: the source transaction's commit LSN ({@code X/X}); absent for rows of the batch query. */
+    /** Message header: the LSN of the source transaction's commit record ({@code X/X}); absent for rows of the batch query. */
     public static final String LSN = "PgSourceLsn";
     /** Message header: the source transaction id; absent for rows of the batch query. */
     public static final String TX_ID = "PgSourceTxId";

@@ -180,8 +180,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
             try (Connection c = connections.open()) {
                 NotifyTriggers.install(c, tables.stream().map(t -> t.table().id()).toList(), settings.source().notifications().channel());
             }
-            context.getRegistry().bind("pgsourceNotifyDataSource", NotifyDataSource.of(settings.source()));
         }
+        // bound in any case: the batch-notify route is created (not started) without source.notify too; it connects only then
+        context.getRegistry().bind("pgsourceNotifyDataSource", NotifyDataSource.of(settings.source()));
         properties.addOverrideProperty("pgsource.batch_query", Boolean.toString(batch));
         properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));
     }

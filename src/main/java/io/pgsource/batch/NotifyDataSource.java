@@ -16,10 +16,14 @@ public final class NotifyDataSource {
 
     public static PGDataSource of(SourceSettings settings) {
         PGDataSource ds = new PGDataSource();
-        ds.setServerName(settings.host());
+        if (settings.host() != null) {
+            ds.setServerName(settings.host());
+        }
         ds.setPortNumber(settings.port());
         ds.setDatabaseName(settings.database());
-        ds.setUser(settings.username());
+        if (settings.username() != null) {
+            ds.setUser(settings.username());
+        }
         if (settings.password() != null) {
             ds.setPassword(settings.password());
         }

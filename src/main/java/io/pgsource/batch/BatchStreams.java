@@ -109,6 +109,11 @@ public final class BatchStreams {
                 now = horizon.look(c);
             }
         }
+        if (now != null && now.held() && !wake.all()) {
+            // what the notifications announced may be newer than the bound: read those tables again shortly, as the
+            // transaction holding the bound may end without a notification (it wrote no selected table)
+            wakeups.heldBack(wake.tables());
+        }
         List<StreamTask> tasks = new ArrayList<>(tables.size());
         for (TableInfo table : tables) {
             if (wake.includes(table.id())) {

@@ -35,6 +35,7 @@ public final class BatchWakeups {
 
     private boolean all;
     private Set<TableId> tables = new HashSet<>();
+    private final Set<TableId> held = new HashSet<>();
 
     /** The timer: the next run reads every table (and catches what a missed notification did not say). */
     public synchronized void timer() {
@@ -54,6 +55,26 @@ public final class BatchWakeups {
                 tables.add(table);
             }
         }
+    }
+
+    /**
+     * An INCREMENTAL run woken by notifications read only up to a bound an open transaction held back: its tables are
+     * read again by {@link #retryDue()}'s next call (every second), until a run is no longer held. A transaction that
+     * wrote a selected table notifies when it commits; this covers those that did not (and the moment between a commit
+     * and its session reporting it is idle).
+     */
+    public synchronized void heldBack(Set<TableId> tables) {
+        held.addAll(tables);
+    }
+
+    /** Whether tables held back are due for another run: they are moved to the next run's. */
+    public synchronized boolean retryDue() {
+        if (held.isEmpty()) {
+            return false;
+        }
+        tables.addAll(held);
+        held.clear();
+        return true;
     }
 
     /** What the run starting now reads; what arrives from now on is for the next run. */

@@ -100,7 +100,6 @@ class NotifyWakeupTest {
             }
             System.out.println("NotifyWakeupTest: commit to destination (ms): " + java.util.Arrays.toString(latencies));
             assertThat(java.util.Arrays.stream(latencies).max().getAsLong()).as("commit to destination, ms (the timer would take ten minutes)").isLessThan(5_000);
-            assertThat(runsFinished(logs)).as("one run at the start, then one per change").isEqualTo(1 + latencies.length);
             assertThat(running.stop()).isZero();
         }
     }
@@ -133,11 +132,35 @@ class NotifyWakeupTest {
                 blocker.rollback();
             }
             await("every row", sameRows(source, target));
-            // the held run, then one run for the fifty notifications that came while it was held
-            await("the run after the held one", () -> runsFinished(logs) == 3);
             assertThat(rows(target)).hasSize(61);
             assertThat(running.stop()).isZero();
-            assertThat(runsFinished(logs)).as("runs: the first, the held one, one for fifty notifications").isEqualTo(3);
+            // the first run, the held one, one for the fifty notifications that came while it was held, and at most one more
+            // where the upper bound was held by a writer still reporting its commit (each second until it is not)
+            assertThat(runsFinished(logs)).as("runs for fifty notifications during a run").isBetween(3L, 4L);
+        }
+    }
+
+    @Test
+    void aRowHeldBackByATransactionThatWritesNoSelectedTableArrivesSoonAfterItEnds() throws Exception {
+        String source = source("notify_held");
+        String target = pg.createDatabase("notify_held_dst");
+        try (LogCapture logs = new LogCapture(); Running running = new Running(env(source, target, true))) {
+            await("the first run", sameRows(source, target));
+            long runs = runsFinished(logs);
+            try (Connection report = pg.connect(source)) {
+                // a long report: its transaction is open, so INCREMENTAL reads only rows older than its start
+                report.setAutoCommit(false);
+                try (Statement s = report.createStatement()) {
+                    s.execute("SELECT count(*) FROM shop.orders");
+                }
+                SourceFixture.execute(pg, source, "INSERT INTO shop.orders (id, note) VALUES (500, 'newer than the report')");
+                await("a run woken by the insert", () -> runsFinished(logs) > runs);
+                assertThat(rows(target)).as("held back while the report's transaction is open").hasSize(10);
+                // it ends without a notification: it wrote nothing
+                report.commit();
+            }
+            await("the row held back, after the report ended", sameRows(source, target));
+            assertThat(running.stop()).isZero();
         }
     }
 

@@ -96,7 +96,7 @@ public final class NotifyTriggers {
             if (state.equals("42501")) {
                 throw new ConfigurationException("source.notify=true: pgsource " + what + " (" + firstLine(e) + "): run " + grant
                         + "; or install the function and triggers as the tables' owner with the SQL in the README (INCREMENTAL,"
-                        + " woken by NOTIFY), or unset source.notify", e);
+                        + " woken by NOTIFY), or unset source.notify");
             }
             throw e;
         }

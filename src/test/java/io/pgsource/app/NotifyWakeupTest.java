@@ -227,11 +227,12 @@ class NotifyWakeupTest {
 
         // the owner installs them with the README's SQL; the role needs no more privileges then
         SourceFixture.execute(pg, source, readmeSql());
-        try (Running running = new Running(env)) {
+        try (LogCapture logs = new LogCapture(); Running running = new Running(env)) {
             await("the first run", sameRows(source, target));
             SourceFixture.execute(pg, source, "INSERT INTO shop.orders (id, note) VALUES (400, 'woken for a least-privilege role')");
             await("the notified row", sameRows(source, target));
             assertThat(running.stop()).isZero();
+            assertThat(logs.text()).doesNotContain(PASSWORD);
         }
     }
 

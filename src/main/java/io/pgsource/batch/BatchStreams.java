@@ -109,7 +109,7 @@ public final class BatchStreams {
                 now = horizon.look(c);
             }
         }
-        if (now != null && now.held() && !wake.all()) {
+        if (now != null && now.held() && !wake.tables().isEmpty()) {
             // what the notifications announced may be newer than the bound: read those tables again shortly, as the
             // transaction holding the bound may end without a notification (it wrote no selected table)
             wakeups.heldBack(wake.tables());

@@ -23,7 +23,11 @@ public final class BatchWakeups {
     private static final Logger LOG = LoggerFactory.getLogger(BatchWakeups.class);
     private static final JsonFactory JSON = new JsonFactory();
 
-    /** What a run reads: every table, or those named (an empty set: nothing). */
+    /**
+     * What a run reads: every table, or those named (an empty set: nothing).
+     *
+     * @param tables the tables notifications named (also when the timer asks for every table)
+     */
     public record Wake(boolean all, Set<TableId> tables) {
         public static final Wake ALL = new Wake(true, Set.of());
 
@@ -79,7 +83,7 @@ public final class BatchWakeups {
 
     /** What the run starting now reads; what arrives from now on is for the next run. */
     public synchronized Wake take() {
-        Wake wake = all ? Wake.ALL : new Wake(false, Set.copyOf(tables));
+        Wake wake = new Wake(all, Set.copyOf(tables));
         all = false;
         tables = new HashSet<>();
         return wake;

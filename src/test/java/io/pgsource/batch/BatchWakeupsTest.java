@@ -35,7 +35,10 @@ class BatchWakeupsTest {
         BatchWakeups wakeups = new BatchWakeups();
         wakeups.notified("{\"schema\":\"shop\",\"table\":\"orders\"}");
         wakeups.timer();
-        assertThat(wakeups.take()).isEqualTo(BatchWakeups.Wake.ALL);
+        BatchWakeups.Wake run = wakeups.take();
+        assertThat(run.all()).isTrue();
+        assertThat(run.includes(new TableId("shop", "other"))).isTrue();
+        assertThat(run.tables()).as("what notifications named, read again if the run is held back").containsExactly(ORDERS);
 
         for (String payload : new String[] {"", "hello", "{\"schema\":\"shop\"}", "[1]", "{\"schema\":1,\"table\":2}", "{broken"}) {
             wakeups.notified(payload);
@@ -43,6 +46,18 @@ class BatchWakeupsTest {
         }
         wakeups.notified(null);
         assertThat(wakeups.take().all()).isTrue();
+    }
+
+    @Test
+    void tablesHeldBackAreReadByTheNextRunOnceTheRetryIsDue() {
+        BatchWakeups wakeups = new BatchWakeups();
+        assertThat(wakeups.retryDue()).as("nothing held").isFalse();
+        wakeups.heldBack(Set.of(ORDERS));
+        assertThat(wakeups.retryDue()).isTrue();
+        assertThat(wakeups.retryDue()).as("moved to the next run once").isFalse();
+        BatchWakeups.Wake run = wakeups.take();
+        assertThat(run.all()).isFalse();
+        assertThat(run.tables()).containsExactly(ORDERS);
     }
 
     @Test

@@ -176,13 +176,15 @@ public class PgSourceConfiguration implements CamelConfiguration {
         if (batch) {
             streams.wokenBy(wakeups);
         }
+        // bound in any case: the batch-notify route is created (not started) without source.notify too; it connects only then
+        var notifyDataSource = NotifyDataSource.of(settings.source());
+        context.getRegistry().bind("pgsourceNotifyDataSource", notifyDataSource);
         if (notify) {
             try (Connection c = connections.open()) {
                 NotifyTriggers.install(c, tables.stream().map(t -> t.table().id()).toList(), settings.source().notifications().channel());
             }
+            NotifyDataSource.check(notifyDataSource, settings.source());
         }
-        // bound in any case: the batch-notify route is created (not started) without source.notify too; it connects only then
-        context.getRegistry().bind("pgsourceNotifyDataSource", NotifyDataSource.of(settings.source()));
         properties.addOverrideProperty("pgsource.batch_query", Boolean.toString(batch));
         properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));
     }

@@ -1,7 +1,10 @@
 package io.pgsource.batch;
 
 import com.impossibl.postgres.jdbc.PGDataSource;
+import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.SourceSettings;
+import java.sql.Connection;
+import java.sql.SQLException;
 import io.pgsource.config.SslSettings;
 
 /**
@@ -12,6 +15,25 @@ import io.pgsource.config.SslSettings;
  */
 public final class NotifyDataSource {
     private NotifyDataSource() {
+    }
+
+    /**
+     * Connects once as pgevent will, so a listening connection that cannot be made stops the start with what to fix
+     * (pgsource's other connections, through pgjdbc, worked already with the same settings).
+     *
+     * @throws ConfigurationException when it cannot connect
+     */
+    public static void check(PGDataSource ds, SourceSettings settings) {
+        try (Connection c = ds.getConnection()) {
+            c.isValid(10);
+        } catch (SQLException e) {
+            String m = String.valueOf(e.getMessage());
+            int nl = m.indexOf('\n');
+            throw new ConfigurationException("source.notify=true: the LISTEN connection (Camel's pgevent, through pgjdbc-ng) to "
+                    + settings.host() + ":" + settings.port() + "/" + settings.database() + " failed: " + (nl < 0 ? m : m.substring(0, nl))
+                    + ". It uses the source.* settings that pgsource's other connections use: check what differs for this client"
+                    + " (pg_hba.conf, source.sslmode), or unset source.notify");
+        }
     }
 
     public static PGDataSource of(SourceSettings settings) {
@@ -29,9 +51,8 @@ public final class NotifyDataSource {
         }
         ds.setApplicationName("pgsource notify");
         SslSettings ssl = settings.ssl();
-        if (ssl.sslmode() != null && !ssl.sslmode().isEmpty()) {
-            ds.setSslMode(ssl.sslmode());
-        }
+        // pgjdbc-ng's own default is disable: pgjdbc's (prefer) keeps both drivers on TLS where the server offers it
+        ds.setSslMode(ssl.sslmode() != null && !ssl.sslmode().isEmpty() ? ssl.sslmode() : "prefer");
         if (ssl.sslrootcert() != null && !ssl.sslrootcert().isEmpty()) {
             ds.setSslCaCertificateFile(ssl.sslrootcert());
         }

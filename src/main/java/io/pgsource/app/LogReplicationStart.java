@@ -15,7 +15,6 @@ import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -102,10 +101,6 @@ final class LogReplicationStart {
         });
     }
 
-    /** The slot as pg_replication_slots shows it. */
-    private record SlotRow(Integer activePid, boolean invalidated, String confirmedFlush) {
-    }
-
     /**
      * Checks the slot against what the destination holds, and prepares a resnapshot.
      *
@@ -113,9 +108,9 @@ final class LogReplicationStart {
      * @throws SlotLostException when the slot is gone but the destination holds changes streamed from it
      */
     private boolean prepareSlot() throws SQLException {
-        SlotRow row = slotRow();
+        ReplicationSlots.State row = slotState();
         if (!resnapshot) {
-            if (row == null) {
+            if (!row.exists()) {
                 Optional<String> streamed = positions.load(Positions.stream(new Position.Log(0, 0, null), slot));
                 if (streamed.isPresent()) {
                     throw new SlotLostException(SlotLostException.Reason.DROPPED, "replication slot " + slot + " does not exist,"
@@ -127,7 +122,7 @@ final class LogReplicationStart {
             }
             return false;
         }
-        if (row == null) {
+        if (!row.exists()) {
             LOG.warn("sync.resnapshot=true: slot {} does not exist; the consumer creates it and copies every table again inside"
                     + " its snapshot", slot);
             return false;
@@ -138,40 +133,28 @@ final class LogReplicationStart {
                     + " first, then run again");
         }
         if (createSlot) {
-            try (Connection c = connections.open();
-                 PreparedStatement ps = c.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
-                ps.setString(1, slot);
-                ps.execute();
+            try (Connection c = connections.open()) {
+                ReplicationSlots.drop(c, slot);
             }
             LOG.warn("sync.resnapshot=true: dropped replication slot {} (confirmed up to {}{}); the consumer creates a new one and"
                     + " copies every table again inside its snapshot, replacing the rows of each destination table, then streams."
-                    + " Remove sync.resnapshot afterwards: every start with it copies everything again", slot, row.confirmedFlush(),
+                    + " Remove sync.resnapshot afterwards: every start with it copies everything again", slot, row.confirmedPoint(),
                     row.invalidated() ? ", invalidated" : "");
             return false;
         }
         if (row.invalidated()) {
             throw new PrerequisiteException("sync.resnapshot=true cannot use replication slot " + slot + ": it is invalidated, and"
-                    + " source.create_slot=false forbids creating it again. Drop and create it by hand (SELECT"
-                    + " pg_drop_replication_slot('" + slot + "'); SELECT pg_create_logical_replication_slot('" + slot
-                    + "', 'pgoutput');) or set source.create_slot=true, then run again with sync.resnapshot=true");
+                    + " source.create_slot=false forbids creating it again. Drop and create it by hand (" + ReplicationSlots.dropSql(slot)
+                    + " " + ReplicationSlots.createSql(slot) + ") or set source.create_slot=true, then run again with sync.resnapshot=true");
         }
         LOG.warn("sync.resnapshot=true with source.create_slot=false: keeping slot {} and copying every table again inside a"
                 + " temporary slot's snapshot. Remove sync.resnapshot afterwards: every start with it copies everything again", slot);
         return true;
     }
 
-    private SlotRow slotRow() throws SQLException {
-        try (Connection c = connections.open();
-             PreparedStatement ps = c.prepareStatement("SELECT active_pid, to_jsonb(s) ->> 'wal_status' = 'lost'"
-                     + " OR to_jsonb(s) ->> 'invalidation_reason' IS NOT NULL, confirmed_flush_lsn::text"
-                     + " FROM pg_replication_slots s WHERE slot_name = ?")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return null;
-                }
-                return new SlotRow((Integer) rs.getObject(1), rs.getBoolean(2), rs.getString(3));
-            }
+    private ReplicationSlots.State slotState() throws SQLException {
+        try (Connection c = connections.open()) {
+            return ReplicationSlots.state(c, slot);
         }
     }
 
@@ -202,7 +185,7 @@ final class LogReplicationStart {
     }
 
     private void copyIfNeeded(CamelContext context, boolean copyAll, BooleanSupplier leading) throws Exception {
-        if (slotRow() == null) {
+        if (!slotState().exists()) {
             LOG.info("Slot {} does not exist yet: the consumer creates it and copies the tables inside its exported snapshot", slot);
             return;
         }
@@ -233,9 +216,9 @@ final class LogReplicationStart {
         // key. So the copy reads inside the exported snapshot of a temporary slot, and the destination's position for
         // the slot becomes that snapshot's consistent point: the stream then applies exactly the transactions after it.
         // Every table is copied again, as the position is the slot's, not a table's.
-        String copySlot = "pgsource_copy_" + ProcessHandle.current().pid();
         try (Connection replication = connections.openReplication()) {
-            SlotCreated created = ReplicationSlots.create(replication, copySlot, true);
+            SlotCreated created = ReplicationSlots.createForCopy(replication);
+            String copySlot = created.slotName();
             String snapshot = created.snapshotName();
             long consistent = created.consistentLsn();
             LOG.info("Slot {} exists but the destination has {}: copying {} table(s) inside the snapshot of the temporary slot {}"
@@ -264,18 +247,14 @@ final class LogReplicationStart {
      */
     private void awaitConfirmed(CamelContext context, long target) throws SQLException, InterruptedException {
         boolean copied = false;
-        try (Connection c = connections.open();
-             PreparedStatement ps = c.prepareStatement(
-                     "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, slot);
+        try (Connection c = connections.open()) {
             while (!outcome.ended()) {
                 copied = copied || streaming(context);
                 if (copied) {
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next() && rs.getObject(1) != null && rs.getLong(1) >= target) {
-                            LOG.info("Log replication caught up with everything committed before the start");
-                            return;
-                        }
+                    Long confirmed = ReplicationSlots.state(c, slot).confirmedFlush();
+                    if (confirmed != null && confirmed >= target) {
+                        LOG.info("Log replication caught up with everything committed before the start");
+                        return;
                     }
                 }
                 Thread.sleep(250);

@@ -218,11 +218,11 @@ final class ReplicationSession implements AutoCloseable {
     }
 
     private void dropNewSlot(String slot) {
-        try (Statement s = replication.createStatement()) {
-            s.execute("DROP_REPLICATION_SLOT " + TableId.quoteIdent(slot));
+        try {
+            ReplicationSlots.dropOnReplication(replication, slot);
         } catch (SQLException e) {
-            LOG.warn("Could not drop the new slot {} after its snapshot handler failed: {}; drop it by hand"
-                    + " (SELECT pg_drop_replication_slot('{}')) so a new snapshot is exported", slot, e.getMessage(), slot);
+            LOG.warn("Could not drop the new slot {} after its snapshot handler failed: {}; drop it by hand ({}) so a new"
+                    + " snapshot is exported", slot, e.getMessage(), ReplicationSlots.dropSql(slot));
         }
     }
 

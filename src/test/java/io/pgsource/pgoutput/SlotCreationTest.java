@@ -106,4 +106,34 @@ class SlotCreationTest extends CamelTestSupport {
         assertThat(ReplicationSlots.command("s", true, 18, false))
                 .isEqualTo("CREATE_REPLICATION_SLOT \"s\" TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')");
     }
+
+    /** The slot's state as the owner reads it: absent, then present with its position, its lag, and its holder unset. */
+    @Test
+    void theStateOfASlotIsReadInOneQuery() throws Exception {
+        String slot = db.newSlotName("state");
+        try (Connection c = db.connect()) {
+            ReplicationSlots.State missing = ReplicationSlots.state(c, slot);
+            assertThat(missing.exists()).isFalse();
+            assertThat(missing.serverLsn()).isPositive();
+            assertThat(missing.confirmedFlush()).isNull();
+            assertThat(missing.invalidated()).isFalse();
+
+            String created = db.createSlot("state");
+            db.execute("SELECT pg_logical_emit_message(true, 'state', 'some WAL')");
+            ReplicationSlots.State state = ReplicationSlots.state(c, created);
+            assertThat(state.exists()).isTrue();
+            assertThat(state.type()).isEqualTo("logical");
+            assertThat(state.plugin()).isEqualTo("pgoutput");
+            assertThat(state.database()).isEqualTo(state.currentDatabase());
+            assertThat(state.activePid()).isNull();
+            assertThat(state.invalidated()).isFalse();
+            assertThat(state.confirmedFlush()).isNotNull();
+            // the message lies between the slot's confirmed position and the server's: that is its lag
+            assertThat(state.lagBytes(0)).isPositive().isEqualTo(state.serverLsn() - state.confirmedFlush());
+            assertThat(state.lagBytes(state.serverLsn())).isZero();
+
+            ReplicationSlots.drop(c, created);
+            assertThat(ReplicationSlots.state(c, created).exists()).isFalse();
+        }
+    }
 }

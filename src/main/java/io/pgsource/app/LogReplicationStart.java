@@ -6,6 +6,7 @@ import io.pgsource.batch.StreamTask;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
 import io.pgsource.config.PgSourceConnections;
+import io.pgsource.pgoutput.PgOutputComponent;
 import io.pgsource.pgoutput.PgOutputConsumer;
 import io.pgsource.pgoutput.PgOutputEndpoint;
 import io.pgsource.pgoutput.PrerequisiteException;
@@ -26,8 +27,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.function.BooleanSupplier;
 import org.apache.camel.CamelContext;
-import org.apache.camel.DelegateEndpoint;
-import org.apache.camel.Endpoint;
 import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -167,7 +166,7 @@ final class LogReplicationStart {
         boolean copyAll = prepareSlot();
         checkPrerequisites(context);
         copyIfNeeded(context, copyAll, leading);
-        context.getRouteController().startRoute(CaptureStarter.LOG_ROUTE);
+        CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).startRoute();
     }
 
     /**
@@ -175,11 +174,8 @@ final class LogReplicationStart {
      * allowed), run before anything is copied: a copy that its stream then cannot follow is work thrown away.
      */
     private static void checkPrerequisites(CamelContext context) throws SQLException {
-        Endpoint endpoint = context.getRoute(CaptureStarter.LOG_ROUTE).getEndpoint();
-        while (endpoint instanceof DelegateEndpoint delegate) {
-            endpoint = delegate.getEndpoint(); // master: (sync.ha) wraps the pgoutput: endpoint
-        }
-        if (endpoint instanceof PgOutputEndpoint pgoutput) {
+        // unwrapped from master: (sync.ha)
+        if (CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).endpoint() instanceof PgOutputEndpoint pgoutput) {
             pgoutput.checkPrerequisites();
         }
     }
@@ -249,7 +245,7 @@ final class LogReplicationStart {
         boolean copied = false;
         try (Connection c = connections.open()) {
             while (!outcome.ended()) {
-                copied = copied || streaming(context);
+                copied = copied || PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::streaming).orElse(false);
                 if (copied) {
                     Long confirmed = ReplicationSlots.state(c, slot).confirmedFlush();
                     if (confirmed != null && confirmed >= target) {
@@ -260,11 +256,5 @@ final class LogReplicationStart {
                 Thread.sleep(250);
             }
         }
-    }
-
-    /** Whether the log-replication consumer has a replication session open (after its initial copy, if any). */
-    private static boolean streaming(CamelContext context) {
-        var route = context.getRoute(CaptureStarter.LOG_ROUTE);
-        return route != null && route.getConsumer() instanceof PgOutputConsumer c && c.isStreaming();
     }
 }

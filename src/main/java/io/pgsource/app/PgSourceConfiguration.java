@@ -91,7 +91,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
         registry.bind("typeMapping", new TypeMappingProcessor(types));
-        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.sync().progressInterval()));
+        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval()));
+        // the routes refer to these for the part they play in the capture; Java knows them by part, not by id
+        CaptureRoute.bind(context);
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
         // the server's walsender and for the decoding here), else the text form: the same values either way
         registry.bind("binaryTypes", (IntPredicate) types::decodesBinary);
@@ -237,11 +239,11 @@ public class PgSourceConfiguration implements CamelConfiguration {
             var executors = context.getExecutorServiceManager();
             var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
             executor.submit(() -> {
-                for (String route : List.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE)) {
+                for (CaptureRoute.Part part : List.of(CaptureRoute.Part.LOG_REPLICATION, CaptureRoute.Part.BATCH_QUERY)) {
                     try {
-                        context.getRouteController().stopRoute(route);
+                        CaptureRoute.of(context, part).stopRoute();
                     } catch (Exception e) {
-                        LOG.warn("cannot stop route {}: {}", route, e.getMessage());
+                        LOG.warn("cannot stop the route of {}: {}", part.bean, e.getMessage());
                     }
                 }
                 LOG.error("Capture routes stopped; fix the cause and restart");

@@ -7,7 +7,6 @@ import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.sink.reject.DestinationErrors;
 import java.time.Duration;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.apache.camel.Exchange;
@@ -36,7 +35,6 @@ import org.slf4j.LoggerFactory;
 public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHandler {
     public static final String BEAN_NAME = "pgsourceRunOutcome";
     private static final Logger LOG = LoggerFactory.getLogger(RunOutcome.class);
-    private static final Set<String> ROUTES = Set.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE, "pipeline");
     /** A Java class name leading a message ({@code java.sql.SQLException: }): Java's way of wrapping, not the cause. */
     private static final Pattern CLASS_PREFIX = Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.)+[A-Z][A-Za-z0-9_$]*(?:Exception|Error): ");
 
@@ -158,7 +156,7 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         Exchange exchange = ((CamelEvent.ExchangeEvent) event).getExchange();
         // a whole run or transaction, not the split's per-table copies inside a batch-query run, nor transactions the
         // pgoutput: consumer combined (it delivers them again one by one, and the one that fails alone counts)
-        return ROUTES.contains(exchange.getFromRouteId()) && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null
+        return partOf(exchange) != null && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null
                 && exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) == 1;
     }
 
@@ -169,11 +167,22 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         if (error == null) {
             error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         }
-        if (CaptureStarter.BATCH_ROUTE.equals(exchange.getFromRouteId())) {
+        if (partOf(exchange) == CaptureRoute.Part.BATCH_QUERY) {
             batchRunEnded(System.currentTimeMillis() - exchange.getClock().getCreated(), error);
         } else if (error != null && (once || DestinationErrors.permanent(error))) {
             fail(error);
         }
+    }
+
+    /** The part of the capture whose route the exchange started in, or null for another route's. */
+    private static CaptureRoute.Part partOf(Exchange exchange) {
+        for (CaptureRoute.Part part : CaptureRoute.Part.values()) {
+            CaptureRoute route = exchange.getContext().getRegistry().lookupByNameAndType(part.bean, CaptureRoute.class);
+            if (route != null && route.startedHere(exchange)) {
+                return part;
+            }
+        }
+        return null;
     }
 
     /** A batch-query run ended: said in one line; with sync.once, or after a failure retrying cannot fix, the run ends. */

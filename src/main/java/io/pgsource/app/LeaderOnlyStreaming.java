@@ -139,7 +139,7 @@ final class LeaderOnlyStreaming extends ServiceSupport implements CamelClusterEv
             return;
         }
         try {
-            logStart.copyIfNeededThenStream(context, this::leading);
+            logStart.copyIfNeededThenStream(context);
             routeStarted = true;
         } catch (Exception e) {
             if (!leading()) {

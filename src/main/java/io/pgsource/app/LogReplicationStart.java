@@ -1,7 +1,6 @@
 package io.pgsource.app;
 
 import io.pgsource.batch.BatchStreams;
-import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
@@ -11,7 +10,6 @@ import io.pgsource.pgoutput.PgOutputConsumer;
 import io.pgsource.pgoutput.PgOutputEndpoint;
 import io.pgsource.pgoutput.PrerequisiteException;
 import io.pgsource.pgoutput.ReplicationSlots;
-import io.pgsource.pgoutput.SlotCreated;
 import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
@@ -23,23 +21,22 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.function.BooleanSupplier;
 import org.apache.camel.CamelContext;
-import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * LOG_BASED start-up. First the log-replication consumer's own checks run (server, role, slot, publications, created
- * when allowed), so a setup the stream cannot follow stops before anything is copied. When the slot already exists but
- * the destination holds no complete copy (the seed's manual
- * setup, or a run stopped during its initial copy), every table is copied inside the exported snapshot of a temporary
- * slot and the stream applies only the transactions committed after that snapshot. (When the slot does not exist, the consumer creates
- * it and {@link InitialCopy} copies inside its exported snapshot: no gap, no duplicate.) Then the log-replication
- * route starts. With {@code sync.once}, it waits until the slot has confirmed every transaction committed before
- * the start and ends the application.
+ * when allowed), so a setup the stream cannot follow stops before anything is copied. When the destination streamed
+ * from the slot before, the tables it holds no copy of are copied ({@link TableCopies}) while the slot keeps its
+ * position. Then the log-replication route starts. The consumer decides the rest itself: when the slot does not exist,
+ * it creates it and {@link InitialCopy} copies inside its exported snapshot (no gap, no duplicate); when it exists but
+ * the destination holds no complete copy (the seed's manual setup, or a run stopped during its initial copy), it asks
+ * {@link InitialCopy} and copies every table inside the exported snapshot of a temporary slot, and the stream applies
+ * only the transactions committed after that snapshot (its option {@code snapshotExistingSlot}). With
+ * {@code sync.once}, it waits until the slot has confirmed every transaction committed before the start and ends the
+ * application.
  *
  * <p>A slot that is gone although the destination holds changes streamed from it is not silently created again (that
  * would skip everything committed in between): it stops pgsource with {@link SlotLostException}. With
@@ -58,17 +55,18 @@ final class LogReplicationStart {
     private final BatchStreams streams;
     private final PositionStore positions;
     private final RunOutcome outcome;
-    private final Executor readers;
     private final TableCopies tableCopies;
+    private final InitialCopy initialCopy;
 
     /**
      * @param createSlot {@code source.create_slot}: the consumer creates a missing slot
      * @param resnapshot {@code sync.resnapshot}: start from a new slot (or, without createSlot, a temporary slot's
      *                   snapshot) and copy every table again
      * @param tableCopies copies the tables the destination holds no copy of while it holds the others and streamed before
+     * @param initialCopy copies every table inside a temporary slot's snapshot when the consumer asks it to
      */
     LogReplicationStart(String slot, boolean createSlot, boolean resnapshot, PgSourceConnections connections, BatchStreams streams,
-            PositionStore positions, RunOutcome outcome, Executor readers, TableCopies tableCopies) {
+            PositionStore positions, RunOutcome outcome, TableCopies tableCopies, InitialCopy initialCopy) {
         this.slot = slot;
         this.createSlot = createSlot;
         this.resnapshot = resnapshot;
@@ -76,8 +74,8 @@ final class LogReplicationStart {
         this.streams = streams;
         this.positions = positions;
         this.outcome = outcome;
-        this.readers = readers;
         this.tableCopies = tableCopies;
+        this.initialCopy = initialCopy;
     }
 
     /** Runs the start-up on a Camel-managed thread, so Camel's own start is not held up by a long copy. */
@@ -87,7 +85,7 @@ final class LogReplicationStart {
         executor.submit(() -> {
             try {
                 long target = currentLsn();
-                copyIfNeededThenStream(context, () -> true);
+                copyIfNeededThenStream(context);
                 if (outcome.once()) {
                     awaitConfirmed(context, target);
                     outcome.finished();
@@ -158,14 +156,13 @@ final class LogReplicationStart {
     }
 
     /**
-     * Checks the slot (and prepares sync.resnapshot), copies the tables when the slot exists but the destination has no
-     * complete copy, then starts the log-replication route. With sync.ha this runs on the leader only, and the copy
-     * stops when {@code leading} turns false.
+     * Checks the slot (and prepares sync.resnapshot), copies the tables a destination that streamed before lacks, then
+     * starts the log-replication route. With sync.ha this runs on the leader only.
      */
-    void copyIfNeededThenStream(CamelContext context, BooleanSupplier leading) throws Exception {
+    void copyIfNeededThenStream(CamelContext context) throws Exception {
         boolean copyAll = prepareSlot();
         checkPrerequisites(context);
-        copyIfNeeded(context, copyAll, leading);
+        copyIfNeeded(copyAll);
         CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).startRoute();
     }
 
@@ -180,19 +177,20 @@ final class LogReplicationStart {
         }
     }
 
-    private void copyIfNeeded(CamelContext context, boolean copyAll, BooleanSupplier leading) throws Exception {
+    private void copyIfNeeded(boolean copyAll) throws Exception {
         if (!slotState().exists()) {
             LOG.info("Slot {} does not exist yet: the consumer creates it and copies the tables inside its exported snapshot", slot);
             return;
         }
-        List<StreamTask> tasks = streams.streams();
-        if (!copyAll && positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
+        if (copyAll) {
+            initialCopy.copyEveryTableAgain();
+        } else if (positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
             // the destination streamed from the slot after a complete copy: only the tables it holds no copy of (selected
             // or published since, a copy cut short), or no exact one (a schema change no change of the table carried yet),
             // are copied, while the slot keeps its position
             Map<TableId, String> reasons = new LinkedHashMap<>();
             List<StreamTask> copy = new ArrayList<>();
-            for (StreamTask task : tasks) {
+            for (StreamTask task : streams.streams()) {
                 String reason = tableCopies.copyReason(task);
                 if (reason != null) {
                     reasons.put(task.table().id(), reason);
@@ -202,30 +200,8 @@ final class LogReplicationStart {
             if (!copy.isEmpty()) {
                 tableCopies.copy(copy, reasons);
             }
-            return;
         }
-        if (!copyAll && SnapshotCopy.completed(positions, tasks)) {
-            return;
-        }
-        // Copying the current rows and replaying every change since the slot's position onto them does not converge:
-        // a replayed update that leaves a TOASTed value unchanged knows no value for a row the copy has under another
-        // key. So the copy reads inside the exported snapshot of a temporary slot, and the destination's position for
-        // the slot becomes that snapshot's consistent point: the stream then applies exactly the transactions after it.
-        // Every table is copied again, as the position is the slot's, not a table's.
-        try (Connection replication = connections.openReplication()) {
-            SlotCreated created = ReplicationSlots.createForCopy(replication);
-            String copySlot = created.slotName();
-            String snapshot = created.snapshotName();
-            long consistent = created.consistentLsn();
-            LOG.info("Slot {} exists but the destination has {}: copying {} table(s) inside the snapshot of the temporary slot {}"
-                    + " at {}, then streaming the transactions committed after it", slot, copyAll ? "to be copied again (sync.resnapshot)"
-                    : "no complete copy", tasks.size(), copySlot, Positions.lsn(consistent));
-            try (ProducerTemplate template = context.createProducerTemplate()) {
-                new SnapshotCopy(connections, readers).copy(snapshot, tasks, page -> InitialCopy.send(template, page, leading),
-                        tableCopies.copiedAt(consistent));
-            }
-            positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
-        } // closing the replication connection drops the temporary slot
+        // otherwise the consumer asks initialCopy whether the destination needs a copy of every table (snapshotExistingSlot)
     }
 
     private long currentLsn() throws SQLException {

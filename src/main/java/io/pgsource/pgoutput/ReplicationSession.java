@@ -110,6 +110,9 @@ final class ReplicationSession implements AutoCloseable {
             binary = false; // binary where it works: text mode gives the same values
         }
         keepAliveNanos = TimeUnit.MILLISECONDS.toNanos(keepAliveMillis(catalog, options.getStatusInterval()));
+        if (setup.slotExists() && streamedUpTo == null && options.isSnapshotExistingSlot()) {
+            snapshotExistingSlot();
+        }
         replication = connections.openReplication();
         if (!setup.slotExists()) {
             createSlot();
@@ -215,6 +218,28 @@ final class ReplicationSession implements AutoCloseable {
                     + "); the slot was dropped so the next attempt exports a new snapshot");
         }
         LOG.info("snapshotHandler finished with snapshot {}; streaming from {}", created.snapshotName(), created.consistentPoint());
+    }
+
+    /**
+     * snapshotExistingSlot: the slot exists and this consumer has not streamed from it yet. When the snapshotHandler says
+     * a copy is needed, it copies inside the snapshot of a temporary slot, on a replication connection of its own that
+     * closing drops it with (before streaming starts: it would hold WAL back).
+     */
+    private void snapshotExistingSlot() throws Exception {
+        InitialSnapshotHandler handler = options.getSnapshotHandler();
+        String slot = options.getSlot();
+        if (handler == null || !handler.snapshotNeeded(slot)) {
+            return;
+        }
+        try (Connection copy = connections.openReplication()) {
+            SlotCreated temporary = ReplicationSlots.createForCopy(copy);
+            try {
+                handler.existingSlotSnapshot(slot, temporary);
+            } catch (Exception e) {
+                throw new PrerequisiteException("the snapshotHandler failed on the snapshot of temporary slot " + temporary.slotName()
+                        + " for slot " + slot + " (" + e + "); the next attempt copies inside a new snapshot");
+            }
+        }
     }
 
     private void dropNewSlot(String slot) {

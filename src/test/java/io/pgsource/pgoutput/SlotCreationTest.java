@@ -136,4 +136,75 @@ class SlotCreationTest extends CamelTestSupport {
             assertThat(ReplicationSlots.state(c, created).exists()).isFalse();
         }
     }
+
+    /**
+     * snapshotExistingSlot: the handler says an existing slot needs a copy; it gets one inside a temporary slot's snapshot,
+     * which is gone after, and the stream then runs from the slot's own position (what committed in between comes again).
+     */
+    @Test
+    void anExistingSlotIsCopiedInsideATemporarySlotsSnapshotWhenTheHandlerAsks() throws Exception {
+        db.execute("CREATE TABLE existing (id int PRIMARY KEY)", "INSERT INTO existing SELECT generate_series(1, 3)",
+                "CREATE PUBLICATION existing_pub FOR TABLE existing");
+        String slot = db.createSlot("existing");
+        // after the slot's position, before the copy: in the copy, and in the stream too
+        db.transaction("INSERT INTO existing VALUES (4)");
+        List<String> asked = new CopyOnWriteArrayList<>();
+        List<SlotCreated> temporaries = new CopyOnWriteArrayList<>();
+        List<Boolean> temporaryWhileCopying = new CopyOnWriteArrayList<>();
+        List<String> copied = new CopyOnWriteArrayList<>();
+        InitialSnapshotHandler handler = new InitialSnapshotHandler() {
+            @Override
+            public void initialSnapshot(SlotCreated created) {
+                throw new AssertionError("the slot exists: no new one is created");
+            }
+
+            @Override
+            public boolean snapshotNeeded(String s) {
+                asked.add(s);
+                return true;
+            }
+
+            @Override
+            public void existingSlotSnapshot(String s, SlotCreated temporary) throws Exception {
+                temporaries.add(temporary);
+                try (Connection c = db.connect()) {
+                    temporaryWhileCopying.add(ReplicationSlots.state(c, temporary.slotName()).exists());
+                    c.setAutoCommit(false);
+                    try (Statement st = c.createStatement()) {
+                        st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+                        st.execute("SET TRANSACTION SNAPSHOT '" + temporary.snapshotName() + "'");
+                        try (ResultSet rs = st.executeQuery("SELECT id FROM existing ORDER BY id")) {
+                            while (rs.next()) {
+                                copied.add(rs.getString(1));
+                            }
+                        }
+                    }
+                    c.commit();
+                }
+            }
+        };
+        context.getRegistry().bind("existingCopy", handler);
+        Collector collector = new Collector();
+        String uri = db.uri(slot, "existing_pub", "snapshotHandler=#existingCopy&snapshotExistingSlot=true");
+        context.addRoutes(new RouteBuilder() {
+            @Override
+            public void configure() {
+                from(uri).routeId("existing").process(collector);
+            }
+        });
+        await(Duration.ofSeconds(30), () -> !copied.isEmpty(), "the copy");
+        db.transaction("INSERT INTO existing VALUES (5)");
+        await(Duration.ofSeconds(20), () -> collector.events().size() >= 2, "the streamed rows");
+
+        assertThat(asked).containsExactly(slot);
+        assertThat(temporaries).hasSize(1);
+        assertThat(temporaries.get(0).slotName()).startsWith("pgsource_copy_").isNotEqualTo(slot);
+        assertThat(temporaryWhileCopying).containsExactly(true);
+        assertThat(copied).containsExactly("1", "2", "3", "4");
+        assertThat(collector.events()).extracting(e -> e.after().get("id")).containsExactly("4", "5");
+        assertThat(collector.received.get(0).commitLsn()).isLessThanOrEqualTo(temporaries.get(0).consistentLsn());
+        try (Connection c = db.connect()) {
+            assertThat(ReplicationSlots.state(c, temporaries.get(0).slotName()).exists()).as("the temporary slot is dropped").isFalse();
+        }
+    }
 }

@@ -11,7 +11,6 @@ import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import io.pgsource.pgoutput.InitialSnapshotHandler;
 import io.pgsource.pgoutput.SlotCreated;
-import io.pgsource.sink.reject.DestinationErrors;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.function.BooleanSupplier;
@@ -50,6 +49,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     private final BooleanSupplier leading;
     private final Executor readers;
     private final TableCopies tableCopies;
+    private final RunOutcome outcome;
     private final boolean ha;
     /** sync.resnapshot with source.create_slot=false: the next copy inside a temporary slot's snapshot copies every table. */
     private final AtomicBoolean copyAll = new AtomicBoolean();
@@ -60,17 +60,18 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
      *                leads (a copy going on after another instance took over would overwrite that one's newer rows)
      * @param readers runs each table's page reader, so the next page is read while one is applied
      * @param tableCopies keeps, for each table copied, what the copies made while streaming need to know
-     * @param ha          sync.ha: a copy of an existing slot that failed is tried again (while this instance leads), not the
-     *                    end of the run
+     * @param outcome     decides whether a failed copy ends the run
+     * @param ha          sync.ha: a copy of an existing slot that failed is tried again (while this instance leads)
      */
     InitialCopy(SourceConnections connections, BatchStreams streams, PositionStore positions, BooleanSupplier leading,
-            Executor readers, TableCopies tableCopies, boolean ha) {
+            Executor readers, TableCopies tableCopies, RunOutcome outcome, boolean ha) {
         this.connections = connections;
         this.streams = streams;
         this.positions = positions;
         this.leading = leading;
         this.readers = readers;
         this.tableCopies = tableCopies;
+        this.outcome = outcome;
         this.ha = ha;
     }
 
@@ -105,11 +106,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
             new SnapshotCopy(connections, readers).copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(consistent));
         } catch (Exception e) {
-            // as any failure of the start of log replication: it ends the run, unless the leader of sync.ha tries again
-            RunOutcome outcome = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
-            if (outcome != null && !ha) {
-                outcome.fail(e);
-            }
+            outcome.startFailed(e, ha); // as a failure of the start of log replication; the consumer tries again later
             throw e;
         }
         positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
@@ -126,12 +123,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
             new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
-            // the consumer drops the slot and tries again later; a one-off sync has failed, and a failure no retry fixes
-            // would make the consumer copy again forever: either ends the run
-            RunOutcome outcome = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
-            if (outcome != null && (outcome.once() || DestinationErrors.permanent(e))) {
-                outcome.fail(e);
-            }
+            outcome.copyFailed(e); // the consumer drops the slot and tries again later
             throw e;
         }
         // a new slot starts a new stream: the position stored for an earlier slot of that name (another server, a

@@ -35,15 +35,15 @@ import org.slf4j.LoggerFactory;
  * the destination holds no complete copy (the seed's manual setup, or a run stopped during its initial copy), it asks
  * {@link InitialCopy} and copies every table inside the exported snapshot of a temporary slot, and the stream applies
  * only the transactions committed after that snapshot (its option {@code snapshotExistingSlot}). With
- * {@code sync.once}, it waits until the slot has confirmed every transaction committed before the start and ends the
- * application.
+ * {@code sync.once}, {@link RunOutcome} waits until the slot has confirmed every transaction committed before the
+ * start and ends the application.
  *
  * <p>A slot that is gone although the destination holds changes streamed from it is not silently created again (that
  * would skip everything committed in between): it stops pgsource with {@link SlotLostException}. With
  * {@code sync.resnapshot=true} the old slot is dropped and the consumer creates a new one and copies every table inside
  * its snapshot ({@link InitialCopy}: each table's copy starts by emptying the destination table); with
  * {@code source.create_slot=false} the existing slot stays and every table is copied inside a temporary slot's
- * snapshot. A failure here ends pgsource ({@link RunOutcome}).
+ * snapshot. A failure here ends pgsource ({@link RunOutcome#startFailed}).
  */
 final class LogReplicationStart {
     private static final Logger LOG = LoggerFactory.getLogger(LogReplicationStart.class);
@@ -57,6 +57,8 @@ final class LogReplicationStart {
     private final RunOutcome outcome;
     private final TableCopies tableCopies;
     private final InitialCopy initialCopy;
+    /** sync.once: the consumer has started streaming (after its copy, if it made one). */
+    private volatile boolean copied;
 
     /**
      * @param createSlot {@code source.create_slot}: the consumer creates a missing slot
@@ -87,11 +89,12 @@ final class LogReplicationStart {
                 long target = currentLsn();
                 copyIfNeededThenStream(context);
                 if (outcome.once()) {
-                    awaitConfirmed(context, target);
-                    outcome.finished();
+                    try (Connection c = connections.open()) {
+                        outcome.finishWhenCaughtUp(() -> caughtUp(context, c, target));
+                    }
                 }
             } catch (Exception e) {
-                outcome.fail(e); // without the capture running there is nothing left to do
+                outcome.startFailed(e, false);
             } finally {
                 context.getExecutorServiceManager().shutdown(executor);
             }
@@ -213,24 +216,16 @@ final class LogReplicationStart {
     }
 
     /**
-     * Polls the slot until its confirmed_flush_lsn reached the target: everything committed before is applied. A slot the
+     * Whether the slot's confirmed_flush_lsn reached the target: everything committed before is applied. A slot the
      * consumer creates is confirmed at its consistent point at once, before its initial copy ran: so the consumer must
      * have started streaming (the copy is done) too.
      */
-    private void awaitConfirmed(CamelContext context, long target) throws SQLException, InterruptedException {
-        boolean copied = false;
-        try (Connection c = connections.open()) {
-            while (!outcome.ended()) {
-                copied = copied || PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::streaming).orElse(false);
-                if (copied) {
-                    Long confirmed = ReplicationSlots.state(c, slot).confirmedFlush();
-                    if (confirmed != null && confirmed >= target) {
-                        LOG.info("Log replication caught up with everything committed before the start");
-                        return;
-                    }
-                }
-                Thread.sleep(250);
-            }
+    private boolean caughtUp(CamelContext context, Connection c, long target) throws SQLException {
+        copied = copied || PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::streaming).orElse(false);
+        if (!copied) {
+            return false;
         }
+        Long confirmed = ReplicationSlots.state(c, slot).confirmedFlush();
+        return confirmed != null && confirmed >= target;
     }
 }

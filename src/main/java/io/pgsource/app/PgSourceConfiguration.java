@@ -80,10 +80,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
 
         Registry registry = context.getRegistry();
-        RunOutcome outcome = runOutcome(context, settings);
-        if (!context.getManagementStrategy().getEventNotifiers().contains(outcome)) {
-            context.getManagementStrategy().addEventNotifier(outcome);
-        }
+        RunOutcome outcome = RunOutcome.of(context, settings.sync().interval());
         // the batch-query timer's exception handler: the outcome has reported a failed run already (one line), so the
         // timer logs it, with its stack trace, at DEBUG only
         registry.bind("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger(RunOutcome.class.getName(), LoggingLevel.DEBUG)));
@@ -149,7 +146,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, shapes, leading, readers);
         tableCopies.setCamelContext(context);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
-        InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, ha.enabled());
+        InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
@@ -224,34 +221,6 @@ public class PgSourceConfiguration implements CamelConfiguration {
     /** pid@host: names this instance in the logs of high availability. */
     private static String instanceId() {
         return ManagementFactory.getRuntimeMXBean().getName();
-    }
-
-    /**
-     * The launcher binds the outcome whose end stops the application; in another Camel runtime a run that cannot go on
-     * stops the capture routes (on a thread of their own: the failure is reported from inside a route).
-     */
-    private static RunOutcome runOutcome(CamelContext context, Settings settings) {
-        RunOutcome bound = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
-        if (bound != null) {
-            return bound;
-        }
-        RunOutcome outcome = new RunOutcome(false, false, settings.sync().interval(), () -> {
-            var executors = context.getExecutorServiceManager();
-            var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
-            executor.submit(() -> {
-                for (CaptureRoute.Part part : List.of(CaptureRoute.Part.LOG_REPLICATION, CaptureRoute.Part.BATCH_QUERY)) {
-                    try {
-                        CaptureRoute.of(context, part).stopRoute();
-                    } catch (Exception e) {
-                        LOG.warn("cannot stop the route of {}: {}", part.bean, e.getMessage());
-                    }
-                }
-                LOG.error("Capture routes stopped; fix the cause and restart");
-                executors.shutdown(executor);
-            });
-        });
-        context.getRegistry().bind(RunOutcome.BEAN_NAME, outcome);
-        return outcome;
     }
 
     /**

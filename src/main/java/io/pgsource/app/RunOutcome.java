@@ -6,9 +6,11 @@ import io.pgsource.pgoutput.PrerequisiteException;
 import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.sink.reject.DestinationErrors;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangePropertyKey;
 import org.apache.camel.spi.CamelEvent;
@@ -18,12 +20,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * How a run of pgsource ends, decided in one place: it hears the capture's exchanges end (log replication, batch-query
- * runs, and the initial copy's pages sent straight to the pipeline), is the {@code pgoutput:} consumer's
- * {@link ExceptionHandler} ({@code exceptionHandler: "#pgsourceRunOutcome"} in the route) and is told when
- * {@code sync.once} reached its end. The first end counts: it runs the stop action (the launcher ends the application
- * with {@link #exitCode()}; elsewhere the capture routes stop), and the error a user reads (the cause first, with
- * pgsource's way out) is logged once: by the launcher as the last line of the run ({@link #error()}), after Camel's
- * shutdown; elsewhere at once.
+ * runs, and the copies' pages sent straight to the pipeline), is the {@code pgoutput:} consumer's
+ * {@link ExceptionHandler} ({@code exceptionHandler: "#pgsourceRunOutcome"} in the route), is told of copies and
+ * starts that failed ({@link #copyFailed}, {@link #startFailed}) and decides when {@code sync.once} reached its end
+ * ({@link #finishWhenCaughtUp}). The first end counts: it runs the stop action (the launcher ends the application
+ * with {@link #exitCode(int)}; elsewhere the capture routes stop: {@link #of}), and the error a user reads (the cause
+ * first, with pgsource's way out) is logged once: by the launcher as the last line of the run ({@link #error()}), after
+ * Camel's shutdown; elsewhere at once.
  *
  * <p>What ends a run: a failure retrying cannot fix ({@link DestinationErrors#permanent}: a change the destination
  * refuses, a schema change it cannot follow), a slot that can no longer deliver every change ({@link SlotLostException}),
@@ -67,9 +70,88 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         this.stop = stop;
     }
 
+    /**
+     * The run's outcome in a Camel runtime: the one the launcher bound ({@value #BEAN_NAME}), or, in another runtime, a new
+     * one (bound so) whose end stops the capture routes, on a thread of their own (the end is reported from inside a
+     * route). Either hears the capture's exchanges end from then on.
+     */
+    static RunOutcome of(CamelContext context, Duration interval) {
+        RunOutcome outcome = context.getRegistry().lookupByNameAndType(BEAN_NAME, RunOutcome.class);
+        if (outcome == null) {
+            outcome = new RunOutcome(false, false, interval, () -> stopCapture(context));
+            context.getRegistry().bind(BEAN_NAME, outcome);
+        }
+        if (!context.getManagementStrategy().getEventNotifiers().contains(outcome)) {
+            context.getManagementStrategy().addEventNotifier(outcome);
+        }
+        return outcome;
+    }
+
+    private static void stopCapture(CamelContext context) {
+        var executors = context.getExecutorServiceManager();
+        var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
+        executor.submit(() -> {
+            for (CaptureRoute.Part part : List.of(CaptureRoute.Part.LOG_REPLICATION, CaptureRoute.Part.BATCH_QUERY)) {
+                try {
+                    CaptureRoute.of(context, part).stopRoute();
+                } catch (Exception e) {
+                    LOG.warn("cannot stop the route of {}: {}", part.bean, e.getMessage());
+                }
+            }
+            LOG.error("Capture routes stopped; fix the cause and restart");
+            executors.shutdown(executor);
+        });
+    }
+
     /** Whether this run is a {@code sync.once} run. */
     public boolean once() {
         return once;
+    }
+
+    /**
+     * {@code sync.once} with log replication, once its start is done: checks every 250 ms whether the destination applied
+     * everything committed before the start, and then the sync has finished. Returns at once without sync.once, and when
+     * the run ended otherwise.
+     */
+    void finishWhenCaughtUp(CaughtUp caughtUp) throws Exception {
+        if (!once) {
+            return;
+        }
+        while (!ended()) {
+            if (caughtUp.check()) {
+                LOG.info("Log replication caught up with everything committed before the start");
+                finished();
+                return;
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    /** Whether the destination has applied everything committed before the start. */
+    @FunctionalInterface
+    interface CaughtUp {
+        boolean check() throws Exception;
+    }
+
+    /**
+     * The copy inside a new slot's snapshot failed: the consumer drops the slot and tries again later. A one-off sync has
+     * failed, and a failure no retry fixes would make the consumer copy again forever: either ends the run.
+     */
+    public void copyFailed(Throwable cause) {
+        if (once || DestinationErrors.permanent(cause)) {
+            fail(cause);
+        }
+    }
+
+    /**
+     * The start of log replication failed (the slot's checks, the copy before streaming): without the capture running
+     * there is nothing left to do, so the run ends; unless the start is tried again ({@code retried}: the leader of
+     * sync.ha tries again while it leads).
+     */
+    public void startFailed(Throwable cause, boolean retried) {
+        if (!retried) {
+            fail(cause);
+        }
     }
 
     /** {@code sync.once} reached its end: every selected table is synced to its current end. */
@@ -121,6 +203,19 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     /** Whether the run has ended (finished, failed, or asked to stop). */
     public boolean ended() {
         return end.get() != null;
+    }
+
+    /**
+     * The exit code of a run whose Camel runtime ended with {@code runtimeCode}: the runtime's own when the run ended by
+     * no end this outcome saw (Camel Main's duration limits), else {@link #exitCode()}.
+     */
+    public int exitCode(int runtimeCode) {
+        return ended() || once ? exitCode() : runtimeCode;
+    }
+
+    /** Whether a {@code sync.once} run stopped before its sync finished, with no end this outcome saw. */
+    public boolean stoppedUnfinished() {
+        return once && !ended();
     }
 
     /**

@@ -146,7 +146,7 @@ final class Prerequisites {
             }
             if (!options.isCreateSlot()) {
                 throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " does not exist: create it with "
-                        + ReplicationSlots.createSql(slot) + " or set createSlot=true");
+                        + ReplicationSlots.createSqlForUsers(slot, c.getMetaData().getDatabaseMajorVersion()) + " or set createSlot=true");
             }
             ReplicationSlots.requireFree(c, slot);
             return null;

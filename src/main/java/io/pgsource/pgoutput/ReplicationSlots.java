@@ -166,9 +166,14 @@ public final class ReplicationSlots {
         return "SELECT pg_drop_replication_slot('" + slot.replace("'", "''") + "');";
     }
 
-    /** The statement a user runs to create the slot: {@code SELECT pg_create_logical_replication_slot('slot', 'pgoutput');}. */
-    public static String createSql(String slot) {
-        return "SELECT pg_create_logical_replication_slot('" + slot.replace("'", "''") + "', 'pgoutput');";
+    /**
+     * The SQL a user runs to create the slot by hand, as pgsource would create it: a failover slot on PostgreSQL 17+
+     * (the function's fifth argument), a plain one before; for messages that tell the fix.
+     */
+    public static String createSqlForUsers(String slot, int major) {
+        String literal = "'" + slot.replace("'", "''") + "'";
+        return "SELECT pg_create_logical_replication_slot(" + literal + ", 'pgoutput'" + (major >= 17 ? ", false, false, true" : "")
+                + ");";
     }
 
     /** Whether the server is a standby; the replication connection runs SQL in simple query mode. */

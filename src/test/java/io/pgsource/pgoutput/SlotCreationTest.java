@@ -62,14 +62,8 @@ class SlotCreationTest extends CamelTestSupport {
             }
         };
         context.getRegistry().bind("copy", copy);
-        Collector collector = new Collector();
-        String uri = db.uri(slot, "snap_pub", "createSlot=true&createPublication=true&publicationTables=snap&snapshotHandler=#copy");
-        context.addRoutes(new RouteBuilder() {
-            @Override
-            public void configure() {
-                from(uri).routeId("created").process(collector);
-            }
-        });
+        Collector collector = consume("created", db.uri(slot, "snap_pub",
+                "createSlot=true&createPublication=true&publicationTables=snap&snapshotHandler=#copy"));
         await(Duration.ofSeconds(30), () -> !copied.isEmpty(), "the initial copy");
         db.transaction("INSERT INTO snap VALUES (8)");
         await(Duration.ofSeconds(20), () -> collector.events().size() >= 2, "the streamed rows");
@@ -92,6 +86,18 @@ class SlotCreationTest extends CamelTestSupport {
                 assertThat(rs.getString(2)).as("failover").isEqualTo(db.pg.majorVersion() >= 17 ? "true" : null);
             }
         }
+    }
+
+    /** Starts a route reading the endpoint; returns what it receives. */
+    private Collector consume(String routeId, String uri) throws Exception {
+        Collector collector = new Collector();
+        context.addRoutes(new RouteBuilder() {
+            @Override
+            public void configure() {
+                from(uri).routeId(routeId).process(collector);
+            }
+        });
+        return collector;
     }
 
     /** The command for each server generation: the option list from 15, FAILOVER from 17, never for a temporary slot. */
@@ -184,14 +190,7 @@ class SlotCreationTest extends CamelTestSupport {
             }
         };
         context.getRegistry().bind("existingCopy", handler);
-        Collector collector = new Collector();
-        String uri = db.uri(slot, "existing_pub", "snapshotHandler=#existingCopy&snapshotExistingSlot=true");
-        context.addRoutes(new RouteBuilder() {
-            @Override
-            public void configure() {
-                from(uri).routeId("existing").process(collector);
-            }
-        });
+        Collector collector = consume("existing", db.uri(slot, "existing_pub", "snapshotHandler=#existingCopy&snapshotExistingSlot=true"));
         await(Duration.ofSeconds(30), () -> !copied.isEmpty(), "the copy");
         db.transaction("INSERT INTO existing VALUES (5)");
         await(Duration.ofSeconds(20), () -> collector.events().size() >= 2, "the streamed rows");

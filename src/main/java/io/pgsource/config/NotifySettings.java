@@ -8,7 +8,7 @@ package io.pgsource.config;
  * @param channel {@code source.notify_channel}: the {@code LISTEN} channel, lower-case letters, digits and underscores
  */
 public record NotifySettings(boolean enabled, String channel) {
-    /** The default channel, and the name of the trigger function. */
+    /** The default channel (each table's trigger is named after its channel). */
     public static final String DEFAULT_CHANNEL = "pgsource_notify";
     public static final NotifySettings OFF = new NotifySettings(false, DEFAULT_CHANNEL);
 }

@@ -84,8 +84,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
 
         Registry registry = context.getRegistry();
         RunOutcome outcome = RunOutcome.of(context, settings.sync().interval());
-        // the batch-query timer's exception handler: the outcome has reported a failed run already (one line), so the
-        // timer logs it, with its stack trace, at DEBUG only
+        // the batch-query route consumer's exception handler: the outcome has reported a failed run already (one line),
+        // so the consumer logs it, with its stack trace, at DEBUG only
         registry.bind("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger(RunOutcome.class.getName(), LoggingLevel.DEBUG)));
         registry.bind("sourceSettings", settings.source());
         registry.bind("sourceConnections", connections);

@@ -204,6 +204,17 @@ class NotifyWakeupTest {
     }
 
     @Test
+    void aSyncOnceRunNeitherInstallsNorListens() throws Exception {
+        String source = source("notify_once");
+        String target = pg.createDatabase("notify_once_dst");
+        Map<String, String> env = env(source, target, true);
+        env.put("SYNC_ONCE", "true");
+        assertThat(PgSourceMain.run(env, new Properties())).isZero();
+        assertThat(rows(target)).isEqualTo(rows(source));
+        assertThat(SourceFixture.query(pg, source, "SELECT tgname FROM pg_catalog.pg_trigger WHERE tgrelid = 'shop.orders'::regclass")).isEmpty();
+    }
+
+    @Test
     void aRoleThatMayNotCreateTheTriggerIsToldTheGrantAndStartsOnceTheOwnerInstalledIt() throws Exception {
         String source = source("notify_grant");
         String target = pg.createDatabase("notify_grant_dst");

@@ -2,6 +2,9 @@ package io.pgsource.app;
 
 import io.pgsource.batch.BatchPageProcessor;
 import io.pgsource.batch.BatchStreams;
+import io.pgsource.batch.BatchWakeups;
+import io.pgsource.batch.NotifyDataSource;
+import io.pgsource.batch.NotifyTriggers;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.catalog.Publications;
 import io.pgsource.change.TableId;
@@ -76,18 +79,17 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
 
         Registry registry = context.getRegistry();
-        RunOutcome outcome = runOutcome(context, settings);
-        if (!context.getManagementStrategy().getEventNotifiers().contains(outcome)) {
-            context.getManagementStrategy().addEventNotifier(outcome);
-        }
-        // the batch-query timer's exception handler: the outcome has reported a failed run already (one line), so the
-        // timer logs it, with its stack trace, at DEBUG only
+        RunOutcome outcome = RunOutcome.of(context, settings.sync().interval());
+        // the batch-query route consumer's exception handler: the outcome has reported a failed run already (one line),
+        // so the consumer logs it, with its stack trace, at DEBUG only
         registry.bind("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger(RunOutcome.class.getName(), LoggingLevel.DEBUG)));
         registry.bind("sourceSettings", settings.source());
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
         registry.bind("typeMapping", new TypeMappingProcessor(types));
-        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.sync().progressInterval()));
+        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval()));
+        // the routes refer to these for the part they play in the capture; Java knows them by part, not by id
+        CaptureRoute.bind(context);
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
         // the server's walsender and for the decoding here), else the text form: the same values either way
         registry.bind("binaryTypes", (IntPredicate) types::decodesBinary);
@@ -99,6 +101,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         }
         registry.bind("positionStore", positions);
         registry.bind("batchStreams", streams);
+        batchWakeups(context, settings, streams, connections, tables);
         // the batch query and the initial copy read each table's next page on these threads while the current one is applied
         ExecutorService readers = context.getExecutorServiceManager().newCachedThreadPool(this, "pgsource-page-reader");
         registry.bind("batchPage", new BatchPageProcessor(connections, positions, readers));
@@ -136,15 +139,42 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
-        InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies);
+        InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
-                positions, outcome, readers, tableCopies);
+                positions, outcome, tableCopies, initialCopy);
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
+    }
+
+    /**
+     * The batch query's wake-ups (routes/batch-query.camel.yaml): the timer, and with source.notify the source's NOTIFY,
+     * for which the triggers are installed when missing and pgevent gets its data source.
+     */
+    private static void batchWakeups(CamelContext context, Settings settings, BatchStreams streams, PgSourceConnections connections,
+                                     List<StreamTask> tables) throws SQLException {
+        PropertiesComponent properties = context.getPropertiesComponent();
+        boolean batch = settings.source().replicationMethod() != ReplicationMethod.LOG_BASED;
+        boolean notify = batch && settings.source().notifications().enabled() && !settings.sync().once();
+        BatchWakeups wakeups = new BatchWakeups();
+        context.getRegistry().bind("batchWakeups", wakeups);
+        if (batch) {
+            streams.wokenBy(wakeups);
+        }
+        // bound in any case: the batch-notify route is created (not started) without source.notify too; it connects only then
+        var notifyDataSource = NotifyDataSource.of(settings.source());
+        context.getRegistry().bind("pgsourceNotifyDataSource", notifyDataSource);
+        if (notify) {
+            try (Connection c = connections.open()) {
+                NotifyTriggers.install(c, tables.stream().map(t -> t.table().id()).toList(), settings.source().notifications().channel());
+            }
+            NotifyDataSource.check(notifyDataSource, settings.source());
+        }
+        properties.addOverrideProperty("pgsource.batch_query", Boolean.toString(batch));
+        properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));
     }
 
     /** The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again. */
@@ -211,34 +241,6 @@ public class PgSourceConfiguration implements CamelConfiguration {
     /** pid@host: names this instance in the logs of high availability. */
     private static String instanceId() {
         return ManagementFactory.getRuntimeMXBean().getName();
-    }
-
-    /**
-     * The launcher binds the outcome whose end stops the application; in another Camel runtime a run that cannot go on
-     * stops the capture routes (on a thread of their own: the failure is reported from inside a route).
-     */
-    private static RunOutcome runOutcome(CamelContext context, Settings settings) {
-        RunOutcome bound = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
-        if (bound != null) {
-            return bound;
-        }
-        RunOutcome outcome = new RunOutcome(false, false, settings.sync().interval(), () -> {
-            var executors = context.getExecutorServiceManager();
-            var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
-            executor.submit(() -> {
-                for (String route : List.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE)) {
-                    try {
-                        context.getRouteController().stopRoute(route);
-                    } catch (Exception e) {
-                        LOG.warn("cannot stop route {}: {}", route, e.getMessage());
-                    }
-                }
-                LOG.error("Capture routes stopped; fix the cause and restart");
-                executors.shutdown(executor);
-            });
-        });
-        context.getRegistry().bind(RunOutcome.BEAN_NAME, outcome);
-        return outcome;
     }
 
     /**

@@ -96,7 +96,9 @@ public final class PgSourceMain {
             }
             if (SIGNALLED.get() != null) {
                 // as for a run stopped later: a sync.once run did not finish
-                int code = settings.sync().once() ? 1 : 0;
+                RunOutcome stopped = new RunOutcome(settings.sync().once(), true, settings.sync().interval(), () -> { });
+                stopped.stopRequested(SIGNALLED.get());
+                int code = stopped.exitCode();
                 LOG.info("pgsource stopped by {} before it started (exit code {})", SIGNALLED.get(), code);
                 return code;
             }
@@ -135,16 +137,16 @@ public final class PgSourceMain {
                 where(settings.destination()),
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
-                        : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
+                        : once ? " once" : " every " + interval(settings.sync().interval()));
         try {
             main.run();
         } finally {
             RUNNING.set(null);
         }
-        if (once && !outcome.ended()) {
+        if (outcome.stoppedUnfinished()) {
             LOG.error("Stopped before the sync finished");
         }
-        int code = outcome.ended() || once ? outcome.exitCode() : main.getExitCode();
+        int code = outcome.exitCode(main.getExitCode());
         String output = output(settings.destination());
         if (output != null) {
             LOG.info("{}{}{}", output, outcome.error() == null ? ": the next run continues from them" : "",
@@ -178,5 +180,10 @@ public final class PgSourceMain {
     static String routesPattern(String destination) {
         String base = Files.isDirectory(Path.of("routes")) ? "file:routes/" : "classpath:routes/";
         return base + "*.camel.yaml," + base + "destinations/" + destination + ".camel.yaml";
+    }
+
+    /** sync.interval as given: {@code 30s}, {@code 500ms} (not {@code 0s}) */
+    private static String interval(java.time.Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 }

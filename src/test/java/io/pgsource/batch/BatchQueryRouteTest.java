@@ -51,6 +51,7 @@ import org.apache.camel.RoutesBuilder;
 import org.apache.camel.builder.RouteBuilder;
 import org.apache.camel.support.PluginHelper;
 import org.apache.camel.support.ResourceHelper;
+import org.apache.camel.support.RoutePolicySupport;
 import org.apache.camel.test.junit5.CamelTestSupport;
 import org.apache.camel.test.junit5.TestExecutionConfiguration;
 import org.junit.jupiter.api.AfterEach;
@@ -228,6 +229,8 @@ class BatchQueryRouteTest extends CamelTestSupport {
         Properties p = new Properties();
         p.setProperty("sync.interval", "1h");
         p.setProperty("sync.repeat_count", "1");
+        // the timer route starts with the context, as pgsource's configuration has it for FULL_TABLE and INCREMENTAL
+        p.setProperty("pgsource.batch_query", "true");
         return p;
     }
 
@@ -300,12 +303,17 @@ class BatchQueryRouteTest extends CamelTestSupport {
     private boolean firstRun(SourceSettings settings) throws Exception {
         beans.put("batchStreams", new BatchStreams(settings, connections));
         beans.put("batchPage", new BatchPageProcessor(connections, store, READERS));
+        beans.put("batchWakeups", new BatchWakeups());
+        beans.put("pgsourceNotifyDataSource", NotifyDataSource.of(settings));
         try (Connection c = connections.open()) {
             beans.put("typeMapping", new TypeMappingProcessor(TypeRegistry.load(c)));
         }
         // the run's outcome and the progress lines are the application's (RunEnds observes the runs here)
         beans.put("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger("batch-query", LoggingLevel.DEBUG)));
         beans.put("pgsourceProgress", (Processor) exchange -> { });
+        // the route files mark the part each route plays with a route policy the application binds; none is needed here
+        beans.put("pgsourceBatchQuery", new RoutePolicySupport() { });
+        beans.put("pgsourcePipeline", new RoutePolicySupport() { });
         beans.forEach(context.getRegistry()::bind);
         PluginHelper.getRoutesLoader(context).loadRoutes(
                 ResourceHelper.resolveMandatoryResource(context, "file:routes/batch-query.camel.yaml"),

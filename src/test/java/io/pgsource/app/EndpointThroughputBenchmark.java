@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A measurement (not a test, surefire does not pick it up by name): LOG_BASED streaming of {@code -Dtx=100} transactions
- * of 1,000 inserted rows each, into jsonl and into destination=endpoint on NATS JetStream (127.0.0.1:4222, a file stream),
+ * of 1,000 inserted rows each, into jsonl and into destination=endpoint on NATS JetStream (127.0.0.1:4222, a file stream)
+ * and on RabbitMQ (127.0.0.1:5672, a durable queue, publisher confirms),
  * timed from the start of the run that streams them to its end (sync.once; the JVM is warm, Camel starts in it):
  * {@code mvn -o test -Dtest=EndpointThroughputBenchmark -Dtx=100 -Dsurefire.failIfNoSpecifiedTests=false}.
  */
@@ -23,7 +24,7 @@ class EndpointThroughputBenchmark {
         org.junit.jupiter.api.Assumptions.assumeTrue(listening(), "NATS is not running on 127.0.0.1:4222");
         TestPostgres pg = TestPostgres.server();
         int tx = Integer.getInteger("tx", 100);
-        for (String dest : new String[] {"jsonl", "nats"}) {
+        for (String dest : new String[] {"jsonl", "nats", "rabbitmq"}) {
             String db = pg.createDatabase("tp_" + dest.replace("-", "_"));
             SourceFixture.execute(pg, db, "CREATE SCHEMA shop; CREATE TABLE shop.orders (id bigint PRIMARY KEY, item text, qty int, note text)");
             Map<String, String> env = SourceFixture.env(pg, db, "shop");
@@ -32,27 +33,46 @@ class EndpointThroughputBenchmark {
             env.put("SOURCE_PUBLICATION_NAME", "tp_pub");
             env.put("DESTINATION_DIRECTORY", Files.createTempDirectory("tp").toString());
             String stream = "TP" + System.nanoTime();
+            Properties camel = new Properties();
             Connection nats = Nats.connect("nats://127.0.0.1:4222");
             JetStreamManagement jsm = nats.jetStreamManagement();
             jsm.addStream(StreamConfiguration.builder().name(stream).subjects(stream.toLowerCase() + ".>").storageType(StorageType.File).build());
             if (dest.startsWith("nats")) {
                 env.put("DESTINATION", "endpoint");
                 env.put("DESTINATION_URI", "nats:" + stream.toLowerCase() + ".${schema}.${table}?servers=127.0.0.1:4222&jetstreamEnabled=true");
+            } else if (dest.equals("rabbitmq")) {
+                com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
+                try (com.rabbitmq.client.Connection r = f.newConnection(); com.rabbitmq.client.Channel ch = r.createChannel()) {
+                    ch.queueDeclare(stream.toLowerCase(), true, false, false, null); // deleted after the count below
+                }
+                env.put("DESTINATION", "endpoint");
+                env.put("DESTINATION_URI", "spring-rabbitmq:default?routingKey=" + stream.toLowerCase() + "&confirm=enabled");
+                camel.setProperty("camel.beans.rabbit", "#class:org.springframework.amqp.rabbit.connection.CachingConnectionFactory");
+                camel.setProperty("camel.beans.rabbit.host", "127.0.0.1");
+                camel.setProperty("camel.beans.rabbit.publisherConfirmType", "SIMPLE");
+                camel.setProperty("camel.component.spring-rabbitmq.connection-factory", "#rabbit");
             } else {
                 env.put("DESTINATION", "jsonl");
             }
-            PgSourceMain.run(env, new Properties());
+            PgSourceMain.run(env, camel);
             for (int t = 0; t < tx; t++) {
                 SourceFixture.execute(pg, db, "INSERT INTO shop.orders SELECT g, 'item ' || g, g % 7, 'a note of some length ' || g FROM generate_series("
                         + (t * 1000 + 1) + ", " + (t + 1) * 1000 + ") g");
             }
             long t0 = System.nanoTime();
-            PgSourceMain.run(env, new Properties());
+            PgSourceMain.run(env, camel);
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("THROUGHPUT %s: %d changes in %.1f s = %.0f changes/s (stream msgs %d)%n", dest, tx * 1000, s, tx * 1000 / s,
                     jsm.getStreamInfo(stream).getStreamState().getMsgCount());
             jsm.deleteStream(stream);
             nats.close();
+            if (dest.equals("rabbitmq")) {
+                com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
+                try (com.rabbitmq.client.Connection r = f.newConnection(); com.rabbitmq.client.Channel ch = r.createChannel()) {
+                    System.out.printf("THROUGHPUT rabbitmq queue holds %d messages%n", ch.messageCount(stream.toLowerCase()));
+                    ch.queueDelete(stream.toLowerCase());
+                }
+            }
         }
     }
 

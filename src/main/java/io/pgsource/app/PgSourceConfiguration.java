@@ -1,6 +1,7 @@
 package io.pgsource.app;
 
 import io.pgsource.batch.BatchPageProcessor;
+import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.catalog.Publications;
@@ -28,7 +29,9 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ExecutorService;
@@ -146,6 +149,15 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, shapes, leading, readers);
         tableCopies.setCamelContext(context);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
+        // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
+        Backfills backfills = new Backfills(connections, streams, positions, types, backfillChunkSize(properties),
+                (tasks, reason) -> {
+                    Map<TableId, String> reasons = new LinkedHashMap<>();
+                    tasks.forEach(t -> reasons.put(t.table().id(), reason));
+                    tableCopies.copy(tasks, reasons);
+                });
+        backfills.setCamelContext(context);
+        registry.bind(Backfills.BEAN_NAME, backfills);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
@@ -155,6 +167,24 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
+    }
+
+    /** {@code source.backfill_chunk_size}: rows per chunk of a backfill. */
+    static int backfillChunkSize(PropertiesComponent properties) {
+        String text = properties.resolveProperty("source.backfill_chunk_size").orElse("").strip();
+        if (text.isEmpty()) {
+            return Backfills.DEFAULT_CHUNK_SIZE;
+        }
+        try {
+            int size = Integer.parseInt(text);
+            if (size >= 1) {
+                return size;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ConfigurationException("source.backfill_chunk_size=" + text + " is not a positive whole number of rows: use e.g. "
+                + Backfills.DEFAULT_CHUNK_SIZE + " (the default)");
     }
 
     /** The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again. */

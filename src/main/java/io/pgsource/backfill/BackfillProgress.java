@@ -24,7 +24,7 @@ public record BackfillProgress(String request, String where, List<String> key, L
 
     public BackfillProgress {
         key = List.copyOf(key);
-        after = after == null ? List.of() : List.copyOf(after);
+        after = after == null ? List.of() : java.util.Collections.unmodifiableList(new ArrayList<>(after));
     }
 
     /** A backfill requested and not begun. */

@@ -148,6 +148,52 @@ class BackfillTest {
         }
     }
 
+    /**
+     * The command checks before it requests: an unknown table, one pgsource does not capture and a condition PostgreSQL
+     * refuses (a second statement included) each end it with exit code 2 and one line; with --where only the rows that
+     * meet the condition are copied again, and the other rows and tables are not written.
+     */
+    @Test
+    void theCommandRefusesWhatItCannotRequestAndAConditionLimitsTheRows() throws Exception {
+        String source = pg.createDatabase("backfill_where_src");
+        String target = pg.createDatabase("backfill_where_dst");
+        SourceFixture.execute(pg, source, """
+                CREATE SCHEMA app;
+                CREATE TABLE app.big (id int PRIMARY KEY, v int NOT NULL, doc text);
+                INSERT INTO app.big SELECT g, g, 'd' || g FROM generate_series(1, 500) g;
+                CREATE TABLE app.other (id int PRIMARY KEY, v text);
+                INSERT INTO app.other SELECT g, 'o' || g FROM generate_series(1, 50) g;
+                CREATE SCHEMA elsewhere;
+                CREATE TABLE elsewhere.t (id int PRIMARY KEY);
+                """);
+        Map<String, String> env = env(source, target, slot("backfill_where"));
+        try (StreamingRun run = new StreamingRun(env)) {
+            awaitEqual(source, target, List.of("big", "other"));
+            Outcome unknown = command(env, "app.nope");
+            assertThat(unknown.code()).isEqualTo(2);
+            assertThat(unknown.err()).startsWith("\"app\".\"nope\" is not a table of source database").doesNotContain("\n");
+            assertThat(command(env, "elsewhere.t").err()).contains("is not captured");
+            Outcome column = command(env, "app.big", "--where", "nonsense > 1");
+            assertThat(column.code()).isEqualTo(2);
+            assertThat(column.err()).startsWith("--where \"nonsense > 1\" is not a condition on \"app\".\"big\": ")
+                    .contains("nonsense").doesNotContain("\n");
+            assertThat(command(env, "app.big", "--where", "true); DROP TABLE app.other; SELECT (1").code()).isEqualTo(2);
+            assertThat(command(env).err()).contains("backfill schema.table");
+
+            SourceFixture.execute(pg, target, "UPDATE app.big SET v = -1");
+            List<String> other = versions(target, "app.other");
+            Outcome requested = command(env, "app.big", "--where", "id <= 100");
+            assertThat(requested.code()).as(requested.err()).isZero();
+            assertThat(requested.out()).contains("(rows where id <= 100)");
+            await("the backfill of app.big is done", () -> backfillDone(target, "app.big"));
+            assertThat(SourceFixture.query(pg, target, "SELECT count(*) FILTER (WHERE v = id) || ':' || count(*) FILTER (WHERE v = -1)"
+                    + " FROM app.big")).as("rows where id <= 100 copied again, the others not").containsExactly("100:400");
+            assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
+            assertThat(SourceFixture.query(pg, source, "SELECT count(*) FROM app.other")).containsExactly("50");
+            assertThat(run.stop()).isZero();
+        }
+    }
+
     /** Random changes to app.big, one to three per transaction, until stopped. */
     private static void workload(String source, AtomicBoolean stop, AtomicLong changes) {
         Random random = new Random(42);

@@ -125,7 +125,8 @@ final class KeysetPageReader implements PageReader {
             return null;
         }
         if (task.method() == ReplicationMethod.INCREMENTAL) {
-            LOG.info("{}: reading rows after the stored bookmark", task.stream());
+            // every INCREMENTAL run of every table does (with source.notify, one run per commit): not worth a line
+            LOG.debug("{}: reading rows after the stored bookmark", task.stream());
             return stored.values();
         }
         if (!stored.completed()) {
@@ -245,9 +246,17 @@ final class KeysetPageReader implements PageReader {
         for (Row r : batch) {
             events.add(ChangeEvent.read(r, position));
         }
-        if (last && !onePage) { // a backfill logs per table, not per chunk
-            LOG.info("{}: {} rows in {} pages ({}{})", task.stream(), rows, pages, task.method(),
-                    task.upperBound() == null ? "" : ", " + task.upperBound());
+        if (last) {
+            // an INCREMENTAL run that found nothing new says so at DEBUG only: runs come every sync.interval, or per commit;
+            // a backfill's chunk too: the backfill logs per table
+            boolean nothing = onePage || rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
+            String line = "{}: {} rows in {} pages ({}{})";
+            Object[] args = {task.stream(), rows, pages, task.method(), task.upperBound() == null ? "" : ", " + task.upperBound()};
+            if (nothing) {
+                LOG.debug(line, args);
+            } else {
+                LOG.info(line, args);
+            }
         }
         return new ChangeBatch(events, position, last, List.of(schema));
     }

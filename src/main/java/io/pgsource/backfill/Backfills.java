@@ -159,6 +159,11 @@ public final class Backfills implements Processor, CamelContextAware {
             if (stored != null && stored.request().equals(id)) {
                 continue; // a replay of a request already accepted: resumed from its progress, if unfinished
             }
+            if (queued.contains(table)) {
+                LOG.info("Backfill of {} requested ({}) while one of it ({}) goes on: that one stands, request it again once it is"
+                        + " done to copy it once more", table.quoted(), id, stored == null ? "starting" : stored.request());
+                continue;
+            }
             BackfillProgress progress = BackfillProgress.requested(id, request.where(), task.keyColumnNames());
             apply(new ChangeBatch(List.of(), position(table, progress), true, List.of(task.table().schema())));
             LOG.info("Backfill of {} requested ({}{}): copying it in chunks of {} rows while the other tables stream", table.quoted(), id,

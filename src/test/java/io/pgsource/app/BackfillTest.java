@@ -163,12 +163,14 @@ class BackfillTest {
                 INSERT INTO app.big SELECT g, g, 'd' || g FROM generate_series(1, 500) g;
                 CREATE TABLE app.other (id int PRIMARY KEY, v text);
                 INSERT INTO app.other SELECT g, 'o' || g FROM generate_series(1, 50) g;
+                CREATE TABLE app.log_lines (at int, msg text);
+                INSERT INTO app.log_lines SELECT g, 'line ' || g FROM generate_series(1, 30) g;
                 CREATE SCHEMA elsewhere;
                 CREATE TABLE elsewhere.t (id int PRIMARY KEY);
                 """);
         Map<String, String> env = env(source, target, slot("backfill_where"));
-        try (StreamingRun run = new StreamingRun(env)) {
-            awaitEqual(source, target, List.of("big", "other"));
+        try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
+            awaitEqual(source, target, List.of("big", "other", "log_lines"));
             Outcome unknown = command(env, "app.nope");
             assertThat(unknown.code()).isEqualTo(2);
             assertThat(unknown.err()).startsWith("\"app\".\"nope\" is not a table of source database").doesNotContain("\n");
@@ -179,6 +181,14 @@ class BackfillTest {
                     .contains("nonsense").doesNotContain("\n");
             assertThat(command(env, "app.big", "--where", "true); DROP TABLE app.other; SELECT (1").code()).isEqualTo(2);
             assertThat(command(env).err()).contains("backfill schema.table");
+            assertThat(command(env, "app.log_lines", "--where", "at > 1").err()).contains("has no primary key");
+
+            // a keyless table is copied whole inside a temporary slot's snapshot, as a table added while streaming
+            SourceFixture.execute(pg, target, "DELETE FROM app.log_lines WHERE at > 10");
+            assertThat(command(env, "app.log_lines").code()).isZero();
+            await("app.log_lines copied again", () -> logs.lines(ch.qos.logback.classic.Level.INFO).stream()
+                    .anyMatch(l -> l.startsWith("Copying \"app\".\"log_lines\" inside")));
+            awaitEqual(source, target, List.of("log_lines"));
 
             SourceFixture.execute(pg, target, "UPDATE app.big SET v = -1");
             List<String> other = versions(target, "app.other");

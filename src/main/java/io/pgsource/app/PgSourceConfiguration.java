@@ -168,7 +168,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
                 positions, outcome, tableCopies, initialCopy);
-        LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies),
+        LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies, backfills),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
     }
@@ -218,8 +218,11 @@ public class PgSourceConfiguration implements CamelConfiguration {
         properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));
     }
 
-    /** The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again. */
-    private static PositionStore refreshing(PositionStore positions, TableCopies tableCopies) {
+    /**
+     * The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again, and the
+     * backfills resume from them.
+     */
+    private static PositionStore refreshing(PositionStore positions, TableCopies tableCopies, Backfills backfills) {
         return new PositionStore() {
             @Override
             public java.util.Optional<String> load(String stream) {
@@ -235,6 +238,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
             public void refresh() {
                 positions.refresh();
                 tableCopies.refresh();
+                backfills.refresh();
             }
         };
     }

@@ -22,13 +22,13 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
 import org.apache.camel.Exchange;
@@ -80,8 +80,13 @@ public final class Backfills implements Processor, CamelContextAware {
     private final ChunkWindows windows = new ChunkWindows();
     /** Chunks read and waiting for their high watermark, by run and chunk. */
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
-    /** Tables queued or being backfilled, so a request repeated meanwhile is not queued twice. */
-    private final Set<TableId> queued = ConcurrentHashMap.newKeySet();
+    /**
+     * Tables queued or being backfilled, with the generation that queued them, so a request repeated meanwhile is not
+     * queued twice.
+     */
+    private final Map<TableId, Long> queued = new ConcurrentHashMap<>();
+    /** Counts the times this instance began to lead (sync.ha): a backfill of an earlier one ends, the new one resumes it. */
+    private final AtomicLong generation = new AtomicLong();
     private volatile boolean resumed;
     private volatile ExecutorService worker;
     private volatile ProducerTemplate template;
@@ -159,7 +164,7 @@ public final class Backfills implements Processor, CamelContextAware {
             if (stored != null && stored.request().equals(id)) {
                 continue; // a replay of a request already accepted: resumed from its progress, if unfinished
             }
-            if (queued.contains(table)) {
+            if (queued.containsKey(table)) {
                 LOG.info("Backfill of {} requested ({}) while one of it ({}) goes on: that one stands, request it again once it is"
                         + " done to copy it once more", table.quoted(), id, stored == null ? "starting" : stored.request());
                 continue;
@@ -195,25 +200,38 @@ public final class Backfills implements Processor, CamelContextAware {
     }
 
     private void queue(TableId table) {
-        if (queued.add(table)) {
+        long queuedIn = generation.get();
+        Long before = queued.put(table, queuedIn);
+        if (before == null || before != queuedIn) {
             worker().submit(() -> {
                 try {
-                    backfill(table);
+                    backfill(table, queuedIn);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     LOG.info("Backfill of {} stopped with pgsource; it resumes after its last chunk applied", table.quoted());
                 } catch (Exception e) {
-                    LOG.warn("Backfill of {} failed: {}; it resumes after its last chunk applied at the next start", table.quoted(),
-                            e.getMessage(), e);
+                    LOG.warn("Backfill of {} failed: {}; it resumes after its last chunk applied at the next start (or when this"
+                            + " instance leads again)", table.quoted(), e.getMessage(), e);
                 } finally {
-                    queued.remove(table);
+                    queued.remove(table, queuedIn);
                 }
             });
         }
     }
 
+    /**
+     * Another instance may have led meanwhile (sync.ha: this one leads again): the backfills of this instance's earlier
+     * lead end (the stream they wait for went to the other), and the next delivery resumes every unfinished one from the
+     * progress stored then.
+     */
+    public void refresh() {
+        generation.incrementAndGet();
+        resumed = false;
+        pending.values().forEach(p -> p.applied().completeExceptionally(new IllegalStateException("another instance led meanwhile")));
+    }
+
     /** Backfills one table chunk by chunk, after its stored progress. */
-    void backfill(TableId table) throws Exception {
+    private void backfill(TableId table, long queuedIn) throws Exception {
         BackfillProgress progress = positions.load(Positions.backfill(table)).map(BackfillProgress::parse).orElse(null);
         if (progress == null || progress.done()) {
             return;
@@ -241,6 +259,9 @@ public final class Backfills implements Processor, CamelContextAware {
         try (Connection c = connections.open()) {
             c.setAutoCommit(true);
             while (!progress.done()) {
+                if (generation.get() != queuedIn) {
+                    throw new IllegalStateException("another instance led meanwhile");
+                }
                 long n = ++chunks;
                 synchronized (windows) {
                     windows.expect(run, table, n, keyOf);
@@ -268,7 +289,7 @@ public final class Backfills implements Processor, CamelContextAware {
                 Pending p = new Pending(chunk, task.table().schema(), keyOf, next, new CompletableFuture<>());
                 pending.put(run + ":" + n, p);
                 watermark(c, new Watermark(run, true, n));
-                sent += await(p.applied());
+                sent += await(p.applied(), queuedIn);
                 rows += chunk.rows().size();
                 progress = next;
             }
@@ -290,8 +311,8 @@ public final class Backfills implements Processor, CamelContextAware {
         }
     }
 
-    /** Waits until the stream applied the chunk; ends when Camel stops. */
-    private int await(CompletableFuture<Integer> applied) throws Exception {
+    /** Waits until the stream applied the chunk; ends when Camel stops or another instance led meanwhile. */
+    private int await(CompletableFuture<Integer> applied, long queuedIn) throws Exception {
         while (true) {
             try {
                 return applied.get(1, TimeUnit.SECONDS);
@@ -299,6 +320,11 @@ public final class Backfills implements Processor, CamelContextAware {
                 if (context.isStopping() || context.isStopped()) {
                     throw new InterruptedException("pgsource stops");
                 }
+                if (generation.get() != queuedIn) {
+                    throw new IllegalStateException("another instance led meanwhile");
+                }
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw (Exception) e.getCause();
             }
         }
     }

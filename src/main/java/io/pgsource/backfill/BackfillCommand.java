@@ -27,7 +27,7 @@ import java.util.stream.Collectors;
  * FOR TABLES IN SCHEMA one would publish a signal table to every other subscriber, and one made by hand would need it
  * added), it reaches exactly the slots that decode this database, and a slot keeps it until applied, so an instance
  * that is down, or a standby that takes over (sync.ha), still meets it. The watermarks the backfill writes need
- * the same pgoutput messages (PostgreSQL 14+) and the same privilege (REPLICATION, which pgsource's role has).
+ * the same pgoutput messages (PostgreSQL 14+); any role may write one (no privilege beyond connecting).
  *
  * <p>Every table and the condition are checked at the source first (the condition with {@code EXPLAIN}, in a
  * read-only transaction): an unknown table, one pgsource does not capture, or a condition PostgreSQL refuses ends the

@@ -1,6 +1,7 @@
 package io.pgsource.app;
 
 import io.pgsource.batch.BatchPageProcessor;
+import io.pgsource.backfill.BackfillRequest;
 import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.BatchWakeups;
@@ -159,7 +160,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
                     Map<TableId, String> reasons = new LinkedHashMap<>();
                     tasks.forEach(t -> reasons.put(t.table().id(), reason));
                     tableCopies.copy(tasks, reasons);
-                });
+                }, BackfillRequest.key(settings.source().username(), settings.source().password()));
         backfills.setCamelContext(context);
         registry.bind(Backfills.BEAN_NAME, backfills);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());

@@ -55,7 +55,8 @@ public final class BackfillCommand {
                 check(c, settings, request);
                 try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_logical_emit_message(true, ?, ?)::text")) {
                     ps.setString(1, BackfillRequest.PREFIX);
-                    ps.setString(2, new BackfillRequest(request.tables, request.where).content());
+                    ps.setString(2, new BackfillRequest(request.tables, request.where)
+                            .content(BackfillRequest.key(settings.source().username(), settings.source().password())));
                     try (ResultSet rs = ps.executeQuery()) {
                         rs.next();
                         lsn = rs.getString(1);

@@ -77,6 +77,7 @@ public final class Backfills implements Processor, CamelContextAware {
     private final TypeRegistry types;
     private final int chunkSize;
     private final KeylessCopy keyless;
+    private final byte[] requestKey;
     private final ChunkWindows windows = new ChunkWindows();
     /** Chunks read and waiting for their high watermark, by run and chunk. */
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
@@ -95,9 +96,10 @@ public final class Backfills implements Processor, CamelContextAware {
     /**
      * @param chunkSize rows per chunk
      * @param keyless   copies keyless tables requested
+     * @param requestKey the key requests are signed with ({@link BackfillRequest#key})
      */
     public Backfills(SourceConnections connections, BatchStreams streams, PositionStore positions, TypeRegistry types, int chunkSize,
-            KeylessCopy keyless) {
+            KeylessCopy keyless, byte[] requestKey) {
         if (chunkSize < 1) {
             throw new IllegalArgumentException("source.backfill_chunk_size must be at least 1, got " + chunkSize);
         }
@@ -107,6 +109,7 @@ public final class Backfills implements Processor, CamelContextAware {
         this.types = types;
         this.chunkSize = chunkSize;
         this.keyless = keyless;
+        this.requestKey = requestKey.clone();
     }
 
     /** A chunk read, waiting for the stream to meet its high watermark. */
@@ -130,7 +133,13 @@ public final class Backfills implements Processor, CamelContextAware {
                     marks.add(new ChunkWindows.Mark(m.eventIndex(), w));
                     continue;
                 }
-                BackfillRequest request = BackfillRequest.of(m.message().prefix(), m.message().content());
+                BackfillRequest request;
+                try {
+                    request = BackfillRequest.of(m.message().prefix(), m.message().content(), requestKey);
+                } catch (SecurityException e) {
+                    LOG.warn("{} (at {})", e.getMessage(), Positions.lsn(m.message().lsn()));
+                    continue;
+                }
                 if (request != null) {
                     accept(request, Positions.lsn(m.message().lsn()));
                 }
@@ -270,8 +279,10 @@ public final class Backfills implements Processor, CamelContextAware {
                 KeyChunks.Chunk chunk;
                 ReadSnapshot snapshot;
                 // one snapshot for the snapshot's id list and the chunk's read (REPEATABLE READ fixes it at the first query)
+                // read-only: the condition of a request is SQL, and nothing of a chunk's read writes
                 c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
                 c.setAutoCommit(false);
+                c.setReadOnly(true);
                 try {
                     try (var s = c.createStatement(); var rs = s.executeQuery("SELECT pg_catalog.pg_current_snapshot()::text")) {
                         rs.next();
@@ -280,6 +291,8 @@ public final class Backfills implements Processor, CamelContextAware {
                     chunk = KeyChunks.read(task, c, progress.startAfter(), progress.where());
                     c.commit();
                 } finally {
+                    c.rollback();
+                    c.setReadOnly(false);
                     c.setAutoCommit(true);
                 }
                 synchronized (windows) {

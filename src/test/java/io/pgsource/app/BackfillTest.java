@@ -192,6 +192,9 @@ class BackfillTest {
 
             SourceFixture.execute(pg, target, "UPDATE app.big SET v = -1");
             List<String> other = versions(target, "app.other");
+            // any role may write a logical message: one not signed with pgsource's credentials is ignored
+            SourceFixture.execute(pg, source, "SELECT pg_logical_emit_message(true, 'pgsource-backfill-request',"
+                    + " '{\"tables\":[{\"schema\":\"app\",\"name\":\"other\"}],\"where\":null,\"signature\":\"00\"}')");
             Outcome requested = command(env, "app.big", "--where", "id <= 100");
             assertThat(requested.code()).as(requested.err()).isZero();
             assertThat(requested.out()).contains("(rows where id <= 100)");
@@ -199,7 +202,8 @@ class BackfillTest {
             assertThat(SourceFixture.query(pg, target, "SELECT count(*) FILTER (WHERE v = id) || ':' || count(*) FILTER (WHERE v = -1)"
                     + " FROM app.big")).as("rows where id <= 100 copied again, the others not").containsExactly("100:400");
             assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
-            assertThat(SourceFixture.query(pg, source, "SELECT count(*) FROM app.other")).containsExactly("50");
+            assertThat(logs.lines(ch.qos.logback.classic.Level.WARN)).as("the forged request")
+                    .anyMatch(l -> l.contains("its signature does not match) was ignored"));
             assertThat(run.stop()).isZero();
         }
     }

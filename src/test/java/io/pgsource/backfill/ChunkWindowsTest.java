@@ -138,7 +138,12 @@ class ChunkWindowsTest {
         assertThat(Watermark.of("other", low.content().getBytes(StandardCharsets.UTF_8))).isNull();
         assertThat(Watermark.of(Watermark.PREFIX, "x:middle:1".getBytes(StandardCharsets.UTF_8))).isNull();
         BackfillRequest request = new BackfillRequest(List.of(T, new TableId("My \"S\"", "a.b")), " id > 5 ");
-        assertThat(BackfillRequest.of(BackfillRequest.PREFIX, request.content().getBytes(StandardCharsets.UTF_8))).isEqualTo(request);
+        byte[] key = BackfillRequest.key("pgsource", "secret");
+        assertThat(BackfillRequest.of(BackfillRequest.PREFIX, request.content(key).getBytes(StandardCharsets.UTF_8), key)).isEqualTo(request);
+        assertThat(BackfillRequest.of("other", request.content(key).getBytes(StandardCharsets.UTF_8), key)).isNull();
+        byte[] forged = request.content(BackfillRequest.key("pgsource", "guess")).getBytes(StandardCharsets.UTF_8);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> BackfillRequest.of(BackfillRequest.PREFIX, forged, key))
+                .isInstanceOf(SecurityException.class).hasMessageContaining("signature does not match").hasMessageNotContaining("secret");
         assertThat(request.where()).isEqualTo("id > 5");
         BackfillProgress p = BackfillProgress.requested("0/16B3748", null, List.of("id", "k")).next(java.util.Arrays.asList("5", null), false);
         assertThat(BackfillProgress.parse(p.serialize())).isEqualTo(p);

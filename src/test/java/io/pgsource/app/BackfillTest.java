@@ -208,6 +208,20 @@ class BackfillTest {
         }
     }
 
+    /** PostgreSQL 13's pgoutput delivers no logical decoding messages: the command says so, with the way out, and exits 2. */
+    @Test
+    void onPostgresql13TheCommandSaysBackfillsNeed14() throws Exception {
+        TestPostgres pg13 = TestPostgres.server(13);
+        String source = pg13.createDatabase("backfill_13");
+        SourceFixture.execute(pg13, source, "CREATE SCHEMA app; CREATE TABLE app.big (id int PRIMARY KEY);");
+        Map<String, String> env = SourceFixture.env(pg13, source, "app");
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        Outcome refused = command(env, "app.big");
+        assertThat(refused.code()).isEqualTo(2);
+        assertThat(refused.err()).startsWith("backfill needs PostgreSQL 14 or newer (the source is 13)").contains("sync.resnapshot=true")
+                .doesNotContain("\n");
+    }
+
     /** Random changes to app.big, one to three per transaction, until stopped. */
     private static void workload(String source, AtomicBoolean stop, AtomicLong changes) {
         Random random = new Random(42);

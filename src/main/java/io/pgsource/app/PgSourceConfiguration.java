@@ -1,6 +1,8 @@
 package io.pgsource.app;
 
 import io.pgsource.batch.BatchPageProcessor;
+import io.pgsource.backfill.BackfillRequest;
+import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.BatchWakeups;
 import io.pgsource.batch.NotifyDataSource;
@@ -29,7 +31,9 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ExecutorService;
@@ -139,15 +143,42 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
+        // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
+        Backfills backfills = new Backfills(connections, streams, positions, types, backfillChunkSize(properties),
+                (tasks, reason) -> {
+                    Map<TableId, String> reasons = new LinkedHashMap<>();
+                    tasks.forEach(t -> reasons.put(t.table().id(), reason));
+                    tableCopies.copy(tasks, reasons);
+                }, BackfillRequest.key(settings.source().username(), settings.source().password()));
+        backfills.setCamelContext(context);
+        registry.bind(Backfills.BEAN_NAME, backfills);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
                 positions, outcome, tableCopies, initialCopy);
-        LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies),
+        LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies, backfills),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
+    }
+
+    /** {@code source.backfill_chunk_size}: rows per chunk of a backfill. */
+    static int backfillChunkSize(PropertiesComponent properties) {
+        String text = properties.resolveProperty("source.backfill_chunk_size").orElse("").strip();
+        if (text.isEmpty()) {
+            return Backfills.DEFAULT_CHUNK_SIZE;
+        }
+        try {
+            int size = Integer.parseInt(text);
+            if (size >= 1) {
+                return size;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ConfigurationException("source.backfill_chunk_size=" + text + " is not a positive whole number of rows: use e.g. "
+                + Backfills.DEFAULT_CHUNK_SIZE + " (the default)");
     }
 
     /**
@@ -177,8 +208,11 @@ public class PgSourceConfiguration implements CamelConfiguration {
         properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));
     }
 
-    /** The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again. */
-    private static PositionStore refreshing(PositionStore positions, TableCopies tableCopies) {
+    /**
+     * The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again, and the
+     * backfills resume from them.
+     */
+    private static PositionStore refreshing(PositionStore positions, TableCopies tableCopies, Backfills backfills) {
         return new PositionStore() {
             @Override
             public java.util.Optional<String> load(String stream) {
@@ -194,6 +228,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
             public void refresh() {
                 positions.refresh();
                 tableCopies.refresh();
+                backfills.refresh();
             }
         };
     }

@@ -1,5 +1,6 @@
 package io.pgsource.app;
 
+import io.pgsource.backfill.BackfillCommand;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.config.EffectiveProperties;
@@ -36,6 +37,11 @@ public final class PgSourceMain {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && "backfill".equals(args[0])) {
+            // a request to the running instance, not a run: no Camel, no signal handlers
+            System.exit(BackfillCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
+                    System.out, System.err));
+        }
         for (String name : List.of("INT", "TERM")) {
             Signal.handle(new Signal(name), PgSourceMain::stopOn);
         }

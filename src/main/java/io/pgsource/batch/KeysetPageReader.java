@@ -52,6 +52,10 @@ final class KeysetPageReader implements PageReader {
     private final String nextSql;
     private final ValueSizeGuard guard;
     private final String settingsSql;
+    /** A condition the rows must meet besides the publication's row filter (a backfill's), or null. */
+    private final String condition;
+    /** Reads one page only (a backfill's chunk): the run ends with it, full or not, and nothing is read ahead of it. */
+    private final boolean onePage;
     /** The key of the last row handed out: the bookmark. */
     private List<String> after;
     /** The key of the last row read from the server (the next page starts after it). */
@@ -82,7 +86,25 @@ final class KeysetPageReader implements PageReader {
      *                          nor closes (the caller owns the connection)
      */
     KeysetPageReader(StreamTask task, Connection connection, Bookmark stored, boolean callerTransaction) {
+        this(task, connection, callerTransaction, null, false);
+        this.after = startAfter(stored);
+        this.readAfter = after;
+    }
+
+    /**
+     * One page (at most {@code task.pageSize()} rows) after {@code after} (null: from the first key) that also meet
+     * {@code condition}, inside the caller's transaction: a backfill's chunk ({@link KeyChunks}).
+     */
+    KeysetPageReader(StreamTask task, Connection connection, List<String> after, String condition) {
+        this(task, connection, true, condition, true);
+        this.after = after;
+        this.readAfter = after;
+    }
+
+    private KeysetPageReader(StreamTask task, Connection connection, boolean callerTransaction, String condition, boolean onePage) {
         this.task = task;
+        this.condition = condition;
+        this.onePage = onePage;
         this.connection = connection;
         this.callerTransaction = callerTransaction;
         this.schema = task.table().schema();
@@ -91,8 +113,6 @@ final class KeysetPageReader implements PageReader {
         this.firstSql = sql(false);
         this.nextSql = sql(true);
         this.settingsSql = settingsSql();
-        this.after = startAfter(stored);
-        this.readAfter = after;
     }
 
     private List<String> startAfter(Bookmark stored) {
@@ -129,6 +149,9 @@ final class KeysetPageReader implements PageReader {
         List<String> where = new ArrayList<>();
         if (task.table().rowFilter() != null) {
             where.add(task.table().rowFilter()); // the publication's, read from the catalog (LOG_BASED)
+        }
+        if (condition != null) {
+            where.add("(" + condition + ")");
         }
         if (task.method() == ReplicationMethod.INCREMENTAL) {
             String rk = TableId.quoteIdent(keys.get(0).name());
@@ -224,8 +247,9 @@ final class KeysetPageReader implements PageReader {
             events.add(ChangeEvent.read(r, position));
         }
         if (last) {
-            // an INCREMENTAL run that found nothing new says so at DEBUG only: runs come every sync.interval, or per commit
-            boolean nothing = rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
+            // an INCREMENTAL run that found nothing new says so at DEBUG only: runs come every sync.interval, or per commit;
+            // a backfill's chunk too: the backfill logs per table
+            boolean nothing = onePage || rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
             String line = "{}: {} rows in {} pages ({}{})";
             Object[] args = {task.stream(), rows, pages, task.method(), task.upperBound() == null ? "" : ", " + task.upperBound()};
             if (nothing) {
@@ -278,7 +302,7 @@ final class KeysetPageReader implements PageReader {
                 // on failure the caller closes the connection, which ends the transaction
                 connection.commit();
             }
-            tableEnded = !full;
+            tableEnded = !full || onePage;
         }
         return null;
     }

@@ -72,6 +72,15 @@ public final class Positions {
     }
 
     /**
+     * The stream key under which a destination keeps how far a chunked backfill of a table got
+     * ({@code backfill:<schema.table>}), stored with each chunk's rows: the text form of the chunk's last key, and
+     * whether the backfill ended (see {@link io.pgsource.backfill.BackfillProgress}).
+     */
+    public static String backfill(TableId table) {
+        return "backfill:" + table;
+    }
+
+    /**
      * The batch without the changes that copies of their tables hold: a change of a table copied at LSN C whose
      * transaction's commit record starts below C (its end is at or below C) was committed before the copy's snapshot.
      * Called after the changes applied before are cut off ({@link #appliedChanges}, {@link #withoutApplied}), which count

@@ -17,9 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -256,36 +253,6 @@ class SchemaChangesTest {
             INSERT INTO elsewhere.ignored VALUES (1);
             """;
 
-    /** pgsource streaming without end in the background, until {@link #close}. */
-    private static final class Running implements AutoCloseable {
-        private final ExecutorService thread = Executors.newSingleThreadExecutor();
-        private final Future<Integer> exit;
-
-        Running(Map<String, String> env) throws Exception {
-            Map<String, String> streaming = new java.util.HashMap<>(env);
-            streaming.put("SYNC_ONCE", "false");
-            streaming.put("SOURCE_SLOT_CHECK_INTERVAL", "1s");
-            exit = thread.submit(() -> PgSourceMain.run(streaming, new Properties()));
-        }
-
-        /** Stops it cleanly and returns its exit code. */
-        int stop() throws Exception {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!exit.isDone() && !PgSourceMain.stopRunning("the test") && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            return exit.get(60, TimeUnit.SECONDS);
-        }
-
-        @Override
-        public void close() throws Exception {
-            if (!exit.isDone()) {
-                stop();
-            }
-            thread.shutdownNow();
-        }
-    }
-
     /** Waits until each table of the destination equals the source's (at most a minute), then compares once more. */
     private static void awaitEqual(String source, String target, String schema, List<String> tables) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -342,7 +309,7 @@ class SchemaChangesTest {
         env.put("SOURCE_SCHEMA", "live");
         env.put("SOURCE_PUBLICATION_NAME", "schema_all");
         env.put("SOURCE_CREATE_PUBLICATION", "false");
-        try (LogCapture logs = new LogCapture(); Running run = new Running(env)) {
+        try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
             awaitEqual(source, target, "live", List.of("base", "doomed"));
             statements(source, CREATED + """
                     DROP TABLE live.doomed;
@@ -373,7 +340,7 @@ class SchemaChangesTest {
         env.put("SOURCE_SCHEMA", "live");
         env.put("SOURCE_PUBLICATION_NAME", "schema_in");
         env.put("SOURCE_CREATE_PUBLICATION", "false");
-        try (Running run = new Running(env)) {
+        try (StreamingRun run = new StreamingRun(env)) {
             awaitEqual(source, target, "live", List.of("base", "doomed"));
             statements(source, CREATED);
             awaitEqual(source, target, "live", List.of("base", "doomed", "fresh", "log_lines", "parted"));
@@ -401,7 +368,7 @@ class SchemaChangesTest {
         boolean filters = pg.majorVersion() >= 15;
         String published = "SELECT id, v FROM live.added" + (filters ? " WHERE id <= 60" : "") + " ORDER BY id";
         try (LogCapture logs = new LogCapture()) {
-            try (Running run = new Running(env)) {
+            try (StreamingRun run = new StreamingRun(env)) {
                 awaitEqual(source, target, "live", List.of("base", "doomed"));
                 statements(source, """
                         CREATE TABLE live.added (id int PRIMARY KEY, v text, secret text);

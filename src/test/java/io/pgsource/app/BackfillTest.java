@@ -1,0 +1,254 @@
+package io.pgsource.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgsource.backfill.BackfillCommand;
+import io.pgsource.testsupport.TableCompare;
+import io.pgsource.testsupport.TestPostgres;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Chunked backfills while streaming ({@code pgsource backfill}), end to end on the embedded PostgreSQL: the command
+ * writes the request into the WAL, the running instance copies the table in small chunks between watermarks while a
+ * workload changes the very rows being chunked, and the destination ends exactly equal; the other tables' destination
+ * rows are not written again.
+ */
+class BackfillTest {
+    private static TestPostgres pg;
+
+    @BeforeAll
+    static void server() {
+        pg = TestPostgres.server();
+    }
+
+    /** A TOASTed value: 3,200 characters of hex digits, too random to compress below the TOAST threshold. */
+    private static final String DOC = "(SELECT string_agg(md5(random()::text || x), '') FROM generate_series(1, 100) x)";
+
+    private static final String TABLES = """
+            CREATE SCHEMA app;
+            CREATE TABLE app.big (id int PRIMARY KEY, v int NOT NULL, doc text);
+            INSERT INTO app.big SELECT g, g, (SELECT string_agg(md5(g::text || x), '') FROM generate_series(1, 100) x)
+              FROM generate_series(1, 3000) g;
+            CREATE TABLE app.other (id int PRIMARY KEY, v text);
+            INSERT INTO app.other SELECT g, 'o' || g FROM generate_series(1, 200) g;
+            """;
+
+    private static Map<String, String> env(String source, String target, String slot) {
+        Map<String, String> env = SourceFixture.postgresDestination(pg, SourceFixture.env(pg, source, "app"), target);
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", slot);
+        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        // many chunks of a small table: every chunk meets the workload's changes
+        env.put("SOURCE_BACKFILL_CHUNK_SIZE", "100");
+        return env;
+    }
+
+    private static String slot(String prefix) {
+        return prefix + "_" + ProcessHandle.current().pid();
+    }
+
+    /** The command's exit code and its one line. */
+    private record Outcome(int code, String out, String err) {
+    }
+
+    private static Outcome command(Map<String, String> env, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = BackfillCommand.run(List.of(args), env, new Properties(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Outcome(code, out.toString(StandardCharsets.UTF_8).strip(), err.toString(StandardCharsets.UTF_8).strip());
+    }
+
+    /** The destination's rows of a table with their physical version: a row written again gets another xmin. */
+    private static List<String> versions(String target, String table) throws SQLException {
+        return SourceFixture.query(pg, target, "SELECT id || ':' || xmin || ':' || ctid FROM " + table + " ORDER BY id");
+    }
+
+    private static boolean backfillDone(String target, String table) throws SQLException {
+        return SourceFixture.query(pg, target, "SELECT position FROM _pgsource.positions WHERE stream = 'backfill:" + table + "'")
+                .stream().anyMatch(p -> p.contains("\"done\":true"));
+    }
+
+    private static void await(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.call()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private static void awaitEqual(String source, String target, List<String> tables) throws Exception {
+        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!TableCompare.differences(s, "app", d, "app", tables).isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            TableCompare.assertEqual(s, "app", d, "app", tables, "");
+        }
+    }
+
+    /**
+     * The destination's copy of app.big is damaged by hand (rows deleted, values changed), then a backfill is requested
+     * while a workload updates (with and without the TOASTed column), deletes, inserts and moves (primary-key changes)
+     * rows of app.big all over its key range, in chunks of 100 rows: at the end the destination equals the source
+     * exactly, the damage repaired, and app.other's destination rows are the very same row versions as before.
+     */
+    @Test
+    void aBackfillUnderChangesToTheChunkedRowsEndsExactlyEqual() throws Exception {
+        String source = pg.createDatabase("backfill_src");
+        String target = pg.createDatabase("backfill_dst");
+        SourceFixture.execute(pg, source, TABLES);
+        Map<String, String> env = env(source, target, slot("backfill"));
+        try (StreamingRun run = new StreamingRun(env)) {
+            awaitEqual(source, target, List.of("big", "other"));
+            SourceFixture.execute(pg, target, """
+                    DELETE FROM app.big WHERE id % 7 = 0;
+                    UPDATE app.big SET v = -1, doc = 'stale' WHERE id % 5 = 0;
+                    """);
+            List<String> other = versions(target, "app.other");
+
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicLong changes = new AtomicLong();
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            Thread workload = new Thread(() -> workload(source, stop, changes), "backfill-workload");
+            workload.setUncaughtExceptionHandler((t, e) -> failed.set(e));
+            workload.start();
+            try {
+                await("the workload runs", () -> changes.get() > 20);
+                Outcome requested = command(env, "app.big");
+                assertThat(requested.code()).as(requested.err()).isZero();
+                assertThat(requested.out()).startsWith("Backfill requested at LSN ").contains("\"app\".\"big\"");
+                await("the backfill of app.big is done", () -> backfillDone(target, "app.big"));
+            } finally {
+                stop.set(true);
+                workload.join();
+            }
+            assertThat(failed.get()).as("the workload").isNull();
+            assertThat(changes.get()).as("changes made during the backfill").isGreaterThan(100);
+            awaitEqual(source, target, List.of("big", "other"));
+            assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
+            assertThat(run.stop()).isZero();
+        }
+    }
+
+    /**
+     * The command checks before it requests: an unknown table, one pgsource does not capture and a condition PostgreSQL
+     * refuses (a second statement included) each end it with exit code 2 and one line; with --where only the rows that
+     * meet the condition are copied again, and the other rows and tables are not written.
+     */
+    @Test
+    void theCommandRefusesWhatItCannotRequestAndAConditionLimitsTheRows() throws Exception {
+        String source = pg.createDatabase("backfill_where_src");
+        String target = pg.createDatabase("backfill_where_dst");
+        SourceFixture.execute(pg, source, """
+                CREATE SCHEMA app;
+                CREATE TABLE app.big (id int PRIMARY KEY, v int NOT NULL, doc text);
+                INSERT INTO app.big SELECT g, g, 'd' || g FROM generate_series(1, 500) g;
+                CREATE TABLE app.other (id int PRIMARY KEY, v text);
+                INSERT INTO app.other SELECT g, 'o' || g FROM generate_series(1, 50) g;
+                CREATE TABLE app.log_lines (at int, msg text);
+                INSERT INTO app.log_lines SELECT g, 'line ' || g FROM generate_series(1, 30) g;
+                CREATE SCHEMA elsewhere;
+                CREATE TABLE elsewhere.t (id int PRIMARY KEY);
+                """);
+        Map<String, String> env = env(source, target, slot("backfill_where"));
+        try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
+            awaitEqual(source, target, List.of("big", "other", "log_lines"));
+            Outcome unknown = command(env, "app.nope");
+            assertThat(unknown.code()).isEqualTo(2);
+            assertThat(unknown.err()).startsWith("\"app\".\"nope\" is not a table of source database").doesNotContain("\n");
+            assertThat(command(env, "elsewhere.t").err()).contains("is not captured");
+            Outcome column = command(env, "app.big", "--where", "nonsense > 1");
+            assertThat(column.code()).isEqualTo(2);
+            assertThat(column.err()).startsWith("--where \"nonsense > 1\" is not a condition on \"app\".\"big\": ")
+                    .contains("nonsense").doesNotContain("\n");
+            assertThat(command(env, "app.big", "--where", "true); DROP TABLE app.other; SELECT (1").code()).isEqualTo(2);
+            assertThat(command(env).err()).contains("backfill schema.table");
+            assertThat(command(env, "app.log_lines", "--where", "at > 1").err()).contains("has no primary key");
+
+            // a keyless table is copied whole inside a temporary slot's snapshot, as a table added while streaming
+            SourceFixture.execute(pg, target, "DELETE FROM app.log_lines WHERE at > 10");
+            assertThat(command(env, "app.log_lines").code()).isZero();
+            await("app.log_lines copied again", () -> logs.lines(ch.qos.logback.classic.Level.INFO).stream()
+                    .anyMatch(l -> l.startsWith("Copying \"app\".\"log_lines\" inside")));
+            awaitEqual(source, target, List.of("log_lines"));
+
+            SourceFixture.execute(pg, target, "UPDATE app.big SET v = -1");
+            List<String> other = versions(target, "app.other");
+            // any role may write a logical message: one not signed with pgsource's credentials is ignored
+            SourceFixture.execute(pg, source, "SELECT pg_logical_emit_message(true, 'pgsource-backfill-request',"
+                    + " '{\"tables\":[{\"schema\":\"app\",\"name\":\"other\"}],\"where\":null,\"signature\":\"00\"}')");
+            Outcome requested = command(env, "app.big", "--where", "id <= 100");
+            assertThat(requested.code()).as(requested.err()).isZero();
+            assertThat(requested.out()).contains("(rows where id <= 100)");
+            await("the backfill of app.big is done", () -> backfillDone(target, "app.big"));
+            assertThat(SourceFixture.query(pg, target, "SELECT count(*) FILTER (WHERE v = id) || ':' || count(*) FILTER (WHERE v = -1)"
+                    + " FROM app.big")).as("rows where id <= 100 copied again, the others not").containsExactly("100:400");
+            assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
+            assertThat(logs.lines(ch.qos.logback.classic.Level.WARN)).as("the forged request")
+                    .anyMatch(l -> l.contains("its signature does not match) was ignored"));
+            assertThat(run.stop()).isZero();
+        }
+    }
+
+    /** PostgreSQL 13's pgoutput delivers no logical decoding messages: the command says so, with the way out, and exits 2. */
+    @Test
+    void onPostgresql13TheCommandSaysBackfillsNeed14() throws Exception {
+        TestPostgres pg13 = TestPostgres.server(13);
+        String source = pg13.createDatabase("backfill_13");
+        SourceFixture.execute(pg13, source, "CREATE SCHEMA app; CREATE TABLE app.big (id int PRIMARY KEY);");
+        Map<String, String> env = SourceFixture.env(pg13, source, "app");
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        Outcome refused = command(env, "app.big");
+        assertThat(refused.code()).isEqualTo(2);
+        assertThat(refused.err()).startsWith("backfill needs PostgreSQL 14 or newer (the source is 13)").contains("sync.resnapshot=true")
+                .doesNotContain("\n");
+    }
+
+    /** Random changes to app.big, one to three per transaction, until stopped. */
+    private static void workload(String source, AtomicBoolean stop, AtomicLong changes) {
+        Random random = new Random(42);
+        AtomicLong moved = new AtomicLong(100_000);
+        try (Connection c = pg.connect(source)) {
+            c.setAutoCommit(false);
+            while (!stop.get()) {
+                int n = 1 + random.nextInt(3);
+                for (int i = 0; i < n; i++) {
+                    int id = 1 + random.nextInt(3200);
+                    String sql = switch (random.nextInt(6)) {
+                        case 0, 1 -> "UPDATE app.big SET v = v + 1 WHERE id = " + id; // the TOASTed doc is not sent
+                        case 2 -> "UPDATE app.big SET doc = " + DOC + " WHERE id = " + id;
+                        case 3 -> "DELETE FROM app.big WHERE id = " + id;
+                        case 4 -> "INSERT INTO app.big VALUES (" + id + ", 0, " + DOC + ") ON CONFLICT (id) DO NOTHING";
+                        default -> "UPDATE app.big SET id = " + moved.incrementAndGet() + ", v = v + 1000 WHERE id = " + id;
+                    };
+                    try (PreparedStatement ps = c.prepareStatement(sql)) {
+                        ps.executeUpdate();
+                    }
+                }
+                c.commit();
+                changes.addAndGet(n);
+                Thread.sleep(2);
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("the workload failed", e);
+        }
+    }
+}

@@ -16,6 +16,8 @@ import io.pgsource.route.UpsertDeleteRouting;
 import io.pgsource.sink.discard.DiscardSink;
 import io.pgsource.sink.jdbc.PostgresSink;
 import io.pgsource.sink.jsonl.JsonLinesSink;
+import io.pgsource.sink.kafka.KafkaSettings;
+import io.pgsource.sink.kafka.KafkaSink;
 import io.pgsource.sink.log.LogSink;
 import io.pgsource.sink.reject.DeadLetterEndpoint;
 import io.pgsource.state.PositionStore;
@@ -28,6 +30,8 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -58,7 +62,7 @@ import org.slf4j.LoggerFactory;
 public class PgSourceConfiguration implements CamelConfiguration {
     private static final Logger LOG = LoggerFactory.getLogger(PgSourceConfiguration.class);
     /** Destinations that apply a batch in one transaction: the pgoutput: route may combine waiting transactions for them. */
-    private static final Set<String> COMBINING_DESTINATIONS = Set.of("postgres", "discard");
+    private static final Set<String> COMBINING_DESTINATIONS = Set.of("postgres", "kafka", "discard");
 
     @Override
     public void configure(CamelContext context) throws Exception {
@@ -329,6 +333,18 @@ public class PgSourceConfiguration implements CamelConfiguration {
                 DiscardSink sink = new DiscardSink(assumeCopied, latencyFile.isEmpty() ? null : Path.of(latencyFile));
                 context.addService(sink, true, true);
                 registry.bind(DiscardSink.BEAN_NAME, sink);
+                return sink.positionStore();
+            }
+            case "kafka" -> {
+                PropertiesComponent properties = context.getPropertiesComponent();
+                Map<String, String> client = new HashMap<>();
+                properties.loadProperties(k -> k.startsWith(KafkaSettings.CLIENT_PREFIX)).forEach((k, v) -> client.put((String) k, String.valueOf(v)));
+                KafkaSettings kafka = KafkaSettings.load(k -> properties.resolveProperty(k).orElse(null),
+                        settings.source().replicationSlot(), client);
+                KafkaSink sink = new KafkaSink(kafka);
+                sink.open();
+                context.addService(sink, true, true);
+                registry.bind(KafkaSink.BEAN_NAME, sink);
                 return sink.positionStore();
             }
             case "log" -> {

@@ -74,6 +74,42 @@ public final class KafkaBroker {
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000));
     }
 
+    /** A record read back: its topic, partition, key and value (UTF-8 text). */
+    public record Message(String topic, int partition, String key, String value) {
+    }
+
+    /**
+     * Every record of the topics that a read_committed consumer sees (committed transactions only), in offset order per
+     * partition, read up to the end of each partition at the time of the call. Topics that do not exist are empty.
+     */
+    public List<Message> readCommitted(List<String> topics) {
+        List<Message> out = new ArrayList<>();
+        try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<String, String>(Map.of(
+                org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                org.apache.kafka.clients.consumer.ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                new org.apache.kafka.common.serialization.StringDeserializer(), new org.apache.kafka.common.serialization.StringDeserializer())) {
+            List<org.apache.kafka.common.TopicPartition> partitions = new ArrayList<>();
+            var existing = consumer.listTopics(Duration.ofSeconds(30));
+            for (String topic : topics) {
+                for (var p : existing.getOrDefault(topic, List.of())) {
+                    partitions.add(new org.apache.kafka.common.TopicPartition(topic, p.partition()));
+                }
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<org.apache.kafka.common.TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("cannot read " + topics + " to their end within 60 s");
+                }
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> out.add(new Message(r.topic(), r.partition(), r.key(), r.value())));
+            }
+        }
+        return out;
+    }
+
     private static KafkaBroker resolve() throws Exception {
         String given = System.getenv(BOOTSTRAP_ENV);
         if (given != null && !given.isBlank()) {

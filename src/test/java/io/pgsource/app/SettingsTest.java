@@ -77,8 +77,9 @@ class SettingsTest {
                 .isInstanceOf(ConfigurationException.class).hasMessageContaining("source.port=abc");
         assertThatThrownBy(() -> load(Map.of("SOURCE_BATCH_FETCH_LIMIT", "0"), new Properties()))
                 .hasMessageContaining("source.batch_fetch_limit=0").hasMessageContaining("from 1");
-        assertThatThrownBy(() -> load(Map.of("DESTINATION", "kafka"), new Properties()))
-                .hasMessageContaining("jsonl, postgres, log");
+        // destination= is checked against the registered destinations where one is made
+        assertThatThrownBy(() -> io.pgsource.sink.Destinations.create("kinesis"))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("destination=kinesis").hasMessageContaining("jsonl, kafka, log");
         assertThatThrownBy(() -> load(Map.of("SYNC_INTERVAL", "soon"), new Properties()))
                 .hasMessageContaining("sync.interval=soon");
         assertThatThrownBy(() -> load(Map.of("SOURCE_TABLES", "justatable"), new Properties()))

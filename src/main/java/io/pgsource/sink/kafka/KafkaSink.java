@@ -2,86 +2,91 @@ package io.pgsource.sink.kafka;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
-import io.pgsource.change.TableId;
+import io.pgsource.config.DestinationSettings;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.DestinationContext;
+import io.pgsource.sink.StoredPosition;
 import io.pgsource.sink.json.ChangeEnvelope;
 import io.pgsource.state.PositionStore;
-import io.pgsource.state.Positions;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import org.apache.camel.Exchange;
-import org.apache.camel.Processor;
-import org.apache.camel.Service;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The {@code kafka} destination (bean {@value #BEAN_NAME}): every change as one record on the topic of its table,
- * {@code <prefix>.<schema>.<table>}, and the batch's source position on the position topic, in one Kafka transaction
- * ({@link KafkaWriter}).
+ * The {@code kafka} destination: every change as one record on the topic of its table, {@code <prefix>.<schema>.<table>},
+ * and the batch's source position on the position topic, in one Kafka transaction ({@link KafkaWriter}).
  *
  * <p><b>Delivery contract: exactly-once for consumers reading with {@code isolation.level=read_committed}</b>; at-least-once
  * for read_uncommitted ones, which also see the records of transactions that were aborted (a crash, a failed batch) and
- * written again. A batch (and so the slot) counts as applied only once Kafka committed its transaction; a replay after a
- * restart skips what the committed positions cover, whole transactions and the parts of big ones alike.
+ * written again. A batch (and so the slot) counts as applied only once Kafka committed its transaction; after a restart
+ * the positions Kafka committed decide what is skipped ({@link io.pgsource.sink.DestinationStep}).
  *
- * <p>Several waiting source transactions may come as one batch ({@code combineTransactions}): they are one Kafka
- * transaction, and every record still names its own source transaction ({@code source.lsn}, {@code source.txId}).
+ * <p>It is {@link #transactional()}: several waiting source transactions may come as one batch, written as one Kafka
+ * transaction; every record still names its own source transaction ({@code source.lsn}, {@code source.txId}).
  */
-public final class KafkaSink implements Processor, Service {
-    /** The bean name routes refer to. */
-    public static final String BEAN_NAME = "kafkaSink";
-    private static final Logger LOG = LoggerFactory.getLogger(KafkaSink.class);
+public final class KafkaSink implements Destination {
+    /** The value of {@code destination} that selects it. */
+    public static final String NAME = "kafka";
 
-    private final KafkaWriter writer;
-    private final KafkaPositionStore positions;
+    private KafkaWriter writer;
+    private KafkaPositionStore positions;
 
-    public KafkaSink(KafkaSettings settings) {
-        this.writer = new KafkaWriter(settings, Duration.ofSeconds(30));
-        this.positions = new KafkaPositionStore(writer);
+    /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} reads its settings and connects. */
+    public KafkaSink() {
     }
 
-    /** Connects and reads the positions; a broker that cannot be reached stops pgsource at start, with the fix. */
-    public void open() {
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    /**
+     * Reads {@code destination.kafka.*} (a missing broker list stops the start with the fix), connects, creates the
+     * position topic when missing, starts the transactional producer and reads the positions.
+     */
+    @Override
+    public void open(DestinationContext context) {
+        Map<String, String> client = new HashMap<>();
+        context.camel().getPropertiesComponent().loadProperties(k -> k.startsWith(KafkaSettings.CLIENT_PREFIX))
+                .forEach((k, v) -> client.put((String) k, String.valueOf(v)));
+        KafkaSettings settings = KafkaSettings.load(k -> context.property(k, null), context.settings().source().replicationSlot(), client);
+        writer = new KafkaWriter(settings, Duration.ofSeconds(30));
+        positions = new KafkaPositionStore(writer);
         writer.open();
     }
 
-    public PositionStore positionStore() {
+    @Override
+    public PositionStore positions() {
         return positions;
     }
 
+    /** The position goes into the Kafka transaction of the batch. */
     @Override
-    public void process(Exchange exchange) throws Exception {
-        ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
-        Long changesBefore = exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class);
-        Map<String, String> saved = Map.of();
-        if (batch.position() != null) {
-            String stream = Positions.stream(batch.position(), exchange);
-            String stored = positions.load(stream).orElse(null);
-            if (Positions.alreadyApplied(batch, changesBefore, stored)) {
-                LOG.debug("skipping the batch at {}: {} already holds {}", batch.position(), stream, stored);
-                return;
-            }
-            int applied = Positions.appliedChanges(batch, changesBefore, stored);
-            if (applied > 0) {
-                batch = new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables());
-            }
-            batch = Positions.withoutApplied(batch, stored);
-            @SuppressWarnings("unchecked")
-            Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
-            batch = Positions.withoutCopied(batch, copiedAt);
-            Long changesThrough = changesBefore == null ? null : changesBefore + exchange.getIn().getMandatoryBody(ChangeBatch.class).size();
-            saved = Map.of(stream, Positions.value(batch.position(), batch.last(), changesThrough));
+    public boolean transactional() {
+        return true;
+    }
+
+    @Override
+    public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) {
+        ChangeEnvelope.Part part = ChangeEnvelope.Part.of(batch, exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class));
+        writer.write(batch, part, position == null ? Map.of() : Map.of(position.stream(), position.value()));
+    }
+
+    @Override
+    public String output(DestinationSettings settings) {
+        if (writer == null) {
+            return null;
         }
-        writer.write(batch, ChangeEnvelope.Part.of(batch, exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class)), saved);
+        KafkaSettings k = writer.settings();
+        return "Output: the Kafka topics " + k.topicPrefix() + ".<schema>.<table> at " + k.brokers() + ", positions on "
+                + k.positionTopic() + " (read them with isolation.level=read_committed)";
     }
 
     @Override
-    public void start() {
-        // opened before the routes start (open())
-    }
-
-    @Override
-    public void stop() {
-        writer.close();
+    public void close() {
+        if (writer != null) {
+            writer.close();
+        }
     }
 }

@@ -2,6 +2,7 @@ package io.pgsource.sink.kafka;
 
 import io.pgsource.change.TableId;
 import io.pgsource.config.ConfigurationException;
+import io.pgsource.sink.endpoint.EndpointSink;
 import java.util.Collections;
 import java.util.Map;
 import java.util.Optional;
@@ -27,9 +28,12 @@ import java.util.regex.Pattern;
  *                          broker's {@code default.replication.factor})
  * @param client            {@code destination.kafka.client.*}: Kafka client settings given to the producer, the consumer of
  *                          positions and the admin client alike (TLS, SASL, timeouts), without the prefix; never logged
+ * @param format            {@code destination.format}: the records' values, pgsource's envelope (default) or Debezium's
+ *                          change event (then the topic prefix is Debezium's logical server name, and a delete is
+ *                          followed by a tombstone, as Debezium does)
  */
 public record KafkaSettings(String brokers, String topicPrefix, String positionTopic, String transactionalId,
-        Optional<Integer> partitions, Optional<Short> replicationFactor, Map<String, String> client) {
+        Optional<Integer> partitions, Optional<Short> replicationFactor, Map<String, String> client, EndpointSink.Format format) {
     /** The prefix of the Kafka client settings passed through. */
     public static final String CLIENT_PREFIX = "destination.kafka.client.";
     public static final String DEFAULT_PREFIX = "pgsource";
@@ -66,7 +70,8 @@ public record KafkaSettings(String brokers, String topicPrefix, String positionT
         tid = tid == null ? "pgsource-" + (slot == null || slot.isBlank() ? "slot" : slot.strip()) : tid;
         return new KafkaSettings(brokers, prefix, positionTopic, tid,
                 number(property, "destination.kafka.partitions", Integer.MAX_VALUE).map(Long::intValue),
-                number(property, "destination.kafka.replication_factor", Short.MAX_VALUE).map(Long::shortValue), clientSettings(client));
+                number(property, "destination.kafka.replication_factor", Short.MAX_VALUE).map(Long::shortValue), clientSettings(client),
+                EndpointSink.format(Optional.ofNullable(text(property, "destination.format")).orElse("pgsource")));
     }
 
     /**
@@ -109,7 +114,7 @@ public record KafkaSettings(String brokers, String topicPrefix, String positionT
     public String toString() {
         return "KafkaSettings[brokers=" + brokers + ", topicPrefix=" + topicPrefix + ", positionTopic=" + positionTopic
                 + ", transactionalId=" + transactionalId + ", partitions=" + partitions + ", replicationFactor=" + replicationFactor
-                + ", client=" + client.keySet() + " (values not shown)]";
+                + ", client=" + client.keySet() + " (values not shown), format=" + format + "]";
     }
 
     private static String text(Function<String, String> property, String key) {

@@ -51,7 +51,7 @@ public final class KafkaSink implements Destination {
         context.camel().getPropertiesComponent().loadProperties(k -> k.startsWith(KafkaSettings.CLIENT_PREFIX))
                 .forEach((k, v) -> client.put((String) k, String.valueOf(v)));
         KafkaSettings settings = KafkaSettings.load(k -> context.property(k, null), context.settings().source().replicationSlot(), client);
-        writer = new KafkaWriter(settings, Duration.ofSeconds(30));
+        writer = new KafkaWriter(settings, Duration.ofSeconds(30), context.settings().source().database());
         positions = new KafkaPositionStore(writer);
         writer.open();
     }

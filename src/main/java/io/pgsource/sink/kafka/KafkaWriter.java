@@ -5,10 +5,10 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Position;
-import io.pgsource.change.Row;
+import io.pgsource.change.Op;
 import io.pgsource.config.ConfigurationException;
+import io.pgsource.sink.endpoint.EndpointSink;
 import io.pgsource.sink.json.ChangeEnvelope;
-import io.pgsource.types.JsonValues;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -55,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * batch starts from that step, so what counts as applied is always what Kafka committed.
  *
  * <p>A record's key is the row's primary key as a JSON object ({@code {"id":42}}), null for a table without a key and
- * for a truncate; its value is the {@link ChangeEnvelope}. Records of one key go to one partition, in order. Position
+ * for a truncate; its value is the {@link ChangeEnvelope} in {@code destination.format}. Records of one key go to one partition, in order. Position
  * records are keyed {@code <transactional.id>/<stream>}, so instances sharing a position topic keep theirs apart.
  *
  * <p>Thread-safe: batches and positions saved outside a batch are written one at a time.
@@ -68,6 +68,7 @@ public final class KafkaWriter implements AutoCloseable {
 
     private final KafkaSettings settings;
     private final Duration timeout;
+    private final String database;
     private final Set<String> topics = new HashSet<>();
     private final Map<String, String> positions = new HashMap<>();
     private Admin admin;
@@ -77,8 +78,14 @@ public final class KafkaWriter implements AutoCloseable {
      * @param timeout how long a step that waits for the brokers (a topic's creation, reading the positions) may take
      */
     public KafkaWriter(KafkaSettings settings, Duration timeout) {
+        this(settings, timeout, "");
+    }
+
+    /** @param database the source database, for the {@code source.db} of Debezium's change events */
+    public KafkaWriter(KafkaSettings settings, Duration timeout, String database) {
         this.settings = settings;
         this.timeout = timeout;
+        this.database = database;
     }
 
     public KafkaSettings settings() {
@@ -137,8 +144,16 @@ public final class KafkaWriter implements AutoCloseable {
             producer.beginTransaction();
             if (batch != null) {
                 ByteArrayOutputStream buffer = new ByteArrayOutputStream(512);
+                long now = System.currentTimeMillis();
+                boolean tombstones = settings.format() == EndpointSink.Format.DEBEZIUM;
                 for (ChangeEvent e : batch) {
-                    producer.send(new ProducerRecord<>(settings.topic(e.tableId()), key(e, buffer), value(e, batch.position(), part, buffer)));
+                    String topic = settings.topic(e.tableId());
+                    byte[] key = key(e);
+                    producer.send(new ProducerRecord<>(topic, key, value(e, batch.position(), part, buffer, now)));
+                    if (tombstones && e.op() == Op.DELETE && key != null) {
+                        // Debezium's tombstone: log compaction may drop the key's records
+                        producer.send(new ProducerRecord<>(topic, key, null));
+                    }
                 }
             }
             for (Map.Entry<String, String> p : saved.entrySet()) {
@@ -309,26 +324,15 @@ public final class KafkaWriter implements AutoCloseable {
         positions.clear();
     }
 
-    /** The row's primary key as a JSON object; null for a table without a key and for a truncate. */
-    private static byte[] key(ChangeEvent e, ByteArrayOutputStream buffer) throws IOException {
-        Row row = e.after() != null ? e.after() : e.before();
-        List<String> key = e.table().key();
-        if (row == null || key.isEmpty()) {
-            return null;
-        }
-        buffer.reset();
-        try (JsonGenerator g = JSON.createGenerator(buffer)) {
-            g.writeStartObject();
-            for (String column : key) {
-                g.writeFieldName(column);
-                JsonValues.write(g, row.get(column));
-            }
-            g.writeEndObject();
-        }
-        return buffer.toByteArray();
+    private static byte[] key(ChangeEvent e) {
+        String key = ChangeEnvelope.keyJson(e);
+        return key == null ? null : key.getBytes(StandardCharsets.UTF_8);
     }
 
-    private static byte[] value(ChangeEvent e, Position position, ChangeEnvelope.Part part, ByteArrayOutputStream buffer) throws IOException {
+    private byte[] value(ChangeEvent e, Position position, ChangeEnvelope.Part part, ByteArrayOutputStream buffer, long now) throws IOException {
+        if (settings.format() == EndpointSink.Format.DEBEZIUM) {
+            return ChangeEnvelope.toDebeziumJson(e, position, settings.topicPrefix(), database, "pgsource", now).getBytes(StandardCharsets.UTF_8);
+        }
         buffer.reset();
         try (JsonGenerator g = JSON.createGenerator(buffer)) {
             ChangeEnvelope.write(g, e, position, part);

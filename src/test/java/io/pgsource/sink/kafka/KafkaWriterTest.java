@@ -2,6 +2,7 @@ package io.pgsource.sink.kafka;
 
 import static io.pgsource.sink.TestChanges.batch;
 import static io.pgsource.sink.TestChanges.col;
+import static io.pgsource.sink.TestChanges.delete;
 import static io.pgsource.sink.TestChanges.insert;
 import static io.pgsource.sink.TestChanges.page;
 import static io.pgsource.sink.TestChanges.row;
@@ -55,5 +56,24 @@ class KafkaWriterTest {
             assertThat(again.position("public.items")).isEqualTo(Optional.of("3"));
             assertThat(again.position("public.other")).isEmpty();
         }
+    }
+
+    @Test
+    void debeziumFormatWritesDebeziumsChangeEventAndATombstoneAfterADelete() {
+        KafkaBroker kafka = KafkaBroker.get();
+        String prefix = "dbz" + System.nanoTime();
+        KafkaSettings settings = KafkaSettings.load(Map.of("destination.kafka.brokers", kafka.bootstrapServers(),
+                "destination.kafka.topic_prefix", prefix, "destination.format", "debezium")::get, "dbz", Map.of());
+        try (KafkaWriter writer = new KafkaWriter(settings, Duration.ofSeconds(30), "shop")) {
+            writer.open();
+            writer.write(batch(page("public.items", "1"), insert(row(ITEMS, 1, "one")), delete(row(ITEMS, 1, "one"))), null,
+                    Map.of("public.items", "1"));
+        }
+        List<Message> records = kafka.readCommitted(List.of(prefix + ".public.items"));
+        assertThat(records).extracting(Message::key).containsExactly("{\"id\":1}", "{\"id\":1}", "{\"id\":1}");
+        assertThat(records.get(0).value()).startsWith("{\"before\":null,\"after\":{\"id\":1,\"name\":\"one\"},\"source\":{")
+                .contains("\"connector\":\"postgresql\",\"name\":\"" + prefix + "\"").contains("\"db\":\"shop\"").contains("\"op\":\"c\"");
+        assertThat(records.get(1).value()).contains("\"op\":\"d\"");
+        assertThat(records.get(2).value()).as("the tombstone").isNull();
     }
 }

@@ -73,14 +73,11 @@ public final class KafkaSink implements Destination {
         writer.write(batch, part, position == null ? Map.of() : Map.of(position.stream(), position.value()));
     }
 
+    /** The last line of a run (said by another instance than the one that wrote: it names the settings, not their values). */
     @Override
     public String output(DestinationSettings settings) {
-        if (writer == null) {
-            return null;
-        }
-        KafkaSettings k = writer.settings();
-        return "Output: the Kafka topics " + k.topicPrefix() + ".<schema>.<table> at " + k.brokers() + ", positions on "
-                + k.positionTopic() + " (read them with isolation.level=read_committed)";
+        return "Output: one Kafka topic per table, <destination.kafka.topic_prefix>.<schema>.<table>, with the positions on"
+                + " destination.kafka.position_topic; read them with isolation.level=read_committed to see each change once";
     }
 
     @Override

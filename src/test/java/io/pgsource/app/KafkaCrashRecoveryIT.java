@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The packaged jar streaming LOG_BASED into Kafka is killed with SIGKILL mid-stream, twice, while a writer keeps inserting
- * rows and incrementing a counter in them, the second time shortly after a transaction of 3,000 changes (which arrives in
- * parts of 500) committed, and restarted each time. Every change is identifiable: row id and the counter's value after it. A read_committed
+ * rows and incrementing a counter in them, the second time while a transaction of 3,000 changes (which arrives in parts of
+ * 500) is half written: as soon as the position Kafka holds is one of its parts ({@code X/X#n}). Restarted each time. Every change is identifiable: row id and the counter's value after it. A read_committed
  * consumer must then see, for every row, exactly the counter values 0, 1, 2, ... up to the source's, each once and in
  * that order: nothing lost, nothing twice, order per key kept.
  */
@@ -68,8 +68,16 @@ class KafkaCrashRecoveryIT {
             for (int round = 1; round <= 2; round++) {
                 if (round == 2) {
                     writer.bigTransaction();
-                    Thread.sleep(random.nextInt(1_500));
-                    pgsource.kill("after a 3,000-row transaction (parts of 500) committed, maybe between its parts");
+                    // killed as soon as Kafka holds a part of it as the slot's position (X/X#n): between its parts
+                    String positionKey = "pgsource-" + slot + "/slot:" + slot;
+                    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                    String latest = "";
+                    while (!latest.contains("#") && System.nanoTime() < end) {
+                        latest = kafka.readCommitted(List.of(prefix + ".pgsource-positions")).stream()
+                                .filter(m -> positionKey.equals(m.key())).reduce((a, b) -> b).map(Message::value).orElse("");
+                    }
+                    pgsource.kill(latest.contains("#") ? "between the parts of a 3,000-change transaction (Kafka holds " + latest + ")"
+                            : "after a 3,000-change transaction (no part of it was seen as the latest position)");
                 } else {
                     Thread.sleep(1_000 + random.nextInt(2_000));
                     pgsource.kill("mid-stream, round " + round);

@@ -14,7 +14,6 @@ import io.pgsource.state.FilePositionStore;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -110,7 +109,7 @@ public final class EndpointSink implements Destination {
         String simple = toSimple(uri);
         checkUri(context.camel(), uri);
         context.camel().getPropertiesComponent().addOverrideProperty(URI_PROPERTY, simple);
-        Path dir = directory(context.settings().destination());
+        Path dir = context.settings().destination().outputDirectory();
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -167,9 +166,6 @@ public final class EndpointSink implements Destination {
         }
     }
 
-    private static Path directory(DestinationSettings settings) {
-        return settings.directory() != null ? settings.directory() : Path.of("output");
-    }
 
     @Override
     public PositionStore positions() {
@@ -178,7 +174,13 @@ public final class EndpointSink implements Destination {
 
     @Override
     public String outputIdentity(DestinationSettings settings) {
-        return directory(settings).toAbsolutePath().normalize().toString();
+        return settings.outputDirectory().toAbsolutePath().normalize().toString();
+    }
+
+    /** Its positions belong to the demo database they were written from: another one's are moved aside. */
+    @Override
+    public void demo(DemoServer server, DestinationSettings settings, java.util.Properties overrides) throws Exception {
+        server.claimDirectory(settings.outputDirectory());
     }
 
     /**

@@ -38,16 +38,7 @@ public final class JdbcPositionStore implements PositionStore {
     public Optional<String> load(String stream) {
         synchronized (destination) {
             try {
-                Connection c = destination.get();
-                try {
-                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
-                    c.commit();
-                    return found;
-                } catch (SQLException e) {
-                    rollbackQuietly(c);
-                    destination.discardIfBroken(e);
-                    throw e;
-                }
+                return read(stream);
             } catch (SQLException e) {
                 throw new IllegalStateException("cannot read the position of " + stream + " at the destination "
                         + destination.safeUrl() + ": " + e.getMessage(), e);
@@ -60,22 +51,24 @@ public final class JdbcPositionStore implements PositionStore {
     public Optional<String> current(String stream) throws SQLException {
         synchronized (destination) {
             String known = committedHere.get(stream);
-            if (known != null) {
-                return Optional.of(known);
-            }
-            for (int attempt = 1; ; attempt++) {
-                // a connection that cannot be made fails here first: its SQLException names the setting to fix
-                Connection c = destination.get();
-                try {
-                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
-                    c.commit();
-                    return found;
-                } catch (SQLException e) {
-                    rollbackQuietly(c);
-                    // a connection that died while idle (destination restarted): a read is safe to try once more
-                    if (!destination.discardIfBroken(e) || attempt > 1) {
-                        throw e;
-                    }
+            // a connection that cannot be made fails here first: its SQLException names the setting to fix
+            return known != null ? Optional.of(known) : read(stream);
+        }
+    }
+
+    /** Reads the stored position in a transaction of its own; once more on a new connection when the old one had died. */
+    private Optional<String> read(String stream) throws SQLException {
+        for (int attempt = 1; ; attempt++) {
+            Connection c = destination.get();
+            try {
+                Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
+                c.commit();
+                return found;
+            } catch (SQLException e) {
+                rollbackQuietly(c);
+                // a connection that died while idle (destination restarted): a read is safe to try once more
+                if (!destination.discardIfBroken(e) || attempt > 1) {
+                    throw e;
                 }
             }
         }

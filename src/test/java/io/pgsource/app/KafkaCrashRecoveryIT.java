@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * rows and incrementing a counter in them, the second time while a transaction of 3,000 changes (which arrives in parts of
  * 500) is half written: as soon as the position Kafka holds is one of its parts ({@code X/X#n}). Restarted each time. Every change is identifiable: row id and the counter's value after it. A read_committed
  * consumer must then see, for every row, exactly the counter values 0, 1, 2, ... up to the source's, each once and in
- * that order: nothing lost, nothing twice, order per key kept.
+ * that order: nothing lost, nothing twice, order per key kept. The same holds when the broker (one of the test's own) is
+ * killed with SIGKILL mid-stream and started again 5 s later, while pgsource keeps running.
  */
 class KafkaCrashRecoveryIT {
     private static final Logger LOG = LoggerFactory.getLogger(KafkaCrashRecoveryIT.class);
@@ -50,15 +51,7 @@ class KafkaCrashRecoveryIT {
         String slot = "kafka_crash_" + ProcessHandle.current().pid();
         String prefix = "crash" + seed;
         String topic = prefix + ".public.counters";
-        Map<String, String> env = SourceFixture.env(pg, source, "public");
-        env.remove("SYNC_ONCE");
-        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
-        env.put("SOURCE_REPLICATION_SLOT", slot);
-        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
-        env.put("SOURCE_MAX_BATCH_SIZE", "500");
-        env.put("DESTINATION", "kafka");
-        env.put("DESTINATION_KAFKA_BROKERS", kafka.bootstrapServers());
-        env.put("DESTINATION_KAFKA_TOPIC_PREFIX", prefix);
+        Map<String, String> env = env(source, slot, kafka, prefix);
         Path work = Files.createDirectories(Path.of("target", "it-work", "crash-kafka-" + seed).toAbsolutePath());
         Writer writer = new Writer(source);
         try (PgSourceProcess pgsource = new PgSourceProcess(work, env)) {
@@ -85,37 +78,92 @@ class KafkaCrashRecoveryIT {
                 pgsource.start();
                 pgsource.awaitLog("Streaming slot", START);
             }
-            writer.stop();
-            Map<Integer, Integer> counters = writer.counters();
-            long expected = counters.values().stream().mapToLong(n -> n + 1L).sum();
-            pgsource.await(expected + " changes on " + topic, Duration.ofSeconds(120), () -> changes(kafka, topic).size() >= expected);
-            pgsource.stop(Duration.ofSeconds(30));
-            pgsource.note(counters.size() + " rows, " + expected + " changes");
-
-            List<Message> changes = changes(kafka, topic);
-            Map<Integer, List<Integer>> seen = new TreeMap<>();
-            for (Message m : changes) {
-                JsonNode after = JSON.readTree(m.value()).get("after");
-                seen.computeIfAbsent(after.get("id").asInt(), k -> new ArrayList<>()).add(after.get("n").asInt());
-                assertThat(m.key()).isEqualTo("{\"id\":" + after.get("id").asInt() + "}");
-            }
-            assertThat(seen.keySet()).as("every row, seed %d: %s", seed, pgsource.story()).isEqualTo(counters.keySet());
-            for (Map.Entry<Integer, Integer> row : counters.entrySet()) {
-                List<Integer> want = new ArrayList<>();
-                for (int n = 0; n <= row.getValue(); n++) {
-                    want.add(n);
-                }
-                assertThat(seen.get(row.getKey())).as("the changes of row %d, each once and in order (seed %d: %s)", row.getKey(), seed,
-                        pgsource.story()).isEqualTo(want);
-            }
-            assertThat(changes).hasSize((int) expected);
-            LOG.info("{} changes of {} rows read exactly once after {}", expected, counters.size(), pgsource.story());
+            verifyExactlyOnce(kafka, topic, writer, pgsource);
             pgsource.deleteWorkDirectory();
         } finally {
             writer.stop();
             SourceFixture.execute(pg, source, "SELECT pg_drop_replication_slot('" + slot + "') FROM pg_replication_slots WHERE slot_name = '"
                     + slot + "' AND NOT active");
         }
+    }
+
+    @Test
+    void theBrokerKilledMidStreamAndStartedAgainNothingIsLostNothingTwice() throws Exception {
+        KafkaBroker kafka = KafkaBroker.startOwn();
+        String source = pg.createDatabase("kafka_outage_src");
+        SourceFixture.execute(pg, source, "CREATE TABLE public.counters (id int PRIMARY KEY, n int NOT NULL, pad text)");
+        String slot = "kafka_outage_" + ProcessHandle.current().pid();
+        String prefix = "outage" + seed;
+        Map<String, String> env = env(source, slot, kafka, prefix);
+        env.put("SOURCE_MAX_RECONNECT_DELAY", "2s");
+        Path work = Files.createDirectories(Path.of("target", "it-work", "outage-kafka-" + seed).toAbsolutePath());
+        Writer writer = new Writer(source);
+        try (PgSourceProcess pgsource = new PgSourceProcess(work, env)) {
+            pgsource.start();
+            pgsource.awaitLog("Streaming slot", START);
+            writer.start();
+            Thread.sleep(1_000 + random.nextInt(1_000));
+            kafka.kill();
+            pgsource.note("broker SIGKILLed");
+            Thread.sleep(5_000);
+            kafka.restart();
+            pgsource.note("broker started again");
+            Thread.sleep(1_000);
+            verifyExactlyOnce(kafka, prefix + ".public.counters", writer, pgsource);
+            assertThat(pgsource.runs()).as("one run of pgsource rode out the outage").isEqualTo(1);
+            pgsource.deleteWorkDirectory();
+        } finally {
+            writer.stop();
+            kafka.kill();
+            SourceFixture.execute(pg, source, "SELECT pg_drop_replication_slot('" + slot + "') FROM pg_replication_slots WHERE slot_name = '"
+                    + slot + "' AND NOT active");
+        }
+    }
+
+    /** The settings of a LOG_BASED run into Kafka, big transactions in parts of 500. */
+    private Map<String, String> env(String source, String slot, KafkaBroker kafka, String prefix) {
+        Map<String, String> env = SourceFixture.env(pg, source, "public");
+        env.remove("SYNC_ONCE");
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", slot);
+        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        env.put("SOURCE_MAX_BATCH_SIZE", "500");
+        env.put("DESTINATION", "kafka");
+        env.put("DESTINATION_KAFKA_BROKERS", kafka.bootstrapServers());
+        env.put("DESTINATION_KAFKA_TOPIC_PREFIX", prefix);
+        return env;
+    }
+
+    /**
+     * Stops the writer, waits until the topic holds as many changes as the source made, stops pgsource, and checks that
+     * every row's counter values are on the topic once each, in order.
+     */
+    private void verifyExactlyOnce(KafkaBroker kafka, String topic, Writer writer, PgSourceProcess pgsource) throws Exception {
+        writer.stop();
+        Map<Integer, Integer> counters = writer.counters();
+        long expected = counters.values().stream().mapToLong(n -> n + 1L).sum();
+        pgsource.await(expected + " changes on " + topic, Duration.ofSeconds(120), () -> changes(kafka, topic).size() >= expected);
+        pgsource.stop(Duration.ofSeconds(30));
+        pgsource.note(counters.size() + " rows, " + expected + " changes");
+
+        List<Message> changes = changes(kafka, topic);
+        Map<Integer, List<Integer>> seen = new TreeMap<>();
+        for (Message m : changes) {
+            JsonNode after = JSON.readTree(m.value()).get("after");
+            seen.computeIfAbsent(after.get("id").asInt(), k -> new ArrayList<>()).add(after.get("n").asInt());
+            assertThat(m.key()).isEqualTo("{\"id\":" + after.get("id").asInt() + "}");
+        }
+        assertThat(seen.keySet()).as("every row, seed %d: %s", seed, pgsource.story()).isEqualTo(counters.keySet());
+        for (Map.Entry<Integer, Integer> row : counters.entrySet()) {
+            List<Integer> want = new ArrayList<>();
+            for (int n = 0; n <= row.getValue(); n++) {
+                want.add(n);
+            }
+            assertThat(seen.get(row.getKey())).as("the changes of row %d, each once and in order (seed %d: %s)", row.getKey(), seed,
+                    pgsource.story()).isEqualTo(want);
+        }
+        assertThat(changes).hasSize((int) expected);
+        LOG.info("{} changes of {} rows read exactly once after {}", expected, counters.size(), pgsource.story());
     }
 
     /** The inserts and updates read back (the copy of the empty table says only 't'). */

@@ -180,37 +180,94 @@ public final class KafkaBroker {
                 "-Xms128m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-Dlogback.configurationFile=" + logback, "-cp", System.getProperty("java.class.path"),
                 Launcher.class.getName(), Uuid.randomUuid().toString(), config.toString()));
-        Path log = dir.resolve("broker.log");
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        KafkaBroker started = new KafkaBroker("127.0.0.1:" + brokerPort, "child JVM, log " + dir.resolve("broker.log"));
+        started.child = new Child(command, dir);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            process.destroyForcibly();
-            try {
-                process.waitFor(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            started.child.kill();
             deleteQuietly(dir);
         }, "kafka-broker-stop"));
-        KafkaBroker started = new KafkaBroker("127.0.0.1:" + brokerPort, "child JVM, log " + log);
-        long end = System.nanoTime() + START.toNanos();
-        while (true) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("the test broker ended (exit " + process.exitValue() + ") before it answered: "
-                        + PgSourceProcess.tail(log, 15));
-            }
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, started.bootstrapServers,
-                    AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2_000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 2_000))) {
-                if (!admin.describeCluster().nodes().get(2, TimeUnit.SECONDS).isEmpty()) {
-                    return started;
+        started.child.start(started.bootstrapServers);
+        return started;
+    }
+
+    /**
+     * A broker of the caller's own, in a child JVM (never Testcontainers or PGSOURCE_TEST_KAFKA), which it may kill and
+     * start again on the same ports and data: for outage tests. Skips the calling test when it cannot be started.
+     */
+    public static KafkaBroker startOwn() {
+        try {
+            return childJvm();
+        } catch (Exception e) {
+            Assumptions.abort("no Kafka broker of its own for this test (" + e.getMessage() + ")");
+            return null;
+        }
+    }
+
+    /** SIGKILL of a broker started as a child JVM (its data stays). */
+    public void kill() {
+        requireChild().kill();
+    }
+
+    /** Starts a killed broker again, on its ports and data; returns once it answers. */
+    public void restart() throws Exception {
+        requireChild().start(bootstrapServers);
+    }
+
+    private Child requireChild() {
+        if (child == null) {
+            throw new IllegalStateException("the broker " + bootstrapServers + " (" + origin + ") is not a child JVM of the tests");
+        }
+        return child;
+    }
+
+    private Child child;
+
+    /** The child JVM of a broker: its command (format if needed, then run) and directory. */
+    private static final class Child {
+        private final List<String> command;
+        private final Path dir;
+        private Process process;
+        private int starts;
+
+        Child(List<String> command, Path dir) {
+            this.command = command;
+            this.dir = dir;
+        }
+
+        synchronized void start(String bootstrapServers) throws Exception {
+            Path log = dir.resolve(starts++ == 0 ? "broker.log" : "broker-" + starts + ".log");
+            process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            long end = System.nanoTime() + START.toNanos();
+            while (true) {
+                if (!process.isAlive()) {
+                    throw new IllegalStateException("the test broker ended (exit " + process.exitValue() + ") before it answered: "
+                            + PgSourceProcess.tail(log, 15));
                 }
-            } catch (Exception e) {
-                // not up yet
+                try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                        AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2_000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 2_000))) {
+                    if (!admin.describeCluster().nodes().get(2, TimeUnit.SECONDS).isEmpty()) {
+                        return;
+                    }
+                } catch (Exception e) {
+                    // not up yet
+                }
+                if (System.nanoTime() > end) {
+                    process.destroyForcibly();
+                    throw new IllegalStateException("the test broker did not answer within " + START + ": " + PgSourceProcess.tail(log, 15));
+                }
+                Thread.sleep(200);
             }
-            if (System.nanoTime() > end) {
+        }
+
+        synchronized void kill() {
+            if (process != null) {
                 process.destroyForcibly();
-                throw new IllegalStateException("the test broker did not answer within " + START + ": " + PgSourceProcess.tail(log, 15));
+                try {
+                    process.waitFor(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
-            Thread.sleep(200);
         }
     }
 

@@ -3,6 +3,8 @@
 #   1 FULL_TABLE -> discard vs psql COPY TO STDOUT > /dev/null     2 FULL_TABLE -> postgres vs psql COPY | psql COPY
 #   3 LOG_BASED -> discard vs pg_recvlogical                        4 LOG_BASED -> postgres vs pg_recvlogical
 #   5 commit-to-destination-commit latency at 1,000 rows/s           6 peak RSS of every run, each with -Xmx256m
+#   7 LOG_BASED -> kafka vs pg_recvlogical (only when asked: BENCH_ITEMS=3,7; the broker is BENCH_KAFKA, else the tests'
+#     single-node KRaft broker in a child JVM, from kafka_2.13 on the test classpath)
 #
 #   bench/run.sh [rows]          (default 1000000)
 #
@@ -19,4 +21,10 @@ cd "$(dirname "$0")/.."
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   mvn -q -B ${BENCH_MVN_OPTS:-} -DskipTests package
 fi
-exec java -Xmx512m -cp "target/test-classes:target/classes:target/lib/*" io.pgsource.bench.Bench "$@"
+cp="target/test-classes:target/classes:target/lib/*"
+if [[ ",${BENCH_ITEMS:-}," == *,7,* ]] && [ -z "${BENCH_KAFKA:-}" ]; then
+  # the tests' Kafka broker needs kafka_2.13 (test scope) and the test classes
+  mvn -q -B ${BENCH_MVN_OPTS:-} test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench-test.classpath
+  cp="$cp:$(cat target/bench-test.classpath)"
+fi
+exec java -Xmx512m -cp "$cp" io.pgsource.bench.Bench "$@"

@@ -37,6 +37,9 @@ import java.util.regex.Pattern;
  * <li>latency: commit at the source to commit at the destination (both from {@code track_commit_timestamp}) while a
  * writer commits 100 transactions of 10 rows per second;</li>
  * <li>memory: the peak RSS of every pgsource run, each with {@code -Xmx256m}.</li>
+ * <li>CDC into Kafka (not by default: {@code BENCH_ITEMS=3,7}): the same WAL (a fourth copy of the slot) into
+ * {@code kafka}, until a read_committed consumer has every row; the broker is {@code BENCH_KAFKA} (bootstrap servers)
+ * or the tests' single-node broker in a child JVM.</li>
  * </ol>
  *
  * <p>pgsource's time in 1 and 2 is the batch run as pgsource logs it ("Batch run finished in N ms": discovery, every
@@ -109,7 +112,7 @@ public final class Bench {
         if (items.contains(1) || items.contains(2)) {
             snapshot();
         }
-        if (items.contains(3) || items.contains(4)) {
+        if (items.contains(3) || items.contains(4) || items.contains(7)) {
             String workloads = env("BENCH_CDC_WORKLOADS", "many,one");
             if (workloads.contains("many")) {
                 cdc("1,000-row txns", 1000, "w1");
@@ -254,6 +257,7 @@ public final class Bench {
         if (items.contains(4)) {
             seedDestination();
         }
+        KafkaRun kafka = items.contains(7) ? seedKafka(tag) : null;
         long startLsn;
         long endLsn;
         double load;
@@ -270,7 +274,7 @@ public final class Bench {
             }
             load = (System.nanoTime() - t0) / 1e9;
             endLsn = lsn(s, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn");
-            for (String copy : List.of("_recv", "_discard", "_postgres")) {
+            for (String copy : List.of("_recv", "_discard", "_postgres", "_kafka")) {
                 s.execute("SELECT pg_copy_logical_replication_slot('" + origin + "', '" + origin + copy + "')");
             }
             s.execute("SELECT pg_drop_replication_slot('" + origin + "')");
@@ -329,8 +333,95 @@ public final class Bench {
             }
             dropSlot(origin + "_postgres");
         }
+        if (kafka != null) {
+            cdcIntoKafka(kafka, origin + "_kafka", what, walMb, limit);
+        }
         dropSlot(origin + "_discard");
         dropSlot(origin + "_postgres");
+        dropSlot(origin + "_kafka");
+    }
+
+    // ---------------------------------------------------------------- 7: CDC into Kafka
+
+    /** A kafka destination of one CDC workload: its topics' prefix and transactional id. */
+    private record KafkaRun(String bootstrap, String prefix, String transactionalId) {
+        PgSourceChild env(PgSourceChild child) {
+            return child.env("DESTINATION", "kafka").env("DESTINATION_KAFKA_BROKERS", bootstrap).env("DESTINATION_KAFKA_TOPIC_PREFIX", prefix)
+                    .env("DESTINATION_KAFKA_TRANSACTIONAL_ID", transactionalId);
+        }
+    }
+
+    private String kafkaBootstrap;
+
+    /** BENCH_KAFKA (bootstrap servers), else the tests' broker (a child JVM; needs kafka_2.13 on the classpath: run.sh adds it). */
+    private String kafkaBootstrap() {
+        if (kafkaBootstrap == null) {
+            String given = System.getenv("BENCH_KAFKA");
+            kafkaBootstrap = given != null && !given.isBlank() ? given.strip() : io.pgsource.testsupport.KafkaBroker.get().bootstrapServers();
+        }
+        return kafkaBootstrap;
+    }
+
+    /**
+     * Fresh topics whose position topic holds a complete copy of the (empty) source table, as a user's first run would
+     * leave it, so LOG_BASED on the existing slot streams at once.
+     */
+    private KafkaRun seedKafka(String tag) throws Exception {
+        String prefix = "bench-" + tag + "-" + System.currentTimeMillis();
+        KafkaRun run = new KafkaRun(kafkaBootstrap(), prefix, "pgsource-" + prefix);
+        PgSourceChild child = new PgSourceChild(OUT, "kafka-seed-" + tag);
+        run.env(sourceEnv(child, "FULL_TABLE"));
+        PgSourceChild.Result r = child.start().await(300);
+        if (r.exit() != 0) {
+            throw new IllegalStateException("seeding the kafka destination failed, see " + r.log());
+        }
+        return run;
+    }
+
+    /** LOG_BASED into kafka: from the slot becoming active until a read_committed consumer has every row. */
+    private void cdcIntoKafka(KafkaRun kafka, String slot, String what, double walMb, Double limit) throws Exception {
+        PgSourceChild child = new PgSourceChild(OUT, "log-kafka-" + slot);
+        kafka.env(sourceEnv(child, "LOG_BASED").env("SOURCE_REPLICATION_SLOT", slot));
+        SlotWatch watch = SlotWatch.start(server, slot);
+        double cpu = server.cpuSeconds();
+        child.start();
+        long[] seen = new long[1];
+        long lastVisible = awaitKafkaRows(kafka, child, seen);
+        PgSourceChild.Result r = child.await(900);
+        double serverCpu = serverCpuSince(cpu);
+        double seconds = (lastVisible - watch.activeSinceMillis()) / 1e3;
+        table.add(Line.pgsource("7", "pgsource LOG_BASED -> kafka" + what, rows, seconds, walMb, r.seconds() - seconds, r, serverCpu,
+                limit == null ? Double.NaN : limit / seconds, 0.0));
+        record(r, seen[0] == rows);
+        if (seen[0] != rows) {
+            notes.add(String.format(Locale.ROOT, "!! item 7%s: a read_committed consumer saw %,d records, expected %,d", what, seen[0], rows));
+        }
+    }
+
+    /** Consumes the table's topic with read_committed until it holds every row (or the run ended); returns when (epoch ms). */
+    private long awaitKafkaRows(KafkaRun kafka, PgSourceChild child, long[] seen) throws Exception {
+        String topic = kafka.prefix() + "." + TABLE;
+        Map<String, Object> config = Map.of("bootstrap.servers", kafka.bootstrap(), "isolation.level", "read_committed",
+                "enable.auto.commit", false, "max.partition.fetch.bytes", 8 << 20, "fetch.max.bytes", 64 << 20);
+        try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(config,
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+            var partition = new org.apache.kafka.common.TopicPartition(topic, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            long idle = 0;
+            while (seen[0] < rows) {
+                int n = 0;
+                for (var record : consumer.poll(java.time.Duration.ofMillis(50))) {
+                    n += record.key() != null ? 1 : 0; // a copy's truncate has no key
+                }
+                seen[0] += n;
+                idle = n > 0 ? 0 : idle + 1;
+                if (!child.alive() && idle > 100) {
+                    break;
+                }
+            }
+        }
+        return System.currentTimeMillis();
     }
 
     /** Polls the destination until the row with this id is visible (it comes with the last transaction); returns when (epoch ms). */

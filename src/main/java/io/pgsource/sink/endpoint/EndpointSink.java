@@ -124,7 +124,8 @@ public final class EndpointSink implements Destination {
                 URISupport.sanitizeUri(uri), dir.resolve(POSITIONS_FILE));
     }
 
-    static Format format(String text) {
+    /** {@code destination.format}: pgsource or debezium. */
+    public static Format format(String text) {
         try {
             return Format.valueOf(text.strip().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {

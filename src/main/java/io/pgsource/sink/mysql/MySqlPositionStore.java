@@ -1,0 +1,106 @@
+package io.pgsource.sink.mysql;
+
+import io.pgsource.state.PositionStore;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Optional;
+
+/**
+ * Positions kept in the destination database itself, in the table {@value #TABLE} of the database the tables go to;
+ * the mysql destination writes them in the same transaction as the data (exactly-once).
+ */
+final class MySqlPositionStore implements PositionStore {
+    static final String TABLE = "_pgsource_positions";
+
+    private final MySqlConnection destination;
+    private boolean created;
+
+    MySqlPositionStore(MySqlConnection destination) {
+        this.destination = destination;
+    }
+
+    private String table(Connection c) throws SQLException {
+        return MySqlTypes.quote(destination.tables().database(c)) + "." + MySqlTypes.quote(TABLE);
+    }
+
+    /** Creates the table if missing (DDL: commits on its own, so never inside a batch's transaction). */
+    void create(Connection c) throws SQLException {
+        if (!created) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE DATABASE IF NOT EXISTS " + MySqlTypes.quote(destination.tables().database(c)));
+                s.execute("CREATE TABLE IF NOT EXISTS " + table(c) + " (stream VARCHAR(700) NOT NULL PRIMARY KEY,"
+                        + " position VARCHAR(200) NOT NULL, updated_at DATETIME(6) NOT NULL)"
+                        + " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+            }
+            created = true;
+        }
+    }
+
+    @Override
+    public Optional<String> load(String stream) {
+        synchronized (destination) {
+            try {
+                Connection c = destination.get();
+                try {
+                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
+                    c.commit();
+                    return found;
+                } catch (SQLException e) {
+                    destination.failed(e);
+                    throw e;
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot read the position of " + stream + " at the destination "
+                        + destination.safeUrl() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    @Override
+    public void save(String stream, String position) {
+        synchronized (destination) {
+            try {
+                Connection c = destination.get();
+                try {
+                    create(c);
+                    saveInTransaction(c, stream, position);
+                    c.commit();
+                } catch (SQLException e) {
+                    destination.failed(e);
+                    throw e;
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot save the position of " + stream + " at the destination "
+                        + destination.safeUrl() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The stored position, read inside the caller's transaction; null when none (or no table yet). */
+    String loadInTransaction(Connection c, String stream) throws SQLException {
+        create(c);
+        try (PreparedStatement ps = c.prepareStatement("SELECT position FROM " + table(c) + " WHERE stream = ?")) {
+            ps.setString(1, stream);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
+
+    /** Upserts the position inside the caller's open transaction (the table exists: {@link #create}). */
+    void saveInTransaction(Connection c, String stream, String position) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + table(c) + " (stream, position, updated_at)"
+                + " VALUES (?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)")) {
+            ps.setString(1, stream);
+            ps.setString(2, position);
+            ps.executeUpdate();
+        }
+    }
+
+    void forget() {
+        created = false;
+    }
+}

@@ -83,7 +83,7 @@ final class DemoSource implements AutoCloseable {
         DestinationSettings d = configured.destination();
         String output = switch (d.kind()) {
             case "jsonl" -> d.directory().toAbsolutePath().normalize().toString();
-            case "postgres" -> String.valueOf(d.url());
+            case "postgres", "mysql" -> String.valueOf(d.url());
             default -> "";
         };
         String name = "pgsource-demo-" + System.getProperty("user.name").replaceAll("[^A-Za-z0-9_.-]", "_") + "-"

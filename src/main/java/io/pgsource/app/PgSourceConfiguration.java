@@ -15,6 +15,7 @@ import io.pgsource.route.TypeMappingProcessor;
 import io.pgsource.route.UpsertDeleteRouting;
 import io.pgsource.sink.discard.DiscardSink;
 import io.pgsource.sink.jdbc.PostgresSink;
+import io.pgsource.sink.mysql.MySqlSink;
 import io.pgsource.sink.jsonl.JsonLinesSink;
 import io.pgsource.sink.log.LogSink;
 import io.pgsource.sink.reject.DeadLetterEndpoint;
@@ -58,7 +59,7 @@ import org.slf4j.LoggerFactory;
 public class PgSourceConfiguration implements CamelConfiguration {
     private static final Logger LOG = LoggerFactory.getLogger(PgSourceConfiguration.class);
     /** Destinations that apply a batch in one transaction: the pgoutput: route may combine waiting transactions for them. */
-    private static final Set<String> COMBINING_DESTINATIONS = Set.of("postgres", "discard");
+    private static final Set<String> COMBINING_DESTINATIONS = Set.of("postgres", "mysql", "discard");
 
     @Override
     public void configure(CamelContext context) throws Exception {
@@ -319,6 +320,13 @@ public class PgSourceConfiguration implements CamelConfiguration {
                 }
                 context.addService(sink, true, true);
                 registry.bind(PostgresSink.BEAN_NAME, sink);
+                return sink.positionStore();
+            }
+            case "mysql" -> {
+                MySqlSink sink = new MySqlSink(settings.destination());
+                sink.checkConnection();
+                context.addService(sink, true, true);
+                registry.bind(MySqlSink.BEAN_NAME, sink);
                 return sink.positionStore();
             }
             case "discard" -> {

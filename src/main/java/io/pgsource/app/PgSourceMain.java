@@ -119,6 +119,10 @@ public final class PgSourceMain {
     }
 
     private static void checkAvailable(Settings settings) {
+        if ("mysql".equals(settings.destination().kind()) && settings.destination().url() == null) {
+            throw new ConfigurationException("destination=mysql needs destination.url, e.g. jdbc:mariadb://warehouse:3306/analytics "
+                    + "or jdbc:mysql://warehouse:3306/analytics (plus destination.username and destination.password)");
+        }
         if ("postgres".equals(settings.destination().kind()) && settings.destination().url() == null && settings.source().host() != null) {
             throw new ConfigurationException("destination=postgres needs destination.url, e.g. jdbc:postgresql://warehouse:5432/analytics "
                     + "(plus destination.username and destination.password)");
@@ -177,6 +181,9 @@ public final class PgSourceMain {
 
     /** Where the output went, for the last lines of a run: the jsonl files and their positions; null for other destinations. */
     static String output(DestinationSettings destination) {
+        if ("mysql".equals(destination.kind())) {
+            return "Output: the tables of destination.url, with their positions in `_pgsource_positions` there";
+        }
         if (!"jsonl".equals(destination.kind())) {
             return "postgres".equals(destination.kind()) ? "Output: the tables of destination.url, with their positions in"
                     + " \"_pgsource\".\"positions\" there" : null;

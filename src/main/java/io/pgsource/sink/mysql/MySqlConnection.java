@@ -28,6 +28,7 @@ final class MySqlConnection implements AutoCloseable {
     private final MySqlTables tables;
     private Connection connection;
     private Boolean mariadb;
+    private long maxAllowedPacket = 16L << 20;
 
     MySqlConnection(DestinationSettings settings) {
         if (settings.url() == null || settings.url().isBlank()) {
@@ -73,6 +74,11 @@ final class MySqlConnection implements AutoCloseable {
             connection = open();
         }
         return connection;
+    }
+
+    /** The server's max_allowed_packet, as the last connection read it. */
+    long maxAllowedPacket() {
+        return maxAllowedPacket;
     }
 
     /** Whether the server is MariaDB (else MySQL). */
@@ -122,6 +128,10 @@ final class MySqlConnection implements AutoCloseable {
             s.execute("SET SESSION sql_mode = '" + SQL_MODE + "', time_zone = '+00:00'");
         }
         c.setAutoCommit(false);
+        try (Statement s = c.createStatement(); java.sql.ResultSet rs = s.executeQuery("SELECT @@max_allowed_packet")) {
+            rs.next();
+            maxAllowedPacket = rs.getLong(1);
+        }
         mariadb = c.getMetaData().getDatabaseProductVersion().toLowerCase(java.util.Locale.ROOT).contains("mariadb");
         tables.collation(mariadb);
         LOG.info("connected to destination {}", safeUrl());

@@ -154,6 +154,7 @@ public final class MySqlSink implements Processor, Service {
             destination.tables().ensure(c, schema);
         }
         c.commit();
+        writer.maxAllowedPacket(destination.maxAllowedPacket());
         writer.apply(c, plan);
         if (stream != null) {
             positions.saveInTransaction(c, stream, value);

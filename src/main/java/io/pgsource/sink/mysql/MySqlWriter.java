@@ -43,9 +43,16 @@ final class MySqlWriter {
     private static final int MAX_PLACEHOLDERS = 65_535;
 
     private final MySqlTables tables;
+    /** The most bytes one statement may take: a part of the server's max_allowed_packet. */
+    private long maxStatementBytes = 4L << 20;
 
     MySqlWriter(MySqlTables tables) {
         this.tables = tables;
+    }
+
+    /** The server's max_allowed_packet: statements stay well below it. */
+    void maxAllowedPacket(long bytes) {
+        maxStatementBytes = Math.max(64 << 10, bytes / 3);
     }
 
     void apply(Connection c, WritePlan plan) throws SQLException {
@@ -101,9 +108,28 @@ final class MySqlWriter {
         one.append(')');
         String tail = upsert ? onDuplicateKey(t, written) : "";
         int per = Math.max(1, Math.min(ROWS_PER_STATEMENT, MAX_PLACEHOLDERS / Math.max(1, written.length)));
+        // the values as bound, so a statement's size is known before it is sent: it must fit max_allowed_packet
+        Object[][] values = new Object[rows.size()][];
+        long[] sizes = new long[rows.size()];
+        for (int r = 0; r < rows.size(); r++) {
+            Object[] v = new Object[written.length];
+            long size = 8;
+            for (int j = 0; j < written.length; j++) {
+                v[j] = MySqlTypes.value(rows.get(r).get(written[j]), t.kinds().get(written[j]), t.describe(written[j]));
+                size += estimate(v[j]);
+            }
+            values[r] = v;
+            sizes[r] = size;
+        }
         String full = null;
-        for (int from = 0; from < rows.size(); from += per) {
-            int n = Math.min(per, rows.size() - from);
+        int from = 0;
+        while (from < rows.size()) {
+            int n = 0;
+            long bytes = head.length() + tail.length();
+            while (from + n < rows.size() && n < per && (n == 0 || bytes + sizes[from + n] <= maxStatementBytes)) {
+                bytes += sizes[from + n];
+                n++;
+            }
             String sql;
             if (n == per) {
                 sql = full == null ? full = statement(head, one, n, tail) : full;
@@ -112,14 +138,26 @@ final class MySqlWriter {
             }
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 int p = 1;
-                for (Row row : rows.subList(from, from + n)) {
-                    for (int col : written) {
-                        bind(ps, p++, t, col, row.get(col));
+                for (int r = from; r < from + n; r++) {
+                    for (Object v : values[r]) {
+                        bindValue(ps, p++, v);
                     }
                 }
                 ps.executeUpdate();
             }
+            from += n;
         }
+    }
+
+    /** About how many bytes a bound value takes in a statement (escaped, as UTF-8). */
+    private static long estimate(Object v) {
+        if (v instanceof String s) {
+            return 2L * s.length() + 4;
+        }
+        if (v instanceof byte[] b) {
+            return 2L * b.length + 10;
+        }
+        return 24;
     }
 
     private static String statement(CharSequence head, CharSequence one, int rows, String tail) {
@@ -249,12 +287,10 @@ final class MySqlWriter {
     }
 
     private static void bind(PreparedStatement ps, int index, Target t, int column, Object value) throws SQLException {
-        Object v;
-        try {
-            v = MySqlTypes.value(value, t.kinds().get(column), t.describe(column));
-        } catch (ValueNotHeldException e) {
-            throw e;
-        }
+        bindValue(ps, index, MySqlTypes.value(value, t.kinds().get(column), t.describe(column)));
+    }
+
+    private static void bindValue(PreparedStatement ps, int index, Object v) throws SQLException {
         if (v == null) {
             ps.setNull(index, Types.NULL);
         } else if (v instanceof String s) {

@@ -267,6 +267,26 @@ class MySqlSinkTest {
                 "key", null, null)).hasMessageContaining("Data too long");
     }
 
+    @Test
+    void rowsTogetherBeyondMaxAllowedPacketGoInSeveralStatements() throws Exception {
+        TableSchema t = table("public", "big_rows", List.of("id"), col("id", "integer"), col("body", "text"));
+        long packet;
+        try (Connection c = mysql.connect(db); Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT @@max_allowed_packet")) {
+            rs.next();
+            packet = rs.getLong(1);
+        }
+        int size = 256 * 1024;
+        int rows = (int) Math.min(400, 2 * packet / size + 2); // more than one packet holds, not beyond 100 MB
+        List<ChangeEvent> events = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+            events.add(read(row(t, i, Character.toString('a' + i % 26).repeat(size))));
+        }
+        sink().apply(batch(page("public.big_rows", "p"), events.toArray(ChangeEvent[]::new)), null, null, null);
+        try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
+            assertThat(strings(s, "SELECT CONCAT(COUNT(*), ' ', SUM(LENGTH(body))) FROM big_rows")).containsExactly(rows + " " + (long) rows * size);
+        }
+    }
+
     private static List<String> columnTypes(Statement s, String table) throws SQLException {
         // MySQL 8 prints no display width of integer types, MariaDB does
         return strings(s, "SELECT REGEXP_REPLACE(COLUMN_TYPE, '^(smallint|int|bigint)\\\\(\\\\d+\\\\)$', '\\\\1') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '"

@@ -32,7 +32,7 @@ final class MySqlPositionStore implements PositionStore {
             try (Statement s = c.createStatement()) {
                 s.execute("CREATE DATABASE IF NOT EXISTS " + MySqlTypes.quote(destination.tables().database(c)));
                 s.execute("CREATE TABLE IF NOT EXISTS " + table(c) + " (stream VARCHAR(700) NOT NULL PRIMARY KEY,"
-                        + " position VARCHAR(200) NOT NULL, updated_at DATETIME(6) NOT NULL)"
+                        + " position LONGTEXT NOT NULL, updated_at DATETIME(6) NOT NULL)"
                         + " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
             }
             created = true;

@@ -2,6 +2,8 @@ package io.pgsource.app;
 
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DestinationSettings;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.Destinations;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.embedded.EmbeddedPostgres;
@@ -81,11 +83,7 @@ final class DemoSource implements AutoCloseable {
             return Path.of(set).toAbsolutePath().normalize();
         }
         DestinationSettings d = configured.destination();
-        String output = switch (d.kind()) {
-            case "jsonl" -> d.directory().toAbsolutePath().normalize().toString();
-            case "postgres", "mysql" -> String.valueOf(d.url());
-            default -> "";
-        };
+        String output = Destinations.create(d.kind()).outputIdentity(d);
         String name = "pgsource-demo-" + System.getProperty("user.name").replaceAll("[^A-Za-z0-9_.-]", "_") + "-"
                 + sha256(d.kind() + "\n" + output).substring(0, 12);
         return Path.of(System.getProperty("java.io.tmpdir")).resolve(name);
@@ -198,7 +196,7 @@ final class DemoSource implements AutoCloseable {
      * override what the user configured for the source, which names no server in demo mode. A jsonl output written
      * from another demo database is started over first.
      */
-    Properties overrides(Settings configured) throws SQLException, IOException {
+    Properties overrides(Settings configured) throws Exception {
         Properties p = new Properties();
         p.setProperty("source.host", postgres.host());
         p.setProperty("source.port", Integer.toString(postgres.port()));
@@ -212,20 +210,30 @@ final class DemoSource implements AutoCloseable {
             p.setProperty("source.replication_key", "updated_at");
         }
         DestinationSettings d = configured.destination();
-        if ("jsonl".equals(d.kind())) {
-            claimOutput(d.directory());
-        }
-        if ("postgres".equals(d.kind()) && d.url() == null) {
-            if (!databaseExists("demo_copy")) {
-                postgres.createDatabase("demo_copy");
+        Destinations.create(d.kind()).demo(new Destination.DemoServer() {
+            @Override
+            public String database(String name) throws SQLException {
+                if (!databaseExists(name)) {
+                    postgres.createDatabase(name);
+                }
+                return postgres.jdbcUrl(name);
             }
-            p.setProperty("destination.url", postgres.jdbcUrl("demo_copy"));
-            p.setProperty("destination.username", postgres.superuser());
-            p.setProperty("destination.password", postgres.password());
-            p.setProperty("destination.password_file", "");
-            LOG.info("destination.url is not set: the demo copies into database demo_copy on the embedded server ({}).",
-                    postgres.jdbcUrl("demo_copy"));
-        }
+
+            @Override
+            public String user() {
+                return postgres.superuser();
+            }
+
+            @Override
+            public String password() {
+                return postgres.password();
+            }
+
+            @Override
+            public void claimDirectory(Path directory) throws IOException {
+                claimOutput(directory);
+            }
+        }, d, p);
         return p;
     }
 

@@ -11,16 +11,13 @@ import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
+import io.pgsource.batch.Bookmark;
 import io.pgsource.route.TypeMappingProcessor;
-import io.pgsource.route.UpsertDeleteRouting;
-import io.pgsource.sink.discard.DiscardSink;
-import io.pgsource.sink.jdbc.PostgresSink;
-import io.pgsource.sink.mysql.MySqlSink;
-import io.pgsource.sink.jsonl.JsonLinesSink;
-import io.pgsource.sink.log.LogSink;
-import io.pgsource.sink.reject.DeadLetterEndpoint;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.DestinationContext;
+import io.pgsource.sink.DestinationStep;
+import io.pgsource.sink.Destinations;
 import io.pgsource.state.PositionStore;
-import io.pgsource.state.ShapeCheck;
 import io.pgsource.types.TypeRegistry;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -58,8 +55,6 @@ import org.slf4j.LoggerFactory;
  */
 public class PgSourceConfiguration implements CamelConfiguration {
     private static final Logger LOG = LoggerFactory.getLogger(PgSourceConfiguration.class);
-    /** Destinations that apply a batch in one transaction: the pgoutput: route may combine waiting transactions for them. */
-    private static final Set<String> COMBINING_DESTINATIONS = Set.of("postgres", "mysql", "discard");
 
     @Override
     public void configure(CamelContext context) throws Exception {
@@ -96,14 +91,11 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
         // the server's walsender and for the decoding here), else the text form: the same values either way
         registry.bind("binaryTypes", (IntPredicate) types::decodesBinary);
-        PositionStore positions = bindDestination(context, settings);
-        if ("postgres".equals(settings.destination().kind())) {
-            DestinationTargets.check(settings, tables.stream().map(t -> t.table().id()).toList(), connections,
-                    registry.lookupByNameAndType(PostgresSink.BEAN_NAME, PostgresSink.class));
-        }
-        if (settings.badInput().deadLetterUri() != null && !"postgres".equals(settings.destination().kind())) {
-            LOG.warn("destination.dead_letter_uri is set but destination={} never rejects a change: it is used by the postgres"
-                    + " destination only", settings.destination().kind());
+        Destination destination = openDestination(context, settings, tables.stream().map(t -> t.table().id()).toList(), connections);
+        PositionStore positions = destination.positions();
+        if (settings.badInput().deadLetterUri() != null && !destination.rejectsChanges()) {
+            LOG.warn("destination.dead_letter_uri is set but destination={} never rejects a change: it is used by destinations"
+                    + " that may refuse one (postgres)", destination.name());
         }
         registry.bind("positionStore", positions);
         registry.bind("batchStreams", streams);
@@ -125,7 +117,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // table destinations commit small transactions waiting in line together (one commit, one stored position); event
         // destinations keep one exchange per transaction, as each line names its transaction
         properties.addOverrideProperty("pgsource.combine_transactions",
-                Boolean.toString(COMBINING_DESTINATIONS.contains(settings.destination().kind())));
+                Boolean.toString(destination.transactional()));
         String slot = settings.source().replicationSlot();
         HaSettings ha = settings.sync().ha();
         // with sync.ha the route consumes through master:<view>:pgoutput:..., active on the leader only
@@ -141,11 +133,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         BooleanSupplier leading = ha.enabled() ? () -> LeaderOnlyStreaming.isLeader(context, slot) : () -> true;
         // copies of single tables while the others stream: tables created or published while streaming, schema changes
         // only a copy follows exactly (the postgres and jsonl destinations say which)
-        ShapeCheck shapes = registry.lookupByNameAndType(PostgresSink.BEAN_NAME, PostgresSink.class);
-        if (shapes == null) {
-            shapes = registry.lookupByNameAndType(JsonLinesSink.BEAN_NAME, JsonLinesSink.class);
-        }
-        TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, shapes, leading, readers);
+        TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies);
@@ -305,51 +293,19 @@ public class PgSourceConfiguration implements CamelConfiguration {
         }
     }
 
-    private static PositionStore bindDestination(CamelContext context, Settings settings) throws Exception {
-        Registry registry = context.getRegistry();
-        switch (settings.destination().kind()) {
-            case "postgres" -> {
-                registry.bind(UpsertDeleteRouting.BEAN_NAME, new UpsertDeleteRouting());
-                PostgresSink sink = new PostgresSink(settings.destination());
-                sink.checkConnection();
-                String deadLetterUri = settings.badInput().deadLetterUri();
-                if (deadLetterUri != null) {
-                    DeadLetterEndpoint deadLetters = new DeadLetterEndpoint(context, deadLetterUri);
-                    sink.setDeadLetters(deadLetters);
-                    LOG.info("Changes the destination rejects go to the dead-letter endpoint {}", deadLetters.describe());
-                }
-                context.addService(sink, true, true);
-                registry.bind(PostgresSink.BEAN_NAME, sink);
-                return sink.positionStore();
-            }
-            case "mysql" -> {
-                MySqlSink sink = new MySqlSink(settings.destination());
-                sink.checkConnection();
-                context.addService(sink, true, true);
-                registry.bind(MySqlSink.BEAN_NAME, sink);
-                return sink.positionStore();
-            }
-            case "discard" -> {
-                // benchmark aids, read only here: -Ddestination.discard.assume_copied=true, -Ddestination.discard.latency_file=...
-                PropertiesComponent properties = context.getPropertiesComponent();
-                boolean assumeCopied = Boolean.parseBoolean(properties.resolveProperty("destination.discard.assume_copied").orElse("false").strip());
-                String latencyFile = properties.resolveProperty("destination.discard.latency_file").orElse("").strip();
-                DiscardSink sink = new DiscardSink(assumeCopied, latencyFile.isEmpty() ? null : Path.of(latencyFile));
-                context.addService(sink, true, true);
-                registry.bind(DiscardSink.BEAN_NAME, sink);
-                return sink.positionStore();
-            }
-            case "log" -> {
-                LogSink sink = new LogSink();
-                registry.bind(LogSink.BEAN_NAME, sink);
-                return sink.positionStore();
-            }
-            default -> {
-                JsonLinesSink sink = new JsonLinesSink(settings.destination());
-                context.addService(sink, true, true);
-                registry.bind(JsonLinesSink.BEAN_NAME, sink);
-                return sink.positionStore();
-            }
-        }
+    /**
+     * Opens the configured destination (the registered one {@code destination} names, {@link Destinations}) and binds the
+     * step its route file calls ({@value DestinationStep#BEAN_NAME}), which stops it with Camel.
+     */
+    private static Destination openDestination(CamelContext context, Settings settings, List<TableId> captured,
+            PgSourceConnections connections) throws Exception {
+        Destination destination = Destinations.create(settings.destination().kind());
+        // a table whose copy is complete stores this bookmark (a benchmark aid of the discard destination reports it)
+        String copied = new Bookmark(ReplicationMethod.FULL_TABLE, List.of(), List.of(), true).serialize();
+        destination.open(new DestinationContext(context, settings, captured, connections, copied));
+        DestinationStep step = new DestinationStep(destination);
+        context.addService(step, true, true);
+        context.getRegistry().bind(DestinationStep.BEAN_NAME, step);
+        return destination;
     }
 }

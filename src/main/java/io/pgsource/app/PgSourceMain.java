@@ -7,6 +7,7 @@ import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
+import io.pgsource.sink.Destinations;
 import io.pgsource.state.FilePositionStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -85,7 +86,7 @@ public final class PgSourceMain {
         try {
             props = EffectiveProperties.load(env, systemProperties);
             settings = new SettingsLoader(props::getProperty).load();
-            checkAvailable(settings);
+            Destinations.create(settings.destination().kind()).checkSettings(settings, settings.source().host() == null);
         } catch (ConfigurationException e) {
             LOG.error("{}", e.getMessage());
             return 2;
@@ -118,17 +119,6 @@ public final class PgSourceMain {
         }
     }
 
-    private static void checkAvailable(Settings settings) {
-        if ("mysql".equals(settings.destination().kind()) && settings.destination().url() == null) {
-            throw new ConfigurationException("destination=mysql needs destination.url, e.g. jdbc:mariadb://warehouse:3306/analytics "
-                    + "or jdbc:mysql://warehouse:3306/analytics (plus destination.username and destination.password)");
-        }
-        if ("postgres".equals(settings.destination().kind()) && settings.destination().url() == null && settings.source().host() != null) {
-            throw new ConfigurationException("destination=postgres needs destination.url, e.g. jdbc:postgresql://warehouse:5432/analytics "
-                    + "(plus destination.username and destination.password)");
-        }
-    }
-
     private static int runCamel(Properties props, Settings settings, DemoSource demo) throws Exception {
         Main main = new Main();
         boolean once = settings.sync().once();
@@ -148,7 +138,7 @@ public final class PgSourceMain {
         }
         LOG.info("Syncing {} ({}) from {}:{}/{} into destination '{}'{}{}", settings.source().schemas(), settings.source().replicationMethod(),
                 settings.source().host(), settings.source().port(), settings.source().database(), settings.destination().kind(),
-                "jsonl".equals(settings.destination().kind()) ? " (" + settings.destination().directory().toAbsolutePath().normalize() + ")" : "",
+                where(settings.destination()),
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
@@ -179,35 +169,15 @@ public final class PgSourceMain {
         return code;
     }
 
-    /** Where the output went, for the last lines of a run: the jsonl files and their positions; null for other destinations. */
+    /** Where the output went, for the last lines of a run; null when the destination says nothing. */
     static String output(DestinationSettings destination) {
-        if ("mysql".equals(destination.kind())) {
-            return "Output: the tables of destination.url, with their positions in `_pgsource_positions` there";
-        }
-        if (!"jsonl".equals(destination.kind())) {
-            return "postgres".equals(destination.kind()) ? "Output: the tables of destination.url, with their positions in"
-                    + " \"_pgsource\".\"positions\" there" : null;
-        }
-        Path dir = destination.directory().toAbsolutePath().normalize();
-        List<Path> files = new ArrayList<>();
-        long bytes = 0;
-        if (Files.isDirectory(dir)) {
-            try (Stream<Path> list = Files.list(dir)) {
-                list.filter(f -> f.getFileName().toString().endsWith(".jsonl")).sorted().forEach(files::add);
-                for (Path f : files) {
-                    bytes += Files.size(f);
-                }
-            } catch (IOException | UncheckedIOException e) {
-                return "Output: " + dir + " (cannot be listed: " + e.getMessage() + ")";
-            }
-        }
-        if (files.isEmpty()) {
-            return "Output: no .jsonl file in " + dir + " yet";
-        }
-        List<String> names = files.stream().limit(8).map(f -> f.getFileName().toString()).toList();
-        return String.format(Locale.ROOT, "Output: %d .jsonl file(s) in %s (%s%s; %.1f MB, one JSON line per change), positions in %s",
-                files.size(), dir, String.join(", ", names), files.size() > names.size() ? ", ..." : "",
-                bytes / 1e6, dir.resolve(FilePositionStore.DEFAULT_FILE_NAME));
+        return Destinations.create(destination.kind()).output(destination);
+    }
+
+    /** What the destination's output is told apart by (its directory, its URL), for the first line of a run. */
+    private static String where(DestinationSettings destination) {
+        String identity = Destinations.create(destination.kind()).outputIdentity(destination);
+        return identity.isEmpty() ? "" : " (" + identity + ")";
     }
 
     /** The routes users edit: ./routes when run from the project, else the copies inside the jar. */

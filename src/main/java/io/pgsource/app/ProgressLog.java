@@ -4,7 +4,6 @@ import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
 import io.pgsource.pgoutput.PgOutputConsumer;
-import io.pgsource.route.UpsertDeleteRouting;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -64,9 +63,8 @@ final class ProgressLog implements Processor {
         if (intervalNanos <= 0) {
             return;
         }
-        Object body = exchange.getIn().getBody();
-        // a table destination has turned the batch into its write plan by now, and keeps the batch aside
-        ChangeBatch batch = body instanceof ChangeBatch b ? b : exchange.getProperty(UpsertDeleteRouting.BATCH_PROPERTY, ChangeBatch.class);
+        // the destination route leaves the batch in the body
+        ChangeBatch batch = exchange.getIn().getBody() instanceof ChangeBatch b ? b : null;
         if (batch == null) {
             return;
         }

@@ -15,6 +15,14 @@ public interface PositionStore {
     /** The last durable position of a stream, if any. */
     Optional<String> load(String stream);
 
+    /**
+     * The position of a stream as this instance knows it: what it stored itself, else {@link #load}. Destinations are
+     * the only writers of their positions while this instance runs ({@link #refresh} forgets what it knows).
+     */
+    default Optional<String> current(String stream) throws Exception {
+        return load(stream);
+    }
+
     /** Stores a position after the data it covers is durable. */
     void save(String stream, String position);
 

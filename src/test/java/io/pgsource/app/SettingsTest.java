@@ -78,7 +78,7 @@ class SettingsTest {
         assertThatThrownBy(() -> load(Map.of("SOURCE_BATCH_FETCH_LIMIT", "0"), new Properties()))
                 .hasMessageContaining("source.batch_fetch_limit=0").hasMessageContaining("from 1");
         assertThatThrownBy(() -> load(Map.of("DESTINATION", "kafka"), new Properties()))
-                .hasMessageContaining("jsonl, postgres, mysql, log");
+                .hasMessageContaining("jsonl, postgres, log");
         assertThatThrownBy(() -> load(Map.of("SYNC_INTERVAL", "soon"), new Properties()))
                 .hasMessageContaining("sync.interval=soon");
         assertThatThrownBy(() -> load(Map.of("SOURCE_TABLES", "justatable"), new Properties()))

@@ -1,5 +1,6 @@
 package io.pgsource.batch;
 
+import io.pgsource.sink.TestChanges;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,7 +13,7 @@ import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.SourceConnections;
 import io.pgsource.config.SourceSettings;
 import io.pgsource.config.SslSettings;
-import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.sink.plan.WritePlanner;
 import io.pgsource.sink.jdbc.PostgresSink;
 import io.pgsource.state.MemoryPositionStore;
 import io.pgsource.testsupport.TestPostgres;
@@ -123,7 +124,7 @@ class SnapshotCopyTest {
     }
 
     private static void apply(PostgresSink sink, ChangeBatch page) throws SQLException {
-        sink.apply(UpsertDeleteRouting.plan(page), null);
+        TestChanges.deliver(sink, page, null, null);
     }
 
     @Test
@@ -139,7 +140,7 @@ class SnapshotCopyTest {
         // rows an earlier attempt left at the destination go: the copy replaces the table
         execute(destination, "CREATE SCHEMA snap", "CREATE TABLE snap.items (id int PRIMARY KEY, v text)",
                 "INSERT INTO snap.items VALUES (99, 'stale')");
-        assertThat(SnapshotCopy.completed(sink.positionStore(), tasks)).isFalse();
+        assertThat(SnapshotCopy.completed(sink.positions(), tasks)).isFalse();
 
         String slot = "snap_" + SLOTS.incrementAndGet();
         List<ChangeBatch> pages = new ArrayList<>();
@@ -188,7 +189,7 @@ class SnapshotCopyTest {
         Bookmark firstBookmark = Bookmark.parse(((Position.Batch) itemPages.get(0).position()).bookmark());
         assertThat(firstBookmark).isEqualTo(new Bookmark(ReplicationMethod.FULL_TABLE, List.of("id"), List.of("3"), false));
         assertThat(itemPages.get(3).last()).isTrue();
-        assertThat(SnapshotCopy.completed(sink.positionStore(), tasks)).isTrue();
+        assertThat(SnapshotCopy.completed(sink.positions(), tasks)).isTrue();
     }
 
     @Test

@@ -11,7 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
-import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.config.ConfigurationException;
 import io.pgsource.sink.jdbc.PostgresSink;
 import io.pgsource.sink.jsonl.JsonLinesSink;
 import io.pgsource.sink.log.LogSink;
@@ -49,22 +49,22 @@ class DestinationRoutesTest {
     @Test
     void jsonlRoute() throws Exception {
         JsonLinesSink sink = new JsonLinesSink(dir);
-        try (CamelContext camel = camel("jsonl.camel.yaml", Map.of(JsonLinesSink.BEAN_NAME, sink))) {
+        try (CamelContext camel = camel("jsonl.camel.yaml", Map.of(DestinationStep.BEAN_NAME, new DestinationStep(sink)))) {
             assertThat(camel.getRoute("destination-jsonl")).isNotNull();
             camel.createProducerTemplate().sendBody("direct:destination", batch(page("s.t", "1"), insert(row(t, 1L, "a"))));
         }
         assertThat(Files.readAllLines(dir.resolve("s.t.jsonl"))).hasSize(1);
-        assertThat(sink.positionStore().load("s.t")).contains("1");
+        assertThat(sink.positions().load("s.t")).contains("1");
     }
 
     @Test
     void logRoute() throws Exception {
         LogSink sink = new LogSink();
-        try (CamelContext camel = camel("log.camel.yaml", Map.of(LogSink.BEAN_NAME, sink))) {
+        try (CamelContext camel = camel("log.camel.yaml", Map.of(DestinationStep.BEAN_NAME, new DestinationStep(sink)))) {
             assertThat(camel.getRoute("destination-log")).isNotNull();
             camel.createProducerTemplate().sendBody("direct:destination", batch(page("s.t", "3"), insert(row(t, 1L, "a"))));
         }
-        assertThat(sink.positionStore().load("s.t")).contains("3");
+        assertThat(sink.positions().load("s.t")).contains("3");
     }
 
     @Test
@@ -73,7 +73,7 @@ class DestinationRoutesTest {
         String db = pg.createDatabase("sink_routes");
         PostgresSink sink = new PostgresSink(new DestinationSettings("postgres", pg.jdbcUrl(db), pg.user(), pg.password(), null, null));
         try (CamelContext camel = camel("postgres.camel.yaml",
-                Map.of(UpsertDeleteRouting.BEAN_NAME, new UpsertDeleteRouting(), PostgresSink.BEAN_NAME, sink))) {
+                Map.of(DestinationStep.BEAN_NAME, new DestinationStep(sink)))) {
             assertThat(camel.getRoute("destination-postgres")).isNotNull();
             camel.createProducerTemplate().sendBody("direct:destination", batch(page("s.t", "1"), insert(row(t, 1L, "a"))));
             assertThatThrownBy(() -> camel.createProducerTemplate().sendBody("direct:destination",
@@ -86,7 +86,22 @@ class DestinationRoutesTest {
             rs.next();
             assertThat(rs.getString(1)).isEqualTo("1:a");
         }
-        assertThat(sink.positionStore().load("s.t")).contains("1");
+        assertThat(sink.positions().load("s.t")).contains("1");
         sink.stop();
+    }
+
+    @Test
+    void everyRegisteredDestinationHasItsRouteFileAndTheRegistryNamesThemAll() throws Exception {
+        assertThat(Destinations.names()).contains("discard", "jsonl", "log", "postgres");
+        for (String name : Destinations.names()) {
+            assertThat(Destinations.create(name).name()).isEqualTo(name);
+            try (CamelContext camel = camel(name + ".camel.yaml", Map.of(DestinationStep.BEAN_NAME, new DestinationStep(Destinations.create(name))))) {
+                assertThat(camel.getRoute("destination-" + name)).as(name).isNotNull();
+            }
+        }
+        assertThatThrownBy(() -> Destinations.create("nosuch"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessage("destination=nosuch is not a registered destination: set destination to one of "
+                        + String.join(", ", Destinations.names()));
     }
 }

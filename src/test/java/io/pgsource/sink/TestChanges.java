@@ -8,6 +8,11 @@ import io.pgsource.change.Position;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
+import io.pgsource.change.ChangeHeaders;
+import java.sql.SQLException;
+import org.apache.camel.Exchange;
+import org.apache.camel.impl.DefaultCamelContext;
+import org.apache.camel.support.DefaultExchange;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -71,5 +76,30 @@ public final class TestChanges {
 
     public static Position.Batch page(String stream, String bookmark) {
         return new Position.Batch(stream, bookmark);
+    }
+
+    /**
+     * Delivers a batch to a destination as its route does: through the {@link DestinationStep} (what is applied is left
+     * out, the position stored).
+     *
+     * @param slot          the slot header, or null
+     * @param changesBefore the {@link ChangeHeaders#TX_CHANGES_BEFORE} header, or null
+     */
+    public static void deliver(Destination destination, ChangeBatch batch, String slot, Long changesBefore) throws SQLException {
+        Exchange ex = new DefaultExchange(new DefaultCamelContext());
+        ex.getIn().setBody(batch);
+        if (slot != null) {
+            ex.getIn().setHeader(ChangeHeaders.SLOT, slot);
+        }
+        if (changesBefore != null) {
+            ex.getIn().setHeader(ChangeHeaders.TX_CHANGES_BEFORE, changesBefore);
+        }
+        try {
+            new DestinationStep(destination).process(ex);
+        } catch (SQLException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

@@ -1,12 +1,12 @@
 package io.pgsource.sink.discard;
 
-import io.pgsource.batch.Bookmark;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.Position;
-import io.pgsource.config.ReplicationMethod;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.DestinationContext;
+import io.pgsource.sink.StoredPosition;
 import io.pgsource.state.MemoryPositionStore;
 import io.pgsource.state.PositionStore;
-import io.pgsource.state.Positions;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,21 +15,19 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.camel.Exchange;
-import org.apache.camel.Processor;
-import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code discard} destination (bean {@value #BEAN_NAME}): accepts every batch and drops it, so a run measures
+ * The {@code discard} destination: accepts every batch and drops it, so a run measures
  * everything pgsource does up to the destination. It counts changes and batches and logs the totals and the rate
  * when it stops. Positions are kept in memory only ({@link MemoryPositionStore}).
  *
- * <p>Two benchmark aids, both off by default:
+ * <p>Two benchmark aids, both off by default ({@code -Ddestination.discard.assume_copied=true},
+ * {@code -Ddestination.discard.latency_file=...}):
  * <ul>
  * <li>{@code assumeCopied}: every table's copy counts as complete, so LOG_BASED on an existing slot streams at once
  * instead of first copying the tables (the copy would be discarded anyway);</li>
@@ -37,38 +35,62 @@ import org.slf4j.LoggerFactory;
  * the source commit time to the moment this sink saw the batch (same machine clock).</li>
  * </ul>
  */
-public final class DiscardSink extends ServiceSupport implements Processor {
-    /** The bean name routes refer to. */
-    public static final String BEAN_NAME = "discardSink";
+public final class DiscardSink implements Destination {
+    /** The value of {@code destination} that selects it. */
+    public static final String NAME = "discard";
     private static final Logger LOG = LoggerFactory.getLogger(DiscardSink.class);
-    /** What a finished FULL_TABLE copy of a table stores; reported for every table with assumeCopied. */
-    private static final String COPIED = new Bookmark(ReplicationMethod.FULL_TABLE, List.of(), List.of(), true).serialize();
 
     private final MemoryPositionStore positions = new MemoryPositionStore();
-    private final boolean assumeCopied;
-    private final Path latencyFile;
+    /** What a table whose copy is complete stores; null unless every table's copy is assumed complete. */
+    private String copied;
+    private Path latencyFile;
     private final AtomicLong changes = new AtomicLong();
     private final AtomicLong batches = new AtomicLong();
     private volatile Instant first;
     private volatile Instant last;
     private BufferedWriter latencies;
 
+    /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} reads the benchmark aids. */
+    public DiscardSink() {
+    }
+
     /**
-     * @param assumeCopied report every table's copy as complete (LOG_BASED then streams only)
-     * @param latencyFile  where to write per-transaction latencies in microseconds, or null for none
+     * @param copied      what a table whose copy is complete stores, to report every table's copy as complete (LOG_BASED
+     *                    then streams only); null for none
+     * @param latencyFile where to write per-transaction latencies in microseconds, or null for none
      */
-    public DiscardSink(boolean assumeCopied, Path latencyFile) {
-        this.assumeCopied = assumeCopied;
+    public DiscardSink(String copied, Path latencyFile) {
+        this.copied = copied;
         this.latencyFile = latencyFile;
     }
 
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public void open(DestinationContext context) throws IOException {
+        copied = Boolean.parseBoolean(context.property("destination.discard.assume_copied", "false")) ? context.copiedTable() : null;
+        String file = context.property("destination.discard.latency_file", "");
+        latencyFile = file.isEmpty() ? null : Path.of(file);
+        start();
+    }
+
+    /** Whole batches are dropped in one step: waiting transactions may come combined. */
+    @Override
+    public boolean transactional() {
+        return true;
+    }
+
     /** Positions in memory; with assumeCopied every table stream reads as copied. */
-    public PositionStore positionStore() {
+    @Override
+    public PositionStore positions() {
         return new PositionStore() {
             @Override
             public Optional<String> load(String stream) {
                 Optional<String> stored = positions.load(stream);
-                return stored.isPresent() || !assumeCopied || stream.startsWith("slot:") ? stored : Optional.of(COPIED);
+                return stored.isPresent() || copied == null || stream.startsWith("slot:") ? stored : Optional.of(copied);
             }
 
             @Override
@@ -79,21 +101,19 @@ public final class DiscardSink extends ServiceSupport implements Processor {
     }
 
     @Override
-    public void process(Exchange exchange) throws Exception {
+    public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws IOException {
         Instant now = Instant.now();
-        ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
         if (first == null) {
             first = now;
         }
         last = now;
         changes.addAndGet(batch.size());
         batches.incrementAndGet();
-        Position position = batch.position();
-        if (latencies != null && batch.last() && position instanceof Position.Log log && log.commitTime() != null) {
+        if (latencies != null && batch.last() && batch.position() instanceof Position.Log log && log.commitTime() != null) {
             writeLatency(ChronoUnit.MICROS.between(log.commitTime().toInstant(), now));
         }
         if (position != null) {
-            positions.save(Positions.stream(position, exchange), Positions.value(position));
+            position.save(positions);
         }
     }
 
@@ -103,15 +123,15 @@ public final class DiscardSink extends ServiceSupport implements Processor {
         latencies.flush();
     }
 
-    @Override
-    protected void doStart() throws Exception {
+    /** Opens the latency file, if any. */
+    public void start() throws IOException {
         if (latencyFile != null) {
             latencies = Files.newBufferedWriter(latencyFile, StandardCharsets.UTF_8);
         }
     }
 
     @Override
-    protected synchronized void doStop() throws Exception {
+    public synchronized void close() throws IOException {
         if (latencies != null) {
             latencies.close();
             latencies = null;

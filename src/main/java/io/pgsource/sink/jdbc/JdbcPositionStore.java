@@ -55,6 +55,32 @@ public final class JdbcPositionStore implements PositionStore {
         }
     }
 
+    /** What this instance committed for the stream, else what the table holds (no query while it streams). */
+    @Override
+    public Optional<String> current(String stream) throws SQLException {
+        synchronized (destination) {
+            String known = committedHere.get(stream);
+            if (known != null) {
+                return Optional.of(known);
+            }
+            for (int attempt = 1; ; attempt++) {
+                // a connection that cannot be made fails here first: its SQLException names the setting to fix
+                Connection c = destination.get();
+                try {
+                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
+                    c.commit();
+                    return found;
+                } catch (SQLException e) {
+                    rollbackQuietly(c);
+                    // a connection that died while idle (destination restarted): a read is safe to try once more
+                    if (!destination.discardIfBroken(e) || attempt > 1) {
+                        throw e;
+                    }
+                }
+            }
+        }
+    }
+
     /** Stores a position in its own transaction (the destination itself saves inside the data's transaction). */
     @Override
     public void save(String stream, String position) {

@@ -1,50 +1,41 @@
 package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.ChangeBatch;
-import io.pgsource.change.ChangeHeaders;
-import io.pgsource.change.Position;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DatabaseIdentity;
 import io.pgsource.config.DestinationSettings;
-import io.pgsource.route.UpsertDeleteRouting;
-import io.pgsource.route.WritePlan;
+import io.pgsource.config.Settings;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.DestinationContext;
+import io.pgsource.sink.StoredPosition;
+import io.pgsource.sink.plan.WritePlanner;
+import io.pgsource.sink.plan.WritePlan;
+import io.pgsource.sink.reject.DeadLetterEndpoint;
 import io.pgsource.sink.reject.DestinationErrors;
 import io.pgsource.sink.reject.RejectedChange;
 import io.pgsource.sink.reject.RejectedChangeException;
 import io.pgsource.sink.reject.RejectedChanges;
 import io.pgsource.state.PositionStore;
-import io.pgsource.state.ShapeCheck;
-import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
-import java.util.Map;
-import io.pgsource.state.Positions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Properties;
 import org.apache.camel.Exchange;
-import org.apache.camel.Processor;
-import org.apache.camel.Service;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code postgres} destination (bean {@code postgresSink}): applies a {@link WritePlan} (or a raw
- * {@link ChangeBatch}, planned here) to a PostgreSQL database.
+ * The {@code postgres} destination: applies each batch to a PostgreSQL database ({@code destination.url}), planned
+ * privately by {@link WritePlanner} into per-table upserts, deletes and truncates ({@link WritePlan}).
  *
  * <p>Tables are created from the source's table schemas and gain the columns the source gains (see
  * {@link TargetTables}). The whole plan and the batch's position ({@link JdbcPositionStore}) are written in ONE
- * transaction, then committed: exactly-once, a replay after a crash changes nothing. On any error the transaction
+ * transaction, then committed: exactly-once, a replay after a crash changes nothing ({@link #transactional}: the
+ * {@link io.pgsource.sink.DestinationStep} leaves out what the stored position covers). On any error the transaction
  * is rolled back and the error goes back to the route, so nothing is acknowledged. Batches are applied one at a
  * time on one connection, which is reopened when it broke.
- *
- * <p>Log replication: a source transaction is applied in one destination transaction with its LSN, stored under
- * {@code slot:<slot>}. A batch the destination already holds (its LSN at or below the stored one, see
- * {@link Positions#appliedChanges} for the parts of a big transaction) is skipped without writing anything, so the
- * slot resending from its confirmed position after a crash changes nothing. Each part of a transaction bigger than
- * one batch is committed on its own, with the count of the transaction's changes applied so far; after a crash
- * between parts exactly those changes are skipped when the transaction comes again, however its parts are cut then,
- * so no row of a keyless table is doubled.
  *
  * <p>{@code destination.soft_delete=true}: deleted rows stay, with the source commit time in {@code _deleted_at}
  * (see {@link PlanWriter}).
@@ -55,9 +46,9 @@ import org.slf4j.LoggerFactory;
  * ({@code destination.dead_letter_uri}), the refused changes go there, the rest of the batch is applied and its
  * position stored as usual, and a WARN line says so: never skipped silently.
  */
-public final class PostgresSink implements Processor, Service, ShapeCheck {
-    /** The bean name routes refer to. */
-    public static final String BEAN_NAME = "postgresSink";
+public final class PostgresSink implements Destination {
+    /** The value of {@code destination} that selects it. */
+    public static final String NAME = "postgres";
     private static final Logger LOG = LoggerFactory.getLogger(PostgresSink.class);
 
     /** How upserts are written. */
@@ -68,26 +59,95 @@ public final class PostgresSink implements Processor, Service, ShapeCheck {
         INSERT_VALUES
     }
 
-    private final DestinationConnection destination;
-    private final JdbcPositionStore positions;
-    private final TargetTables tables;
-    private final PlanWriter writer;
-    private final RejectedChangeFinder finder;
+    private DestinationConnection destination;
+    private JdbcPositionStore positions;
+    private TargetTables tables;
+    private PlanWriter writer;
+    private RejectedChangeFinder finder;
     private RejectedChanges deadLetters;
     /** The connection of the previous batch: a failure on it may just mean it died while idle. */
     private Connection lastUsed;
+
+    /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} connects it. */
+    public PostgresSink() {
+    }
 
     public PostgresSink(DestinationSettings settings) {
         this(settings, UpsertMethod.COPY);
     }
 
     public PostgresSink(DestinationSettings settings, UpsertMethod method) {
+        init(settings, method);
+    }
+
+    private void init(DestinationSettings settings, UpsertMethod method) {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
         this.tables = new TargetTables(settings, settings.softDelete(), positions);
         this.writer = new PlanWriter(tables, rows);
         this.finder = new RejectedChangeFinder(new PlanWriter(tables, new InsertValuesWriter(5000)));
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public void checkSettings(Settings settings, boolean demo) {
+        if (settings.destination().url() == null && !demo) {
+            throw new ConfigurationException("destination=postgres needs destination.url, e.g. jdbc:postgresql://warehouse:5432/analytics "
+                    + "(plus destination.username and destination.password)");
+        }
+    }
+
+    @Override
+    public void open(DestinationContext context) throws Exception {
+        checkSettings(context.settings(), false);
+        init(context.settings().destination(), UpsertMethod.COPY);
+        checkConnection();
+        String deadLetterUri = context.settings().badInput().deadLetterUri();
+        if (deadLetterUri != null) {
+            DeadLetterEndpoint letters = new DeadLetterEndpoint(context.camel(), deadLetterUri);
+            setDeadLetters(letters);
+            LOG.info("Changes the destination rejects go to the dead-letter endpoint {}", letters.describe());
+        }
+        DestinationTargets.check(context.settings(), context.captured(), context.source(), this);
+    }
+
+    @Override
+    public boolean transactional() {
+        return true;
+    }
+
+    @Override
+    public boolean rejectsChanges() {
+        return true;
+    }
+
+    @Override
+    public String output(DestinationSettings settings) {
+        return "Output: the tables of destination.url, with their positions in \"_pgsource\".\"positions\" there";
+    }
+
+    @Override
+    public String outputIdentity(DestinationSettings settings) {
+        return settings.url() == null ? "" : DestinationConnection.safeUrl(settings.url());
+    }
+
+    /** The demo copies into database demo_copy on the embedded server unless destination.url is set. */
+    @Override
+    public void demo(DemoServer server, DestinationSettings settings, Properties overrides) throws Exception {
+        if (settings.url() != null) {
+            return;
+        }
+        String url = server.database("demo_copy");
+        overrides.setProperty("destination.url", url);
+        overrides.setProperty("destination.username", server.user());
+        overrides.setProperty("destination.password", server.password());
+        overrides.setProperty("destination.password_file", "");
+        LOG.info("destination.url is not set: the demo copies into database demo_copy on the embedded server ({}).", url);
     }
 
     /** Where refused changes go instead of stopping the sync; null (the default) stops at the first one. */
@@ -111,54 +171,21 @@ public final class PostgresSink implements Processor, Service, ShapeCheck {
     }
 
     /** The positions this destination committed with its data. */
-    public PositionStore positionStore() {
+    @Override
+    public PositionStore positions() {
         return positions;
     }
 
+    /** Applies the batch and stores its position in one transaction. */
     @Override
-    public void process(Exchange exchange) throws Exception {
-        Object body = exchange.getIn().getBody();
-        WritePlan plan = body instanceof ChangeBatch batch ? UpsertDeleteRouting.plan(batch)
-                : exchange.getIn().getMandatoryBody(WritePlan.class);
-        String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
-        ChangeBatch batch = body instanceof ChangeBatch b ? b : exchange.getProperty(UpsertDeleteRouting.BATCH_PROPERTY, ChangeBatch.class);
-        @SuppressWarnings("unchecked")
-        Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
-        apply(plan, batch, slot, exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class), copiedAt);
-    }
-
-    /** Applies the plan and stores its position in one transaction; {@code slot} names the slot of log positions. */
-    public void apply(WritePlan plan, String slot) throws SQLException {
-        apply(plan, null, slot, null);
-    }
-
-    /**
-     * Applies the plan and stores its position in one transaction.
-     *
-     * @param batch         the batch the plan was made of, to find the change the destination refuses and to skip
-     *                      the changes of it already applied; null when unknown (the database's error is then
-     *                      reported for the whole batch, and a part of a transaction is stored as not applied)
-     * @param slot          names the slot of log positions
-     * @param changesBefore how many changes of the batch's source transaction came in its earlier parts
-     *                      ({@link ChangeHeaders#TX_CHANGES_BEFORE}), or null when unknown
-     */
-    public void apply(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore) throws SQLException {
-        apply(plan, batch, slot, changesBefore, null);
-    }
-
-    /**
-     * Applies the plan and stores its position in one transaction, without the changes copies of their tables hold.
-     *
-     * @param copiedAt tables copied while their changes streamed, with the LSN of each copy ({@link ChangeHeaders#COPIED_AT});
-     *                 null for none
-     */
-    public void apply(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore, Map<TableId, Long> copiedAt) throws SQLException {
+    public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws SQLException {
+        WritePlan plan = WritePlanner.plan(batch);
         synchronized (destination) {
             boolean reconnected = false;
             int conflicts = 0;
             while (true) {
                 try {
-                    applyOnce(plan, batch, slot, changesBefore, copiedAt);
+                    applyOnce(plan, batch, position);
                     return;
                 } catch (StaleConnectionException e) {
                     if (reconnected) {
@@ -179,43 +206,16 @@ public final class PostgresSink implements Processor, Service, ShapeCheck {
         }
     }
 
-    private void applyOnce(WritePlan plan, ChangeBatch batch, String slot, Long changesBefore, Map<TableId, Long> copiedAt)
-            throws SQLException {
+    private void applyOnce(WritePlan plan, ChangeBatch batch, StoredPosition position) throws SQLException {
         Connection c = destination.get();
         boolean committing = false;
-        // how many changes of the transaction are applied once this batch is: stored with an earlier part
-        Long changesThrough = batch == null || changesBefore == null ? null : changesBefore + batch.size();
         try {
-            if (plan.position() instanceof Position.Log log) {
-                String stream = Positions.stream(log, slot);
-                String stored = positions.current(c, stream);
-                // without the batch only its position is known
-                ChangeBatch known = batch != null ? batch : new ChangeBatch(List.of(), log, plan.last());
-                if (Positions.alreadyApplied(known, changesBefore, stored)) {
-                    // the slot resent what this destination already committed (a restart after a crash): skip it
-                    LOG.debug("skipping transaction {} at {} ({}): {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()),
-                            plan.last() ? "last part" : "an earlier part", stream, stored);
-                    c.commit();
-                    return;
-                }
-                int applied = Positions.appliedChanges(known, changesBefore, stored);
-                ChangeBatch rest = batch == null ? null : Positions.withoutCopied(Positions.withoutApplied(applied == 0 ? batch
-                        : new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables()), stored),
-                        copiedAt);
-                if (rest != batch) {
-                    // the transaction's first changes, or combined transactions before it, applied before (a restart
-                    // between parts, or the copy's snapshot held them), or changes a later copy of their table holds: the rest
-                    LOG.debug("skipping {} change(s) {} or a copy already holds", batch.size() - rest.size(), stream);
-                    batch = rest;
-                    plan = UpsertDeleteRouting.plan(rest);
-                }
-            }
             try {
                 writer.apply(c, plan);
             } catch (PlanWriter.InsertConflict conflict) {
                 throw conflict; // a key that exists already: the caller applies the plan again with upserts
             } catch (SQLException refused) {
-                if (batch == null || batch.isEmpty() || !DestinationErrors.rejectsChange(refused)) {
+                if (batch.isEmpty() || !DestinationErrors.rejectsChange(refused)) {
                     throw refused;
                 }
                 // start the transaction over and find the refused change(s)
@@ -223,8 +223,8 @@ public final class PostgresSink implements Processor, Service, ShapeCheck {
                 writer.transactionEnded(false);
                 applyAroundRefusals(c, batch);
             }
-            if (plan.position() != null) {
-                positions.saveInTransaction(c, Positions.stream(plan.position(), slot), Positions.value(plan.position(), plan.last(), changesThrough));
+            if (position != null) {
+                positions.saveInTransaction(c, position.stream(), position.value());
             }
             committing = true;
             c.commit();
@@ -329,11 +329,11 @@ public final class PostgresSink implements Processor, Service, ShapeCheck {
     }
 
     @Override
-    public void start() {
-        // connects on the first batch
+    public void close() {
+        stop();
     }
 
-    @Override
+    /** Closes the connection (a later batch opens a new one). */
     public void stop() {
         synchronized (destination) {
             destination.close();

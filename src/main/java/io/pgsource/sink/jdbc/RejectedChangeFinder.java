@@ -2,7 +2,7 @@ package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
-import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.sink.plan.WritePlanner;
 import io.pgsource.sink.reject.DestinationErrors;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -38,7 +38,7 @@ final class RejectedChangeFinder {
      */
     List<Refusal> apply(Connection c, ChangeBatch batch, int limit) throws SQLException {
         // the tables first, outside any savepoint: a table created under a savepoint later rolled back would be missing
-        writer.ensureTables(c, UpsertDeleteRouting.plan(batch));
+        writer.ensureTables(c, WritePlanner.plan(batch));
         List<Refusal> refused = new ArrayList<>();
         writer.upsertsOnly(true);
         try {
@@ -55,7 +55,7 @@ final class RejectedChangeFinder {
         }
         Savepoint savepoint = c.setSavepoint();
         try {
-            writer.apply(c, UpsertDeleteRouting.plan(new ChangeBatch(events, whole.position(), whole.last())));
+            writer.apply(c, WritePlanner.plan(new ChangeBatch(events, whole.position(), whole.last())));
             c.releaseSavepoint(savepoint);
         } catch (SQLException e) {
             c.rollback(savepoint);

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.ChangeEvent;
-import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.sink.json.ChangeEnvelope;
@@ -13,9 +12,10 @@ import io.pgsource.change.TableSchema;
 import io.pgsource.state.CopyNeededException;
 import io.pgsource.state.FilePositionStore;
 import io.pgsource.state.HeldColumns;
-import io.pgsource.state.ShapeCheck;
 import io.pgsource.state.PositionStore;
-import io.pgsource.state.Positions;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.DestinationContext;
+import io.pgsource.sink.StoredPosition;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,30 +30,27 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.stream.Stream;
 import java.util.Set;
 import org.apache.camel.Exchange;
-import org.apache.camel.Processor;
-import org.apache.camel.Service;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code jsonl} destination (bean {@code jsonLinesSink}): one file per table, {@code <schema>.<table>.jsonl}
- * (see {@link FileNames}) in {@code destination.directory}, one {@link ChangeEnvelope} per line, appended.
+ * The {@code jsonl} destination: one file per table, {@code <schema>.<table>.jsonl} (see {@link FileNames}) in
+ * {@code destination.directory}, one {@link ChangeEnvelope} per line, appended.
  *
  * <p><b>Delivery contract: at-least-once.</b> For each batch the lines are written, flushed and forced to disk
- * ({@link FileChannel#force}) for every touched file, and only then is the batch's position saved in
- * {@value FilePositionStore#DEFAULT_FILE_NAME} in the same directory. A crash between the two means the source
- * resumes from the previous position and the last batch is written again: a replay repeats at most the last
- * batch. Every line carries its source position ({@code source.bookmark} or {@code source.lsn}), so consumers can
- * drop repeats. If writing a batch fails, the touched files are cut back to where the batch started (no partial
+ * ({@link FileChannel#force}) for every touched file; only then does the {@link io.pgsource.sink.DestinationStep} save
+ * the batch's position in {@value FilePositionStore#DEFAULT_FILE_NAME} in the same directory. A crash between the two
+ * means the source resumes from the previous position and the last batch is written again: a replay repeats at most
+ * the last batch. Every line carries its source position ({@code source.bookmark} or {@code source.lsn}), so consumers
+ * can drop repeats. If writing a batch fails, the touched files are cut back to where the batch started (no partial
  * lines) and the error goes back to the route, so nothing is acknowledged.
- *
- * <p>Log replication: the position saved is the slot's ({@code slot:<slot>}) LSN. When the slot resends after a
- * restart, a transaction whose LSN is at or below the saved one is skipped, so whole transactions are never written
- * twice; of a big transaction whose parts were written up to a point when the process stopped, the changes written
- * are skipped too (the saved position counts them, see {@link Positions#appliedChanges}), whatever size its parts
- * come in now.
  *
  * <p>Schema changes: lines already written cannot change, so when rows a file describes would no longer show what
  * the source shows under a column's name (a column renamed, added with a default the source gave its older rows, or
@@ -61,26 +58,37 @@ import org.slf4j.LoggerFactory;
  * again (a truncate event, then a read event per row). Which source columns the file holds is kept with the positions
  * ({@link HeldColumns}). A column added without a value for older rows, or dropped, only changes the lines from then on.
  *
- * <p>Files stay open between batches; {@link #stop()} (or {@link #close()}) closes them. Batches are written one at
- * a time.
+ * <p>Files stay open between batches; {@link #close()} closes them. Batches are written one at a time.
  */
-public final class JsonLinesSink implements Processor, Service, ShapeCheck {
-    /** The bean name routes refer to. */
-    public static final String BEAN_NAME = "jsonLinesSink";
+public final class JsonLinesSink implements Destination, AutoCloseable {
+    /** The value of {@code destination} that selects it. */
+    public static final String NAME = "jsonl";
     private static final Logger LOG = LoggerFactory.getLogger(JsonLinesSink.class);
     private static final JsonFactory JSON = new JsonFactory();
 
-    private final Path directory;
-    private final FilePositionStore positions;
+    private Path directory;
+    private FilePositionStore positions;
     private final Map<TableId, TableFile> files = new HashMap<>();
     /** Schemas whose columns are recorded as held ({@link HeldColumns}). */
     private final Set<TableSchema> followed = Collections.newSetFromMap(new IdentityHashMap<>());
 
+    /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} sets its directory. */
+    public JsonLinesSink() {
+    }
+
     public JsonLinesSink(DestinationSettings settings) {
-        this(settings.directory() != null ? settings.directory() : Path.of("output"));
+        this(directory(settings));
     }
 
     public JsonLinesSink(Path directory) {
+        init(directory);
+    }
+
+    private static Path directory(DestinationSettings settings) {
+        return settings.directory() != null ? settings.directory() : Path.of("output");
+    }
+
+    private void init(Path directory) {
         this.directory = directory.toAbsolutePath();
         try {
             Files.createDirectories(this.directory);
@@ -91,9 +99,56 @@ public final class JsonLinesSink implements Processor, Service, ShapeCheck {
         this.positions = new FilePositionStore(this.directory.resolve(FilePositionStore.DEFAULT_FILE_NAME));
     }
 
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public void open(DestinationContext context) {
+        init(directory(context.settings().destination()));
+    }
+
     /** Where the positions of what this destination made durable are kept. */
-    public PositionStore positionStore() {
+    @Override
+    public PositionStore positions() {
         return positions;
+    }
+
+    @Override
+    public String outputIdentity(DestinationSettings settings) {
+        return directory(settings).toAbsolutePath().normalize().toString();
+    }
+
+    /** The directory holds the demo database's output only: another one's is moved aside. */
+    @Override
+    public void demo(DemoServer server, DestinationSettings settings, Properties overrides) throws Exception {
+        server.claimDirectory(directory(settings));
+    }
+
+    /** The .jsonl files and where their positions are. */
+    @Override
+    public String output(DestinationSettings settings) {
+        Path dir = directory(settings).toAbsolutePath().normalize();
+        List<Path> files = new ArrayList<>();
+        long bytes = 0;
+        if (Files.isDirectory(dir)) {
+            try (Stream<Path> list = Files.list(dir)) {
+                list.filter(f -> f.getFileName().toString().endsWith(".jsonl")).sorted().forEach(files::add);
+                for (Path f : files) {
+                    bytes += Files.size(f);
+                }
+            } catch (IOException | UncheckedIOException e) {
+                return "Output: " + dir + " (cannot be listed: " + e.getMessage() + ")";
+            }
+        }
+        if (files.isEmpty()) {
+            return "Output: no .jsonl file in " + dir + " yet";
+        }
+        List<String> names = files.stream().limit(8).map(f -> f.getFileName().toString()).toList();
+        return String.format(Locale.ROOT, "Output: %d .jsonl file(s) in %s (%s%s; %.1f MB, one JSON line per change), positions in %s",
+                files.size(), dir, String.join(", ", names), files.size() > names.size() ? ", ..." : "",
+                bytes / 1e6, dir.resolve(FilePositionStore.DEFAULT_FILE_NAME));
     }
 
     public Path directory() {
@@ -101,38 +156,10 @@ public final class JsonLinesSink implements Processor, Service, ShapeCheck {
     }
 
     @Override
-    public synchronized void process(Exchange exchange) throws Exception {
-        ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
+    public synchronized void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws IOException {
         Integer part = exchange.getIn().getHeader(ChangeHeaders.TX_PART, Integer.class);
-        Long changesBefore = exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class);
-        Long changesThrough = changesBefore == null ? null : changesBefore + batch.size();
-        if (exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) > 1) {
-            // every line names its transaction's position: combined transactions would all carry the last one's
-            throw new IllegalStateException("the jsonl destination takes one transaction per exchange: remove combineTransactions"
-                    + " (or set it to false) on the pgoutput: endpoint of this route");
-        }
-        if (batch.position() instanceof Position.Log log) {
-            String stream = Positions.stream(log, exchange);
-            String stored = positions.load(stream).orElse(null);
-            if (Positions.alreadyApplied(batch, changesBefore, stored)) {
-                // the slot resent a transaction whose lines are already durable here (a restart): skip it
-                LOG.debug("skipping transaction {} at {}: {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()), stream, stored);
-                return;
-            }
-            int applied = Positions.appliedChanges(batch, changesBefore, stored);
-            if (applied > 0) {
-                // its first changes were written before a restart, in parts cut elsewhere
-                batch = new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables());
-            }
-            @SuppressWarnings("unchecked")
-            Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
-            batch = Positions.withoutCopied(batch, copiedAt);
-        }
         Map<TableSchema, HeldColumns> held = follow(batch);
         write(batch, ChangeEnvelope.Part.of(batch, part));
-        if (batch.position() != null) {
-            positions.save(Positions.stream(batch.position(), exchange), Positions.value(batch.position(), batch.last(), changesThrough));
-        }
         if (followed.size() > 10_000) {
             followed.clear(); // bounded, in case a source makes a new schema per batch: they are followed again
         }
@@ -304,13 +331,9 @@ public final class JsonLinesSink implements Processor, Service, ShapeCheck {
         }
     }
 
+    /** Closes the files (a later batch opens them again). */
     @Override
-    public void start() {
-        // files are opened on first use
-    }
-
-    @Override
-    public synchronized void stop() {
+    public synchronized void close() {
         for (TableFile f : files.values()) {
             try {
                 f.json.close();
@@ -319,11 +342,6 @@ public final class JsonLinesSink implements Processor, Service, ShapeCheck {
             }
         }
         files.clear();
-    }
-
-    @Override
-    public void close() {
-        stop();
     }
 
     private record TableFile(Path path, FileChannel channel, JsonGenerator json) {

@@ -81,6 +81,11 @@ final class MySqlConnection implements AutoCloseable {
         return maxAllowedPacket;
     }
 
+    /** Whether there is no open connection (a failure dropped it). */
+    boolean closed() {
+        return connection == null;
+    }
+
     /** Whether the server is MariaDB (else MySQL). */
     boolean mariadb() throws SQLException {
         get();

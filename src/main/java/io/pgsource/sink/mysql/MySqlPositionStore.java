@@ -6,6 +6,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -17,6 +19,10 @@ final class MySqlPositionStore implements PositionStore {
 
     private final MySqlConnection destination;
     private boolean created;
+    /** Positions this instance committed, so the check of each batch against its stream's position costs no query. */
+    private final Map<String, String> committedHere = new HashMap<>();
+    /** Positions written by the open transaction. */
+    private final Map<String, String> pendingWrites = new HashMap<>();
 
     MySqlPositionStore(MySqlConnection destination) {
         this.destination = destination;
@@ -59,6 +65,37 @@ final class MySqlPositionStore implements PositionStore {
         }
     }
 
+    /** What this instance committed for the stream, else what the table holds (one retry on a connection that died idle). */
+    @Override
+    public Optional<String> current(String stream) throws SQLException {
+        synchronized (destination) {
+            String known = committedHere.get(stream);
+            if (known != null) {
+                return Optional.of(known);
+            }
+            for (int attempt = 1; ; attempt++) {
+                Connection c = destination.get();
+                try {
+                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
+                    c.commit();
+                    return found;
+                } catch (SQLException e) {
+                    destination.failed(e);
+                    if (!destination.closed() || attempt > 1) {
+                        throw e;
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void refresh() {
+        synchronized (destination) {
+            committedHere.clear();
+        }
+    }
+
     @Override
     public void save(String stream, String position) {
         synchronized (destination) {
@@ -68,7 +105,9 @@ final class MySqlPositionStore implements PositionStore {
                     create(c);
                     saveInTransaction(c, stream, position);
                     c.commit();
+                    committed(true);
                 } catch (SQLException e) {
+                    committed(false);
                     destination.failed(e);
                     throw e;
                 }
@@ -98,9 +137,17 @@ final class MySqlPositionStore implements PositionStore {
             ps.setString(2, position);
             ps.executeUpdate();
         }
+        pendingWrites.put(stream, position);
     }
 
-    void forget() {
-        created = false;
+    /** After the COMMIT ({@code true}) or a failure ({@code false}: whether a failed COMMIT committed is not known). */
+    void committed(boolean committed) {
+        if (committed) {
+            committedHere.putAll(pendingWrites);
+        } else {
+            committedHere.clear();
+            created = false;
+        }
+        pendingWrites.clear();
     }
 }

@@ -1,65 +1,114 @@
 package io.pgsource.sink.mysql;
 
 import io.pgsource.change.ChangeBatch;
-import io.pgsource.change.ChangeHeaders;
-import io.pgsource.change.Position;
-import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DestinationSettings;
-import io.pgsource.route.UpsertDeleteRouting;
-import io.pgsource.route.WritePlan;
+import io.pgsource.config.Settings;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.DestinationContext;
+import io.pgsource.sink.StoredPosition;
+import io.pgsource.sink.plan.WritePlan;
+import io.pgsource.sink.plan.WritePlanner;
 import io.pgsource.state.PositionStore;
-import io.pgsource.state.Positions;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.List;
-import java.util.Map;
 import org.apache.camel.Exchange;
-import org.apache.camel.Processor;
-import org.apache.camel.Service;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code mysql} destination (bean {@code mysqlSink}): applies each batch to MySQL or MariaDB tables.
+ * The {@code mysql} destination: applies each batch to MySQL or MariaDB tables ({@code destination.url}
+ * {@code jdbc:mariadb://...} or {@code jdbc:mysql://...}).
  *
  * <p>Per batch: the tables it writes are created or given the columns the source added ({@link MySqlTables}; MySQL
- * commits DDL on its own, so this comes first), then in ONE transaction the batch's write plan ({@link MySqlWriter}:
- * upserts, deletes, truncates as DELETE, keyless appends) and its source position ({@link MySqlPositionStore}), then
- * COMMIT: exactly-once, a replay after a crash changes nothing. A log batch the destination already holds (its position
- * at or below the stored one, or the first changes of a transaction applied in part) is left out, as the postgres
- * destination does ({@link Positions}). On any error the transaction is rolled back and the error goes back to the
- * route: nothing is acknowledged.
+ * commits DDL on its own, so this comes first, with statements a replay can run again), then in ONE transaction the
+ * batch's write plan ({@link MySqlWriter}: upserts, deletes, truncates as DELETE, keyless appends) and its source
+ * position ({@link MySqlPositionStore}), then COMMIT: exactly-once, a replay after a crash changes nothing (the
+ * {@link io.pgsource.sink.DestinationStep} leaves out what the stored position covers). On any error the transaction is
+ * rolled back and the error goes back to the route: nothing is acknowledged.
+ *
+ * <p>Not written through Camel's {@code jdbc:} endpoint: it runs one statement per exchange on a connection of its own,
+ * so the plan's statements and the position could not share one transaction without a transaction manager, and a
+ * statement per row is several times slower than the multi-row upserts here (see the README).
  */
-public final class MySqlSink implements Processor, Service {
-    /** The bean name routes refer to. */
-    public static final String BEAN_NAME = "mysqlSink";
+public final class MySqlSink implements Destination {
+    /** {@code destination=mysql}. */
+    public static final String NAME = "mysql";
     private static final Logger LOG = LoggerFactory.getLogger(MySqlSink.class);
 
-    private final MySqlConnection destination;
-    private final MySqlPositionStore positions;
-    private final MySqlWriter writer;
+    private MySqlConnection destination;
+    private MySqlPositionStore positions;
+    private MySqlWriter writer;
     /** The connection of the previous batch: a failure on it may just mean it died while idle. */
     private Connection lastUsed;
 
+    /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} connects it. */
+    public MySqlSink() {
+    }
+
+    /** A destination for these settings (connects on first use). */
     public MySqlSink(DestinationSettings settings) {
+        init(settings);
+    }
+
+    private void init(DestinationSettings settings) {
+        check(settings);
+        this.destination = new MySqlConnection(settings);
+        this.positions = new MySqlPositionStore(destination);
+        this.writer = new MySqlWriter(destination.tables());
+    }
+
+    private static void check(DestinationSettings settings) {
+        if (settings.url() == null || settings.url().isBlank()) {
+            throw new ConfigurationException("destination=mysql needs destination.url, e.g. jdbc:mariadb://warehouse:3306/analytics"
+                    + " or jdbc:mysql://warehouse:3306/analytics (plus destination.username and destination.password)");
+        }
         if (settings.softDelete()) {
             throw new ConfigurationException("destination.soft_delete=true is not supported by destination=mysql: set it to false"
                     + " (deleted rows are removed), or use destination=postgres");
         }
         try {
-            this.destination = new MySqlConnection(settings);
+            MySqlConnection.driverUrl(settings.url().strip());
         } catch (IllegalArgumentException e) {
             throw new ConfigurationException(e.getMessage(), e);
         }
-        this.positions = new MySqlPositionStore(destination);
-        this.writer = new MySqlWriter(destination.tables());
     }
 
-    /** The positions this destination committed with its data. */
-    public PositionStore positionStore() {
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public void checkSettings(Settings settings, boolean demo) {
+        check(settings.destination());
+    }
+
+    @Override
+    public void open(DestinationContext context) throws Exception {
+        init(context.settings().destination());
+        checkConnection();
+    }
+
+    @Override
+    public boolean transactional() {
+        return true;
+    }
+
+    @Override
+    public PositionStore positions() {
         return positions;
+    }
+
+    @Override
+    public String output(DestinationSettings settings) {
+        return "Output: the tables of destination.url, with their positions in " + MySqlPositionStore.TABLE + " there";
+    }
+
+    @Override
+    public String outputIdentity(DestinationSettings settings) {
+        return settings.url() == null ? "" : MySqlConnection.safeUrl(settings.url());
     }
 
     /** Connects now: a wrong URL or password stops pgsource at start with the fix. */
@@ -77,90 +126,58 @@ public final class MySqlSink implements Processor, Service {
     }
 
     @Override
-    public void process(Exchange exchange) throws Exception {
-        ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
-        String slot = exchange.getIn().getHeader(Positions.SLOT_HEADER, String.class);
-        @SuppressWarnings("unchecked")
-        Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
-        apply(batch, slot, exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class), copiedAt);
-    }
-
-    /**
-     * Applies the batch (without what the destination holds already) and stores its position, in one transaction.
-     *
-     * @param slot          names the slot of log positions
-     * @param changesBefore how many changes of the batch's source transaction came in its earlier parts, or null
-     * @param copiedAt      tables copied while their changes streamed, with the LSN of each copy; null for none
-     */
-    public void apply(ChangeBatch batch, String slot, Long changesBefore, Map<TableId, Long> copiedAt) throws SQLException {
+    public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws SQLException {
         synchronized (destination) {
             try {
-                applyOnce(batch, slot, changesBefore, copiedAt);
+                writeOnce(batch, position);
             } catch (StaleConnection e) {
                 // the connection died while idle (destination restarted, idle timeout): nothing was committed, retry once
                 LOG.info("the connection to destination {} was lost while idle; reconnecting", destination.safeUrl());
-                applyOnce(batch, slot, changesBefore, copiedAt);
+                writeOnce(batch, position);
             }
-        }
-    }
-
-    private void applyOnce(ChangeBatch batch, String slot, Long changesBefore, Map<TableId, Long> copiedAt) throws SQLException {
-        Connection c = destination.get();
-        boolean committing = false;
-        try {
-            positions.create(c);
-            String stream = batch.position() == null ? null : Positions.stream(batch.position(), slot);
-            ChangeBatch rest = batch;
-            if (batch.position() instanceof Position.Log log) {
-                String stored = positions.loadInTransaction(c, stream);
-                if (Positions.alreadyApplied(batch, changesBefore, stored)) {
-                    LOG.debug("skipping transaction {} at {}: {} already holds {}", log.txId(), Positions.lsn(log.commitLsn()), stream, stored);
-                    c.commit();
-                    return;
-                }
-                int applied = Positions.appliedChanges(batch, changesBefore, stored);
-                rest = Positions.withoutCopied(Positions.withoutApplied(applied == 0 ? batch
-                        : new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables()), stored), copiedAt);
-            }
-            Long changesThrough = changesBefore == null ? null : changesBefore + batch.size();
-            String value = batch.position() == null ? null : Positions.value(batch.position(), batch.last(), changesThrough);
-            committing = write(c, rest, stream, value);
-        } catch (SQLException | RuntimeException e) {
-            destination.failed(e instanceof SQLException sql ? sql : new SQLException(e.getMessage(), "HY000", e));
-            if (e instanceof SQLException sql) {
-                boolean broken = lastUsed == c && (sql.getSQLState() == null || sql.getSQLState().startsWith("08"));
-                if (broken && !committing) {
-                    lastUsed = null;
-                    throw new StaleConnection(sql);
-                }
-                throw new SQLException("cannot apply a batch at the destination " + destination.safeUrl()
-                        + " (rolled back, nothing stored): " + sql.getMessage(), sql.getSQLState(), sql);
-            }
-            destination.tables().forget();
-            throw e;
-        } finally {
-            lastUsed = c;
         }
     }
 
     /**
      * Creates or checks the batch's tables (DDL, committed on its own), then writes its plan and position in one
-     * transaction and commits it. Returns true (the COMMIT was reached).
+     * transaction and commits it.
      */
-    boolean write(Connection c, ChangeBatch batch, String stream, String value) throws SQLException {
-        WritePlan plan = UpsertDeleteRouting.plan(batch);
-        List<TableSchema> schemas = plan.schemas();
-        for (TableSchema schema : schemas) {
-            destination.tables().ensure(c, schema);
+    private void writeOnce(ChangeBatch batch, StoredPosition position) throws SQLException {
+        Connection c = destination.get();
+        boolean committing = false;
+        boolean stale = false;
+        try {
+            positions.create(c);
+            WritePlan plan = WritePlanner.plan(batch);
+            for (TableSchema schema : plan.schemas()) {
+                destination.tables().ensure(c, schema);
+            }
+            c.commit();
+            writer.maxAllowedPacket(destination.maxAllowedPacket());
+            writer.apply(c, plan);
+            if (position != null) {
+                positions.saveInTransaction(c, position.stream(), position.value());
+            }
+            committing = true;
+            c.commit();
+            positions.committed(true);
+        } catch (SQLException | RuntimeException e) {
+            positions.committed(false);
+            destination.tables().forget();
+            destination.failed(e instanceof SQLException sql ? sql : new SQLException(e.getMessage(), "HY000", e));
+            if (e instanceof SQLException sql) {
+                boolean broken = sql.getSQLState() == null || sql.getSQLState().startsWith("08");
+                if (broken && !committing && c == lastUsed) {
+                    stale = true;
+                    throw new StaleConnection(sql);
+                }
+                throw new SQLException("cannot apply a batch at the destination " + destination.safeUrl()
+                        + " (rolled back, nothing stored): " + sql.getMessage(), sql.getSQLState(), sql);
+            }
+            throw e;
+        } finally {
+            lastUsed = stale ? null : c;
         }
-        c.commit();
-        writer.maxAllowedPacket(destination.maxAllowedPacket());
-        writer.apply(c, plan);
-        if (stream != null) {
-            positions.saveInTransaction(c, stream, value);
-        }
-        c.commit();
-        return true;
     }
 
     /** A failure on a connection that may have died while idle, before anything was committed. */
@@ -171,14 +188,11 @@ public final class MySqlSink implements Processor, Service {
     }
 
     @Override
-    public void start() {
-        // connects on the first batch (or checkConnection)
-    }
-
-    @Override
-    public void stop() {
-        synchronized (destination) {
-            destination.close();
+    public void close() {
+        if (destination != null) {
+            synchronized (destination) {
+                destination.close();
+            }
         }
     }
 }

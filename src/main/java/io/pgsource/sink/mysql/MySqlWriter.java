@@ -1,15 +1,15 @@
 package io.pgsource.sink.mysql;
 
 import io.pgsource.change.Row;
-import io.pgsource.route.WritePlan;
-import io.pgsource.route.WritePlan.Append;
-import io.pgsource.route.WritePlan.Deletes;
-import io.pgsource.route.WritePlan.Move;
-import io.pgsource.route.WritePlan.RemoveOne;
-import io.pgsource.route.WritePlan.Segment;
-import io.pgsource.route.WritePlan.Step;
-import io.pgsource.route.WritePlan.Truncate;
-import io.pgsource.route.WritePlan.Upserts;
+import io.pgsource.sink.plan.WritePlan;
+import io.pgsource.sink.plan.WritePlan.Append;
+import io.pgsource.sink.plan.WritePlan.Deletes;
+import io.pgsource.sink.plan.WritePlan.Move;
+import io.pgsource.sink.plan.WritePlan.RemoveOne;
+import io.pgsource.sink.plan.WritePlan.Segment;
+import io.pgsource.sink.plan.WritePlan.Step;
+import io.pgsource.sink.plan.WritePlan.Truncate;
+import io.pgsource.sink.plan.WritePlan.Upserts;
 import io.pgsource.sink.mysql.MySqlTables.Target;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

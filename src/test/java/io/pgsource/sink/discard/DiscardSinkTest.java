@@ -1,5 +1,6 @@
 package io.pgsource.sink.discard;
 
+import io.pgsource.sink.DestinationStep;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgsource.batch.Bookmark;
@@ -21,25 +22,25 @@ class DiscardSinkTest {
 
     @Test
     void assumeCopiedReportsEveryTableAsCopiedButNoSlotPosition() {
-        DiscardSink sink = new DiscardSink(true, null);
-        Bookmark copied = Bookmark.parse(sink.positionStore().load("public.orders").orElseThrow());
+        DiscardSink sink = new DiscardSink(new Bookmark(ReplicationMethod.FULL_TABLE, List.of(), List.of(), true).serialize(), null);
+        Bookmark copied = Bookmark.parse(sink.positions().load("public.orders").orElseThrow());
         assertThat(copied.completed()).isTrue();
         assertThat(copied.method()).isEqualTo(ReplicationMethod.FULL_TABLE);
-        assertThat(sink.positionStore().load("slot:s")).isEmpty();
-        assertThat(new DiscardSink(false, null).positionStore().load("public.orders")).isEmpty();
+        assertThat(sink.positions().load("slot:s")).isEmpty();
+        assertThat(new DiscardSink(null, null).positions().load("public.orders")).isEmpty();
     }
 
     @Test
     void keepsTheLogPositionAndWritesOneLatencyPerTransaction(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("latency.txt");
-        DiscardSink sink = new DiscardSink(false, file);
+        DiscardSink sink = new DiscardSink(null, file);
         sink.start();
         OffsetDateTime commit = OffsetDateTime.now().minusSeconds(2);
-        sink.process(exchange(new ChangeBatch(List.of(), new Position.Log(0x100, 7, commit), false), "s"));
-        sink.process(exchange(new ChangeBatch(List.of(), new Position.Log(0x200, 7, commit), true), "s"));
-        sink.stop();
+        new DestinationStep(sink).process(exchange(new ChangeBatch(List.of(), new Position.Log(0x100, 7, commit), false), "s"));
+        new DestinationStep(sink).process(exchange(new ChangeBatch(List.of(), new Position.Log(0x200, 7, commit), true), "s"));
+        sink.close();
 
-        assertThat(sink.positionStore().load("slot:s")).contains("0/200");
+        assertThat(sink.positions().load("slot:s")).contains("0/200");
         List<String> lines = Files.readAllLines(file);
         assertThat(lines).hasSize(1); // only the transaction's last part counts
         assertThat(Long.parseLong(lines.get(0))).isBetween(2_000_000L, 60_000_000L);

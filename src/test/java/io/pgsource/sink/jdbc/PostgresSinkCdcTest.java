@@ -1,5 +1,6 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.sink.TestChanges;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.delete;
 import static io.pgsource.sink.TestChanges.insert;
@@ -16,7 +17,7 @@ import io.pgsource.change.Position;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
-import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.sink.plan.WritePlanner;
 import io.pgsource.sink.jdbc.PostgresSink.UpsertMethod;
 import io.pgsource.testsupport.TestPostgres;
 import java.math.BigDecimal;
@@ -95,7 +96,7 @@ class PostgresSinkCdcTest {
     }
 
     private void apply(PostgresSink sink, ChangeBatch batch) throws SQLException {
-        sink.apply(UpsertDeleteRouting.plan(batch), slot);
+        TestChanges.deliver(sink, batch, slot, null);
     }
 
     private static List<String> rows(String sql) throws SQLException {
@@ -141,7 +142,7 @@ class PostgresSinkCdcTest {
         apply(sink, first);
         apply(sink, second);
         assertThat(rows("SELECT * FROM replayed.t ORDER BY id")).containsExactly("1|a2");
-        assertThat(sink.positionStore().load("slot:" + slot)).contains("0/2000");
+        assertThat(sink.positions().load("slot:" + slot)).contains("0/2000");
 
         // the slot resends from an older confirmed position after a crash; a new sink instance, as after a restart
         PostgresSink restarted = sink();
@@ -149,12 +150,12 @@ class PostgresSinkCdcTest {
         assertThat(rows("SELECT * FROM replayed.t ORDER BY id")).containsExactly("1|a2");
         apply(restarted, second);
         assertThat(rows("SELECT * FROM replayed.t ORDER BY id")).containsExactly("1|a2");
-        assertThat(restarted.positionStore().load("slot:" + slot)).contains("0/2000");
+        assertThat(restarted.positions().load("slot:" + slot)).contains("0/2000");
 
         // the next transaction is applied
         apply(restarted, tx(0x3000, 702, insert(row(t, 2, "b again"))));
         assertThat(rows("SELECT * FROM replayed.t ORDER BY id")).containsExactly("1|a2", "2|b again");
-        assertThat(restarted.positionStore().load("slot:" + slot)).contains("0/3000");
+        assertThat(restarted.positions().load("slot:" + slot)).contains("0/3000");
     }
 
     @Test
@@ -177,7 +178,7 @@ class PostgresSinkCdcTest {
                 update(null, row(t, 70, "setenta", null), Set.of("body")));
         apply(sink, p0);
         apply(sink, p1);
-        assertThat(sink.positionStore().load("slot:" + slot)).contains("0/5100");
+        assertThat(sink.positions().load("slot:" + slot)).contains("0/5100");
         List<String> expected = List.of("1|uno|x", "2|dos|w", "8|eight|" + big + "8", "30|thirty|zz", "70|setenta|" + big + "7");
 
         // crash before p2: the slot sends the whole transaction again to a restarted sink
@@ -186,14 +187,14 @@ class PostgresSinkCdcTest {
         apply(restarted, p1);
         apply(restarted, p2);
         assertThat(rows("SELECT id, v, body FROM parts.t ORDER BY id")).isEqualTo(expected);
-        assertThat(restarted.positionStore().load("slot:" + slot)).contains("0/5130");
+        assertThat(restarted.positions().load("slot:" + slot)).contains("0/5130");
 
         // the next transaction's first part carries the LSN just stored (its commit record starts there): applied
         Position.Log next = new Position.Log(0x5130, 12, T0);
         apply(restarted, part(next, 0x5130, false, insert(row(t, 4, "four", "q")), update(null, row(t, 1, "later", "x"))));
         apply(restarted, part(new Position.Log(0x5160, 12, T0), 0x5130, true, insert(row(t, 5, "five", "r"))));
         assertThat(rows("SELECT id, v FROM parts.t WHERE id IN (1, 4, 5) ORDER BY id")).containsExactly("1|later", "4|four", "5|five");
-        assertThat(restarted.positionStore().load("slot:" + slot)).contains("0/5160");
+        assertThat(restarted.positions().load("slot:" + slot)).contains("0/5160");
         List<String> now = rows("SELECT id, v, body FROM parts.t ORDER BY id");
 
         // a later replay of the earlier transaction is skipped, every part of it
@@ -201,7 +202,7 @@ class PostgresSinkCdcTest {
         apply(restarted, p1);
         apply(restarted, p2);
         assertThat(rows("SELECT id, v, body FROM parts.t ORDER BY id")).isEqualTo(now);
-        assertThat(restarted.positionStore().load("slot:" + slot)).contains("0/5160");
+        assertThat(restarted.positions().load("slot:" + slot)).contains("0/5160");
     }
 
     @ParameterizedTest
@@ -337,7 +338,7 @@ class PostgresSinkCdcTest {
                 .hasMessageContaining("ALTER TABLE \"retype\".\"t\" ALTER COLUMN \"v\" TYPE text")
                 .hasMessageContaining("sync.resnapshot");
         assertThat(rows("SELECT * FROM retype.t")).containsExactly("1|5");
-        assertThat(sink.positionStore().load("slot:" + slot)).contains("0/100");
+        assertThat(sink.positions().load("slot:" + slot)).contains("0/100");
 
         // the fix: the user changes the destination column; the same batch goes through
         execute("ALTER TABLE retype.t ALTER COLUMN v TYPE text");

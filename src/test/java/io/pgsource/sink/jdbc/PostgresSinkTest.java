@@ -1,5 +1,6 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.sink.TestChanges;
 import static io.pgsource.sink.TestChanges.batch;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.delete;
@@ -22,7 +23,7 @@ import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
-import io.pgsource.route.UpsertDeleteRouting;
+import io.pgsource.sink.plan.WritePlanner;
 import io.pgsource.sink.jdbc.PostgresSink.UpsertMethod;
 import io.pgsource.testsupport.TestPostgres;
 import java.math.BigDecimal;
@@ -73,7 +74,7 @@ class PostgresSinkTest {
     }
 
     private static void apply(PostgresSink sink, ChangeBatch batch) throws SQLException {
-        sink.apply(UpsertDeleteRouting.plan(batch), null);
+        TestChanges.deliver(sink, batch, null, null);
     }
 
     /** Rows as text, one string per row ("a|b|c"), in the given order. */
@@ -255,17 +256,17 @@ class PostgresSinkTest {
     void storesThePositionWithTheData() throws SQLException {
         TableSchema t = table("pos", "t", List.of("id"), col("id", "integer"));
         PostgresSink sink = sink(UpsertMethod.COPY);
-        assertThat(sink.positionStore().load("pos.t")).isEmpty();
+        assertThat(sink.positions().load("pos.t")).isEmpty();
 
         apply(sink, batch(page("pos.t", "{\"id\":1}"), insert(row(t, 1))));
-        sink.apply(UpsertDeleteRouting.plan(batch(new Position.Log(0x16B3748L, 77, OffsetDateTime.now()), insert(row(t, 2)))), "my_slot");
+        TestChanges.deliver(sink, batch(new Position.Log(0x16B3748L, 77, OffsetDateTime.now()), insert(row(t, 2))), "my_slot", null);
 
-        assertThat(sink.positionStore().load("pos.t")).contains("{\"id\":1}");
-        assertThat(sink.positionStore().load("slot:my_slot")).contains("0/16B3748");
+        assertThat(sink.positions().load("pos.t")).contains("{\"id\":1}");
+        assertThat(sink.positions().load("slot:my_slot")).contains("0/16B3748");
         assertThat(rows("SELECT stream, position FROM _pgsource.positions WHERE stream IN ('pos.t', 'slot:my_slot') ORDER BY stream"))
                 .containsExactly("pos.t|{\"id\":1}", "slot:my_slot|0/16B3748");
         // another instance reads what was committed
-        assertThat(sink(UpsertMethod.COPY).positionStore().load("pos.t")).contains("{\"id\":1}");
+        assertThat(sink(UpsertMethod.COPY).positions().load("pos.t")).contains("{\"id\":1}");
     }
 
     @Test
@@ -274,8 +275,8 @@ class PostgresSinkTest {
         TableSchema t = table("combined", "t", List.of(), col("v", "text"));
         PostgresSink sink = sink(UpsertMethod.COPY);
         // the initial copy, taken at 0/250, holds transactions 1 and 2 (commit records at 0/100 and 0/200)
-        sink.apply(UpsertDeleteRouting.plan(batch(new Position.Log(0x250, 0, OffsetDateTime.now()), insert(row(t, "one")),
-                insert(row(t, "two")))), "combined_slot");
+        TestChanges.deliver(sink, batch(new Position.Log(0x250, 0, OffsetDateTime.now()), insert(row(t, "one")),
+                insert(row(t, "two"))), "combined_slot", null);
         // the slot, behind the copy, sends 1, 2 and 3 combined in one exchange (its position: 3's end LSN)
         List<ChangeEvent> events = new ArrayList<>();
         String[] values = {"one", "two", "three"};
@@ -284,10 +285,10 @@ class PostgresSinkTest {
             events.add(new ChangeEvent(Op.INSERT, t, null, row(t, values[tx - 1]), Set.of(), record));
         }
         ChangeBatch combined = new ChangeBatch(events, new Position.Log(0x380, 3, OffsetDateTime.now()), true);
-        sink.apply(UpsertDeleteRouting.plan(combined), combined, "combined_slot", 0L);
+        TestChanges.deliver(sink, combined, "combined_slot", 0L);
 
         assertThat(rows("SELECT v FROM combined.t ORDER BY v")).containsExactly("one", "three", "two");
-        assertThat(sink.positionStore().load("slot:combined_slot")).contains("0/380");
+        assertThat(sink.positions().load("slot:combined_slot")).contains("0/380");
     }
 
     @ParameterizedTest
@@ -305,13 +306,13 @@ class PostgresSinkTest {
 
         assertThat(rows("SELECT id, v FROM " + schema + ".t")).containsExactly("1|one");
         assertThat(rows("SELECT to_regclass('" + schema + ".fresh') IS NULL")).containsExactly("t");
-        assertThat(sink.positionStore().load(schema)).contains("1");
+        assertThat(sink.positions().load(schema)).contains("1");
 
         // the same sink recovers: the table whose creation was rolled back is created again
         apply(sink, batch(page(schema, "3"), insert(row(fresh, 1)), update(null, row(t, 1, "changed"))));
         assertThat(rows("SELECT id FROM " + schema + ".fresh")).containsExactly("1");
         assertThat(rows("SELECT id, v FROM " + schema + ".t")).containsExactly("1|changed");
-        assertThat(sink.positionStore().load(schema)).contains("3");
+        assertThat(sink.positions().load(schema)).contains("3");
     }
 
     @Test
@@ -326,7 +327,7 @@ class PostgresSinkTest {
 
         apply(sink, second);
         assertThat(rows("SELECT * FROM replay.t ORDER BY id")).isEqualTo(once).containsExactly("1|a2", "4|c", "5|e");
-        assertThat(sink.positionStore().load("replay.t")).contains("2");
+        assertThat(sink.positions().load("replay.t")).contains("2");
     }
 
     @ParameterizedTest
@@ -344,7 +345,7 @@ class PostgresSinkTest {
         apply(sink, batch(page(schema + ".t", "run2"), delete(row(other, 1)), read(row(t, 1, "a2")), read(row(t, 3, "c"))));
         assertThat(rows("SELECT id, v FROM " + schema + ".t ORDER BY id")).containsExactly("1|a2", "2|b", "3|c");
         assertThat(rows("SELECT id FROM " + schema + ".other ORDER BY id")).containsExactly("2");
-        assertThat(sink.positionStore().load(schema + ".t")).contains("run2");
+        assertThat(sink.positions().load(schema + ".t")).contains("run2");
 
         // an insert of a key that exists (a replayed transaction) converges the same way
         apply(sink, batch(page(schema + ".other", "o2"), insert(row(other, 2)), insert(row(other, 3))));
@@ -353,7 +354,7 @@ class PostgresSinkTest {
         // after a truncate the table is empty again: plain inserts, and the rows are right
         apply(sink, batch(page(schema + ".t", "run3"), truncate(t), read(row(t, 5, "e")), read(row(t, 6, "f"))));
         assertThat(rows("SELECT id, v FROM " + schema + ".t ORDER BY id")).containsExactly("5|e", "6|f");
-        assertThat(sink.positionStore().load(schema + ".t")).contains("run3");
+        assertThat(sink.positions().load(schema + ".t")).contains("run3");
     }
 
     @Test
@@ -366,7 +367,7 @@ class PostgresSinkTest {
 
         apply(sink, batch(page("reconnect.t", "2"), insert(row(t, 2))));
         assertThat(rows("SELECT id FROM reconnect.t ORDER BY id")).containsExactly("1", "2");
-        assertThat(sink.positionStore().load("reconnect.t")).contains("2");
+        assertThat(sink.positions().load("reconnect.t")).contains("2");
     }
 
     @Test
@@ -400,7 +401,7 @@ class PostgresSinkTest {
         // a role that does not exist fails under every authentication method
         DestinationSettings noRole = new DestinationSettings("postgres", pg.jdbcUrl(db) + "?password=" + secret,
                 "pgsource_no_such_role", secret, null, null);
-        assertThatThrownBy(() -> new PostgresSink(noRole).apply(UpsertDeleteRouting.plan(b), null))
+        assertThatThrownBy(() -> TestChanges.deliver(new PostgresSink(noRole), b, null, null))
                 .isInstanceOf(SQLException.class)
                 .hasMessageContaining("PostgreSQL at " + pg.jdbcUrl(db))
                 .hasMessageContaining("destination.")
@@ -410,7 +411,7 @@ class PostgresSinkTest {
         DestinationSettings wrong = new DestinationSettings("postgres", pg.jdbcUrl(db), "pgsource_pw_test", secret, null, null);
         PostgresSink wrongSink = new PostgresSink(wrong);
         try {
-            wrongSink.apply(UpsertDeleteRouting.plan(b), null);
+            TestChanges.deliver(wrongSink, b, null, null);
             // trust authentication: the password is not checked; nothing more to assert here
         } catch (SQLException e) {
             if ("28P01".equals(e.getSQLState())) {
@@ -431,7 +432,7 @@ class PostgresSinkTest {
         String url = "jdbc:postgresql://127.0.0.1:" + port + "/nowhere";
         DestinationSettings down = new DestinationSettings("postgres", url, "someone", "hunter2-secret", null, null);
         TableSchema t = table("x", "t", List.of("id"), col("id", "integer"));
-        assertThatThrownBy(() -> new PostgresSink(down).apply(UpsertDeleteRouting.plan(batch(page("x.t", "1"), insert(row(t, 1)))), null))
+        assertThatThrownBy(() -> TestChanges.deliver(new PostgresSink(down), batch(page("x.t", "1"), insert(row(t, 1))), null, null))
                 .hasMessageContaining(url)
                 .hasMessageContaining("Check the host and port in destination.url")
                 .satisfies(e -> assertThat(fullText(e)).doesNotContain("hunter2-secret"));

@@ -1,5 +1,6 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.sink.TestChanges;
 import static io.pgsource.sink.TestChanges.batch;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.page;
@@ -11,8 +12,8 @@ import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
-import io.pgsource.route.UpsertDeleteRouting;
-import io.pgsource.route.WritePlan;
+import io.pgsource.sink.plan.WritePlanner;
+import io.pgsource.sink.plan.WritePlan;
 import io.pgsource.sink.jdbc.PostgresSink.UpsertMethod;
 import io.pgsource.testsupport.TestPostgres;
 import java.math.BigDecimal;
@@ -42,14 +43,14 @@ public final class UpsertMethodsBenchmark {
                         col("id", "bigint"), col("qty", "integer"), col("customer", "text"), col("amount", "numeric(12,2)"),
                         col("note", "text"), col("created_at", "timestamp with time zone"),
                         col("updated_at", "timestamp with time zone"), col("attrs", "jsonb"), col("paid", "boolean"));
-                WritePlan inserts = UpsertDeleteRouting.plan(rows(t, n, 0));
-                WritePlan updates = UpsertDeleteRouting.plan(rows(t, n, 1));
+                ChangeBatch inserts = rows(t, n, 0);
+                ChangeBatch updates = rows(t, n, 1);
                 PostgresSink sink = new PostgresSink(settings, method);
-                sink.apply(UpsertDeleteRouting.plan(rows(t, 1, 0)), null); // connect and create the table
+                TestChanges.deliver(sink, rows(t, 1, 0), null, null); // connect and create the table
                 long t0 = System.nanoTime();
-                sink.apply(inserts, null);
+                TestChanges.deliver(sink, inserts, null, null);
                 long t1 = System.nanoTime();
-                sink.apply(updates, null);
+                TestChanges.deliver(sink, updates, null, null);
                 long t2 = System.nanoTime();
                 sink.stop();
                 System.out.printf("round %d %-13s insert %,7d ms (%,9.0f rows/s)  update %,7d ms (%,9.0f rows/s)%n", round, method,
@@ -61,10 +62,10 @@ public final class UpsertMethodsBenchmark {
                     col("id", "bigint"), col("qty", "integer"), col("customer", "text"), col("amount", "numeric(12,2)"),
                     col("note", "text"), col("created_at", "timestamp with time zone"),
                     col("updated_at", "timestamp with time zone"), col("attrs", "jsonb"), col("paid", "boolean"));
-            WritePlan appends = UpsertDeleteRouting.plan(rows(keyless, n, 0));
-            plain.apply(UpsertDeleteRouting.plan(rows(keyless, 1, 0)), null);
+            ChangeBatch appends = rows(keyless, n, 0);
+            TestChanges.deliver(plain, rows(keyless, 1, 0), null, null);
             long t0 = System.nanoTime();
-            plain.apply(appends, null);
+            TestChanges.deliver(plain, appends, null, null);
             long t1 = System.nanoTime();
             plain.stop();
             System.out.printf("round %d %-13s append %,7d ms (%,9.0f rows/s)%n", round, "PLAIN COPY", (t1 - t0) / 1_000_000, n / ((t1 - t0) / 1e9));
@@ -76,14 +77,14 @@ public final class UpsertMethodsBenchmark {
                     col("note", "text"), col("created_at", "timestamp with time zone"),
                     col("updated_at", "timestamp with time zone"), col("attrs", "jsonb"), col("paid", "boolean"));
             PostgresSink sink = new PostgresSink(settings, method);
-            List<WritePlan> plans = new ArrayList<>();
+            List<ChangeBatch> plans = new ArrayList<>();
             for (int b = 0; b < 2000; b++) {
-                plans.add(UpsertDeleteRouting.plan(rows(t, 5, b)));
+                plans.add(rows(t, 5, b));
             }
-            sink.apply(plans.get(0), null);
+            TestChanges.deliver(sink, plans.get(0), null, null);
             long t0 = System.nanoTime();
-            for (WritePlan p : plans) {
-                sink.apply(p, null);
+            for (ChangeBatch p : plans) {
+                TestChanges.deliver(sink, p, null, null);
             }
             long t1 = System.nanoTime();
             sink.stop();

@@ -1,5 +1,6 @@
 package io.pgsource.sink.jsonl;
 
+import io.pgsource.sink.DestinationStep;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.delete;
 import static io.pgsource.sink.TestChanges.insert;
@@ -53,7 +54,7 @@ class JsonLinesSinkCdcTest {
         if (changesBefore != null) {
             ex.getIn().setHeader(ChangeHeaders.TX_CHANGES_BEFORE, changesBefore);
         }
-        sink.process(ex);
+        new DestinationStep(sink).process(ex);
     }
 
     /** A part of a transaction: its events carry the commit record LSN, the batch the given position. */

@@ -1,5 +1,6 @@
 package io.pgsource.sink.jsonl;
 
+import io.pgsource.sink.DestinationStep;
 import static io.pgsource.sink.TestChanges.batch;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.delete;
@@ -41,7 +42,7 @@ class JsonLinesSinkTest {
         if (slot != null) {
             ex.getIn().setHeader(Positions.SLOT_HEADER, slot);
         }
-        sink.process(ex);
+        new DestinationStep(sink).process(ex);
     }
 
     @Test
@@ -59,8 +60,8 @@ class JsonLinesSinkTest {
             assertThat(Files.readAllLines(dir.resolve("s.b.jsonl"))).containsExactly(
                     "{\"op\":\"c\",\"before\":null,\"after\":{\"msg\":\"hello\\nworld\"},\"source\":{\"schema\":\"s\",\"table\":\"b\",\"stream\":\"s.a\",\"bookmark\":\"7\"}}",
                     "{\"op\":\"t\",\"before\":null,\"after\":null,\"source\":{\"schema\":\"s\",\"table\":\"b\",\"stream\":\"s.a\",\"bookmark\":\"7\"}}");
-            assertThat(sink.positionStore().load("s.a")).contains("7");
-            assertThat(sink.positionStore().load("slot:s1")).contains("0/16B3748");
+            assertThat(sink.positions().load("s.a")).contains("7");
+            assertThat(sink.positions().load("slot:s1")).contains("0/16B3748");
         }
         assertThat(new FilePositionStore(dir.resolve(FilePositionStore.DEFAULT_FILE_NAME)).load("slot:s1")).contains("0/16B3748");
     }
@@ -71,9 +72,9 @@ class JsonLinesSinkTest {
             send(sink, batch(page("s.b", "1"), insert(row(b, "one"))), null);
         }
         try (JsonLinesSink sink = new JsonLinesSink(dir)) {
-            assertThat(sink.positionStore().load("s.b")).contains("1");
+            assertThat(sink.positions().load("s.b")).contains("1");
             send(sink, batch(page("s.b", "2"), insert(row(b, "two"))), null);
-            assertThat(sink.positionStore().load("s.b")).contains("2");
+            assertThat(sink.positions().load("s.b")).contains("2");
         }
         assertThat(Files.readAllLines(dir.resolve("s.b.jsonl"))).hasSize(2)
                 .satisfies(lines -> assertThat(lines.get(0)).contains("\"one\"").contains("\"bookmark\":\"1\""))
@@ -108,7 +109,7 @@ class JsonLinesSinkTest {
             send(sink, batch(page("s.a", "1"), insert(row(a, 1L, "x"))), null);
             assertThatThrownBy(() -> send(sink, batch(page("s.a", "2"), insert(row(a, 2L, "ok")), insert(row(b, "ok")),
                     insert(row(a, 3L, unwritable))), null)).hasMessageContaining("cannot write this value");
-            assertThat(sink.positionStore().load("s.a")).contains("1");
+            assertThat(sink.positions().load("s.a")).contains("1");
             assertThat(Files.readAllLines(dir.resolve("s.a.jsonl"))).hasSize(1);
             assertThat(Files.size(dir.resolve("s.b.jsonl"))).isZero();
 

@@ -1,5 +1,6 @@
 package io.pgsource.sink.log;
 
+import io.pgsource.sink.DestinationStep;
 import static io.pgsource.sink.TestChanges.batch;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.delete;
@@ -35,13 +36,13 @@ class LogSinkTest {
             Exchange ex = new DefaultExchange(new DefaultCamelContext());
             ex.getIn().setBody(batch(page("s.t", "5"), insert(row(t, 1L)), delete(row(t, 1L))));
             LogSink sink = new LogSink();
-            sink.process(ex);
+            new DestinationStep(sink).process(ex);
 
             assertThat(appender.list).extracting(ILoggingEvent::getLevel).containsOnly(Level.INFO);
             assertThat(appender.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
                     "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1},\"source\":{\"schema\":\"s\",\"table\":\"t\",\"stream\":\"s.t\",\"bookmark\":\"5\"}}",
                     "{\"op\":\"d\",\"before\":{\"id\":1},\"after\":null,\"source\":{\"schema\":\"s\",\"table\":\"t\",\"stream\":\"s.t\",\"bookmark\":\"5\"}}");
-            assertThat(sink.positionStore().load("s.t")).contains("5");
+            assertThat(sink.positions().load("s.t")).contains("5");
         } finally {
             logger.detachAppender(appender);
             logger.setLevel(old);

@@ -3,6 +3,7 @@ package io.pgsource.sink.mysql;
 import static io.pgsource.sink.TestChanges.batch;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.delete;
+import static io.pgsource.sink.TestChanges.deliver;
 import static io.pgsource.sink.TestChanges.insert;
 import static io.pgsource.sink.TestChanges.page;
 import static io.pgsource.sink.TestChanges.read;
@@ -70,7 +71,7 @@ class MySqlSinkTest {
 
     @AfterEach
     void stop() {
-        sinks.forEach(MySqlSink::stop);
+        sinks.forEach(MySqlSink::close);
     }
 
     private MySqlSink sink(String url) {
@@ -100,7 +101,7 @@ class MySqlSinkTest {
         OffsetDateTime tstz = OffsetDateTime.of(2024, 5, 6, 9, 8, 9, 123_456_000, ZoneOffset.ofHours(2));
         UUID uuid = UUID.fromString("123e4567-e89b-12d3-a456-426614174000");
         String huge = "1" + "0".repeat(69);
-        sink().apply(batch(page("public.types", "b1"),
+        deliver(sink(), batch(page("public.types", "b1"),
                 read(row(t, 1, true, (short) 7, 9_000_000_000L, 1.5f, 2.25d, new BigDecimal("1234.50"), new BigDecimal(huge),
                         new BigDecimal("3.14159265358979323846264338327950288419716939937510"), "short", "x".repeat(1000), "text ✓",
                         LocalDate.of(2024, 2, 29), LocalDateTime.of(2024, 2, 29, 23, 59, 59, 999_999_000), tstz, LocalTime.of(12, 30),
@@ -108,7 +109,7 @@ class MySqlSinkTest {
                         PgArray.of(List.of(1, 2, 3)), "[1,10)", new Json("{\"a\": [1, 2]}"), uuid, Bytes.of(new byte[] {0, 1, (byte) 255}), "happy")),
                 read(row(t, 2, false, null, null, null, null, null, null, null, null, null, null,
                         Special.INFINITY, Special.INFINITY, Special.NEGATIVE_INFINITY, null, null, null, null, null, null, null, null, null))),
-                null, null, null);
+                null, null);
 
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(columnTypes(s, "types")).containsExactly("int", "tinyint(1)", "smallint", "bigint", "float", "double",
@@ -155,12 +156,12 @@ class MySqlSinkTest {
         TableSchema t = table("public", "odd_values", List.of("id"), col("id", "integer"), col("day", "date"), col("d", "double precision"));
         TableSchema other = table("public", "odd_other", List.of("id"), col("id", "integer"));
         MySqlSink sink = sink();
-        sink.apply(batch(at(100), insert(row(t, 1, LocalDate.of(2000, 1, 1), 1.0d))), "odd", null, null);
+        deliver(sink, batch(at(100), insert(row(t, 1, LocalDate.of(2000, 1, 1), 1.0d))), "odd", null);
         ChangeBatch bc = batch(at(200), insert(row(other, 7)), insert(row(t, 2, LocalDate.of(-43, 3, 15), 1.0d)));
-        assertThatThrownBy(() -> sink.apply(bc, "odd", null, null))
+        assertThatThrownBy(() -> deliver(sink, bc, "odd", null))
                 .isInstanceOf(ValueNotHeldException.class)
                 .hasMessageContaining("`day`").hasMessageContaining("0044-03-15 BC").hasMessageContaining("VARCHAR(64)");
-        assertThatThrownBy(() -> sink.apply(batch(at(200), insert(row(t, 3, null, Double.NaN))), "odd", null, null))
+        assertThatThrownBy(() -> deliver(sink, batch(at(200), insert(row(t, 3, null, Double.NaN))), "odd", null))
                 .isInstanceOf(ValueNotHeldException.class).hasMessageContaining("NaN");
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(count(s, "odd_other")).as("the batch's other rows rolled back with it").isZero();
@@ -169,8 +170,8 @@ class MySqlSinkTest {
             s.execute("ALTER TABLE odd_values MODIFY day VARCHAR(64), MODIFY d VARCHAR(64)");
         }
         MySqlSink fixed = sink();
-        fixed.apply(bc, "odd", null, null);
-        fixed.apply(batch(at(300), insert(row(t, 3, LocalDate.of(2001, 1, 1), Double.NaN))), "odd", null, null);
+        deliver(fixed, bc, "odd", null);
+        deliver(fixed, batch(at(300), insert(row(t, 3, LocalDate.of(2001, 1, 1), Double.NaN))), "odd", null);
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(strings(s, "SELECT CONCAT(id, ' ', day, ' ', d) FROM odd_values ORDER BY id"))
                     .containsExactly("1 2000-01-01 1", "2 0044-03-15 BC 1.0", "3 2001-01-01 NaN");
@@ -192,14 +193,14 @@ class MySqlSinkTest {
                         update(row(t, 1, null, null), row(t, 10, "ten", null), Set.of("note"))),
                 batch(at(300), insert(row(t, 4, "four", "x")), truncate(log), insert(row(log, "c", 3))));
         for (ChangeBatch b : batches) {
-            sink.apply(b, "cdc", null, null);
+            deliver(sink, b, "cdc", null);
         }
         for (ChangeBatch b : batches) {
-            sink.apply(b, "cdc", null, null); // the slot resends after a crash: skipped
+            deliver(sink, b, "cdc", null); // the slot resends after a crash: skipped
         }
         MySqlSink restarted = sink();
         for (ChangeBatch b : batches) {
-            restarted.apply(b, "cdc", null, null);
+            deliver(restarted, b, "cdc", null);
         }
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(strings(s, "SELECT CONCAT_WS('|', id, name, IFNULL(note, 'NULL')) FROM cdc ORDER BY id"))
@@ -219,12 +220,12 @@ class MySqlSinkTest {
         }
         MySqlSink sink = sink();
         // first run: parts of 2, crash after the second part
-        sink.apply(new ChangeBatch(events.subList(0, 2), new Position.Log(480, 500, null), false), "parts", 0L, null);
-        sink.apply(new ChangeBatch(events.subList(2, 4), new Position.Log(480, 500, null), false), "parts", 2L, null);
+        deliver(sink, new ChangeBatch(events.subList(0, 2), new Position.Log(480, 500, null), false), "parts", 0L);
+        deliver(sink, new ChangeBatch(events.subList(2, 4), new Position.Log(480, 500, null), false), "parts", 2L);
         // after the restart: parts of 3
         MySqlSink again = sink();
-        again.apply(new ChangeBatch(events.subList(0, 3), new Position.Log(480, 500, null), false), "parts", 0L, null);
-        again.apply(new ChangeBatch(events.subList(3, 6), commit, true), "parts", 3L, null);
+        deliver(again, new ChangeBatch(events.subList(0, 3), new Position.Log(480, 500, null), false), "parts", 0L);
+        deliver(again, new ChangeBatch(events.subList(3, 6), commit, true), "parts", 3L);
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(strings(s, "SELECT n FROM parts_log ORDER BY n")).containsExactly("0", "1", "2", "3", "4", "5");
         }
@@ -235,8 +236,8 @@ class MySqlSinkTest {
         TableSchema v1 = table("public", "grows", List.of("k"), col("k", "text"), col("a", "integer"));
         TableSchema v2 = table("public", "grows", List.of("k"), col("k", "text"), col("a", "integer"), col("b", "numeric(5,1)"));
         MySqlSink sink = sink();
-        sink.apply(batch(page("public.grows", "p1"), read(row(v1, "a", 1)), read(row(v1, "A", 2)), read(row(v1, "a ", 3))), null, null, null);
-        sink.apply(batch(at(100), insert(row(v2, "b", 4, new BigDecimal("1.5"))), update(null, row(v2, "a", 5, new BigDecimal("2.0")))), "grows", null, null);
+        deliver(sink, batch(page("public.grows", "p1"), read(row(v1, "a", 1)), read(row(v1, "A", 2)), read(row(v1, "a ", 3))), null, null);
+        deliver(sink, batch(at(100), insert(row(v2, "b", 4, new BigDecimal("1.5"))), update(null, row(v2, "a", 5, new BigDecimal("2.0")))), "grows", null);
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(strings(s, "SELECT CONCAT('[', k, ']', a, IFNULL(b, '-')) FROM grows ORDER BY k"))
                     .containsExactlyInAnyOrder("[A]2-", "[a]52.0", "[a ]3-", "[b]41.5");
@@ -247,7 +248,7 @@ class MySqlSinkTest {
     @Test
     void jdbcMysqlUrlsUseTheSameDriverAndOtherUrlsAreRefusedWithTheFix() throws Exception {
         TableSchema t = table("public", "via_mysql_url", List.of("id"), col("id", "integer"));
-        sink("jdbc:mysql://" + mysql.host + ":" + mysql.port + "/" + db).apply(batch(at(100), insert(row(t, 1))), "url", null, null);
+        deliver(sink("jdbc:mysql://" + mysql.host + ":" + mysql.port + "/" + db), batch(at(100), insert(row(t, 1))), "url", null);
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(count(s, "via_mysql_url")).isEqualTo(1);
         }
@@ -262,9 +263,9 @@ class MySqlSinkTest {
         Column[] columns = {col("a", "text"), col("b", "character varying(2000)"), col("c", "bytea"), col("v", "text")};
         TableSchema t = table("public", "text_key", List.of("a", "b", "c"), columns);
         assertThat(MySqlTables.types(t)).containsExactly("VARCHAR(256)", "VARCHAR(256)", "VARBINARY(1024)", "LONGTEXT");
-        sink().apply(batch(at(100), insert(row(t, "x".repeat(256), "y", Bytes.of(new byte[] {1}), "v"))), "key", null, null);
-        assertThatThrownBy(() -> sink().apply(batch(at(200), insert(row(t, "x".repeat(257), "y", Bytes.of(new byte[] {1}), "v"))),
-                "key", null, null)).hasMessageContaining("Data too long");
+        deliver(sink(), batch(at(100), insert(row(t, "x".repeat(256), "y", Bytes.of(new byte[] {1}), "v"))), "key", null);
+        assertThatThrownBy(() -> deliver(sink(), batch(at(200), insert(row(t, "x".repeat(257), "y", Bytes.of(new byte[] {1}), "v"))),
+                "key", null)).hasMessageContaining("Data too long");
     }
 
     @Test
@@ -281,7 +282,7 @@ class MySqlSinkTest {
         for (int i = 0; i < rows; i++) {
             events.add(read(row(t, i, Character.toString('a' + i % 26).repeat(size))));
         }
-        sink().apply(batch(page("public.big_rows", "p"), events.toArray(ChangeEvent[]::new)), null, null, null);
+        deliver(sink(), batch(page("public.big_rows", "p"), events.toArray(ChangeEvent[]::new)), null, null);
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(strings(s, "SELECT CONCAT(COUNT(*), ' ', SUM(LENGTH(body))) FROM big_rows")).containsExactly(rows + " " + (long) rows * size);
         }

@@ -1,11 +1,10 @@
-package io.pgsource.app;
+package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.TableId;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DatabaseIdentity;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.Settings;
-import io.pgsource.sink.jdbc.PostgresSink;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Collection;

@@ -1,4 +1,4 @@
-package io.pgsource.route;
+package io.pgsource.sink.plan;
 
 import io.pgsource.change.Position;
 import io.pgsource.change.Row;

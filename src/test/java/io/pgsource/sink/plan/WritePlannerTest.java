@@ -1,4 +1,4 @@
-package io.pgsource.route;
+package io.pgsource.sink.plan;
 
 import static io.pgsource.sink.TestChanges.batch;
 import static io.pgsource.sink.TestChanges.col;
@@ -18,22 +18,18 @@ import io.pgsource.change.Position;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
-import io.pgsource.route.WritePlan.Append;
-import io.pgsource.route.WritePlan.Move;
-import io.pgsource.route.WritePlan.RemoveOne;
-import io.pgsource.route.WritePlan.Segment;
-import io.pgsource.route.WritePlan.Step;
-import io.pgsource.route.WritePlan.Truncate;
-import io.pgsource.route.WritePlan.Upserts;
+import io.pgsource.sink.plan.WritePlan.Append;
+import io.pgsource.sink.plan.WritePlan.Move;
+import io.pgsource.sink.plan.WritePlan.RemoveOne;
+import io.pgsource.sink.plan.WritePlan.Segment;
+import io.pgsource.sink.plan.WritePlan.Step;
+import io.pgsource.sink.plan.WritePlan.Truncate;
+import io.pgsource.sink.plan.WritePlan.Upserts;
 import java.util.List;
 import java.util.Set;
-import org.apache.camel.CamelContext;
-import org.apache.camel.Exchange;
-import org.apache.camel.impl.DefaultCamelContext;
-import org.apache.camel.support.DefaultExchange;
 import org.junit.jupiter.api.Test;
 
-class UpsertDeleteRoutingTest {
+class WritePlannerTest {
     private static final Position P = page("s.t", "42");
     private final TableSchema t = table("s", "t", List.of("id"), col("id", "bigint"), col("v", "text"), col("big", "text"));
 
@@ -47,7 +43,7 @@ class UpsertDeleteRoutingTest {
 
     @Test
     void severalChangesOfOneKeyCollapseToTheLast() {
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P,
+        WritePlan plan = WritePlanner.plan(batch(P,
                 insert(r(1, "a", "x")), update(null, r(1, "b", "x")), update(null, r(1, "c", "x")),
                 insert(r(2, "a", "y")), delete(r(2, null, null)),
                 delete(r(3, null, null)), insert(r(3, "again", "z"))));
@@ -65,7 +61,7 @@ class UpsertDeleteRoutingTest {
 
     @Test
     void readRowsAndNewInsertsAreMarkedAsInsertsInSourceOrder() {
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P, read(r(1, "a", "x")), read(r(2, "b", "x")),
+        WritePlan plan = WritePlanner.plan(batch(P, read(r(1, "a", "x")), read(r(2, "b", "x")),
                 insert(r(3, "c", "x")), update(null, r(4, "d", "x")), delete(r(5, null, null)), insert(r(5, "e", "x")),
                 insert(r(6, "f", "x")), update(null, r(6, "g", "x")), read(r(7, "h", "x"))));
 
@@ -85,7 +81,7 @@ class UpsertDeleteRoutingTest {
 
     @Test
     void keyChangeDeletesTheOldKeyAndUpsertsTheNewOne() {
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P, insert(r(1, "a", "x")), update(r(1, null, null), r(5, "a2", "x"))));
+        WritePlan plan = WritePlanner.plan(batch(P, insert(r(1, "a", "x")), update(r(1, null, null), r(5, "a2", "x"))));
 
         Segment seg = (Segment) steps(plan, 0).get(0);
         assertThat(seg.deletes().get(0).rows()).extracting(Row::key).containsExactly(List.of(1L));
@@ -94,7 +90,7 @@ class UpsertDeleteRoutingTest {
 
     @Test
     void truncateInTheMiddleClosesTheSegment() {
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P, insert(r(1, "a", "x")), truncate(t), insert(r(1, "b", "y")), insert(r(2, "c", "z"))));
+        WritePlan plan = WritePlanner.plan(batch(P, insert(r(1, "a", "x")), truncate(t), insert(r(1, "b", "y")), insert(r(2, "c", "z"))));
 
         List<Step> steps = steps(plan, 0);
         assertThat(steps).hasSize(3);
@@ -108,7 +104,7 @@ class UpsertDeleteRoutingTest {
         TableSchema log = table("s", "log", List.of(), col("msg", "text"), col("n", "integer"));
         Row a = row(log, "a", 1);
         Row b = row(log, "b", 2);
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P, insert(a), insert(a), read(b), delete(a), insert(a), update(b, row(log, "b", 3))));
+        WritePlan plan = WritePlanner.plan(batch(P, insert(a), insert(a), read(b), delete(a), insert(a), update(b, row(log, "b", 3))));
 
         List<Step> steps = steps(plan, 0);
         assertThat(steps).containsExactly(
@@ -122,14 +118,14 @@ class UpsertDeleteRoutingTest {
     @Test
     void keylessUpdateTakesUnchangedValuesFromTheFullOldRow() {
         TableSchema log = table("s", "log", List.of(), col("msg", "text"), col("big", "text"));
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P, update(row(log, "a", "BIG"), row(log, "b", null), Set.of("big"))));
+        WritePlan plan = WritePlanner.plan(batch(P, update(row(log, "a", "BIG"), row(log, "b", null), Set.of("big"))));
 
         assertThat(steps(plan, 0)).containsExactly(new RemoveOne(row(log, "a", "BIG")), new Append(log, List.of(row(log, "b", "BIG"))));
     }
 
     @Test
     void upsertsAreGroupedByTheirUnchangedColumns() {
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P,
+        WritePlan plan = WritePlanner.plan(batch(P,
                 update(null, r(1, "a", null), Set.of("big")),
                 insert(r(2, "b", "y")),
                 update(null, r(3, "c", null), Set.of("big"))));
@@ -143,7 +139,7 @@ class UpsertDeleteRoutingTest {
     @Test
     void unchangedValuesAreTakenFromAnEarlierChangeOfTheSameKey() {
         Row inserted = r(1, "a", "BIG");
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P, insert(inserted), update(null, r(1, "b", null), Set.of("big"))));
+        WritePlan plan = WritePlanner.plan(batch(P, insert(inserted), update(null, r(1, "b", null), Set.of("big"))));
 
         Segment seg = (Segment) steps(plan, 0).get(0);
         assertThat(seg.upserts()).hasSize(1);
@@ -154,7 +150,7 @@ class UpsertDeleteRoutingTest {
 
     @Test
     void keyChangeWithUnchangedValuesMovesTheDestinationRow() {
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P,
+        WritePlan plan = WritePlanner.plan(batch(P,
                 insert(r(7, "x", "y")),
                 update(r(1, null, null), r(2, "b", null), Set.of("big")),
                 update(null, r(2, "c", null), Set.of("big"))));
@@ -170,7 +166,7 @@ class UpsertDeleteRoutingTest {
     void tablesKeepFirstAppearanceOrderAndSameNamesInTwoSchemasStayApart() {
         TableSchema a = table("a", "t", List.of("id"), col("id", "bigint"));
         TableSchema b = table("b", "t", List.of("id"), col("id", "bigint"));
-        WritePlan plan = UpsertDeleteRouting.plan(batch(P, insert(row(b, 1L)), insert(row(a, 1L)), insert(row(b, 2L))));
+        WritePlan plan = WritePlanner.plan(batch(P, insert(row(b, 1L)), insert(row(a, 1L)), insert(row(b, 2L))));
 
         assertThat(plan.tables()).extracting(WritePlan.TablePlan::table).containsExactly(new TableId("b", "t"), new TableId("a", "t"));
         assertThat(((Segment) steps(plan, 0).get(0)).upserts().get(0).rows()).containsExactly(row(b, 1L), row(b, 2L));
@@ -178,38 +174,24 @@ class UpsertDeleteRoutingTest {
     }
 
     @Test
-    void processorPutsThePlanInTheBody() throws Exception {
-        CamelContext camel = new DefaultCamelContext();
-        Exchange ex = new DefaultExchange(camel);
-        ChangeBatch batch = batch(P, insert(r(1, "a", "x")));
-        ex.getIn().setBody(batch);
-        new UpsertDeleteRouting().process(ex);
-        assertThat(ex.getIn().getBody()).isInstanceOf(WritePlan.class);
-        assertThat(ex.getIn().getBody(WritePlan.class).position()).isEqualTo(P);
-
-        ex.getIn().setBody("not a batch");
-        assertThatThrownBy(() -> new UpsertDeleteRouting().process(ex)).hasMessageContaining("ChangeBatch");
-    }
-
-    @Test
     void aPartOfABiggerTransactionSaysSoInThePlan() {
         Position.Log log = new Position.Log(0x100, 9, null);
         ChangeBatch part = new ChangeBatch(List.of(insert(r(1, "a", "x"))), log, false);
-        WritePlan plan = UpsertDeleteRouting.plan(part);
+        WritePlan plan = WritePlanner.plan(part);
         assertThat(plan.last()).isFalse();
         assertThat(plan.position()).isEqualTo(log);
-        assertThat(UpsertDeleteRouting.plan(batch(log, insert(r(1, "a", "x")))).last()).isTrue();
+        assertThat(WritePlanner.plan(batch(log, insert(r(1, "a", "x")))).last()).isTrue();
     }
 
     @Test
     void cdcShapedKeyChangesWithKeyOnlyOldRows() {
         Row oldKey = r(1, null, null); // REPLICA IDENTITY DEFAULT sends only the key of the old row
-        WritePlan plain = UpsertDeleteRouting.plan(batch(P, update(oldKey, r(2, "b", "body"))));
+        WritePlan plain = WritePlanner.plan(batch(P, update(oldKey, r(2, "b", "body"))));
         Segment seg = (Segment) steps(plain, 0).get(0);
         assertThat(seg.deletes().get(0).rows()).containsExactly(oldKey);
         assertThat(seg.upserts().get(0).rows()).containsExactly(r(2, "b", "body"));
 
-        WritePlan toast = UpsertDeleteRouting.plan(batch(P, update(oldKey, r(2, "b", null), Set.of("big"))));
+        WritePlan toast = WritePlanner.plan(batch(P, update(oldKey, r(2, "b", null), Set.of("big"))));
         assertThat(steps(toast, 0)).containsExactly(new Move(oldKey, r(2, "b", null), Set.of("big")));
     }
 }

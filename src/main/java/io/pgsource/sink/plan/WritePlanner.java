@@ -1,4 +1,4 @@
-package io.pgsource.route;
+package io.pgsource.sink.plan;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
@@ -6,27 +6,25 @@ import io.pgsource.change.Op;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
-import io.pgsource.route.WritePlan.Append;
-import io.pgsource.route.WritePlan.Deletes;
-import io.pgsource.route.WritePlan.Move;
-import io.pgsource.route.WritePlan.RemoveOne;
-import io.pgsource.route.WritePlan.Segment;
-import io.pgsource.route.WritePlan.Step;
-import io.pgsource.route.WritePlan.TablePlan;
-import io.pgsource.route.WritePlan.Truncate;
-import io.pgsource.route.WritePlan.Upserts;
+import io.pgsource.sink.plan.WritePlan.Append;
+import io.pgsource.sink.plan.WritePlan.Deletes;
+import io.pgsource.sink.plan.WritePlan.Move;
+import io.pgsource.sink.plan.WritePlan.RemoveOne;
+import io.pgsource.sink.plan.WritePlan.Segment;
+import io.pgsource.sink.plan.WritePlan.Step;
+import io.pgsource.sink.plan.WritePlan.TablePlan;
+import io.pgsource.sink.plan.WritePlan.Truncate;
+import io.pgsource.sink.plan.WritePlan.Upserts;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.camel.Exchange;
-import org.apache.camel.Processor;
 
 /**
- * The {@code upsertDeleteRouting} processor: turns the {@link ChangeBatch} in the body into a {@link WritePlan} for
- * a table destination (the next step of the route writes it).
+ * Plans a table destination's writes: turns a {@link ChangeBatch} into a {@link WritePlan}. Table destinations (postgres,
+ * mysql) call it privately inside their {@code write}; no route sees a plan.
  *
  * <p>Per table, in order of first appearance: changes of a keyed table collapse per key (the last change of a key
  * wins: READ/INSERT/UPDATE upsert the new row, DELETE deletes the key, an UPDATE that changes the key deletes the
@@ -37,27 +35,8 @@ import org.apache.camel.Processor;
  * writer may insert plainly. READ rows come from one scan of a table, so their keys are distinct: they skip the
  * per-key collapse.
  */
-public final class UpsertDeleteRouting implements Processor {
-    /** The bean name routes refer to. */
-    public static final String BEAN_NAME = "upsertDeleteRouting";
-    /**
-     * Exchange property: the {@link ChangeBatch} a plan was made of, so the destination can name (or set aside) the one
-     * change it refuses.
-     */
-    public static final String BATCH_PROPERTY = "PgSourceChangeBatch";
-
-    @Override
-    public void process(Exchange exchange) {
-        Object body = exchange.getIn().getBody();
-        if (body instanceof WritePlan) {
-            return;
-        }
-        if (!(body instanceof ChangeBatch batch)) {
-            throw new IllegalArgumentException("upsertDeleteRouting expects a ChangeBatch body, got "
-                    + (body == null ? "null" : body.getClass().getName()));
-        }
-        exchange.setProperty(BATCH_PROPERTY, batch);
-        exchange.getIn().setBody(plan(batch));
+public final class WritePlanner {
+    private WritePlanner() {
     }
 
     /** The write plan of a batch. Does not modify the batch's rows. */

@@ -1,0 +1,91 @@
+package io.pgsource.sink;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.TableId;
+import io.pgsource.state.Positions;
+import java.util.Map;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.support.service.ServiceSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The step every destination route calls (bean {@value #BEAN_NAME}): the one place where what a destination already
+ * holds is left out and where the position is stored.
+ *
+ * <ol>
+ * <li>The stored position of the batch's stream is read ({@link io.pgsource.state.PositionStore#current}); what it
+ * covers is cut: a whole batch the destination holds (the slot resent it after a restart) is skipped without calling
+ * the destination, the leading changes of a transaction applied in part are cut ({@link Positions#appliedChanges}),
+ * as are combined transactions applied before ({@link Positions#withoutApplied}) and changes that a copy of their table
+ * holds ({@link Positions#withoutCopied}).</li>
+ * <li>The position the batch advances to is computed ({@link Positions#value(io.pgsource.change.Position, boolean, Long)}:
+ * a part of a big transaction counts the changes applied so far).</li>
+ * <li>{@link Destination#write} makes the rest durable; a transactional destination stores the position with it.</li>
+ * <li>Otherwise the position is stored now, after the data is durable (at-least-once: a crash in between repeats at most
+ * this batch).</li>
+ * </ol>
+ * An exception anywhere goes back to the route: nothing is stored, nothing acknowledged.
+ */
+public final class DestinationStep extends ServiceSupport implements Processor {
+    /** The bean name destination routes refer to. */
+    public static final String BEAN_NAME = "destination";
+    private static final Logger LOG = LoggerFactory.getLogger(DestinationStep.class);
+
+    private final Destination destination;
+
+    public DestinationStep(Destination destination) {
+        this.destination = destination;
+    }
+
+    public Destination destination() {
+        return destination;
+    }
+
+    @Override
+    public void process(Exchange exchange) throws Exception {
+        ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
+        if (!destination.transactional() && exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) > 1) {
+            // every event names its transaction's position: combined transactions would all carry the last one's
+            throw new IllegalStateException("the " + destination.name() + " destination takes one transaction per exchange: remove"
+                    + " combineTransactions (or set it to false) on the pgoutput: endpoint of this route");
+        }
+        Long changesBefore = exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class);
+        StoredPosition position = null;
+        if (batch.position() != null) {
+            String stream = Positions.stream(batch.position(), exchange);
+            Long changesThrough = changesBefore == null ? null : changesBefore + batch.size();
+            position = new StoredPosition(stream, Positions.value(batch.position(), batch.last(), changesThrough));
+            String stored = destination.positions().current(stream).orElse(null);
+            if (Positions.alreadyApplied(batch, changesBefore, stored)) {
+                // the slot resent what this destination already holds (a restart after a crash): skip it
+                LOG.debug("skipping the batch at {}: {} already holds {}", batch.position(), stream, stored);
+                return;
+            }
+            int applied = Positions.appliedChanges(batch, changesBefore, stored);
+            ChangeBatch rest = applied == 0 ? batch
+                    : new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables());
+            rest = Positions.withoutApplied(rest, stored);
+            @SuppressWarnings("unchecked")
+            Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
+            rest = Positions.withoutCopied(rest, copiedAt);
+            if (rest != batch) {
+                // the first changes of a transaction applied before a restart, combined transactions applied before, or
+                // changes a later copy of their table holds
+                LOG.debug("leaving out {} change(s) {} or a copy already holds", batch.size() - rest.size(), stream);
+                batch = rest;
+            }
+        }
+        destination.write(exchange, batch, position);
+        if (position != null && !destination.transactional()) {
+            position.save(destination.positions());
+        }
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        destination.close();
+    }
+}

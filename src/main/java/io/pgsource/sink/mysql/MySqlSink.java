@@ -10,7 +10,13 @@ import io.pgsource.sink.DestinationContext;
 import io.pgsource.sink.StoredPosition;
 import io.pgsource.sink.plan.WritePlan;
 import io.pgsource.sink.plan.WritePlanner;
+import io.pgsource.change.TableId;
+import io.pgsource.state.CopyNeededException;
+import io.pgsource.state.HeldColumns;
 import io.pgsource.state.PositionStore;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
 import java.sql.Connection;
 import java.sql.SQLException;
 import org.apache.camel.Exchange;
@@ -149,12 +155,25 @@ public final class MySqlSink implements Destination {
         try {
             positions.create(c);
             WritePlan plan = WritePlanner.plan(batch);
+            Map<TableId, HeldColumns> held = new LinkedHashMap<>();
             for (TableSchema schema : plan.schemas()) {
+                if (destination.tables().known(schema) == null && schema.sourceColumns() != null) {
+                    HeldColumns.Plan follow = follow(c, schema);
+                    if (follow.copyNeeded()) {
+                        throw new CopyNeededException(schema.id(), follow.copyReason());
+                    }
+                    if (follow.next() != null) {
+                        held.put(schema.id(), follow.next());
+                    }
+                }
                 destination.tables().ensure(c, schema);
             }
             c.commit();
             writer.maxAllowedPacket(destination.maxAllowedPacket());
             writer.apply(c, plan);
+            for (Map.Entry<TableId, HeldColumns> h : held.entrySet()) {
+                positions.saveInTransaction(c, HeldColumns.stream(h.getKey()), h.getValue().serialize());
+            }
             if (position != null) {
                 positions.saveInTransaction(c, position.stream(), position.value());
             }
@@ -177,6 +196,51 @@ public final class MySqlSink implements Destination {
             throw e;
         } finally {
             lastUsed = stale ? null : c;
+        }
+    }
+
+    /**
+     * How the destination table follows the source's columns, from the record of those it holds (kept with the
+     * positions): new columns are added; a rename, a column added with a value for the older rows, a rewrite or a table
+     * created again take a copy of the table (MySQL's DDL cannot join the batch's transaction, so they are not done in
+     * place).
+     */
+    private HeldColumns.Plan follow(Connection c, TableSchema schema) throws SQLException {
+        Set<String> existing = destination.tables().existingColumns(c, schema.id());
+        String stored = positions.loadInTransaction(c, HeldColumns.stream(schema.id()));
+        if (existing == null) {
+            return stored != null ? HeldColumns.Plan.copy("the destination table of " + schema.id().quoted() + " is gone")
+                    : HeldColumns.plan(schema, null, null, false);
+        }
+        HeldColumns held = null;
+        if (stored != null) {
+            try {
+                held = HeldColumns.parse(stored);
+            } catch (IllegalArgumentException e) {
+                LOG.warn("the record of the source columns the destination table of {} holds is unreadable ({}); deciding without it",
+                        schema.id().quoted(), e.getMessage());
+            }
+        }
+        return HeldColumns.plan(schema, held, existing, false);
+    }
+
+    @Override
+    public String copyReason(TableSchema shape) throws SQLException {
+        if (shape.sourceColumns() == null) {
+            return null;
+        }
+        synchronized (destination) {
+            Connection c = destination.get();
+            try {
+                return follow(c, shape).copyReason();
+            } catch (SQLException e) {
+                destination.failed(e);
+                throw e;
+            } finally {
+                if (!destination.closed()) {
+                    c.rollback();
+                }
+            }
         }
     }
 

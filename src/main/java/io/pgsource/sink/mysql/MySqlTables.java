@@ -32,6 +32,7 @@ import java.util.Set;
  * values are bound follows the type it has.
  */
 final class MySqlTables {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MySqlTables.class);
     /** Where rows of one source table shape go. */
     record Target(TableId id, TableSchema source, List<Kind> kinds) {
         String quoted() {
@@ -81,6 +82,14 @@ final class MySqlTables {
         return checked.get(schema);
     }
 
+    /**
+     * The names of the columns the destination table of a source table has; null when it does not exist yet.
+     */
+    java.util.Set<String> existingColumns(Connection c, TableId source) throws SQLException {
+        Map<String, String> existing = columns(c, destination(c, source));
+        return existing.isEmpty() ? null : existing.keySet();
+    }
+
     /** Creates the table or adds missing columns (each statement commits on its own), and returns where its rows go. */
     Target ensure(Connection c, TableSchema schema) throws SQLException {
         Target t = checked.get(schema);
@@ -89,6 +98,7 @@ final class MySqlTables {
         }
         TableId id = destination(c, schema.id());
         Map<String, String> existing = columns(c, id);
+        Map<String, String> columnTypes = existing.isEmpty() ? Map.of() : columnTypes(c, id);
         List<String> types = types(schema);
         try (Statement s = c.createStatement()) {
             if (existing.isEmpty()) {
@@ -99,6 +109,13 @@ final class MySqlTables {
                     Column column = schema.columns().get(i);
                     if (!existing.containsKey(column.name())) {
                         s.execute("ALTER TABLE " + quoted(id) + " ADD COLUMN " + MySqlTypes.quote(column.name()) + " " + types.get(i));
+                        LOG.info("added column {} {} to destination table {}", column.name(), types.get(i), quoted(id));
+                    } else if (MySqlTypes.widens(columnTypes.get(column.name()), types.get(i))) {
+                        // the source widened the column (integer to bigint, numeric(8,2) to numeric(12,2), varchar(n) to m > n)
+                        s.execute("ALTER TABLE " + quoted(id) + " MODIFY COLUMN " + MySqlTypes.quote(column.name()) + " " + types.get(i)
+                                + (schema.key().contains(column.name()) ? " NOT NULL" : ""));
+                        LOG.info("widened column {} of destination table {} from {} to {}, as the source did", column.name(), quoted(id),
+                                columnTypes.get(column.name()), types.get(i));
                     }
                 }
             }
@@ -172,6 +189,22 @@ final class MySqlTables {
 
     private static String quoted(TableId id) {
         return MySqlTypes.quote(id.schema()) + "." + MySqlTypes.quote(id.name());
+    }
+
+    /** The table's columns and their COLUMN_TYPE (with length, precision). */
+    private static Map<String, String> columnTypes(Connection c, TableId id) throws SQLException {
+        Map<String, String> out = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS"
+                + " WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
+            ps.setString(1, id.schema());
+            ps.setString(2, id.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        }
+        return out;
     }
 
     /** The table's columns and their DATA_TYPE, in order; empty when there is no such table. */

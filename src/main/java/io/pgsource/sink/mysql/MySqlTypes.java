@@ -9,6 +9,7 @@ import java.time.LocalDate;
 import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -187,6 +188,42 @@ final class MySqlTypes {
             throw new ValueNotHeldException(column, PgText.format(value), "a " + kind.name() + " column (years 1 to 9999)");
         }
         return PgText.format(local);
+    }
+
+    private static final Pattern MYSQL_TYPE = Pattern.compile("([a-z]+)(?:\\((\\d+)(?:,(\\d+))?\\))?(?: unsigned)?");
+    private static final List<String> INTEGERS = List.of("smallint", "int", "bigint");
+
+    /**
+     * Whether a column of MySQL type {@code current} (as information_schema's COLUMN_TYPE prints it) is widened to
+     * {@code wanted} without losing a value: a larger integer, a DECIMAL with room for as many integer and fraction
+     * digits, a longer VARCHAR or LONGTEXT, FLOAT to DOUBLE. Anything else is left as it is (a value it cannot hold is
+     * refused by the server's strict mode, never changed).
+     */
+    static boolean widens(String current, String wanted) {
+        if (current == null) {
+            return false;
+        }
+        Matcher a = MYSQL_TYPE.matcher(current.strip().toLowerCase(Locale.ROOT));
+        Matcher b = MYSQL_TYPE.matcher(wanted.strip().toLowerCase(Locale.ROOT));
+        if (!a.matches() || !b.matches() || current.equalsIgnoreCase(wanted)) {
+            return false;
+        }
+        String from = a.group(1);
+        String to = b.group(1);
+        if (INTEGERS.contains(from) && INTEGERS.contains(to)) {
+            return INTEGERS.indexOf(from) < INTEGERS.indexOf(to);
+        }
+        if (from.equals("decimal") && to.equals("decimal")) {
+            int p = Integer.parseInt(a.group(2));
+            int s = a.group(3) == null ? 0 : Integer.parseInt(a.group(3));
+            int q = Integer.parseInt(b.group(2));
+            int t = b.group(3) == null ? 0 : Integer.parseInt(b.group(3));
+            return t >= s && q - t >= p - s && (q != p || t != s);
+        }
+        if (from.equals("varchar")) {
+            return to.equals("longtext") || to.equals("varchar") && Integer.parseInt(b.group(2)) > Integer.parseInt(a.group(2));
+        }
+        return from.equals("float") && to.equals("double");
     }
 
     /** {@code `name`}: a MySQL identifier, backticks doubled. */

@@ -42,11 +42,6 @@ final class MySqlTables {
         String columnName(int i) {
             return source.columns().get(i).name();
         }
-
-        /** {@code `db`.`table`.`column`}, for messages. */
-        String describe(int i) {
-            return quoted() + "." + MySqlTypes.quote(columnName(i));
-        }
     }
 
     private final DestinationSettings names;

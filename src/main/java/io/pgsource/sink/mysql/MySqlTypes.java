@@ -128,9 +128,10 @@ final class MySqlTypes {
     /**
      * The value as a column of this kind takes it: a String, a Number, a Boolean or a byte[]; null for NULL.
      *
+     * @param table  the quoted destination table, and {@code column} the column's name, for the message
      * @throws ValueNotHeldException when the column cannot hold it (see the class comment)
      */
-    static Object value(Object value, Kind kind, String column) {
+    static Object value(Object value, Kind kind, String table, String column) {
         if (value == null) {
             return null;
         }
@@ -143,20 +144,20 @@ final class MySqlTypes {
                 }
                 return value instanceof byte[] ? value : PgText.format(value);
             case BOOLEAN, INTEGER, DECIMAL, FLOAT:
-                return number(value, kind, column);
+                return number(value, kind, table, column);
             case DATE, DATETIME:
-                return temporal(value, kind, column);
+                return temporal(value, kind, table, column);
             default:
                 return PgText.format(value);
         }
     }
 
-    private static Object number(Object value, Kind kind, String column) {
+    private static Object number(Object value, Kind kind, String table, String column) {
         if (value instanceof Boolean b) {
             return b ? 1 : 0;
         }
         if (value instanceof Special || value instanceof Double d && !Double.isFinite(d) || value instanceof Float f && !Float.isFinite(f)) {
-            throw new ValueNotHeldException(column, PgText.format(value), "a " + kind.name() + " column");
+            throw new ValueNotHeldException(table, column, PgText.format(value), "a " + kind.name() + " column");
         }
         if (value instanceof BigDecimal d) {
             return d.toPlainString();
@@ -164,12 +165,12 @@ final class MySqlTypes {
         return value instanceof Number ? value : PgText.format(value);
     }
 
-    private static Object temporal(Object value, Kind kind, String column) {
+    private static Object temporal(Object value, Kind kind, String table, String column) {
         if (value instanceof Special s) {
             return switch (s) {
                 case INFINITY -> kind == Kind.DATE ? DATE_INFINITY : DATETIME_INFINITY;
                 case NEGATIVE_INFINITY -> kind == Kind.DATE ? DATE_MINUS_INFINITY : DATETIME_MINUS_INFINITY;
-                default -> throw new ValueNotHeldException(column, s.text(), "a " + kind.name() + " column");
+                default -> throw new ValueNotHeldException(table, column, s.text(), "a " + kind.name() + " column");
             };
         }
         LocalDate day;
@@ -185,7 +186,7 @@ final class MySqlTypes {
             return PgText.format(value);
         }
         if (day.getYear() < 1 || day.getYear() > 9999) {
-            throw new ValueNotHeldException(column, PgText.format(value), "a " + kind.name() + " column (years 1 to 9999)");
+            throw new ValueNotHeldException(table, column, PgText.format(value), "a " + kind.name() + " column (years 1 to 9999)");
         }
         return PgText.format(local);
     }

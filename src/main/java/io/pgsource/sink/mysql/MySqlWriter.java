@@ -115,7 +115,7 @@ final class MySqlWriter {
             Object[] v = new Object[written.length];
             long size = 8;
             for (int j = 0; j < written.length; j++) {
-                v[j] = MySqlTypes.value(rows.get(r).get(written[j]), t.kinds().get(written[j]), t.describe(written[j]));
+                v[j] = MySqlTypes.value(rows.get(r).get(written[j]), t.kinds().get(written[j]), t.quoted(), t.columnName(written[j]));
                 size += estimate(v[j]);
             }
             values[r] = v;
@@ -287,7 +287,7 @@ final class MySqlWriter {
     }
 
     private static void bind(PreparedStatement ps, int index, Target t, int column, Object value) throws SQLException {
-        bindValue(ps, index, MySqlTypes.value(value, t.kinds().get(column), t.describe(column)));
+        bindValue(ps, index, MySqlTypes.value(value, t.kinds().get(column), t.quoted(), t.columnName(column)));
     }
 
     private static void bindValue(PreparedStatement ps, int index, Object v) throws SQLException {

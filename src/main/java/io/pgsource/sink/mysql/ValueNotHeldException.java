@@ -5,9 +5,9 @@ package io.pgsource.sink.mysql;
  * batch stops instead of storing a different value. The message names the column, the value and the fix.
  */
 public final class ValueNotHeldException extends IllegalArgumentException {
-    ValueNotHeldException(String column, String value, String type) {
-        super("column " + column + " received the value " + value + ", which " + type + " cannot hold in MySQL/MariaDB;"
-                + " pgsource does not store a different value. Fix: make that destination column a text column (ALTER TABLE ..."
-                + " MODIFY " + column + " VARCHAR(64)): pgsource writes PostgreSQL's text form of every value into text columns");
+    ValueNotHeldException(String table, String column, String value, String type) {
+        super("column " + table + "." + MySqlTypes.quote(column) + " received the value " + value + ", which " + type + " cannot hold in MySQL/MariaDB;"
+                + " pgsource does not store a different value. Fix: make that destination column a text column (ALTER TABLE "
+                + table + " MODIFY " + MySqlTypes.quote(column) + " VARCHAR(64)): pgsource writes PostgreSQL's text form of every value into text columns");
     }
 }

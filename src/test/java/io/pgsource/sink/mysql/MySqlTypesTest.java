@@ -32,20 +32,20 @@ class MySqlTypesTest {
 
     @Test
     void valuesTakeTheFormOfTheirColumnAndWhatItCannotHoldIsRefused() {
-        assertThat(MySqlTypes.value(OffsetDateTime.of(2024, 1, 1, 1, 0, 0, 0, ZoneOffset.ofHours(3)), Kind.DATETIME, "c"))
+        assertThat(MySqlTypes.value(OffsetDateTime.of(2024, 1, 1, 1, 0, 0, 0, ZoneOffset.ofHours(3)), Kind.DATETIME, "`t`", "c"))
                 .isEqualTo("2023-12-31 22:00:00");
-        assertThat(MySqlTypes.value(OffsetDateTime.of(2024, 1, 1, 1, 0, 0, 0, ZoneOffset.ofHours(3)), Kind.TEXT, "c"))
+        assertThat(MySqlTypes.value(OffsetDateTime.of(2024, 1, 1, 1, 0, 0, 0, ZoneOffset.ofHours(3)), Kind.TEXT, "`t`", "c"))
                 .as("a text column: PostgreSQL's text form").isEqualTo("2024-01-01 01:00:00+03:00");
-        assertThat(MySqlTypes.value(Special.INFINITY, Kind.DATE, "c")).isEqualTo("9999-12-31");
-        assertThat(MySqlTypes.value(Special.NEGATIVE_INFINITY, Kind.DATETIME, "c")).isEqualTo("0001-01-01 00:00:00");
-        assertThat(MySqlTypes.value(Special.NAN, Kind.TEXT, "c")).isEqualTo("NaN");
-        assertThat(MySqlTypes.value(new BigDecimal("1E+3"), Kind.DECIMAL, "c")).isEqualTo("1000");
-        assertThat(MySqlTypes.value(true, Kind.BOOLEAN, "c")).isEqualTo(1);
-        assertThatThrownBy(() -> MySqlTypes.value(LocalDateTime.of(10_000, 1, 1, 0, 0), Kind.DATETIME, "`t`.`c`"))
-                .isInstanceOf(ValueNotHeldException.class).hasMessageStartingWith("column `t`.`c` received the value +10000-01-01");
-        assertThatThrownBy(() -> MySqlTypes.value(LocalDate.of(0, 1, 1), Kind.DATE, "c")).hasMessageContaining("0001-01-01 BC");
-        assertThatThrownBy(() -> MySqlTypes.value(Special.NAN, Kind.DECIMAL, "c")).hasMessageContaining("NaN");
-        assertThatThrownBy(() -> MySqlTypes.value(Float.NEGATIVE_INFINITY, Kind.FLOAT, "c")).hasMessageContaining("-Infinity");
+        assertThat(MySqlTypes.value(Special.INFINITY, Kind.DATE, "`t`", "c")).isEqualTo("9999-12-31");
+        assertThat(MySqlTypes.value(Special.NEGATIVE_INFINITY, Kind.DATETIME, "`t`", "c")).isEqualTo("0001-01-01 00:00:00");
+        assertThat(MySqlTypes.value(Special.NAN, Kind.TEXT, "`t`", "c")).isEqualTo("NaN");
+        assertThat(MySqlTypes.value(new BigDecimal("1E+3"), Kind.DECIMAL, "`t`", "c")).isEqualTo("1000");
+        assertThat(MySqlTypes.value(true, Kind.BOOLEAN, "`t`", "c")).isEqualTo(1);
+        assertThatThrownBy(() -> MySqlTypes.value(LocalDateTime.of(10_000, 1, 1, 0, 0), Kind.DATETIME, "`t`", "c"))
+                .isInstanceOf(ValueNotHeldException.class).hasMessageStartingWith("column `t`.`c` received the value 10000-01-01 00:00:00").hasMessageContaining("ALTER TABLE `t` MODIFY `c` VARCHAR(64)");
+        assertThatThrownBy(() -> MySqlTypes.value(LocalDate.of(0, 1, 1), Kind.DATE, "`t`", "c")).hasMessageContaining("0001-01-01 BC");
+        assertThatThrownBy(() -> MySqlTypes.value(Special.NAN, Kind.DECIMAL, "`t`", "c")).hasMessageContaining("NaN");
+        assertThatThrownBy(() -> MySqlTypes.value(Float.NEGATIVE_INFINITY, Kind.FLOAT, "`t`", "c")).hasMessageContaining("-Infinity");
     }
 
     @Test

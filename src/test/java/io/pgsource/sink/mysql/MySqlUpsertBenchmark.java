@@ -91,7 +91,7 @@ public final class MySqlUpsertBenchmark {
         StringBuilder tsv = new StringBuilder(rows.size() * 100);
         for (Row r : rows) {
             for (int i = 0; i < r.size(); i++) {
-                Object v = MySqlTypes.value(r.get(i), t.kinds().get(i), t.describe(i));
+                Object v = MySqlTypes.value(r.get(i), t.kinds().get(i), t.quoted(), t.columnName(i));
                 tsv.append(i == 0 ? "" : "\t").append(v == null ? "\\N" : v.toString().replace("\\", "\\\\").replace("\t", "\\t")
                         .replace("\n", "\\n"));
             }

@@ -93,7 +93,7 @@ final class MySqlTables {
         }
         TableId id = destination(c, schema.id());
         Map<String, String> existing = columns(c, id);
-        Map<String, String> columnTypes = existing.isEmpty() ? Map.of() : columnTypes(c, id);
+        Map<String, String> columnTypes = existing.isEmpty() ? Map.of() : columns(c, id, "COLUMN_TYPE");
         List<String> types = types(schema);
         try (Statement s = c.createStatement()) {
             if (existing.isEmpty()) {
@@ -186,26 +186,15 @@ final class MySqlTables {
         return MySqlTypes.quote(id.schema()) + "." + MySqlTypes.quote(id.name());
     }
 
-    /** The table's columns and their COLUMN_TYPE (with length, precision). */
-    private static Map<String, String> columnTypes(Connection c, TableId id) throws SQLException {
-        Map<String, String> out = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS"
-                + " WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
-            ps.setString(1, id.schema());
-            ps.setString(2, id.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.put(rs.getString(1), rs.getString(2));
-                }
-            }
-        }
-        return out;
-    }
-
     /** The table's columns and their DATA_TYPE, in order; empty when there is no such table. */
     private static Map<String, String> columns(Connection c, TableId id) throws SQLException {
+        return columns(c, id, "DATA_TYPE");
+    }
+
+    /** The table's columns and their {@code DATA_TYPE} or {@code COLUMN_TYPE} (with length, precision), in order. */
+    private static Map<String, String> columns(Connection c, TableId id, String what) throws SQLException {
         Map<String, String> out = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS"
+        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, " + what + " FROM information_schema.COLUMNS"
                 + " WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION")) {
             ps.setString(1, id.schema());
             ps.setString(2, id.name());

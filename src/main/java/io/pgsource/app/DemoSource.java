@@ -7,7 +7,6 @@ import io.pgsource.sink.Destinations;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.embedded.EmbeddedPostgres;
-import io.pgsource.state.FilePositionStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -250,8 +249,9 @@ final class DemoSource implements AutoCloseable {
         List<Path> written = new ArrayList<>();
         if (Files.isDirectory(output)) {
             try (Stream<Path> files = Files.list(output)) {
+                // the files of a destination writing here, and its positions files (_pgsource-*.json)
                 files.filter(f -> Files.isRegularFile(f) && (f.getFileName().toString().endsWith(".jsonl")
-                        || f.getFileName().toString().equals(FilePositionStore.DEFAULT_FILE_NAME)
+                        || f.getFileName().toString().startsWith("_pgsource-")
                         || f.getFileName().toString().equals(MARKER))).sorted().forEach(written::add);
             }
         }

@@ -152,12 +152,18 @@ final class LogReplicationStart {
         if (row.invalidated()) {
             throw new PrerequisiteException("sync.resnapshot=true cannot use replication slot " + slot + ": it is invalidated, and"
                     + " source.create_slot=false forbids creating it again. Drop and create it by hand (SELECT"
-                    + " pg_drop_replication_slot('" + slot + "'); SELECT pg_create_logical_replication_slot('" + slot
-                    + "', 'pgoutput');) or set source.create_slot=true, then run again with sync.resnapshot=true");
+                    + " pg_drop_replication_slot('" + slot.replace("'", "''") + "'); "
+                    + ReplicationSlots.createSqlForUsers(slot, serverMajor()) + ") or set source.create_slot=true, then run again with sync.resnapshot=true");
         }
         LOG.warn("sync.resnapshot=true with source.create_slot=false: keeping slot {} and copying every table again inside a"
                 + " temporary slot's snapshot. Remove sync.resnapshot afterwards: every start with it copies everything again", slot);
         return true;
+    }
+
+    private int serverMajor() throws SQLException {
+        try (Connection c = connections.open()) {
+            return c.getMetaData().getDatabaseMajorVersion();
+        }
     }
 
     private SlotRow slotRow() throws SQLException {

@@ -70,6 +70,11 @@ public record DestinationSettings(String kind, String url, String username, Stri
         this(kind, url, username, password, schema, directory, softDelete, SslSettings.NONE);
     }
 
+    /** Where a destination writing files keeps them and its positions: {@code destination.directory}, else ./output. */
+    public Path outputDirectory() {
+        return directory != null ? directory : Path.of("output");
+    }
+
     /**
      * The destination table of a source table: in {@code destination.schema} (else the source table's schema), named by
      * {@code destination.table_name}.

@@ -151,7 +151,7 @@ final class Prerequisites {
                     }
                     if (!options.isCreateSlot()) {
                         throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " does not exist: create it with"
-                                + " SELECT pg_create_logical_replication_slot('" + slot.replace("'", "''") + "', 'pgoutput');"
+                                + " " + ReplicationSlots.createSqlForUsers(slot, c.getMetaData().getDatabaseMajorVersion())
                                 + " or set createSlot=true");
                     }
                     requireFreeSlot(c);

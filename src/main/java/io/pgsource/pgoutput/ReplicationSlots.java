@@ -56,6 +56,16 @@ public final class ReplicationSlots {
         return head + " (SNAPSHOT 'export'" + (failover ? ", FAILOVER true" : "") + ")";
     }
 
+    /**
+     * The SQL a user runs to create the slot by hand, as pgsource would create it: a failover slot on PostgreSQL 17+
+     * (the function's fifth argument), a plain one before; for messages that tell the fix.
+     */
+    public static String createSqlForUsers(String slot, int major) {
+        String literal = "'" + slot.replace("'", "''") + "'";
+        return "SELECT pg_create_logical_replication_slot(" + literal + ", 'pgoutput'" + (major >= 17 ? ", false, false, true" : "")
+                + ");";
+    }
+
     /** Whether the server is a standby; the replication connection runs SQL in simple query mode. */
     private static boolean inRecovery(Connection replication) throws SQLException {
         try (Statement s = replication.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_is_in_recovery()")) {

@@ -44,15 +44,7 @@ public abstract class DatabasePositionStore implements PositionStore {
     public final Optional<String> load(String stream) {
         synchronized (lock()) {
             try {
-                Connection c = connection();
-                try {
-                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
-                    c.commit();
-                    return found;
-                } catch (SQLException e) {
-                    failed(c, e);
-                    throw e;
-                }
+                return read(stream);
             } catch (SQLException e) {
                 throw new IllegalStateException("cannot read the position of " + stream + " at the destination " + describe()
                         + ": " + e.getMessage(), e);
@@ -65,21 +57,23 @@ public abstract class DatabasePositionStore implements PositionStore {
     public final Optional<String> current(String stream) throws SQLException {
         synchronized (lock()) {
             String known = committedHere.get(stream);
-            if (known != null) {
-                return Optional.of(known);
-            }
-            for (int attempt = 1; ; attempt++) {
-                // a connection that cannot be made fails here first: its SQLException names the setting to fix
-                Connection c = connection();
-                try {
-                    Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
-                    c.commit();
-                    return found;
-                } catch (SQLException e) {
-                    // a connection that died while idle (destination restarted): a read is safe to try once more
-                    if (!failed(c, e) || attempt > 1) {
-                        throw e;
-                    }
+            // a connection that cannot be made fails here first: its SQLException names the setting to fix
+            return known != null ? Optional.of(known) : read(stream);
+        }
+    }
+
+    /** Reads the stored position in a transaction of its own; once more on a new connection when the old one had died. */
+    private Optional<String> read(String stream) throws SQLException {
+        for (int attempt = 1; ; attempt++) {
+            Connection c = connection();
+            try {
+                Optional<String> found = Optional.ofNullable(loadInTransaction(c, stream));
+                c.commit();
+                return found;
+            } catch (SQLException e) {
+                // a connection that died while idle (destination restarted): a read is safe to try once more
+                if (!failed(c, e) || attempt > 1) {
+                    throw e;
                 }
             }
         }

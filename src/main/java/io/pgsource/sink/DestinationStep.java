@@ -65,6 +65,10 @@ public final class DestinationStep extends ServiceSupport implements Processor {
                 return;
             }
             int applied = Positions.appliedChanges(batch, changesBefore, stored);
+            if (applied > 0 && changesBefore != null) {
+                // the batch the destination gets starts that many changes later in its transaction
+                exchange.getIn().setHeader(ChangeHeaders.TX_CHANGES_BEFORE, changesBefore + applied);
+            }
             ChangeBatch rest = applied == 0 ? batch
                     : new ChangeBatch(batch.subList(applied, batch.size()), batch.position(), batch.last(), batch.tables());
             rest = Positions.withoutApplied(rest, stored);

@@ -14,6 +14,8 @@ import java.sql.DriverManager;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.camel.builder.RouteBuilder;
 import org.apache.camel.test.junit5.CamelTestSupport;
 import org.junit.jupiter.api.AfterAll;
@@ -107,11 +109,21 @@ class PrerequisitesTest extends CamelTestSupport {
     }
 
     @Test
-    void aMissingSlotGivesTheCreateCommand() {
+    void aMissingSlotGivesTheCreateCommandWhichThisServerAccepts() throws Exception {
         String slot = db.newSlotName("missing");
-        assertThatThrownBy(() -> check(options(slot, "keyed_pub"))).isInstanceOf(PrerequisiteException.class)
-                .hasMessageContaining("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput');")
-                .hasMessageContaining("createSlot=true");
+        Throwable error = catchThrowable(() -> check(options(slot, "keyed_pub")));
+        assertThat(error).isInstanceOf(PrerequisiteException.class).hasMessageContaining("createSlot=true");
+        Matcher sql = Pattern.compile("SELECT pg_create_logical_replication_slot\\([^;]*\\);").matcher(error.getMessage());
+        assertThat(sql.find()).as(error.getMessage()).isTrue();
+        // the suggested command, run as the user would, creates the slot pgsource would have created
+        db.query(sql.group().replaceFirst(";$", ""));
+        try {
+            boolean failoverExpected = Integer.parseInt(db.query("SHOW server_version_num")) >= 170000;
+            assertThat(db.query("SELECT plugin || ' ' || " + (failoverExpected ? "failover" : "false")
+                    + " FROM pg_replication_slots WHERE slot_name = '" + slot + "'")).isEqualTo("pgoutput " + failoverExpected);
+        } finally {
+            db.query("SELECT pg_drop_replication_slot('" + slot + "')");
+        }
     }
 
     @Test

@@ -12,6 +12,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.config.ConfigurationException;
+import io.pgsource.sink.endpoint.EndpointSink;
 import io.pgsource.sink.jdbc.PostgresSink;
 import io.pgsource.sink.jsonl.JsonLinesSink;
 import io.pgsource.sink.log.LogSink;
@@ -41,6 +42,8 @@ class DestinationRoutesTest {
     private static CamelContext camel(String routeFile, Map<String, Object> beans) throws Exception {
         CamelContext camel = new DefaultCamelContext();
         beans.forEach(camel.getRegistry()::bind);
+        // what the endpoint destination sets when it opens: its route sends there
+        camel.getPropertiesComponent().addInitialProperty(EndpointSink.URI_PROPERTY, "seda:endpoint-${header.PgSourceTable}");
         PluginHelper.getRoutesLoader(camel).loadRoutes(ResourceHelper.resolveResource(camel, "file:routes/destinations/" + routeFile));
         camel.start();
         return camel;
@@ -92,7 +95,7 @@ class DestinationRoutesTest {
 
     @Test
     void everyRegisteredDestinationHasItsRouteFileAndTheRegistryNamesThemAll() throws Exception {
-        assertThat(Destinations.names()).contains("discard", "jsonl", "log", "postgres");
+        assertThat(Destinations.names()).contains("discard", "endpoint", "jsonl", "log", "postgres");
         for (String name : Destinations.names()) {
             assertThat(Destinations.create(name).name()).isEqualTo(name);
             try (CamelContext camel = camel(name + ".camel.yaml", Map.of(DestinationStep.BEAN_NAME, new DestinationStep(Destinations.create(name))))) {

@@ -130,6 +130,97 @@ public final class ChangeEnvelope {
         return out.toString();
     }
 
+    /**
+     * One change as Debezium's PostgreSQL connector writes its value with the JSON converter and
+     * {@code schemas.enable=false}, so consumers written for Debezium read it:
+     * <pre>{@code
+     * {"before":{..}|null,"after":{..}|null,
+     *  "source":{"version":..,"connector":"postgresql","name":..,"ts_ms":..,"snapshot":"true|false","db":..,
+     *            "sequence":"[null,\"<lsn>\"]","schema":..,"table":..,"txId":..,"lsn":..,"xmin":null},
+     *  "op":"c|u|d|r|t","ts_ms":..,"transaction":null}
+     * }</pre>
+     * {@code lsn} is the commit LSN as a number (Debezium's is the change's own LSN: every change of a transaction
+     * here shares its commit's); rows read by a copy or the batch query have {@code "op":"r"}, {@code "snapshot":"true"}
+     * and no lsn or txId. Values are written as in pgsource's own envelope ({@link JsonValues}): numbers, strings, ISO
+     * times, not Debezium's numeric time encodings. Unchanged TOAST values are left out of {@code after} (Debezium writes
+     * the placeholder {@code __debezium_unavailable_value}).
+     *
+     * @param serverName {@code source.name}: the logical server name
+     * @param database   {@code source.db}
+     * @param version    {@code source.version}
+     * @param nowMillis  the top-level {@code ts_ms}: when pgsource handled the change
+     */
+    public static String toDebeziumJson(ChangeEvent event, Position batchPosition, String serverName, String database, String version,
+            long nowMillis) {
+        StringWriter out = new StringWriter(256);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeFieldName("before");
+            writeRow(g, event.before(), Set.of());
+            g.writeFieldName("after");
+            writeRow(g, event.after(), event.unchanged());
+            g.writeObjectFieldStart("source");
+            g.writeStringField("version", version);
+            g.writeStringField("connector", "postgresql");
+            g.writeStringField("name", serverName);
+            Position p = event.position() != null ? event.position() : batchPosition;
+            Position.Log log = p instanceof Position.Log l ? l : null;
+            if (log != null && log.commitTime() != null) {
+                g.writeNumberField("ts_ms", log.commitTime().toInstant().toEpochMilli());
+            } else {
+                g.writeNumberField("ts_ms", nowMillis);
+            }
+            g.writeStringField("snapshot", log == null ? "true" : "false");
+            g.writeStringField("db", database);
+            if (log != null) {
+                g.writeStringField("sequence", "[null,\"" + Long.toUnsignedString(log.commitLsn()) + "\"]");
+            } else {
+                g.writeNullField("sequence");
+            }
+            g.writeStringField("schema", event.tableId().schema());
+            g.writeStringField("table", event.tableId().name());
+            if (log != null) {
+                g.writeNumberField("txId", log.txId());
+                g.writeNumberField("lsn", log.commitLsn());
+            } else {
+                g.writeNullField("txId");
+                g.writeNullField("lsn");
+            }
+            g.writeNullField("xmin");
+            g.writeEndObject();
+            g.writeStringField("op", event.op().code());
+            g.writeNumberField("ts_ms", nowMillis);
+            g.writeNullField("transaction");
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString();
+    }
+
+    /**
+     * The row's primary key as a JSON object of its key columns ({@code {"id":1}}, Debezium's key payload), from the new
+     * row, else the old one; null for a table without a key and for a truncate.
+     */
+    public static String keyJson(ChangeEvent event) {
+        Row row = event.after() != null ? event.after() : event.before();
+        if (row == null || !event.table().hasKey()) {
+            return null;
+        }
+        StringWriter out = new StringWriter(64);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            for (String column : event.table().key()) {
+                g.writeFieldName(column);
+                JsonValues.write(g, row.get(row.schema().indexOf(column)));
+            }
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString();
+    }
+
     private static void writeRow(JsonGenerator g, Row row, Set<String> skip) throws IOException {
         if (row == null) {
             g.writeNull();

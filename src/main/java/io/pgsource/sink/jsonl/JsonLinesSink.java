@@ -77,16 +77,13 @@ public final class JsonLinesSink implements Destination, AutoCloseable {
     }
 
     public JsonLinesSink(DestinationSettings settings) {
-        this(directory(settings));
+        this(settings.outputDirectory());
     }
 
     public JsonLinesSink(Path directory) {
         init(directory);
     }
 
-    private static Path directory(DestinationSettings settings) {
-        return settings.directory() != null ? settings.directory() : Path.of("output");
-    }
 
     private void init(Path directory) {
         this.directory = directory.toAbsolutePath();
@@ -106,7 +103,7 @@ public final class JsonLinesSink implements Destination, AutoCloseable {
 
     @Override
     public void open(DestinationContext context) {
-        init(directory(context.settings().destination()));
+        init(context.settings().destination().outputDirectory());
     }
 
     /** Where the positions of what this destination made durable are kept. */
@@ -117,19 +114,19 @@ public final class JsonLinesSink implements Destination, AutoCloseable {
 
     @Override
     public String outputIdentity(DestinationSettings settings) {
-        return directory(settings).toAbsolutePath().normalize().toString();
+        return settings.outputDirectory().toAbsolutePath().normalize().toString();
     }
 
     /** The directory holds the demo database's output only: another one's is moved aside. */
     @Override
     public void demo(DemoServer server, DestinationSettings settings, Properties overrides) throws Exception {
-        server.claimDirectory(directory(settings));
+        server.claimDirectory(settings.outputDirectory());
     }
 
     /** The .jsonl files and where their positions are. */
     @Override
     public String output(DestinationSettings settings) {
-        Path dir = directory(settings).toAbsolutePath().normalize();
+        Path dir = settings.outputDirectory().toAbsolutePath().normalize();
         List<Path> files = new ArrayList<>();
         long bytes = 0;
         if (Files.isDirectory(dir)) {

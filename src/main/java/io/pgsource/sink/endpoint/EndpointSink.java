@@ -1,0 +1,241 @@
+package io.pgsource.sink.endpoint;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.Position;
+import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.DestinationSettings;
+import io.pgsource.sink.Destination;
+import io.pgsource.sink.DestinationContext;
+import io.pgsource.sink.StoredPosition;
+import io.pgsource.sink.json.ChangeEnvelope;
+import io.pgsource.state.FilePositionStore;
+import io.pgsource.state.PositionStore;
+import io.pgsource.state.Positions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.ExchangePattern;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.support.DefaultExchange;
+import org.apache.camel.util.URISupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code endpoint} destination: every change as one message to {@code destination.uri}, any Camel endpoint URI, in
+ * which {@code ${schema}} and {@code ${table}} (or any of Camel's simple language, e.g. {@code ${header.PgSourceOp}})
+ * choose the endpoint per message. The route file {@code routes/destinations/endpoint.camel.yaml} sends each message with
+ * {@code toD} from {@value #SEND_URI}, so users can add steps there.
+ *
+ * <p>Body: the JSON envelope in {@code destination.format}: {@code pgsource} (the envelope of jsonl, {@link ChangeEnvelope})
+ * or {@code debezium} ({@link ChangeEnvelope#toDebeziumJson}). Headers: {@value #OP}, {@value #SCHEMA}, {@value #TABLE},
+ * {@value #KEY} (the primary key as JSON, Debezium's key payload; absent for keyless tables), {@value #LSN} (the commit
+ * LSN, {@code X/X}), {@value #TX_ID}, and {@value #POSITION}: where the change stands in the stream, to drop repeats.
+ *
+ * <p><b>At-least-once.</b> Messages are sent one at a time, in the source's order, each synchronously: a send returns
+ * once the endpoint confirmed it (for NATS: a JetStream publish acknowledgement, {@code jetstreamEnabled=true}; for
+ * RabbitMQ: a publisher confirm, {@code confirm=enabled}), and a failed send fails the batch. Only when every message of
+ * a batch is confirmed is its position stored (in {@value #POSITIONS_FILE} in {@code destination.directory}, written as
+ * jsonl's {@link FilePositionStore}) and the slot acknowledged. A crash or a failure in the
+ * middle of a batch sends the batch's messages again from its first: consumers drop repeats by {@value #POSITION}.
+ */
+public final class EndpointSink implements Destination {
+    /** The value of {@code destination} that selects it. */
+    public static final String NAME = "endpoint";
+    /** Where {@link #write} hands each message: the route file's second route sends it on to {@code destination.uri}. */
+    public static final String SEND_URI = "direct:destination-endpoint-send";
+    /** The property the route file's {@code toD} reads: {@code destination.uri} in Camel's simple language. */
+    public static final String URI_PROPERTY = "pgsource.endpoint_uri";
+    /** Where the positions are kept, in {@code destination.directory}. */
+    public static final String POSITIONS_FILE = "_pgsource-endpoint-positions.json";
+
+    /** Message header: the change's operation, {@code c}, {@code u}, {@code d}, {@code r} or {@code t}. */
+    public static final String OP = "PgSourceOp";
+    /** Message header: the source table's schema. */
+    public static final String SCHEMA = "PgSourceSchema";
+    /** Message header: the source table's name. */
+    public static final String TABLE = "PgSourceTable";
+    /** Message header: the row's primary key as a JSON object ({@code {"id":1}}); absent for tables without a key. */
+    public static final String KEY = "PgSourceKey";
+    /** Message header: the source transaction's commit LSN ({@code X/X}); absent for rows of the batch query. */
+    public static final String LSN = "PgSourceLsn";
+    /** Message header: the source transaction id; absent for rows of the batch query. */
+    public static final String TX_ID = "PgSourceTxId";
+    /**
+     * Message header: where the change stands. Log replication: {@code <commit LSN as 16 hex digits>:<its place in the
+     * transaction, 10 digits>}, growing along the stream in plain string order, so a consumer that keeps the highest it
+     * processed drops every message at or below it. Batch query and copies: {@code <schema.table>@<bookmark>#<place in
+     * the page>}, which names the page (repeats are rows read again: upsert them by key).
+     */
+    public static final String POSITION = "PgSourcePosition";
+
+    private static final Logger LOG = LoggerFactory.getLogger(EndpointSink.class);
+    private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{(schema|table)}");
+
+    /** The body's format. */
+    public enum Format { PGSOURCE, DEBEZIUM }
+
+    private FilePositionStore positions;
+    private Format format = Format.PGSOURCE;
+    private String serverName = "pgsource";
+    private String database = "";
+    private ProducerTemplate producer;
+    private CamelContext camel;
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public void open(DestinationContext context) throws Exception {
+        camel = context.camel();
+        String uri = context.property("destination.uri", null);
+        if (uri == null) {
+            throw new ConfigurationException("destination=endpoint needs destination.uri, a Camel endpoint URI where ${schema} and ${table}"
+                    + " stand for the source table, e.g. destination.uri=nats:cdc.${schema}.${table}?jetstreamEnabled=true");
+        }
+        format = format(context.property("destination.format", "pgsource"));
+        serverName = context.property("destination.server_name", "pgsource");
+        database = context.settings().source().database();
+        String simple = toSimple(uri);
+        checkUri(context.camel(), uri);
+        context.camel().getPropertiesComponent().addOverrideProperty(URI_PROPERTY, simple);
+        Path dir = context.settings().destination().outputDirectory();
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new ConfigurationException("destination.directory=" + dir + " cannot be created (" + e.getMessage()
+                    + "): the endpoint destination keeps its positions there; set it to a writable directory");
+        }
+        positions = new FilePositionStore(dir.resolve(POSITIONS_FILE));
+        producer = context.camel().createProducerTemplate();
+        LOG.info("Each change goes as one {} message to {} (positions in {})", format.name().toLowerCase(Locale.ROOT),
+                URISupport.sanitizeUri(uri), dir.resolve(POSITIONS_FILE));
+    }
+
+    static Format format(String text) {
+        try {
+            return Format.valueOf(text.strip().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigurationException("destination.format=" + text + " is not a format: use pgsource (pgsource's JSON envelope)"
+                    + " or debezium (Debezium's JSON change event, without schema)");
+        }
+    }
+
+    /** {@code ${schema}} and {@code ${table}} as the headers every message carries; Camel's own simple language stays. */
+    static String toSimple(String uri) {
+        return PLACEHOLDER.matcher(uri).replaceAll(m -> Matcher.quoteReplacement("${header." + (m.group(1).equals("schema") ? SCHEMA : TABLE) + "}"));
+    }
+
+    /**
+     * The component must be on the class path, and the brokers pgsource knows must confirm each message: without it a
+     * send returns before the broker has the message, and a batch would count as applied while messages are lost.
+     */
+    static void checkUri(CamelContext camel, String uri) {
+        int colon = uri.indexOf(':');
+        String scheme = colon > 0 ? uri.substring(0, colon) : uri;
+        if (camel.getComponent(scheme, true) == null) {
+            throw new ConfigurationException("destination.uri=" + URISupport.sanitizeUri(uri) + " names the Camel component " + scheme
+                    + ", which is not on the class path: add its jar (org.apache.camel:camel-" + scheme + ") or use another URI");
+        }
+        Map<String, Object> options;
+        try {
+            options = URISupport.parseQuery(URISupport.extractQuery(uri.replaceAll("\\$\\{[^}]*}", "x")));
+        } catch (Exception e) {
+            throw new ConfigurationException("destination.uri=" + URISupport.sanitizeUri(uri) + " cannot be read as an endpoint URI ("
+                    + e.getMessage() + ")");
+        }
+        if (scheme.equals("nats") && !"true".equals(String.valueOf(options.get("jetstreamEnabled")))) {
+            throw new ConfigurationException("destination.uri=" + URISupport.sanitizeUri(uri) + " publishes to core NATS, which confirms"
+                    + " nothing, so changes could be lost: add jetstreamEnabled=true (a JetStream stream must take in the subjects)");
+        }
+        if (scheme.equals("spring-rabbitmq") && !"enabled".equals(String.valueOf(options.get("confirm")))) {
+            throw new ConfigurationException("destination.uri=" + URISupport.sanitizeUri(uri) + " does not wait for RabbitMQ's"
+                    + " publisher confirms, so changes could be lost: add confirm=enabled (and a connection factory with"
+                    + " publisherConfirmType=SIMPLE)");
+        }
+    }
+
+
+    @Override
+    public PositionStore positions() {
+        return positions;
+    }
+
+    @Override
+    public String outputIdentity(DestinationSettings settings) {
+        return settings.outputDirectory().toAbsolutePath().normalize().toString();
+    }
+
+    /** Its positions belong to the demo database they were written from: another one's are moved aside. */
+    @Override
+    public void demo(DemoServer server, DestinationSettings settings, java.util.Properties overrides) throws Exception {
+        server.claimDirectory(settings.outputDirectory());
+    }
+
+    /**
+     * Sends each change, in order, and returns once the endpoint confirmed every one; the first failure fails the batch.
+     */
+    @Override
+    public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws Exception {
+        long before = exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, 0L, Long.class);
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < batch.size(); i++) {
+            ChangeEvent e = batch.get(i);
+            Exchange message = new DefaultExchange(camel, ExchangePattern.InOnly);
+            Position p = e.position() != null ? e.position() : batch.position();
+            message.getIn().setBody(format == Format.DEBEZIUM
+                    ? ChangeEnvelope.toDebeziumJson(e, batch.position(), serverName, database, "pgsource", now)
+                    : ChangeEnvelope.toJson(e, batch.position()));
+            message.getIn().setHeader(Exchange.CONTENT_TYPE, "application/json");
+            message.getIn().setHeader(OP, e.op().code());
+            message.getIn().setHeader(SCHEMA, e.tableId().schema());
+            message.getIn().setHeader(TABLE, e.tableId().name());
+            String key = ChangeEnvelope.keyJson(e);
+            if (key != null) {
+                message.getIn().setHeader(KEY, key);
+            }
+            if (p instanceof Position.Log log) {
+                message.getIn().setHeader(LSN, Positions.lsn(log.commitLsn()));
+                message.getIn().setHeader(TX_ID, log.txId());
+                message.getIn().setHeader(POSITION, String.format(Locale.ROOT, "%016X:%010d", log.commitLsn(), before + i));
+            } else if (p instanceof Position.Batch page) {
+                message.getIn().setHeader(POSITION, page.stream() + "@" + page.bookmark() + "#" + i);
+            }
+            producer.send(SEND_URI, message);
+            if (message.getException() != null) {
+                throw new IllegalStateException("the endpoint did not take the change of " + e.tableId() + " at "
+                        + message.getIn().getHeader(POSITION) + " (" + describe(message.getException()) + "); the batch is sent again"
+                        + " from its first change", message.getException());
+            }
+        }
+    }
+
+    /** An exception and its causes, each as its message or, without one, its class. */
+    private static String describe(Throwable t) {
+        StringBuilder out = new StringBuilder();
+        for (Throwable c = t; c != null && out.length() < 500; c = c.getCause() == c ? null : c.getCause()) {
+            if (!out.isEmpty()) {
+                out.append(": ");
+            }
+            out.append(c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName());
+        }
+        return out.toString();
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (producer != null) {
+            producer.close();
+        }
+    }
+}

@@ -259,6 +259,16 @@ class MySqlSinkTest {
     }
 
     @Test
+    void aWrongPasswordStopsTheStartWithTheFixAndWithoutThePassword() {
+        MySqlSink wrong = new MySqlSink(new DestinationSettings("mysql", mysql.url(db), "pgsource_no_such_user", "hunter2-secret", null, null));
+        sinks.add(wrong);
+        assertThatThrownBy(wrong::checkConnection).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("cannot connect to the destination jdbc:mariadb://")
+                .hasMessageContaining("check destination.username and destination.password")
+                .hasMessageNotContaining("hunter2-secret");
+    }
+
+    @Test
     void aKeyOfTextColumnsFitsTheIndex() throws Exception {
         Column[] columns = {col("a", "text"), col("b", "character varying(2000)"), col("c", "bytea"), col("v", "text")};
         TableSchema t = table("public", "text_key", List.of("a", "b", "c"), columns);

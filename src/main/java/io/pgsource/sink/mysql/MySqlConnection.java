@@ -23,6 +23,8 @@ final class MySqlConnection implements AutoCloseable {
     static final String SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
 
     private final String url;
+    /** The URL as configured, for messages. */
+    private final String configured;
     private final String username;
     private final String password;
     private final MySqlTables tables;
@@ -35,7 +37,8 @@ final class MySqlConnection implements AutoCloseable {
             throw new IllegalArgumentException("destination.url is not set: give the JDBC URL of the MySQL or MariaDB database,"
                     + " e.g. jdbc:mariadb://localhost:3306/warehouse");
         }
-        this.url = driverUrl(settings.url().strip());
+        this.configured = settings.url().strip();
+        this.url = driverUrl(configured);
         this.username = settings.username();
         this.password = settings.password();
         this.tables = new MySqlTables(settings);
@@ -61,7 +64,7 @@ final class MySqlConnection implements AutoCloseable {
     }
 
     String safeUrl() {
-        return safeUrl(url.replace("?permitMysqlScheme", "").replace("&permitMysqlScheme", ""));
+        return safeUrl(configured);
     }
 
     MySqlTables tables() {

@@ -306,7 +306,9 @@ final class MySqlWriter {
         } else if (v instanceof Double d) {
             ps.setDouble(index, d);
         } else if (v instanceof Float f) {
-            ps.setFloat(index, f);
+            // as the double it is exactly: the text of the float (4.6666665) read as a DOUBLE is another number, so a
+            // FLOAT column compared with it (<=> of a keyless delete) would not match
+            ps.setDouble(index, f.doubleValue());
         } else {
             ps.setString(index, v.toString());
         }

@@ -182,16 +182,19 @@ class MySqlSinkTest {
     @Test
     void changesApplyAsTheSourceMadeThemAndAReplayChangesNothing() throws Exception {
         TableSchema t = table("public", "cdc", List.of("id"), col("id", "integer"), col("name", "text"), col("note", "text"));
-        TableSchema log = table("public", "cdc_log", List.of(), col("msg", "text"), col("n", "integer"));
+        TableSchema log = table("public", "cdc_log", List.of(), col("msg", "text"), col("n", "integer"), col("r", "real"));
+        TableSchema gone = table("public", "cdc_gone", List.of("id"), col("id", "integer"));
         MySqlSink sink = sink();
         List<ChangeBatch> batches = List.of(
                 batch(at(100), insert(row(t, 1, "one", "big toast")), insert(row(t, 2, "two", null)), insert(row(t, 3, "three", null)),
-                        insert(row(log, "a", 1)), insert(row(log, "a", 1)), insert(row(log, "b", 2))),
+                        insert(row(log, "a", 1, 4.6666665f)), insert(row(log, "a", 1, 4.6666665f)), insert(row(log, "b", 2, 0.1f)),
+                        insert(row(gone, 1)), insert(row(gone, 2))),
                 batch(at(200), update(null, row(t, 1, "uno", null), Set.of("note")), delete(row(t, 2, null, null)),
-                        delete(row(log, "a", 1)),
+                        delete(row(log, "a", 1, 4.6666665f)),
                         // a key change of a row whose TOASTed note was not sent: moved, note kept
                         update(row(t, 1, null, null), row(t, 10, "ten", null), Set.of("note"))),
-                batch(at(300), insert(row(t, 4, "four", "x")), truncate(log), insert(row(log, "c", 3))));
+                batch(at(300), insert(row(t, 4, "four", "x")), delete(row(log, "a", 1, 4.6666665f)), truncate(gone), insert(row(gone, 3)),
+                        insert(row(log, "c", 3, 0.1f)), insert(row(log, "d", 4, 0.1f)), delete(row(log, "c", 3, 0.1f))));
         for (ChangeBatch b : batches) {
             deliver(sink, b, "cdc", null);
         }
@@ -205,7 +208,10 @@ class MySqlSinkTest {
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {
             assertThat(strings(s, "SELECT CONCAT_WS('|', id, name, IFNULL(note, 'NULL')) FROM cdc ORDER BY id"))
                     .containsExactly("3|three|NULL", "4|four|x", "10|ten|big toast");
-            assertThat(strings(s, "SELECT CONCAT(msg, n) FROM cdc_log")).containsExactly("c3");
+            assertThat(strings(s, "SELECT CONCAT(msg, n) FROM cdc_log ORDER BY msg")).as("each delete removed one equal row, real values too")
+                    .containsExactly("b2", "d4");
+            assertThat(strings(s, "SELECT id FROM cdc_gone")).as("truncated (as DELETE, inside the transaction), then one insert")
+                    .containsExactly("3");
             assertThat(position(s, "slot:cdc")).isEqualTo("0/12C");
         }
     }

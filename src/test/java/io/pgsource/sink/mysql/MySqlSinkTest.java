@@ -21,6 +21,7 @@ import io.pgsource.change.Position;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DestinationSettings;
+import io.pgsource.sink.reject.DestinationErrors;
 import io.pgsource.testsupport.TestMariaDb;
 import io.pgsource.types.Bytes;
 import io.pgsource.types.Interval;
@@ -160,7 +161,8 @@ class MySqlSinkTest {
         ChangeBatch bc = batch(at(200), insert(row(other, 7)), insert(row(t, 2, LocalDate.of(-43, 3, 15), 1.0d)));
         assertThatThrownBy(() -> deliver(sink, bc, "odd", null))
                 .isInstanceOf(ValueNotHeldException.class)
-                .hasMessageContaining("`day`").hasMessageContaining("0044-03-15 BC").hasMessageContaining("VARCHAR(64)");
+                .hasMessageContaining("`day`").hasMessageContaining("0044-03-15 BC").hasMessageContaining("VARCHAR(64)")
+                .satisfies(e -> assertThat(DestinationErrors.permanent(e)).as("pgsource stops with it, no retry").isTrue());
         assertThatThrownBy(() -> deliver(sink, batch(at(200), insert(row(t, 3, null, Double.NaN))), "odd", null))
                 .isInstanceOf(ValueNotHeldException.class).hasMessageContaining("NaN");
         try (Connection c = mysql.connect(db); Statement s = c.createStatement()) {

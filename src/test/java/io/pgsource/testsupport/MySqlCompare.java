@@ -24,8 +24,11 @@ import java.util.Map;
  * as a DOUBLE, which holds the float exactly);</li>
  * <li>interval: PostgreSQL's ISO 8601 form ({@code IntervalStyle = iso_8601}), which the destination holds;</li>
  * <li>bytea: lower-case hex;</li>
- * <li>everything else (integers, numeric in DECIMAL or in text, text, json/jsonb, arrays, uuid …): PostgreSQL's
- * text form as it is, which the destination's DECIMAL prints the same way (same scale) and its text columns hold.</li>
+ * <li>char(n): with its padding, as PostgreSQL outputs it (a cast to text would drop it);</li>
+ * <li>everything else (integers, numeric in DECIMAL or in text, text, json/jsonb, arrays, uuid …), and any value in a
+ * destination column of a text type (pgsource writes PostgreSQL's text form there, e.g. a date column a user declared
+ * as text to hold BC dates): PostgreSQL's text form as it is, which the destination's DECIMAL prints the same way
+ * (same scale) and its text columns hold.</li>
  * </ul>
  */
 public final class MySqlCompare {
@@ -35,6 +38,7 @@ public final class MySqlCompare {
     /** What differs: counts, and a few rows found on one side only (empty when equal). */
     public static String difference(Connection pg, String schema, Connection mysql, String table) throws SQLException {
         Map<String, String> types = pgTypes(pg, schema, table);
+        Map<String, String> held = mysqlTypes(mysql, table);
         StringBuilder pgSql = new StringBuilder("SELECT ");
         StringBuilder mySql = new StringBuilder("SELECT ");
         List<String> kinds = new ArrayList<>();
@@ -45,8 +49,11 @@ public final class MySqlCompare {
             String type = column.getValue();
             String kind = type.equals("real") ? "float" : type.equals("double precision") ? "double" : "";
             kinds.add(kind);
-            String[] forms = switch (type) {
-                case "boolean" -> new String[] {"CASE WHEN " + q + " THEN '1' ELSE '0' END", "CAST(" + m + " AS CHAR)"};
+            boolean text = TEXT_TYPES.contains(held.getOrDefault(column.getKey(), ""));
+            // char(n)::text drops the padding, which the value (and so the destination) has: format() keeps it
+            String pgText = type.equals("character") ? "CASE WHEN " + q + " IS NOT NULL THEN format('%s', " + q + ") END" : q + "::text";
+            String[] forms = text ? new String[] {pgText, m} : switch (type) {
+                case "boolean" -> new String[] {"CASE WHEN " + q + " THEN '1' WHEN NOT " + q + " THEN '0' END", "CAST(" + m + " AS CHAR)"};
                 case "timestamp with time zone" -> new String[] {"to_char(" + q + " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
                         "DATE_FORMAT(" + m + ", '%Y-%m-%d %H:%i:%s.%f')"};
                 case "timestamp without time zone" -> new String[] {"to_char(" + q + ", 'YYYY-MM-DD HH24:MI:SS.US')",
@@ -56,7 +63,7 @@ public final class MySqlCompare {
                 // MySQL prints a FLOAT with 6 digits: as a double it shows the float's exact value
                 case "real" -> new String[] {q + "::text", "CAST(" + m + " AS DOUBLE)"};
                 case "bytea" -> new String[] {"encode(" + q + ", 'hex')", "LOWER(HEX(" + m + "))"};
-                default -> new String[] {q + "::text", "CAST(" + m + " AS CHAR)"};
+                default -> new String[] {pgText, "CAST(" + m + " AS CHAR)"};
             };
             pgSql.append(i == 0 ? "" : ", ").append(forms[0]);
             mySql.append(i == 0 ? "" : ", ").append(forms[1]);
@@ -69,6 +76,8 @@ public final class MySqlCompare {
         int targetRows;
         try (Statement s = pg.createStatement()) {
             s.execute("SET IntervalStyle = 'iso_8601'");
+            s.execute("SET DateStyle = 'ISO, YMD'");
+            s.execute("SET TimeZone = 'UTC'");
             s.execute("SET extra_float_digits = 1");
             sourceRows = read(s, pgSql.toString(), kinds, counts, 1);
         }
@@ -115,7 +124,24 @@ public final class MySqlCompare {
 
     private static String abbreviate(String row) {
         String r = row.replace('\u0001', '|');
-        return r.length() > 200 ? r.substring(0, 200) + "…" : r;
+        return r.length() > 600 ? r.substring(0, 600) + "…" : r;
+    }
+
+    private static final java.util.Set<String> TEXT_TYPES = java.util.Set.of("char", "varchar", "tinytext", "text", "mediumtext", "longtext");
+
+    /** The DATA_TYPE of each column of a destination table. */
+    private static Map<String, String> mysqlTypes(Connection mysql, String table) throws SQLException {
+        Map<String, String> out = new HashMap<>();
+        try (PreparedStatement ps = mysql.prepareStatement("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS"
+                + " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?")) {
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), rs.getString(2).toLowerCase(Locale.ROOT));
+                }
+            }
+        }
+        return out;
     }
 
     /** The columns of a source table and their types (format_type, lower case), in order. */

@@ -5,6 +5,11 @@ import java.time.OffsetDateTime;
 /** Where in the source a change or a batch comes from. */
 public sealed interface Position permits Position.Batch, Position.Log {
 
+    /** When the source committed the change, where the source says (log replication); null otherwise. */
+    default OffsetDateTime commitTime() {
+        return null;
+    }
+
     /**
      * A batch-query page.
      *

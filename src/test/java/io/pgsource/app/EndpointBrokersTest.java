@@ -242,7 +242,7 @@ class EndpointBrokersTest {
         SourceFixture.execute(pg, source, SOURCE);
         try (NatsStream stream = new NatsStream(); TcpProxy proxy = TcpProxy.start("127.0.0.1", 4222)) {
             Map<String, String> env = env(source, "ep_nats_out", "nats:" + stream.prefix + ".${schema}.${table}?servers=127.0.0.1:"
-                    + proxy.port() + "&jetstreamEnabled=true&requestTimeout=1000&reconnectTimeWait=200&maxReconnectAttempts=-1",
+                    + proxy.port() + "&jetstreamEnabled=true&requestTimeout=5000&reconnectTimeWait=200&maxReconnectAttempts=-1",
                     "debezium");
             outage(source, "ep_nats_out", env, proxy, stream::read);
             Received update = stream.read().stream().filter(m -> m.op().equals("u")).findFirst().orElseThrow();

@@ -1,7 +1,6 @@
 package io.pgsource.sink.discard;
 
 import io.pgsource.change.ChangeBatch;
-import io.pgsource.change.Position;
 import io.pgsource.sink.Destination;
 import io.pgsource.sink.DestinationContext;
 import io.pgsource.sink.StoredPosition;
@@ -109,8 +108,8 @@ public final class DiscardSink implements Destination {
         last = now;
         changes.addAndGet(batch.size());
         batches.incrementAndGet();
-        if (latencies != null && batch.last() && batch.position() instanceof Position.Log log && log.commitTime() != null) {
-            writeLatency(ChronoUnit.MICROS.between(log.commitTime().toInstant(), now));
+        if (latencies != null && batch.last() && batch.position() != null && batch.position().commitTime() != null) {
+            writeLatency(ChronoUnit.MICROS.between(batch.position().commitTime().toInstant(), now));
         }
         if (position != null) {
             position.save(positions);

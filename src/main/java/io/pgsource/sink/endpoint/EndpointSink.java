@@ -52,6 +52,8 @@ public final class EndpointSink implements Destination {
     public static final String NAME = "endpoint";
     /** Where {@link #write} hands each message: the route file's second route sends it on to {@code destination.uri}. */
     public static final String SEND_URI = "direct:destination-endpoint-send";
+    /** The route of the route file that sends each message to {@code destination.uri}. */
+    public static final String SEND_ROUTE = "destination-endpoint-send";
     /** The property the route file's {@code toD} reads: {@code destination.uri} in Camel's simple language. */
     public static final String URI_PROPERTY = "pgsource.endpoint_uri";
     /** Where the positions are kept, in {@code destination.directory}. */
@@ -106,8 +108,8 @@ public final class EndpointSink implements Destination {
         format = format(context.property("destination.format", "pgsource"));
         serverName = context.property("destination.server_name", "pgsource");
         database = context.settings().source().database();
-        String simple = toSimple(uri);
         checkUri(context.camel(), uri);
+        String simple = toSimple(withDefaults(uri));
         context.camel().getPropertiesComponent().addOverrideProperty(URI_PROPERTY, simple);
         Path dir = context.settings().destination().outputDirectory();
         try {
@@ -134,6 +136,19 @@ public final class EndpointSink implements Destination {
     /** {@code ${schema}} and {@code ${table}} as the headers every message carries; Camel's own simple language stays. */
     static String toSimple(String uri) {
         return PLACEHOLDER.matcher(uri).replaceAll(m -> Matcher.quoteReplacement("${header." + (m.group(1).equals("schema") ? SCHEMA : TABLE) + "}"));
+    }
+
+    /**
+     * NATS: a producer stopped after a failed send (see {@link #restartSendRoute}) flushes its connection first by
+     * default, which fails on a connection that lost the server, and then leaves it open, reconnecting forever: unless
+     * the URI says otherwise, it closes it without flushing ({@code flushConnection=false}; every message was confirmed
+     * or failed by then, so there is nothing to flush).
+     */
+    static String withDefaults(String uri) {
+        if (uri.startsWith("nats:") && !uri.contains("flushConnection=")) {
+            return uri + (uri.contains("?") ? "&" : "?") + "flushConnection=false";
+        }
+        return uri;
     }
 
     /**
@@ -213,10 +228,26 @@ public final class EndpointSink implements Destination {
             }
             producer.send(SEND_URI, message);
             if (message.getException() != null) {
+                restartSendRoute();
                 throw new IllegalStateException("the endpoint did not take the change of " + e.tableId() + " at "
                         + message.getIn().getHeader(POSITION) + " (" + describe(message.getException()) + "); the batch is sent again"
                         + " from its first change", message.getException());
             }
+        }
+    }
+
+    /**
+     * After a failed send the client's state is not known (a NATS connection that reconnected may no longer get its
+     * acknowledgements): the send route is restarted, which stops its producers and closes their connections, so the
+     * batch's next attempt starts on new ones.
+     */
+    private void restartSendRoute() {
+        try {
+            camel.getRouteController().stopRoute(SEND_ROUTE, 10, java.util.concurrent.TimeUnit.SECONDS);
+            camel.getRouteController().startRoute(SEND_ROUTE);
+        } catch (Exception e) {
+            LOG.warn("cannot restart route {} after a failed send ({}); the next attempt uses the producers it has", SEND_ROUTE,
+                    e.getMessage());
         }
     }
 

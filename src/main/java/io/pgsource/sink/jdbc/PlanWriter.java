@@ -1,6 +1,5 @@
 package io.pgsource.sink.jdbc;
 
-import io.pgsource.change.Position;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
@@ -62,8 +61,8 @@ final class PlanWriter {
         upsertOnly.replaceAll((table, left) -> left - 1);
         upsertOnly.values().removeIf(left -> left <= 0);
         ensureTables(c, plan);
-        String deletedAt = plan.position() instanceof Position.Log log && log.commitTime() != null
-                ? log.commitTime().toString() : null;
+        String deletedAt = plan.position() != null && plan.position().commitTime() != null
+                ? plan.position().commitTime().toString() : null;
         for (WritePlan.TablePlan table : plan.tables()) {
             for (Step step : table.steps()) {
                 apply(c, step, deletedAt);

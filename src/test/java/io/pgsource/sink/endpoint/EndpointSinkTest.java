@@ -19,6 +19,13 @@ class EndpointSinkTest {
     }
 
     @Test
+    void aNatsConnectionIsClosedWithoutFlushUnlessTheUriSaysOtherwise() {
+        assertThat(EndpointSink.withDefaults("nats:a?jetstreamEnabled=true")).isEqualTo("nats:a?jetstreamEnabled=true&flushConnection=false");
+        assertThat(EndpointSink.withDefaults("nats:a?flushConnection=true")).isEqualTo("nats:a?flushConnection=true");
+        assertThat(EndpointSink.withDefaults("spring-rabbitmq:x?confirm=enabled")).isEqualTo("spring-rabbitmq:x?confirm=enabled");
+    }
+
+    @Test
     void brokersThatWouldNotConfirmEachMessageAreRefusedWithTheOptionToAdd() throws Exception {
         try (CamelContext camel = new DefaultCamelContext()) {
             assertThatThrownBy(() -> EndpointSink.checkUri(camel, "nats:cdc.${table}?servers=127.0.0.1:4222"))

@@ -60,6 +60,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "reconnectDelay": target.getConfiguration().setReconnectDelay(property(camelContext, java.time.Duration.class, value).toMillis()); return true;
         case "slotcheckinterval":
         case "slotCheckInterval": target.getConfiguration().setSlotCheckInterval(property(camelContext, java.time.Duration.class, value).toMillis()); return true;
+        case "snapshotexistingslot":
+        case "snapshotExistingSlot": target.getConfiguration().setSnapshotExistingSlot(property(camelContext, boolean.class, value)); return true;
         case "snapshothandler":
         case "snapshotHandler": target.getConfiguration().setSnapshotHandler(property(camelContext, io.pgsource.pgoutput.InitialSnapshotHandler.class, value)); return true;
         case "spooldirectory":
@@ -118,6 +120,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "reconnectDelay": return long.class;
         case "slotcheckinterval":
         case "slotCheckInterval": return long.class;
+        case "snapshotexistingslot":
+        case "snapshotExistingSlot": return boolean.class;
         case "snapshothandler":
         case "snapshotHandler": return io.pgsource.pgoutput.InitialSnapshotHandler.class;
         case "spooldirectory":
@@ -177,6 +181,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "reconnectDelay": return target.getConfiguration().getReconnectDelay();
         case "slotcheckinterval":
         case "slotCheckInterval": return target.getConfiguration().getSlotCheckInterval();
+        case "snapshotexistingslot":
+        case "snapshotExistingSlot": return target.getConfiguration().isSnapshotExistingSlot();
         case "snapshothandler":
         case "snapshotHandler": return target.getConfiguration().getSnapshotHandler();
         case "spooldirectory":

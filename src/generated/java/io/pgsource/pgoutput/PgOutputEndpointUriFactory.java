@@ -23,7 +23,7 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
     private static final Set<String> SECRET_PROPERTY_NAMES;
     private static final Map<String, String> MULTI_VALUE_PREFIXES;
     static {
-        Set<String> props = new HashSet<>(33);
+        Set<String> props = new HashSet<>(34);
         props.add("asyncStart");
         props.add("binary");
         props.add("binaryTypes");
@@ -47,6 +47,7 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
         props.add("reconnectDelay");
         props.add("slot");
         props.add("slotCheckInterval");
+        props.add("snapshotExistingSlot");
         props.add("snapshotHandler");
         props.add("spoolDirectory");
         props.add("sslcert");

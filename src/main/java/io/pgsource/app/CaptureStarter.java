@@ -9,13 +9,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Starts the capture route that {@code source.replication_method} asks for once Camel has started: the
  * batch-query route, or (LOG_BASED) the initial copy where needed followed by the log-replication route.
- * Both routes are declared with {@code autoStartup: false} so exactly one of them runs. With {@code sync.ha}, log
+ * Both routes are declared with {@code autoStartup: false} so exactly one of them runs; each is known by the part its
+ * {@link CaptureRoute} policy gives it, not by its id. With {@code sync.ha}, log
  * replication starts when this instance leads ({@link LeaderOnlyStreaming}).
  */
 final class CaptureStarter implements StartupListener {
     private static final Logger LOG = LoggerFactory.getLogger(CaptureStarter.class);
-    static final String BATCH_ROUTE = "batch-query";
-    static final String LOG_ROUTE = "log-replication";
 
     private final ReplicationMethod method;
     private final LogReplicationStart logStart;
@@ -40,8 +39,8 @@ final class CaptureStarter implements StartupListener {
         } else if (method == ReplicationMethod.LOG_BASED) {
             logStart.start(context);
         } else {
-            LOG.debug("starting route {}", BATCH_ROUTE);
-            context.getRouteController().startRoute(BATCH_ROUTE);
+            LOG.debug("starting the batch-query route");
+            CaptureRoute.of(context, CaptureRoute.Part.BATCH_QUERY).startRoute();
         }
     }
 }

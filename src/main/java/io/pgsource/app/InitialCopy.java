@@ -1,7 +1,5 @@
 package io.pgsource.app;
 
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
@@ -13,10 +11,11 @@ import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import io.pgsource.pgoutput.InitialSnapshotHandler;
 import io.pgsource.pgoutput.SlotCreated;
-import io.pgsource.sink.reject.DestinationErrors;
+import java.sql.SQLException;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
 import org.apache.camel.Exchange;
@@ -25,11 +24,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The initial copy of log replication when pgsource created the slot: every selected table is read inside the
- * slot's exported snapshot and sent page by page down the shared pipeline ({@code direct:pipeline}) to the
+ * The initial copy of log replication, the {@code pgoutput:} consumer's snapshotHandler: every selected table is read
+ * inside an exported snapshot and sent page by page down the shared pipeline ({@code direct:pipeline}) to the
  * destination, before the stream starts. Copy and stream meet exactly: the copy holds every transaction committed
- * before the slot's consistent point, the stream every one after it. Each table's copy starts by emptying its
+ * before the snapshot's consistent point, the stream every one after it. Each table's copy starts by emptying its
  * destination table, so a copy repeated for a new slot leaves no stale rows.
+ *
+ * <p>The snapshot is the new slot's when the consumer created it. When the slot exists (the consumer's
+ * {@code snapshotExistingSlot}), this says whether the destination needs a copy: when it holds no complete one (the
+ * seed's manual setup, a run stopped during its initial copy), or once after sync.resnapshot with
+ * source.create_slot=false. The consumer then hands it a temporary slot's snapshot, and the destination's position for
+ * the slot becomes that snapshot's consistent point: the stream applies exactly the transactions after it. (Copying the
+ * current rows and replaying every change since the slot's position onto them would not converge: a replayed update
+ * that leaves a TOASTed value unchanged knows no value for a row the copy has under another key.) Every table is copied
+ * again, as the position is the slot's, not a table's. A destination that streamed from the slot before gets the
+ * tables it lacks from {@link LogReplicationStart} instead, while the slot keeps its position.
  */
 final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     private static final Logger LOG = LoggerFactory.getLogger(InitialCopy.class);
@@ -40,6 +49,10 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     private final BooleanSupplier leading;
     private final Executor readers;
     private final TableCopies tableCopies;
+    private final RunOutcome outcome;
+    private final boolean ha;
+    /** sync.resnapshot with source.create_slot=false: the next copy inside a temporary slot's snapshot copies every table. */
+    private final AtomicBoolean copyAll = new AtomicBoolean();
     private CamelContext context;
 
     /**
@@ -47,15 +60,57 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
      *                leads (a copy going on after another instance took over would overwrite that one's newer rows)
      * @param readers runs each table's page reader, so the next page is read while one is applied
      * @param tableCopies keeps, for each table copied, what the copies made while streaming need to know
+     * @param outcome     decides whether a failed copy ends the run
+     * @param ha          sync.ha: a copy of an existing slot that failed is tried again (while this instance leads)
      */
     InitialCopy(SourceConnections connections, BatchStreams streams, PositionStore positions, BooleanSupplier leading,
-            Executor readers, TableCopies tableCopies) {
+            Executor readers, TableCopies tableCopies, RunOutcome outcome, boolean ha) {
         this.connections = connections;
         this.streams = streams;
         this.positions = positions;
         this.leading = leading;
         this.readers = readers;
         this.tableCopies = tableCopies;
+        this.outcome = outcome;
+        this.ha = ha;
+    }
+
+    /** sync.resnapshot keeping the slot (source.create_slot=false): the consumer's next copy copies every table again. */
+    void copyEveryTableAgain() {
+        copyAll.set(true);
+    }
+
+    /**
+     * The slot exists: a copy is needed when sync.resnapshot asked for one, or when the destination neither streamed from
+     * the slot nor holds a complete copy.
+     */
+    @Override
+    public boolean snapshotNeeded(String slot) throws SQLException {
+        if (copyAll.get()) {
+            return true;
+        }
+        if (positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
+            return false; // it streamed from the slot: LogReplicationStart copied the tables it lacks
+        }
+        return !SnapshotCopy.completed(positions, streams.streams());
+    }
+
+    @Override
+    public void existingSlotSnapshot(String slot, SlotCreated temporary) throws Exception {
+        List<StreamTask> tasks = streams.streams();
+        long consistent = temporary.consistentLsn();
+        LOG.info("Slot {} exists but the destination has {}: copying {} table(s) inside the snapshot of the temporary slot {}"
+                + " at {}, then streaming the transactions committed after it", slot, copyAll.get() ? "to be copied again (sync.resnapshot)"
+                : "no complete copy", tasks.size(), temporary.slotName(), Positions.lsn(consistent));
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            new SnapshotCopy(connections, readers).copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
+                    tableCopies.copiedAt(consistent));
+        } catch (Exception e) {
+            outcome.startFailed(e, ha); // as a failure of the start of log replication; the consumer tries again later
+            throw e;
+        }
+        positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
+        copyAll.set(false);
     }
 
     @Override
@@ -68,12 +123,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
             new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
-            // the consumer drops the slot and tries again later; a one-off sync has failed, and a failure no retry fixes
-            // would make the consumer copy again forever: either ends the run
-            RunOutcome outcome = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
-            if (outcome != null && (outcome.once() || DestinationErrors.permanent(e))) {
-                outcome.fail(e);
-            }
+            outcome.copyFailed(e); // the consumer drops the slot and tries again later
             throw e;
         }
         // a new slot starts a new stream: the position stored for an earlier slot of that name (another server, a

@@ -4,8 +4,7 @@ import io.pgsource.config.PgSourceConnections;
 import io.pgsource.state.PositionStore;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
+import io.pgsource.pgoutput.ReplicationSlots;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Optional;
@@ -140,7 +139,7 @@ final class LeaderOnlyStreaming extends ServiceSupport implements CamelClusterEv
             return;
         }
         try {
-            logStart.copyIfNeededThenStream(context, this::leading);
+            logStart.copyIfNeededThenStream(context);
             routeStarted = true;
         } catch (Exception e) {
             if (!leading()) {
@@ -198,21 +197,16 @@ final class LeaderOnlyStreaming extends ServiceSupport implements CamelClusterEv
 
     /** Who holds the slot now, from the source: PID, client address and application name of its walsender. */
     private String slotHolder() {
-        try (Connection c = connections.open(); PreparedStatement ps = c.prepareStatement("""
-                SELECT s.active_pid, host(a.client_addr), a.application_name
-                FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid
-                WHERE s.slot_name = ?""")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return "slot " + slot + " does not exist yet (the leader creates it and copies the tables first)";
-                }
-                if (rs.getObject(1) == null) {
-                    return "slot " + slot + " is not streamed right now (the leader may be copying, or starting)";
-                }
-                return "slot " + slot + " is streamed by PID " + rs.getInt(1) + Optional.ofNullable(rs.getString(2)).map(a -> " from " + a).orElse("")
-                        + Optional.ofNullable(rs.getString(3)).map(n -> " ('" + n + "')").orElse("");
+        try (Connection c = connections.open()) {
+            ReplicationSlots.State state = ReplicationSlots.state(c, slot);
+            if (!state.exists()) {
+                return "slot " + slot + " does not exist yet (the leader creates it and copies the tables first)";
             }
+            if (state.activePid() == null) {
+                return "slot " + slot + " is not streamed right now (the leader may be copying, or starting)";
+            }
+            return "slot " + slot + " is streamed by PID " + state.activePid() + Optional.ofNullable(state.clientAddr()).map(a -> " from " + a).orElse("")
+                    + Optional.ofNullable(state.applicationName()).map(n -> " ('" + n + "')").orElse("");
         } catch (SQLException e) {
             return "the source cannot tell who streams slot " + slot + " (" + e.getMessage() + ")";
         }

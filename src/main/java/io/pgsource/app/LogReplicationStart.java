@@ -1,21 +1,19 @@
 package io.pgsource.app;
 
 import io.pgsource.batch.BatchStreams;
-import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
 import io.pgsource.config.PgSourceConnections;
+import io.pgsource.pgoutput.PgOutputComponent;
 import io.pgsource.pgoutput.PgOutputConsumer;
 import io.pgsource.pgoutput.PgOutputEndpoint;
 import io.pgsource.pgoutput.PrerequisiteException;
 import io.pgsource.pgoutput.ReplicationSlots;
-import io.pgsource.pgoutput.SlotCreated;
 import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -23,32 +21,29 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.function.BooleanSupplier;
 import org.apache.camel.CamelContext;
-import org.apache.camel.DelegateEndpoint;
-import org.apache.camel.Endpoint;
-import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * LOG_BASED start-up. First the log-replication consumer's own checks run (server, role, slot, publications, created
- * when allowed), so a setup the stream cannot follow stops before anything is copied. When the slot already exists but
- * the destination holds no complete copy (the seed's manual
- * setup, or a run stopped during its initial copy), every table is copied inside the exported snapshot of a temporary
- * slot and the stream applies only the transactions committed after that snapshot. (When the slot does not exist, the consumer creates
- * it and {@link InitialCopy} copies inside its exported snapshot: no gap, no duplicate.) Then the log-replication
- * route starts. With {@code sync.once}, it waits until the slot has confirmed every transaction committed before
- * the start and ends the application.
+ * when allowed), so a setup the stream cannot follow stops before anything is copied. When the destination streamed
+ * from the slot before, the tables it holds no copy of are copied ({@link TableCopies}) while the slot keeps its
+ * position. Then the log-replication route starts. The consumer decides the rest itself: when the slot does not exist,
+ * it creates it and {@link InitialCopy} copies inside its exported snapshot (no gap, no duplicate); when it exists but
+ * the destination holds no complete copy (the seed's manual setup, or a run stopped during its initial copy), it asks
+ * {@link InitialCopy} and copies every table inside the exported snapshot of a temporary slot, and the stream applies
+ * only the transactions committed after that snapshot (its option {@code snapshotExistingSlot}). With
+ * {@code sync.once}, {@link RunOutcome} waits until the slot has confirmed every transaction committed before the
+ * start and ends the application.
  *
  * <p>A slot that is gone although the destination holds changes streamed from it is not silently created again (that
  * would skip everything committed in between): it stops pgsource with {@link SlotLostException}. With
  * {@code sync.resnapshot=true} the old slot is dropped and the consumer creates a new one and copies every table inside
  * its snapshot ({@link InitialCopy}: each table's copy starts by emptying the destination table); with
  * {@code source.create_slot=false} the existing slot stays and every table is copied inside a temporary slot's
- * snapshot. A failure here ends pgsource ({@link RunOutcome}).
+ * snapshot. A failure here ends pgsource ({@link RunOutcome#startFailed}).
  */
 final class LogReplicationStart {
     private static final Logger LOG = LoggerFactory.getLogger(LogReplicationStart.class);
@@ -60,17 +55,20 @@ final class LogReplicationStart {
     private final BatchStreams streams;
     private final PositionStore positions;
     private final RunOutcome outcome;
-    private final Executor readers;
     private final TableCopies tableCopies;
+    private final InitialCopy initialCopy;
+    /** sync.once: the consumer has started streaming (after its copy, if it made one). */
+    private volatile boolean copied;
 
     /**
      * @param createSlot {@code source.create_slot}: the consumer creates a missing slot
      * @param resnapshot {@code sync.resnapshot}: start from a new slot (or, without createSlot, a temporary slot's
      *                   snapshot) and copy every table again
      * @param tableCopies copies the tables the destination holds no copy of while it holds the others and streamed before
+     * @param initialCopy copies every table inside a temporary slot's snapshot when the consumer asks it to
      */
     LogReplicationStart(String slot, boolean createSlot, boolean resnapshot, PgSourceConnections connections, BatchStreams streams,
-            PositionStore positions, RunOutcome outcome, Executor readers, TableCopies tableCopies) {
+            PositionStore positions, RunOutcome outcome, TableCopies tableCopies, InitialCopy initialCopy) {
         this.slot = slot;
         this.createSlot = createSlot;
         this.resnapshot = resnapshot;
@@ -78,8 +76,8 @@ final class LogReplicationStart {
         this.streams = streams;
         this.positions = positions;
         this.outcome = outcome;
-        this.readers = readers;
         this.tableCopies = tableCopies;
+        this.initialCopy = initialCopy;
     }
 
     /** Runs the start-up on a Camel-managed thread, so Camel's own start is not held up by a long copy. */
@@ -89,21 +87,18 @@ final class LogReplicationStart {
         executor.submit(() -> {
             try {
                 long target = currentLsn();
-                copyIfNeededThenStream(context, () -> true);
+                copyIfNeededThenStream(context);
                 if (outcome.once()) {
-                    awaitConfirmed(context, target);
-                    outcome.finished();
+                    try (Connection c = connections.open()) {
+                        outcome.finishWhenCaughtUp(() -> caughtUp(context, c, target));
+                    }
                 }
             } catch (Exception e) {
-                outcome.fail(e); // without the capture running there is nothing left to do
+                outcome.startFailed(e, false);
             } finally {
                 context.getExecutorServiceManager().shutdown(executor);
             }
         });
-    }
-
-    /** The slot as pg_replication_slots shows it. */
-    private record SlotRow(Integer activePid, boolean invalidated, String confirmedFlush) {
     }
 
     /**
@@ -113,9 +108,9 @@ final class LogReplicationStart {
      * @throws SlotLostException when the slot is gone but the destination holds changes streamed from it
      */
     private boolean prepareSlot() throws SQLException {
-        SlotRow row = slotRow();
+        ReplicationSlots.State row = slotState();
         if (!resnapshot) {
-            if (row == null) {
+            if (!row.exists()) {
                 Optional<String> streamed = positions.load(Positions.stream(new Position.Log(0, 0, null), slot));
                 if (streamed.isPresent()) {
                     throw new SlotLostException(SlotLostException.Reason.DROPPED, "replication slot " + slot + " does not exist,"
@@ -127,7 +122,7 @@ final class LogReplicationStart {
             }
             return false;
         }
-        if (row == null) {
+        if (!row.exists()) {
             LOG.warn("sync.resnapshot=true: slot {} does not exist; the consumer creates it and copies every table again inside"
                     + " its snapshot", slot);
             return false;
@@ -138,22 +133,19 @@ final class LogReplicationStart {
                     + " first, then run again");
         }
         if (createSlot) {
-            try (Connection c = connections.open();
-                 PreparedStatement ps = c.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
-                ps.setString(1, slot);
-                ps.execute();
+            try (Connection c = connections.open()) {
+                ReplicationSlots.drop(c, slot);
             }
             LOG.warn("sync.resnapshot=true: dropped replication slot {} (confirmed up to {}{}); the consumer creates a new one and"
                     + " copies every table again inside its snapshot, replacing the rows of each destination table, then streams."
-                    + " Remove sync.resnapshot afterwards: every start with it copies everything again", slot, row.confirmedFlush(),
+                    + " Remove sync.resnapshot afterwards: every start with it copies everything again", slot, row.confirmedPoint(),
                     row.invalidated() ? ", invalidated" : "");
             return false;
         }
         if (row.invalidated()) {
             throw new PrerequisiteException("sync.resnapshot=true cannot use replication slot " + slot + ": it is invalidated, and"
-                    + " source.create_slot=false forbids creating it again. Drop and create it by hand (SELECT"
-                    + " pg_drop_replication_slot('" + slot.replace("'", "''") + "'); "
-                    + ReplicationSlots.createSqlForUsers(slot, serverMajor()) + ") or set source.create_slot=true, then run again with sync.resnapshot=true");
+                    + " source.create_slot=false forbids creating it again. Drop and create it by hand (" + ReplicationSlots.dropSql(slot)
+                    + " " + ReplicationSlots.createSqlForUsers(slot, serverMajor()) + ") or set source.create_slot=true, then run again with sync.resnapshot=true");
         }
         LOG.warn("sync.resnapshot=true with source.create_slot=false: keeping slot {} and copying every table again inside a"
                 + " temporary slot's snapshot. Remove sync.resnapshot afterwards: every start with it copies everything again", slot);
@@ -166,31 +158,21 @@ final class LogReplicationStart {
         }
     }
 
-    private SlotRow slotRow() throws SQLException {
-        try (Connection c = connections.open();
-             PreparedStatement ps = c.prepareStatement("SELECT active_pid, to_jsonb(s) ->> 'wal_status' = 'lost'"
-                     + " OR to_jsonb(s) ->> 'invalidation_reason' IS NOT NULL, confirmed_flush_lsn::text"
-                     + " FROM pg_replication_slots s WHERE slot_name = ?")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return null;
-                }
-                return new SlotRow((Integer) rs.getObject(1), rs.getBoolean(2), rs.getString(3));
-            }
+    private ReplicationSlots.State slotState() throws SQLException {
+        try (Connection c = connections.open()) {
+            return ReplicationSlots.state(c, slot);
         }
     }
 
     /**
-     * Checks the slot (and prepares sync.resnapshot), copies the tables when the slot exists but the destination has no
-     * complete copy, then starts the log-replication route. With sync.ha this runs on the leader only, and the copy
-     * stops when {@code leading} turns false.
+     * Checks the slot (and prepares sync.resnapshot), copies the tables a destination that streamed before lacks, then
+     * starts the log-replication route. With sync.ha this runs on the leader only.
      */
-    void copyIfNeededThenStream(CamelContext context, BooleanSupplier leading) throws Exception {
+    void copyIfNeededThenStream(CamelContext context) throws Exception {
         boolean copyAll = prepareSlot();
         checkPrerequisites(context);
-        copyIfNeeded(context, copyAll, leading);
-        context.getRouteController().startRoute(CaptureStarter.LOG_ROUTE);
+        copyIfNeeded(copyAll);
+        CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).startRoute();
     }
 
     /**
@@ -198,28 +180,26 @@ final class LogReplicationStart {
      * allowed), run before anything is copied: a copy that its stream then cannot follow is work thrown away.
      */
     private static void checkPrerequisites(CamelContext context) throws SQLException {
-        Endpoint endpoint = context.getRoute(CaptureStarter.LOG_ROUTE).getEndpoint();
-        while (endpoint instanceof DelegateEndpoint delegate) {
-            endpoint = delegate.getEndpoint(); // master: (sync.ha) wraps the pgoutput: endpoint
-        }
-        if (endpoint instanceof PgOutputEndpoint pgoutput) {
+        // unwrapped from master: (sync.ha)
+        if (CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).endpoint() instanceof PgOutputEndpoint pgoutput) {
             pgoutput.checkPrerequisites();
         }
     }
 
-    private void copyIfNeeded(CamelContext context, boolean copyAll, BooleanSupplier leading) throws Exception {
-        if (slotRow() == null) {
+    private void copyIfNeeded(boolean copyAll) throws Exception {
+        if (!slotState().exists()) {
             LOG.info("Slot {} does not exist yet: the consumer creates it and copies the tables inside its exported snapshot", slot);
             return;
         }
-        List<StreamTask> tasks = streams.streams();
-        if (!copyAll && positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
+        if (copyAll) {
+            initialCopy.copyEveryTableAgain();
+        } else if (positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
             // the destination streamed from the slot after a complete copy: only the tables it holds no copy of (selected
             // or published since, a copy cut short), or no exact one (a schema change no change of the table carried yet),
             // are copied, while the slot keeps its position
             Map<TableId, String> reasons = new LinkedHashMap<>();
             List<StreamTask> copy = new ArrayList<>();
-            for (StreamTask task : tasks) {
+            for (StreamTask task : streams.streams()) {
                 String reason = tableCopies.copyReason(task);
                 if (reason != null) {
                     reasons.put(task.table().id(), reason);
@@ -229,30 +209,8 @@ final class LogReplicationStart {
             if (!copy.isEmpty()) {
                 tableCopies.copy(copy, reasons);
             }
-            return;
         }
-        if (!copyAll && SnapshotCopy.completed(positions, tasks)) {
-            return;
-        }
-        // Copying the current rows and replaying every change since the slot's position onto them does not converge:
-        // a replayed update that leaves a TOASTed value unchanged knows no value for a row the copy has under another
-        // key. So the copy reads inside the exported snapshot of a temporary slot, and the destination's position for
-        // the slot becomes that snapshot's consistent point: the stream then applies exactly the transactions after it.
-        // Every table is copied again, as the position is the slot's, not a table's.
-        String copySlot = "pgsource_copy_" + ProcessHandle.current().pid();
-        try (Connection replication = connections.openReplication()) {
-            SlotCreated created = ReplicationSlots.create(replication, copySlot, true);
-            String snapshot = created.snapshotName();
-            long consistent = created.consistentLsn();
-            LOG.info("Slot {} exists but the destination has {}: copying {} table(s) inside the snapshot of the temporary slot {}"
-                    + " at {}, then streaming the transactions committed after it", slot, copyAll ? "to be copied again (sync.resnapshot)"
-                    : "no complete copy", tasks.size(), copySlot, Positions.lsn(consistent));
-            try (ProducerTemplate template = context.createProducerTemplate()) {
-                new SnapshotCopy(connections, readers).copy(snapshot, tasks, page -> InitialCopy.send(template, page, leading),
-                        tableCopies.copiedAt(consistent));
-            }
-            positions.save(Positions.stream(new Position.Log(consistent, 0, null), slot), Positions.lsn(consistent));
-        } // closing the replication connection drops the temporary slot
+        // otherwise the consumer asks initialCopy whether the destination needs a copy of every table (snapshotExistingSlot)
     }
 
     private long currentLsn() throws SQLException {
@@ -264,34 +222,16 @@ final class LogReplicationStart {
     }
 
     /**
-     * Polls the slot until its confirmed_flush_lsn reached the target: everything committed before is applied. A slot the
+     * Whether the slot's confirmed_flush_lsn reached the target: everything committed before is applied. A slot the
      * consumer creates is confirmed at its consistent point at once, before its initial copy ran: so the consumer must
      * have started streaming (the copy is done) too.
      */
-    private void awaitConfirmed(CamelContext context, long target) throws SQLException, InterruptedException {
-        boolean copied = false;
-        try (Connection c = connections.open();
-             PreparedStatement ps = c.prepareStatement(
-                     "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, slot);
-            while (!outcome.ended()) {
-                copied = copied || streaming(context);
-                if (copied) {
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next() && rs.getObject(1) != null && rs.getLong(1) >= target) {
-                            LOG.info("Log replication caught up with everything committed before the start");
-                            return;
-                        }
-                    }
-                }
-                Thread.sleep(250);
-            }
+    private boolean caughtUp(CamelContext context, Connection c, long target) throws SQLException {
+        copied = copied || PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::streaming).orElse(false);
+        if (!copied) {
+            return false;
         }
-    }
-
-    /** Whether the log-replication consumer has a replication session open (after its initial copy, if any). */
-    private static boolean streaming(CamelContext context) {
-        var route = context.getRoute(CaptureStarter.LOG_ROUTE);
-        return route != null && route.getConsumer() instanceof PgOutputConsumer c && c.isStreaming();
+        Long confirmed = ReplicationSlots.state(c, slot).confirmedFlush();
+        return confirmed != null && confirmed >= target;
     }
 }

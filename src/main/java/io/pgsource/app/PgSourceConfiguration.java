@@ -76,10 +76,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
 
         Registry registry = context.getRegistry();
-        RunOutcome outcome = runOutcome(context, settings);
-        if (!context.getManagementStrategy().getEventNotifiers().contains(outcome)) {
-            context.getManagementStrategy().addEventNotifier(outcome);
-        }
+        RunOutcome outcome = RunOutcome.of(context, settings.sync().interval());
         // the batch-query timer's exception handler: the outcome has reported a failed run already (one line), so the
         // timer logs it, with its stack trace, at DEBUG only
         registry.bind("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger(RunOutcome.class.getName(), LoggingLevel.DEBUG)));
@@ -87,7 +84,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
         registry.bind("typeMapping", new TypeMappingProcessor(types));
-        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.sync().progressInterval()));
+        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval()));
+        // the routes refer to these for the part they play in the capture; Java knows them by part, not by id
+        CaptureRoute.bind(context);
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
         // the server's walsender and for the decoding here), else the text form: the same values either way
         registry.bind("binaryTypes", (IntPredicate) types::decodesBinary);
@@ -136,12 +135,12 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
-        InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies);
+        InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
-                positions, outcome, readers, tableCopies);
+                positions, outcome, tableCopies, initialCopy);
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
@@ -211,34 +210,6 @@ public class PgSourceConfiguration implements CamelConfiguration {
     /** pid@host: names this instance in the logs of high availability. */
     private static String instanceId() {
         return ManagementFactory.getRuntimeMXBean().getName();
-    }
-
-    /**
-     * The launcher binds the outcome whose end stops the application; in another Camel runtime a run that cannot go on
-     * stops the capture routes (on a thread of their own: the failure is reported from inside a route).
-     */
-    private static RunOutcome runOutcome(CamelContext context, Settings settings) {
-        RunOutcome bound = context.getRegistry().lookupByNameAndType(RunOutcome.BEAN_NAME, RunOutcome.class);
-        if (bound != null) {
-            return bound;
-        }
-        RunOutcome outcome = new RunOutcome(false, false, settings.sync().interval(), () -> {
-            var executors = context.getExecutorServiceManager();
-            var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
-            executor.submit(() -> {
-                for (String route : List.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE)) {
-                    try {
-                        context.getRouteController().stopRoute(route);
-                    } catch (Exception e) {
-                        LOG.warn("cannot stop route {}: {}", route, e.getMessage());
-                    }
-                }
-                LOG.error("Capture routes stopped; fix the cause and restart");
-                executors.shutdown(executor);
-            });
-        });
-        context.getRegistry().bind(RunOutcome.BEAN_NAME, outcome);
-        return outcome;
     }
 
     /**

@@ -96,7 +96,9 @@ public final class PgSourceMain {
             }
             if (SIGNALLED.get() != null) {
                 // as for a run stopped later: a sync.once run did not finish
-                int code = settings.sync().once() ? 1 : 0;
+                RunOutcome stopped = new RunOutcome(settings.sync().once(), true, settings.sync().interval(), () -> { });
+                stopped.stopRequested(SIGNALLED.get());
+                int code = stopped.exitCode();
                 LOG.info("pgsource stopped by {} before it started (exit code {})", SIGNALLED.get(), code);
                 return code;
             }
@@ -141,10 +143,10 @@ public final class PgSourceMain {
         } finally {
             RUNNING.set(null);
         }
-        if (once && !outcome.ended()) {
+        if (outcome.stoppedUnfinished()) {
             LOG.error("Stopped before the sync finished");
         }
-        int code = outcome.ended() || once ? outcome.exitCode() : main.getExitCode();
+        int code = outcome.exitCode(main.getExitCode());
         String output = output(settings.destination());
         if (output != null) {
             LOG.info("{}{}{}", output, outcome.error() == null ? ": the next run continues from them" : "",

@@ -3,6 +3,7 @@ package io.pgsource.app;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
+import io.pgsource.pgoutput.PgOutputComponent;
 import io.pgsource.pgoutput.PgOutputConsumer;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,6 +46,7 @@ final class ProgressLog implements Processor {
     }
 
     private final CamelContext context;
+    private final String slot;
     private final long intervalNanos;
     private final Map<String, Table> tables = new HashMap<>();
     private long streamLine = System.nanoTime();
@@ -52,9 +54,13 @@ final class ProgressLog implements Processor {
     private long changes;
     private OffsetDateTime lastCommit;
 
-    /** @param interval how often a line is logged at most; zero turns the lines off */
-    ProgressLog(CamelContext context, Duration interval) {
+    /**
+     * @param slot     the slot log replication reads, whose lag the stream's lines tell
+     * @param interval how often a line is logged at most; zero turns the lines off
+     */
+    ProgressLog(CamelContext context, String slot, Duration interval) {
         this.context = context;
+        this.slot = slot;
         this.intervalNanos = interval.toNanos();
     }
 
@@ -101,11 +107,9 @@ final class ProgressLog implements Processor {
         }
         StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "Streamed %,d transaction(s) (%,d changes) in the last %.0f s",
                 transactions, changes, (now - streamLine) / 1e9));
-        PgOutputConsumer consumer = SlotLagMetrics.consumer(context);
-        long lag = consumer == null ? -1 : consumer.getSlotLagBytes();
+        long lag = PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::slotLagBytes).orElse(-1L);
         if (lag >= 0) {
-            line.append(String.format(Locale.ROOT, "; slot %s is %,d bytes of WAL behind the server",
-                    consumer.getEndpoint().getConfiguration().getSlot(), lag));
+            line.append(String.format(Locale.ROOT, "; slot %s is %,d bytes of WAL behind the server", slot, lag));
         }
         if (lastCommit != null) {
             line.append(String.format(Locale.ROOT, "; the last applied transaction committed %.1f s ago",

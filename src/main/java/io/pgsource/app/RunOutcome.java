@@ -6,10 +6,11 @@ import io.pgsource.pgoutput.PrerequisiteException;
 import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.sink.reject.DestinationErrors;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangePropertyKey;
 import org.apache.camel.spi.CamelEvent;
@@ -19,12 +20,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * How a run of pgsource ends, decided in one place: it hears the capture's exchanges end (log replication, batch-query
- * runs, and the initial copy's pages sent straight to the pipeline), is the {@code pgoutput:} consumer's
- * {@link ExceptionHandler} ({@code exceptionHandler: "#pgsourceRunOutcome"} in the route) and is told when
- * {@code sync.once} reached its end. The first end counts: it runs the stop action (the launcher ends the application
- * with {@link #exitCode()}; elsewhere the capture routes stop), and the error a user reads (the cause first, with
- * pgsource's way out) is logged once: by the launcher as the last line of the run ({@link #error()}), after Camel's
- * shutdown; elsewhere at once.
+ * runs, and the copies' pages sent straight to the pipeline), is the {@code pgoutput:} consumer's
+ * {@link ExceptionHandler} ({@code exceptionHandler: "#pgsourceRunOutcome"} in the route), is told of copies and
+ * starts that failed ({@link #copyFailed}, {@link #startFailed}) and decides when {@code sync.once} reached its end
+ * ({@link #finishWhenCaughtUp}). The first end counts: it runs the stop action (the launcher ends the application
+ * with {@link #exitCode(int)}; elsewhere the capture routes stop: {@link #of}), and the error a user reads (the cause
+ * first, with pgsource's way out) is logged once: by the launcher as the last line of the run ({@link #error()}), after
+ * Camel's shutdown; elsewhere at once.
  *
  * <p>What ends a run: a failure retrying cannot fix ({@link DestinationErrors#permanent}: a change the destination
  * refuses, a schema change it cannot follow), a slot that can no longer deliver every change ({@link SlotLostException}),
@@ -36,7 +38,6 @@ import org.slf4j.LoggerFactory;
 public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHandler {
     public static final String BEAN_NAME = "pgsourceRunOutcome";
     private static final Logger LOG = LoggerFactory.getLogger(RunOutcome.class);
-    private static final Set<String> ROUTES = Set.of(CaptureStarter.LOG_ROUTE, CaptureStarter.BATCH_ROUTE, "pipeline");
     /** A Java class name leading a message ({@code java.sql.SQLException: }): Java's way of wrapping, not the cause. */
     private static final Pattern CLASS_PREFIX = Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.)+[A-Z][A-Za-z0-9_$]*(?:Exception|Error): ");
 
@@ -69,9 +70,88 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         this.stop = stop;
     }
 
+    /**
+     * The run's outcome in a Camel runtime: the one the launcher bound ({@value #BEAN_NAME}), or, in another runtime, a new
+     * one (bound so) whose end stops the capture routes, on a thread of their own (the end is reported from inside a
+     * route). Either hears the capture's exchanges end from then on.
+     */
+    static RunOutcome of(CamelContext context, Duration interval) {
+        RunOutcome outcome = context.getRegistry().lookupByNameAndType(BEAN_NAME, RunOutcome.class);
+        if (outcome == null) {
+            outcome = new RunOutcome(false, false, interval, () -> stopCapture(context));
+            context.getRegistry().bind(BEAN_NAME, outcome);
+        }
+        if (!context.getManagementStrategy().getEventNotifiers().contains(outcome)) {
+            context.getManagementStrategy().addEventNotifier(outcome);
+        }
+        return outcome;
+    }
+
+    private static void stopCapture(CamelContext context) {
+        var executors = context.getExecutorServiceManager();
+        var executor = executors.newSingleThreadExecutor(context, "pgsource-stop");
+        executor.submit(() -> {
+            for (CaptureRoute.Part part : List.of(CaptureRoute.Part.LOG_REPLICATION, CaptureRoute.Part.BATCH_QUERY)) {
+                try {
+                    CaptureRoute.of(context, part).stopRoute();
+                } catch (Exception e) {
+                    LOG.warn("cannot stop the route of {}: {}", part.bean, e.getMessage());
+                }
+            }
+            LOG.error("Capture routes stopped; fix the cause and restart");
+            executors.shutdown(executor);
+        });
+    }
+
     /** Whether this run is a {@code sync.once} run. */
     public boolean once() {
         return once;
+    }
+
+    /**
+     * {@code sync.once} with log replication, once its start is done: checks every 250 ms whether the destination applied
+     * everything committed before the start, and then the sync has finished. Returns at once without sync.once, and when
+     * the run ended otherwise.
+     */
+    void finishWhenCaughtUp(CaughtUp caughtUp) throws Exception {
+        if (!once) {
+            return;
+        }
+        while (!ended()) {
+            if (caughtUp.check()) {
+                LOG.info("Log replication caught up with everything committed before the start");
+                finished();
+                return;
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    /** Whether the destination has applied everything committed before the start. */
+    @FunctionalInterface
+    interface CaughtUp {
+        boolean check() throws Exception;
+    }
+
+    /**
+     * The copy inside a new slot's snapshot failed: the consumer drops the slot and tries again later. A one-off sync has
+     * failed, and a failure no retry fixes would make the consumer copy again forever: either ends the run.
+     */
+    public void copyFailed(Throwable cause) {
+        if (once || DestinationErrors.permanent(cause)) {
+            fail(cause);
+        }
+    }
+
+    /**
+     * The start of log replication failed (the slot's checks, the copy before streaming): without the capture running
+     * there is nothing left to do, so the run ends; unless the start is tried again ({@code retried}: the leader of
+     * sync.ha tries again while it leads).
+     */
+    public void startFailed(Throwable cause, boolean retried) {
+        if (!retried) {
+            fail(cause);
+        }
     }
 
     /** {@code sync.once} reached its end: every selected table is synced to its current end. */
@@ -126,6 +206,19 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     }
 
     /**
+     * The exit code of a run whose Camel runtime ended with {@code runtimeCode}: the runtime's own when the run ended by
+     * no end this outcome saw (Camel Main's duration limits), else {@link #exitCode()}.
+     */
+    public int exitCode(int runtimeCode) {
+        return ended() || once ? exitCode() : runtimeCode;
+    }
+
+    /** Whether a {@code sync.once} run stopped before its sync finished, with no end this outcome saw. */
+    public boolean stoppedUnfinished() {
+        return once && !ended();
+    }
+
+    /**
      * 0 when the run ended well (the sync finished, or pgsource was asked to stop); 2 when the source (slot, publication,
      * setup) or the configuration needs fixing; 1 when the sync failed, or a {@code sync.once} run ended before it
      * finished (also when asked to stop: its sync is not done).
@@ -158,7 +251,7 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         Exchange exchange = ((CamelEvent.ExchangeEvent) event).getExchange();
         // a whole run or transaction, not the split's per-table copies inside a batch-query run, nor transactions the
         // pgoutput: consumer combined (it delivers them again one by one, and the one that fails alone counts)
-        return ROUTES.contains(exchange.getFromRouteId()) && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null
+        return partOf(exchange) != null && exchange.getProperty(ExchangePropertyKey.CORRELATION_ID) == null
                 && exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) == 1;
     }
 
@@ -169,11 +262,22 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
         if (error == null) {
             error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         }
-        if (CaptureStarter.BATCH_ROUTE.equals(exchange.getFromRouteId())) {
+        if (partOf(exchange) == CaptureRoute.Part.BATCH_QUERY) {
             batchRunEnded(System.currentTimeMillis() - exchange.getClock().getCreated(), error);
         } else if (error != null && (once || DestinationErrors.permanent(error))) {
             fail(error);
         }
+    }
+
+    /** The part of the capture whose route the exchange started in, or null for another route's. */
+    private static CaptureRoute.Part partOf(Exchange exchange) {
+        for (CaptureRoute.Part part : CaptureRoute.Part.values()) {
+            CaptureRoute route = exchange.getContext().getRegistry().lookupByNameAndType(part.bean, CaptureRoute.class);
+            if (route != null && route.startedHere(exchange)) {
+                return part;
+            }
+        }
+        return null;
     }
 
     /** A batch-query run ended: said in one line; with sync.once, or after a failure retrying cannot fix, the run ends. */

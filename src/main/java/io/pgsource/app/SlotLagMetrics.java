@@ -2,9 +2,9 @@ package io.pgsource.app;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.pgsource.pgoutput.PgOutputComponent;
 import io.pgsource.pgoutput.PgOutputConsumer;
 import org.apache.camel.CamelContext;
-import org.apache.camel.Route;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
  * so they are scraped with Camel's own at {@code /observe/metrics}:
  * {@code pgsource_slot_lag_bytes} (WAL between the server's position and what the destination applied, as of the last
  * slot check) and {@code pgsource_last_applied_commit_age_seconds} (since the source committed the last transaction
- * the destination applied), both tagged with the slot. NaN while unknown. Nothing happens without a registry
+ * the destination applied), both tagged with the slot. NaN while unknown (no consumer runs on the slot here: not started,
+ * or, under sync.ha, another instance leads). Nothing happens without a registry
  * ({@code camel.metrics.enabled=false}).
  */
 final class SlotLagMetrics {
@@ -29,23 +30,14 @@ final class SlotLagMetrics {
             return;
         }
         Gauge.builder("pgsource.slot.lag", context, c -> {
-            PgOutputConsumer consumer = consumer(c);
-            long lag = consumer == null ? -1 : consumer.getSlotLagBytes();
+            long lag = PgOutputComponent.status(c, slot).map(PgOutputConsumer.Status::slotLagBytes).orElse(-1L);
             return lag < 0 ? Double.NaN : lag;
         }).baseUnit("bytes").tag("slot", slot)
                 .description("WAL bytes between the source server's position and what the destination applied (last slot check)")
                 .register(registry);
-        Gauge.builder("pgsource.last.applied.commit.age", context, c -> {
-            PgOutputConsumer consumer = consumer(c);
-            return consumer == null ? Double.NaN : consumer.getLastAppliedCommitAgeSeconds();
-        }).baseUnit("seconds").tag("slot", slot)
+        Gauge.builder("pgsource.last.applied.commit.age", context,
+                c -> PgOutputComponent.status(c, slot).map(PgOutputConsumer.Status::lastAppliedCommitAgeSeconds).orElse(Double.NaN)).baseUnit("seconds").tag("slot", slot)
                 .description("Time since the source committed the last transaction the destination applied")
                 .register(registry);
-    }
-
-    /** The log-replication route's consumer, or null (not started, or under sync.ha's master: endpoint). */
-    static PgOutputConsumer consumer(CamelContext context) {
-        Route route = context.getRoute(CaptureStarter.LOG_ROUTE);
-        return route != null && route.getConsumer() instanceof PgOutputConsumer c ? c : null;
     }
 }

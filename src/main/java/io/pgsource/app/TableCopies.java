@@ -260,9 +260,9 @@ final class TableCopies implements Processor, CamelContextAware {
      * @param reasons why each table is copied, for the log
      */
     void copy(List<StreamTask> tasks, Map<TableId, String> reasons) throws Exception {
-        String copySlot = "pgsource_copy_" + ProcessHandle.current().pid();
         try (Connection replication = connections.openReplication()) {
-            SlotCreated created = ReplicationSlots.create(replication, copySlot, true);
+            SlotCreated created = ReplicationSlots.createForCopy(replication);
+            String copySlot = created.slotName();
             long at = created.consistentLsn();
             for (StreamTask task : tasks) {
                 TableId table = task.table().id();

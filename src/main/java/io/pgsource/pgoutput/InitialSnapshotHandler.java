@@ -19,4 +19,29 @@ package io.pgsource.pgoutput;
 public interface InitialSnapshotHandler {
 
     void initialSnapshot(SlotCreated slot) throws Exception;
+
+    /**
+     * With {@code snapshotExistingSlot=true}: asked when the consumer first starts and finds its slot existing, whether
+     * the rows committed before the slot's position must be copied (the destination holds no complete copy of them).
+     * Not asked again after the consumer streamed. The default: never.
+     *
+     * @param slot the slot the consumer streams
+     */
+    default boolean snapshotNeeded(String slot) throws Exception {
+        return false;
+    }
+
+    /**
+     * The copy {@link #snapshotNeeded} asked for: read inside the exported snapshot of a temporary slot, valid while this
+     * method runs; the temporary slot is dropped after it. The consumer then streams from {@code slot}'s own position,
+     * so the transactions committed up to the temporary slot's consistent point, which the copy holds, arrive again:
+     * leave those out. If it throws, the consumer tries again later (asking {@link #snapshotNeeded} again). The default
+     * hands the snapshot to {@link #initialSnapshot}.
+     *
+     * @param slot      the slot the consumer streams afterwards
+     * @param temporary the temporary slot, its snapshot and consistent point
+     */
+    default void existingSlotSnapshot(String slot, SlotCreated temporary) throws Exception {
+        initialSnapshot(temporary);
+    }
 }

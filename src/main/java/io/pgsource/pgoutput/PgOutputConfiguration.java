@@ -78,6 +78,9 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam(label = "advanced")
     private InitialSnapshotHandler snapshotHandler;
 
+    @UriParam(label = "advanced", defaultValue = "false")
+    private boolean snapshotExistingSlot;
+
     @UriParam(label = "advanced")
     private IntPredicate binaryTypes;
 
@@ -350,6 +353,20 @@ public class PgOutputConfiguration implements Cloneable {
      */
     public void setSnapshotHandler(InitialSnapshotHandler snapshotHandler) {
         this.snapshotHandler = snapshotHandler;
+    }
+
+    public boolean isSnapshotExistingSlot() {
+        return snapshotExistingSlot;
+    }
+
+    /**
+     * When the slot exists as this consumer first starts, ask the snapshotHandler whether a copy is needed (the
+     * destination holds no complete copy of the rows committed before the slot's position); if it is, copy inside the
+     * exported snapshot of a temporary slot, then stream from the slot. The transactions committed between the slot's
+     * position and the temporary slot's consistent point arrive through the stream too: leave out those at or before it.
+     */
+    public void setSnapshotExistingSlot(boolean snapshotExistingSlot) {
+        this.snapshotExistingSlot = snapshotExistingSlot;
     }
 
     public boolean isCreatePublication() {

@@ -4,8 +4,6 @@ import io.pgsource.change.ChangeHeaders;
 import io.pgsource.pgoutput.protocol.TransactionPart;
 import io.pgsource.pgoutput.protocol.UnsupportedColumnTypeException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,9 +36,31 @@ public class PgOutputConsumer extends DefaultConsumer {
     private static final Logger LOG = LoggerFactory.getLogger(PgOutputConsumer.class);
     private static final long STOP_TIMEOUT_MILLIS = 30_000;
 
-    /** What the health check reports. */
-    record Status(boolean streaming, String problem, Throwable error, long acknowledgedLsn, long failures, SlotMonitor.Lag lag,
+    /**
+     * One immutable snapshot of the consumer's state: what health checks, metrics and progress lines read.
+     *
+     * @param streaming         a replication session is open and reading (after the snapshotHandler, when this consumer
+     *                          created the slot)
+     * @param problem           why nothing is delivered right now, or null
+     * @param error             the failure behind the problem, or null
+     * @param acknowledgedLsn   the highest LSN acknowledged to the slot by this consumer (0 before the first)
+     * @param failures          failures since the consumer started
+     * @param lag               the last slot check's findings, or null before the first
+     * @param lastAppliedCommit the source commit time of the last transaction the route completed, or null
+     */
+    public record Status(boolean streaming, String problem, Throwable error, long acknowledgedLsn, long failures, SlotLag lag,
             OffsetDateTime lastAppliedCommit) {
+
+        /** WAL bytes between the server's position and what was applied, as of the last slot check; -1 before it. */
+        public long slotLagBytes() {
+            return lag == null ? -1 : lag.lagBytes();
+        }
+
+        /** Seconds since the source committed the last transaction the route completed (NaN before the first one). */
+        public double lastAppliedCommitAgeSeconds() {
+            OffsetDateTime last = lastAppliedCommit;
+            return last == null ? Double.NaN : Math.max(0, Duration.between(last.toInstant(), Instant.now()).toMillis() / 1000.0);
+        }
     }
 
     private final PgOutputConfiguration options;
@@ -86,7 +106,8 @@ public class PgOutputConsumer extends DefaultConsumer {
         return acknowledged;
     }
 
-    Status status() {
+    /** The consumer's state now, in one snapshot. */
+    public Status status() {
         SlotMonitor m = monitor;
         return new Status(streaming, problem, error, acknowledged, failures, m == null ? null : m.lag(), lastAppliedCommit);
     }
@@ -97,15 +118,13 @@ public class PgOutputConsumer extends DefaultConsumer {
      * the slot keeps that much WAL on the source meanwhile.
      */
     public long getSlotLagBytes() {
-        SlotMonitor m = monitor;
-        SlotMonitor.Lag lag = m == null ? null : m.lag();
-        return lag == null ? -1 : lag.lagBytes();
+        return status().slotLagBytes();
     }
 
     /** The slot's {@code wal_status} at the last check (reserved, extended, unreserved, lost), or null. */
     public String getSlotWalStatus() {
         SlotMonitor m = monitor;
-        SlotMonitor.Lag lag = m == null ? null : m.lag();
+        SlotLag lag = m == null ? null : m.lag();
         return lag == null ? null : lag.walStatus();
     }
 
@@ -119,8 +138,7 @@ public class PgOutputConsumer extends DefaultConsumer {
      * while nothing can be delivered, and also while the source commits nothing.
      */
     public double getLastAppliedCommitAgeSeconds() {
-        OffsetDateTime last = lastAppliedCommit;
-        return last == null ? Double.NaN : Math.max(0, Duration.between(last.toInstant(), Instant.now()).toMillis() / 1000.0);
+        return status().lastAppliedCommitAgeSeconds();
     }
 
     @Override
@@ -154,10 +172,12 @@ public class PgOutputConsumer extends DefaultConsumer {
         delivery = executors.newSingleThreadExecutor(this, "pgoutput-route-" + options.getSlot());
         reader = executors.newSingleThreadExecutor(this, "pgoutput-" + options.getSlot());
         reader.submit(() -> readLoop(connections));
+        getEndpoint().getComponent().started(this);
     }
 
     @Override
     protected void doStop() throws Exception {
+        getEndpoint().getComponent().stopped(this);
         stopSignal.countDown();
         var executors = getEndpoint().getCamelContext().getExecutorServiceManager();
         if (reader != null) {
@@ -412,13 +432,10 @@ public class PgOutputConsumer extends DefaultConsumer {
 
     /** "PID n" of the process holding the slot, from pg_replication_slots, or "another process". */
     private String slotHolder(ConnectionSettings connections) {
-        try (Connection c = connections.openCatalog();
-             PreparedStatement ps = c.prepareStatement("SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, options.getSlot());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next() && rs.getObject(1) != null) {
-                    return "PID " + rs.getInt(1) + " (pg_replication_slots.active_pid)";
-                }
+        try (Connection c = connections.openCatalog()) {
+            ReplicationSlots.State state = ReplicationSlots.state(c, options.getSlot());
+            if (state.activePid() != null) {
+                return "PID " + state.activePid() + " (pg_replication_slots.active_pid)";
             }
         } catch (SQLException e) {
             LOG.debug("cannot read the slot's holder: {}", e.getMessage());

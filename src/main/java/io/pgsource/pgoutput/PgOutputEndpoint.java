@@ -97,6 +97,10 @@ public class PgOutputEndpoint extends DefaultEndpoint {
         if (c.getDataSource() == null && ObjectHelper.isEmpty(c.getDatabase())) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + " needs the database option (or a pgjdbc dataSource)");
         }
+        if (c.isSnapshotExistingSlot() && c.getSnapshotHandler() == null) {
+            throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": snapshotExistingSlot=true needs a snapshotHandler,"
+                    + " which says whether a copy is needed and makes it");
+        }
         if (c.getProtocolVersion() < 0 || c.getProtocolVersion() > 4) {
             throw new IllegalArgumentException("pgoutput:" + c.getSlot() + ": protocolVersion must be 1 to 4 (or 0 for the newest"
                     + " the server supports), not " + c.getProtocolVersion());

@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.postgresql.replication.LogSequenceNumber;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -140,47 +139,36 @@ final class Prerequisites {
 
     private SlotState slot(Connection c, Long streamedUpTo) throws SQLException {
         String slot = options.getSlot();
-        try (PreparedStatement ps = c.prepareStatement("SELECT s.slot_type, s.plugin, s.database, current_database(),"
-                + " to_jsonb(s) ->> 'wal_status', to_jsonb(s) ->> 'invalidation_reason', s.confirmed_flush_lsn::text"
-                + " FROM pg_replication_slots s WHERE s.slot_name = ?")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    if (streamedUpTo != null) {
-                        throw dropped(slot, streamedUpTo);
-                    }
-                    if (!options.isCreateSlot()) {
-                        throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " does not exist: create it with"
-                                + " " + ReplicationSlots.createSqlForUsers(slot, c.getMetaData().getDatabaseMajorVersion())
-                                + " or set createSlot=true");
-                    }
-                    requireFreeSlot(c);
-                    return null;
-                }
-                String type = rs.getString(1);
-                String plugin = rs.getString(2);
-                String database = rs.getString(3);
-                String current = rs.getString(4);
-                String walStatus = rs.getString(5);
-                String invalidation = rs.getString(6);
-                String drop = "SELECT pg_drop_replication_slot('" + slot.replace("'", "''") + "');";
-                if (!"logical".equals(type) || !"pgoutput".equals(plugin)) {
-                    throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " is a " + type + " slot"
-                            + (plugin == null ? "" : " of plugin " + plugin) + ", not a logical slot of plugin pgoutput: pick"
-                            + " another slot name, or drop it (" + drop + ") if nothing else uses it");
-                }
-                if (!current.equals(database)) {
-                    throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " belongs to database "
-                            + TableId.quoteIdent(database) + ", not " + TableId.quoteIdent(current)
-                            + ": a logical slot reads one database; pick another slot name for this one");
-                }
-                if ("lost".equals(walStatus) || invalidation != null) {
-                    throw invalidated(slot, invalidation);
-                }
-                String confirmed = rs.getString(7);
-                return new SlotState(confirmed == null ? 0 : LogSequenceNumber.valueOf(confirmed).asLong());
+        ReplicationSlots.State state = ReplicationSlots.state(c, slot);
+        if (!state.exists()) {
+            if (streamedUpTo != null) {
+                throw dropped(slot, streamedUpTo);
             }
+            if (!options.isCreateSlot()) {
+                throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " does not exist: create it with "
+                        + ReplicationSlots.createSqlForUsers(slot, c.getMetaData().getDatabaseMajorVersion()) + " or set createSlot=true");
+            }
+            ReplicationSlots.requireFree(c, slot);
+            return null;
         }
+        String type = state.type();
+        String plugin = state.plugin();
+        String database = state.database();
+        String current = state.currentDatabase();
+        if (!"logical".equals(type) || !"pgoutput".equals(plugin)) {
+            throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " is a " + type + " slot"
+                    + (plugin == null ? "" : " of plugin " + plugin) + ", not a logical slot of plugin pgoutput: pick"
+                    + " another slot name, or drop it (" + ReplicationSlots.dropSql(slot) + ") if nothing else uses it");
+        }
+        if (!current.equals(database)) {
+            throw new PrerequisiteException("replication slot " + TableId.quoteIdent(slot) + " belongs to database "
+                    + TableId.quoteIdent(database) + ", not " + TableId.quoteIdent(current)
+                    + ": a logical slot reads one database; pick another slot name for this one");
+        }
+        if (state.invalidated()) {
+            throw invalidated(slot, state.invalidationReason());
+        }
+        return new SlotState(state.confirmedFlush() == null ? 0 : state.confirmedFlush());
     }
 
     /** The slot is gone after this consumer streamed from it: what was committed after its last acknowledgement is lost. */
@@ -194,28 +182,12 @@ final class Prerequisites {
 
     /** The server removed WAL the slot still needed (max_slot_wal_keep_size, or another invalidation cause). */
     static SlotLostException invalidated(String slot, String cause) {
-        String drop = "SELECT pg_drop_replication_slot('" + slot.replace("'", "''") + "');";
+        String drop = ReplicationSlots.dropSql(slot);
         return new SlotLostException(SlotLostException.Reason.INVALIDATED, "replication slot " + TableId.quoteIdent(slot)
                 + " is invalidated (" + (cause != null ? cause : "wal_status = lost") + "): the server removed WAL it still"
                 + " needed (usually because it fell further behind than max_slot_wal_keep_size allows), so changes were lost."
                 + " Drop it (" + drop + "), create it again (or set createSlot=true), and copy the data again (initial"
                 + " snapshot) before streaming");
-    }
-
-    private void requireFreeSlot(Connection c) throws SQLException {
-        try (Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT (SELECT count(*) FROM pg_replication_slots),"
-                     + " current_setting('max_replication_slots')::int")) {
-            rs.next();
-            long used = rs.getLong(1);
-            int max = rs.getInt(2);
-            if (used >= max) {
-                throw new PrerequisiteException("cannot create replication slot " + TableId.quoteIdent(options.getSlot()) + ": all "
-                        + max + " replication slots (max_replication_slots) are in use. Drop slots no longer used"
-                        + " (SELECT slot_name, active FROM pg_replication_slots; SELECT pg_drop_replication_slot('name');)"
-                        + " or raise max_replication_slots in postgresql.conf and restart PostgreSQL");
-            }
-        }
     }
 
     /**

@@ -110,6 +110,9 @@ final class ReplicationSession implements AutoCloseable {
             binary = false; // binary where it works: text mode gives the same values
         }
         keepAliveNanos = TimeUnit.MILLISECONDS.toNanos(keepAliveMillis(catalog, options.getStatusInterval()));
+        if (setup.slotExists() && streamedUpTo == null && options.isSnapshotExistingSlot()) {
+            snapshotExistingSlot();
+        }
         replication = connections.openReplication();
         if (!setup.slotExists()) {
             createSlot();
@@ -217,12 +220,34 @@ final class ReplicationSession implements AutoCloseable {
         LOG.info("snapshotHandler finished with snapshot {}; streaming from {}", created.snapshotName(), created.consistentPoint());
     }
 
+    /**
+     * snapshotExistingSlot: the slot exists and this consumer has not streamed from it yet. When the snapshotHandler says
+     * a copy is needed, it copies inside the snapshot of a temporary slot, on a replication connection of its own that
+     * closing drops it with (before streaming starts: it would hold WAL back).
+     */
+    private void snapshotExistingSlot() throws Exception {
+        InitialSnapshotHandler handler = options.getSnapshotHandler();
+        String slot = options.getSlot();
+        if (handler == null || !handler.snapshotNeeded(slot)) {
+            return;
+        }
+        try (Connection copy = connections.openReplication()) {
+            SlotCreated temporary = ReplicationSlots.createForCopy(copy);
+            try {
+                handler.existingSlotSnapshot(slot, temporary);
+            } catch (Exception e) {
+                throw new PrerequisiteException("the snapshotHandler failed on the snapshot of temporary slot " + temporary.slotName()
+                        + " for slot " + slot + " (" + e + "); the next attempt copies inside a new snapshot");
+            }
+        }
+    }
+
     private void dropNewSlot(String slot) {
-        try (Statement s = replication.createStatement()) {
-            s.execute("DROP_REPLICATION_SLOT " + TableId.quoteIdent(slot));
+        try {
+            ReplicationSlots.dropOnReplication(replication, slot);
         } catch (SQLException e) {
-            LOG.warn("Could not drop the new slot {} after its snapshot handler failed: {}; drop it by hand"
-                    + " (SELECT pg_drop_replication_slot('{}')) so a new snapshot is exported", slot, e.getMessage(), slot);
+            LOG.warn("Could not drop the new slot {} after its snapshot handler failed: {}; drop it by hand ({}) so a new"
+                    + " snapshot is exported", slot, e.getMessage(), ReplicationSlots.dropSql(slot));
         }
     }
 

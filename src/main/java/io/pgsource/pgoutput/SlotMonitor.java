@@ -1,8 +1,6 @@
 package io.pgsource.pgoutput;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -43,23 +41,12 @@ final class SlotMonitor {
         void lost(SlotLostException e);
     }
 
-    /**
-     * One check's findings.
-     *
-     * @param lagBytes    WAL bytes between the server's current position and what was applied (acknowledged)
-     * @param walStatus   {@code pg_replication_slots.wal_status} (reserved, extended, unreserved, lost), null when unknown
-     * @param safeWalSize bytes that can still be written before the slot is in danger of invalidation, or null
-     * @param checkedAt   when
-     */
-    record Lag(long lagBytes, String walStatus, Long safeWalSize, Instant checkedAt) {
-    }
-
     private final PgOutputConfiguration options;
     private final Prerequisites prerequisites;
     private final ConnectionSettings connections;
     private final Watched consumer;
     private Connection connection;
-    private volatile Lag lag;
+    private volatile SlotLag lag;
 
     SlotMonitor(PgOutputConfiguration options, Prerequisites prerequisites, ConnectionSettings connections, Watched consumer) {
         this.options = options;
@@ -69,7 +56,7 @@ final class SlotMonitor {
     }
 
     /** The last check's findings, or null before the first check succeeded. */
-    Lag lag() {
+    SlotLag lag() {
         return lag;
     }
 
@@ -92,39 +79,24 @@ final class SlotMonitor {
     /** Reads the slot's position against the server's; false when the slot is gone (reported if it was streamed). */
     private boolean checkSlot(Connection c) throws SQLException {
         String slot = options.getSlot();
-        try (PreparedStatement ps = c.prepareStatement("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
-                + " ELSE pg_current_wal_lsn() END) - '0/0'::pg_lsn, s.slot_name IS NOT NULL, s.confirmed_flush_lsn - '0/0'::pg_lsn,"
-                + " to_jsonb(s) ->> 'wal_status', to_jsonb(s) ->> 'safe_wal_size', to_jsonb(s) ->> 'invalidation_reason'"
-                + " FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = ?")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                long server = rs.getLong(1);
-                boolean exists = rs.getBoolean(2);
-                if (!exists) {
-                    if (consumer.streamedBefore()) {
-                        consumer.lost(Prerequisites.dropped(slot, consumer.acknowledged()));
-                    }
-                    return false;
-                }
-                long confirmed = rs.getLong(3);
-                String walStatus = rs.getString(4);
-                String safe = rs.getString(5);
-                String invalidation = rs.getString(6);
-                if (("lost".equals(walStatus) || invalidation != null) && consumer.streamedBefore()) {
-                    consumer.lost(Prerequisites.invalidated(slot, invalidation));
-                    return false;
-                }
-                long applied = Math.max(consumer.acknowledged(), confirmed);
-                Lag now = new Lag(Math.max(0, server - applied), walStatus, safe == null ? null : Long.valueOf(safe), Instant.now());
-                lag = now;
-                report(now);
-                return true;
+        ReplicationSlots.State state = ReplicationSlots.state(c, slot);
+        if (!state.exists()) {
+            if (consumer.streamedBefore()) {
+                consumer.lost(Prerequisites.dropped(slot, consumer.acknowledged()));
             }
+            return false;
         }
+        if (state.invalidated() && consumer.streamedBefore()) {
+            consumer.lost(Prerequisites.invalidated(slot, state.invalidationReason()));
+            return false;
+        }
+        SlotLag now = new SlotLag(state.lagBytes(consumer.acknowledged()), state.walStatus(), state.safeWalSize(), Instant.now());
+        lag = now;
+        report(now);
+        return true;
     }
 
-    private void report(Lag now) {
+    private void report(SlotLag now) {
         String problem = consumer.problem();
         OffsetDateTime last = consumer.lastAppliedCommit();
         if (problem != null) {

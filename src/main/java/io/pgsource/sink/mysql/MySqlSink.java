@@ -208,20 +208,7 @@ public final class MySqlSink implements Destination {
     private HeldColumns.Plan follow(Connection c, TableSchema schema) throws SQLException {
         Set<String> existing = destination.tables().existingColumns(c, schema.id());
         String stored = positions.loadInTransaction(c, HeldColumns.stream(schema.id()));
-        if (existing == null) {
-            return stored != null ? HeldColumns.Plan.copy("the destination table of " + schema.id().quoted() + " is gone")
-                    : HeldColumns.plan(schema, null, null, false);
-        }
-        HeldColumns held = null;
-        if (stored != null) {
-            try {
-                held = HeldColumns.parse(stored);
-            } catch (IllegalArgumentException e) {
-                LOG.warn("the record of the source columns the destination table of {} holds is unreadable ({}); deciding without it",
-                        schema.id().quoted(), e.getMessage());
-            }
-        }
-        return HeldColumns.plan(schema, held, existing, false);
+        return HeldColumns.plan(schema, stored, existing, false, "of " + schema.id().quoted());
     }
 
     @Override

@@ -2,6 +2,9 @@ package io.pgsource.app;
 
 import io.pgsource.batch.BatchPageProcessor;
 import io.pgsource.batch.BatchStreams;
+import io.pgsource.batch.BatchWakeups;
+import io.pgsource.batch.NotifyDataSource;
+import io.pgsource.batch.NotifyTriggers;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.catalog.Publications;
 import io.pgsource.change.TableId;
@@ -77,8 +80,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
 
         Registry registry = context.getRegistry();
         RunOutcome outcome = RunOutcome.of(context, settings.sync().interval());
-        // the batch-query timer's exception handler: the outcome has reported a failed run already (one line), so the
-        // timer logs it, with its stack trace, at DEBUG only
+        // the batch-query route consumer's exception handler: the outcome has reported a failed run already (one line),
+        // so the consumer logs it, with its stack trace, at DEBUG only
         registry.bind("pgsourceReportedFailure", new LoggingExceptionHandler(context, new CamelLogger(RunOutcome.class.getName(), LoggingLevel.DEBUG)));
         registry.bind("sourceSettings", settings.source());
         registry.bind("sourceConnections", connections);
@@ -98,6 +101,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         }
         registry.bind("positionStore", positions);
         registry.bind("batchStreams", streams);
+        batchWakeups(context, settings, streams, connections, tables);
         // the batch query and the initial copy read each table's next page on these threads while the current one is applied
         ExecutorService readers = context.getExecutorServiceManager().newCachedThreadPool(this, "pgsource-page-reader");
         registry.bind("batchPage", new BatchPageProcessor(connections, positions, readers));
@@ -144,6 +148,33 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
+    }
+
+    /**
+     * The batch query's wake-ups (routes/batch-query.camel.yaml): the timer, and with source.notify the source's NOTIFY,
+     * for which the triggers are installed when missing and pgevent gets its data source.
+     */
+    private static void batchWakeups(CamelContext context, Settings settings, BatchStreams streams, PgSourceConnections connections,
+                                     List<StreamTask> tables) throws SQLException {
+        PropertiesComponent properties = context.getPropertiesComponent();
+        boolean batch = settings.source().replicationMethod() != ReplicationMethod.LOG_BASED;
+        boolean notify = batch && settings.source().notifications().enabled() && !settings.sync().once();
+        BatchWakeups wakeups = new BatchWakeups();
+        context.getRegistry().bind("batchWakeups", wakeups);
+        if (batch) {
+            streams.wokenBy(wakeups);
+        }
+        // bound in any case: the batch-notify route is created (not started) without source.notify too; it connects only then
+        var notifyDataSource = NotifyDataSource.of(settings.source());
+        context.getRegistry().bind("pgsourceNotifyDataSource", notifyDataSource);
+        if (notify) {
+            try (Connection c = connections.open()) {
+                NotifyTriggers.install(c, tables.stream().map(t -> t.table().id()).toList(), settings.source().notifications().channel());
+            }
+            NotifyDataSource.check(notifyDataSource, settings.source());
+        }
+        properties.addOverrideProperty("pgsource.batch_query", Boolean.toString(batch));
+        properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));
     }
 
     /** The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again. */

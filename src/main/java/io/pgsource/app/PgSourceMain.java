@@ -137,7 +137,7 @@ public final class PgSourceMain {
                 where(settings.destination()),
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
-                        : once ? " once" : " every " + settings.sync().interval().toSeconds() + "s");
+                        : once ? " once" : " every " + interval(settings.sync().interval()));
         try {
             main.run();
         } finally {
@@ -180,5 +180,10 @@ public final class PgSourceMain {
     static String routesPattern(String destination) {
         String base = Files.isDirectory(Path.of("routes")) ? "file:routes/" : "classpath:routes/";
         return base + "*.camel.yaml," + base + "destinations/" + destination + ".camel.yaml";
+    }
+
+    /** sync.interval as given: {@code 30s}, {@code 500ms} (not {@code 0s}) */
+    private static String interval(java.time.Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 }

@@ -51,6 +51,8 @@ public final class BatchStreams {
     private volatile boolean timeZoneChecked;
     /** LOG_BASED: the publications whose row filters and column lists the copy applies; null for none. */
     private volatile List<String> publications;
+    /** The batch query: which tables each run reads (all, or those a notification named); null: every table. */
+    private volatile BatchWakeups wakeups;
 
     public BatchStreams(SourceSettings settings, SourceConnections connections) {
         this(settings, connections, BadInputSettings.defaultMaxValueBytes());
@@ -77,12 +79,24 @@ public final class BatchStreams {
         this.publications = List.copyOf(publications);
     }
 
+    /** Makes every run read only the tables its wake-up asks for ({@link BatchWakeups#take()}). */
+    public void wokenBy(BatchWakeups wakeups) {
+        this.wakeups = wakeups;
+    }
+
     /**
-     * Discovers the tables and returns their streams, sorted by table. For INCREMENTAL, looks at the source's open
-     * transactions first: the run reads only rows older than the oldest of them ({@link TransactionHorizon}).
+     * Discovers the tables and returns their streams, sorted by table: every table, or with {@link #wokenBy} those the
+     * run's wake-up asks for. For INCREMENTAL, looks at the source's open transactions first: the run reads only rows
+     * older than the oldest of them ({@link TransactionHorizon}), so a run woken by a notification, at any moment, reads
+     * what a timer's run at that moment would, no further.
      */
     @Handler
     public List<StreamTask> streams() throws SQLException {
+        BatchWakeups.Wake wake = wakeups == null ? BatchWakeups.Wake.ALL : wakeups.take();
+        if (!wake.all() && wake.tables().isEmpty()) {
+            LOG.debug("Batch query woken with nothing to read (its tables were read by the run before)");
+            return List.of();
+        }
         List<TableInfo> tables;
         TransactionHorizon.Horizon now = null;
         try (Connection c = connections.open()) {
@@ -95,9 +109,16 @@ public final class BatchStreams {
                 now = horizon.look(c);
             }
         }
+        if (now != null && now.held() && !wake.tables().isEmpty()) {
+            // what the notifications announced may be newer than the bound: read those tables again shortly, as the
+            // transaction holding the bound may end without a notification (it wrote no selected table)
+            wakeups.heldBack(wake.tables());
+        }
         List<StreamTask> tasks = new ArrayList<>(tables.size());
         for (TableInfo table : tables) {
-            tasks.add(plan(table, now));
+            if (wake.includes(table.id())) {
+                tasks.add(plan(table, now));
+            }
         }
         Map<TableId, String> perTable = settings.replicationKeys() == null ? Map.of() : settings.replicationKeys();
         for (TableId configured : perTable.keySet()) {

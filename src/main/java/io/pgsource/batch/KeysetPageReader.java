@@ -105,7 +105,8 @@ final class KeysetPageReader implements PageReader {
             return null;
         }
         if (task.method() == ReplicationMethod.INCREMENTAL) {
-            LOG.info("{}: reading rows after the stored bookmark", task.stream());
+            // every INCREMENTAL run of every table does (with source.notify, one run per commit): not worth a line
+            LOG.debug("{}: reading rows after the stored bookmark", task.stream());
             return stored.values();
         }
         if (!stored.completed()) {
@@ -223,8 +224,15 @@ final class KeysetPageReader implements PageReader {
             events.add(ChangeEvent.read(r, position));
         }
         if (last) {
-            LOG.info("{}: {} rows in {} pages ({}{})", task.stream(), rows, pages, task.method(),
-                    task.upperBound() == null ? "" : ", " + task.upperBound());
+            // an INCREMENTAL run that found nothing new says so at DEBUG only: runs come every sync.interval, or per commit
+            boolean nothing = rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
+            String line = "{}: {} rows in {} pages ({}{})";
+            Object[] args = {task.stream(), rows, pages, task.method(), task.upperBound() == null ? "" : ", " + task.upperBound()};
+            if (nothing) {
+                LOG.debug(line, args);
+            } else {
+                LOG.info(line, args);
+            }
         }
         return new ChangeBatch(events, position, last, List.of(schema));
     }

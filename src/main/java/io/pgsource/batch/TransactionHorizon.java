@@ -157,7 +157,7 @@ final class TransactionHorizon {
             return Horizon.NOTHING;
         }
         LOG.debug("INCREMENTAL reads rows before {}{}", horizon, holder == null ? " (now)" : ", when " + holder + " began");
-        return new Horizon(horizon);
+        return new Horizon(horizon, holder != null);
     }
 
     /** Says once when pg_stat_activity hides when some transactions began, so the horizon cannot wait for them. */
@@ -198,9 +198,11 @@ final class TransactionHorizon {
 
     /**
      * Rows whose replication key is before {@code before} are committed for good; null: nothing new may be read.
+     *
+     * @param held whether a transaction still open (or prepared) holds it before now(): newer rows wait for it
      */
-    record Horizon(Instant before) {
-        static final Horizon NOTHING = new Horizon(null);
+    record Horizon(Instant before, boolean held) {
+        static final Horizon NOTHING = new Horizon(null, true);
 
         /** The bound less {@code lag}, as PostgreSQL {@code timestamptz} text ({@code -infinity} for nothing). */
         String minus(Duration lag) {

@@ -76,7 +76,26 @@ public final class SettingsLoader {
                 replicationKeys(),
                 duration("sync.incremental_lag", Duration.ZERO),
                 textOr("sync.incremental_timezone", SourceSettings.DEFAULT_INCREMENTAL_TIME_ZONE),
-                ssl("source"));
+                ssl("source"),
+                notifySettings(method));
+    }
+
+    /**
+     * {@code source.notify} wakes the batch query; {@code source.notify_channel} is used unquoted in {@code LISTEN}, which
+     * folds it to lower case, while {@code pg_notify} takes it as written: only names that read the same both ways.
+     */
+    private NotifySettings notifySettings(ReplicationMethod method) {
+        boolean enabled = bool("source.notify");
+        String channel = textOr("source.notify_channel", NotifySettings.DEFAULT_CHANNEL);
+        if (!channel.matches("[a-z_][a-z0-9_]{0,62}")) {
+            throw new ConfigurationException("source.notify_channel=" + channel + " is not a usable channel name: use lower-case"
+                    + " letters, digits and underscores, at most 63, not starting with a digit (e.g. " + NotifySettings.DEFAULT_CHANNEL + ")");
+        }
+        if (enabled && method == ReplicationMethod.LOG_BASED) {
+            throw new ConfigurationException("source.notify=true wakes the batch query (FULL_TABLE or INCREMENTAL); LOG_BASED streams"
+                    + " every change as it commits already: unset source.notify, or set source.replication_method=INCREMENTAL");
+        }
+        return new NotifySettings(enabled, channel);
     }
 
     DestinationSettings destination() {

@@ -25,6 +25,7 @@ import java.util.Map;
  * @param incrementalTimeZone {@code sync.incremental_timezone}: the time zone applications write {@code timestamp} and
  *                           {@code date} replication keys in (their session's TimeZone)
  * @param ssl                SSL settings handed to pgjdbc
+ * @param notifications      {@code source.notify}, {@code source.notify_channel}: the batch query woken by NOTIFY
  */
 public record SourceSettings(
         String host,
@@ -42,10 +43,20 @@ public record SourceSettings(
         Map<TableId, String> replicationKeys,
         Duration incrementalLag,
         String incrementalTimeZone,
-        SslSettings ssl) {
+        SslSettings ssl,
+        NotifySettings notifications) {
 
     /** Default {@code sync.incremental_timezone}: UTC, pgsource's own session zone. */
     public static final String DEFAULT_INCREMENTAL_TIME_ZONE = "UTC";
+
+    /** Settings without {@code source.notify}. */
+    public SourceSettings(String host, int port, String database, String username, String password, List<String> schemas,
+                          List<TableId> tables, String replicationSlot, String publicationName, int batchFetchLimit,
+                          ReplicationMethod replicationMethod, String replicationKey, Map<TableId, String> replicationKeys,
+                          Duration incrementalLag, String incrementalTimeZone, SslSettings ssl) {
+        this(host, port, database, username, password, schemas, tables, replicationSlot, publicationName, batchFetchLimit,
+                replicationMethod, replicationKey, replicationKeys, incrementalLag, incrementalTimeZone, ssl, NotifySettings.OFF);
+    }
 
     /** Settings with the default {@code sync.incremental_timezone}. */
     public SourceSettings(String host, int port, String database, String username, String password, List<String> schemas,

@@ -94,6 +94,23 @@ class SettingsTest {
     }
 
     @Test
+    void notifyIsOffByDefaultAndItsChannelMustReadTheSameInListenAndPgNotify() {
+        assertThat(load(Map.of(), new Properties()).source().notifications()).isEqualTo(io.pgsource.config.NotifySettings.OFF);
+        Settings s = load(Map.of("SOURCE_REPLICATION_METHOD", "INCREMENTAL", "SOURCE_NOTIFY", "true",
+                "SOURCE_NOTIFY_CHANNEL", "shop_changes"), new Properties());
+        assertThat(s.source().notifications().enabled()).isTrue();
+        assertThat(s.source().notifications().channel()).isEqualTo("shop_changes");
+        for (String bad : new String[] {"Shop", "1st", "with space", "a-b", "x".repeat(64)}) {
+            assertThatThrownBy(() -> load(Map.of("SOURCE_NOTIFY_CHANNEL", bad), new Properties())).as(bad)
+                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("source.notify_channel=" + bad)
+                    .hasMessageContaining("lower-case");
+        }
+        assertThatThrownBy(() -> load(Map.of("SOURCE_NOTIFY", "true"), new Properties()))
+                .isInstanceOf(ConfigurationException.class).hasMessageStartingWith("source.notify=true wakes the batch query")
+                .hasMessageContaining("LOG_BASED");
+    }
+
+    @Test
     void highAvailabilityIsOffUnlessAskedForAndReadsItsKeysFromTheEnvironment() {
         assertThat(load(Map.of(), new Properties()).sync().ha().enabled()).isFalse();
         HaSettings ha = load(Map.of("SOURCE_HOST", "db", "SYNC_HA", "file", "SYNC_HA_ROOT", "/shared/locks", "SYNC_HA_INTERVAL", "2s",

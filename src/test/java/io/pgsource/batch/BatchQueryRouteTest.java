@@ -229,6 +229,8 @@ class BatchQueryRouteTest extends CamelTestSupport {
         Properties p = new Properties();
         p.setProperty("sync.interval", "1h");
         p.setProperty("sync.repeat_count", "1");
+        // the timer route starts with the context, as pgsource's configuration has it for FULL_TABLE and INCREMENTAL
+        p.setProperty("pgsource.batch_query", "true");
         return p;
     }
 
@@ -301,6 +303,8 @@ class BatchQueryRouteTest extends CamelTestSupport {
     private boolean firstRun(SourceSettings settings) throws Exception {
         beans.put("batchStreams", new BatchStreams(settings, connections));
         beans.put("batchPage", new BatchPageProcessor(connections, store, READERS));
+        beans.put("batchWakeups", new BatchWakeups());
+        beans.put("pgsourceNotifyDataSource", NotifyDataSource.of(settings));
         try (Connection c = connections.open()) {
             beans.put("typeMapping", new TypeMappingProcessor(TypeRegistry.load(c)));
         }

@@ -28,6 +28,8 @@ import java.util.TreeMap;
  *                 else it said then; null when that was never seen
  */
 public record HeldColumns(long tableOid, List<Held> columns, Observation observed) {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HeldColumns.class);
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public HeldColumns {
@@ -90,6 +92,32 @@ public record HeldColumns(long tableOid, List<Held> columns, Observation observe
      */
     public static HeldColumns ofCopy(TableSchema copied, SourceColumns catalog) {
         return catalog == null ? null : adopt(copied.allColumns(), catalog);
+    }
+
+    /**
+     * How a destination table follows the shape, from the record it stored ({@link #serialize}, under {@link #stream}):
+     * a table the destination held that is gone (dropped there to be copied again, say) takes a copy; a missing table
+     * without a record is created from this shape and holds what it says; an unreadable record is warned about and
+     * decided without.
+     *
+     * @param stored      the stored record, or null
+     * @param destination the names of the destination table's columns; null when the table does not exist
+     * @param table       the destination table, for messages
+     */
+    public static Plan plan(TableSchema shape, String stored, Set<String> destination, boolean evolves, String table) {
+        if (destination == null) {
+            return stored != null ? Plan.copy("destination table " + table + " is gone") : plan(shape, null, null, evolves);
+        }
+        HeldColumns held = null;
+        if (stored != null) {
+            try {
+                held = parse(stored);
+            } catch (IllegalArgumentException e) {
+                LOG.warn("the record of the source columns destination table {}"
+                        + " holds is unreadable ({}); deciding without it", table, e.getMessage());
+            }
+        }
+        return plan(shape, held, destination, evolves);
     }
 
     /**

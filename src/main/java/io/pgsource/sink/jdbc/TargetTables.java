@@ -293,22 +293,7 @@ final class TargetTables {
     private HeldColumns.Plan plan(Connection c, TableSchema schema, TargetTable t) throws SQLException {
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
         String stored = positions.current(c, HeldColumns.stream(schema.id()));
-        if (existing == null) {
-            // a table the destination held is gone (dropped there to be copied again, say); else it is created from this
-            // schema and holds what it says
-            return stored != null ? HeldColumns.Plan.copy("destination table " + t.quoted() + " is gone")
-                    : HeldColumns.plan(schema, null, null, true);
-        }
-        HeldColumns held = null;
-        if (stored != null) {
-            try {
-                held = HeldColumns.parse(stored);
-            } catch (IllegalArgumentException e) {
-                LOG.warn("the record of the source columns destination table {} holds is unreadable ({}); deciding without it",
-                        t.quoted(), e.getMessage());
-            }
-        }
-        return HeldColumns.plan(schema, held, existing.keySet(), true);
+        return HeldColumns.plan(schema, stored, existing == null ? null : existing.keySet(), true, t.quoted());
     }
 
     /** Renames destination columns as the source did; whether there were any. */

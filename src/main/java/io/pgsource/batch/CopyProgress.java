@@ -224,7 +224,7 @@ public final class CopyProgress {
             s.append(String.format(Locale.ROOT, "Copying %s: %,d", t.name, rows));
             long est = t.estimated;
             if (est > 0) {
-                s.append(String.format(Locale.ROOT, " of ~%,d rows (%d%%)", est, Math.min(99, rows * 100 / est)));
+                s.append(String.format(Locale.ROOT, " of ~%,d rows (%d%%)", est, Math.min(100, rows * 100 / est)));
             } else {
                 s.append(" rows of size unknown (never analyzed");
                 if (t.diskBytes >= 0) {
@@ -234,7 +234,7 @@ public final class CopyProgress {
             }
             s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", mb(t.bytes), rate));
             if (est > 0 && rate > 0) {
-                s.append(rows >= est ? ", ETA: past the estimate" : String.format(Locale.ROOT, ", ETA %.0f s", (est - rows) / rate));
+                s.append(rows > est ? ", ETA: past the estimate" : String.format(Locale.ROOT, ", ETA %.0f s", (est - rows) / rate));
             }
         }
         s.append(String.format(Locale.ROOT, "; total %d of %d tables", done.get(), Math.max(planned.get(), done.get())));

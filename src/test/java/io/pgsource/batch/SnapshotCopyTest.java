@@ -30,7 +30,8 @@ import java.util.Properties;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -145,7 +146,7 @@ class SnapshotCopyTest {
                 "ANALYZE prog.counted");
         List<StreamTask> tasks = tasks("prog", 1000);
         List<String> lines = new ArrayList<>();
-        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         CopyProgress progress = new CopyProgress(Duration.ofNanos(1), () -> meters, lines::add);
         String slot = "snap_" + SLOTS.incrementAndGet();
         try (Connection replication = replicationConnection()) {
@@ -175,6 +176,10 @@ class SnapshotCopyTest {
         // "value 1" .. "value 5000" and the ids' text: 5000 rows of at least 8 characters
         assertThat(meters.get("pgsource.copy").tag("table", "prog.counted").gauge().value()).isGreaterThan(5000.0 * 8);
         assertThat(progress.copying("prog.counted")).isFalse();
+        // the names the README gives, as /observe/metrics serves them
+        assertThat(meters.scrape()).contains("pgsource_copy_rows{table=\"prog.counted\"} 5000",
+                "pgsource_copy_rows_estimated{table=\"prog.counted\"} 5000", "pgsource_copy_rows_estimated{table=\"prog.fresh\"} NaN",
+                "pgsource_copy_bytes{table=\"prog.fresh\"} ");
     }
 
     /** The rows a progress line counts: "Copying t: 1,234 ..." gives 1234. */

@@ -140,7 +140,10 @@ public final class CopyProgress {
 
         /** The copy of this table failed: it no longer counts as going on (its next attempt starts afresh). */
         public void abandoned() {
-            copying = false;
+            if (copying) {
+                copying = false;
+                owner.forgetPlan(); // the copy stopped; its next attempt plans again
+            }
         }
 
         public long rowsCopied() {
@@ -152,8 +155,15 @@ public final class CopyProgress {
         }
     }
 
-    /** Tables about to be copied, for the total's "n of m tables". */
-    public void plan(int count) {
+    /**
+     * Tables about to be copied, for the total's "n of m tables"; once every table planned was copied, the next copy
+     * (a table copied while streaming, a backfill) starts a new count.
+     */
+    public synchronized void plan(int count) {
+        if (done.get() >= planned.get()) {
+            done.set(0);
+            planned.set(0);
+        }
         planned.addAndGet(count);
     }
 
@@ -242,6 +252,9 @@ public final class CopyProgress {
     }
 
     private static String mb(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " bytes";
+        }
         return bytes < 1024 * 1024 ? String.format(Locale.ROOT, "%,d kB", bytes / 1024)
                 : String.format(Locale.ROOT, "%,d MB", bytes / (1024 * 1024));
     }

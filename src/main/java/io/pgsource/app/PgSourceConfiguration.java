@@ -180,13 +180,13 @@ public class PgSourceConfiguration implements CamelConfiguration {
         if (text.isEmpty()) {
             return CopyProgress.DEFAULT_INTERVAL;
         }
-        try {
-            long millis = TimeUtils.toMilliSeconds(text);
-            if (millis >= 0) {
-                return Duration.ofMillis(millis);
+        // Camel's TimeUtils reads what it does not understand as 0: only numbers with units go to it
+        if (text.matches("(?i)(\\d+\\s*(ms|s|m|h)?\\s*)+")) {
+            try {
+                return Duration.ofMillis(TimeUtils.toMilliSeconds(text));
+            } catch (RuntimeException e) {
+                // reported below
             }
-        } catch (RuntimeException e) {
-            // reported below
         }
         throw new ConfigurationException("source.copy_progress_interval=" + text + " is not a duration: write it like 5s or 1m,"
                 + " or 0 for only one line per table when its copy ends");

@@ -167,6 +167,11 @@ public final class CopyProgress {
         planned.addAndGet(count);
     }
 
+    private synchronized void forgetPlan() {
+        done.set(0);
+        planned.set(0);
+    }
+
     /**
      * A table's copy starts: reads its estimate on {@code c} (which must be free: before the table's reader uses it)
      * and registers its gauges once.

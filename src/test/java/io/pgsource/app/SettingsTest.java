@@ -150,13 +150,15 @@ class SettingsTest {
 
     /** source.copy_progress_interval: 5 s by default, a duration or 0; anything else is a configuration error naming the fix. */
     @Test
-    void copyProgressIntervalIsADurationOrZero() {
+    void copyProgressIntervalIsADurationOrZero() throws Exception {
         try (org.apache.camel.impl.DefaultCamelContext context = new org.apache.camel.impl.DefaultCamelContext()) {
             Properties props = new Properties();
             context.getPropertiesComponent().setInitialProperties(props);
             assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofSeconds(5));
             props.setProperty("source.copy_progress_interval", "250ms");
             assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofMillis(250));
+            props.setProperty("source.copy_progress_interval", "1m30s");
+            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofSeconds(90));
             props.setProperty("source.copy_progress_interval", "0");
             assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isZero();
             props.setProperty("source.copy_progress_interval", "often");

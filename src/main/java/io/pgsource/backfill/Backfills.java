@@ -308,13 +308,13 @@ public final class Backfills implements Processor, CamelContextAware {
                 synchronized (windows) {
                     windows.readIn(run, n, snapshot);
                 }
+                copied.rows(chunk.rows()); // now, while the values are text: the pipeline converts them in place
                 BackfillProgress next = progress.next(chunk.lastKey(), chunk.last());
                 Pending p = new Pending(chunk, task.table().schema(), keyOf, next, new CompletableFuture<>());
                 pending.put(run + ":" + n, p);
                 watermark(c, new Watermark(run, true, n));
                 sent += await(p.applied(), queuedIn);
                 rows += chunk.rows().size();
-                copied.rows(chunk.rows());
                 progress = next;
             }
             copied.finished();

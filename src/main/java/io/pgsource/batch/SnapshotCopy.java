@@ -184,8 +184,8 @@ public final class SnapshotCopy {
                     page = withTruncateFirst(page);
                 }
                 first = false;
+                table.page(page); // before the pipeline turns the values from text into Java values in place
                 pages.accept(page);
-                table.page(page);
             }
         }
     }

@@ -176,7 +176,8 @@ class BackfillTest {
         try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
             awaitEqual(source, target, List.of("big", "other", "log_lines"));
             // each copy's final progress line (CopyProgress): the initial copy's tables
-            awaitLine(logs, "Copied app.big: 500 rows, ");
+            // the size is the values' text: sum(length(id::text) + length(v::text) + length(doc)) = 4,676 bytes
+            awaitLine(logs, "Copied app.big: 500 rows, 4 kB ");
             awaitLine(logs, "Copied app.log_lines: 30 rows, ");
             Outcome unknown = command(env, "app.nope");
             assertThat(unknown.code()).isEqualTo(2);
@@ -211,7 +212,8 @@ class BackfillTest {
             assertThat(SourceFixture.query(pg, target, "SELECT count(*) FILTER (WHERE v = id) || ':' || count(*) FILTER (WHERE v = -1)"
                     + " FROM app.big")).as("rows where id <= 100 copied again, the others not").containsExactly("100:400");
             assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
-            awaitLine(logs, "Copied app.big: 100 rows, "); // the backfill read the rows of its condition only
+            // the backfill read the rows of its condition only, their text 676 bytes
+            awaitLine(logs, "Copied app.big: 100 rows, 676 bytes ");
             assertThat(logs.lines(ch.qos.logback.classic.Level.WARN)).as("the forged request")
                     .anyMatch(l -> l.contains("its signature does not match) was ignored"));
             assertThat(run.stop()).isZero();

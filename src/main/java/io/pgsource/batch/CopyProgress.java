@@ -180,7 +180,7 @@ public final class CopyProgress {
         Table t = tables.computeIfAbsent(id.toString(), Table::new);
         long estimated = -1;
         long disk = -1;
-        if (c != null) {
+        if (c != null && this != NONE) {
             try (PreparedStatement ps = c.prepareStatement("SELECT c.reltuples::bigint, pg_catalog.pg_table_size(c.oid)"
                     + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
                 ps.setString(1, id.schema());

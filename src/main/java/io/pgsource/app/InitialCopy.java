@@ -1,6 +1,7 @@
 package io.pgsource.app;
 
 import io.pgsource.batch.BatchStreams;
+import io.pgsource.batch.CopyProgress;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.change.ChangeBatch;
@@ -54,6 +55,12 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     /** sync.resnapshot with source.create_slot=false: the next copy inside a temporary slot's snapshot copies every table. */
     private final AtomicBoolean copyAll = new AtomicBoolean();
     private CamelContext context;
+    private CopyProgress copyProgress = CopyProgress.NONE;
+
+    /** Where the copies' progress goes (lines and gauges); none by default. */
+    void copyProgress(CopyProgress progress) {
+        this.copyProgress = progress;
+    }
 
     /**
      * @param leading whether this instance may still write the copy: always without sync.ha; with it, only while it
@@ -103,7 +110,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 + " at {}, then streaming the transactions committed after it", slot, copyAll.get() ? "to be copied again (sync.resnapshot)"
                 : "no complete copy", tasks.size(), temporary.slotName(), Positions.lsn(consistent));
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections, readers).copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
+            new SnapshotCopy(connections, readers, copyProgress).copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(consistent));
         } catch (Exception e) {
             outcome.startFailed(e, ha); // as a failure of the start of log replication; the consumer tries again later
@@ -120,7 +127,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 slot.consistentPoint(), tasks.size());
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections, readers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
+            new SnapshotCopy(connections, readers, copyProgress).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
             outcome.copyFailed(e); // the consumer drops the slot and tries again later

@@ -10,6 +10,7 @@ import io.pgsource.batch.NotifyTriggers;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.catalog.Publications;
 import io.pgsource.change.TableId;
+import io.pgsource.batch.CopyProgress;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.HaSettings;
 import io.pgsource.config.PgSourceConnections;
@@ -32,6 +33,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,7 +42,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntPredicate;
 import java.util.function.Predicate;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.CamelConfiguration;
+import org.apache.camel.util.TimeUtils;
 import org.apache.camel.CamelContext;
 import org.apache.camel.LoggingLevel;
 import org.apache.camel.cluster.CamelClusterService;
@@ -91,7 +95,11 @@ public class PgSourceConfiguration implements CamelConfiguration {
         registry.bind("sourceConnections", connections);
         registry.bind("typeRegistry", types);
         registry.bind("typeMapping", new TypeMappingProcessor(types));
-        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval()));
+        // the copies' own lines and gauges (initial copy, copies while streaming, backfills)
+        CopyProgress copyProgress = new CopyProgress(copyProgressInterval(properties),
+                () -> context.getRegistry().findSingleByType(MeterRegistry.class));
+        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval(),
+                copyProgress::copying));
         // the routes refer to these for the part they play in the capture; Java knows them by part, not by id
         CaptureRoute.bind(context);
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
@@ -142,6 +150,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // only a copy follows exactly (the postgres and jsonl destinations say which)
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
+        tableCopies.copyProgress(copyProgress);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
         Backfills backfills = new Backfills(connections, streams, positions, types, backfillChunkSize(properties),
@@ -151,9 +160,11 @@ public class PgSourceConfiguration implements CamelConfiguration {
                     tableCopies.copy(tasks, reasons);
                 }, BackfillRequest.key(settings.source().username(), settings.source().password()));
         backfills.setCamelContext(context);
+        backfills.copyProgress(copyProgress);
         registry.bind(Backfills.BEAN_NAME, backfills);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
+        initialCopy.copyProgress(copyProgress);
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
@@ -161,6 +172,24 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies, backfills),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
+    }
+
+    /** {@code source.copy_progress_interval}: how often a line tells a table copy's progress; 0 only its final line. */
+    static Duration copyProgressInterval(PropertiesComponent properties) {
+        String text = properties.resolveProperty("source.copy_progress_interval").orElse("").strip();
+        if (text.isEmpty()) {
+            return CopyProgress.DEFAULT_INTERVAL;
+        }
+        // Camel's TimeUtils reads what it does not understand as 0: only numbers with units go to it
+        if (text.matches("(?i)(\\d+\\s*(ms|s|m|h)?\\s*)+")) {
+            try {
+                return Duration.ofMillis(TimeUtils.toMilliSeconds(text));
+            } catch (RuntimeException e) {
+                // reported below
+            }
+        }
+        throw new ConfigurationException("source.copy_progress_interval=" + text + " is not a duration: write it like 5s or 1m,"
+                + " or 0 for only one line per table when its copy ends");
     }
 
     /** {@code source.backfill_chunk_size}: rows per chunk of a backfill. */

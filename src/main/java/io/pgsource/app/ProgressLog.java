@@ -11,6 +11,7 @@ import java.time.OffsetDateTime;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Predicate;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
@@ -48,6 +49,8 @@ final class ProgressLog implements Processor {
     private final CamelContext context;
     private final String slot;
     private final long intervalNanos;
+    /** Tables whose copy tells its own progress ({@code CopyProgress}): their pages need no line here. */
+    private final Predicate<String> copying;
     private final Map<String, Table> tables = new HashMap<>();
     private long streamLine = System.nanoTime();
     private long transactions;
@@ -58,10 +61,11 @@ final class ProgressLog implements Processor {
      * @param slot     the slot log replication reads, whose lag the stream's lines tell
      * @param interval how often a line is logged at most; zero turns the lines off
      */
-    ProgressLog(CamelContext context, String slot, Duration interval) {
+    ProgressLog(CamelContext context, String slot, Duration interval, Predicate<String> copying) {
         this.context = context;
         this.slot = slot;
         this.intervalNanos = interval.toNanos();
+        this.copying = copying;
     }
 
     @Override
@@ -88,7 +92,7 @@ final class ProgressLog implements Processor {
         t.rows += rows;
         if (last) {
             tables.remove(stream);
-        } else if (now - t.lastLine >= intervalNanos) {
+        } else if (now - t.lastLine >= intervalNanos && !copying.test(stream)) {
             t.lastLine = now;
             double seconds = (now - t.started) / 1e9;
             LOG.info(String.format(Locale.ROOT, "%s: %,d rows so far in %.0f s (%,.0f rows/s)", stream, t.rows, seconds, t.rows / seconds));

@@ -1,6 +1,7 @@
 package io.pgsource.app;
 
 import io.pgsource.batch.BatchStreams;
+import io.pgsource.batch.CopyProgress;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.catalog.ColumnCatalog;
@@ -84,6 +85,12 @@ final class TableCopies implements Processor, CamelContextAware {
     private final BooleanSupplier leading;
     private final Executor readers;
     private CamelContext context;
+    private CopyProgress copyProgress = CopyProgress.NONE;
+
+    /** Where the copies' progress goes (lines and gauges); none by default. */
+    void copyProgress(CopyProgress progress) {
+        this.copyProgress = progress;
+    }
     private volatile ProducerTemplate template;
     /** Tables whose copy the destination completed. */
     private final Set<TableId> copied = ConcurrentHashMap.newKeySet();
@@ -274,7 +281,7 @@ final class TableCopies implements Processor, CamelContextAware {
                 copied.remove(table);
                 followed.removeIf(shape -> shape.id().equals(table));
             }
-            new SnapshotCopy(connections, readers).copy(created.snapshotName(), tasks, page -> InitialCopy.send(template(), page, leading),
+            new SnapshotCopy(connections, readers, copyProgress).copy(created.snapshotName(), tasks, page -> InitialCopy.send(template(), page, leading),
                     copiedAt(at));
         } // closing the replication connection drops the temporary slot
     }

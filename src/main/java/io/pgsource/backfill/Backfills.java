@@ -1,5 +1,6 @@
 package io.pgsource.backfill;
 
+import io.pgsource.batch.CopyProgress;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.KeyChunks;
 import io.pgsource.batch.StreamTask;
@@ -92,6 +93,12 @@ public final class Backfills implements Processor, CamelContextAware {
     private volatile ExecutorService worker;
     private volatile ProducerTemplate template;
     private CamelContext context;
+    private CopyProgress copyProgress = CopyProgress.NONE;
+
+    /** Where the copies' progress goes (lines and gauges); none by default. */
+    public void copyProgress(CopyProgress progress) {
+        this.copyProgress = progress;
+    }
 
     /**
      * @param chunkSize rows per chunk
@@ -265,8 +272,11 @@ public final class Backfills implements Processor, CamelContextAware {
         long rows = 0;
         long sent = 0;
         long chunks = 0;
+        CopyProgress.Table copied = null;
         try (Connection c = connections.open()) {
             c.setAutoCommit(true);
+            copyProgress.plan(1);
+            copied = copyProgress.start(c, table);
             while (!progress.done()) {
                 if (generation.get() != queuedIn) {
                     throw new IllegalStateException("another instance led meanwhile");
@@ -298,6 +308,7 @@ public final class Backfills implements Processor, CamelContextAware {
                 synchronized (windows) {
                     windows.readIn(run, n, snapshot);
                 }
+                copied.rows(chunk.rows()); // now, while the values are text: the pipeline converts them in place
                 BackfillProgress next = progress.next(chunk.lastKey(), chunk.last());
                 Pending p = new Pending(chunk, task.table().schema(), keyOf, next, new CompletableFuture<>());
                 pending.put(run + ":" + n, p);
@@ -306,7 +317,11 @@ public final class Backfills implements Processor, CamelContextAware {
                 rows += chunk.rows().size();
                 progress = next;
             }
+            copied.finished();
         } finally {
+            if (copied != null) {
+                copied.abandoned();
+            }
             synchronized (windows) {
                 windows.forget(run);
             }

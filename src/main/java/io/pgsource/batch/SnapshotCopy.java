@@ -48,11 +48,18 @@ public final class SnapshotCopy {
 
     private final SourceConnections connections;
     private final Executor readers;
+    private final CopyProgress progress;
 
     /** @param readers runs the reads ahead: the next page is read there while the current one is applied */
     public SnapshotCopy(SourceConnections connections, Executor readers) {
+        this(connections, readers, CopyProgress.NONE);
+    }
+
+    /** @param progress hears of each table's start and of every page applied */
+    public SnapshotCopy(SourceConnections connections, Executor readers, CopyProgress progress) {
         this.connections = connections;
         this.readers = readers;
+        this.progress = progress;
     }
 
     /** Receives the pages of the copy, in order; returns once the page is applied (committed) at the destination. */
@@ -103,11 +110,19 @@ public final class SnapshotCopy {
         try (Connection c = connections.open()) {
             begin(c, snapshot);
             long started = System.nanoTime();
+            progress.plan(tasks.size());
             for (StreamTask task : tasks) {
                 // read before the table's reader starts, which uses the connection on a thread of its own
                 SourceColumns columns = ColumnCatalog.read(c, task.table().id());
-                copy(c, task, pages);
-                copied.copied(task, columns);
+                CopyProgress.Table table = progress.start(c, task.table().id());
+                try {
+                    copy(c, task, pages, table);
+                    copied.copied(task, columns);
+                } catch (Exception | Error e) {
+                    table.abandoned();
+                    throw e;
+                }
+                table.finished();
             }
             c.commit();
             LOG.info("initial copy of {} tables inside snapshot {} done in {} ms", tasks.size(), snapshot,
@@ -158,7 +173,7 @@ public final class SnapshotCopy {
         }
     }
 
-    private void copy(Connection c, StreamTask task, PageHandler pages) throws Exception {
+    private void copy(Connection c, StreamTask task, PageHandler pages, CopyProgress.Table table) throws Exception {
         PageReader direct = task.keyless() ? new CtidPageReader(task, c, true) : new KeysetPageReader(task, c, null, true);
         // closing it waits for a page still being read, so the next table or the commit never meets a busy connection
         try (PageReader reader = new PrefetchingPageReader(direct, readers)) {
@@ -169,6 +184,7 @@ public final class SnapshotCopy {
                     page = withTruncateFirst(page);
                 }
                 first = false;
+                table.page(page); // before the pipeline turns the values from text into Java values in place
                 pages.accept(page);
             }
         }

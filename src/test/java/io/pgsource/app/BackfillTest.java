@@ -84,6 +84,10 @@ class BackfillTest {
                 .stream().anyMatch(p -> p.contains("\"done\":true"));
     }
 
+    private static void awaitLine(LogCapture logs, String start) throws Exception {
+        await("a line starting " + start, () -> logs.lines(ch.qos.logback.classic.Level.INFO).stream().anyMatch(l -> l.startsWith(start)));
+    }
+
     private static void await(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!condition.call()) {
@@ -171,6 +175,10 @@ class BackfillTest {
         Map<String, String> env = env(source, target, slot("backfill_where"));
         try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
             awaitEqual(source, target, List.of("big", "other", "log_lines"));
+            // each copy's final progress line (CopyProgress): the initial copy's tables
+            // the size is the values' text: sum(length(id::text) + length(v::text) + length(doc)) = 4,676 bytes
+            awaitLine(logs, "Copied app.big: 500 rows, 4 kB ");
+            awaitLine(logs, "Copied app.log_lines: 30 rows, ");
             Outcome unknown = command(env, "app.nope");
             assertThat(unknown.code()).isEqualTo(2);
             assertThat(unknown.err()).startsWith("\"app\".\"nope\" is not a table of source database").doesNotContain("\n");
@@ -189,6 +197,8 @@ class BackfillTest {
             await("app.log_lines copied again", () -> logs.lines(ch.qos.logback.classic.Level.INFO).stream()
                     .anyMatch(l -> l.startsWith("Copying \"app\".\"log_lines\" inside")));
             awaitEqual(source, target, List.of("log_lines"));
+            await("the copy while streaming says it is done", () -> logs.lines(ch.qos.logback.classic.Level.INFO).stream()
+                    .filter(l -> l.startsWith("Copied app.log_lines: 30 rows, ")).count() == 2);
 
             SourceFixture.execute(pg, target, "UPDATE app.big SET v = -1");
             List<String> other = versions(target, "app.other");
@@ -202,6 +212,8 @@ class BackfillTest {
             assertThat(SourceFixture.query(pg, target, "SELECT count(*) FILTER (WHERE v = id) || ':' || count(*) FILTER (WHERE v = -1)"
                     + " FROM app.big")).as("rows where id <= 100 copied again, the others not").containsExactly("100:400");
             assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
+            // the backfill read the rows of its condition only, their text 676 bytes
+            awaitLine(logs, "Copied app.big: 100 rows, 676 bytes ");
             assertThat(logs.lines(ch.qos.logback.classic.Level.WARN)).as("the forged request")
                     .anyMatch(l -> l.contains("its signature does not match) was ignored"));
             assertThat(run.stop()).isZero();

@@ -147,4 +147,25 @@ class SettingsTest {
     void schemaListKeepsQuotedNamesForTheCatalog() {
         assertThat(load(Map.of("SOURCE_SCHEMA", "public"), new Properties()).source().schemas()).isEqualTo(List.of("public"));
     }
+
+    /** source.copy_progress_interval: 5 s by default, a duration or 0; anything else is a configuration error naming the fix. */
+    @Test
+    void copyProgressIntervalIsADurationOrZero() throws Exception {
+        try (org.apache.camel.impl.DefaultCamelContext context = new org.apache.camel.impl.DefaultCamelContext()) {
+            Properties props = new Properties();
+            context.getPropertiesComponent().setInitialProperties(props);
+            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofSeconds(5));
+            props.setProperty("source.copy_progress_interval", "250ms");
+            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofMillis(250));
+            props.setProperty("source.copy_progress_interval", "1m30s");
+            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofSeconds(90));
+            props.setProperty("source.copy_progress_interval", "0");
+            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isZero();
+            props.setProperty("source.copy_progress_interval", "often");
+            assertThatThrownBy(() -> PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent()))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessage("source.copy_progress_interval=often is not a duration: write it like 5s or 1m, or 0 for only one line"
+                            + " per table when its copy ends");
+        }
+    }
 }

@@ -30,6 +30,8 @@ import java.util.Properties;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -125,6 +127,66 @@ class SnapshotCopyTest {
 
     private static void apply(PostgresSink sink, ChangeBatch page) throws SQLException {
         TestChanges.deliver(sink, page, null, null);
+    }
+
+    /**
+     * The copy's progress: a line per page here (an interval of 1 ns), with increasing counts, the estimate and an ETA for
+     * a table ANALYZE counted, "size unknown" and no ETA for one never analyzed; a final line per table; the gauges end
+     * at the rows copied.
+     */
+    @Test
+    void copyProgressTellsRowsEstimateAndEtaPerTable() throws Exception {
+        execute(source,
+                "CREATE SCHEMA prog",
+                // autovacuum off: it must not analyze the table meant to stay unanalyzed while the test runs
+                "CREATE TABLE prog.counted (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)",
+                "CREATE TABLE prog.fresh (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)",
+                "INSERT INTO prog.counted SELECT g, 'value ' || g FROM generate_series(1, 5000) g",
+                "INSERT INTO prog.fresh SELECT g, 'value ' || g FROM generate_series(1, 5000) g",
+                "ANALYZE prog.counted");
+        List<StreamTask> tasks = tasks("prog", 1000);
+        List<String> lines = new ArrayList<>();
+        PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        CopyProgress progress = new CopyProgress(Duration.ofNanos(1), () -> meters, lines::add);
+        String slot = "snap_" + SLOTS.incrementAndGet();
+        try (Connection replication = replicationConnection()) {
+            ReplicationSlotInfo info = createSlot(replication, slot);
+            new SnapshotCopy(connections, READERS, progress).copy(info.getSnapshotName(), tasks, page -> { });
+        } finally {
+            dropSlot(slot);
+        }
+
+        List<String> counted = lines.stream().filter(l -> l.startsWith("Copying prog.counted:")).toList();
+        assertThat(counted).hasSizeGreaterThanOrEqualTo(2)
+                .allSatisfy(l -> assertThat(l).contains(" of ~5,000 rows (").contains("rows/s").contains(", ETA ")
+                        .endsWith("; total 0 of 2 tables"));
+        assertThat(counted.stream().map(SnapshotCopyTest::rowsIn).toList()).isSorted().doesNotHaveDuplicates();
+        List<String> fresh = lines.stream().filter(l -> l.startsWith("Copying prog.fresh:")).toList();
+        assertThat(fresh).hasSizeGreaterThanOrEqualTo(2)
+                .allSatisfy(l -> assertThat(l).contains("rows of size unknown (never analyzed, ").contains(" on disk)")
+                        .doesNotContain("ETA").endsWith("; total 1 of 2 tables"));
+        assertThat(fresh.stream().map(SnapshotCopyTest::rowsIn).toList()).isSorted().doesNotHaveDuplicates();
+        assertThat(lines).anySatisfy(l -> assertThat(l).startsWith("Copied prog.counted: 5,000 rows, ").endsWith("; total 1 of 2 tables"));
+        assertThat(lines.get(lines.size() - 1)).startsWith("Copied prog.fresh: 5,000 rows, ").endsWith("; total 2 of 2 tables");
+
+        assertThat(meters.get("pgsource.copy.rows").tag("table", "prog.counted").gauge().value()).isEqualTo(5000.0);
+        assertThat(meters.get("pgsource.copy.rows").tag("table", "prog.fresh").gauge().value()).isEqualTo(5000.0);
+        assertThat(meters.get("pgsource.copy.rows.estimated").tag("table", "prog.counted").gauge().value()).isEqualTo(5000.0);
+        assertThat(meters.get("pgsource.copy.rows.estimated").tag("table", "prog.fresh").gauge().value()).isNaN();
+        // the size of the values' text form
+        assertThat(meters.get("pgsource.copy").tag("table", "prog.counted").gauge().value()).isEqualTo(
+                Double.parseDouble(rows(source, "SELECT sum(length(id::text) + length(v)) FROM prog.counted").get(0)));
+        assertThat(progress.copying("prog.counted")).isFalse();
+        // the names the README gives, as /observe/metrics serves them
+        assertThat(meters.scrape()).contains("pgsource_copy_rows{table=\"prog.counted\"} 5000",
+                "pgsource_copy_rows_estimated{table=\"prog.counted\"} 5000", "pgsource_copy_rows_estimated{table=\"prog.fresh\"} NaN",
+                "pgsource_copy_bytes{table=\"prog.fresh\"} ");
+    }
+
+    /** The rows a progress line counts: "Copying t: 1,234 ..." gives 1234. */
+    private static long rowsIn(String line) {
+        String after = line.substring(line.indexOf(": ") + 2);
+        return Long.parseLong(after.substring(0, after.indexOf(' ')).replace(",", ""));
     }
 
     @Test

@@ -1,0 +1,266 @@
+package io.pgsource.batch;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.pgsource.change.TableId;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.Row;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Progress of the copies pgsource makes (the initial copy, the copies of single tables while streaming, the chunked
+ * backfills): per table the rows copied, their size (the text form read), the rate and, from {@code pg_class.reltuples}
+ * read once at the table's start, an estimate of the table's rows and an ETA. A line every
+ * {@code source.copy_progress_interval} while a table is copied, a final line per table, and the gauges
+ * {@code pgsource_copy_rows}, {@code pgsource_copy_rows_estimated} and {@code pgsource_copy_bytes} tagged with the
+ * table (the last copy's values stay after it ends).
+ *
+ * <p>Fed once per page or chunk (counters only: no allocation per row). A table never analyzed has no estimate
+ * ({@code reltuples} is -1 on PostgreSQL 14+, 0 on 13): its lines say "size unknown" and give its size on disk
+ * ({@code pg_table_size}) instead of an ETA.
+ */
+public final class CopyProgress {
+    private static final Logger LOG = LoggerFactory.getLogger(CopyProgress.class);
+    /** The default {@code source.copy_progress_interval}. */
+    public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(5);
+
+    /** No lines and no gauges: for copies made outside the application (tests, tools). */
+    public static final CopyProgress NONE = new CopyProgress(Duration.ZERO, () -> null, line -> { });
+
+    private final long intervalNanos;
+    private final Supplier<MeterRegistry> registry;
+    private final Consumer<String> lines;
+    /** Every table copied so far; a table's entry (and its gauges) is reused by its next copy. */
+    private final Map<String, Table> tables = new ConcurrentHashMap<>();
+    private final AtomicInteger planned = new AtomicInteger();
+    private final AtomicInteger done = new AtomicInteger();
+
+    /**
+     * @param interval how often a line is logged while a table is copied; zero: only the final line per table
+     * @param registry where the gauges go, asked at each table's start; null: no gauges
+     * @param lines    where the lines go (the log)
+     */
+    public CopyProgress(Duration interval, Supplier<MeterRegistry> registry, Consumer<String> lines) {
+        this.intervalNanos = interval.toNanos();
+        this.registry = registry;
+        this.lines = lines;
+    }
+
+    /** Logs at INFO. */
+    public CopyProgress(Duration interval, Supplier<MeterRegistry> registry) {
+        this(interval, registry, LOG::info);
+    }
+
+    /** One table's copy: written by the thread that copies it, read by gauges and lines. */
+    public static final class Table {
+        private final String name;
+        private volatile long rows;
+        private volatile long bytes;
+        /** -1: unknown. */
+        private volatile long estimated = -1;
+        private volatile long diskBytes = -1;
+        private volatile boolean copying;
+        private long started;
+        private long lastLine;
+        private CopyProgress owner;
+
+        private Table(String name) {
+            this.name = name;
+        }
+
+        /** Counts a page or chunk: the events holding a row (READ, INSERT), and their text size. */
+        public void page(List<ChangeEvent> events) {
+            long n = 0;
+            long size = 0;
+            for (int i = 0, e = events.size(); i < e; i++) {
+                Row row = events.get(i).after();
+                if (row != null) {
+                    n++;
+                    size += size(row);
+                }
+            }
+            add(n, size);
+        }
+
+        /** Counts rows read. */
+        public void rows(List<Row> read) {
+            long size = 0;
+            for (int i = 0, e = read.size(); i < e; i++) {
+                size += size(read.get(i));
+            }
+            add(read.size(), size);
+        }
+
+        private static long size(Row row) {
+            long size = 0;
+            for (int c = 0, n = row.size(); c < n; c++) {
+                if (row.get(c) instanceof CharSequence s) {
+                    size += s.length();
+                } else if (row.get(c) instanceof byte[] b) {
+                    size += b.length;
+                }
+            }
+            return size;
+        }
+
+        private void add(long n, long size) {
+            rows += n;
+            bytes += size;
+            CopyProgress p = owner;
+            long now = System.nanoTime();
+            if (p != null && p.intervalNanos > 0 && now - lastLine >= p.intervalNanos) {
+                lastLine = now;
+                p.lines.accept(p.line(this, now, false));
+            }
+        }
+
+        /** The copy of this table ended: its final line. */
+        public void finished() {
+            if (!copying) {
+                return;
+            }
+            copying = false;
+            CopyProgress p = owner;
+            p.done.incrementAndGet();
+            p.lines.accept(p.line(this, System.nanoTime(), true));
+        }
+
+        /** The copy of this table failed: it no longer counts as going on (its next attempt starts afresh). */
+        public void abandoned() {
+            if (copying) {
+                copying = false;
+                owner.forgetPlan(); // the copy stopped; its next attempt plans again
+            }
+        }
+
+        public long rowsCopied() {
+            return rows;
+        }
+
+        public long estimatedRows() {
+            return estimated;
+        }
+    }
+
+    /**
+     * Tables about to be copied, for the total's "n of m tables"; once every table planned was copied, the next copy
+     * (a table copied while streaming, a backfill) starts a new count.
+     */
+    public synchronized void plan(int count) {
+        if (done.get() >= planned.get()) {
+            done.set(0);
+            planned.set(0);
+        }
+        planned.addAndGet(count);
+    }
+
+    private synchronized void forgetPlan() {
+        done.set(0);
+        planned.set(0);
+    }
+
+    /**
+     * A table's copy starts: reads its estimate on {@code c} (which must be free: before the table's reader uses it)
+     * and registers its gauges once.
+     */
+    public Table start(Connection c, TableId id) throws SQLException {
+        Table t = tables.computeIfAbsent(id.toString(), Table::new);
+        long estimated = -1;
+        long disk = -1;
+        if (c != null && this != NONE) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT c.reltuples::bigint, pg_catalog.pg_table_size(c.oid)"
+                    + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
+                ps.setString(1, id.schema());
+                ps.setString(2, id.name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        // -1 (PostgreSQL 14+) or 0 (13): never analyzed or vacuumed
+                        estimated = rs.getLong(1) > 0 ? rs.getLong(1) : -1;
+                        disk = rs.getLong(2);
+                    }
+                }
+            }
+        }
+        synchronized (t) {
+            t.owner = this;
+            t.rows = 0;
+            t.bytes = 0;
+            t.estimated = estimated;
+            t.diskBytes = disk;
+            t.started = System.nanoTime();
+            t.lastLine = t.started;
+            t.copying = true;
+        }
+        gauges(t);
+        return t;
+    }
+
+    /** Whether a copy of this table ({@code schema.table}) is going on, so other lines need not repeat it. */
+    public boolean copying(String table) {
+        Table t = tables.get(table);
+        return t != null && t.copying;
+    }
+
+    private void gauges(Table t) {
+        MeterRegistry r = registry.get();
+        if (r == null) {
+            return;
+        }
+        // registering an existing gauge again returns it; the Table is kept in the map, so the gauges' weak references hold
+        Gauge.builder("pgsource.copy.rows", t, x -> x.rows).tag("table", t.name)
+                .description("Rows copied so far by the last copy of the table").register(r);
+        Gauge.builder("pgsource.copy.rows.estimated", t, x -> x.estimated < 0 ? Double.NaN : x.estimated).tag("table", t.name)
+                .description("The table's rows as pg_class.reltuples estimated them when its copy started (NaN: never analyzed)").register(r);
+        Gauge.builder("pgsource.copy", t, x -> x.bytes).baseUnit("bytes").tag("table", t.name)
+                .description("Text size of the rows copied so far by the last copy of the table").register(r);
+    }
+
+    private String line(Table t, long now, boolean last) {
+        double seconds = Math.max(1e-3, (now - t.started) / 1e9);
+        long rows = t.rows;
+        double rate = rows / seconds;
+        StringBuilder s = new StringBuilder();
+        if (last) {
+            s.append(String.format(Locale.ROOT, "Copied %s: %,d rows, %s in %.1f s (%,.0f rows/s)", t.name, rows, mb(t.bytes), seconds, rate));
+        } else {
+            s.append(String.format(Locale.ROOT, "Copying %s: %,d", t.name, rows));
+            long est = t.estimated;
+            if (est > 0) {
+                s.append(String.format(Locale.ROOT, " of ~%,d rows (%d%%)", est, Math.min(100, rows * 100 / est)));
+            } else {
+                s.append(" rows of size unknown (never analyzed");
+                if (t.diskBytes >= 0) {
+                    s.append(", ").append(mb(t.diskBytes)).append(" on disk");
+                }
+                s.append(')');
+            }
+            s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", mb(t.bytes), rate));
+            if (est > 0 && rate > 0) {
+                s.append(rows > est ? ", ETA: past the estimate" : String.format(Locale.ROOT, ", ETA %.0f s", (est - rows) / rate));
+            }
+        }
+        s.append(String.format(Locale.ROOT, "; total %d of %d tables", done.get(), Math.max(planned.get(), done.get())));
+        return s.toString();
+    }
+
+    private static String mb(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " bytes";
+        }
+        return bytes < 1024 * 1024 ? String.format(Locale.ROOT, "%,d kB", bytes / 1024)
+                : String.format(Locale.ROOT, "%,d MB", bytes / (1024 * 1024));
+    }
+}

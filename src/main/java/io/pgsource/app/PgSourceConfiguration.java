@@ -44,7 +44,6 @@ import java.util.function.IntPredicate;
 import java.util.function.Predicate;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.CamelConfiguration;
-import org.apache.camel.util.TimeUtils;
 import org.apache.camel.CamelContext;
 import org.apache.camel.LoggingLevel;
 import org.apache.camel.cluster.CamelClusterService;
@@ -180,16 +179,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
         if (text.isEmpty()) {
             return CopyProgress.DEFAULT_INTERVAL;
         }
-        // Camel's TimeUtils reads what it does not understand as 0: only numbers with units go to it
-        if (text.matches("(?i)(\\d+\\s*(ms|s|m|h)?\\s*)+")) {
-            try {
-                return Duration.ofMillis(TimeUtils.toMilliSeconds(text));
-            } catch (RuntimeException e) {
-                // reported below
-            }
-        }
-        throw new ConfigurationException("source.copy_progress_interval=" + text + " is not a duration: write it like 5s or 1m,"
-                + " or 0 for only one line per table when its copy ends");
+        return SettingsLoader.duration("source.copy_progress_interval", text,
+                "write it like 5s or 1m, or 0 for only one line per table when its copy ends");
     }
 
     /** {@code source.backfill_chunk_size}: rows per chunk of a backfill. */

@@ -359,10 +359,24 @@ public final class SettingsLoader {
         if (v == null) {
             return fallback;
         }
-        try {
-            return Duration.ofMillis(TimeUtils.toMilliSeconds(v));
-        } catch (RuntimeException e) {
-            throw new ConfigurationException(key + "=" + v + " is not a duration: write it like 500ms, 30s, 5m or 1h");
+        return duration(key, v, "write it like 500ms, 30s, 5m or 1h");
+    }
+
+    /**
+     * A duration setting's value: {@code 500ms}, {@code 30s}, {@code 1m30s}, {@code 2h}, or milliseconds. Camel's
+     * TimeUtils reads what it does not understand as 0 (so {@code often} would turn a setting off), so the form is
+     * checked first.
+     *
+     * @param fix what to write instead, for the error
+     */
+    public static Duration duration(String key, String value, String fix) {
+        if (value.strip().matches("(?i)(\\d+\\s*(ms|s|m|h)?\\s*)+")) {
+            try {
+                return Duration.ofMillis(TimeUtils.toMilliSeconds(value.strip()));
+            } catch (RuntimeException e) {
+                // reported below
+            }
         }
+        throw new ConfigurationException(key + "=" + value + " is not a duration: " + fix);
     }
 }

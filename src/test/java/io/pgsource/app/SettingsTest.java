@@ -1,6 +1,5 @@
 package io.pgsource.app;
 
-import io.pgsource.sink.Destinations;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -11,6 +10,7 @@ import io.pgsource.config.HaSettings;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
+import io.pgsource.sink.Destinations;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -84,7 +84,11 @@ class SettingsTest {
                 .hasMessageStartingWith("destination=nosuch is not a registered destination: set destination to one of ")
                 .hasMessageContaining("jsonl").hasMessageContaining("postgres");
         assertThatThrownBy(() -> load(Map.of("SYNC_INTERVAL", "soon"), new Properties()))
-                .hasMessageContaining("sync.interval=soon");
+                .hasMessage("sync.interval=soon is not a duration: write it like 500ms, 30s, 5m or 1h");
+        // Camel's TimeUtils reads "often" as 0: it must not turn the progress lines off silently
+        assertThatThrownBy(() -> load(Map.of("SYNC_PROGRESS_INTERVAL", "often"), new Properties()))
+                .hasMessage("sync.progress_interval=often is not a duration: write it like 500ms, 30s, 5m or 1h");
+        assertThat(load(Map.of("SYNC_INTERVAL", "1m30s"), new Properties()).sync().interval()).isEqualTo(Duration.ofSeconds(90));
         assertThatThrownBy(() -> load(Map.of("SOURCE_TABLES", "justatable"), new Properties()))
                 .hasMessageContaining("source.tables").hasMessageContaining("schema.table");
         assertThatThrownBy(() -> load(Map.of("SOURCE_REPLICATION_KEYS", "public.t"), new Properties()))

@@ -6,13 +6,9 @@ import ch.qos.logback.classic.Level;
 import io.pgsource.testsupport.TestPostgres;
 import java.sql.Connection;
 import java.sql.Statement;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.BeforeAll;
@@ -87,7 +83,7 @@ class NotifyWakeupTest {
     void aCommitArrivesWithinASecondThoughTheTimerWaitsTenMinutes() throws Exception {
         String source = source("notify_fast");
         String target = pg.createDatabase("notify_fast_dst");
-        try (LogCapture logs = new LogCapture(); Running running = new Running(env(source, target, true))) {
+        try (LogCapture logs = new LogCapture(); StreamingRun running = new StreamingRun(env(source, target, true))) {
             await("the first run", sameRows(source, target));
             long[] latencies = new long[5];
             for (int i = 0; i < latencies.length; i++) {
@@ -108,7 +104,7 @@ class NotifyWakeupTest {
     void notificationsWhileARunGoesMakeOneMoreRun() throws Exception {
         String source = source("notify_coalesce");
         String target = pg.createDatabase("notify_coalesce_dst");
-        try (LogCapture logs = new LogCapture(); Running running = new Running(env(source, target, true))) {
+        try (LogCapture logs = new LogCapture(); StreamingRun running = new StreamingRun(env(source, target, true))) {
             await("the first run", sameRows(source, target));
             assertThat(runsFinished(logs)).isEqualTo(1);
             try (Connection blocker = pg.connect(target)) {
@@ -144,7 +140,7 @@ class NotifyWakeupTest {
     void aRowHeldBackByATransactionThatWritesNoSelectedTableArrivesSoonAfterItEnds() throws Exception {
         String source = source("notify_held");
         String target = pg.createDatabase("notify_held_dst");
-        try (LogCapture logs = new LogCapture(); Running running = new Running(env(source, target, true))) {
+        try (LogCapture logs = new LogCapture(); StreamingRun running = new StreamingRun(env(source, target, true))) {
             await("the first run", sameRows(source, target));
             long runs = runsFinished(logs);
             try (Connection report = pg.connect(source)) {
@@ -169,11 +165,11 @@ class NotifyWakeupTest {
         String source = source("notify_twice");
         String target = pg.createDatabase("notify_twice_dst");
         Map<String, String> env = env(source, target, true);
-        try (Running first = new Running(env)) {
+        try (StreamingRun first = new StreamingRun(env)) {
             await("the first run", sameRows(source, target));
             assertThat(first.stop()).isZero();
         }
-        try (LogCapture logs = new LogCapture(); Running second = new Running(env)) {
+        try (LogCapture logs = new LogCapture(); StreamingRun second = new StreamingRun(env)) {
             await("the first run of the second start", sameRows(source, target));
             SourceFixture.execute(pg, source, "INSERT INTO shop.orders (id, note) VALUES (200, 'after the second start')");
             await("the row inserted after the second start", sameRows(source, target));
@@ -192,7 +188,7 @@ class NotifyWakeupTest {
         String target = pg.createDatabase("notify_off_dst");
         Map<String, String> env = env(source, target, false);
         env.put("SYNC_INTERVAL", "500ms");
-        try (Running running = new Running(env)) {
+        try (StreamingRun running = new StreamingRun(env)) {
             await("the first run", sameRows(source, target));
             SourceFixture.execute(pg, source, "INSERT INTO shop.orders (id, note) VALUES (300, 'read by a timer run')");
             await("the timer's next run", sameRows(source, target));
@@ -238,7 +234,7 @@ class NotifyWakeupTest {
 
         // the owner installs them with the README's SQL; the role needs no more privileges then
         SourceFixture.execute(pg, source, readmeSql());
-        try (LogCapture logs = new LogCapture(); Running running = new Running(env)) {
+        try (LogCapture logs = new LogCapture(); StreamingRun running = new StreamingRun(env)) {
             await("the first run", sameRows(source, target));
             SourceFixture.execute(pg, source, "INSERT INTO shop.orders (id, note) VALUES (400, 'woken for a least-privilege role')");
             await("the notified row", sameRows(source, target));
@@ -253,33 +249,5 @@ class NotifyWakeupTest {
         int at = readme.indexOf("CREATE FUNCTION shop.pgsource_notify()");
         assertThat(at).as("the README's trigger SQL").isPositive();
         return readme.substring(at, readme.indexOf("```", at));
-    }
-
-    /** pgsource running without end in the background, until {@link #stop}. */
-    private static final class Running implements AutoCloseable {
-        private final ExecutorService thread = Executors.newSingleThreadExecutor();
-        private final Future<Integer> exit;
-
-        Running(Map<String, String> env) {
-            Map<String, String> copy = new HashMap<>(env);
-            exit = thread.submit(() -> PgSourceMain.run(copy, new Properties()));
-        }
-
-        /** Stops it cleanly and returns its exit code. */
-        int stop() throws Exception {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!exit.isDone() && !PgSourceMain.stopRunning("the test") && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            return exit.get(60, TimeUnit.SECONDS);
-        }
-
-        @Override
-        public void close() throws Exception {
-            if (!exit.isDone()) {
-                stop();
-            }
-            thread.shutdownNow();
-        }
     }
 }

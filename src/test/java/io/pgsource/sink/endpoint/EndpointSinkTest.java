@@ -9,8 +9,11 @@ import static io.pgsource.sink.TestChanges.table;
 
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.ConfigurationException;
+import io.pgsource.config.EffectiveProperties;
 import io.pgsource.sink.TestChanges;
 import java.util.List;
+import java.util.Map;
+import java.util.Properties;
 import org.apache.camel.CamelContext;
 import org.apache.camel.impl.DefaultCamelContext;
 import org.junit.jupiter.api.Test;
@@ -65,6 +68,14 @@ class EndpointSinkTest {
                     .hasMessage("destination.endpoint.lanes=" + bad + " is not a number of lanes: use 1 to 256 (default 16; 1 sends one"
                             + " message at a time)");
         }
+    }
+
+    @Test
+    void lanesAreSetByTheEnvironmentToo() {
+        assertThat(EffectiveProperties.load(Map.of(), new Properties()).getProperty("destination.endpoint.lanes"))
+                .isEqualTo(Integer.toString(EndpointSink.DEFAULT_LANES));
+        assertThat(EffectiveProperties.load(Map.of("DESTINATION_ENDPOINT_LANES", "4"), new Properties())
+                .getProperty("destination.endpoint.lanes")).isEqualTo("4");
     }
 
     @Test

@@ -49,6 +49,7 @@ public final class SnapshotCopy {
     private final SourceConnections connections;
     private final Executor readers;
     private final CopyProgress progress;
+    private final int workers;
 
     /** @param readers runs the reads ahead: the next page is read there while the current one is applied */
     public SnapshotCopy(SourceConnections connections, Executor readers) {
@@ -57,9 +58,21 @@ public final class SnapshotCopy {
 
     /** @param progress hears of each table's start and of every page applied */
     public SnapshotCopy(SourceConnections connections, Executor readers, CopyProgress progress) {
+        this(connections, readers, progress, 1);
+    }
+
+    /**
+     * @param workers how many connections read inside the snapshot at once ({@code source.snapshot_workers}); with more
+     *                than one the copy is a {@link ParallelCopy}
+     */
+    public SnapshotCopy(SourceConnections connections, Executor readers, CopyProgress progress, int workers) {
+        if (workers < 1) {
+            throw new IllegalArgumentException("a snapshot copy has at least one reader, not " + workers);
+        }
         this.connections = connections;
         this.readers = readers;
         this.progress = progress;
+        this.workers = workers;
     }
 
     /** Receives the pages of the copy, in order; returns once the page is applied (committed) at the destination. */
@@ -107,6 +120,10 @@ public final class SnapshotCopy {
                 throw new IllegalArgumentException(task + ": the snapshot copy reads FULL_TABLE streams only");
             }
         }
+        if (workers > 1 && tasks.size() > 0) {
+            new ParallelCopy(connections, readers, progress, workers).copy(snapshot, tasks, pages, copied);
+            return;
+        }
         try (Connection c = connections.open()) {
             begin(c, snapshot);
             long started = System.nanoTime();
@@ -153,7 +170,7 @@ public final class SnapshotCopy {
     }
 
     /** Opens the read-only REPEATABLE READ transaction and imports the snapshot before any query runs in it. */
-    private static void begin(Connection c, String snapshot) throws SQLException {
+    static void begin(Connection c, String snapshot) throws SQLException {
         c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
         c.setAutoCommit(false);
         c.setReadOnly(true);

@@ -129,7 +129,7 @@ final class ParallelCopy {
                 readers.add(c);
             }
             long started = System.nanoTime();
-            progress.plan(tasks.size());
+            progress.plan(catalog, tasks.stream().map(t -> t.table().id()).toList());
             List<TableCopy> tables = new ArrayList<>();
             for (StreamTask task : tasks) {
                 tables.add(new TableCopy(task, ColumnCatalog.read(catalog, task.table().id()), blocks(catalog, task)));

@@ -127,7 +127,7 @@ public final class SnapshotCopy {
         try (Connection c = connections.open()) {
             begin(c, snapshot);
             long started = System.nanoTime();
-            progress.plan(tasks.size());
+            progress.plan(c, tasks.stream().map(t -> t.table().id()).toList());
             for (StreamTask task : tasks) {
                 // read before the table's reader starts, which uses the connection on a thread of its own
                 SourceColumns columns = ColumnCatalog.read(c, task.table().id());

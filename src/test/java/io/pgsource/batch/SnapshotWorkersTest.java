@@ -28,6 +28,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -118,7 +120,9 @@ class SnapshotWorkersTest {
         PostgresSink four = new PostgresSink(new DestinationSettings("postgres", pg.jdbcUrl(parallel), pg.user(), pg.password(), null, null));
         Map<String, List<ChangeBatch>> pages = new HashMap<>();
         List<String> markedEarly = new ArrayList<>();
-        ParallelCopy copy = new ParallelCopy(connections, READERS, CopyProgress.NONE, 4);
+        List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+        PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        ParallelCopy copy = new ParallelCopy(connections, READERS, new CopyProgress(Duration.ofNanos(1), () -> meters, lines::add), 4);
         try (Connection replication = replicationConnection()) {
             ReplicationSlotInfo slot = replication.unwrap(PGConnection.class).getReplicationAPI().createReplicationSlot().logical()
                     .withSlotName("workers_slot").withOutputPlugin("pgoutput").make();
@@ -174,6 +178,25 @@ class SnapshotWorkersTest {
             assertThat(SnapshotCopy.completed(stored, table)).as(table).isTrue();
         }
         assertThat(pages.get("w.keyed").size()).isGreaterThan(4);
+
+        // progress under parallel readers: each table's own counts, a total over the four with the summed estimate
+        long total = 0;
+        for (String table : TABLES) {
+            long rows = count(parallel, "SELECT count(*) FROM " + table);
+            total += rows;
+            assertThat(meters.get("pgsource.copy.rows").tag("table", table).gauge().value()).as(table).isEqualTo(rows);
+            assertThat(meters.get("pgsource.copy.rows.per.second").tag("table", table).gauge().value()).as(table).isPositive();
+            assertThat(meters.get("pgsource.copy.eta").tag("table", table).gauge().value()).as(table).isZero();
+            assertThat(lines).as(table).anySatisfy(l -> assertThat(l).startsWith("Copied " + table + ": " + String.format("%,d", rows) + " rows"));
+        }
+        assertThat(meters.get("pgsource.copy.total.rows").gauge().value()).isEqualTo(total);
+        assertThat(meters.get("pgsource.copy.total.rows.estimated").gauge().value()).isPositive();
+        assertThat(meters.get("pgsource.copy.total.eta").gauge().value()).isZero();
+        List<String> totals = lines.stream().filter(l -> l.startsWith("Copying 4 tables: ")).toList();
+        assertThat(totals).isNotEmpty().allSatisfy(l -> assertThat(l).contains(" rows (").contains("rows/s").contains(", ETA")
+                .contains(" of 4 tables done"));
+        assertThat(meters.scrape()).contains("pgsource_copy_rows_per_second{table=\"w.keyed\"}", "pgsource_copy_eta_seconds{table=\"w.keyed\"} 0.0",
+                "pgsource_copy_total_rows " + total, "pgsource_copy_total_eta_seconds 0.0");
     }
 
     /** The table's rows as sorted text lines, duplicates kept. */

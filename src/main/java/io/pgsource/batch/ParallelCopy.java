@@ -47,8 +47,9 @@ import org.slf4j.LoggerFactory;
  * the TRUNCATE event; a table's pages carry a bookmark without a position, and only the page sent after every range
  * of the table was applied carries the completed bookmark and {@code last}: a copy cut short never leaves a table
  * marked as copied, and a FULL_TABLE run that finds such a bookmark starts that table over. At most
- * {@code workers} pages wait between the readers and the caller, besides the one each reader is reading and the one
- * being applied.
+ * one page waits between the readers and the caller, besides the one each reader holds and the one being applied:
+ * {@code workers + 2} pages of at most {@link PageReader#MAX_BATCH_ROWS} rows in memory. The copy uses
+ * {@code workers + 1} source connections (one reads the catalog).
  */
 final class ParallelCopy {
     private static final Logger LOG = LoggerFactory.getLogger(ParallelCopy.class);
@@ -111,7 +112,8 @@ final class ParallelCopy {
     void copy(String snapshot, List<StreamTask> tasks, SnapshotCopy.PageHandler pages, SnapshotCopy.CopiedHandler copied)
             throws Exception {
         List<Connection> open = new ArrayList<>();
-        BlockingQueue<Item> queue = new ArrayBlockingQueue<>(workers);
+        // one page waits here; each reader holds at most one more (read, or being read) and the caller applies one
+        BlockingQueue<Item> queue = new ArrayBlockingQueue<>(1);
         ConcurrentLinkedQueue<Range> ranges = new ConcurrentLinkedQueue<>();
         CountDownLatch readersDone = new CountDownLatch(workers);
         Stop stop = new Stop();
@@ -145,13 +147,17 @@ final class ParallelCopy {
             }
             LOG.info("Copying {} table(s) inside snapshot {} with {} readers: {} range(s), {} table(s) split", tasks.size(), snapshot,
                     workers, ranges.size(), split);
+            // planned: the catalog's connection leaves the snapshot, so it does not sit idle in a transaction for the whole
+            // copy (idle_in_transaction_session_timeout); it only reads each table's estimate when its first page comes
+            catalog.commit();
+            catalog.setAutoCommit(true);
             for (Connection c : readers) {
                 executor.execute(() -> read(c, ranges, queue, stop, readersDone));
             }
             readersStarted = true;
             apply(tables, queue, readersDone, pages, copied, catalog);
             readersDone.await();
-            for (Connection c : open) {
+            for (Connection c : readers) {
                 c.commit();
             }
             LOG.info("initial copy of {} tables inside snapshot {} with {} readers done in {} ms", tasks.size(), snapshot, workers,

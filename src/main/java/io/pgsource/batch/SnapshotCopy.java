@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * the stream from that slot meet exactly: every transaction committed before the slot is in the copy, every later
  * one comes from the slot.
  *
- * <p>One source connection, one {@code REPEATABLE READ} read-only transaction that imports the snapshot
+ * <p>With {@code source.snapshot_workers} above 1 the copy is a {@link ParallelCopy}: several connections import the
+ * snapshot, and the pages reach the {@link PageHandler} one at a time as here. Otherwise (the default):
+ * one source connection, one {@code REPEATABLE READ} read-only transaction that imports the snapshot
  * ({@code SET TRANSACTION SNAPSHOT}) and stays open until every table is read. Each table is read page by page with
  * the batch query's readers (keyset pages by primary key, ctid ranges without one); the pages go to the
  * {@link PageHandler} one at a time, in order, while the next one is read (on a thread of {@code readers}). The pages are the same as a FULL_TABLE run's: READ events, each

@@ -112,8 +112,8 @@ public final class SettingsLoader {
         }
         if (workers < 1 || workers > CopySettings.MAX_SNAPSHOT_WORKERS) {
             throw new ConfigurationException("source.snapshot_workers=" + v + " is not a number of snapshot readers: use a whole number"
-                    + " from 1 (one connection reads every table in turn) to " + CopySettings.MAX_SNAPSHOT_WORKERS + ", e.g. "
-                    + CopySettings.DEFAULT_SNAPSHOT_WORKERS + " (the default) or the source's free cores");
+                    + " from 1 (the default: one connection reads every table in turn) to " + CopySettings.MAX_SNAPSHOT_WORKERS
+                    + ", e.g. 4 where the source and pgsource have 4 cores to spare");
         }
         return new CopySettings(workers);
     }

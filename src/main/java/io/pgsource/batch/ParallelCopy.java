@@ -166,8 +166,12 @@ final class ParallelCopy {
             stop.stopped = true;
             if (readersStarted) {
                 // readers waiting for room in the queue see the stop within their wait; one reading a page ends it first
-                while (!readersDone.await(100, TimeUnit.MILLISECONDS)) {
-                    queue.clear();
+                try {
+                    while (!readersDone.await(100, TimeUnit.MILLISECONDS)) {
+                        queue.clear();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // stopping: the connections close under the readers
                 }
             }
             for (Connection c : open) {

@@ -199,6 +199,40 @@ class SnapshotWorkersTest {
                 "pgsource_copy_total_rows " + total, "pgsource_copy_total_eta_seconds 0.0");
     }
 
+    /**
+     * A table without key whose rows fill its pages exactly ends with an empty last page (with one reader as with four,
+     * whose ranges end so more often): the destination takes it and stores the table as copied.
+     */
+    @Test
+    void anEmptyLastPageOfAKeylessTableIsApplied() throws Exception {
+        execute(source, "CREATE SCHEMA e", "CREATE TABLE e.loose (a int, b text)",
+                "INSERT INTO e.loose SELECT g % 10, 'x' FROM generate_series(1, 1000) g");
+        SourceSettings settings = new SourceSettings(pg.host(), pg.port(), source, pg.user(), pg.password(), List.of("e"), List.of(),
+                "slot", "pub", 500, ReplicationMethod.LOG_BASED, null, Map.of(), Duration.ZERO, SslSettings.NONE);
+        List<StreamTask> tasks = new BatchStreams(settings, connections).streams();
+        for (int workers : new int[] {1, 4}) {
+            String database = pg.createDatabase("workers_empty_" + workers);
+            PostgresSink sink = new PostgresSink(new DestinationSettings("postgres", pg.jdbcUrl(database), pg.user(), pg.password(), null, null));
+            List<ChangeBatch> pages = new ArrayList<>();
+            try (Connection replication = replicationConnection()) {
+                ReplicationSlotInfo slot = replication.unwrap(PGConnection.class).getReplicationAPI().createReplicationSlot().logical()
+                        .withSlotName("workers_empty").withOutputPlugin("pgoutput").make();
+                new SnapshotCopy(connections, READERS, CopyProgress.NONE, workers).copy(slot.getSnapshotName(), tasks, page -> {
+                    pages.add(page);
+                    TestChanges.deliver(sink, page, null, null);
+                });
+                if (workers == 1) {
+                    assertThat(pages.get(pages.size() - 1)).as("the last page").isEmpty();
+                }
+                assertThat(count(database, "SELECT count(*) FROM e.loose")).as(workers + " reader(s)").isEqualTo(1000);
+                assertThat(SnapshotCopy.completed(sink.positions(), "e.loose")).as(workers + " reader(s)").isTrue();
+            } finally {
+                execute(source, "SELECT pg_drop_replication_slot('workers_empty')");
+                sink.stop();
+            }
+        }
+    }
+
     /** The table's rows as sorted text lines, duplicates kept. */
     private static List<String> dump(String database, String table) throws SQLException {
         List<String> out = new ArrayList<>();

@@ -70,6 +70,9 @@ final class Queries implements AutoCloseable {
     }
 
     private static HikariDataSource pool(String name, DataSource dataSource) {
+        if (dataSource instanceof HikariDataSource pooled) {
+            return pooled;
+        }
         HikariConfig config = new HikariConfig();
         config.setPoolName(name);
         config.setDataSource(dataSource);

@@ -10,6 +10,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 import javax.sql.DataSource;
 import org.postgresql.ds.PGSimpleDataSource;
 
@@ -31,6 +33,9 @@ abstract class Side {
     abstract DataSource dataSource(DestinationSettings settings) throws SQLException;
 
     abstract Dialect dialect();
+
+    /** How the source prints values for this destination. */
+    abstract Dialect sourceDialect();
 
     /** The destination table's columns and their types; empty when there is no such table. */
     abstract Map<String, String> columns(Queries q, TableId table, DestinationSettings settings) throws SQLException;
@@ -85,6 +90,11 @@ abstract class Side {
         }
 
         @Override
+        Dialect sourceDialect() {
+            return new Dialect.Postgres();
+        }
+
+        @Override
         Map<String, String> columns(Queries q, TableId table, DestinationSettings settings) throws SQLException {
             Map<String, String> out = new LinkedHashMap<>();
             List<Map<String, Object>> rows = q.query(Queries.DESTINATION, "SELECT a.attname AS c, pg_catalog.format_type(a.atttypid,"
@@ -119,36 +129,92 @@ abstract class Side {
         }
     }
 
-    /** Filled in by the mysql side. */
+    /** MySQL or MariaDB (destination=mysql): the tables in destination.schema, else the URL's database. */
     static final class MySql extends Side {
+        private String database;
+
         @Override
         DataSource dataSource(DestinationSettings settings) {
-            throw new ConfigurationException("verify of destination=mysql is not built yet");
+            if (settings.url() == null || settings.url().isBlank()) {
+                throw new ConfigurationException("destination.url is not set: give the JDBC URL of the MySQL or MariaDB database, e.g."
+                        + " jdbc:mariadb://localhost:3306/warehouse");
+            }
+            HikariConfig config = new HikariConfig();
+            config.setPoolName("pgsource-verify-destination");
+            config.setJdbcUrl(settings.url().strip());
+            if (settings.username() != null && !settings.username().isEmpty()) {
+                config.setUsername(settings.username());
+            }
+            if (settings.password() != null && !settings.password().isEmpty()) {
+                config.setPassword(settings.password());
+            }
+            // as the destination writes: UTC, utf8mb4
+            config.setConnectionInitSql("SET SESSION time_zone = '+00:00', NAMES utf8mb4");
+            config.setMaximumPoolSize(1);
+            config.setMinimumIdle(0);
+            config.setInitializationFailTimeout(-1);
+            return new HikariDataSource(config);
         }
 
         @Override
         Dialect dialect() {
-            throw new UnsupportedOperationException();
+            return new Dialect.MySql();
         }
 
         @Override
-        Map<String, String> columns(Queries q, TableId table, DestinationSettings settings) {
-            throw new UnsupportedOperationException();
+        Dialect sourceDialect() {
+            return new Dialect.PostgresForMySql();
+        }
+
+        private String database(Queries q, DestinationSettings settings) throws SQLException {
+            if (database == null) {
+                database = settings.schema() != null && !settings.schema().isBlank() ? settings.schema()
+                        : String.valueOf(q.one(Queries.DESTINATION, "SELECT DATABASE() AS d", Map.of()).get("d"));
+            }
+            return database;
+        }
+
+        @Override
+        Map<String, String> columns(Queries q, TableId table, DestinationSettings settings) throws SQLException {
+            Map<String, String> out = new LinkedHashMap<>();
+            for (Map<String, Object> r : q.query(Queries.DESTINATION, "SELECT COLUMN_NAME AS c, DATA_TYPE AS t FROM"
+                    + " information_schema.COLUMNS WHERE TABLE_SCHEMA = :?s AND TABLE_NAME = :?t ORDER BY ORDINAL_POSITION",
+                    Map.of("s", database(q, settings), "t", table.name()))) {
+                out.put(String.valueOf(r.get("c")), String.valueOf(r.get("t")));
+            }
+            return out;
         }
 
         @Override
         String quoteColumn(String name) {
+            return quote(name);
+        }
+
+        private static String quote(String name) {
             return "`" + name.replace("`", "``") + "`";
         }
 
         @Override
         String quoteTable(TableId table) {
-            throw new UnsupportedOperationException();
+            return quote(database) + "." + quote(table.name());
         }
 
         @Override
-        String storedPosition(Queries q, DestinationSettings settings, String stream) {
-            throw new UnsupportedOperationException();
+        String display(TableId table) {
+            return quoteTable(table);
+        }
+
+        @Override
+        String storedPosition(Queries q, DestinationSettings settings, String stream) throws SQLException {
+            String db = database(q, settings);
+            Map<String, Object> exists = q.one(Queries.DESTINATION, "SELECT COUNT(*) AS e FROM information_schema.TABLES WHERE TABLE_SCHEMA = :?s"
+                    + " AND TABLE_NAME = '_pgsource_positions'", Map.of("s", db));
+            if (Long.parseLong(String.valueOf(exists.get("e"))) == 0) {
+                return null;
+            }
+            Object p = q.one(Queries.DESTINATION, "SELECT position AS p FROM " + quote(db) + ".`_pgsource_positions` WHERE stream = :?stream",
+                    Map.of("stream", stream)).get("p");
+            return p == null ? null : p.toString();
         }
     }
 }

@@ -160,8 +160,8 @@ public final class VerifyCommand {
                 }
                 String base = c.column().baseTypeName() == null || c.column().baseTypeName().isBlank() ? c.column().typeName()
                         : c.column().baseTypeName();
-                sourceCols.add(new Dialect.Col(c.name(), task.table().readExpression(c.name()), c.column().typeName(), base));
-                targetCols.add(new Dialect.Col(c.name(), side.quoteColumn(c.name()), there, base));
+                sourceCols.add(new Dialect.Col(c.name(), task.table().readExpression(c.name()), c.column().typeName(), base, there));
+                targetCols.add(new Dialect.Col(c.name(), side.quoteColumn(c.name()), there, base, there));
             }
             List<Dialect.Col> sourceKey = new ArrayList<>();
             List<Dialect.Col> targetKey = new ArrayList<>();
@@ -180,7 +180,7 @@ public final class VerifyCommand {
             Dialect.Table s = new Dialect.Table(id.quoted(), sourceCols, sourceKey, task.table().rowFilter());
             Dialect.Table d = new Dialect.Table(side.quoteTable(target), targetCols, targetKey,
                     settings.destination().softDelete() ? side.quoteColumn("_deleted_at") + " IS NULL" : null);
-            TableVerifier.Result r = new TableVerifier(queries, new Dialect.Postgres(), s, side.dialect(), d, KEY_CAP)
+            TableVerifier.Result r = new TableVerifier(queries, side.sourceDialect(), s, side.dialect(), d, KEY_CAP)
                     .compare(catchUp());
             results.put(id, r);
             if (print) {

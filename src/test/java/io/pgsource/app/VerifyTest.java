@@ -2,7 +2,9 @@ package io.pgsource.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgsource.testsupport.MySqlCompare;
 import io.pgsource.testsupport.TableCompare;
+import io.pgsource.testsupport.TestMariaDb;
 import io.pgsource.testsupport.TestPostgres;
 import io.pgsource.verify.VerifyCommand;
 import java.io.ByteArrayOutputStream;
@@ -114,6 +116,76 @@ class VerifyTest {
             }
             assertThat(failed.get()).as("the workload").isNull();
             awaitEqual(source, target, List.of("orders", "lines", "events"));
+            assertThat(run.stop()).isZero();
+        }
+    }
+
+    /**
+     * The same into MySQL/MariaDB (skipped without one): each type compared by the canonical text both servers print
+     * (the destination's type mapping), a text key ranged in byte order on both sides, and repair deleting a row only
+     * the destination has, while the source keeps changing.
+     */
+    @Test
+    void verifyAndRepairAMysqlDestination() throws Exception {
+        TestMariaDb mysql = TestMariaDb.server();
+        String source = pg.createDatabase("verify_my_src");
+        String target = mysql.createDatabase("verify_my_dst");
+        SourceFixture.execute(pg, source, """
+                CREATE SCHEMA app;
+                CREATE TABLE app.items (id bigint PRIMARY KEY, ok boolean, note text, price numeric(12,2), big numeric,
+                  at timestamptz, day date, t time, raw bytea, doc jsonb, tags text[], ratio double precision, u uuid, c char(4));
+                INSERT INTO app.items SELECT g, g % 2 = 0, 'n' || g, g * 1.5, g * 10000000000000000000.123, '2024-03-01 12:00:00.123456+02'::timestamptz
+                  + g * interval '1 second', date '2024-01-01' + g, time '10:00' + g * interval '1 ms', decode(lpad(to_hex(g), 8, '0'), 'hex'),
+                  jsonb_build_object('g', g), ARRAY['x', g::text], g / 7.0, md5(g::text)::uuid, 'c' || (g % 10)
+                  FROM generate_series(1, 2000) g;
+                CREATE TABLE app.words (w text PRIMARY KEY, n int);
+                INSERT INTO app.words SELECT w, length(w) FROM unnest(ARRAY['a', 'B', 'b', 'Z', 'é', 'a b', 'zz', 'Ä', 'ab']) w;
+                INSERT INTO app.words SELECT 'w' || g, g FROM generate_series(1, 600) g;
+                """);
+        String slot = "verify_my_" + ProcessHandle.current().pid();
+        Map<String, String> env = SourceFixture.env(pg, source, "app");
+        env.put("DESTINATION", "mysql");
+        env.put("DESTINATION_URL", mysql.url(target));
+        env.put("DESTINATION_USERNAME", mysql.user);
+        env.put("DESTINATION_PASSWORD", mysql.password);
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", slot);
+        env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
+        try (StreamingRun run = new StreamingRun(env); Connection my = mysql.connect(target)) {
+            await("the copy reached mysql", () -> {
+                try (var s = my.createStatement(); var rs = s.executeQuery("SELECT SUM(TABLE_ROWS) >= 0 AND COUNT(*) = 2"
+                        + " FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('items', 'words')")) {
+                    if (!rs.next() || !rs.getBoolean(1)) {
+                        return false;
+                    }
+                }
+                try (var s = my.createStatement(); var rs = s.executeQuery("SELECT (SELECT COUNT(*) FROM items) + (SELECT COUNT(*) FROM words)")) {
+                    return rs.next() && rs.getLong(1) == 2609;
+                } catch (java.sql.SQLException e) {
+                    return false;
+                }
+            });
+            SourceFixture.execute(pg, source, "UPDATE app.items SET note = 'changed', at = now() WHERE id % 100 = 0");
+            Outcome clean = command(false, env);
+            assertThat(clean.code()).as(clean.out() + clean.err()).isZero();
+            assertThat(clean.out()).contains("app.items: equal (2,000 rows)").contains("app.words: equal (609 rows)");
+            try (var s = my.createStatement()) {
+                s.execute("UPDATE items SET price = price + 0.01 WHERE id = 11");
+                s.execute("UPDATE items SET at = '2024-01-01 00:00:00' WHERE id = 12");
+                s.execute("DELETE FROM items WHERE id = 13");
+                s.execute("INSERT INTO items (id) VALUES (5000)");
+                s.execute("UPDATE words SET n = -1 WHERE w = 'é'");
+                s.execute("DELETE FROM words WHERE w = 'B'");
+            }
+            Outcome differs = command(false, env);
+            assertThat(differs.code()).as(differs.out() + differs.err()).isEqualTo(3);
+            assertThat(differs.out()).contains("app.items: differs: 4 keys: (id)=(11) changed; (id)=(12) changed; (id)=(13) missing at the"
+                    + " destination; (id)=(5000) not at the source").contains("app.words: differs: 2 keys: ").contains("(w)=(é) changed")
+                    .contains("(w)=(B) missing at the destination");
+            Outcome repaired = command(true, env);
+            assertThat(repaired.code()).as(repaired.out() + repaired.err()).isZero();
+            assertThat(command(false, env).code()).isZero();
+            assertThat(MySqlCompare.difference(pg.connect(source), "app", my, "items")).isEmpty();
             assertThat(run.stop()).isZero();
         }
     }

@@ -50,6 +50,8 @@ public final class VerifyCommand {
     private final Duration wait;
     private final Side side;
     private Queries queries;
+    /** Whether no instance streamed the slot when verify first had to wait; null before. */
+    private Boolean idle;
 
     private VerifyCommand(PrintStream out, Settings settings, Duration wait) {
         this.out = out;
@@ -320,8 +322,8 @@ public final class VerifyCommand {
                 long target = LogSequenceNumber.valueOf(lsn).asLong();
                 long deadline = System.nanoTime() + wait.toNanos();
                 while (applied() < target) {
-                    if (System.nanoTime() > deadline) {
-                        return false;
+                    if (System.nanoTime() > deadline || !streaming()) {
+                        return false; // nothing applies the source's changes now: what differs is reported as it is
                     }
                     try {
                         Thread.sleep(100);
@@ -333,6 +335,20 @@ public final class VerifyCommand {
                 return true;
             }
         };
+    }
+
+    /** Whether a pgsource instance streams the slot now (else nobody applies the source's changes: no use waiting). */
+    private boolean streaming() throws SQLException {
+        if (idle == null) {
+            Object active = queries.one(Queries.SOURCE, "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = :?slot",
+                    Map.of("slot", settings.source().replicationSlot())).get("active");
+            idle = !Boolean.TRUE.equals(active);
+            if (idle) {
+                out.println("No pgsource instance streams slot " + settings.source().replicationSlot() + " now: differences the stream"
+                        + " would still bring are reported too");
+            }
+        }
+        return !idle;
     }
 
     /**

@@ -118,6 +118,18 @@ class VerifyTest {
             awaitEqual(source, target, List.of("orders", "lines", "events"));
             assertThat(run.stop()).isZero();
         }
+        // no instance streams the slot: verify does not wait for one, and repair leaves its request to the next run
+        SourceFixture.execute(pg, target, "DELETE FROM app.orders WHERE id = 20");
+        long started = System.nanoTime();
+        Outcome idle = command(true, env, "app.orders");
+        assertThat(idle.code()).as(idle.out() + idle.err()).isEqualTo(3);
+        assertThat(idle.out()).contains("app.orders: differs: 1 key: (id)=(20) missing at the destination")
+                .contains("No pgsource instance streams slot " + slot + " now: the repair waits in the slot, and the next run applies it");
+        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started)).as("seconds, no waiting for the stream").isLessThan(50);
+        try (StreamingRun again = new StreamingRun(env)) {
+            awaitEqual(source, target, List.of("orders"));
+            assertThat(again.stop()).isZero();
+        }
     }
 
     /**

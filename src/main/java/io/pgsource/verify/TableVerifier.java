@@ -8,6 +8,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 
 /**
  * Compares one table at the source with its destination table by key ranges, checksums computed on each server: a
@@ -65,9 +68,13 @@ final class TableVerifier {
     private final Dialect.Table destinationTable;
     private final int cap;
     private final Map<List<String>, Kind> found = new LinkedHashMap<>();
+    private final Executor sourceThread;
     private boolean capped;
 
-    TableVerifier(Queries queries, Dialect source, Dialect.Table sourceTable, Dialect destination, Dialect.Table destinationTable, int cap) {
+    /** @param sourceThread runs the source's queries while the destination's run */
+    TableVerifier(Queries queries, Dialect source, Dialect.Table sourceTable, Dialect destination, Dialect.Table destinationTable, int cap,
+            Executor sourceThread) {
+        this.sourceThread = sourceThread;
         this.queries = queries;
         this.source = source;
         this.sourceTable = sourceTable;
@@ -82,8 +89,9 @@ final class TableVerifier {
         if (lsn != null) {
             catchUp.await(lsn); // what was committed before the start is at the destination (or late: checked again below)
         }
-        Sum s = sum(Queries.SOURCE, source, sourceTable, null, null);
-        Sum d = sum(Queries.DESTINATION, destination, destinationTable, null, null);
+        Sum[] sums = sums(null, null);
+        Sum s = sums[0];
+        Sum d = sums[1];
         if (sourceTable.key().isEmpty()) {
             for (int round = 1; !s.equals(d) && round < ROUNDS && lsn != null; round++) {
                 lsn = catchUp.position();
@@ -103,8 +111,9 @@ final class TableVerifier {
             out.add(new KeyDiff(k, found.get(k)));
         }
         if (lsn != null && !keys.isEmpty()) {
-            s = sum(Queries.SOURCE, source, sourceTable, null, null);
-            d = sum(Queries.DESTINATION, destination, destinationTable, null, null);
+            sums = sums(null, null);
+            s = sums[0];
+            d = sums[1];
         }
         return new Result(s.n, d.n, out, capped);
     }
@@ -124,15 +133,18 @@ final class TableVerifier {
         List<String> from = lo;
         for (int i = 0; i <= bounds.size(); i++) {
             List<String> to = i < bounds.size() ? bounds.get(i) : hi;
-            range(from, to, sum(Queries.SOURCE, source, sourceTable, from, to), sum(Queries.DESTINATION, destination, destinationTable, from, to));
+            Sum[] sums = sums(from, to);
+            range(from, to, sums[0], sums[1]);
             from = to;
         }
     }
 
     /** Compares the keys and row hashes of a small range. */
     private void leaf(List<String> lo, List<String> hi) throws SQLException {
-        Map<List<String>, String> s = rows(Queries.SOURCE, source, sourceTable, lo, hi);
-        Map<List<String>, String> d = rows(Queries.DESTINATION, destination, destinationTable, lo, hi);
+        List<Map<List<String>, String>> both = both(() -> rows(Queries.SOURCE, source, sourceTable, lo, hi),
+                () -> rows(Queries.DESTINATION, destination, destinationTable, lo, hi));
+        Map<List<String>, String> s = both.get(0);
+        Map<List<String>, String> d = both.get(1);
         for (Map.Entry<List<String>, String> e : s.entrySet()) {
             String other = d.get(e.getKey());
             if (other == null) {
@@ -175,6 +187,37 @@ final class TableVerifier {
             }
         }
         return still;
+    }
+
+    /** The checksums of a range at both sides, computed at the same time. */
+    private Sum[] sums(List<String> lo, List<String> hi) throws SQLException {
+        List<Sum> both = both(() -> sum(Queries.SOURCE, source, sourceTable, lo, hi),
+                () -> sum(Queries.DESTINATION, destination, destinationTable, lo, hi));
+        return new Sum[] {both.get(0), both.get(1)};
+    }
+
+    private interface Query<T> {
+        T run() throws SQLException;
+    }
+
+    /** Runs the source's query on another thread while the destination's runs on this one: each server works at once. */
+    private <T> List<T> both(Query<T> atSource, Query<T> atDestination) throws SQLException {
+        CompletableFuture<T> s = CompletableFuture.supplyAsync(() -> {
+            try {
+                return atSource.run();
+            } catch (SQLException e) {
+                throw new CompletionException(e);
+            }
+        }, sourceThread);
+        T d = atDestination.run();
+        try {
+            return List.of(s.join(), d);
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw e;
+        }
     }
 
     private Sum sum(String side, Dialect dialect, Dialect.Table table, List<String> lo, List<String> hi) throws SQLException {

@@ -50,6 +50,7 @@ public final class VerifyCommand {
     private final Duration wait;
     private final Side side;
     private Queries queries;
+    private java.util.concurrent.Executor sourceThread;
     /** Whether no instance streamed the slot when verify first had to wait; null before. */
     private Boolean idle;
 
@@ -129,6 +130,12 @@ public final class VerifyCommand {
         if (!named.isEmpty()) {
             tasks.removeIf(task -> !named.contains(task.table().id()));
         }
+        java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "pgsource-verify-source");
+            t.setDaemon(true);
+            return t;
+        });
+        sourceThread = thread;
         try (Queries q = new Queries(sourceDataSource(connections), side.dataSource(settings.destination()))) {
             queries = q;
             Map<TableId, TableVerifier.Result> results = verify(tasks, true);
@@ -137,6 +144,8 @@ public final class VerifyCommand {
                 return equal ? 0 : 3;
             }
             return repair(tasks, results) ? 0 : 3;
+        } finally {
+            thread.shutdownNow();
         }
     }
 
@@ -182,7 +191,7 @@ public final class VerifyCommand {
             Dialect.Table s = new Dialect.Table(id.quoted(), sourceCols, sourceKey, task.table().rowFilter());
             Dialect.Table d = new Dialect.Table(side.quoteTable(target), targetCols, targetKey,
                     settings.destination().softDelete() ? side.quoteColumn("_deleted_at") + " IS NULL" : null);
-            TableVerifier.Result r = new TableVerifier(queries, side.sourceDialect(), s, side.dialect(), d, KEY_CAP)
+            TableVerifier.Result r = new TableVerifier(queries, side.sourceDialect(), s, side.dialect(), d, KEY_CAP, sourceThread)
                     .compare(catchUp());
             results.put(id, r);
             if (print) {

@@ -190,7 +190,8 @@ public final class VerifyCommand {
             }
             Dialect.Table s = new Dialect.Table(id.quoted(), sourceCols, sourceKey, task.table().rowFilter());
             Dialect.Table d = new Dialect.Table(side.quoteTable(target), targetCols, targetKey,
-                    settings.destination().softDelete() ? side.quoteColumn("_deleted_at") + " IS NULL" : null);
+                    settings.destination().softDelete() && destinationTypes.containsKey("_deleted_at")
+                            ? side.quoteColumn("_deleted_at") + " IS NULL" : null);
             TableVerifier.Result r = new TableVerifier(queries, side.sourceDialect(), s, side.dialect(), d, KEY_CAP, sourceThread)
                     .compare(catchUp());
             results.put(id, r);

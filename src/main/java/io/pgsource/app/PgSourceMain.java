@@ -45,6 +45,7 @@ public final class PgSourceMain {
         }
         if (args.length > 0 && ("verify".equals(args[0]) || "repair".equals(args[0]))) {
             // a comparison of the source with the destination, not a run
+            VerifyCommand.quiet();
             System.exit(VerifyCommand.run("repair".equals(args[0]), List.of(args).subList(1, args.length), System.getenv(),
                     System.getProperties(), System.out, System.err));
         }

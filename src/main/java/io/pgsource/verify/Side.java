@@ -53,6 +53,11 @@ abstract class Side {
         return table.quoted();
     }
 
+    /** PostgreSQL's text form of a key column's canonical text (the source's type given). */
+    String sourceText(String pgType, String canonical) {
+        return canonical;
+    }
+
     /** The position the destination stores for a stream, or null. */
     abstract String storedPosition(Queries q, DestinationSettings settings, String stream) throws SQLException;
 
@@ -164,6 +169,14 @@ abstract class Side {
         @Override
         Dialect sourceDialect() {
             return new Dialect.PostgresForMySql();
+        }
+
+        /** The canonical texts that are not PostgreSQL's: timestamptz in UTC without its offset, bytea as bare hex. */
+        @Override
+        String sourceText(String pgType, String canonical) {
+            String type = Dialect.plain(pgType);
+            return canonical == null ? null : type.equals("timestamp with time zone") ? canonical + "+00"
+                    : type.equals("bytea") ? "\\x" + canonical : canonical;
         }
 
         private String database(Queries q, DestinationSettings settings) throws SQLException {

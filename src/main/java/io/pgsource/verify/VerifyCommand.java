@@ -62,6 +62,19 @@ public final class VerifyCommand {
     }
 
     /**
+     * For the command line: the command's output is its lines, so the Camel context, the connection pools and the
+     * catalog it starts log nothing below WARN.
+     */
+    public static void quiet() {
+        for (String name : List.of("org.apache.camel", "org.apache.camel.impl.engine.AbstractCamelContext", "com.zaxxer.hikari",
+                "io.pgsource.batch", "io.pgsource.catalog")) {
+            if (org.slf4j.LoggerFactory.getLogger(name) instanceof ch.qos.logback.classic.Logger logger) {
+                logger.setLevel(ch.qos.logback.classic.Level.WARN);
+            }
+        }
+    }
+
+    /**
      * Runs verify or repair ({@code args} without the command's word).
      *
      * @param repair whether to repair what differs
@@ -243,8 +256,8 @@ public final class VerifyCommand {
                             : "the differences were not narrowed to keys"));
                     continue;
                 }
-                BackfillRequest request = new BackfillRequest(List.of(id), where(task, r.differing()),
-                        r.differing().stream().map(TableVerifier.KeyDiff::key).toList());
+                List<List<String>> keys = sourceKeys(task, r.differing());
+                BackfillRequest request = new BackfillRequest(List.of(id), where(task, keys), keys);
                 requested.put(id, BackfillCommand.request(c, settings, request));
                 again.add(task);
             }
@@ -281,7 +294,25 @@ public final class VerifyCommand {
     }
 
     /** The condition on the differing keys: {@code ("id") IN ((CAST('5' AS integer)), ...)}, the source's types. */
-    private static String where(StreamTask task, List<TableVerifier.KeyDiff> keys) {
+    /** The differing keys as PostgreSQL's text forms (what a backfill reads and the instance decodes). */
+    private List<List<String>> sourceKeys(StreamTask task, List<TableVerifier.KeyDiff> differing) {
+        List<String> types = new ArrayList<>();
+        for (String k : task.keyColumnNames()) {
+            task.table().columns().stream().filter(c -> c.name().equals(k)).findFirst().ifPresent(c -> types.add(
+                    c.column().baseTypeName() == null || c.column().baseTypeName().isBlank() ? c.column().typeName() : c.column().baseTypeName()));
+        }
+        List<List<String>> out = new ArrayList<>(differing.size());
+        for (TableVerifier.KeyDiff d : differing) {
+            List<String> key = new ArrayList<>(d.key().size());
+            for (int i = 0; i < d.key().size(); i++) {
+                key.add(side.sourceText(i < types.size() ? types.get(i) : "", d.key().get(i)));
+            }
+            out.add(key);
+        }
+        return out;
+    }
+
+    private static String where(StreamTask task, List<List<String>> keys) {
         List<String> columns = task.keyColumnNames();
         Map<String, String> types = new HashMap<>();
         task.table().columns().forEach(c -> types.put(c.name(), c.column().typeName()));
@@ -289,7 +320,7 @@ public final class VerifyCommand {
         sql.append(columns.stream().map(TableId::quoteIdent).collect(Collectors.joining(", "))).append(") IN (");
         for (int k = 0; k < keys.size(); k++) {
             sql.append(k == 0 ? "(" : ", (");
-            List<String> key = keys.get(k).key();
+            List<String> key = keys.get(k);
             for (int i = 0; i < columns.size(); i++) {
                 sql.append(i == 0 ? "" : ", ").append("CAST('").append(key.get(i).replace("'", "''")).append("' AS ")
                         .append(types.get(columns.get(i))).append(')');

@@ -153,6 +153,8 @@ class VerifyTest {
                 CREATE TABLE app.words (w text PRIMARY KEY, n int);
                 INSERT INTO app.words SELECT w, length(w) FROM unnest(ARRAY['a', 'B', 'b', 'Z', 'é', 'a b', 'zz', 'Ä', 'ab']) w;
                 INSERT INTO app.words SELECT 'w' || g, g FROM generate_series(1, 600) g;
+                CREATE TABLE app.ticks (at timestamptz PRIMARY KEY, v int);
+                INSERT INTO app.ticks SELECT timestamptz '2024-06-01 10:00:00.5+02' + g * interval '1 hour', g FROM generate_series(1, 10) g;
                 """);
         String slot = "verify_my_" + ProcessHandle.current().pid();
         Map<String, String> env = SourceFixture.env(pg, source, "app");
@@ -165,14 +167,15 @@ class VerifyTest {
         env.put("SOURCE_PUBLICATION_NAME", slot + "_pub");
         try (StreamingRun run = new StreamingRun(env); Connection my = mysql.connect(target)) {
             await("the copy reached mysql", () -> {
-                try (var s = my.createStatement(); var rs = s.executeQuery("SELECT SUM(TABLE_ROWS) >= 0 AND COUNT(*) = 2"
-                        + " FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('items', 'words')")) {
+                try (var s = my.createStatement(); var rs = s.executeQuery("SELECT SUM(TABLE_ROWS) >= 0 AND COUNT(*) = 3"
+                        + " FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('items', 'words', 'ticks')")) {
                     if (!rs.next() || !rs.getBoolean(1)) {
                         return false;
                     }
                 }
-                try (var s = my.createStatement(); var rs = s.executeQuery("SELECT (SELECT COUNT(*) FROM items) + (SELECT COUNT(*) FROM words)")) {
-                    return rs.next() && rs.getLong(1) == 2609;
+                try (var s = my.createStatement(); var rs = s.executeQuery("SELECT (SELECT COUNT(*) FROM items) + (SELECT COUNT(*) FROM words)"
+                        + " + (SELECT COUNT(*) FROM ticks)")) {
+                    return rs.next() && rs.getLong(1) == 2619;
                 } catch (java.sql.SQLException e) {
                     return false;
                 }
@@ -188,16 +191,21 @@ class VerifyTest {
                 s.execute("INSERT INTO items (id) VALUES (5000)");
                 s.execute("UPDATE words SET n = -1 WHERE w = 'é'");
                 s.execute("DELETE FROM words WHERE w = 'B'");
+                s.execute("DELETE FROM ticks WHERE v = 3");
             }
             Outcome differs = command(false, env);
             assertThat(differs.code()).as(differs.out() + differs.err()).isEqualTo(3);
             assertThat(differs.out()).contains("app.items: differs: 4 keys: (id)=(11) changed; (id)=(12) changed; (id)=(13) missing at the"
                     + " destination; (id)=(5000) not at the source").contains("app.words: differs: 2 keys: ").contains("(w)=(é) changed")
-                    .contains("(w)=(B) missing at the destination");
+                    .contains("(w)=(B) missing at the destination")
+                    .contains("app.ticks: differs: 1 key: (at)=(2024-06-01 11:00:00.500000) missing at the destination");
             Outcome repaired = command(true, env);
             assertThat(repaired.code()).as(repaired.out() + repaired.err()).isZero();
-            assertThat(command(false, env).code()).isZero();
-            assertThat(MySqlCompare.difference(pg.connect(source), "app", my, "items")).isEmpty();
+            Outcome after = command(false, env);
+            assertThat(after.code()).as(after.out()).isZero();
+            for (String table : List.of("items", "words", "ticks")) {
+                assertThat(MySqlCompare.difference(pg.connect(source), "app", my, table)).isEmpty();
+            }
             assertThat(run.stop()).isZero();
         }
     }

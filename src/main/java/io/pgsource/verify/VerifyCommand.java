@@ -36,7 +36,8 @@ import org.postgresql.replication.LogSequenceNumber;
  * table; repair then backfills exactly the differing keys through the running instance (a {@link BackfillRequest} with
  * the keys: rows the source holds are copied, keys it does not hold are deleted at the destination) and verifies again.
  *
- * <p>Exit codes: 0 every table equal, 3 something differs, 2 bad input or a side that cannot be reached (one line).
+ * <p>Exit codes: 0 every table equal, 3 something differs, 2 bad input or a side that cannot be read (one line), 1 an
+ * unexpected failure.
  */
 public final class VerifyCommand {
     /** Differing keys kept per table (and repaired by one repair). */
@@ -119,7 +120,7 @@ public final class VerifyCommand {
             return 2;
         } catch (Exception e) {
             err.println(command + " failed: " + firstLine(String.valueOf(e.getMessage())));
-            return 2;
+            return 1;
         }
     }
 

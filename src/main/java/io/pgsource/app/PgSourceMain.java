@@ -38,6 +38,11 @@ public final class PgSourceMain {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && "check".equals(args[0])) {
+            // a dry run: nothing is created, no Camel
+            System.exit(CheckCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
+                    System.out, System.err));
+        }
         if (args.length > 0 && "discover".equals(args[0])) {
             // reads the source and writes nothing: no Camel, no signal handlers
             System.exit(DiscoverCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),

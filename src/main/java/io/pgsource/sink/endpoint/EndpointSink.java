@@ -63,8 +63,6 @@ public final class EndpointSink implements Destination {
     public static final String NAME = "endpoint";
     /** Where {@link #write} hands each message: the route file's second route sends it on to {@code destination.uri}. */
     public static final String SEND_URI = "direct:destination-endpoint-send";
-    /** The route of the route file that sends each message to {@code destination.uri}. */
-    public static final String SEND_ROUTE = "destination-endpoint-send";
     /** The property the route file's {@code toD} reads: {@code destination.uri} in Camel's simple language. */
     public static final String URI_PROPERTY = "pgsource.endpoint_uri";
     /** Where the positions are kept, in {@code destination.directory}. */
@@ -144,6 +142,7 @@ public final class EndpointSink implements Destination {
         senders = camel.getExecutorServiceManager().newFixedThreadPool(this, "pgsource-endpoint-send", lanes);
         window = new Semaphore(WAITING_PER_LANE * lanes);
         producer = context.camel().createProducerTemplate();
+        camel.getRegistry().bind(SendRoute.BEAN_NAME, sendRoute);
         LOG.info("Each change goes as one {} message to {} (positions in {})", format.name().toLowerCase(Locale.ROOT),
                 URISupport.sanitizeUri(uri), dir.resolve(POSITIONS_FILE));
     }
@@ -391,14 +390,35 @@ public final class EndpointSink implements Destination {
      * batch's next attempt starts on new ones.
      */
     private void restartSendRoute() {
+        org.apache.camel.Route route = sendRoute.route;
+        if (route == null) {
+            LOG.warn("no route names routePolicy {}: the next attempt uses the producers it has", SendRoute.BEAN_NAME);
+            return;
+        }
         try {
-            camel.getRouteController().stopRoute(SEND_ROUTE, 10, java.util.concurrent.TimeUnit.SECONDS);
-            camel.getRouteController().startRoute(SEND_ROUTE);
+            camel.getRouteController().stopRoute(route.getRouteId(), 10, java.util.concurrent.TimeUnit.SECONDS);
+            camel.getRouteController().startRoute(route.getRouteId());
         } catch (Exception e) {
-            LOG.warn("cannot restart route {} after a failed send ({}); the next attempt uses the producers it has", SEND_ROUTE,
-                    e.getMessage());
+            LOG.warn("cannot restart route {} after a failed send ({}); the next attempt uses the producers it has",
+                    route.getRouteId(), e.getMessage());
         }
     }
+
+    /**
+     * The route that sends one message, known by the policy its route file names ({@value #BEAN_NAME}), not by its id:
+     * a user's copy of the route file may call it what it likes.
+     */
+    private static final class SendRoute extends org.apache.camel.support.RoutePolicySupport {
+        static final String BEAN_NAME = "pgsourceEndpointSend";
+        private volatile org.apache.camel.Route route;
+
+        @Override
+        public void onInit(org.apache.camel.Route route) {
+            this.route = route;
+        }
+    }
+
+    private final SendRoute sendRoute = new SendRoute();
 
     /** An exception and its causes, each as its message or, without one, its class. */
     private static String describe(Throwable t) {

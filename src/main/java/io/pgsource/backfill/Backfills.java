@@ -198,6 +198,52 @@ public final class Backfills implements Processor, CamelContextAware {
         }
     }
 
+    /**
+     * Copies tables with a primary key in chunks while the stream goes on, in place of a copy inside an exported snapshot
+     * (the chunked initial copy, a table added to the capture while streaming): each is stored as requested together
+     * with a TRUNCATE of its destination table, in one transaction for table destinations, so the table ends holding
+     * exactly the source's rows (the stream's changes meanwhile applied to what the chunks leave), then queued. Call it
+     * before any change of these tables goes down the pipeline.
+     *
+     * @param tasks  tables with a primary key
+     * @param reason why they are copied, stored as the backfill's request (it names the backfill in the log)
+     */
+    public void copy(List<StreamTask> tasks, String reason) throws Exception {
+        for (StreamTask task : tasks) {
+            if (task.keyless()) {
+                throw new IllegalArgumentException(task.table().id().quoted() + " has no primary key: it has no chunks");
+            }
+            TableId table = task.table().id();
+            BackfillProgress progress = BackfillProgress.requested(reason, null, task.keyColumnNames());
+            Position.Batch position = position(table, progress);
+            apply(new ChangeBatch(List.of(ChangeEvent.truncate(task.table().schema(), position)), position, true,
+                    List.of(task.table().schema())));
+            LOG.info("Copying {} in chunks of {} rows while streaming ({})", table.quoted(), chunkSize, reason);
+            queue(table);
+        }
+    }
+
+    /**
+     * Whether the destination holds a chunked backfill of the table (requested, going on or done): its copy is made, or
+     * being made, in chunks while its changes stream.
+     */
+    public boolean covers(TableId table) {
+        return queued.containsKey(table) || positions.load(Positions.backfill(table)).map(BackfillProgress::parse).isPresent();
+    }
+
+    /**
+     * Resumes the backfills the destination holds unfinished, at once rather than at the first delivery (a source where
+     * nothing is written would otherwise never deliver one). Call it where this instance streams (the leader).
+     */
+    public void resume() throws SQLException {
+        resumeUnfinished();
+    }
+
+    /** Whether no backfill is queued or going on (after {@link #resume}): with sync.once, the run may end. */
+    public boolean idle() {
+        return resumed && queued.isEmpty();
+    }
+
     /** The first delivery after the start: the backfills the destination holds unfinished go on after their last chunk. */
     private synchronized void resumeUnfinished() throws SQLException {
         if (resumed) {
@@ -206,7 +252,7 @@ public final class Backfills implements Processor, CamelContextAware {
         for (StreamTask task : streams.streams()) {
             TableId table = task.table().id();
             BackfillProgress stored = positions.load(Positions.backfill(table)).map(BackfillProgress::parse).orElse(null);
-            if (stored != null && !stored.done()) {
+            if (stored != null && !stored.done() && !Long.valueOf(generation.get()).equals(queued.get(table))) {
                 LOG.info("Backfill of {} ({}) resumes {}", table.quoted(), stored.request(), stored.startAfter() == null
                         ? "at its first chunk" : "after key " + stored.startAfter());
                 queue(table);

@@ -203,8 +203,8 @@ final class ReplicationSession implements AutoCloseable {
 
     private void createSlot() throws Exception {
         String slot = options.getSlot();
-        SlotCreated created = ReplicationSlots.create(replication, slot, false);
         InitialSnapshotHandler snapshotHandler = options.getSnapshotHandler();
+        SlotCreated created = ReplicationSlots.create(replication, slot, false, snapshotHandler == null || snapshotHandler.exportSnapshot());
         if (snapshotHandler == null) {
             LOG.info("No snapshotHandler: rows committed before {} are not streamed (copy them separately if needed)",
                     created.consistentPoint());

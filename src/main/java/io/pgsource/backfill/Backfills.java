@@ -239,9 +239,13 @@ public final class Backfills implements Processor, CamelContextAware {
         resumeUnfinished();
     }
 
-    /** Whether no backfill is queued or going on (after {@link #resume}): with sync.once, the run may end. */
+    /**
+     * Whether no backfill is queued or going on: with sync.once, the run may end. (The unfinished ones of an earlier run
+     * are queued by {@link #resume} when streaming starts from an existing slot, those of a chunked initial copy before
+     * the stream starts.)
+     */
     public boolean idle() {
-        return resumed && queued.isEmpty();
+        return queued.isEmpty();
     }
 
     /** The first delivery after the start: the backfills the destination holds unfinished go on after their last chunk. */

@@ -49,8 +49,8 @@ import org.slf4j.LoggerFactory;
  * statement), a high watermark. When the stream meets the high watermark it sends the chunk's rows the stream did not
  * change in between down the pipeline, as one batch whose position is the backfill's progress
  * ({@link Positions#backfill}, {@link BackfillProgress}): a table destination stores it in the same transaction as the
- * rows. The next chunk is read once that batch is applied, so at most one chunk is held in memory, and a restart resumes
- * after the last chunk applied (the first delivery after the start finds the unfinished ones).
+ * rows. The next chunk is read while that batch is applied (not before: at most two chunks are held in memory), and a
+ * restart resumes after the last chunk applied (the start, or the first delivery after it, finds the unfinished ones).
  *
  * <p>A table without primary key has no chunks: it is copied inside a temporary slot's exported snapshot
  * ({@link KeylessCopy}).
@@ -323,6 +323,10 @@ public final class Backfills implements Processor, CamelContextAware {
         long sent = 0;
         long chunks = 0;
         CopyProgress.Table copied = null;
+        // the previous chunk, read and not yet applied: the next one is read while the stream applies it (the stream
+        // applies chunks in their watermarks' order, so a chunk's progress is never stored before the one of the chunk
+        // before it); two chunks at most are held
+        CompletableFuture<Integer> previous = null;
         try (Connection c = connections.open()) {
             c.setAutoCommit(true);
             copyProgress.plan(1);
@@ -363,9 +367,15 @@ public final class Backfills implements Processor, CamelContextAware {
                 Pending p = new Pending(chunk, task.table().schema(), keyOf, next, new CompletableFuture<>());
                 pending.put(run + ":" + n, p);
                 watermark(c, new Watermark(run, true, n));
-                sent += await(p.applied(), queuedIn);
+                if (previous != null) {
+                    sent += await(previous, queuedIn);
+                }
+                previous = p.applied();
                 rows += chunk.rows().size();
                 progress = next;
+            }
+            if (previous != null) {
+                sent += await(previous, queuedIn);
             }
             copied.finished();
         } finally {

@@ -136,6 +136,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 LOG.info("Slot {} exists but the destination holds no complete copy of {} table(s): copying them in chunks while"
                         + " streaming from the slot's position (source.initial_copy=chunked)", slot, keyed.size());
                 chunked.copy(keyed, "initial copy");
+                tableCopies.recordHeld(keyed);
             }
             if (!keyless.isEmpty()) {
                 tableCopies.copy(keyless, reasons);
@@ -214,6 +215,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 }
             }
             chunked.copy(keyed, "initial copy");
+            tableCopies.recordHeld(keyed);
         } catch (Exception e) {
             outcome.copyFailed(e); // the consumer drops the slot and tries again later
             throw e;

@@ -289,6 +289,7 @@ final class TableCopies implements Processor, CamelContextAware {
                         + chunked.stream().map(t -> t.table().id().quoted()).toList());
             }
             backfills.copy(chunked, "added to the capture");
+            recordHeld(chunked);
             for (StreamTask task : chunked) {
                 TableId table = task.table().id();
                 if (mark(table) == COPYING) {
@@ -358,6 +359,21 @@ final class TableCopies implements Processor, CamelContextAware {
             copiedAt.put(table, at);
             copied.add(table);
         };
+    }
+
+    /**
+     * For tables whose chunked backfill was just requested: the record of the source columns their destination tables
+     * hold, as a copy leaves it (the catalog's columns now; the destination table was made from them).
+     */
+    void recordHeld(List<StreamTask> backfilled) throws Exception {
+        try (Connection c = connections.open()) {
+            for (StreamTask task : backfilled) {
+                SourceColumns now = ColumnCatalog.read(c, task.table().id());
+                if (now != null) {
+                    recordHeld(task, now);
+                }
+            }
+        }
     }
 
     private void recordHeld(StreamTask task, SourceColumns columns) {

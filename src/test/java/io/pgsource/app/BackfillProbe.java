@@ -57,16 +57,21 @@ final class BackfillProbe {
     final class LongestTransaction implements AutoCloseable {
         private final AtomicBoolean done = new AtomicBoolean();
         private final AtomicLong longestMillis = new AtomicLong();
+        private volatile String longestWhat = "none";
         private final Thread thread;
 
         LongestTransaction(String source) {
             thread = new Thread(() -> {
                 try (Connection c = pg.connect(source); var s = c.createStatement()) {
                     while (!done.get()) {
-                        try (var rs = s.executeQuery("SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start) * 1000), 0)::bigint"
-                                + " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")) {
-                            rs.next();
-                            longestMillis.accumulateAndGet(rs.getLong(1), Math::max);
+                        try (var rs = s.executeQuery("SELECT (extract(epoch FROM clock_timestamp() - xact_start) * 1000)::bigint,"
+                                + " backend_type || ' ' || coalesce(application_name, '') || ' ' || coalesce(state, '') || ': ' || left(query, 80)"
+                                + " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                                + " AND xact_start IS NOT NULL ORDER BY xact_start LIMIT 1")) {
+                            if (rs.next() && rs.getLong(1) > longestMillis.get()) {
+                                longestMillis.set(rs.getLong(1));
+                                longestWhat = rs.getString(2);
+                            }
                         }
                         Thread.sleep(50);
                     }
@@ -81,6 +86,11 @@ final class BackfillProbe {
         /** The longest seen so far, in milliseconds. */
         long millis() {
             return longestMillis.get();
+        }
+
+        /** The session that held it and its query. */
+        String what() {
+            return longestWhat;
         }
 
         @Override

@@ -335,6 +335,29 @@ class BackfillTest {
                 .doesNotContain("\n");
     }
 
+    /** PostgreSQL 13 has no logical decoding messages in pgoutput: source.initial_copy=chunked copies inside the snapshot. */
+    @Test
+    void onPostgresql13AChunkedInitialCopyIsMadeInsideTheSnapshot() throws Exception {
+        TestPostgres pg13 = TestPostgres.server(13);
+        String source = pg13.createDatabase("chunked_13_src");
+        String target = pg13.createDatabase("chunked_13_dst");
+        SourceFixture.execute(pg13, source, "CREATE SCHEMA app; CREATE TABLE app.big (id int PRIMARY KEY, v text);"
+                + " INSERT INTO app.big SELECT g, 'v' || g FROM generate_series(1, 300) g;");
+        Map<String, String> env = SourceFixture.postgresDestination(pg13, SourceFixture.env(pg13, source, "app"), target);
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", slot("chunked_13"));
+        env.put("SOURCE_INITIAL_COPY", "chunked");
+        try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
+            awaitLine(logs, "Initial copy finished in ");
+            assertThat(logs.lines(ch.qos.logback.classic.Level.INFO).stream().filter(l -> l.startsWith("source.initial_copy=chunked needs"
+                    + " PostgreSQL 14 or newer"))).as("one line says so").hasSize(1);
+            try (Connection s = pg13.connect(source); Connection d = pg13.connect(target)) {
+                TableCompare.assertEqual(s, "app", d, "app", List.of("big"), "");
+            }
+            assertThat(run.stop()).isZero();
+        }
+    }
+
     /** Random changes to app.big, one to three per transaction, until stopped. */
     private static void workload(String source, AtomicBoolean stop, AtomicLong changes) {
         Random random = new Random(42);

@@ -52,7 +52,7 @@ final class BackfillProbe {
 
     /**
      * Samples the longest transaction open on the source database ({@code now() - xact_start} in pg_stat_activity, every
-     * 50 ms) on a thread of its own until closed.
+     * 50 ms; autovacuum's own left out) on a thread of its own until closed.
      */
     final class LongestTransaction implements AutoCloseable {
         private final AtomicBoolean done = new AtomicBoolean();
@@ -67,7 +67,7 @@ final class BackfillProbe {
                         try (var rs = s.executeQuery("SELECT (extract(epoch FROM clock_timestamp() - xact_start) * 1000)::bigint,"
                                 + " backend_type || ' ' || coalesce(application_name, '') || ' ' || coalesce(state, '') || ': ' || left(query, 80)"
                                 + " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                                + " AND xact_start IS NOT NULL ORDER BY xact_start LIMIT 1")) {
+                                + " AND xact_start IS NOT NULL AND backend_type <> 'autovacuum worker' ORDER BY xact_start LIMIT 1")) {
                             if (rs.next() && rs.getLong(1) > longestMillis.get()) {
                                 longestMillis.set(rs.getLong(1));
                                 longestWhat = rs.getString(2);

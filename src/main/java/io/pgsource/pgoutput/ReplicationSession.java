@@ -217,7 +217,8 @@ final class ReplicationSession implements AutoCloseable {
             throw new PrerequisiteException("the snapshotHandler failed on the snapshot of new slot " + slot + " (" + e
                     + "); the slot was dropped so the next attempt exports a new snapshot");
         }
-        LOG.info("snapshotHandler finished with snapshot {}; streaming from {}", created.snapshotName(), created.consistentPoint());
+        LOG.info("snapshotHandler finished{}; streaming from {}", created.snapshotName() == null ? "" : " with snapshot " + created.snapshotName(),
+                created.consistentPoint());
     }
 
     /**

@@ -61,15 +61,15 @@ class ChunkedInitialCopyKillIT {
             pgsource.start();
             workload.start();
             try {
-                pgsource.await("a third of big copied", Duration.ofSeconds(60), () -> probe.lastKey(target, "big") >= ROWS / 3);
+                pgsource.await("a third of big copied", Duration.ofSeconds(180), () -> probe.lastKey(target, "big") >= ROWS / 3);
                 pgsource.kill("during the chunked initial copy");
                 killedAt = probe.progress(target, "big");
                 pgsource.start();
-                pgsource.await("two thirds of big copied", Duration.ofSeconds(60), () -> probe.lastKey(target, "big") >= 2 * ROWS / 3);
+                pgsource.await("two thirds of big copied", Duration.ofSeconds(180), () -> probe.lastKey(target, "big") >= 2 * ROWS / 3);
                 pgsource.kill("again during the chunked initial copy");
                 killedAgainAt = probe.progress(target, "big");
                 pgsource.start();
-                pgsource.await("the copy's end", Duration.ofSeconds(60), () -> probe.progress(target, "big").contains("\"done\":true"));
+                pgsource.await("the copy's end", Duration.ofSeconds(180), () -> probe.progress(target, "big").contains("\"done\":true"));
             } finally {
                 stop.set(true);
                 workload.join();

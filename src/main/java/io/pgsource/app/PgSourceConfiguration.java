@@ -154,6 +154,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
         tableCopies.copyProgress(copyProgress);
+        tableCopies.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
         Backfills backfills = new Backfills(connections, streams, positions, types, backfillChunkSize(properties),
@@ -185,6 +186,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
                 tableCopies.lost(lost.tables());
             }
         });
+        initialCopy.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
@@ -327,7 +329,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
      * publication that publishes them includes it, and pgsource must not make the application's writes fail. It is
      * created only when such a table needs it.
      */
-    private static List<String> publications(Settings settings, boolean createPublication) {
+    static List<String> publications(Settings settings, boolean createPublication) {
         List<String> names = new ArrayList<>(Publications.names(settings.source().publicationName()));
         if (createPublication && names.size() == 1) {
             names.add(Publications.keylessCompanion(names.get(0)));
@@ -340,7 +342,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
      * value, so a table whose name holds one cannot be named there: then pgsource cannot create the publication, and
      * with {@code source.create_publication=false} the checks cover the whole existing publication.
      */
-    private static String publicationTables(Settings settings, List<StreamTask> tables, boolean createPublication) {
+    static String publicationTables(Settings settings, List<StreamTask> tables, boolean createPublication) {
         List<String> names = tables.stream().map(t -> t.table().id().quoted()).toList();
         List<String> braced = names.stream().filter(n -> n.contains("{{") || n.contains("}}")).toList();
         if (braced.isEmpty() || settings.source().replicationMethod() != ReplicationMethod.LOG_BASED) {

@@ -8,6 +8,7 @@ import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
+import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.ReplicationMethod;
@@ -120,8 +121,8 @@ public final class Backfills implements Processor, CamelContextAware {
     }
 
     /** A chunk read, waiting for the stream to meet its high watermark. */
-    private record Pending(KeyChunks.Chunk chunk, TableSchema schema, ChunkWindows.KeyOf keyOf, BackfillProgress progress,
-                           CompletableFuture<Integer> applied) {
+    private record Pending(KeyChunks.Chunk chunk, List<Row> absent, TableSchema schema, ChunkWindows.KeyOf keyOf,
+                           BackfillProgress progress, CompletableFuture<Integer> applied) {
     }
 
     @Override
@@ -185,10 +186,11 @@ public final class Backfills implements Processor, CamelContextAware {
                         + " done to copy it once more", table.quoted(), id, stored == null ? "starting" : stored.request());
                 continue;
             }
-            BackfillProgress progress = BackfillProgress.requested(id, request.where(), task.keyColumnNames());
+            BackfillProgress progress = BackfillProgress.requested(id, request.where(), task.keyColumnNames(), request.keys());
             apply(new ChangeBatch(List.of(), position(table, progress), true, List.of(task.table().schema())));
             LOG.info("Backfill of {} requested ({}{}): copying it in chunks of {} rows while the other tables stream", table.quoted(), id,
-                    request.where() == null ? "" : ", rows where " + request.where(), chunkSize);
+                    request.keys() != null ? ", the " + request.keys().size() + " key(s) a repair found different"
+                            : request.where() == null ? "" : ", rows where " + request.where(), chunkSize);
             queue(table);
         }
         if (!keylessTasks.isEmpty()) {
@@ -310,7 +312,9 @@ public final class Backfills implements Processor, CamelContextAware {
             return;
         }
         StreamTask listed = found.get(0);
-        StreamTask task = new StreamTask(listed.table(), ReplicationMethod.FULL_TABLE, listed.keyColumns(), chunkSize, null,
+        // a repair's keys are read in one chunk, so the keys it does not find are known absent inside one window
+        int size = progress.keys() == null ? chunkSize : Math.max(chunkSize, progress.keys().size() + 1);
+        StreamTask task = new StreamTask(listed.table(), ReplicationMethod.FULL_TABLE, listed.keyColumns(), size, null,
                 listed.maxValueBytes());
         if (!progress.key().equals(task.keyColumnNames())) {
             LOG.info("Backfill of {}: its primary key is now {}, not {}: it starts over", table.quoted(), task.keyColumnNames(), progress.key());
@@ -364,7 +368,8 @@ public final class Backfills implements Processor, CamelContextAware {
                 }
                 copied.rows(chunk.rows()); // now, while the values are text: the pipeline converts them in place
                 BackfillProgress next = progress.next(chunk.lastKey(), chunk.last());
-                Pending p = new Pending(chunk, task.table().schema(), keyOf, next, new CompletableFuture<>());
+                Pending p = new Pending(chunk, absent(progress.keys(), chunk, task, keyOf), task.table().schema(), keyOf, next,
+                        new CompletableFuture<>());
                 pending.put(run + ":" + n, p);
                 watermark(c, new Watermark(run, true, n));
                 if (previous != null) {
@@ -425,12 +430,49 @@ public final class Backfills implements Processor, CamelContextAware {
             return; // its run ended (pgsource stops)
         }
         Position position = position(closed.table(), p.progress());
-        List<ChangeEvent> events = closed.changes().of(p.chunk().rows(), p.keyOf(), position);
+        List<ChangeEvent> events = new ArrayList<>(closed.changes().of(p.chunk().rows(), p.keyOf(), position));
+        int copied = events.size();
+        List<ChangeEvent> deletes = closed.changes().deletes(p.absent(), p.keyOf(), position);
+        events.addAll(deletes);
         apply(new ChangeBatch(events, position, true, List.of(p.schema())));
         LOG.debug("Backfill of {}: chunk {} applied, {} of {} rows ({} changed by the stream meanwhile)", closed.table().quoted(),
-                closed.chunk(), events.size(), p.chunk().rows().size(), closed.changes().size());
+                closed.chunk(), copied, p.chunk().rows().size(), closed.changes().size());
+        if (!deletes.isEmpty()) {
+            LOG.info("Backfill of {}: {} key(s) of the repair the source does not hold deleted at the destination", closed.table().quoted(),
+                    deletes.size());
+        }
         pending.remove(key);
-        p.applied().complete(events.size());
+        p.applied().complete(copied);
+    }
+
+    /**
+     * The keys of a repair the chunk did not find at the source, as rows holding their key columns only (text forms); none
+     * without keys. The chunk holds every key of the request (one chunk, {@code WHERE} on them).
+     */
+    private static List<Row> absent(List<List<String>> keys, KeyChunks.Chunk chunk, StreamTask task, ChunkWindows.KeyOf keyOf) {
+        if (keys == null) {
+            return List.of();
+        }
+        TableSchema schema = task.table().schema();
+        java.util.Set<List<Object>> found = new java.util.HashSet<>();
+        chunk.rows().forEach(r -> found.add(keyOf.key(r)));
+        List<Row> absent = new ArrayList<>();
+        List<String> columns = task.keyColumnNames();
+        for (List<String> key : keys) {
+            if (key.size() != columns.size()) {
+                continue;
+            }
+            Object[] values = new Object[schema.size()];
+            for (int i = 0; i < columns.size(); i++) {
+                values[schema.indexOf(columns.get(i))] = key.get(i);
+            }
+            Row row = new Row(schema, values);
+            List<Object> k = keyOf.key(row);
+            if (k != null && !found.contains(k)) {
+                absent.add(row);
+            }
+        }
+        return absent;
     }
 
     private static Position.Batch position(TableId table, BackfillProgress progress) {

@@ -202,6 +202,24 @@ public final class ChunkWindows {
             return keys.computeIfAbsent(key, k -> new KeyState());
         }
 
+        /**
+         * The deletes of keys a repair asked for that the chunk's read did not find at the source: for each key no change
+         * between the watermarks touched (the stream delivers the others as they are), a DELETE of its row at the
+         * destination, whose old row holds the key's columns only.
+         */
+        public List<ChangeEvent> deletes(List<Row> absent, KeyOf keyOf, Position position) {
+            List<ChangeEvent> events = new ArrayList<>(absent.size());
+            if (truncated) {
+                return events;
+            }
+            for (Row row : absent) {
+                if (!keys.containsKey(keyOf.key(row))) {
+                    events.add(new ChangeEvent(Op.DELETE, row.schema(), row, null, java.util.Set.of(), position));
+                }
+            }
+            return events;
+        }
+
         /** How many keys the stream changed. */
         public int size() {
             return keys.size();

@@ -52,8 +52,16 @@ final class Prerequisites {
     /** Captured tables without a key that a publication created here left out (no second publication was named). */
     private final Set<TableId> leftOut = ConcurrentHashMap.newKeySet();
 
+    /** In a dry run ({@link SetupDryRun}): the statements run inside the transaction the dry run rolls back; else null. */
+    private final List<String> dryRun;
+
     Prerequisites(PgOutputConfiguration options) {
+        this(options, null);
+    }
+
+    Prerequisites(PgOutputConfiguration options, List<String> dryRun) {
         this.options = options;
+        this.dryRun = dryRun;
     }
 
     /** The checks before this consumer first streams from the slot. */
@@ -222,8 +230,12 @@ final class Prerequisites {
                     }
                     throw e;
                 }
-                LOG.info("{}: {}", sql.startsWith("CREATE") ? "Created publication" : "Added the selected tables it lacked to a publication"
-                        + " pgsource manages (source.create_publication); they are copied before streaming", sql);
+                if (dryRun != null) {
+                    dryRun.add(sql);
+                } else {
+                    LOG.info("{}: {}", sql.startsWith("CREATE") ? "Created publication" : "Added the selected tables it lacked to a"
+                            + " publication pgsource manages (source.create_publication); they are copied before streaming", sql);
+                }
             }
             pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
         }

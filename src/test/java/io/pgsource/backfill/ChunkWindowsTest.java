@@ -148,6 +148,25 @@ class ChunkWindowsTest {
                 new ChunkWindows.Mark(0, new Watermark("r", true, 1))))).as("chunk 1 is applied: its replay is ignored").isEmpty();
     }
 
+    /**
+     * A repair's keys the chunk did not find at the source are deleted at the destination, unless the stream changed them
+     * between the watermarks (it delivers them as they are then: an insert of such a key must not be undone).
+     */
+    @Test
+    void keysOfARepairTheSourceDoesNotHoldAreDeletedUnlessTheStreamChangedThem() {
+        ChunkWindows w = new ChunkWindows();
+        w.expect("r", T, 1, KEY);
+        w.observe(List.of(), mark("r", false, 1));
+        w.readIn("r", 1, ReadSnapshot.parse("100:100:"));
+        w.observe(List.of(insert("8", 101), delete("9", 102)), List.of());
+        ChunkWindows.Changes changes = w.observe(List.of(), mark("r", true, 1)).get(0).changes();
+        List<Row> absent = List.of(row(SCHEMA, "7", null, null), row(SCHEMA, "8", null, null), row(SCHEMA, "9", null, null));
+        List<ChangeEvent> deletes = changes.deletes(absent, KEY, PROGRESS);
+        assertThat(deletes).extracting(e -> e.op() + ":" + e.before().get("id")).as("8 inserted and 9 deleted by the stream meanwhile")
+                .containsExactly("DELETE:7");
+        assertThat(deletes.get(0).position()).isEqualTo(PROGRESS);
+    }
+
     @Test
     void aTruncateBetweenTheWatermarksLeavesNoRowOfTheChunk() {
         ChunkWindows w = new ChunkWindows();
@@ -173,6 +192,11 @@ class ChunkWindowsTest {
         assertThat(request.where()).isEqualTo("id > 5");
         BackfillProgress p = BackfillProgress.requested("0/16B3748", null, List.of("id", "k")).next(java.util.Arrays.asList("5", null), false);
         assertThat(BackfillProgress.parse(p.serialize())).isEqualTo(p);
+        BackfillRequest repair = new BackfillRequest(List.of(T), "(id) IN ((1), (2))", List.of(List.of("1"), List.of("2")));
+        assertThat(BackfillRequest.of(BackfillRequest.PREFIX, repair.content(key).getBytes(StandardCharsets.UTF_8), key))
+                .as("a repair's keys are signed and read back").isEqualTo(repair);
+        BackfillProgress keys = BackfillProgress.requested("0/1", repair.where(), List.of("id"), repair.keys());
+        assertThat(BackfillProgress.parse(keys.next(List.of("2"), true).serialize()).keys()).containsExactly(List.of("1"), List.of("2"));
         assertThat(BackfillProgress.parse("not json")).isNull();
         ReadSnapshot s = ReadSnapshot.parse("4294967300:4294967310:4294967305");
         assertThat(s.unseen(9)).as("xid 4294967305 in 32 bits").isTrue();

@@ -13,6 +13,8 @@ import io.pgsource.change.TableId;
 import io.pgsource.batch.CopyProgress;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.HaSettings;
+import io.pgsource.config.InitialCopyMode;
+import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
@@ -70,8 +72,10 @@ public class PgSourceConfiguration implements CamelConfiguration {
     public void configure(CamelContext context) throws Exception {
         PropertiesComponent properties = context.getPropertiesComponent();
         // a value that is not a placeholder expression but holds "{{" (a schema named so) is taken as it is
-        Settings settings = new SettingsLoader(key -> properties.resolveProperty(key)
-                .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null)).load();
+        SettingsLoader loader = new SettingsLoader(key -> properties.resolveProperty(key)
+                .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null));
+        Settings settings = loader.load();
+        InitialCopyMode initialCopyMode = loader.initialCopy();
         PgSourceConnections connections = new PgSourceConnections(settings.source());
         BatchStreams streams = new BatchStreams(settings.source(), connections, settings.badInput().maxValueBytes());
         boolean createPublication = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_publication").orElse("true").strip());
@@ -162,14 +166,32 @@ public class PgSourceConfiguration implements CamelConfiguration {
         backfills.setCamelContext(context);
         backfills.copyProgress(copyProgress);
         registry.bind(Backfills.BEAN_NAME, backfills);
+        // chunked copies need pgoutput's logical decoding messages (the watermarks), which PostgreSQL 14 brought
+        boolean messages = serverMajor(connections) >= 14;
+        tableCopies.backfills(backfills, messages);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         initialCopy.copyProgress(copyProgress);
+        if (initialCopyMode == InitialCopyMode.CHUNKED && settings.source().replicationMethod() == ReplicationMethod.LOG_BASED) {
+            if (messages) {
+                initialCopy.chunked(backfills);
+            } else {
+                LOG.info("source.initial_copy=chunked needs PostgreSQL 14 or newer (its pgoutput carries the chunks' watermarks);"
+                        + " this source is older: the initial copy is made inside the new slot's exported snapshot");
+            }
+        }
+        // a table taken out of the publication lost changes: once published again, the next start copies it again
+        outcome.onSlotLost(lost -> {
+            if (lost.reason() == SlotLostException.Reason.UNPUBLISHED) {
+                tableCopies.lost(lost.tables());
+            }
+        });
         initialCopy.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
                 positions, outcome, tableCopies, initialCopy);
+        logStart.backfills(backfills);
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies, backfills),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
@@ -343,6 +365,12 @@ public class PgSourceConfiguration implements CamelConfiguration {
      */
     static String uriValue(String value) {
         return value.contains(")") && !value.contains("}") ? "RAW{" + value + "}" : "RAW(" + value + ")";
+    }
+
+    private static int serverMajor(PgSourceConnections connections) throws SQLException {
+        try (Connection c = connections.open()) {
+            return c.getMetaData().getDatabaseMajorVersion();
+        }
     }
 
     /** Connects once and loads the source's types (a wrong host, password or database shows now). */

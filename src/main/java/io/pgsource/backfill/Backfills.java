@@ -50,8 +50,8 @@ import org.slf4j.LoggerFactory;
  * statement), a high watermark. When the stream meets the high watermark it sends the chunk's rows the stream did not
  * change in between down the pipeline, as one batch whose position is the backfill's progress
  * ({@link Positions#backfill}, {@link BackfillProgress}): a table destination stores it in the same transaction as the
- * rows. The next chunk is read once that batch is applied, so at most one chunk is held in memory, and a restart resumes
- * after the last chunk applied (the first delivery after the start finds the unfinished ones).
+ * rows. The next chunk is read while that batch is applied (not before: at most two chunks are held in memory), and a
+ * restart resumes after the last chunk applied (the start, or the first delivery after it, finds the unfinished ones).
  *
  * <p>A table without primary key has no chunks: it is copied inside a temporary slot's exported snapshot
  * ({@link KeylessCopy}).
@@ -200,6 +200,56 @@ public final class Backfills implements Processor, CamelContextAware {
         }
     }
 
+    /**
+     * Copies tables with a primary key in chunks while the stream goes on, in place of a copy inside an exported snapshot
+     * (the chunked initial copy, a table added to the capture while streaming): each is stored as requested together
+     * with a TRUNCATE of its destination table, in one transaction for table destinations, so the table ends holding
+     * exactly the source's rows (the stream's changes meanwhile applied to what the chunks leave), then queued. Call it
+     * before any change of these tables goes down the pipeline.
+     *
+     * @param tasks  tables with a primary key
+     * @param reason why they are copied, stored as the backfill's request (it names the backfill in the log)
+     */
+    public void copy(List<StreamTask> tasks, String reason) throws Exception {
+        for (StreamTask task : tasks) {
+            if (task.keyless()) {
+                throw new IllegalArgumentException(task.table().id().quoted() + " has no primary key: it has no chunks");
+            }
+            TableId table = task.table().id();
+            BackfillProgress progress = BackfillProgress.requested(reason, null, task.keyColumnNames());
+            Position.Batch position = position(table, progress);
+            apply(new ChangeBatch(List.of(ChangeEvent.truncate(task.table().schema(), position)), position, true,
+                    List.of(task.table().schema())));
+            LOG.info("Copying {} in chunks of {} rows while streaming ({})", table.quoted(), chunkSize, reason);
+            queue(table);
+        }
+    }
+
+    /**
+     * Whether the destination holds a chunked backfill of the table (requested, going on or done): its copy is made, or
+     * being made, in chunks while its changes stream.
+     */
+    public boolean covers(TableId table) {
+        return queued.containsKey(table) || positions.load(Positions.backfill(table)).map(BackfillProgress::parse).isPresent();
+    }
+
+    /**
+     * Resumes the backfills the destination holds unfinished, at once rather than at the first delivery (a source where
+     * nothing is written would otherwise never deliver one). Call it where this instance streams (the leader).
+     */
+    public void resume() throws SQLException {
+        resumeUnfinished();
+    }
+
+    /**
+     * Whether no backfill is queued or going on: with sync.once, the run may end. (The unfinished ones of an earlier run
+     * are queued by {@link #resume} when streaming starts from an existing slot, those of a chunked initial copy before
+     * the stream starts.)
+     */
+    public boolean idle() {
+        return queued.isEmpty();
+    }
+
     /** The first delivery after the start: the backfills the destination holds unfinished go on after their last chunk. */
     private synchronized void resumeUnfinished() throws SQLException {
         if (resumed) {
@@ -208,7 +258,7 @@ public final class Backfills implements Processor, CamelContextAware {
         for (StreamTask task : streams.streams()) {
             TableId table = task.table().id();
             BackfillProgress stored = positions.load(Positions.backfill(table)).map(BackfillProgress::parse).orElse(null);
-            if (stored != null && !stored.done()) {
+            if (stored != null && !stored.done() && !Long.valueOf(generation.get()).equals(queued.get(table))) {
                 LOG.info("Backfill of {} ({}) resumes {}", table.quoted(), stored.request(), stored.startAfter() == null
                         ? "at its first chunk" : "after key " + stored.startAfter());
                 queue(table);
@@ -277,6 +327,10 @@ public final class Backfills implements Processor, CamelContextAware {
         long sent = 0;
         long chunks = 0;
         CopyProgress.Table copied = null;
+        // the previous chunk, read and not yet applied: the next one is read while the stream applies it (the stream
+        // applies chunks in their watermarks' order, so a chunk's progress is never stored before the one of the chunk
+        // before it); two chunks at most are held
+        CompletableFuture<Integer> previous = null;
         try (Connection c = connections.open()) {
             c.setAutoCommit(true);
             copyProgress.plan(1);
@@ -318,9 +372,15 @@ public final class Backfills implements Processor, CamelContextAware {
                         new CompletableFuture<>());
                 pending.put(run + ":" + n, p);
                 watermark(c, new Watermark(run, true, n));
-                sent += await(p.applied(), queuedIn);
+                if (previous != null) {
+                    sent += await(previous, queuedIn);
+                }
+                previous = p.applied();
                 rows += chunk.rows().size();
                 progress = next;
+            }
+            if (previous != null) {
+                sent += await(previous, queuedIn);
             }
             copied.finished();
         } finally {

@@ -485,7 +485,8 @@ final class Prerequisites {
                 + "). PostgreSQL sends no changes of unpublished tables and never sends the ones made meanwhile later, so changes to "
                 + (one ? "it" : "them") + " may be missing downstream. Either add " + (one ? "it" : "them") + " back"
                 + (fixes.isEmpty() ? "" : " (" + String.join(" ", fixes) + ")") + " and copy the tables again from a new slot, or stop"
-                + " capturing " + (one ? "it" : "them") + " (take " + (one ? "it" : "them") + " out of publicationTables)");
+                + " capturing " + (one ? "it" : "them") + " (take " + (one ? "it" : "them") + " out of publicationTables)",
+                tables.stream().map(Publications.Coverage::id).toList());
     }
 
     /**

@@ -122,6 +122,32 @@ class ChunkWindowsTest {
         assertThat(w.observe(List.of(), mark("r", false, 2))).isEmpty();
     }
 
+    /** The next chunk is read while the stream has not met the previous one's high watermark: each window stands alone. */
+    @Test
+    void theNextChunksWindowIsExpectedBeforeThePreviousOneClosed() {
+        ChunkWindows w = new ChunkWindows();
+        w.expect("r", T, 1, KEY);
+        w.observe(List.of(), mark("r", false, 1));
+        w.readIn("r", 1, ReadSnapshot.parse("100:100:"));
+        w.expect("r", T, 2, KEY); // chunk 1's high watermark is written, the stream has not met it yet
+        w.observe(List.of(update("1", Set.of(), 101)), List.of());
+        List<ChunkWindows.Closed> first = w.observe(List.of(), mark("r", true, 1));
+        assertThat(first).hasSize(1);
+        assertThat(ids(first.get(0).changes().of(CHUNK, KEY, PROGRESS))).as("1 changed inside chunk 1's window")
+                .containsExactly("READ:2", "READ:3", "READ:4", "READ:5");
+        w.observe(List.of(), mark("r", false, 2));
+        w.readIn("r", 2, ReadSnapshot.parse("102:102:"));
+        w.observe(List.of(delete("3", 103)), List.of());
+        List<ChunkWindows.Closed> second = w.observe(List.of(), mark("r", true, 2));
+        assertThat(second).hasSize(1);
+        assertThat(ids(second.get(0).changes().of(CHUNK, KEY, PROGRESS)))
+                .as("1's change, seen by chunk 2's read, before its window; 3 deleted inside it")
+                .containsExactly("READ:1", "READ:2", "READ:4", "READ:5");
+        w.expect("r", T, 3, KEY);
+        assertThat(w.observe(List.of(), List.of(new ChunkWindows.Mark(0, new Watermark("r", false, 1)),
+                new ChunkWindows.Mark(0, new Watermark("r", true, 1))))).as("chunk 1 is applied: its replay is ignored").isEmpty();
+    }
+
     /**
      * A repair's keys the chunk did not find at the source are deleted at the destination, unless the stream changed them
      * between the watermarks (it delivers them as they are then: an insert of such a key must not be undone).

@@ -63,6 +63,8 @@ public final class EndpointSink implements Destination {
     public static final String NAME = "endpoint";
     /** Where {@link #write} hands each message: the route file's second route sends it on to {@code destination.uri}. */
     public static final String SEND_URI = "direct:destination-endpoint-send";
+    /** The route policy the route file's send route names; pgsource binds it in {@link #open}. */
+    public static final String SEND_ROUTE_POLICY = "pgsourceEndpointSend";
     /** The property the route file's {@code toD} reads: {@code destination.uri} in Camel's simple language. */
     public static final String URI_PROPERTY = "pgsource.endpoint_uri";
     /** Where the positions are kept, in {@code destination.directory}. */
@@ -409,7 +411,7 @@ public final class EndpointSink implements Destination {
      * a user's copy of the route file may call it what it likes.
      */
     private static final class SendRoute extends org.apache.camel.support.RoutePolicySupport {
-        static final String BEAN_NAME = "pgsourceEndpointSend";
+        static final String BEAN_NAME = SEND_ROUTE_POLICY;
         private volatile org.apache.camel.Route route;
 
         @Override

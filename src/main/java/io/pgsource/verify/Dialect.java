@@ -1,6 +1,7 @@
 package io.pgsource.verify;
 
 import io.pgsource.change.TableId;
+import io.pgsource.sink.mysql.MySqlTypes.Kind;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -168,25 +169,6 @@ abstract class Dialect {
         @Override
         String keyParam(Col c, String param) {
             return ordered(c) ? "CAST(:?" + param + " AS " + c.type() + ")" : "(CAST(:?" + param + " AS text) COLLATE \"C\")";
-        }
-    }
-
-    /** The kinds of MySQL columns the mysql destination creates, by information_schema's DATA_TYPE. */
-    enum Kind {
-        TEXT, BINARY, INTEGER, DECIMAL, FLOAT, DATE, DATETIME, TIME, OTHER;
-
-        static Kind of(String dataType) {
-            return switch (dataType.toLowerCase(Locale.ROOT)) {
-                case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set" -> TEXT;
-                case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob" -> BINARY;
-                case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "bit", "year" -> INTEGER;
-                case "decimal", "numeric" -> DECIMAL;
-                case "float", "double", "real" -> FLOAT;
-                case "date" -> DATE;
-                case "datetime", "timestamp" -> DATETIME;
-                case "time" -> TIME;
-                default -> OTHER;
-            };
         }
     }
 

@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  * {@link ValueNotHeldException} naming the column and the fix (declare that column as text at the destination: every
  * text column receives PostgreSQL's text form).
  */
-final class MySqlTypes {
+public final class MySqlTypes {
     static final String DATE_INFINITY = "9999-12-31";
     static final String DATE_MINUS_INFINITY = "0001-01-01";
     private static final String DATETIME_INFINITY = DATE_INFINITY + " 23:59:59.999999";
@@ -37,12 +37,12 @@ final class MySqlTypes {
     private static final Pattern NUMERIC = Pattern.compile("numeric\\((\\d+)(?:,\\s*(\\d+))?\\)");
     private static final Pattern VARCHAR = Pattern.compile("(?:character varying|character|bpchar)\\((\\d+)\\)");
 
-    /** How a destination column takes values: decides the form a value is bound in. */
-    enum Kind {
+    /** How a destination column takes values: decides the form a value is bound in (and how verify reads it back). */
+    public enum Kind {
         TEXT, BINARY, BOOLEAN, INTEGER, DECIMAL, FLOAT, DATE, DATETIME, TIME, OTHER;
 
         /** The kind of an existing column, from information_schema's DATA_TYPE. */
-        static Kind of(String dataType) {
+        public static Kind of(String dataType) {
             return switch (dataType.toLowerCase(Locale.ROOT)) {
                 case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set" -> TEXT;
                 case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob" -> BINARY;

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -93,23 +92,11 @@ class BackfillTest {
     }
 
     private static void await(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!condition.call()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.sleep(100);
-        }
+        Await.until(what, condition);
     }
 
     private static void awaitEqual(String source, String target, List<String> tables) throws Exception {
-        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!TableCompare.differences(s, "app", d, "app", tables).isEmpty() && System.nanoTime() < deadline) {
-                Thread.sleep(200);
-            }
-            TableCompare.assertEqual(s, "app", d, "app", tables, "");
-        }
+        Await.equal(pg, source, target, "app", tables);
     }
 
     /**

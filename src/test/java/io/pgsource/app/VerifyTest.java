@@ -3,7 +3,6 @@ package io.pgsource.app;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgsource.testsupport.MySqlCompare;
-import io.pgsource.testsupport.TableCompare;
 import io.pgsource.testsupport.TestMariaDb;
 import io.pgsource.testsupport.TestPostgres;
 import io.pgsource.verify.VerifyCommand;
@@ -239,23 +238,11 @@ class VerifyTest {
     }
 
     private static void await(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!condition.call()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.sleep(100);
-        }
+        Await.until(what, condition);
     }
 
     private static void awaitEqual(String source, String target, List<String> tables) throws Exception {
-        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!TableCompare.differences(s, "app", d, "app", tables).isEmpty() && System.nanoTime() < deadline) {
-                Thread.sleep(200);
-            }
-            TableCompare.assertEqual(s, "app", d, "app", tables, "");
-        }
+        Await.equal(pg, source, target, "app", tables);
     }
 
     /**

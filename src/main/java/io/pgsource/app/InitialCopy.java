@@ -56,10 +56,16 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     private final AtomicBoolean copyAll = new AtomicBoolean();
     private CamelContext context;
     private CopyProgress copyProgress = CopyProgress.NONE;
+    private int snapshotWorkers = 1;
 
     /** Where the copies' progress goes (lines and gauges); none by default. */
     void copyProgress(CopyProgress progress) {
         this.copyProgress = progress;
+    }
+
+    /** {@code source.snapshot_workers}: how many connections read inside the copy's snapshot; 1 by default. */
+    void snapshotWorkers(int workers) {
+        this.snapshotWorkers = workers;
     }
 
     /**
@@ -110,7 +116,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 + " at {}, then streaming the transactions committed after it", slot, copyAll.get() ? "to be copied again (sync.resnapshot)"
                 : "no complete copy", tasks.size(), temporary.slotName(), Positions.lsn(consistent));
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections, readers, copyProgress).copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
+            new SnapshotCopy(connections, readers, copyProgress, snapshotWorkers).copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(consistent));
         } catch (Exception e) {
             outcome.startFailed(e, ha); // as a failure of the start of log replication; the consumer tries again later
@@ -127,7 +133,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 slot.consistentPoint(), tasks.size());
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections, readers, copyProgress).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
+            new SnapshotCopy(connections, readers, copyProgress, snapshotWorkers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
             outcome.copyFailed(e); // the consumer drops the slot and tries again later

@@ -150,6 +150,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
         tableCopies.copyProgress(copyProgress);
+        tableCopies.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
         Backfills backfills = new Backfills(connections, streams, positions, types, backfillChunkSize(properties),
@@ -164,6 +165,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         initialCopy.copyProgress(copyProgress);
+        initialCopy.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,

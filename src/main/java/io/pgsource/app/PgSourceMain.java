@@ -38,6 +38,11 @@ public final class PgSourceMain {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && "discover".equals(args[0])) {
+            // reads the source and writes nothing: no Camel, no signal handlers
+            System.exit(DiscoverCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
+                    System.out, System.err));
+        }
         if (args.length > 0 && "backfill".equals(args[0])) {
             // a request to the running instance, not a run: no Camel, no signal handlers
             System.exit(BackfillCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),

@@ -86,10 +86,16 @@ final class TableCopies implements Processor, CamelContextAware {
     private final Executor readers;
     private CamelContext context;
     private CopyProgress copyProgress = CopyProgress.NONE;
+    private int snapshotWorkers = 1;
 
     /** Where the copies' progress goes (lines and gauges); none by default. */
     void copyProgress(CopyProgress progress) {
         this.copyProgress = progress;
+    }
+
+    /** {@code source.snapshot_workers}: how many connections read inside the copy's snapshot; 1 by default. */
+    void snapshotWorkers(int workers) {
+        this.snapshotWorkers = workers;
     }
     private volatile ProducerTemplate template;
     /** Tables whose copy the destination completed. */
@@ -281,7 +287,7 @@ final class TableCopies implements Processor, CamelContextAware {
                 copied.remove(table);
                 followed.removeIf(shape -> shape.id().equals(table));
             }
-            new SnapshotCopy(connections, readers, copyProgress).copy(created.snapshotName(), tasks, page -> InitialCopy.send(template(), page, leading),
+            new SnapshotCopy(connections, readers, copyProgress, snapshotWorkers).copy(created.snapshotName(), tasks, page -> InitialCopy.send(template(), page, leading),
                     copiedAt(at));
         } // closing the replication connection drops the temporary slot
     }

@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -25,8 +26,12 @@ import org.slf4j.LoggerFactory;
  * backfills): per table the rows copied, their size (the text form read), the rate and, from {@code pg_class.reltuples}
  * read once at the table's start, an estimate of the table's rows and an ETA. A line every
  * {@code source.copy_progress_interval} while a table is copied, a final line per table, and the gauges
- * {@code pgsource_copy_rows}, {@code pgsource_copy_rows_estimated} and {@code pgsource_copy_bytes} tagged with the
- * table (the last copy's values stay after it ends).
+ * {@code pgsource_copy_rows}, {@code pgsource_copy_rows_estimated}, {@code pgsource_copy_bytes},
+ * {@code pgsource_copy_rows_per_second} and {@code pgsource_copy_eta_seconds} tagged with the table (the last copy's
+ * values stay after it ends). When several tables are copied together (the initial copy), a total line every interval
+ * too ("Copying 12 tables: ...", rows, size, rows/s and an ETA over all of them, the estimate being the sum of their
+ * {@code reltuples}) and the same gauges without a table, named {@code pgsource_copy_total_*}. Tables copied at the
+ * same time by several snapshot readers each keep their own counts and clock.
  *
  * <p>Fed once per page or chunk (counters only: no allocation per row). A table never analyzed has no estimate
  * ({@code reltuples} is -1 on PostgreSQL 14+, 0 on 13): its lines say "size unknown" and give its size on disk
@@ -47,6 +52,16 @@ public final class CopyProgress {
     private final Map<String, Table> tables = new ConcurrentHashMap<>();
     private final AtomicInteger planned = new AtomicInteger();
     private final AtomicInteger done = new AtomicInteger();
+    /** The current count's rows and bytes copied, since its plan. */
+    private final AtomicLong totalRows = new AtomicLong();
+    private final AtomicLong totalBytes = new AtomicLong();
+    /** The estimated rows of the tables planned ({@code reltuples} summed, those never analyzed left out); -1: none read. */
+    private volatile long totalEstimated = -1;
+    /** Tables planned whose rows have no estimate (never analyzed), left out of {@link #totalEstimated}. */
+    private volatile int totalUnknown;
+    private volatile long totalStarted = System.nanoTime();
+    private volatile long lastTotalLine;
+    private boolean totalGauges;
 
     /**
      * @param interval how often a line is logged while a table is copied; zero: only the final line per table
@@ -67,13 +82,14 @@ public final class CopyProgress {
     /** One table's copy: written by the thread that copies it, read by gauges and lines. */
     public static final class Table {
         private final String name;
-        private volatile long rows;
-        private volatile long bytes;
+        private final AtomicLong rows = new AtomicLong();
+        private final AtomicLong bytes = new AtomicLong();
         /** -1: unknown. */
         private volatile long estimated = -1;
         private volatile long diskBytes = -1;
         private volatile boolean copying;
-        private long started;
+        private volatile long started;
+        private volatile long finishedAt;
         private long lastLine;
         private CopyProgress owner;
 
@@ -117,14 +133,37 @@ public final class CopyProgress {
         }
 
         private void add(long n, long size) {
-            rows += n;
-            bytes += size;
+            rows.addAndGet(n);
+            bytes.addAndGet(size);
             CopyProgress p = owner;
+            if (p == null) {
+                return;
+            }
+            p.totalRows.addAndGet(n);
+            p.totalBytes.addAndGet(size);
             long now = System.nanoTime();
-            if (p != null && p.intervalNanos > 0 && now - lastLine >= p.intervalNanos) {
+            if (p.intervalNanos > 0 && now - lastLine >= p.intervalNanos) {
                 lastLine = now;
                 p.lines.accept(p.line(this, now, false));
+                p.totalLine(now);
             }
+        }
+
+        /** Rows per second since the copy started (until it ended). */
+        double rate() {
+            long end = copying ? System.nanoTime() : finishedAt;
+            double seconds = (end - started) / 1e9;
+            return seconds <= 0 ? 0 : rows.get() / seconds;
+        }
+
+        /** Seconds left by the estimate at the current rate: NaN when unknown, 0 once copied. */
+        double eta() {
+            if (!copying) {
+                return 0;
+            }
+            long est = estimated;
+            double rate = rate();
+            return est <= 0 || rate <= 0 ? Double.NaN : Math.max(0, (est - rows.get()) / rate);
         }
 
         /** The copy of this table ended: its final line. */
@@ -132,6 +171,7 @@ public final class CopyProgress {
             if (!copying) {
                 return;
             }
+            finishedAt = System.nanoTime();
             copying = false;
             CopyProgress p = owner;
             p.done.incrementAndGet();
@@ -141,13 +181,14 @@ public final class CopyProgress {
         /** The copy of this table failed: it no longer counts as going on (its next attempt starts afresh). */
         public void abandoned() {
             if (copying) {
+                finishedAt = System.nanoTime();
                 copying = false;
                 owner.forgetPlan(); // the copy stopped; its next attempt plans again
             }
         }
 
         public long rowsCopied() {
-            return rows;
+            return rows.get();
         }
 
         public long estimatedRows() {
@@ -163,8 +204,46 @@ public final class CopyProgress {
         if (done.get() >= planned.get()) {
             done.set(0);
             planned.set(0);
+            totalRows.set(0);
+            totalBytes.set(0);
+            totalEstimated = -1;
+            totalUnknown = 0;
+            totalStarted = System.nanoTime();
+            lastTotalLine = totalStarted;
         }
         planned.addAndGet(count);
+    }
+
+    /**
+     * Tables about to be copied together, as {@link #plan(int)}, and their estimated rows for the total's ETA, read on
+     * {@code c} (which must be free).
+     */
+    public void plan(Connection c, List<TableId> tables) throws SQLException {
+        plan(tables.size());
+        if (c == null || this == NONE || tables.isEmpty()) {
+            return;
+        }
+        long sum = 0;
+        int unknown = 0;
+        try (PreparedStatement ps = c.prepareStatement("SELECT c.reltuples::bigint FROM pg_catalog.pg_class c"
+                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
+            for (TableId id : tables) {
+                ps.setString(1, id.schema());
+                ps.setString(2, id.name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next() || rs.getLong(1) <= 0) {
+                        unknown++; // never analyzed: left out of the estimate, which the line then says
+                    } else {
+                        sum += rs.getLong(1);
+                    }
+                }
+            }
+        }
+        synchronized (this) {
+            totalEstimated = Math.max(0, totalEstimated) + sum;
+            totalUnknown += unknown;
+        }
+        totalGauges();
     }
 
     private synchronized void forgetPlan() {
@@ -196,8 +275,8 @@ public final class CopyProgress {
         }
         synchronized (t) {
             t.owner = this;
-            t.rows = 0;
-            t.bytes = 0;
+            t.rows.set(0);
+            t.bytes.set(0);
             t.estimated = estimated;
             t.diskBytes = disk;
             t.started = System.nanoTime();
@@ -220,21 +299,94 @@ public final class CopyProgress {
             return;
         }
         // registering an existing gauge again returns it; the Table is kept in the map, so the gauges' weak references hold
-        Gauge.builder("pgsource.copy.rows", t, x -> x.rows).tag("table", t.name)
+        Gauge.builder("pgsource.copy.rows", t, x -> x.rows.get()).tag("table", t.name)
                 .description("Rows copied so far by the last copy of the table").register(r);
         Gauge.builder("pgsource.copy.rows.estimated", t, x -> x.estimated < 0 ? Double.NaN : x.estimated).tag("table", t.name)
                 .description("The table's rows as pg_class.reltuples estimated them when its copy started (NaN: never analyzed)").register(r);
-        Gauge.builder("pgsource.copy", t, x -> x.bytes).baseUnit("bytes").tag("table", t.name)
+        Gauge.builder("pgsource.copy", t, x -> x.bytes.get()).baseUnit("bytes").tag("table", t.name)
                 .description("Text size of the rows copied so far by the last copy of the table").register(r);
+        Gauge.builder("pgsource.copy.rows.per.second", t, Table::rate).tag("table", t.name)
+                .description("Rows per second of the last copy of the table, since it started (until it ended)").register(r);
+        Gauge.builder("pgsource.copy.eta", t, Table::eta).baseUnit("seconds").tag("table", t.name)
+                .description("Seconds the copy of the table still needs by its estimate at its rate (NaN: unknown, 0: copied)").register(r);
+    }
+
+    /** The total's gauges, once: rows, estimate, bytes, rate and ETA of the tables copied together. */
+    private synchronized void totalGauges() {
+        MeterRegistry r = registry.get();
+        if (r == null || totalGauges) {
+            return;
+        }
+        totalGauges = true;
+        Gauge.builder("pgsource.copy.total.rows", this, x -> x.totalRows.get())
+                .description("Rows copied so far by the copy of several tables under way (or the last one)").register(r);
+        Gauge.builder("pgsource.copy.total.rows.estimated", this, x -> x.totalEstimated < 0 ? Double.NaN : x.totalEstimated)
+                .description("The pg_class.reltuples of the tables of that copy, summed (tables never analyzed left out)").register(r);
+        Gauge.builder("pgsource.copy.total", this, x -> x.totalBytes.get()).baseUnit("bytes")
+                .description("Text size of the rows copied so far by that copy").register(r);
+        Gauge.builder("pgsource.copy.total.rows.per.second", this, CopyProgress::totalRate)
+                .description("Rows per second of that copy, all its tables together").register(r);
+        Gauge.builder("pgsource.copy.total.eta", this, CopyProgress::totalEta).baseUnit("seconds")
+                .description("Seconds that copy still needs by the summed estimate at its rate (NaN: unknown, 0: done)").register(r);
+    }
+
+    private boolean totalRunning() {
+        return done.get() < planned.get();
+    }
+
+    private double totalRate() {
+        double seconds = (System.nanoTime() - totalStarted) / 1e9;
+        return seconds <= 0 ? 0 : totalRows.get() / seconds;
+    }
+
+    private double totalEta() {
+        if (!totalRunning()) {
+            return 0;
+        }
+        long est = totalEstimated;
+        double rate = totalRate();
+        return est <= 0 || rate <= 0 ? Double.NaN : Math.max(0, (est - totalRows.get()) / rate);
+    }
+
+    /** The total line, every interval while more than one table is planned. */
+    private void totalLine(long now) {
+        int of = planned.get();
+        if (of < 2 || !totalRunning() || now - lastTotalLine < intervalNanos) {
+            return;
+        }
+        synchronized (this) {
+            if (now - lastTotalLine < intervalNanos) {
+                return;
+            }
+            lastTotalLine = now;
+        }
+        long rows = totalRows.get();
+        long est = totalEstimated;
+        double rate = totalRate();
+        StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "Copying %d tables: %,d", of, rows));
+        if (est > 0) {
+            s.append(String.format(Locale.ROOT, " of ~%,d rows (%d%%)", est, Math.min(100, rows * 100 / est)));
+        } else {
+            s.append(" rows");
+        }
+        s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", mb(totalBytes.get()), rate));
+        if (est > 0 && rate > 0) {
+            s.append(rows > est ? ", ETA: past the estimate" : String.format(Locale.ROOT, ", ETA %.0f s", (est - rows) / rate));
+        }
+        if (totalUnknown > 0) {
+            s.append(String.format(Locale.ROOT, " (%d table(s) never analyzed not in the estimate)", totalUnknown));
+        }
+        s.append(String.format(Locale.ROOT, "; %d of %d tables done", done.get(), of));
+        lines.accept(s.toString());
     }
 
     private String line(Table t, long now, boolean last) {
         double seconds = Math.max(1e-3, (now - t.started) / 1e9);
-        long rows = t.rows;
+        long rows = t.rows.get();
         double rate = rows / seconds;
         StringBuilder s = new StringBuilder();
         if (last) {
-            s.append(String.format(Locale.ROOT, "Copied %s: %,d rows, %s in %.1f s (%,.0f rows/s)", t.name, rows, mb(t.bytes), seconds, rate));
+            s.append(String.format(Locale.ROOT, "Copied %s: %,d rows, %s in %.1f s (%,.0f rows/s)", t.name, rows, mb(t.bytes.get()), seconds, rate));
         } else {
             s.append(String.format(Locale.ROOT, "Copying %s: %,d", t.name, rows));
             long est = t.estimated;
@@ -247,7 +399,7 @@ public final class CopyProgress {
                 }
                 s.append(')');
             }
-            s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", mb(t.bytes), rate));
+            s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", mb(t.bytes.get()), rate));
             if (est > 0 && rate > 0) {
                 s.append(rows > est ? ", ETA: past the estimate" : String.format(Locale.ROOT, ", ETA %.0f s", (est - rows) / rate));
             }

@@ -60,6 +60,9 @@ final class CtidPageReader implements PageReader {
     private double rowsPerBlock;
     private long rows;
     private int pages;
+    /** A block range of a parallel copy ({@link ParallelCopy}): its first block, and its end (exclusive); -1: the whole table. */
+    private final long rangeFrom;
+    private final long rangeTo;
 
     /** Reads each page in its own transaction on {@code connection}, and closes it in {@link #close()}. */
     CtidPageReader(StreamTask task, Connection connection) throws SQLException {
@@ -71,6 +74,26 @@ final class CtidPageReader implements PageReader {
      *                          nor closes (the caller owns the connection)
      */
     CtidPageReader(StreamTask task, Connection connection, boolean callerTransaction) throws SQLException {
+        this(task, connection, callerTransaction, -1, -1);
+    }
+
+    /**
+     * The blocks {@code [from, to)} of a table that is not partitioned, inside the caller's transaction (an imported
+     * snapshot, where every row visible has one place in the table): one range of a parallel copy. No TRUNCATE event
+     * (the copy sends one before any range), and the table's growth is not followed (rows added after the snapshot are
+     * not visible in it).
+     */
+    CtidPageReader(StreamTask task, Connection connection, long from, long to) throws SQLException {
+        this(task, connection, true, from, to);
+        if (task.table().partitioned()) {
+            throw new IllegalArgumentException(task + ": a partitioned table is not read by block range");
+        }
+        this.truncated = true;
+    }
+
+    private CtidPageReader(StreamTask task, Connection connection, boolean callerTransaction, long from, long to) throws SQLException {
+        this.rangeFrom = from;
+        this.rangeTo = to;
         this.task = task;
         this.connection = connection;
         this.callerTransaction = callerTransaction;
@@ -144,6 +167,10 @@ final class CtidPageReader implements PageReader {
                 break;
             }
             if (windowStart >= blocks) {
+                if (rangeFrom >= 0) {
+                    heapIndex = heaps.size(); // the range ends here
+                    continue;
+                }
                 long now = blockCount(heaps.get(heapIndex));
                 if (now > blocks) {
                     blocks = now; // the table grew during the run: read the new blocks too
@@ -177,7 +204,9 @@ final class CtidPageReader implements PageReader {
         for (Row row : page) {
             events.add(ChangeEvent.read(row, position));
         }
-        if (finished) {
+        if (finished && rangeFrom >= 0) {
+            LOG.debug("{}: {} rows in blocks {} to {}", task.stream(), rows, rangeFrom, rangeTo);
+        } else if (finished) {
             LOG.info("{}: {} rows in {} pages (FULL_TABLE, no primary key: replaced as a whole)", task.stream(), rows, pages);
         }
         return new ChangeBatch(events, position, finished, List.of(schema));
@@ -230,7 +259,8 @@ final class CtidPageReader implements PageReader {
         windowRows = 0;
         if (index < heaps.size()) {
             Heap heap = heaps.get(index);
-            blocks = blockCount(heap);
+            blocks = rangeFrom >= 0 ? rangeTo : blockCount(heap);
+            windowStart = Math.max(0, rangeFrom);
             rowsPerBlock = heap.pages() > 0 && heap.estimatedRows() > 0
                     ? Math.min(maxRowsPerBlock, Math.max(1e-6, (double) heap.estimatedRows() / heap.pages()))
                     : maxRowsPerBlock; // no statistics: assume the densest blocks, the range grows if they are not

@@ -101,6 +101,14 @@ final class KeysetPageReader implements PageReader {
         this.readAfter = after;
     }
 
+    /**
+     * Every row that also meets {@code condition} (a key range of a parallel copy, {@link ParallelCopy}), page by page
+     * inside the caller's transaction.
+     */
+    KeysetPageReader(StreamTask task, Connection connection, String condition) {
+        this(task, connection, true, condition, false);
+    }
+
     private KeysetPageReader(StreamTask task, Connection connection, boolean callerTransaction, String condition, boolean onePage) {
         this.task = task;
         this.condition = condition;
@@ -248,8 +256,8 @@ final class KeysetPageReader implements PageReader {
         }
         if (last) {
             // an INCREMENTAL run that found nothing new says so at DEBUG only: runs come every sync.interval, or per commit;
-            // a backfill's chunk too: the backfill logs per table
-            boolean nothing = onePage || rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
+            // a backfill's chunk and a parallel copy's key range too: they log per table
+            boolean nothing = onePage || condition != null || rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
             String line = "{}: {} rows in {} pages ({}{})";
             Object[] args = {task.stream(), rows, pages, task.method(), task.upperBound() == null ? "" : ", " + task.upperBound()};
             if (nothing) {

@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * the stream from that slot meet exactly: every transaction committed before the slot is in the copy, every later
  * one comes from the slot.
  *
- * <p>One source connection, one {@code REPEATABLE READ} read-only transaction that imports the snapshot
+ * <p>With {@code source.snapshot_workers} above 1 the copy is a {@link ParallelCopy}: several connections import the
+ * snapshot, and the pages reach the {@link PageHandler} one at a time as here. Otherwise (the default):
+ * one source connection, one {@code REPEATABLE READ} read-only transaction that imports the snapshot
  * ({@code SET TRANSACTION SNAPSHOT}) and stays open until every table is read. Each table is read page by page with
  * the batch query's readers (keyset pages by primary key, ctid ranges without one); the pages go to the
  * {@link PageHandler} one at a time, in order, while the next one is read (on a thread of {@code readers}). The pages are the same as a FULL_TABLE run's: READ events, each
@@ -49,6 +51,7 @@ public final class SnapshotCopy {
     private final SourceConnections connections;
     private final Executor readers;
     private final CopyProgress progress;
+    private final int workers;
 
     /** @param readers runs the reads ahead: the next page is read there while the current one is applied */
     public SnapshotCopy(SourceConnections connections, Executor readers) {
@@ -57,9 +60,21 @@ public final class SnapshotCopy {
 
     /** @param progress hears of each table's start and of every page applied */
     public SnapshotCopy(SourceConnections connections, Executor readers, CopyProgress progress) {
+        this(connections, readers, progress, 1);
+    }
+
+    /**
+     * @param workers how many connections read inside the snapshot at once ({@code source.snapshot_workers}); with more
+     *                than one the copy is a {@link ParallelCopy}
+     */
+    public SnapshotCopy(SourceConnections connections, Executor readers, CopyProgress progress, int workers) {
+        if (workers < 1) {
+            throw new IllegalArgumentException("a snapshot copy has at least one reader, not " + workers);
+        }
         this.connections = connections;
         this.readers = readers;
         this.progress = progress;
+        this.workers = workers;
     }
 
     /** Receives the pages of the copy, in order; returns once the page is applied (committed) at the destination. */
@@ -107,10 +122,14 @@ public final class SnapshotCopy {
                 throw new IllegalArgumentException(task + ": the snapshot copy reads FULL_TABLE streams only");
             }
         }
+        if (workers > 1 && tasks.size() > 0) {
+            new ParallelCopy(connections, readers, progress, workers).copy(snapshot, tasks, pages, copied);
+            return;
+        }
         try (Connection c = connections.open()) {
             begin(c, snapshot);
             long started = System.nanoTime();
-            progress.plan(tasks.size());
+            progress.plan(c, tasks.stream().map(t -> t.table().id()).toList());
             for (StreamTask task : tasks) {
                 // read before the table's reader starts, which uses the connection on a thread of its own
                 SourceColumns columns = ColumnCatalog.read(c, task.table().id());
@@ -153,7 +172,7 @@ public final class SnapshotCopy {
     }
 
     /** Opens the read-only REPEATABLE READ transaction and imports the snapshot before any query runs in it. */
-    private static void begin(Connection c, String snapshot) throws SQLException {
+    static void begin(Connection c, String snapshot) throws SQLException {
         c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
         c.setAutoCommit(false);
         c.setReadOnly(true);

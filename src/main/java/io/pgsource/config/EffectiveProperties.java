@@ -12,7 +12,8 @@ import java.util.Properties;
 
 /**
  * The effective configuration: the application.properties bundled in the jar, then ./application.properties
- * (or the file named by {@code PGSOURCE_CONFIG}), then environment variables (key upper-cased, dots and dashes
+ * (or the file named by {@code PGSOURCE_CONFIG}: a {@code .yaml} file is read as Mage's source configuration, see
+ * {@link MageConfig}), then environment variables (key upper-cased, dots and dashes
  * as underscores: {@code source.host} ← {@code SOURCE_HOST}), then Java system properties; later wins.
  */
 public final class EffectiveProperties {
@@ -32,7 +33,9 @@ public final class EffectiveProperties {
             throw new ConfigurationException("cannot read the bundled application.properties: " + e.getMessage(), e);
         }
         Path file = Path.of(env.getOrDefault("PGSOURCE_CONFIG", "application.properties"));
-        if (Files.isRegularFile(file)) {
+        if (Files.isRegularFile(file) && MageConfig.isYaml(file)) {
+            props.putAll(MageConfig.read(file, env));
+        } else if (Files.isRegularFile(file)) {
             try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
                 props.load(r);
             } catch (IOException e) {

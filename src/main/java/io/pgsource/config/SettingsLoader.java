@@ -31,7 +31,7 @@ public final class SettingsLoader {
     }
 
     public Settings load() {
-        Settings settings = new Settings(source(), destination(), sync(), badInput());
+        Settings settings = new Settings(source(), destination(), sync(), badInput(), copy());
         checkHa(settings);
         return settings;
     }
@@ -96,6 +96,26 @@ public final class SettingsLoader {
                     + " every change as it commits already: unset source.notify, or set source.replication_method=INCREMENTAL");
         }
         return new NotifySettings(enabled, channel);
+    }
+
+    /** {@code source.snapshot_workers}: a whole number of readers, 1 to {@value CopySettings#MAX_SNAPSHOT_WORKERS}. */
+    CopySettings copy() {
+        String v = text("source.snapshot_workers");
+        if (v == null) {
+            return CopySettings.DEFAULT;
+        }
+        int workers = -1;
+        try {
+            workers = Integer.parseInt(v.replace("_", ""));
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        if (workers < 1 || workers > CopySettings.MAX_SNAPSHOT_WORKERS) {
+            throw new ConfigurationException("source.snapshot_workers=" + v + " is not a number of snapshot readers: use a whole number"
+                    + " from 1 (the default: one connection reads every table in turn) to " + CopySettings.MAX_SNAPSHOT_WORKERS
+                    + ", e.g. 4 where the source and pgsource have 4 cores to spare");
+        }
+        return new CopySettings(workers);
     }
 
     DestinationSettings destination() {

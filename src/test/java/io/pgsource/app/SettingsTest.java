@@ -172,4 +172,19 @@ class SettingsTest {
                             + " per table when its copy ends");
         }
     }
+
+    /** source.snapshot_workers: 1 reader by default; a whole number from 1 to 64, else one line naming the fix. */
+    @Test
+    void snapshotWorkersIsAWholeNumberOfReaders() {
+        assertThat(load(Map.of(), new Properties()).copy().snapshotWorkers()).isEqualTo(1);
+        assertThat(load(Map.of("SOURCE_SNAPSHOT_WORKERS", "4"), new Properties()).copy().snapshotWorkers()).isEqualTo(4);
+        assertThat(load(Map.of("SOURCE_SNAPSHOT_WORKERS", "1"), new Properties()).copy().snapshotWorkers()).isEqualTo(1);
+        for (String bad : List.of("0", "many", "65", "-2", "2.5")) {
+            assertThatThrownBy(() -> load(Map.of("SOURCE_SNAPSHOT_WORKERS", bad), new Properties()))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessage("source.snapshot_workers=" + bad + " is not a number of snapshot readers: use a whole number from 1 (the"
+                            + " default: one connection reads every table in turn) to 64, e.g. 4 where the source and pgsource have 4 cores"
+                            + " to spare");
+        }
+    }
 }

@@ -62,7 +62,7 @@ public final class Bench {
     static final String DDL = "CREATE TABLE public.orders (id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, "
             + "amount numeric(12,2) NOT NULL, note text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
             + "attrs jsonb, paid boolean NOT NULL)";
-    private static final String INSERT = "INSERT INTO public.orders SELECT g, (g * 7) % 100000, "
+    static final String INSERT = "INSERT INTO public.orders SELECT g, (g * 7) % 100000, "
             + "(ARRAY['new','paid','shipped','cancelled'])[1 + g % 4], (g % 100000) / 100.0, left(repeat(md5(g::text), 4), 100), "
             + "now() - g * interval '1 second', now(), jsonb_build_object('k', g % 10, 'tag', 'x'), g % 2 = 0 "
             + "FROM generate_series(?::bigint, ?::bigint) g";

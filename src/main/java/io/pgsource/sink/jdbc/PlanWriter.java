@@ -93,6 +93,11 @@ final class PlanWriter {
                 delete(c, tables.target(d.schema()), d.rows(), deletedAt);
             }
             for (Upserts u : seg.upserts()) {
+                if (u.rows().isEmpty()) {
+                    // a table's empty page (a copy's last, when its rows filled the pages before): the table exists now, and
+                    // a keyless one has no key to upsert on
+                    continue;
+                }
                 TargetTable target = tables.target(u.schema());
                 if (u.inserts() && !upsertsOnly && !upsertOnly.containsKey(target.id())) {
                     insert(c, target, u.rows());

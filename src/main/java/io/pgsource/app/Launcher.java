@@ -26,7 +26,7 @@ import sun.misc.Signal;
  * this JVM only passes signals on and ends with the child's exit code. The child also runs the serial garbage collector
  * (see {@link #plan}). Anything else runs pgsource right here, as
  * before: JVM options on the command line (they are the user's choice, and {@code JAVA_TOOL_OPTIONS} or
- * {@code JDK_JAVA_OPTIONS} too), {@code PGSOURCE_CDS=off}, the {@code backfill} command, a JDK without its base
+ * {@code JDK_JAVA_OPTIONS} too), {@code PGSOURCE_CDS=off}, the commands ({@code backfill}, {@code discover}: an archive is made from a run), a JDK without its base
  * archive, a jar directory pgsource cannot write before an archive exists, or a child that does not start.
  *
  * <p>The child reads stop requests from this JVM on its standard input ({@link #CHILD_PROPERTY}): SIGINT and SIGTERM sent
@@ -134,15 +134,15 @@ public final class Launcher {
     }
 
     /**
-     * @param processArgs this JVM's arguments after the executable (null when unknown): {@code -jar <jar> args...} when
+     * @param processArgs this JVM's arguments after the executable (null when unknown): {@code -jar <jar>} when
      *                    started plainly
      */
     static Plan plan(String[] args, List<String> processArgs, Path jar, Map<String, String> env, Path javaHome, String vmVersion,
                      long pid) throws IOException {
         if (System.getProperty(CHILD_PROPERTY) != null || "off".equalsIgnoreCase(env.getOrDefault(SWITCH_ENV, "").strip())
-                || (args.length > 0 && "backfill".equals(args[0])) || env.containsKey("JAVA_TOOL_OPTIONS")
+                || args.length > 0 || env.containsKey("JAVA_TOOL_OPTIONS")
                 || env.containsKey("JDK_JAVA_OPTIONS") || env.containsKey("_JAVA_OPTIONS")
-                || processArgs == null || processArgs.size() < 2 || !"-jar".equals(processArgs.get(0))
+                || processArgs == null || processArgs.size() != 2 || !"-jar".equals(processArgs.get(0))
                 || !Files.isRegularFile(jar) || !jar.getFileName().toString().endsWith(".jar")) {
             return null;
         }
@@ -171,7 +171,6 @@ public final class Launcher {
         command.add("-D" + CHILD_PROPERTY + "=" + archive);
         command.add("-jar");
         command.add(jar.toString());
-        command.addAll(List.of(args));
         return new Plan(List.copyOf(command), archive, writes);
     }
 

@@ -46,17 +46,17 @@ class LauncherTest {
 
     @Test
     void thePlainCommandWritesTheArchiveAtTheEndOfItsFirstRunAndUsesItAfterwards() throws Exception {
-        List<String> plain = List.of("-jar", "target/pgsource.jar", "x");
-        Launcher.Plan first = plan(new String[] {"x"}, plain, Map.of());
+        List<String> plain = List.of("-jar", "target/pgsource.jar");
+        Launcher.Plan first = plan(new String[0], plain, Map.of());
         assertThat(first).isNotNull();
         assertThat(first.writes()).isEqualTo(jar.getParent().resolve("pgsource-cds-writing-4242.jsa.tmp"));
         assertThat(first.archive().getFileName().toString()).startsWith("pgsource-cds-").endsWith(".jsa");
         assertThat(first.command()).containsExactly(javaHome.resolve("bin/java").toString(),
                 "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Dpgsource.cds=" + first.archive(), "-jar",
-                jar.toString(), "x");
+                jar.toString());
 
         Files.writeString(first.archive(), "archive");
-        Launcher.Plan next = plan(new String[] {"x"}, plain, Map.of());
+        Launcher.Plan next = plan(new String[0], plain, Map.of());
         assertThat(next.writes()).isNull();
         assertThat(next.command()).contains("-XX:SharedArchiveFile=" + first.archive()).doesNotContain("-XX:ArchiveClassesAtExit="
                 + first.writes());
@@ -79,6 +79,8 @@ class LauncherTest {
         assertThat(plan(new String[0], null, Map.of())).as("arguments unknown").isNull();
         assertThat(plan(new String[] {"backfill", "public.t"}, List.of("-jar", "target/pgsource.jar", "backfill", "public.t"),
                 Map.of())).as("the backfill command").isNull();
+        assertThat(plan(new String[] {"discover"}, List.of("-jar", "target/pgsource.jar", "discover"), Map.of()))
+                .as("the discover command: an archive is made from a run").isNull();
         assertThat(plan(new String[0], plain, Map.of("PGSOURCE_CDS", "off"))).as("switched off").isNull();
         assertThat(plan(new String[0], plain, Map.of("JAVA_TOOL_OPTIONS", "-Xmx1g"))).as("options in the environment").isNull();
         assertThat(plan(new String[0], plain, Map.of("JDK_JAVA_OPTIONS", "-Xmx1g"))).isNull();

@@ -1,8 +1,6 @@
 package io.pgsource.app;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -211,17 +209,41 @@ public final class Launcher {
 
     /**
      * In the child: reads the stop requests the launcher passes on, and ends this JVM at once when the launcher is gone
-     * without a word (killed by SIGKILL), as pgsource itself would have been.
+     * (killed by SIGKILL), as pgsource itself would have been. It looks every 50 ms instead of waiting in a read: the JVM
+     * waits up to 300 ms at its exit for a thread blocked in one.
      */
     static void followLauncher(java.util.function.Consumer<String> stopRequest) {
+        Optional<ProcessHandle> launcher = ProcessHandle.current().parent();
+        if (launcher.isEmpty()) {
+            return;
+        }
         Thread t = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                    stopRequest.accept(line.strip());
+            StringBuilder line = new StringBuilder();
+            byte[] buffer = new byte[64];
+            try {
+                while (launcher.get().isAlive()) {
+                    int available = System.in.available();
+                    if (available == 0) {
+                        Thread.sleep(50);
+                        continue;
+                    }
+                    int read = System.in.read(buffer, 0, Math.min(available, buffer.length));
+                    if (read < 0) {
+                        break;
+                    }
+                    for (int i = 0; i < read; i++) {
+                        if (buffer[i] == '\n') {
+                            stopRequest.accept(line.toString().strip());
+                            line.setLength(0);
+                        } else {
+                            line.append((char) buffer[i]);
+                        }
+                    }
                 }
             } catch (IOException e) {
                 // as if the launcher were gone
+            } catch (InterruptedException e) {
+                return;
             }
             Runtime.getRuntime().halt(137);
         }, "pgsource-launcher");

@@ -1,5 +1,6 @@
 package io.pgsource.app;
 
+import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.CopyProgress;
 import io.pgsource.batch.SnapshotCopy;
@@ -13,7 +14,11 @@ import io.pgsource.state.Positions;
 import io.pgsource.pgoutput.InitialSnapshotHandler;
 import io.pgsource.pgoutput.SlotCreated;
 import java.sql.SQLException;
+import io.pgsource.change.TableId;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -88,6 +93,17 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         this.ha = ha;
     }
 
+    /** The chunked backfills that make the initial copy with source.initial_copy=chunked; null: inside a snapshot. */
+    private Backfills chunked;
+
+    /**
+     * source.initial_copy=chunked (PostgreSQL 14+): a new slot exports no snapshot unless a keyless table needs one, the
+     * stream starts at once, and every table with a primary key is backfilled in chunks while it streams.
+     */
+    void chunked(Backfills backfills) {
+        this.chunked = backfills;
+    }
+
     /** sync.resnapshot keeping the slot (source.create_slot=false): the consumer's next copy copies every table again. */
     void copyEveryTableAgain() {
         copyAll.set(true);
@@ -98,14 +114,50 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
      * the slot nor holds a complete copy.
      */
     @Override
-    public boolean snapshotNeeded(String slot) throws SQLException {
+    public boolean snapshotNeeded(String slot) throws Exception {
         if (copyAll.get()) {
             return true;
         }
         if (positions.load(Positions.stream(new Position.Log(0, 0, null), slot)).isPresent()) {
             return false; // it streamed from the slot: LogReplicationStart copied the tables it lacks
         }
-        return !SnapshotCopy.completed(positions, streams.streams());
+        if (chunked == null) {
+            return !SnapshotCopy.completed(positions, streams.streams());
+        }
+        // chunked: the tables with a key the destination holds no copy of are backfilled while the slot streams from its
+        // position (the chunks read later than the changes replayed before them, so both meet exactly), the keyless ones
+        // copied inside a temporary slot's snapshot, the stream leaving out what that copy holds
+        List<StreamTask> keyed = new ArrayList<>();
+        List<StreamTask> keyless = new ArrayList<>();
+        Map<TableId, String> reasons = new LinkedHashMap<>();
+        for (StreamTask task : streams.streams()) {
+            TableId table = task.table().id();
+            if (!SnapshotCopy.completed(positions, task.stream()) && !chunked.covers(table)) {
+                (task.keyless() ? keyless : keyed).add(task);
+                reasons.put(table, "slot " + slot + " exists but the destination holds no complete copy");
+            }
+        }
+        try {
+            if (!keyed.isEmpty()) {
+                LOG.info("Slot {} exists but the destination holds no complete copy of {} table(s): copying them in chunks while"
+                        + " streaming from the slot's position (source.initial_copy=chunked)", slot, keyed.size());
+                chunked.copy(keyed, "initial copy");
+                tableCopies.recordHeld(keyed);
+            }
+            if (!keyless.isEmpty()) {
+                tableCopies.copy(keyless, reasons);
+            }
+        } catch (Exception e) {
+            outcome.startFailed(e, ha);
+            throw e;
+        }
+        return false;
+    }
+
+    @Override
+    public boolean exportSnapshot() throws Exception {
+        // chunked: only keyless tables are copied inside the new slot's snapshot
+        return chunked == null || streams.streams().stream().anyMatch(StreamTask::keyless);
     }
 
     @Override
@@ -128,6 +180,10 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
 
     @Override
     public void initialSnapshot(SlotCreated slot) throws Exception {
+        if (chunked != null) {
+            initialChunks(slot);
+            return;
+        }
         List<StreamTask> tasks = streams.streams();
         LOG.info("Slot {} created at {}: copying {} table(s) inside its exported snapshot before streaming", slot.slotName(),
                 slot.consistentPoint(), tasks.size());
@@ -143,6 +199,34 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         // dropped slot) must not make the destination skip the new slot's transactions
         positions.save(Positions.stream(new Position.Log(slot.consistentLsn(), 0, null), slot.slotName()), Positions.lsn(slot.consistentLsn()));
         LOG.info("Initial copy finished in {} ms; streaming from {}", (System.nanoTime() - started) / 1_000_000, slot.consistentPoint());
+    }
+
+    /**
+     * source.initial_copy=chunked: the tables with a primary key are stored as to be backfilled (each with a TRUNCATE of
+     * its destination table) and backfilled in chunks once the stream runs; the keyless ones are copied inside the slot's
+     * exported snapshot first (the slot exported one only for them).
+     */
+    private void initialChunks(SlotCreated slot) throws Exception {
+        List<StreamTask> tasks = streams.streams();
+        List<StreamTask> keyed = tasks.stream().filter(t -> !t.keyless()).toList();
+        List<StreamTask> keyless = tasks.stream().filter(StreamTask::keyless).toList();
+        LOG.info("Slot {} created at {}: streaming at once and copying {} table(s) in chunks meanwhile (source.initial_copy=chunked){}",
+                slot.slotName(), slot.consistentPoint(), keyed.size(), keyless.isEmpty() ? ""
+                        : "; first " + keyless.size() + " table(s) without primary key inside its exported snapshot (they have no chunks)");
+        try {
+            if (!keyless.isEmpty()) {
+                try (ProducerTemplate template = context.createProducerTemplate()) {
+                    new SnapshotCopy(connections, readers, copyProgress).copy(slot.snapshotName(), keyless, page -> send(template, page, leading),
+                            tableCopies.copiedAt(slot.consistentLsn()));
+                }
+            }
+            chunked.copy(keyed, "initial copy");
+            tableCopies.recordHeld(keyed);
+        } catch (Exception e) {
+            outcome.copyFailed(e); // the consumer drops the slot and tries again later
+            throw e;
+        }
+        positions.save(Positions.stream(new Position.Log(slot.consistentLsn(), 0, null), slot.slotName()), Positions.lsn(slot.consistentLsn()));
     }
 
     /** Sends one page of a snapshot copy down the pipeline and waits until the destination applied it. */

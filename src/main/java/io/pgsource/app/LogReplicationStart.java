@@ -1,5 +1,6 @@
 package io.pgsource.app;
 
+import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.change.Position;
@@ -59,6 +60,13 @@ final class LogReplicationStart {
     private final InitialCopy initialCopy;
     /** sync.once: the consumer has started streaming (after its copy, if it made one). */
     private volatile boolean copied;
+    /** The chunked backfills: resumed at the start, and sync.once waits for them; null: none. */
+    private Backfills backfills;
+
+    /** The chunked backfills, which resume when streaming starts and which sync.once waits for. */
+    void backfills(Backfills backfills) {
+        this.backfills = backfills;
+    }
 
     /**
      * @param createSlot {@code source.create_slot}: the consumer creates a missing slot
@@ -171,8 +179,13 @@ final class LogReplicationStart {
     void copyIfNeededThenStream(CamelContext context) throws Exception {
         boolean copyAll = prepareSlot();
         checkPrerequisites(context);
-        copyIfNeeded(copyAll);
+        boolean slotExisted = copyIfNeeded(copyAll);
         CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).startRoute();
+        if (slotExisted && backfills != null) {
+            // the unfinished backfills (a chunked initial copy cut short) go on now, not at the first change the stream
+            // brings (on a quiet source that may be long); their watermarks follow the slot's position, so it meets them
+            backfills.resume();
+        }
     }
 
     /**
@@ -186,10 +199,11 @@ final class LogReplicationStart {
         }
     }
 
-    private void copyIfNeeded(boolean copyAll) throws Exception {
+    /** @return whether the slot exists */
+    private boolean copyIfNeeded(boolean copyAll) throws Exception {
         if (!slotState().exists()) {
-            LOG.info("Slot {} does not exist yet: the consumer creates it and copies the tables inside its exported snapshot", slot);
-            return;
+            LOG.info("Slot {} does not exist yet: the consumer creates it and copies the tables", slot);
+            return false;
         }
         if (copyAll) {
             initialCopy.copyEveryTableAgain();
@@ -207,10 +221,11 @@ final class LogReplicationStart {
                 }
             }
             if (!copy.isEmpty()) {
-                tableCopies.copy(copy, reasons);
+                tableCopies.copyOrBackfill(copy, reasons);
             }
         }
         // otherwise the consumer asks initialCopy whether the destination needs a copy of every table (snapshotExistingSlot)
+        return true;
     }
 
     private long currentLsn() throws SQLException {
@@ -228,8 +243,8 @@ final class LogReplicationStart {
      */
     private boolean caughtUp(CamelContext context, Connection c, long target) throws SQLException {
         copied = copied || PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::streaming).orElse(false);
-        if (!copied) {
-            return false;
+        if (!copied || backfills != null && !backfills.idle()) {
+            return false; // a chunked copy goes on: its rows are not all at the destination yet
         }
         Long confirmed = ReplicationSlots.state(c, slot).confirmedFlush();
         return confirmed != null && confirmed >= target;

@@ -13,6 +13,8 @@ import io.pgsource.change.TableId;
 import io.pgsource.batch.CopyProgress;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.HaSettings;
+import io.pgsource.config.InitialCopyMode;
+import io.pgsource.pgoutput.SlotLostException;
 import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
@@ -70,8 +72,10 @@ public class PgSourceConfiguration implements CamelConfiguration {
     public void configure(CamelContext context) throws Exception {
         PropertiesComponent properties = context.getPropertiesComponent();
         // a value that is not a placeholder expression but holds "{{" (a schema named so) is taken as it is
-        Settings settings = new SettingsLoader(key -> properties.resolveProperty(key)
-                .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null)).load();
+        SettingsLoader loader = new SettingsLoader(key -> properties.resolveProperty(key)
+                .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null));
+        Settings settings = loader.load();
+        InitialCopyMode initialCopyMode = loader.initialCopy();
         PgSourceConnections connections = new PgSourceConnections(settings.source());
         BatchStreams streams = new BatchStreams(settings.source(), connections, settings.badInput().maxValueBytes());
         boolean createPublication = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_publication").orElse("true").strip());
@@ -162,14 +166,32 @@ public class PgSourceConfiguration implements CamelConfiguration {
         backfills.setCamelContext(context);
         backfills.copyProgress(copyProgress);
         registry.bind(Backfills.BEAN_NAME, backfills);
+        // chunked copies need pgoutput's logical decoding messages (the watermarks), which PostgreSQL 14 brought
+        boolean messages = serverMajor(connections) >= 14;
+        tableCopies.backfills(backfills, messages);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         initialCopy.copyProgress(copyProgress);
+        if (initialCopyMode == InitialCopyMode.CHUNKED && settings.source().replicationMethod() == ReplicationMethod.LOG_BASED) {
+            if (messages) {
+                initialCopy.chunked(backfills);
+            } else {
+                LOG.info("source.initial_copy=chunked needs PostgreSQL 14 or newer (its pgoutput carries the chunks' watermarks);"
+                        + " this source is older: the initial copy is made inside the new slot's exported snapshot");
+            }
+        }
+        // a table taken out of the publication lost changes: once published again, the next start copies it again
+        outcome.onSlotLost(lost -> {
+            if (lost.reason() == SlotLostException.Reason.UNPUBLISHED) {
+                tableCopies.lost(lost.tables());
+            }
+        });
         initialCopy.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
                 positions, outcome, tableCopies, initialCopy);
+        logStart.backfills(backfills);
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies, backfills),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
@@ -310,7 +332,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
      * publication that publishes them includes it, and pgsource must not make the application's writes fail. It is
      * created only when such a table needs it.
      */
-    private static List<String> publications(Settings settings, boolean createPublication) {
+    static List<String> publications(Settings settings, boolean createPublication) {
         List<String> names = new ArrayList<>(Publications.names(settings.source().publicationName()));
         if (createPublication && names.size() == 1) {
             names.add(Publications.keylessCompanion(names.get(0)));
@@ -323,7 +345,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
      * value, so a table whose name holds one cannot be named there: then pgsource cannot create the publication, and
      * with {@code source.create_publication=false} the checks cover the whole existing publication.
      */
-    private static String publicationTables(Settings settings, List<StreamTask> tables, boolean createPublication) {
+    static String publicationTables(Settings settings, List<StreamTask> tables, boolean createPublication) {
         List<String> names = tables.stream().map(t -> t.table().id().quoted()).toList();
         List<String> braced = names.stream().filter(n -> n.contains("{{") || n.contains("}}")).toList();
         if (braced.isEmpty() || settings.source().replicationMethod() != ReplicationMethod.LOG_BASED) {
@@ -346,6 +368,12 @@ public class PgSourceConfiguration implements CamelConfiguration {
      */
     static String uriValue(String value) {
         return value.contains(")") && !value.contains("}") ? "RAW{" + value + "}" : "RAW(" + value + ")";
+    }
+
+    private static int serverMajor(PgSourceConnections connections) throws SQLException {
+        try (Connection c = connections.open()) {
+            return c.getMetaData().getDatabaseMajorVersion();
+        }
     }
 
     /** Connects once and loads the source's types (a wrong host, password or database shows now). */

@@ -9,6 +9,7 @@ import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
 import io.pgsource.sink.Destinations;
+import io.pgsource.verify.VerifyCommand;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,6 +39,11 @@ public final class PgSourceMain {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && "check".equals(args[0])) {
+            // a dry run: nothing is created, no Camel
+            System.exit(CheckCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
+                    System.out, System.err));
+        }
         if (args.length > 0 && "discover".equals(args[0])) {
             // reads the source and writes nothing: no Camel, no signal handlers
             System.exit(DiscoverCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
@@ -47,6 +53,12 @@ public final class PgSourceMain {
             // a request to the running instance, not a run: no Camel, no signal handlers
             System.exit(BackfillCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
                     System.out, System.err));
+        }
+        if (args.length > 0 && ("verify".equals(args[0]) || "repair".equals(args[0]))) {
+            // a comparison of the source with the destination, not a run
+            VerifyCommand.quiet();
+            System.exit(VerifyCommand.run("repair".equals(args[0]), List.of(args).subList(1, args.length), System.getenv(),
+                    System.getProperties(), System.out, System.err));
         }
         for (String name : List.of("INT", "TERM")) {
             Signal.handle(new Signal(name), s -> stopOn("SIG" + s.getName(), s.getNumber(), DIRECT));

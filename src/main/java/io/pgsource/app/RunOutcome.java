@@ -174,7 +174,28 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
             if (!errorLast) {
                 LOG.error("{}", error);
             }
+            slotLost(cause);
             stop.run();
+        }
+    }
+
+    /** What to do, before the run ends, when the slot lost changes (e.g. remember the tables that need a copy). */
+    void onSlotLost(java.util.function.Consumer<SlotLostException> action) {
+        this.onSlotLost = action;
+    }
+
+    private volatile java.util.function.Consumer<SlotLostException> onSlotLost = lost -> { };
+
+    private void slotLost(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SlotLostException lost) {
+                try {
+                    onSlotLost.accept(lost);
+                } catch (RuntimeException e) {
+                    LOG.warn("Could not record what the lost slot needs at the next start: {}", e.getMessage());
+                }
+                return;
+            }
         }
     }
 
@@ -353,8 +374,12 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
                 + " its exported snapshot, replacing the rows of each destination table, then streams on. Remove the setting"
                 + " afterwards: every start with it copies everything again.";
         return switch (lost.reason()) {
-            case UNPUBLISHED -> "To recover with pgsource: add the table back to the publication, then " + resnapshot
-                    + " Or take the table out of source.tables (or source.schema) and restart: the other tables are complete.";
+            case UNPUBLISHED -> lost.tables().isEmpty() ? "To recover with pgsource: add the table back to the publication, then "
+                    + resnapshot + " Or take the table out of source.tables (or source.schema) and restart: the other tables are"
+                    + " complete." : "To recover with pgsource: add the table back to the publication and start pgsource again: it"
+                    + " copies that table again (in chunks while the other tables stream, on PostgreSQL 14+ for a table with a"
+                    + " primary key; else inside a temporary slot's snapshot), the other tables are not copied again. Or take the"
+                    + " table out of source.tables (or source.schema) and restart: the other tables are complete.";
             default -> "To recover with pgsource: " + resnapshot;
         };
     }

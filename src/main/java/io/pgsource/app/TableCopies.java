@@ -1,5 +1,6 @@
 package io.pgsource.app;
 
+import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
 import io.pgsource.batch.CopyProgress;
 import io.pgsource.batch.SnapshotCopy;
@@ -98,6 +99,10 @@ final class TableCopies implements Processor, CamelContextAware {
         this.snapshotWorkers = workers;
     }
     private volatile ProducerTemplate template;
+    /** Chunked backfills: tables they copy count as copied; null without them. */
+    private Backfills backfills;
+    /** Whether a table the destination holds no copy of is backfilled in chunks (PostgreSQL 14+) rather than copied here. */
+    private boolean backfillNew;
     /** Tables whose copy the destination completed. */
     private final Set<TableId> copied = ConcurrentHashMap.newKeySet();
     /** The LSN each table was copied at while streaming, as stored; NONE when it was not. */
@@ -119,6 +124,16 @@ final class TableCopies implements Processor, CamelContextAware {
         this.destination = destination;
         this.leading = leading;
         this.readers = readers;
+    }
+
+    /**
+     * The chunked backfills: a table they copy (or copied) counts as copied, and with {@code backfillNew} a table with a
+     * primary key the destination holds no copy of is backfilled in chunks while the others stream instead of copied
+     * inside a temporary slot's snapshot (which holds the stream meanwhile).
+     */
+    void backfills(Backfills backfills, boolean backfillNew) {
+        this.backfills = backfills;
+        this.backfillNew = backfillNew;
     }
 
     @Override
@@ -219,7 +234,7 @@ final class TableCopies implements Processor, CamelContextAware {
         if (copied.contains(table) || mark == GONE) {
             return true;
         }
-        if (SnapshotCopy.completed(positions, table.toString())) {
+        if (SnapshotCopy.completed(positions, table.toString()) || backfills != null && backfills.covers(table)) {
             copied.add(table);
             return true;
         }
@@ -260,7 +275,52 @@ final class TableCopies implements Processor, CamelContextAware {
             }
         }
         if (!tasks.isEmpty()) {
-            copy(tasks, needed);
+            copyOrBackfill(tasks, needed);
+        }
+    }
+
+    /**
+     * Copies these tables: those with a primary key the destination holds no copy of in chunks while the others stream
+     * (with backfillNew), the others inside a temporary slot's snapshot ({@link #copy(List, Map)}).
+     */
+    void copyOrBackfill(List<StreamTask> tasks, Map<TableId, String> reasons) throws Exception {
+        List<StreamTask> chunked = new ArrayList<>();
+        List<StreamTask> snapshot = new ArrayList<>();
+        for (StreamTask task : tasks) {
+            (backfillNew && !task.keyless() && !isCopied(task.table().id()) ? chunked : snapshot).add(task);
+        }
+        if (!chunked.isEmpty()) {
+            if (!leading.getAsBoolean()) {
+                throw new IllegalStateException("this instance no longer leads log replication: the instance that leads now copies "
+                        + chunked.stream().map(t -> t.table().id().quoted()).toList());
+            }
+            backfills.copy(chunked, "added to the capture");
+            recordHeld(chunked);
+            for (StreamTask task : chunked) {
+                TableId table = task.table().id();
+                if (mark(table) == COPYING) {
+                    // stored after the backfill's request: a crash in between requests it again
+                    positions.save(Positions.copiedAt(slot, table), Positions.lsn(NONE));
+                    copiedAt.put(table, NONE);
+                }
+                copied.add(table);
+                followed.removeIf(shape -> shape.id().equals(table));
+            }
+        }
+        if (!snapshot.isEmpty()) {
+            copy(snapshot, reasons);
+        }
+    }
+
+    /**
+     * The tables were taken out of the publication (their changes since are lost): each is stored as needing a copy, so
+     * once it is published again the next start copies it (in chunks where it can) before any of its changes is applied.
+     */
+    void lost(List<TableId> tables) {
+        for (TableId table : tables) {
+            positions.save(Positions.copiedAt(slot, table), COPYING_TEXT);
+            copiedAt.put(table, COPYING);
+            copied.remove(table);
         }
     }
 
@@ -305,6 +365,21 @@ final class TableCopies implements Processor, CamelContextAware {
             copiedAt.put(table, at);
             copied.add(table);
         };
+    }
+
+    /**
+     * For tables whose chunked backfill was just requested: the record of the source columns their destination tables
+     * hold, as a copy leaves it (the catalog's columns now; the destination table was made from them).
+     */
+    void recordHeld(List<StreamTask> backfilled) throws Exception {
+        try (Connection c = connections.open()) {
+            for (StreamTask task : backfilled) {
+                SourceColumns now = ColumnCatalog.read(c, task.table().id());
+                if (now != null) {
+                    recordHeld(task, now);
+                }
+            }
+        }
     }
 
     private void recordHeld(StreamTask task, SourceColumns columns) {

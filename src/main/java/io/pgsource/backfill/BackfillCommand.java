@@ -53,15 +53,7 @@ public final class BackfillCommand {
             String lsn;
             try (Connection c = new PgSourceConnections(settings.source()).open()) {
                 check(c, settings, request);
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_logical_emit_message(true, ?, ?)::text")) {
-                    ps.setString(1, BackfillRequest.PREFIX);
-                    ps.setString(2, new BackfillRequest(request.tables, request.where)
-                            .content(BackfillRequest.key(settings.source().username(), settings.source().password())));
-                    try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
-                        lsn = rs.getString(1);
-                    }
-                }
+                lsn = request(c, settings, new BackfillRequest(request.tables, request.where));
             }
             out.println("Backfill requested at LSN " + lsn + " for " + request.tables.stream().map(TableId::quoted)
                     .collect(Collectors.joining(", ")) + (request.where == null ? "" : " (rows where " + request.where + ")")
@@ -74,6 +66,21 @@ public final class BackfillCommand {
         } catch (SQLException e) {
             err.println("cannot request the backfill at the source: " + e.getMessage());
             return 2;
+        }
+    }
+
+    /**
+     * Writes a request, signed with the source's credentials, into the source's WAL; returns the LSN of its message, by
+     * which the destination's backfill progress names it ({@link BackfillProgress#request()}).
+     */
+    public static String request(Connection c, Settings settings, BackfillRequest request) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_logical_emit_message(true, ?, ?)::text")) {
+            ps.setString(1, BackfillRequest.PREFIX);
+            ps.setString(2, request.content(BackfillRequest.key(settings.source().username(), settings.source().password())));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
         }
     }
 

@@ -18,23 +18,36 @@ import java.util.List;
  * @param key     the primary key's columns when it started (a backfill of another key starts over)
  * @param after   the text form of the last key applied; empty before the first chunk
  * @param done    whether the last chunk is applied
+ * @param keys    the keys a repair makes equal ({@link BackfillRequest#keys}): those the source does not hold are deleted
+ *                at the destination; null for none
  */
-public record BackfillProgress(String request, String where, List<String> key, List<String> after, boolean done) {
+public record BackfillProgress(String request, String where, List<String> key, List<String> after, boolean done,
+                               List<List<String>> keys) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public BackfillProgress {
         key = List.copyOf(key);
         after = after == null ? List.of() : java.util.Collections.unmodifiableList(new ArrayList<>(after));
+        keys = keys == null || keys.isEmpty() ? null : keys.stream().map(k -> java.util.Collections.unmodifiableList(new ArrayList<>(k))).toList();
+    }
+
+    public BackfillProgress(String request, String where, List<String> key, List<String> after, boolean done) {
+        this(request, where, key, after, done, null);
     }
 
     /** A backfill requested and not begun. */
     public static BackfillProgress requested(String request, String where, List<String> key) {
-        return new BackfillProgress(request, where, key, List.of(), false);
+        return requested(request, where, key, null);
+    }
+
+    /** A backfill of these keys (a repair) requested and not begun. */
+    public static BackfillProgress requested(String request, String where, List<String> key, List<List<String>> keys) {
+        return new BackfillProgress(request, where, key, List.of(), false, keys);
     }
 
     /** After the next chunk is applied. */
     public BackfillProgress next(List<String> lastKey, boolean last) {
-        return new BackfillProgress(request, where, key, lastKey, last);
+        return new BackfillProgress(request, where, key, lastKey, last, keys);
     }
 
     /** The key to read after, or null to start at the first. */
@@ -50,6 +63,10 @@ public record BackfillProgress(String request, String where, List<String> key, L
         ArrayNode a = o.putArray("after");
         after.forEach(a::add);
         o.put("done", done);
+        if (keys != null) {
+            ArrayNode k = o.putArray("keys");
+            keys.forEach(values -> values.forEach(k.addArray()::add));
+        }
         return o.toString();
     }
 
@@ -61,10 +78,16 @@ public record BackfillProgress(String request, String where, List<String> key, L
                 return null;
             }
             return new BackfillProgress(o.path("request").asText(""), o.path("where").isTextual() ? o.get("where").asText() : null,
-                    strings(o.get("key")), strings(o.get("after")), o.path("done").asBoolean(false));
+                    strings(o.get("key")), strings(o.get("after")), o.path("done").asBoolean(false), keys(o.path("keys")));
         } catch (JsonProcessingException | RuntimeException e) {
             return null;
         }
+    }
+
+    private static List<List<String>> keys(JsonNode array) {
+        List<List<String>> keys = new ArrayList<>();
+        array.forEach(k -> keys.add(strings(k)));
+        return keys;
     }
 
     private static List<String> strings(JsonNode array) {

@@ -24,8 +24,10 @@ import java.util.List;
  *
  * @param tables the tables to backfill
  * @param where  a condition the rows to backfill meet, or null for every row
+ * @param keys   the text forms of the primary keys to make equal (repair, of one table): rows the condition finds are
+ *               copied, and each of these keys the source does not hold is deleted at the destination; null for none
  */
-public record BackfillRequest(List<TableId> tables, String where) {
+public record BackfillRequest(List<TableId> tables, String where, List<List<String>> keys) {
     /** The prefix of the logical decoding messages of requests. */
     public static final String PREFIX = "pgsource-backfill-request";
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -33,6 +35,12 @@ public record BackfillRequest(List<TableId> tables, String where) {
     public BackfillRequest {
         tables = List.copyOf(tables);
         where = where == null || where.isBlank() ? null : where.strip();
+        keys = keys == null || keys.isEmpty() ? null : keys.stream().map(k -> java.util.Collections.unmodifiableList(new ArrayList<>(k))).toList();
+    }
+
+    /** A request of every row, or of the rows a condition finds. */
+    public BackfillRequest(List<TableId> tables, String where) {
+        this(tables, where, null);
     }
 
     /** The message's text, signed with the key ({@link #key}). */
@@ -46,6 +54,9 @@ public record BackfillRequest(List<TableId> tables, String where) {
         ObjectNode o = JSON.createObjectNode();
         tables.forEach(t -> o.withArray("tables").addObject().put("schema", t.schema()).put("name", t.name()));
         o.put("where", where);
+        if (keys != null) {
+            keys.forEach(k -> k.forEach(o.withArray("keys").addArray()::add));
+        }
         return o;
     }
 
@@ -69,7 +80,13 @@ public record BackfillRequest(List<TableId> tables, String where) {
             if (tables.isEmpty()) {
                 return null;
             }
-            request = new BackfillRequest(tables, o.path("where").isTextual() ? o.get("where").asText() : null);
+            List<List<String>> keys = new ArrayList<>();
+            for (JsonNode k : o.path("keys")) {
+                List<String> values = new ArrayList<>();
+                k.forEach(v -> values.add(v.isNull() ? null : v.asText()));
+                keys.add(values);
+            }
+            request = new BackfillRequest(tables, o.path("where").isTextual() ? o.get("where").asText() : null, keys);
             signature = o.path("signature").asText("");
         } catch (Exception e) {
             return null;

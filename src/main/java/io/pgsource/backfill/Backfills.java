@@ -8,6 +8,7 @@ import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.Position;
+import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.ReplicationMethod;
@@ -49,8 +50,8 @@ import org.slf4j.LoggerFactory;
  * statement), a high watermark. When the stream meets the high watermark it sends the chunk's rows the stream did not
  * change in between down the pipeline, as one batch whose position is the backfill's progress
  * ({@link Positions#backfill}, {@link BackfillProgress}): a table destination stores it in the same transaction as the
- * rows. The next chunk is read once that batch is applied, so at most one chunk is held in memory, and a restart resumes
- * after the last chunk applied (the first delivery after the start finds the unfinished ones).
+ * rows. The next chunk is read while that batch is applied (not before: at most two chunks are held in memory), and a
+ * restart resumes after the last chunk applied (the start, or the first delivery after it, finds the unfinished ones).
  *
  * <p>A table without primary key has no chunks: it is copied inside a temporary slot's exported snapshot
  * ({@link KeylessCopy}).
@@ -120,8 +121,8 @@ public final class Backfills implements Processor, CamelContextAware {
     }
 
     /** A chunk read, waiting for the stream to meet its high watermark. */
-    private record Pending(KeyChunks.Chunk chunk, TableSchema schema, ChunkWindows.KeyOf keyOf, BackfillProgress progress,
-                           CompletableFuture<Integer> applied) {
+    private record Pending(KeyChunks.Chunk chunk, List<Row> absent, TableSchema schema, ChunkWindows.KeyOf keyOf,
+                           BackfillProgress progress, CompletableFuture<Integer> applied) {
     }
 
     @Override
@@ -185,10 +186,11 @@ public final class Backfills implements Processor, CamelContextAware {
                         + " done to copy it once more", table.quoted(), id, stored == null ? "starting" : stored.request());
                 continue;
             }
-            BackfillProgress progress = BackfillProgress.requested(id, request.where(), task.keyColumnNames());
+            BackfillProgress progress = BackfillProgress.requested(id, request.where(), task.keyColumnNames(), request.keys());
             apply(new ChangeBatch(List.of(), position(table, progress), true, List.of(task.table().schema())));
             LOG.info("Backfill of {} requested ({}{}): copying it in chunks of {} rows while the other tables stream", table.quoted(), id,
-                    request.where() == null ? "" : ", rows where " + request.where(), chunkSize);
+                    request.keys() != null ? ", the " + request.keys().size() + " key(s) a repair found different"
+                            : request.where() == null ? "" : ", rows where " + request.where(), chunkSize);
             queue(table);
         }
         if (!keylessTasks.isEmpty()) {
@@ -196,6 +198,56 @@ public final class Backfills implements Processor, CamelContextAware {
             keyless.copy(keylessTasks, "a backfill was requested, and a table without primary key has no chunks: it is copied"
                     + " inside an exported snapshot");
         }
+    }
+
+    /**
+     * Copies tables with a primary key in chunks while the stream goes on, in place of a copy inside an exported snapshot
+     * (the chunked initial copy, a table added to the capture while streaming): each is stored as requested together
+     * with a TRUNCATE of its destination table, in one transaction for table destinations, so the table ends holding
+     * exactly the source's rows (the stream's changes meanwhile applied to what the chunks leave), then queued. Call it
+     * before any change of these tables goes down the pipeline.
+     *
+     * @param tasks  tables with a primary key
+     * @param reason why they are copied, stored as the backfill's request (it names the backfill in the log)
+     */
+    public void copy(List<StreamTask> tasks, String reason) throws Exception {
+        for (StreamTask task : tasks) {
+            if (task.keyless()) {
+                throw new IllegalArgumentException(task.table().id().quoted() + " has no primary key: it has no chunks");
+            }
+            TableId table = task.table().id();
+            BackfillProgress progress = BackfillProgress.requested(reason, null, task.keyColumnNames());
+            Position.Batch position = position(table, progress);
+            apply(new ChangeBatch(List.of(ChangeEvent.truncate(task.table().schema(), position)), position, true,
+                    List.of(task.table().schema())));
+            LOG.info("Copying {} in chunks of {} rows while streaming ({})", table.quoted(), chunkSize, reason);
+            queue(table);
+        }
+    }
+
+    /**
+     * Whether the destination holds a chunked backfill of the table (requested, going on or done): its copy is made, or
+     * being made, in chunks while its changes stream.
+     */
+    public boolean covers(TableId table) {
+        return queued.containsKey(table) || positions.load(Positions.backfill(table)).map(BackfillProgress::parse).isPresent();
+    }
+
+    /**
+     * Resumes the backfills the destination holds unfinished, at once rather than at the first delivery (a source where
+     * nothing is written would otherwise never deliver one). Call it where this instance streams (the leader).
+     */
+    public void resume() throws SQLException {
+        resumeUnfinished();
+    }
+
+    /**
+     * Whether no backfill is queued or going on: with sync.once, the run may end. (The unfinished ones of an earlier run
+     * are queued by {@link #resume} when streaming starts from an existing slot, those of a chunked initial copy before
+     * the stream starts.)
+     */
+    public boolean idle() {
+        return queued.isEmpty();
     }
 
     /** The first delivery after the start: the backfills the destination holds unfinished go on after their last chunk. */
@@ -206,7 +258,7 @@ public final class Backfills implements Processor, CamelContextAware {
         for (StreamTask task : streams.streams()) {
             TableId table = task.table().id();
             BackfillProgress stored = positions.load(Positions.backfill(table)).map(BackfillProgress::parse).orElse(null);
-            if (stored != null && !stored.done()) {
+            if (stored != null && !stored.done() && !Long.valueOf(generation.get()).equals(queued.get(table))) {
                 LOG.info("Backfill of {} ({}) resumes {}", table.quoted(), stored.request(), stored.startAfter() == null
                         ? "at its first chunk" : "after key " + stored.startAfter());
                 queue(table);
@@ -260,7 +312,9 @@ public final class Backfills implements Processor, CamelContextAware {
             return;
         }
         StreamTask listed = found.get(0);
-        StreamTask task = new StreamTask(listed.table(), ReplicationMethod.FULL_TABLE, listed.keyColumns(), chunkSize, null,
+        // a repair's keys are read in one chunk, so the keys it does not find are known absent inside one window
+        int size = progress.keys() == null ? chunkSize : Math.max(chunkSize, progress.keys().size() + 1);
+        StreamTask task = new StreamTask(listed.table(), ReplicationMethod.FULL_TABLE, listed.keyColumns(), size, null,
                 listed.maxValueBytes());
         if (!progress.key().equals(task.keyColumnNames())) {
             LOG.info("Backfill of {}: its primary key is now {}, not {}: it starts over", table.quoted(), task.keyColumnNames(), progress.key());
@@ -273,6 +327,10 @@ public final class Backfills implements Processor, CamelContextAware {
         long sent = 0;
         long chunks = 0;
         CopyProgress.Table copied = null;
+        // the previous chunk, read and not yet applied: the next one is read while the stream applies it (the stream
+        // applies chunks in their watermarks' order, so a chunk's progress is never stored before the one of the chunk
+        // before it); two chunks at most are held
+        CompletableFuture<Integer> previous = null;
         try (Connection c = connections.open()) {
             c.setAutoCommit(true);
             copyProgress.plan(1);
@@ -310,12 +368,19 @@ public final class Backfills implements Processor, CamelContextAware {
                 }
                 copied.rows(chunk.rows()); // now, while the values are text: the pipeline converts them in place
                 BackfillProgress next = progress.next(chunk.lastKey(), chunk.last());
-                Pending p = new Pending(chunk, task.table().schema(), keyOf, next, new CompletableFuture<>());
+                Pending p = new Pending(chunk, absent(progress.keys(), chunk, task, keyOf), task.table().schema(), keyOf, next,
+                        new CompletableFuture<>());
                 pending.put(run + ":" + n, p);
                 watermark(c, new Watermark(run, true, n));
-                sent += await(p.applied(), queuedIn);
+                if (previous != null) {
+                    sent += await(previous, queuedIn);
+                }
+                previous = p.applied();
                 rows += chunk.rows().size();
                 progress = next;
+            }
+            if (previous != null) {
+                sent += await(previous, queuedIn);
             }
             copied.finished();
         } finally {
@@ -365,12 +430,49 @@ public final class Backfills implements Processor, CamelContextAware {
             return; // its run ended (pgsource stops)
         }
         Position position = position(closed.table(), p.progress());
-        List<ChangeEvent> events = closed.changes().of(p.chunk().rows(), p.keyOf(), position);
+        List<ChangeEvent> events = new ArrayList<>(closed.changes().of(p.chunk().rows(), p.keyOf(), position));
+        int copied = events.size();
+        List<ChangeEvent> deletes = closed.changes().deletes(p.absent(), p.keyOf(), position);
+        events.addAll(deletes);
         apply(new ChangeBatch(events, position, true, List.of(p.schema())));
         LOG.debug("Backfill of {}: chunk {} applied, {} of {} rows ({} changed by the stream meanwhile)", closed.table().quoted(),
-                closed.chunk(), events.size(), p.chunk().rows().size(), closed.changes().size());
+                closed.chunk(), copied, p.chunk().rows().size(), closed.changes().size());
+        if (!deletes.isEmpty()) {
+            LOG.info("Backfill of {}: {} key(s) of the repair the source does not hold deleted at the destination", closed.table().quoted(),
+                    deletes.size());
+        }
         pending.remove(key);
-        p.applied().complete(events.size());
+        p.applied().complete(copied);
+    }
+
+    /**
+     * The keys of a repair the chunk did not find at the source, as rows holding their key columns only (text forms); none
+     * without keys. The chunk holds every key of the request (one chunk, {@code WHERE} on them).
+     */
+    private static List<Row> absent(List<List<String>> keys, KeyChunks.Chunk chunk, StreamTask task, ChunkWindows.KeyOf keyOf) {
+        if (keys == null) {
+            return List.of();
+        }
+        TableSchema schema = task.table().schema();
+        java.util.Set<List<Object>> found = new java.util.HashSet<>();
+        chunk.rows().forEach(r -> found.add(keyOf.key(r)));
+        List<Row> absent = new ArrayList<>();
+        List<String> columns = task.keyColumnNames();
+        for (List<String> key : keys) {
+            if (key.size() != columns.size()) {
+                continue;
+            }
+            Object[] values = new Object[schema.size()];
+            for (int i = 0; i < columns.size(); i++) {
+                values[schema.indexOf(columns.get(i))] = key.get(i);
+            }
+            Row row = new Row(schema, values);
+            List<Object> k = keyOf.key(row);
+            if (k != null && !found.contains(k)) {
+                absent.add(row);
+            }
+        }
+        return absent;
     }
 
     private static Position.Batch position(TableId table, BackfillProgress progress) {

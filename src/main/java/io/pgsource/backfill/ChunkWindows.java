@@ -41,7 +41,10 @@ public final class ChunkWindows {
     public record Mark(int eventIndex, Watermark watermark) {
     }
 
-    /** The chunk each run reads now, open once its low watermark came. */
+    /**
+     * The chunks each run reads now, by run and chunk ({@code run:chunk}), each open once its low watermark came: the
+     * next chunk of a run may be read while the stream has not yet met the previous one's high watermark.
+     */
     private final Map<String, Window> windows = new HashMap<>();
 
     /**
@@ -51,18 +54,20 @@ public final class ChunkWindows {
      *              identity the stream's rows say)
      */
     public void expect(String run, TableId table, long chunk, KeyOf keyOf) {
-        windows.put(run, new Window(table, chunk, keyOf));
+        // the run's chunks before the previous one are applied: their watermarks, replayed, change nothing any more
+        windows.values().removeIf(w -> w.run.equals(run) && w.chunk < chunk - 1);
+        windows.put(run + ":" + chunk, new Window(run, table, chunk, keyOf));
     }
 
     /** The run ended: its watermarks are ignored from now on. */
     public void forget(String run) {
-        windows.remove(run);
+        windows.values().removeIf(w -> w.run.equals(run));
     }
 
     /** The snapshot the run's current chunk was read in: call after the read, before writing the high watermark. */
     public void readIn(String run, long chunk, ReadSnapshot snapshot) {
-        Window window = windows.get(run);
-        if (window != null && window.chunk == chunk) {
+        Window window = windows.get(run + ":" + chunk);
+        if (window != null) {
             window.snapshot = snapshot;
         }
     }
@@ -83,8 +88,8 @@ public final class ChunkWindows {
                 note(events.get(next));
             }
             Watermark w = mark.watermark();
-            Window window = windows.get(w.run());
-            if (window == null || window.chunk != w.chunk()) {
+            Window window = windows.get(w.run() + ":" + w.chunk());
+            if (window == null) {
                 continue; // a run before a restart, or a chunk already done
             }
             if (!w.high()) {
@@ -110,6 +115,7 @@ public final class ChunkWindows {
     }
 
     private static final class Window {
+        final String run;
         final TableId table;
         final long chunk;
         final KeyOf keyOf;
@@ -120,7 +126,8 @@ public final class ChunkWindows {
         final List<ChangeEvent> during = new ArrayList<>();
         ReadSnapshot snapshot;
 
-        Window(TableId table, long chunk, KeyOf keyOf) {
+        Window(String run, TableId table, long chunk, KeyOf keyOf) {
+            this.run = run;
             this.table = table;
             this.chunk = chunk;
             this.keyOf = keyOf;
@@ -193,6 +200,24 @@ public final class ChunkWindows {
 
         private KeyState state(List<Object> key) {
             return keys.computeIfAbsent(key, k -> new KeyState());
+        }
+
+        /**
+         * The deletes of keys a repair asked for that the chunk's read did not find at the source: for each key no change
+         * between the watermarks touched (the stream delivers the others as they are), a DELETE of its row at the
+         * destination, whose old row holds the key's columns only.
+         */
+        public List<ChangeEvent> deletes(List<Row> absent, KeyOf keyOf, Position position) {
+            List<ChangeEvent> events = new ArrayList<>(absent.size());
+            if (truncated) {
+                return events;
+            }
+            for (Row row : absent) {
+                if (!keys.containsKey(keyOf.key(row))) {
+                    events.add(new ChangeEvent(Op.DELETE, row.schema(), row, null, java.util.Set.of(), position));
+                }
+            }
+            return events;
         }
 
         /** How many keys the stream changed. */

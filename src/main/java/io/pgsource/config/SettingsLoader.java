@@ -178,6 +178,21 @@ public final class SettingsLoader {
         return new SyncSettings(interval, bool("sync.once"), bool("sync.resnapshot"), ha(), progress);
     }
 
+    /**
+     * {@code source.initial_copy}: how log replication copies the tables for a new slot ({@link InitialCopyMode}), default
+     * {@code snapshot}.
+     */
+    public InitialCopyMode initialCopy() {
+        String value = textOr("source.initial_copy", "snapshot").toLowerCase(Locale.ROOT);
+        return switch (value) {
+            case "snapshot" -> InitialCopyMode.SNAPSHOT;
+            case "chunked" -> InitialCopyMode.CHUNKED;
+            default -> throw new ConfigurationException("source.initial_copy=" + value + " is not a way to copy the tables: use snapshot"
+                    + " (inside the new slot's exported snapshot, before streaming; the fastest) or chunked (in primary-key chunks"
+                    + " while streaming: short transactions on the source, resumes after a restart)");
+        };
+    }
+
     HaSettings ha() {
         String value = textOr("sync.ha", "off").toLowerCase(Locale.ROOT);
         HaSettings.Mode mode = switch (value) {

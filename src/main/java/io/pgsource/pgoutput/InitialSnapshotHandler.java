@@ -21,6 +21,15 @@ public interface InitialSnapshotHandler {
     void initialSnapshot(SlotCreated slot) throws Exception;
 
     /**
+     * Whether the new slot must export its snapshot. When not, {@link #initialSnapshot} gets a slot without one
+     * ({@link SlotCreated#snapshotName()} null): the handler copies otherwise (e.g. in chunks while streaming). The
+     * default: it must.
+     */
+    default boolean exportSnapshot() throws Exception {
+        return true;
+    }
+
+    /**
      * With {@code snapshotExistingSlot=true}: asked when the consumer first starts and finds its slot existing, whether
      * the rows committed before the slot's position must be copied (the destination holds no complete copy of them).
      * Not asked again after the consumer streamed. The default: never.

@@ -52,8 +52,16 @@ final class Prerequisites {
     /** Captured tables without a key that a publication created here left out (no second publication was named). */
     private final Set<TableId> leftOut = ConcurrentHashMap.newKeySet();
 
+    /** In a dry run ({@link SetupDryRun}): the statements run inside the transaction the dry run rolls back; else null. */
+    private final List<String> dryRun;
+
     Prerequisites(PgOutputConfiguration options) {
+        this(options, null);
+    }
+
+    Prerequisites(PgOutputConfiguration options, List<String> dryRun) {
         this.options = options;
+        this.dryRun = dryRun;
     }
 
     /** The checks before this consumer first streams from the slot. */
@@ -222,8 +230,12 @@ final class Prerequisites {
                     }
                     throw e;
                 }
-                LOG.info("{}: {}", sql.startsWith("CREATE") ? "Created publication" : "Added the selected tables it lacked to a publication"
-                        + " pgsource manages (source.create_publication); they are copied before streaming", sql);
+                if (dryRun != null) {
+                    dryRun.add(sql);
+                } else {
+                    LOG.info("{}: {}", sql.startsWith("CREATE") ? "Created publication" : "Added the selected tables it lacked to a"
+                            + " publication pgsource manages (source.create_publication); they are copied before streaming", sql);
+                }
             }
             pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
         }
@@ -473,7 +485,8 @@ final class Prerequisites {
                 + "). PostgreSQL sends no changes of unpublished tables and never sends the ones made meanwhile later, so changes to "
                 + (one ? "it" : "them") + " may be missing downstream. Either add " + (one ? "it" : "them") + " back"
                 + (fixes.isEmpty() ? "" : " (" + String.join(" ", fixes) + ")") + " and copy the tables again from a new slot, or stop"
-                + " capturing " + (one ? "it" : "them") + " (take " + (one ? "it" : "them") + " out of publicationTables)");
+                + " capturing " + (one ? "it" : "them") + " (take " + (one ? "it" : "them") + " out of publicationTables)",
+                tables.stream().map(Publications.Coverage::id).toList());
     }
 
     /**

@@ -203,8 +203,8 @@ final class ReplicationSession implements AutoCloseable {
 
     private void createSlot() throws Exception {
         String slot = options.getSlot();
-        SlotCreated created = ReplicationSlots.create(replication, slot, false);
         InitialSnapshotHandler snapshotHandler = options.getSnapshotHandler();
+        SlotCreated created = ReplicationSlots.create(replication, slot, false, snapshotHandler == null || snapshotHandler.exportSnapshot());
         if (snapshotHandler == null) {
             LOG.info("No snapshotHandler: rows committed before {} are not streamed (copy them separately if needed)",
                     created.consistentPoint());
@@ -217,7 +217,8 @@ final class ReplicationSession implements AutoCloseable {
             throw new PrerequisiteException("the snapshotHandler failed on the snapshot of new slot " + slot + " (" + e
                     + "); the slot was dropped so the next attempt exports a new snapshot");
         }
-        LOG.info("snapshotHandler finished with snapshot {}; streaming from {}", created.snapshotName(), created.consistentPoint());
+        LOG.info("snapshotHandler finished{}; streaming from {}", created.snapshotName() == null ? "" : " with snapshot " + created.snapshotName(),
+                created.consistentPoint());
     }
 
     /**

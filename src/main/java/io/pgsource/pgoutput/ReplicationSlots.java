@@ -96,17 +96,27 @@ public final class ReplicationSlots {
      * @param temporary   a slot dropped when the connection closes (never a failover slot)
      */
     public static SlotCreated create(Connection replication, String slot, boolean temporary) throws SQLException {
+        return create(replication, slot, temporary, true);
+    }
+
+    /**
+     * Creates the slot, exporting its snapshot or not.
+     *
+     * @param export false: the slot exports no snapshot (its {@link SlotCreated#snapshotName()} is null), for a stream
+     *               whose copy does not need one (chunked backfills)
+     */
+    public static SlotCreated create(Connection replication, String slot, boolean temporary, boolean export) throws SQLException {
         int major = replication.getMetaData().getDatabaseMajorVersion();
         boolean failover = !temporary && major >= 17 && !inRecovery(replication);
         SlotCreated created;
-        try (Statement s = replication.createStatement(); ResultSet rs = s.executeQuery(command(slot, temporary, major, failover))) {
+        try (Statement s = replication.createStatement(); ResultSet rs = s.executeQuery(command(slot, temporary, major, failover, export))) {
             rs.next();
             created = new SlotCreated(rs.getString("slot_name"), rs.getString("snapshot_name"),
                     LogSequenceNumber.valueOf(rs.getString("consistent_point")).asLong());
         }
         if (!temporary) {
-            LOG.info("Created replication slot {} at consistent point {} (exported snapshot {}{})", slot, created.consistentPoint(),
-                    created.snapshotName(), failover ? "; a failover slot: standbys with sync_replication_slots = on keep it"
+            LOG.info("Created replication slot {} at consistent point {} ({}{})", slot, created.consistentPoint(),
+                    created.snapshotName() == null ? "no snapshot exported" : "exported snapshot " + created.snapshotName(), failover ? "; a failover slot: standbys with sync_replication_slots = on keep it"
                             : major >= 17 ? "; not a failover slot: the server is a standby" : "");
         }
         return created;
@@ -122,11 +132,15 @@ public final class ReplicationSlots {
 
     /** The CREATE_REPLICATION_SLOT command; its option list came with PostgreSQL 15, FAILOVER with 17. */
     static String command(String slot, boolean temporary, int major, boolean failover) {
+        return command(slot, temporary, major, failover, true);
+    }
+
+    static String command(String slot, boolean temporary, int major, boolean failover, boolean export) {
         String head = "CREATE_REPLICATION_SLOT " + TableId.quoteIdent(slot) + (temporary ? " TEMPORARY" : "") + " LOGICAL pgoutput";
         if (major < 15) {
-            return head + " EXPORT_SNAPSHOT";
+            return head + (export ? " EXPORT_SNAPSHOT" : " NOEXPORT_SNAPSHOT");
         }
-        return head + " (SNAPSHOT 'export'" + (failover ? ", FAILOVER true" : "") + ")";
+        return head + " (SNAPSHOT '" + (export ? "export" : "nothing") + "'" + (failover ? ", FAILOVER true" : "") + ")";
     }
 
     /** Drops the slot, on an ordinary connection; it must not be in use. */

@@ -19,13 +19,25 @@ public class SlotLostException extends PrerequisiteException {
     }
 
     private final Reason reason;
+    private final java.util.List<io.pgsource.change.TableId> tables;
 
     public SlotLostException(Reason reason, String message) {
+        this(reason, message, java.util.List.of());
+    }
+
+    /** @param tables the captured tables taken out of the publication (UNPUBLISHED) */
+    public SlotLostException(Reason reason, String message, java.util.List<io.pgsource.change.TableId> tables) {
         super(message);
         this.reason = reason;
+        this.tables = java.util.List.copyOf(tables);
     }
 
     public Reason reason() {
         return reason;
+    }
+
+    /** The captured tables taken out of the publication, whose changes since are missing; empty for other reasons. */
+    public java.util.List<io.pgsource.change.TableId> tables() {
+        return tables;
     }
 }

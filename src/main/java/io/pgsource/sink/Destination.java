@@ -80,6 +80,16 @@ public interface Destination {
         return false;
     }
 
+    /**
+     * For {@code pgsource check}: connects and checks what a start needs, writing nothing.
+     *
+     * @return what was checked, one line; null when nothing can be checked before a run (then a start checks it)
+     * @throws Exception the problem, its message naming the fix (a {@link io.pgsource.config.ConfigurationException})
+     */
+    default String check(Settings settings) throws Exception {
+        return null;
+    }
+
     /** Releases connections and files. */
     default void close() throws Exception {
     }

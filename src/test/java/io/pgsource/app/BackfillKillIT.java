@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +26,7 @@ import org.junit.jupiter.api.Test;
 class BackfillKillIT {
     private static final int ROWS = 300_000;
     private final TestPostgres pg = TestPostgres.server();
+    private final BackfillProbe probe = new BackfillProbe(pg);
 
     @Test
     void aBackfillKilledMidTableResumesAtTheNextChunk() throws Exception {
@@ -42,63 +42,35 @@ class BackfillKillIT {
         Path work = Files.createDirectories(Path.of("target", "it-work", "backfill-kill-" + System.nanoTime()).toAbsolutePath());
         try (PgSourceProcess pgsource = new PgSourceProcess(work, env)) {
             pgsource.start();
-            pgsource.await("the initial copy", Duration.ofSeconds(120), () -> equal(source, target));
+            pgsource.await("the initial copy", Duration.ofSeconds(120), () -> probe.equal(source, target, List.of("big", "small")));
             SourceFixture.execute(pg, target, "UPDATE big SET v = -1");
             Thread.sleep(1500); // the statistics of the initial copy's reads reach pg_stat_user_tables
-            long readBefore = rowsRead(source);
+            long readBefore = probe.rowsRead(source, "big");
 
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             int code = BackfillCommand.run(List.of("public.big"), env, new Properties(), new PrintStream(out, true, StandardCharsets.UTF_8),
                     new PrintStream(out, true, StandardCharsets.UTF_8));
             assertThat(code).as(out.toString(StandardCharsets.UTF_8)).isZero();
-            pgsource.await("a third of the table backfilled", Duration.ofSeconds(60), () -> lastKey(target) >= ROWS / 3);
+            pgsource.await("a third of the table backfilled", Duration.ofSeconds(60), () -> probe.lastKey(target, "big") >= ROWS / 3);
             pgsource.kill("during the backfill");
-            String stored = progress(target);
+            String stored = probe.progress(target, "big");
             assertThat(stored).as("killed before the backfill ended").contains("\"done\":false");
 
             pgsource.start();
-            pgsource.await("the backfill's end", Duration.ofSeconds(120), () -> progress(target).contains("\"done\":true"));
+            pgsource.await("the backfill's end", Duration.ofSeconds(120), () -> probe.progress(target, "big").contains("\"done\":true"));
             pgsource.awaitLog("resumes after key", Duration.ofSeconds(5));
             Thread.sleep(1500);
             // before any comparison, which reads the whole table too
-            long read = rowsRead(source) - readBefore;
+            long read = probe.rowsRead(source, "big") - readBefore;
             System.out.printf("BackfillKillIT: %d rows of big read for a backfill of %d rows killed after %s (%.3f x)%n", read, ROWS,
                     stored, read / (double) ROWS);
             assertThat(read).as("rows of big read at the source by the backfill (killed after %s)", stored)
                     .isBetween((long) ROWS, (long) (ROWS * 1.2));
-            pgsource.await("the destination equal to the source", Duration.ofSeconds(60), () -> equal(source, target));
+            pgsource.await("the destination equal to the source", Duration.ofSeconds(60), () -> probe.equal(source, target, List.of("big", "small")));
             try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
                 TableCompare.assertEqual(s, "public", d, "public", List.of("big", "small"), pgsource.story());
             }
             pgsource.stop(Duration.ofSeconds(30));
         }
-    }
-
-    private boolean equal(String source, String target) throws SQLException {
-        try (Connection s = pg.connect(source); Connection d = pg.connect(target)) {
-            return TableCompare.differences(s, "public", d, "public", List.of("big", "small")).isEmpty();
-        } catch (SQLException e) {
-            return false; // the destination tables do not exist yet
-        }
-    }
-
-    /** The last key of big the destination stored as backfilled, 0 before the first chunk. */
-    private long lastKey(String target) throws SQLException {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"after\":\\[\"(\\d+)\"\\]").matcher(progress(target));
-        return m.find() ? Long.parseLong(m.group(1)) : 0;
-    }
-
-    private String progress(String target) throws SQLException {
-        try {
-            return String.join("", SourceFixture.query(pg, target, "SELECT position FROM _pgsource.positions WHERE stream = 'backfill:public.big'"));
-        } catch (SQLException e) {
-            return "";
-        }
-    }
-
-    /** Rows read from big at the source, by sequential and index scans (the counters flush about once a second). */
-    private long rowsRead(String source) throws SQLException {
-        return Long.parseLong(SourceFixture.query(pg, source, "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables"
-                + " WHERE relname = 'big'").get(0));
     }
 }

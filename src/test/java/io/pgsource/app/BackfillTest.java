@@ -79,9 +79,13 @@ class BackfillTest {
         return SourceFixture.query(pg, target, "SELECT id || ':' || xmin || ':' || ctid FROM " + table + " ORDER BY id");
     }
 
-    private static boolean backfillDone(String target, String table) throws SQLException {
-        return SourceFixture.query(pg, target, "SELECT position FROM _pgsource.positions WHERE stream = 'backfill:" + table + "'")
-                .stream().anyMatch(p -> p.contains("\"done\":true"));
+    private static boolean backfillDone(String target, String table) {
+        try {
+            return SourceFixture.query(pg, target, "SELECT position FROM _pgsource.positions WHERE stream = 'backfill:" + table + "'")
+                    .stream().anyMatch(p -> p.contains("\"done\":true"));
+        } catch (SQLException e) {
+            return false; // pgsource has not created its state table yet
+        }
     }
 
     private static void awaitLine(LogCapture logs, String start) throws Exception {
@@ -220,6 +224,103 @@ class BackfillTest {
         }
     }
 
+    /**
+     * source.initial_copy=chunked: the stream starts at once and the tables with a key are backfilled in chunks while a
+     * workload changes them (the keyless one is copied inside the slot's snapshot); then a table created while streaming
+     * in a FOR ALL TABLES publication is backfilled too, and app.other's destination rows stay the very same row versions.
+     */
+    @Test
+    void aChunkedInitialCopyAndATableAddedWhileStreamingAreBackfilledWhileTheOthersStream() throws Exception {
+        String source = pg.createDatabase("chunked_src");
+        String target = pg.createDatabase("chunked_dst");
+        String slot = slot("chunked");
+        SourceFixture.execute(pg, source, TABLES + """
+                CREATE TABLE app.log_lines (at int, msg text);
+                INSERT INTO app.log_lines SELECT g, 'line ' || g FROM generate_series(1, 30) g;
+                CREATE PUBLICATION %s_pub FOR ALL TABLES;
+                """.formatted(slot));
+        Map<String, String> env = env(source, target, slot);
+        env.put("SOURCE_INITIAL_COPY", "chunked");
+        env.put("SOURCE_CREATE_PUBLICATION", "false");
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong changes = new AtomicLong();
+        AtomicReference<Throwable> failed = new AtomicReference<>();
+        Thread workload = new Thread(() -> workload(source, stop, changes), "chunked-workload");
+        workload.setUncaughtExceptionHandler((t, e) -> failed.set(e));
+        try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
+            workload.start();
+            try {
+                await("the initial backfill of app.big is done", () -> backfillDone(target, "app.big"));
+            } finally {
+                stop.set(true);
+                workload.join();
+            }
+            assertThat(failed.get()).as("the workload").isNull();
+            awaitLine(logs, "Slot " + slot + " created at ");
+            assertThat(logs.lines(ch.qos.logback.classic.Level.INFO)).as("streaming at once, keyed tables in chunks")
+                    .anyMatch(l -> l.contains("streaming at once and copying 2 table(s) in chunks meanwhile"));
+            await("the initial backfill of app.other is done", () -> backfillDone(target, "app.other"));
+            awaitEqual(source, target, List.of("big", "other", "log_lines"));
+            List<String> other = versions(target, "app.other");
+
+            SourceFixture.execute(pg, source, """
+                    CREATE TABLE app.added (id int PRIMARY KEY, v text);
+                    INSERT INTO app.added SELECT g, 'a' || g FROM generate_series(1, 1000) g;
+                    UPDATE app.added SET v = 'changed' WHERE id % 10 = 0;
+                    DELETE FROM app.added WHERE id > 990;
+                    UPDATE app.big SET v = -v WHERE id <= 5;
+                    """);
+            await("the backfill of app.added is done", () -> backfillDone(target, "app.added"));
+            awaitEqual(source, target, List.of("big", "other", "log_lines", "added"));
+            assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
+            assertThat(logs.lines(ch.qos.logback.classic.Level.INFO)).as("no temporary slot's snapshot for a table with a key")
+                    .noneMatch(l -> l.startsWith("Copying \"app\".\"added\" inside"))
+                    .anyMatch(l -> l.startsWith("Copying \"app\".\"added\" in chunks of 100 rows while streaming"));
+            assertThat(run.stop()).isZero();
+        }
+    }
+
+    /**
+     * A table taken out of the publication while streaming stops pgsource (its changes since are lost) with the way out;
+     * once added back, the next start backfills that table while the other streams, and it ends equal; the other table's
+     * destination rows are the very same row versions as before.
+     */
+    @Test
+    void aTableTakenOutOfThePublicationIsBackfilledOnceAddedBack() throws Exception {
+        String source = pg.createDatabase("readded_src");
+        String target = pg.createDatabase("readded_dst");
+        SourceFixture.execute(pg, source, TABLES);
+        String slot = slot("readded");
+        Map<String, String> env = env(source, target, slot);
+        String pub = slot + "_pub";
+        try (LogCapture logs = new LogCapture()) {
+            try (StreamingRun run = new StreamingRun(env)) {
+                awaitEqual(source, target, List.of("big", "other"));
+                SourceFixture.execute(pg, source, "ALTER PUBLICATION " + pub + " DROP TABLE app.big;"
+                        + " UPDATE app.big SET v = -v WHERE id % 3 = 0; DELETE FROM app.big WHERE id % 11 = 0;"
+                        + " INSERT INTO app.big SELECT g, g, 'new' FROM generate_series(5001, 5100) g;"
+                        + " INSERT INTO app.other VALUES (1001, 'streamed');");
+                assertThat(run.awaitExit(60)).as("pgsource stops: changes of app.big are lost").isEqualTo(2);
+            }
+            assertThat(logs.lines(ch.qos.logback.classic.Level.ERROR)).anyMatch(l -> l.contains("was taken out of publication")
+                    && l.contains("add the table back to the publication and start pgsource again"));
+            SourceFixture.execute(pg, source, "ALTER PUBLICATION " + pub + " ADD TABLE app.big;");
+            // the rows of app.other copied before (the one inserted at the end may be applied by either run)
+            List<String> other = versions(target, "app.other").stream().filter(v -> !v.startsWith("1001:")).toList();
+            try (StreamingRun run = new StreamingRun(env)) {
+                await("the backfill of app.big is done", () -> backfillDone(target, "app.big"));
+                SourceFixture.execute(pg, source, "UPDATE app.big SET v = 7 WHERE id = 1");
+                awaitEqual(source, target, List.of("big", "other"));
+                assertThat(versions(target, "app.other").stream().filter(v -> !v.startsWith("1001:")))
+                        .as("app.other's rows are not written again").isEqualTo(other);
+                assertThat(run.stop()).isZero();
+            }
+            assertThat(logs.lines(ch.qos.logback.classic.Level.INFO)).as("app.big backfilled, not copied in a snapshot")
+                    .anyMatch(l -> l.startsWith("Copying \"app\".\"big\" in chunks of 100 rows while streaming"))
+                    .noneMatch(l -> l.startsWith("Copying \"app\".\"big\" inside"));
+        }
+    }
+
     /** PostgreSQL 13's pgoutput delivers no logical decoding messages: the command says so, with the way out, and exits 2. */
     @Test
     void onPostgresql13TheCommandSaysBackfillsNeed14() throws Exception {
@@ -232,6 +333,29 @@ class BackfillTest {
         assertThat(refused.code()).isEqualTo(2);
         assertThat(refused.err()).startsWith("backfill needs PostgreSQL 14 or newer (the source is 13)").contains("sync.resnapshot=true")
                 .doesNotContain("\n");
+    }
+
+    /** PostgreSQL 13 has no logical decoding messages in pgoutput: source.initial_copy=chunked copies inside the snapshot. */
+    @Test
+    void onPostgresql13AChunkedInitialCopyIsMadeInsideTheSnapshot() throws Exception {
+        TestPostgres pg13 = TestPostgres.server(13);
+        String source = pg13.createDatabase("chunked_13_src");
+        String target = pg13.createDatabase("chunked_13_dst");
+        SourceFixture.execute(pg13, source, "CREATE SCHEMA app; CREATE TABLE app.big (id int PRIMARY KEY, v text);"
+                + " INSERT INTO app.big SELECT g, 'v' || g FROM generate_series(1, 300) g;");
+        Map<String, String> env = SourceFixture.postgresDestination(pg13, SourceFixture.env(pg13, source, "app"), target);
+        env.put("SOURCE_REPLICATION_METHOD", "LOG_BASED");
+        env.put("SOURCE_REPLICATION_SLOT", slot("chunked_13"));
+        env.put("SOURCE_INITIAL_COPY", "chunked");
+        try (LogCapture logs = new LogCapture(); StreamingRun run = new StreamingRun(env)) {
+            awaitLine(logs, "Initial copy finished in ");
+            assertThat(logs.lines(ch.qos.logback.classic.Level.INFO).stream().filter(l -> l.startsWith("source.initial_copy=chunked needs"
+                    + " PostgreSQL 14 or newer"))).as("one line says so").hasSize(1);
+            try (Connection s = pg13.connect(source); Connection d = pg13.connect(target)) {
+                TableCompare.assertEqual(s, "app", d, "app", List.of("big"), "");
+            }
+            assertThat(run.stop()).isZero();
+        }
     }
 
     /** Random changes to app.big, one to three per transaction, until stopped. */

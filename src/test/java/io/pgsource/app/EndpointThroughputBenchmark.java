@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
  * A measurement (not a test, surefire does not pick it up by name): LOG_BASED streaming of {@code -Dtx=100} transactions
  * of 1,000 inserted rows each, into jsonl and into destination=endpoint on NATS JetStream (127.0.0.1:4222, a file stream)
  * and on RabbitMQ (127.0.0.1:5672, a durable queue, publisher confirms),
- * timed from the start of the run that streams them to its end (sync.once; the JVM is warm, Camel starts in it):
- * {@code mvn -o test -Dtest=EndpointThroughputBenchmark -Dtx=100 -Dsurefire.failIfNoSpecifiedTests=false}.
+ * timed from the start of the run that streams them to its end (sync.once; the JVM is warm, Camel starts in it), each
+ * broker with every {@code destination.endpoint.lanes} of {@code -Dlanes} (default {@code 1,16}), in one run:
+ * {@code mvn -o test -Dtest=EndpointThroughputBenchmark -Dtx=100 -Dlanes=1,16 -Dsurefire.failIfNoSpecifiedTests=false}.
  */
 class EndpointThroughputBenchmark {
     @Test
@@ -24,7 +25,13 @@ class EndpointThroughputBenchmark {
         org.junit.jupiter.api.Assumptions.assumeTrue(listening(), "NATS is not running on 127.0.0.1:4222");
         TestPostgres pg = TestPostgres.server();
         int tx = Integer.getInteger("tx", 100);
-        for (String dest : new String[] {"jsonl", "nats", "rabbitmq"}) {
+        java.util.List<String> dests = new java.util.ArrayList<>(java.util.List.of("jsonl"));
+        for (String broker : new String[] {"nats", "rabbitmq"}) {
+            for (String lanes : System.getProperty("lanes", "1,16").split(",")) {
+                dests.add(broker + "-" + lanes.strip());
+            }
+        }
+        for (String dest : dests) {
             String db = pg.createDatabase("tp_" + dest.replace("-", "_"));
             SourceFixture.execute(pg, db, "CREATE SCHEMA shop; CREATE TABLE shop.orders (id bigint PRIMARY KEY, item text, qty int, note text)");
             Map<String, String> env = SourceFixture.env(pg, db, "shop");
@@ -34,13 +41,16 @@ class EndpointThroughputBenchmark {
             env.put("DESTINATION_DIRECTORY", Files.createTempDirectory("tp").toString());
             String stream = "TP" + System.nanoTime();
             Properties camel = new Properties();
+            if (dest.contains("-")) {
+                camel.setProperty("destination.endpoint.lanes", dest.substring(dest.indexOf('-') + 1));
+            }
             Connection nats = Nats.connect("nats://127.0.0.1:4222");
             JetStreamManagement jsm = nats.jetStreamManagement();
             jsm.addStream(StreamConfiguration.builder().name(stream).subjects(stream.toLowerCase() + ".>").storageType(StorageType.File).build());
             if (dest.startsWith("nats")) {
                 env.put("DESTINATION", "endpoint");
                 env.put("DESTINATION_URI", "nats:" + stream.toLowerCase() + ".${schema}.${table}?servers=127.0.0.1:4222&jetstreamEnabled=true");
-            } else if (dest.equals("rabbitmq")) {
+            } else if (dest.startsWith("rabbitmq")) {
                 com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
                 try (com.rabbitmq.client.Connection r = f.newConnection(); com.rabbitmq.client.Channel ch = r.createChannel()) {
                     ch.queueDeclare(stream.toLowerCase(), true, false, false, null); // deleted after the count below
@@ -66,7 +76,7 @@ class EndpointThroughputBenchmark {
                     jsm.getStreamInfo(stream).getStreamState().getMsgCount());
             jsm.deleteStream(stream);
             nats.close();
-            if (dest.equals("rabbitmq")) {
+            if (dest.startsWith("rabbitmq")) {
                 com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
                 try (com.rabbitmq.client.Connection r = f.newConnection(); com.rabbitmq.client.Channel ch = r.createChannel()) {
                     System.out.printf("THROUGHPUT rabbitmq queue holds %d messages%n", ch.messageCount(stream.toLowerCase()));

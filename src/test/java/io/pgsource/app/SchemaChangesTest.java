@@ -139,7 +139,8 @@ class SchemaChangesTest {
     }
 
     private static long copies(LogCapture logs, String table) {
-        return logs.lines(ch.qos.logback.classic.Level.INFO).stream().filter(l -> l.startsWith("Copying " + table + " inside")).count();
+        return logs.lines(ch.qos.logback.classic.Level.INFO).stream().filter(l -> l.startsWith("Copying " + table + " inside")
+                || l.startsWith("Copying " + table + " in chunks")).count();
     }
 
     @Test

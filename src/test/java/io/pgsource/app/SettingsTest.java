@@ -7,6 +7,7 @@ import io.pgsource.change.TableId;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.EffectiveProperties;
 import io.pgsource.config.HaSettings;
+import io.pgsource.config.InitialCopyMode;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
@@ -171,6 +172,20 @@ class SettingsTest {
                     .hasMessage("source.copy_progress_interval=often is not a duration: write it like 5s or 1m, or 0 for only one line"
                             + " per table when its copy ends");
         }
+    }
+
+    /** source.initial_copy: snapshot by default, or chunked (any case); anything else is a configuration error naming both. */
+    @Test
+    void initialCopyIsSnapshotOrChunked() {
+        java.util.function.Function<Map<String, String>, InitialCopyMode> mode =
+                env -> new SettingsLoader(EffectiveProperties.load(env, new Properties())::getProperty).initialCopy();
+        assertThat(mode.apply(Map.of())).isEqualTo(InitialCopyMode.SNAPSHOT);
+        assertThat(mode.apply(Map.of("SOURCE_INITIAL_COPY", "chunked"))).isEqualTo(InitialCopyMode.CHUNKED);
+        assertThat(mode.apply(Map.of("SOURCE_INITIAL_COPY", " Snapshot "))).isEqualTo(InitialCopyMode.SNAPSHOT);
+        assertThatThrownBy(() -> mode.apply(Map.of("SOURCE_INITIAL_COPY", "chunks")))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageStartingWith("source.initial_copy=chunks is not a way to copy the tables: use snapshot")
+                .hasMessageContaining("or chunked");
     }
 
     /** source.snapshot_workers: 1 reader by default; a whole number from 1 to 64, else one line naming the fix. */

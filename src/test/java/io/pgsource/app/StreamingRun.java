@@ -19,6 +19,11 @@ final class StreamingRun implements AutoCloseable {
         exit = thread.submit(() -> PgSourceMain.run(streaming, new Properties()));
     }
 
+    /** Waits until it ended by itself (at most the given seconds) and returns its exit code. */
+    int awaitExit(long seconds) throws Exception {
+        return exit.get(seconds, TimeUnit.SECONDS);
+    }
+
     /** Stops it cleanly and returns its exit code. */
     int stop() throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -122,6 +122,51 @@ class ChunkWindowsTest {
         assertThat(w.observe(List.of(), mark("r", false, 2))).isEmpty();
     }
 
+    /** The next chunk is read while the stream has not met the previous one's high watermark: each window stands alone. */
+    @Test
+    void theNextChunksWindowIsExpectedBeforeThePreviousOneClosed() {
+        ChunkWindows w = new ChunkWindows();
+        w.expect("r", T, 1, KEY);
+        w.observe(List.of(), mark("r", false, 1));
+        w.readIn("r", 1, ReadSnapshot.parse("100:100:"));
+        w.expect("r", T, 2, KEY); // chunk 1's high watermark is written, the stream has not met it yet
+        w.observe(List.of(update("1", Set.of(), 101)), List.of());
+        List<ChunkWindows.Closed> first = w.observe(List.of(), mark("r", true, 1));
+        assertThat(first).hasSize(1);
+        assertThat(ids(first.get(0).changes().of(CHUNK, KEY, PROGRESS))).as("1 changed inside chunk 1's window")
+                .containsExactly("READ:2", "READ:3", "READ:4", "READ:5");
+        w.observe(List.of(), mark("r", false, 2));
+        w.readIn("r", 2, ReadSnapshot.parse("102:102:"));
+        w.observe(List.of(delete("3", 103)), List.of());
+        List<ChunkWindows.Closed> second = w.observe(List.of(), mark("r", true, 2));
+        assertThat(second).hasSize(1);
+        assertThat(ids(second.get(0).changes().of(CHUNK, KEY, PROGRESS)))
+                .as("1's change, seen by chunk 2's read, before its window; 3 deleted inside it")
+                .containsExactly("READ:1", "READ:2", "READ:4", "READ:5");
+        w.expect("r", T, 3, KEY);
+        assertThat(w.observe(List.of(), List.of(new ChunkWindows.Mark(0, new Watermark("r", false, 1)),
+                new ChunkWindows.Mark(0, new Watermark("r", true, 1))))).as("chunk 1 is applied: its replay is ignored").isEmpty();
+    }
+
+    /**
+     * A repair's keys the chunk did not find at the source are deleted at the destination, unless the stream changed them
+     * between the watermarks (it delivers them as they are then: an insert of such a key must not be undone).
+     */
+    @Test
+    void keysOfARepairTheSourceDoesNotHoldAreDeletedUnlessTheStreamChangedThem() {
+        ChunkWindows w = new ChunkWindows();
+        w.expect("r", T, 1, KEY);
+        w.observe(List.of(), mark("r", false, 1));
+        w.readIn("r", 1, ReadSnapshot.parse("100:100:"));
+        w.observe(List.of(insert("8", 101), delete("9", 102)), List.of());
+        ChunkWindows.Changes changes = w.observe(List.of(), mark("r", true, 1)).get(0).changes();
+        List<Row> absent = List.of(row(SCHEMA, "7", null, null), row(SCHEMA, "8", null, null), row(SCHEMA, "9", null, null));
+        List<ChangeEvent> deletes = changes.deletes(absent, KEY, PROGRESS);
+        assertThat(deletes).extracting(e -> e.op() + ":" + e.before().get("id")).as("8 inserted and 9 deleted by the stream meanwhile")
+                .containsExactly("DELETE:7");
+        assertThat(deletes.get(0).position()).isEqualTo(PROGRESS);
+    }
+
     @Test
     void aTruncateBetweenTheWatermarksLeavesNoRowOfTheChunk() {
         ChunkWindows w = new ChunkWindows();
@@ -147,6 +192,11 @@ class ChunkWindowsTest {
         assertThat(request.where()).isEqualTo("id > 5");
         BackfillProgress p = BackfillProgress.requested("0/16B3748", null, List.of("id", "k")).next(java.util.Arrays.asList("5", null), false);
         assertThat(BackfillProgress.parse(p.serialize())).isEqualTo(p);
+        BackfillRequest repair = new BackfillRequest(List.of(T), "(id) IN ((1), (2))", List.of(List.of("1"), List.of("2")));
+        assertThat(BackfillRequest.of(BackfillRequest.PREFIX, repair.content(key).getBytes(StandardCharsets.UTF_8), key))
+                .as("a repair's keys are signed and read back").isEqualTo(repair);
+        BackfillProgress keys = BackfillProgress.requested("0/1", repair.where(), List.of("id"), repair.keys());
+        assertThat(BackfillProgress.parse(keys.next(List.of("2"), true).serialize()).keys()).containsExactly(List.of("1"), List.of("2"));
         assertThat(BackfillProgress.parse("not json")).isNull();
         ReadSnapshot s = ReadSnapshot.parse("4294967300:4294967310:4294967305");
         assertThat(s.unseen(9)).as("xid 4294967305 in 32 bits").isTrue();

@@ -637,7 +637,7 @@ public final class Bench {
         server.execute(SRC, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
     }
 
-    private static long lsn(Statement s, String sql) throws SQLException {
+    static long lsn(Statement s, String sql) throws SQLException {
         try (ResultSet rs = s.executeQuery(sql)) {
             rs.next();
             return rs.getLong(1);

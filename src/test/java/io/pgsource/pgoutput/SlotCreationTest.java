@@ -111,6 +111,10 @@ class SlotCreationTest extends CamelTestSupport {
                 .isEqualTo("CREATE_REPLICATION_SLOT \"s\" LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)");
         assertThat(ReplicationSlots.command("s", true, 18, false))
                 .isEqualTo("CREATE_REPLICATION_SLOT \"s\" TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')");
+        // a chunked initial copy needs no snapshot: none is exported
+        assertThat(ReplicationSlots.command("s", false, 14, false, false)).isEqualTo("CREATE_REPLICATION_SLOT \"s\" LOGICAL pgoutput NOEXPORT_SNAPSHOT");
+        assertThat(ReplicationSlots.command("s", false, 17, true, false))
+                .isEqualTo("CREATE_REPLICATION_SLOT \"s\" LOGICAL pgoutput (SNAPSHOT 'nothing', FAILOVER true)");
     }
 
     /** The slot's state as the owner reads it: absent, then present with its position, its lag, and its holder unset. */

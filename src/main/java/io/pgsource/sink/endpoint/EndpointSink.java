@@ -3,6 +3,7 @@ package io.pgsource.sink.endpoint;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.Op;
 import io.pgsource.change.Position;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DestinationSettings;
@@ -16,8 +17,14 @@ import io.pgsource.state.Positions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.camel.CamelContext;
@@ -40,24 +47,30 @@ import org.slf4j.LoggerFactory;
  * {@value #KEY} (the primary key as JSON, Debezium's key payload; absent for keyless tables), {@value #LSN} (the LSN of
  * the transaction's commit record, {@code X/X}), {@value #TX_ID}, and {@value #POSITION}: where the change stands in the stream, to drop repeats.
  *
- * <p><b>At-least-once.</b> Messages are sent one at a time, in the source's order, each synchronously: a send returns
- * once the endpoint confirmed it (for NATS: a JetStream publish acknowledgement, {@code jetstreamEnabled=true}; for
- * RabbitMQ: a publisher confirm, {@code confirm=enabled}), and a failed send fails the batch. Only when every message of
- * a batch is confirmed is its position stored (in {@value #POSITIONS_FILE} in {@code destination.directory}, written as
- * jsonl's {@link FilePositionStore}) and the slot acknowledged. A crash or a failure in the
- * middle of a batch sends the batch's messages again from its first: consumers drop repeats by {@value #POSITION}.
+ * <p><b>At-least-once.</b> A batch's messages go out on {@code destination.endpoint.lanes} lanes side by side (default
+ * {@value #DEFAULT_LANES}): a message's lane follows from its table and key, so the changes of one key keep their order;
+ * each lane sends synchronously, one message after the other, each send returning once the endpoint confirmed it (for
+ * NATS: a JetStream publish acknowledgement, {@code jetstreamEnabled=true}; for RabbitMQ: a publisher confirm,
+ * {@code confirm=enabled}). A truncate and an update that changes a row's key go alone, once everything before them is
+ * confirmed and before anything after them is sent. The first failed send fails the batch: no send starts after it,
+ * and the ones on their way are awaited. Only when every message of a batch is confirmed is its position stored (in
+ * {@value #POSITIONS_FILE} in {@code destination.directory}, written as jsonl's {@link FilePositionStore}) and the slot
+ * acknowledged. A crash or a failure in the middle of a batch sends the batch's messages again from its first; messages
+ * of different keys may arrive out of the source's order, so consumers drop repeats by {@value #POSITION} per key.
  */
 public final class EndpointSink implements Destination {
     /** The value of {@code destination} that selects it. */
     public static final String NAME = "endpoint";
     /** Where {@link #write} hands each message: the route file's second route sends it on to {@code destination.uri}. */
     public static final String SEND_URI = "direct:destination-endpoint-send";
-    /** The route of the route file that sends each message to {@code destination.uri}. */
-    public static final String SEND_ROUTE = "destination-endpoint-send";
     /** The property the route file's {@code toD} reads: {@code destination.uri} in Camel's simple language. */
     public static final String URI_PROPERTY = "pgsource.endpoint_uri";
     /** Where the positions are kept, in {@code destination.directory}. */
     public static final String POSITIONS_FILE = "_pgsource-endpoint-positions.json";
+    /** The default of {@code destination.endpoint.lanes}. */
+    public static final int DEFAULT_LANES = 16;
+    /** How many messages of each lane may be built and waiting for their send (which bounds the memory a batch takes). */
+    static final int WAITING_PER_LANE = 8;
 
     /** Message header: the change's operation, {@code c}, {@code u}, {@code d}, {@code r} or {@code t}. */
     public static final String OP = "PgSourceOp";
@@ -73,8 +86,8 @@ public final class EndpointSink implements Destination {
     public static final String TX_ID = "PgSourceTxId";
     /**
      * Message header: where the change stands. Log replication: {@code <commit LSN as 16 hex digits>:<its place in the
-     * transaction, 10 digits>}, growing along the stream in plain string order, so a consumer that keeps the highest it
-     * processed drops every message at or below it. Batch query and copies: {@code <schema.table>@<bookmark>#<place in
+     * transaction, 10 digits>}, growing along the stream in plain string order, so a consumer that keeps, per key, the
+     * highest it processed (and per table the highest truncate) drops every message at or below it. Batch query and copies: {@code <schema.table>@<bookmark>#<place in
      * the page>}, which names the page (repeats are rows read again: upsert them by key).
      */
     public static final String POSITION = "PgSourcePosition";
@@ -91,6 +104,12 @@ public final class EndpointSink implements Destination {
     private String database = "";
     private ProducerTemplate producer;
     private CamelContext camel;
+    /** {@code destination.endpoint.lanes}: how many messages are sent side by side, each lane in order. */
+    private int lanes = DEFAULT_LANES;
+    /** The threads the lanes send on. */
+    private ExecutorService senders;
+    /** Permits for the messages built and not yet confirmed: {@value #WAITING_PER_LANE} per lane. */
+    private Semaphore window;
 
     @Override
     public String name() {
@@ -119,9 +138,27 @@ public final class EndpointSink implements Destination {
                     + "): the endpoint destination keeps its positions there; set it to a writable directory");
         }
         positions = new FilePositionStore(dir.resolve(POSITIONS_FILE));
+        lanes = lanes(context.property("destination.endpoint.lanes", Integer.toString(DEFAULT_LANES)));
+        senders = camel.getExecutorServiceManager().newFixedThreadPool(this, "pgsource-endpoint-send", lanes);
+        window = new Semaphore(WAITING_PER_LANE * lanes);
         producer = context.camel().createProducerTemplate();
+        camel.getRegistry().bind(SendRoute.BEAN_NAME, sendRoute);
         LOG.info("Each change goes as one {} message to {} (positions in {})", format.name().toLowerCase(Locale.ROOT),
                 URISupport.sanitizeUri(uri), dir.resolve(POSITIONS_FILE));
+    }
+
+    /** {@code destination.endpoint.lanes}: 1 to 256. */
+    static int lanes(String text) {
+        try {
+            int n = Integer.parseInt(text.strip());
+            if (n >= 1 && n <= 256) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new ConfigurationException("destination.endpoint.lanes=" + text + " is not a number of lanes: use 1 to 256 (default "
+                + DEFAULT_LANES + "; 1 sends one message at a time)");
     }
 
     /** {@code destination.format}: pgsource or debezium. */
@@ -199,42 +236,152 @@ public final class EndpointSink implements Destination {
     }
 
     /**
-     * Sends each change, in order, and returns once the endpoint confirmed every one; the first failure fails the batch.
+     * Sends the batch's changes over {@link #lanes} lanes at once and returns once the endpoint confirmed every one; the
+     * first failure fails the batch (nothing more is sent, the messages on their way are awaited).
      */
     @Override
     public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws Exception {
         long before = exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, 0L, Long.class);
         long now = System.currentTimeMillis();
-        for (int i = 0; i < batch.size(); i++) {
-            ChangeEvent e = batch.get(i);
-            Exchange message = new DefaultExchange(camel, ExchangePattern.InOnly);
-            Position p = e.position() != null ? e.position() : batch.position();
-            message.getIn().setBody(format == Format.DEBEZIUM
-                    ? ChangeEnvelope.toDebeziumJson(e, batch.position(), serverName, database, "pgsource", now)
-                    : ChangeEnvelope.toJson(e, batch.position()));
-            message.getIn().setHeader(Exchange.CONTENT_TYPE, "application/json");
-            message.getIn().setHeader(OP, e.op().code());
-            message.getIn().setHeader(SCHEMA, e.tableId().schema());
-            message.getIn().setHeader(TABLE, e.tableId().name());
-            String key = ChangeEnvelope.keyJson(e);
-            if (key != null) {
-                message.getIn().setHeader(KEY, key);
+        Sending sending = new Sending();
+        try {
+            for (int i = 0; i < batch.size() && !sending.failed(); i++) {
+                ChangeEvent e = batch.get(i);
+                Exchange message = message(e, batch, before + i, i, now);
+                if (alone(e)) {
+                    sending.drain();
+                    sending.send(-1, message, e);
+                } else {
+                    String key = (String) message.getIn().getHeader(KEY);
+                    sending.send(Math.floorMod(31 * e.tableId().hashCode() + (key == null ? 0 : key.hashCode()), lanes), message, e);
+                }
             }
-            if (p instanceof Position.Log log) {
-                message.getIn().setHeader(LSN, Positions.lsn(log.commitLsn()));
-                message.getIn().setHeader(TX_ID, log.txId());
-                message.getIn().setHeader(POSITION, String.format(Locale.ROOT, "%016X:%010d", log.commitLsn(), before + i));
-            } else if (p instanceof Position.Batch page) {
-                message.getIn().setHeader(POSITION, page.stream() + "@" + page.bookmark() + "#" + i);
+        } finally {
+            sending.await();
+        }
+        sending.drain();
+    }
+
+    /**
+     * A change that must not overtake, nor be overtaken by, any other of its batch: a truncate (it empties the table of
+     * every key) and an update that changes the row's key (it frees the old key, which a later change may take again).
+     */
+    static boolean alone(ChangeEvent e) {
+        if (e.op() == Op.TRUNCATE) {
+            return true;
+        }
+        return e.op() == Op.UPDATE && e.before() != null && e.after() != null && e.table().hasKey()
+                && !Objects.equals(ChangeEnvelope.keyJson(e.table(), e.before()), ChangeEnvelope.keyJson(e.table(), e.after()));
+    }
+
+    /** The message of a change: its body in {@link #format} and its headers. */
+    private Exchange message(ChangeEvent e, ChangeBatch batch, long inTransaction, int inBatch, long now) {
+        Exchange message = new DefaultExchange(camel, ExchangePattern.InOnly);
+        Position p = e.position() != null ? e.position() : batch.position();
+        message.getIn().setBody(format == Format.DEBEZIUM
+                ? ChangeEnvelope.toDebeziumJson(e, batch.position(), serverName, database, "pgsource", now)
+                : ChangeEnvelope.toJson(e, batch.position()));
+        message.getIn().setHeader(Exchange.CONTENT_TYPE, "application/json");
+        message.getIn().setHeader(OP, e.op().code());
+        message.getIn().setHeader(SCHEMA, e.tableId().schema());
+        message.getIn().setHeader(TABLE, e.tableId().name());
+        String key = ChangeEnvelope.keyJson(e);
+        if (key != null) {
+            message.getIn().setHeader(KEY, key);
+        }
+        if (p instanceof Position.Log log) {
+            message.getIn().setHeader(LSN, Positions.lsn(log.commitLsn()));
+            message.getIn().setHeader(TX_ID, log.txId());
+            message.getIn().setHeader(POSITION, String.format(Locale.ROOT, "%016X:%010d", log.commitLsn(), inTransaction));
+        } else if (p instanceof Position.Batch page) {
+            message.getIn().setHeader(POSITION, page.stream() + "@" + page.bookmark() + "#" + inBatch);
+        }
+        return message;
+    }
+
+    /**
+     * The sending of one batch: each lane a chain of sends, one after the other (each waits for its confirmation), the
+     * lanes side by side on {@link #senders}; at most {@link #window}'s permits of messages are built and not yet
+     * confirmed. The first failure is kept, and no send starts after it.
+     */
+    private final class Sending {
+        @SuppressWarnings("unchecked")
+        private final CompletableFuture<Void>[] tails = new CompletableFuture[lanes];
+        private final AtomicReference<Failure> failure = new AtomicReference<>();
+
+        Sending() {
+            Arrays.fill(tails, CompletableFuture.completedFuture(null));
+        }
+
+        boolean failed() {
+            return failure.get() != null;
+        }
+
+        /** Sends the message on the lane, after the lane's earlier ones; lane -1: here and now (after {@link #drain}). */
+        void send(int lane, Exchange message, ChangeEvent e) throws InterruptedException {
+            if (lane < 0) {
+                sendNow(message, e);
+                return;
             }
-            producer.send(SEND_URI, message);
-            if (message.getException() != null) {
-                restartSendRoute();
-                throw new IllegalStateException("the endpoint did not take the change of " + e.tableId() + " at "
-                        + message.getIn().getHeader(POSITION) + " (" + describe(message.getException()) + "); the batch is sent again"
-                        + " from its first change", message.getException());
+            window.acquire();
+            try {
+                tails[lane] = tails[lane].thenRunAsync(() -> {
+                    try {
+                        sendNow(message, e);
+                    } finally {
+                        window.release();
+                    }
+                }, senders);
+            } catch (RuntimeException rejected) { // the pool is shut down: pgsource stops
+                window.release();
+                throw rejected;
             }
         }
+
+        private void sendNow(Exchange message, ChangeEvent e) {
+            if (failed()) {
+                return;
+            }
+            try {
+                producer.send(SEND_URI, message);
+            } catch (RuntimeException ex) {
+                message.setException(ex);
+            }
+            if (message.getException() != null) {
+                failure.compareAndSet(null, new Failure(message, e));
+            }
+        }
+
+        /** Waits for every message on its way, whatever happens to them. */
+        void await() {
+            try {
+                CompletableFuture.allOf(tails).join();
+            } catch (RuntimeException ignored) {
+                // a lane that could not even start (the pool stopped): its failure is the one reported
+            }
+        }
+
+        /** Waits for every message on its way; throws when one of the batch failed. */
+        void drain() {
+            await();
+            Failure f = failure.get();
+            if (f == null) {
+                for (CompletableFuture<Void> tail : tails) {
+                    if (tail.isCompletedExceptionally()) {
+                        tail.join(); // throws its cause
+                    }
+                }
+                return;
+            }
+            restartSendRoute();
+            throw new IllegalStateException("the endpoint did not take the change of " + f.event().tableId() + " at "
+                    + f.message().getIn().getHeader(POSITION) + " (" + describe(f.message().getException()) + "); the batch is sent"
+                    + " again from its first change", f.message().getException());
+        }
+    }
+
+    /** The first message of a batch that failed. */
+    private record Failure(Exchange message, ChangeEvent event) {
     }
 
     /**
@@ -243,14 +390,35 @@ public final class EndpointSink implements Destination {
      * batch's next attempt starts on new ones.
      */
     private void restartSendRoute() {
+        org.apache.camel.Route route = sendRoute.route;
+        if (route == null) {
+            LOG.warn("no route names routePolicy {}: the next attempt uses the producers it has", SendRoute.BEAN_NAME);
+            return;
+        }
         try {
-            camel.getRouteController().stopRoute(SEND_ROUTE, 10, java.util.concurrent.TimeUnit.SECONDS);
-            camel.getRouteController().startRoute(SEND_ROUTE);
+            camel.getRouteController().stopRoute(route.getRouteId(), 10, java.util.concurrent.TimeUnit.SECONDS);
+            camel.getRouteController().startRoute(route.getRouteId());
         } catch (Exception e) {
-            LOG.warn("cannot restart route {} after a failed send ({}); the next attempt uses the producers it has", SEND_ROUTE,
-                    e.getMessage());
+            LOG.warn("cannot restart route {} after a failed send ({}); the next attempt uses the producers it has",
+                    route.getRouteId(), e.getMessage());
         }
     }
+
+    /**
+     * The route that sends one message, known by the policy its route file names ({@value #BEAN_NAME}), not by its id:
+     * a user's copy of the route file may call it what it likes.
+     */
+    private static final class SendRoute extends org.apache.camel.support.RoutePolicySupport {
+        static final String BEAN_NAME = "pgsourceEndpointSend";
+        private volatile org.apache.camel.Route route;
+
+        @Override
+        public void onInit(org.apache.camel.Route route) {
+            this.route = route;
+        }
+    }
+
+    private final SendRoute sendRoute = new SendRoute();
 
     /** An exception and its causes, each as its message or, without one, its class. */
     private static String describe(Throwable t) {
@@ -268,6 +436,9 @@ public final class EndpointSink implements Destination {
     public void close() throws Exception {
         if (producer != null) {
             producer.close();
+        }
+        if (senders != null) {
+            camel.getExecutorServiceManager().shutdown(senders);
         }
     }
 }

@@ -19,6 +19,7 @@ import io.pgsource.state.PositionStore;
 import io.pgsource.change.TableSchema;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -114,6 +115,38 @@ public final class PostgresSink implements Destination {
             LOG.info("Changes the destination rejects go to the dead-letter endpoint {}", letters.describe());
         }
         DestinationTargets.check(context.settings(), context.captured(), context.source(), this);
+    }
+
+    /** Connects, and checks that the role may create what a start creates (schemas, tables, the positions table). */
+    @Override
+    public String check(Settings settings) throws Exception {
+        checkSettings(settings, false);
+        try (DestinationConnection connection = new DestinationConnection(settings.destination())) {
+            Connection c;
+            try {
+                c = connection.get();
+            } catch (SQLException e) {
+                throw new ConfigurationException(e.getMessage(), e);
+            }
+            try (Statement s = c.createStatement(); java.sql.ResultSet rs = s.executeQuery("SELECT current_user, current_database(),"
+                    + " has_database_privilege(current_database(), 'CREATE'), (SELECT has_schema_privilege(n.oid, 'USAGE')"
+                    + " AND has_schema_privilege(n.oid, 'CREATE') FROM pg_catalog.pg_namespace n WHERE n.nspname = '_pgsource')")) {
+                rs.next();
+                boolean create = rs.getBoolean(3);
+                boolean positions = rs.getBoolean(4);
+                if (!create && !positions) {
+                    throw new ConfigurationException("role " + io.pgsource.change.TableId.quoteIdent(rs.getString(1))
+                            + " may not create schemas in database " + io.pgsource.change.TableId.quoteIdent(rs.getString(2))
+                            + " at " + connection.safeUrl() + ": run GRANT CREATE ON DATABASE "
+                            + io.pgsource.change.TableId.quoteIdent(rs.getString(2)) + " TO "
+                            + io.pgsource.change.TableId.quoteIdent(rs.getString(1)) + "; (pgsource creates the schemas, the tables "
+                            + "and _pgsource.positions there)");
+                }
+                return "connected to " + connection.safeUrl() + " as " + rs.getString(1) + (create
+                        ? ", which may create schemas and tables there" : ", which may use _pgsource (no CREATE on the database:"
+                        + " destination tables must exist or be creatable in their schemas)");
+            }
+        }
     }
 
     @Override

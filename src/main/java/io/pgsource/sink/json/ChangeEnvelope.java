@@ -7,6 +7,7 @@ import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Column;
 import io.pgsource.change.Position;
 import io.pgsource.change.Row;
+import io.pgsource.change.TableSchema;
 import io.pgsource.state.Positions;
 import io.pgsource.types.JsonValues;
 import java.io.IOException;
@@ -203,14 +204,18 @@ public final class ChangeEnvelope {
      * row, else the old one; null for a table without a key and for a truncate.
      */
     public static String keyJson(ChangeEvent event) {
-        Row row = event.after() != null ? event.after() : event.before();
-        if (row == null || !event.table().hasKey()) {
+        return keyJson(event.table(), event.after() != null ? event.after() : event.before());
+    }
+
+    /** The key of a row of the table as a JSON object, or null when the table has no key (or there is no row). */
+    public static String keyJson(TableSchema table, Row row) {
+        if (row == null || !table.hasKey()) {
             return null;
         }
         StringWriter out = new StringWriter(64);
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.writeStartObject();
-            for (String column : event.table().key()) {
+            for (String column : table.key()) {
                 g.writeFieldName(column);
                 JsonValues.write(g, row.get(row.schema().indexOf(column)));
             }

@@ -7,6 +7,7 @@ import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.TableId;
 import io.pgsource.config.DestinationSettings;
+import io.pgsource.config.Settings;
 import io.pgsource.sink.json.ChangeEnvelope;
 import io.pgsource.change.TableSchema;
 import io.pgsource.state.CopyNeededException;
@@ -99,6 +100,22 @@ public final class JsonLinesSink implements Destination, AutoCloseable {
     @Override
     public String name() {
         return NAME;
+    }
+
+    /** The directory exists and is writable, or can be made (its nearest existing parent is writable). */
+    @Override
+    public String check(Settings settings) {
+        Path dir = settings.destination().outputDirectory().toAbsolutePath().normalize();
+        Path existing = dir;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            throw new io.pgsource.config.ConfigurationException("destination.directory=" + dir + " cannot be written"
+                    + (existing == null ? "" : " (" + existing + (Files.isDirectory(existing) ? " is not writable" : " is not a directory")
+                    + ")") + ": choose another directory, or give this user write access");
+        }
+        return existing.equals(dir) ? "writes to " + dir : "creates " + dir + " at start";
     }
 
     @Override

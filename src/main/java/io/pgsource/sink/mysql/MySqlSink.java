@@ -91,6 +91,21 @@ public final class MySqlSink implements Destination {
         check(settings.destination());
     }
 
+    /** Connects (and reads the server's settings, as a start does), creating nothing. */
+    @Override
+    public String check(Settings settings) throws Exception {
+        check(settings.destination());
+        MySqlConnection connection = new MySqlConnection(settings.destination());
+        try {
+            connection.get();
+            return "connected to " + connection.safeUrl();
+        } catch (SQLException e) {
+            throw new ConfigurationException(e.getMessage(), e);
+        } finally {
+            connection.close();
+        }
+    }
+
     @Override
     public void open(DestinationContext context) throws Exception {
         init(context.settings().destination());

@@ -239,14 +239,17 @@ public class PgSourceConfiguration implements CamelConfiguration {
         if (batch) {
             streams.wokenBy(wakeups);
         }
-        // bound in any case: the batch-notify route is created (not started) without source.notify too; it connects only then
-        var notifyDataSource = NotifyDataSource.of(settings.source());
-        context.getRegistry().bind("pgsourceNotifyDataSource", notifyDataSource);
+        // bound in any case: the batch-notify route is created (not started) without source.notify too, and connects only
+        // with it; without it pgjdbc-ng's data source is made only if something connects
         if (notify) {
+            var notifyDataSource = NotifyDataSource.of(settings.source());
+            context.getRegistry().bind("pgsourceNotifyDataSource", notifyDataSource);
             try (Connection c = connections.open()) {
                 NotifyTriggers.install(c, tables.stream().map(t -> t.table().id()).toList(), settings.source().notifications().channel());
             }
             NotifyDataSource.check(notifyDataSource, settings.source());
+        } else {
+            context.getRegistry().bind("pgsourceNotifyDataSource", NotifyDataSource.lazy(settings.source()));
         }
         properties.addOverrideProperty("pgsource.batch_query", Boolean.toString(batch));
         properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));

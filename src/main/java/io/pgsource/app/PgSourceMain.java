@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.main.Main;
 import org.slf4j.Logger;
@@ -60,21 +61,44 @@ public final class PgSourceMain {
                     System.getProperties(), System.out, System.err));
         }
         for (String name : List.of("INT", "TERM")) {
-            Signal.handle(new Signal(name), PgSourceMain::stopOn);
+            Signal.handle(new Signal(name), s -> stopOn("SIG" + s.getName(), s.getNumber(), DIRECT));
+        }
+        if (System.getProperty(Launcher.CHILD_PROPERTY) != null) {
+            // run by the jar's launcher, which passes on the signals sent to it
+            Launcher.followLauncher(PgSourceMain::passedOn);
         }
         System.exit(run(System.getenv(), System.getProperties()));
+    }
+
+    /** Stop signals seen, by the way they came: sent to this process, or passed on by the launcher. */
+    private static final AtomicBoolean DIRECT = new AtomicBoolean();
+    private static final AtomicBoolean PASSED = new AtomicBoolean();
+
+    /** A signal the launcher received and passed on. */
+    private static void passedOn(String signal) {
+        switch (signal) {
+            case "INT" -> stopOn("SIGINT", 2, PASSED);
+            case "TERM" -> stopOn("SIGTERM", 15, PASSED);
+            // what the JVM does on a SIGHUP of its own: its shutdown (Camel Main stops in its hook)
+            case "HUP" -> System.exit(128 + 1);
+            default -> LOG.debug("unknown request from the launcher: {}", signal);
+        }
     }
 
     /**
      * SIGINT (Ctrl-C) and SIGTERM (docker stop, systemctl stop, Kubernetes) stop the run cleanly instead of starting the
      * JVM's shutdown, so the exit code says how the run ended (0 for a stop, not the JVM's 130 or 143). A second one exits
-     * at once.
+     * at once. Under the launcher a Ctrl-C reaches this JVM twice, directly and passed on: a second signal counts only
+     * when it came the same way.
      */
-    private static void stopOn(Signal signal) {
-        String name = "SIG" + signal.getName();
-        if (!SIGNALLED.compareAndSet(null, name)) {
+    private static void stopOn(String name, int number, AtomicBoolean way) {
+        if (way.getAndSet(true)) {
             LOG.warn("{} again: exiting now, without waiting for the clean shutdown", name);
-            System.exit(128 + signal.getNumber());
+            System.exit(128 + number);
+        }
+        if (!SIGNALLED.compareAndSet(null, name)) {
+            // the stop under way, reported the other way too
+            return;
         }
         LOG.info("{}: stopping cleanly (send it again to exit at once)", name);
         RunOutcome outcome = RUNNING.get();

@@ -2,7 +2,7 @@ package io.pgsource.pgoutput;
 
 import io.pgsource.types.SessionSettings;
 import java.sql.Connection;
-import java.sql.DriverManager;
+import java.sql.Driver;
 import java.sql.SQLException;
 import java.util.Properties;
 import javax.sql.DataSource;
@@ -11,10 +11,12 @@ import org.postgresql.ds.common.BaseDataSource;
 
 /**
  * Where and how to connect: the endpoint's options, completed from a pgjdbc data source when one is given. Opens the
- * catalog connection (from the data source if any) and the replication connection (always pgjdbc DriverManager:
+ * catalog connection (from the data source if any) and the replication connection (always pgjdbc's driver:
  * {@code replication=database} cannot come from a pool).
  */
 final class ConnectionSettings {
+    /** pgjdbc itself, not DriverManager, whose first use loads every JDBC driver on the classpath. */
+    private static final Driver DRIVER = new org.postgresql.Driver();
     /** The TLS properties taken over from a pgjdbc data source. */
     private static final PGProperty[] SSL_PROPERTIES = {PGProperty.SSL, PGProperty.SSL_MODE, PGProperty.SSL_ROOT_CERT,
             PGProperty.SSL_CERT, PGProperty.SSL_KEY, PGProperty.SSL_PASSWORD, PGProperty.SSL_PASSWORD_CALLBACK, PGProperty.SSL_FACTORY,
@@ -99,12 +101,20 @@ final class ConnectionSettings {
         }
     }
 
+    private static Connection connect(String url, Properties properties) throws SQLException {
+        Connection c = DRIVER.connect(url, properties);
+        if (c == null) {
+            throw new SQLException("not a pgjdbc URL: " + url, "08001");
+        }
+        return c;
+    }
+
     /** An ordinary connection for catalog queries, autocommit on, with the shared session settings. */
     Connection openCatalog() throws SQLException {
         if (database == null) {
             throw new IllegalArgumentException("pgoutput:" + options.getSlot() + " needs the database option");
         }
-        Connection c = dataSource != null ? dataSource.getConnection() : DriverManager.getConnection(url(), properties());
+        Connection c = dataSource != null ? dataSource.getConnection() : connect(url(), properties());
         try {
             c.setAutoCommit(true);
             SessionSettings.apply(c);
@@ -124,7 +134,7 @@ final class ConnectionSettings {
         PGProperty.REPLICATION.set(p, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(p, "10");
         PGProperty.PREFER_QUERY_MODE.set(p, "simple");
-        Connection c = DriverManager.getConnection(url(), p);
+        Connection c = connect(url(), p);
         try {
             SessionSettings.apply(c);
             return c;

@@ -1,0 +1,253 @@
+package io.pgsource.app;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
+import sun.misc.Signal;
+
+/**
+ * The jar's {@code Main-Class}. Java 17 cannot make a class-data-sharing archive by itself and a jar cannot pass JVM
+ * options, yet such an archive halves the start ({@code sync.once} of a small table: about 1.5 s without, under 1 s
+ * with it). So the plain {@code java -jar pgsource.jar} runs pgsource in a child JVM that uses the archive next to the
+ * jar, or writes it at its end when there is none yet (the first run after a build, which takes a second or two more);
+ * this JVM only passes signals on and ends with the child's exit code. The child also runs the serial garbage collector
+ * (see {@link #plan}). Anything else runs pgsource right here, as
+ * before: JVM options on the command line (they are the user's choice, and {@code JAVA_TOOL_OPTIONS} or
+ * {@code JDK_JAVA_OPTIONS} too), {@code PGSOURCE_CDS=off}, the commands ({@code backfill}, {@code discover}: an archive is made from a run), a JDK without its base
+ * archive, a jar directory pgsource cannot write before an archive exists, or a child that does not start.
+ *
+ * <p>The child reads stop requests from this JVM on its standard input ({@link #CHILD_PROPERTY}): SIGINT and SIGTERM sent
+ * to this process reach it as they would reach pgsource, and when this process ends without passing anything on (it
+ * was killed by SIGKILL), the child ends at once too, as pgsource would have.
+ */
+public final class Launcher {
+    /** Set in the child JVM: the archive it uses or writes. */
+    static final String CHILD_PROPERTY = "pgsource.cds";
+    /** {@code off}: run in this JVM. */
+    static final String SWITCH_ENV = "PGSOURCE_CDS";
+    /** The archives' names: {@code pgsource-cds-<key>.jsa} next to the jar. */
+    static final String ARCHIVE_PREFIX = "pgsource-cds-";
+
+    private Launcher() {
+    }
+
+    public static void main(String[] args) {
+        Plan plan = plan(args);
+        if (plan == null) {
+            PgSourceMain.main(args);
+            return;
+        }
+        Process child;
+        try {
+            child = new ProcessBuilder(plan.command()).redirectInput(ProcessBuilder.Redirect.PIPE)
+                    .redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        } catch (IOException | RuntimeException e) {
+            PgSourceMain.main(args);
+            return;
+        }
+        OutputStream requests = child.getOutputStream();
+        for (String name : List.of("INT", "TERM", "HUP")) {
+            try {
+                Signal.handle(new Signal(name), s -> pass(requests, s.getName()));
+            } catch (IllegalArgumentException e) {
+                // a signal this JVM may not handle: the child gets it as it would without the launcher, or not at all
+            }
+        }
+        int code;
+        while (true) {
+            try {
+                code = child.waitFor();
+                break;
+            } catch (InterruptedException e) {
+                // only the exit of the child ends this JVM
+            }
+        }
+        if (plan.writes() != null) {
+            keep(plan, code);
+        }
+        System.exit(code);
+    }
+
+    /** Passes a signal on to the child as one line on its standard input. */
+    private static void pass(OutputStream requests, String signal) {
+        synchronized (requests) {
+            try {
+                requests.write((signal + "\n").getBytes(StandardCharsets.US_ASCII));
+                requests.flush();
+            } catch (IOException e) {
+                // the child has ended
+            }
+        }
+    }
+
+    /** After a successful run that wrote the archive: it becomes the one the next runs use, replacing older ones. */
+    private static void keep(Plan plan, int code) {
+        Path written = plan.writes();
+        try {
+            if (code != 0 || !Files.isRegularFile(written) || Files.size(written) == 0) {
+                Files.deleteIfExists(written);
+                return;
+            }
+            Files.move(written, plan.archive(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            try (DirectoryStream<Path> old = Files.newDirectoryStream(plan.archive().getParent(), ARCHIVE_PREFIX + "*.jsa")) {
+                for (Path p : old) {
+                    if (!p.equals(plan.archive())) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // the next run makes one again
+        }
+    }
+
+    /**
+     * What the child runs: its command, the archive it uses, or ({@code writes} not null) the file it writes the archive
+     * to, which becomes {@code archive} after a successful run.
+     */
+    record Plan(List<String> command, Path archive, Path writes) {
+    }
+
+    /** The plan for this JVM, or null to run pgsource in it. */
+    static Plan plan(String[] args) {
+        try {
+            Optional<String[]> jvmArgs = ProcessHandle.current().info().arguments();
+            Path jar = Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return plan(args, jvmArgs.map(List::of).orElse(null), jar, System.getenv(), Path.of(System.getProperty("java.home")),
+                    System.getProperty("java.vm.version", ""), ProcessHandle.current().pid());
+        } catch (IOException | URISyntaxException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * @param processArgs this JVM's arguments after the executable (null when unknown): {@code -jar <jar>} when
+     *                    started plainly
+     */
+    static Plan plan(String[] args, List<String> processArgs, Path jar, Map<String, String> env, Path javaHome, String vmVersion,
+                     long pid) throws IOException {
+        if (System.getProperty(CHILD_PROPERTY) != null || "off".equalsIgnoreCase(env.getOrDefault(SWITCH_ENV, "").strip())
+                || args.length > 0 || env.containsKey("JAVA_TOOL_OPTIONS")
+                || env.containsKey("JDK_JAVA_OPTIONS") || env.containsKey("_JAVA_OPTIONS")
+                || processArgs == null || processArgs.size() != 2 || !"-jar".equals(processArgs.get(0))
+                || !Files.isRegularFile(jar) || !jar.getFileName().toString().endsWith(".jar")) {
+            return null;
+        }
+        Path java = javaHome.resolve("bin").resolve("java");
+        if (!Files.isExecutable(java) || !(Files.isRegularFile(javaHome.resolve("lib/server/classes.jsa"))
+                || Files.isRegularFile(javaHome.resolve("lib/server/classes_nocoops.jsa")))) {
+            return null;
+        }
+        Path dir = jar.toAbsolutePath().getParent();
+        Path archive = dir.resolve(ARCHIVE_PREFIX + key(jar, javaHome, vmVersion) + ".jsa");
+        List<String> command = new ArrayList<>(List.of(java.toString()));
+        Path writes = null;
+        if (Files.isRegularFile(archive)) {
+            command.add("-XX:SharedArchiveFile=" + archive);
+        } else if (Files.isWritable(dir)) {
+            writes = dir.resolve(ARCHIVE_PREFIX + "writing-" + pid + ".jsa.tmp");
+            command.add("-XX:ArchiveClassesAtExit=" + writes);
+        } else {
+            return null;
+        }
+        // an archive that cannot be used (another JDK build) is skipped without a word; the dump's notes are not pgsource's
+        command.add("-Xlog:cds*=off");
+        // the serial collector: G1, the JVM's choice from 2 cores up, let a 500,000-row copy grow to 550 MB of memory and
+        // cost 15% more CPU (the serial one: 225 MB); the heap's maximum stays the JVM's default
+        command.add("-XX:+UseSerialGC");
+        command.add("-D" + CHILD_PROPERTY + "=" + archive);
+        command.add("-jar");
+        command.add(jar.toString());
+        return new Plan(List.copyOf(command), archive, writes);
+    }
+
+    /**
+     * What an archive belongs to: the JDK and every jar of the class path (the archive holds their classes, and the JVM
+     * refuses it when one of them changed).
+     */
+    static String key(Path jar, Path javaHome, String vmVersion) throws IOException {
+        StringBuilder what = new StringBuilder(javaHome.toAbsolutePath() + "\n" + vmVersion + "\n");
+        List<Path> jars = new ArrayList<>(List.of(jar));
+        try (JarFile file = new JarFile(jar.toFile())) {
+            var manifest = file.getManifest();
+            String classPath = manifest == null ? null : manifest.getMainAttributes().getValue(Attributes.Name.CLASS_PATH);
+            if (classPath != null) {
+                for (String entry : classPath.strip().split("\\s+")) {
+                    jars.add(jar.toAbsolutePath().getParent().resolve(entry));
+                }
+            }
+        }
+        for (Path p : jars) {
+            what.append(p.toAbsolutePath()).append(' ');
+            if (Files.exists(p)) {
+                what.append(Files.size(p)).append(' ').append(Files.getLastModifiedTime(p).toMillis());
+            }
+            what.append('\n');
+        }
+        return String.format("%016x", fnv64(what.toString()));
+    }
+
+    private static long fnv64(String text) {
+        long hash = 0xcbf29ce484222325L;
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            hash ^= b & 0xff;
+            hash *= 0x100000001b3L;
+        }
+        return hash;
+    }
+
+    /**
+     * In the child: reads the stop requests the launcher passes on, and ends this JVM at once when the launcher is gone
+     * (killed by SIGKILL), as pgsource itself would have been. It looks every 50 ms instead of waiting in a read: the JVM
+     * waits up to 300 ms at its exit for a thread blocked in one.
+     */
+    static void followLauncher(java.util.function.Consumer<String> stopRequest) {
+        Optional<ProcessHandle> launcher = ProcessHandle.current().parent();
+        if (launcher.isEmpty()) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            StringBuilder line = new StringBuilder();
+            byte[] buffer = new byte[64];
+            try {
+                while (launcher.get().isAlive()) {
+                    int available = System.in.available();
+                    if (available == 0) {
+                        Thread.sleep(50);
+                        continue;
+                    }
+                    int read = System.in.read(buffer, 0, Math.min(available, buffer.length));
+                    if (read < 0) {
+                        break;
+                    }
+                    for (int i = 0; i < read; i++) {
+                        if (buffer[i] == '\n') {
+                            stopRequest.accept(line.toString().strip());
+                            line.setLength(0);
+                        } else {
+                            line.append((char) buffer[i]);
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // as if the launcher were gone
+            } catch (InterruptedException e) {
+                return;
+            }
+            Runtime.getRuntime().halt(137);
+        }, "pgsource-launcher");
+        t.setDaemon(true);
+        t.start();
+    }
+}

@@ -1,0 +1,112 @@
+package io.pgsource.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.List;
+import java.util.Map;
+import java.util.jar.Attributes;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** When the jar's launcher runs pgsource in a child JVM with a class-data-sharing archive, and when right here. */
+class LauncherTest {
+    @TempDir
+    Path dir;
+    private Path jar;
+    private Path javaHome;
+
+    @BeforeEach
+    void jarAndJdk() throws Exception {
+        Files.createDirectories(dir.resolve("app/lib"));
+        Files.writeString(dir.resolve("app/lib/dep.jar"), "a dependency");
+        jar = dir.resolve("app/pgsource.jar");
+        Manifest manifest = new Manifest();
+        manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        manifest.getMainAttributes().put(Attributes.Name.CLASS_PATH, "lib/dep.jar");
+        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar), manifest)) {
+            out.flush();
+        }
+        javaHome = dir.resolve("jdk");
+        Files.createDirectories(javaHome.resolve("bin"));
+        Files.createDirectories(javaHome.resolve("lib/server"));
+        Files.writeString(javaHome.resolve("lib/server/classes.jsa"), "base archive");
+        Path java = Files.writeString(javaHome.resolve("bin/java"), "#!/bin/sh");
+        java.toFile().setExecutable(true);
+    }
+
+    private Launcher.Plan plan(String[] args, List<String> processArgs, Map<String, String> env) throws Exception {
+        return Launcher.plan(args, processArgs, jar, env, javaHome, "17.0.15+6", 4242);
+    }
+
+    @Test
+    void thePlainCommandWritesTheArchiveAtTheEndOfItsFirstRunAndUsesItAfterwards() throws Exception {
+        List<String> plain = List.of("-jar", "target/pgsource.jar");
+        Launcher.Plan first = plan(new String[0], plain, Map.of());
+        assertThat(first).isNotNull();
+        assertThat(first.writes()).isEqualTo(jar.getParent().resolve("pgsource-cds-writing-4242.jsa.tmp"));
+        assertThat(first.archive().getFileName().toString()).startsWith("pgsource-cds-").endsWith(".jsa");
+        assertThat(first.command()).containsExactly(javaHome.resolve("bin/java").toString(),
+                "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Dpgsource.cds=" + first.archive(), "-jar",
+                jar.toString());
+
+        Files.writeString(first.archive(), "archive");
+        Launcher.Plan next = plan(new String[0], plain, Map.of());
+        assertThat(next.writes()).isNull();
+        assertThat(next.command()).contains("-XX:SharedArchiveFile=" + first.archive()).doesNotContain("-XX:ArchiveClassesAtExit="
+                + first.writes());
+    }
+
+    @Test
+    void anArchiveBelongsToOneJdkAndOneBuildOfEveryJar() throws Exception {
+        String key = Launcher.key(jar, javaHome, "17.0.15+6");
+        assertThat(Launcher.key(jar, javaHome, "17.0.15+6")).isEqualTo(key);
+        assertThat(Launcher.key(jar, javaHome, "17.0.16+8")).isNotEqualTo(key);
+        Path dep = dir.resolve("app/lib/dep.jar");
+        Files.setLastModifiedTime(dep, FileTime.fromMillis(Files.getLastModifiedTime(dep).toMillis() - 60_000));
+        assertThat(Launcher.key(jar, javaHome, "17.0.15+6")).as("a dependency of the class path changed").isNotEqualTo(key);
+    }
+
+    @Test
+    void anythingButThePlainCommandRunsRightHere() throws Exception {
+        List<String> plain = List.of("-jar", "target/pgsource.jar");
+        assertThat(plan(new String[0], List.of("-Xmx256m", "-jar", "target/pgsource.jar"), Map.of())).as("JVM options").isNull();
+        assertThat(plan(new String[0], null, Map.of())).as("arguments unknown").isNull();
+        assertThat(plan(new String[] {"backfill", "public.t"}, List.of("-jar", "target/pgsource.jar", "backfill", "public.t"),
+                Map.of())).as("the backfill command").isNull();
+        assertThat(plan(new String[] {"discover"}, List.of("-jar", "target/pgsource.jar", "discover"), Map.of()))
+                .as("the discover command: an archive is made from a run").isNull();
+        assertThat(plan(new String[0], plain, Map.of("PGSOURCE_CDS", "off"))).as("switched off").isNull();
+        assertThat(plan(new String[0], plain, Map.of("JAVA_TOOL_OPTIONS", "-Xmx1g"))).as("options in the environment").isNull();
+        assertThat(plan(new String[0], plain, Map.of("JDK_JAVA_OPTIONS", "-Xmx1g"))).isNull();
+        Files.delete(javaHome.resolve("lib/server/classes.jsa"));
+        assertThat(plan(new String[0], plain, Map.of())).as("a JDK without its base archive").isNull();
+    }
+
+    @Test
+    void aJarDirectoryItCannotWriteRunsRightHereUntilAnArchiveIsThere() throws Exception {
+        List<String> plain = List.of("-jar", "target/pgsource.jar");
+        Path archive = plan(new String[0], plain, Map.of()).archive();
+        assertThat(jar.getParent().toFile().setWritable(false)).isTrue();
+        try {
+            if (Files.isWritable(jar.getParent())) {
+                return; // root writes anywhere: nothing to check here
+            }
+            assertThat(plan(new String[0], plain, Map.of())).isNull();
+        } finally {
+            jar.getParent().toFile().setWritable(true);
+        }
+        Files.writeString(archive, "made by the image build");
+        jar.getParent().toFile().setWritable(false);
+        try {
+            assertThat(plan(new String[0], plain, Map.of()).command()).contains("-XX:SharedArchiveFile=" + archive);
+        } finally {
+            jar.getParent().toFile().setWritable(true);
+        }
+    }
+}

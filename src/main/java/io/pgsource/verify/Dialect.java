@@ -126,7 +126,7 @@ abstract class Dialect {
     }
 
     /** PostgreSQL, as the source and as the postgres destination: the same type on both sides prints the same text. */
-    static final class Postgres extends Dialect {
+    static class Postgres extends Dialect {
         @Override
         String text(Col c) {
             return "(" + c.read() + ")::text";
@@ -134,13 +134,9 @@ abstract class Dialect {
 
         @Override
         String rowText(Table t) {
-            return rowTextOf(this, t);
-        }
-
-        String rowTextOf(Dialect d, Table t) {
             StringBuilder sql = new StringBuilder();
             for (Col c : t.columns()) {
-                String v = d.text(c);
+                String v = text(c);
                 if (v == null) {
                     continue;
                 }
@@ -208,10 +204,11 @@ abstract class Dialect {
                 || kind == Kind.DATETIME);
     }
 
-    /** PostgreSQL as the source of a mysql destination: the canonical texts of the mysql destination's type mapping. */
-    static final class PostgresForMySql extends Dialect {
-        private final Postgres pg = new Postgres();
-
+    /**
+     * PostgreSQL as the source of a mysql destination: the canonical texts of the mysql destination's type mapping; the
+     * row text, checksum and hash are PostgreSQL's.
+     */
+    static final class PostgresForMySql extends Postgres {
         @Override
         boolean ordered(Col c) {
             return orderedForMySql(c);
@@ -220,22 +217,6 @@ abstract class Dialect {
         @Override
         String text(Col c) {
             return pgTextForMySql(c, c.read());
-        }
-
-        @Override
-        String rowText(Table t) {
-            return pg.rowTextOf(this, t);
-        }
-
-        @Override
-        String checksum(Table t, String where) {
-            return "SELECT count(*)::text AS n, coalesce(sum(('x' || substr(" + md5(rowText(t)) + ", 1, 15))::bit(60)::bigint), 0)::text"
-                    + " AS h FROM " + t.quotedName() + where(t, where);
-        }
-
-        @Override
-        String md5(String text) {
-            return "md5(" + text + ")";
         }
 
         @Override

@@ -35,7 +35,6 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -99,7 +98,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         registry.bind("typeRegistry", types);
         registry.bind("typeMapping", new TypeMappingProcessor(types));
         // the copies' own lines and gauges (initial copy, copies while streaming, backfills)
-        CopyProgress copyProgress = new CopyProgress(copyProgressInterval(properties),
+        CopyProgress copyProgress = new CopyProgress(settings.copy().progressInterval(),
                 () -> context.getRegistry().findSingleByType(MeterRegistry.class));
         registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval(),
                 copyProgress::copying));
@@ -157,7 +156,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         tableCopies.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
-        Backfills backfills = new Backfills(connections, streams, positions, types, backfillChunkSize(properties),
+        Backfills backfills = new Backfills(connections, streams, positions, types, settings.copy().backfillChunkSize(),
                 (tasks, reason) -> {
                     Map<TableId, String> reasons = new LinkedHashMap<>();
                     tasks.forEach(t -> reasons.put(t.table().id(), reason));
@@ -195,34 +194,6 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies, backfills),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));
-    }
-
-    /** {@code source.copy_progress_interval}: how often a line tells a table copy's progress; 0 only its final line. */
-    static Duration copyProgressInterval(PropertiesComponent properties) {
-        String text = properties.resolveProperty("source.copy_progress_interval").orElse("").strip();
-        if (text.isEmpty()) {
-            return CopyProgress.DEFAULT_INTERVAL;
-        }
-        return SettingsLoader.duration("source.copy_progress_interval", text,
-                "write it like 5s or 1m, or 0 for only one line per table when its copy ends");
-    }
-
-    /** {@code source.backfill_chunk_size}: rows per chunk of a backfill. */
-    static int backfillChunkSize(PropertiesComponent properties) {
-        String text = properties.resolveProperty("source.backfill_chunk_size").orElse("").strip();
-        if (text.isEmpty()) {
-            return Backfills.DEFAULT_CHUNK_SIZE;
-        }
-        try {
-            int size = Integer.parseInt(text);
-            if (size >= 1) {
-                return size;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new ConfigurationException("source.backfill_chunk_size=" + text + " is not a positive whole number of rows: use e.g. "
-                + Backfills.DEFAULT_CHUNK_SIZE + " (the default)");
     }
 
     /**

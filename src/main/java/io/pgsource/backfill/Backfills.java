@@ -64,7 +64,7 @@ public final class Backfills implements Processor, CamelContextAware {
      * noise; the chunk is held in memory until applied (a few MB for ordinary rows), and one destination transaction of
      * that size is what log replication's max_batch_size makes by default.
      */
-    public static final int DEFAULT_CHUNK_SIZE = 10_000;
+    public static final int DEFAULT_CHUNK_SIZE = io.pgsource.config.CopySettings.DEFAULT_BACKFILL_CHUNK_SIZE;
     private static final Logger LOG = LoggerFactory.getLogger(Backfills.class);
 
     /** Copies tables without a primary key the way a table added while streaming is copied. */

@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
 public final class CopyProgress {
     private static final Logger LOG = LoggerFactory.getLogger(CopyProgress.class);
     /** The default {@code source.copy_progress_interval}. */
-    public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(5);
+    public static final Duration DEFAULT_INTERVAL = io.pgsource.config.CopySettings.DEFAULT_PROGRESS_INTERVAL;
 
     /** No lines and no gauges: for copies made outside the application (tests, tools). */
     public static final CopyProgress NONE = new CopyProgress(Duration.ZERO, () -> null, line -> { });

@@ -98,11 +98,19 @@ public final class SettingsLoader {
         return new NotifySettings(enabled, channel);
     }
 
-    /** {@code source.snapshot_workers}: a whole number of readers, 1 to {@value CopySettings#MAX_SNAPSHOT_WORKERS}. */
+    /**
+     * {@code source.snapshot_workers} (a whole number of readers, 1 to {@value CopySettings#MAX_SNAPSHOT_WORKERS}),
+     * {@code source.copy_progress_interval} (a duration, or 0 for only the line when a table's copy ends) and
+     * {@code source.backfill_chunk_size} (rows per chunk).
+     */
     CopySettings copy() {
+        return new CopySettings(snapshotWorkers(), copyProgressInterval(), backfillChunkSize());
+    }
+
+    private int snapshotWorkers() {
         String v = text("source.snapshot_workers");
         if (v == null) {
-            return CopySettings.DEFAULT;
+            return CopySettings.DEFAULT_SNAPSHOT_WORKERS;
         }
         int workers = -1;
         try {
@@ -115,7 +123,30 @@ public final class SettingsLoader {
                     + " from 1 (the default: one connection reads every table in turn) to " + CopySettings.MAX_SNAPSHOT_WORKERS
                     + ", e.g. 4 where the source and pgsource have 4 cores to spare");
         }
-        return new CopySettings(workers);
+        return workers;
+    }
+
+    private Duration copyProgressInterval() {
+        String v = text("source.copy_progress_interval");
+        return v == null ? CopySettings.DEFAULT_PROGRESS_INTERVAL : duration("source.copy_progress_interval", v,
+                "write it like 5s or 1m, or 0 for only one line per table when its copy ends");
+    }
+
+    private int backfillChunkSize() {
+        String v = text("source.backfill_chunk_size");
+        if (v == null) {
+            return CopySettings.DEFAULT_BACKFILL_CHUNK_SIZE;
+        }
+        try {
+            int size = Integer.parseInt(v.replace("_", ""));
+            if (size >= 1) {
+                return size;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ConfigurationException("source.backfill_chunk_size=" + v + " is not a positive whole number of rows: use e.g. "
+                + CopySettings.DEFAULT_BACKFILL_CHUNK_SIZE + " (the default)");
     }
 
     DestinationSettings destination() {

@@ -155,22 +155,29 @@ class SettingsTest {
 
     /** source.copy_progress_interval: 5 s by default, a duration or 0; anything else is a configuration error naming the fix. */
     @Test
-    void copyProgressIntervalIsADurationOrZero() throws Exception {
-        try (org.apache.camel.impl.DefaultCamelContext context = new org.apache.camel.impl.DefaultCamelContext()) {
-            Properties props = new Properties();
-            context.getPropertiesComponent().setInitialProperties(props);
-            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofSeconds(5));
-            props.setProperty("source.copy_progress_interval", "250ms");
-            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofMillis(250));
-            props.setProperty("source.copy_progress_interval", "1m30s");
-            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isEqualTo(Duration.ofSeconds(90));
-            props.setProperty("source.copy_progress_interval", "0");
-            assertThat(PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent())).isZero();
-            props.setProperty("source.copy_progress_interval", "often");
-            assertThatThrownBy(() -> PgSourceConfiguration.copyProgressInterval(context.getPropertiesComponent()))
-                    .isInstanceOf(ConfigurationException.class)
-                    .hasMessage("source.copy_progress_interval=often is not a duration: write it like 5s or 1m, or 0 for only one line"
-                            + " per table when its copy ends");
+    void copyProgressIntervalIsADurationOrZero() {
+        java.util.function.Function<String, Duration> interval = v -> load(v == null ? Map.of()
+                : Map.of("SOURCE_COPY_PROGRESS_INTERVAL", v), new Properties()).copy().progressInterval();
+        assertThat(interval.apply(null)).isEqualTo(Duration.ofSeconds(5));
+        assertThat(interval.apply("250ms")).isEqualTo(Duration.ofMillis(250));
+        assertThat(interval.apply("1m30s")).isEqualTo(Duration.ofSeconds(90));
+        assertThat(interval.apply("0")).isZero();
+        assertThatThrownBy(() -> interval.apply("often"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessage("source.copy_progress_interval=often is not a duration: write it like 5s or 1m, or 0 for only one line"
+                        + " per table when its copy ends");
+    }
+
+    /** source.backfill_chunk_size: 10,000 rows by default, or a positive whole number; anything else names the fix. */
+    @Test
+    void backfillChunkSizeIsAPositiveWholeNumber() {
+        java.util.function.Function<String, Integer> size = v -> load(v == null ? Map.of()
+                : Map.of("SOURCE_BACKFILL_CHUNK_SIZE", v), new Properties()).copy().backfillChunkSize();
+        assertThat(size.apply(null)).isEqualTo(10_000);
+        assertThat(size.apply("50_000")).isEqualTo(50_000);
+        for (String bad : List.of("0", "-5", "lots", "1.5")) {
+            assertThatThrownBy(() -> size.apply(bad)).isInstanceOf(ConfigurationException.class)
+                    .hasMessage("source.backfill_chunk_size=" + bad + " is not a positive whole number of rows: use e.g. 10000 (the default)");
         }
     }
 

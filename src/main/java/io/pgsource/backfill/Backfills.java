@@ -31,11 +31,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.ProducerTemplate;
+import org.apache.camel.util.function.Suppliers;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -92,7 +94,8 @@ public final class Backfills implements Processor, CamelContextAware {
     private final AtomicLong generation = new AtomicLong();
     private volatile boolean resumed;
     private volatile ExecutorService worker;
-    private volatile ProducerTemplate template;
+    /** Made on first use: the Camel context is set after construction. */
+    private final Supplier<ProducerTemplate> template = Suppliers.memorize(() -> this.context.createProducerTemplate());
     private CamelContext context;
     private CopyProgress copyProgress = CopyProgress.NONE;
 
@@ -482,7 +485,7 @@ public final class Backfills implements Processor, CamelContextAware {
     /** Sends a batch down the pipeline and waits until the destination applied it. */
     private void apply(ChangeBatch batch) throws Exception {
         Position.Batch position = (Position.Batch) batch.position();
-        Exchange done = template().send("direct:pipeline", e -> {
+        Exchange done = template.get().send("direct:pipeline", e -> {
             e.getMessage().setBody(batch);
             e.getMessage().setHeader(ChangeHeaders.STREAM, position.stream());
             e.getMessage().setHeader(ChangeHeaders.BOOKMARK, position.bookmark());
@@ -503,19 +506,6 @@ public final class Backfills implements Processor, CamelContextAware {
             }
         }
         return w;
-    }
-
-    private ProducerTemplate template() {
-        ProducerTemplate t = template;
-        if (t == null) {
-            synchronized (this) {
-                if (template == null) {
-                    template = context.createProducerTemplate();
-                }
-                t = template;
-            }
-        }
-        return t;
     }
 
     @Override

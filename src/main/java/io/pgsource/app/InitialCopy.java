@@ -2,7 +2,6 @@ package io.pgsource.app;
 
 import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
-import io.pgsource.batch.CopyProgress;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.change.ChangeBatch;
@@ -60,17 +59,18 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     /** sync.resnapshot with source.create_slot=false: the next copy inside a temporary slot's snapshot copies every table. */
     private final AtomicBoolean copyAll = new AtomicBoolean();
     private CamelContext context;
-    private CopyProgress copyProgress = CopyProgress.NONE;
-    private int snapshotWorkers = 1;
+    private SnapshotCopy snapshotCopy;
 
-    /** Where the copies' progress goes (lines and gauges); none by default. */
-    void copyProgress(CopyProgress progress) {
-        this.copyProgress = progress;
+    /**
+     * How the copies read inside a snapshot (readers, {@code source.snapshot_workers}, where progress goes); one reader
+     * and no progress by default.
+     */
+    void snapshotCopy(SnapshotCopy copy) {
+        this.snapshotCopy = copy;
     }
 
-    /** {@code source.snapshot_workers}: how many connections read inside the copy's snapshot; 1 by default. */
-    void snapshotWorkers(int workers) {
-        this.snapshotWorkers = workers;
+    private SnapshotCopy snapshotCopy() {
+        return snapshotCopy != null ? snapshotCopy : new SnapshotCopy(connections, readers);
     }
 
     /**
@@ -168,7 +168,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 + " at {}, then streaming the transactions committed after it", slot, copyAll.get() ? "to be copied again (sync.resnapshot)"
                 : "no complete copy", tasks.size(), temporary.slotName(), Positions.lsn(consistent));
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections, readers, copyProgress, snapshotWorkers).copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
+            snapshotCopy().copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(consistent));
         } catch (Exception e) {
             outcome.startFailed(e, ha); // as a failure of the start of log replication; the consumer tries again later
@@ -189,7 +189,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 slot.consistentPoint(), tasks.size());
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            new SnapshotCopy(connections, readers, copyProgress, snapshotWorkers).copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
+            snapshotCopy().copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
             outcome.copyFailed(e); // the consumer drops the slot and tries again later
@@ -216,7 +216,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         try {
             if (!keyless.isEmpty()) {
                 try (ProducerTemplate template = context.createProducerTemplate()) {
-                    new SnapshotCopy(connections, readers, copyProgress).copy(slot.snapshotName(), keyless, page -> send(template, page, leading),
+                    snapshotCopy().oneReader().copy(slot.snapshotName(), keyless, page -> send(template, page, leading),
                             tableCopies.copiedAt(slot.consistentLsn()));
                 }
             }

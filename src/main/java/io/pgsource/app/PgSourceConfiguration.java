@@ -11,6 +11,7 @@ import io.pgsource.batch.StreamTask;
 import io.pgsource.catalog.Publications;
 import io.pgsource.change.TableId;
 import io.pgsource.batch.CopyProgress;
+import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.HaSettings;
 import io.pgsource.config.InitialCopyMode;
@@ -152,8 +153,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // only a copy follows exactly (the postgres and jsonl destinations say which)
         TableCopies tableCopies = new TableCopies(slot, connections, streams, positions, destination::copyReason, leading, readers);
         tableCopies.setCamelContext(context);
-        tableCopies.copyProgress(copyProgress);
-        tableCopies.snapshotWorkers(settings.copy().snapshotWorkers());
+        // how every copy inside a snapshot reads: the initial copy's and those of single tables while streaming
+        SnapshotCopy snapshotCopy = new SnapshotCopy(connections, readers, copyProgress, settings.copy().snapshotWorkers());
+        tableCopies.snapshotCopy(snapshotCopy);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
         Backfills backfills = new Backfills(connections, streams, positions, types, settings.copy().backfillChunkSize(),
@@ -170,7 +172,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         tableCopies.backfills(backfills, messages);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
-        initialCopy.copyProgress(copyProgress);
+        initialCopy.snapshotCopy(snapshotCopy);
         if (initialCopyMode == InitialCopyMode.CHUNKED && settings.source().replicationMethod() == ReplicationMethod.LOG_BASED) {
             if (messages) {
                 initialCopy.chunked(backfills);
@@ -185,7 +187,6 @@ public class PgSourceConfiguration implements CamelConfiguration {
                 tableCopies.lost(lost.tables());
             }
         });
-        initialCopy.snapshotWorkers(settings.copy().snapshotWorkers());
         registry.bind("initialCopy", initialCopy);
         boolean createSlot = !"false".equalsIgnoreCase(properties.resolveProperty("source.create_slot").orElse("true").strip());
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,

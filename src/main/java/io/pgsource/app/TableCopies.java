@@ -2,7 +2,6 @@ package io.pgsource.app;
 
 import io.pgsource.backfill.Backfills;
 import io.pgsource.batch.BatchStreams;
-import io.pgsource.batch.CopyProgress;
 import io.pgsource.batch.SnapshotCopy;
 import io.pgsource.batch.StreamTask;
 import io.pgsource.catalog.ColumnCatalog;
@@ -31,11 +30,13 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.ProducerTemplate;
+import org.apache.camel.util.function.Suppliers;
 import org.apache.camel.support.ExchangeHelper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,19 +87,21 @@ final class TableCopies implements Processor, CamelContextAware {
     private final BooleanSupplier leading;
     private final Executor readers;
     private CamelContext context;
-    private CopyProgress copyProgress = CopyProgress.NONE;
-    private int snapshotWorkers = 1;
+    private SnapshotCopy snapshotCopy;
 
-    /** Where the copies' progress goes (lines and gauges); none by default. */
-    void copyProgress(CopyProgress progress) {
-        this.copyProgress = progress;
+    /**
+     * How the copies read inside a snapshot (readers, {@code source.snapshot_workers}, where progress goes); one reader
+     * and no progress by default.
+     */
+    void snapshotCopy(SnapshotCopy copy) {
+        this.snapshotCopy = copy;
     }
 
-    /** {@code source.snapshot_workers}: how many connections read inside the copy's snapshot; 1 by default. */
-    void snapshotWorkers(int workers) {
-        this.snapshotWorkers = workers;
+    private SnapshotCopy snapshotCopy() {
+        return snapshotCopy != null ? snapshotCopy : new SnapshotCopy(connections, readers);
     }
-    private volatile ProducerTemplate template;
+    /** Made on first use: the Camel context is set after construction. */
+    private final Supplier<ProducerTemplate> template = Suppliers.memorize(() -> this.context.createProducerTemplate());
     /** Chunked backfills: tables they copy count as copied; null without them. */
     private Backfills backfills;
     /** Whether a table the destination holds no copy of is backfilled in chunks (PostgreSQL 14+) rather than copied here. */
@@ -155,7 +158,7 @@ final class TableCopies implements Processor, CamelContextAware {
                     attemptExchange.getIn().setHeader(ChangeHeaders.COPIED_AT, marks);
                 }
             }
-            template().send("direct:pipeline", attemptExchange);
+            template.get().send("direct:pipeline", attemptExchange);
             CopyNeededException refusal = attemptExchange.getException(CopyNeededException.class);
             if (refusal != null && attempt < ATTEMPTS) {
                 refused.clear();
@@ -347,7 +350,7 @@ final class TableCopies implements Processor, CamelContextAware {
                 copied.remove(table);
                 followed.removeIf(shape -> shape.id().equals(table));
             }
-            new SnapshotCopy(connections, readers, copyProgress, snapshotWorkers).copy(created.snapshotName(), tasks, page -> InitialCopy.send(template(), page, leading),
+            snapshotCopy().copy(created.snapshotName(), tasks, page -> InitialCopy.send(template.get(), page, leading),
                     copiedAt(at));
         } // closing the replication connection drops the temporary slot
     }
@@ -394,19 +397,6 @@ final class TableCopies implements Processor, CamelContextAware {
         copied.clear();
         copiedAt.clear();
         followed.clear();
-    }
-
-    private ProducerTemplate template() {
-        ProducerTemplate t = template;
-        if (t == null) {
-            synchronized (this) {
-                if (template == null) {
-                    template = context.createProducerTemplate();
-                }
-                t = template;
-            }
-        }
-        return t;
     }
 
     @Override

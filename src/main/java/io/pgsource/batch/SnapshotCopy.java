@@ -77,6 +77,11 @@ public final class SnapshotCopy {
         this.workers = workers;
     }
 
+    /** The same copy with one reader. */
+    public SnapshotCopy oneReader() {
+        return workers == 1 ? this : new SnapshotCopy(connections, readers, progress, 1);
+    }
+
     /** Receives the pages of the copy, in order; returns once the page is applied (committed) at the destination. */
     @FunctionalInterface
     public interface PageHandler {

@@ -168,6 +168,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 + " at {}, then streaming the transactions committed after it", slot, copyAll.get() ? "to be copied again (sync.resnapshot)"
                 : "no complete copy", tasks.size(), temporary.slotName(), Positions.lsn(consistent));
         try (ProducerTemplate template = context.createProducerTemplate()) {
+            preload(tasks);
             snapshotCopy().copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(consistent));
         } catch (Exception e) {
@@ -189,6 +190,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 slot.consistentPoint(), tasks.size());
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
+            preload(tasks);
             snapshotCopy().copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
                     tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
@@ -227,6 +229,14 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
             throw e;
         }
         positions.save(Positions.stream(new Position.Log(slot.consistentLsn(), 0, null), slot.slotName()), Positions.lsn(slot.consistentLsn()));
+    }
+
+    /**
+     * The destination checks each page against its table's stored position: a store in a database reads them all now, in
+     * one query, instead of one per table.
+     */
+    private void preload(List<StreamTask> tasks) throws Exception {
+        positions.preload(tasks.stream().map(StreamTask::stream).toList());
     }
 
     /** Sends one page of a snapshot copy down the pipeline and waits until the destination applied it. */

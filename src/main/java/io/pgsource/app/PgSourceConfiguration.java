@@ -244,6 +244,21 @@ public class PgSourceConfiguration implements CamelConfiguration {
             }
 
             @Override
+            public java.util.Optional<String> current(String stream) throws Exception {
+                return positions.current(stream);
+            }
+
+            @Override
+            public void saveAll(java.util.Map<String, String> all) {
+                positions.saveAll(all);
+            }
+
+            @Override
+            public void preload(java.util.Collection<String> streams) throws Exception {
+                positions.preload(streams);
+            }
+
+            @Override
             public void refresh() {
                 positions.refresh();
                 tableCopies.refresh();

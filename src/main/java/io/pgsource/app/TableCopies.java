@@ -363,8 +363,15 @@ final class TableCopies implements Processor, CamelContextAware {
     SnapshotCopy.CopiedHandler copiedAt(long at) {
         return (task, columns) -> {
             TableId table = task.table().id();
-            recordHeld(task, columns);
-            positions.save(Positions.copiedAt(slot, table), Positions.lsn(at));
+            // both records in one write (one destination transaction), not one each: a copy of thousands of small
+            // tables would spend most of its time committing them
+            Map<String, String> records = new LinkedHashMap<>();
+            HeldColumns held = columns == null ? null : HeldColumns.ofCopy(task.table().schema(), columns);
+            if (held != null) {
+                records.put(HeldColumns.stream(table), held.serialize());
+            }
+            records.put(Positions.copiedAt(slot, table), Positions.lsn(at));
+            positions.saveAll(records);
             copiedAt.put(table, at);
             copied.add(table);
         };

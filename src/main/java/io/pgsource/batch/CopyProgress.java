@@ -24,8 +24,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Progress of the copies pgsource makes (the initial copy, the copies of single tables while streaming, the chunked
  * backfills): per table the rows copied, their size (the text form read), the rate and, from {@code pg_class.reltuples}
- * read once at the table's start, an estimate of the table's rows and an ETA. A line every
- * {@code source.copy_progress_interval} while a table is copied, a final line per table, and the gauges
+ * read once at the table's start (for tables copied together: for all of them in one query when the copy is planned),
+ * an estimate of the table's rows and an ETA. A line every
+ * {@code source.copy_progress_interval} while a table is copied, a final line per table (with more than
+ * {@value #SUMMARIZED_ABOVE} tables together only for a table whose copy took a while, then a last line for all), and
+ * the gauges
  * {@code pgsource_copy_rows}, {@code pgsource_copy_rows_estimated}, {@code pgsource_copy_bytes},
  * {@code pgsource_copy_rows_per_second} and {@code pgsource_copy_eta_seconds} tagged with the table (the last copy's
  * values stay after it ends). When several tables are copied together (the initial copy), a total line every interval
@@ -42,6 +45,14 @@ public final class CopyProgress {
     /** The default {@code source.copy_progress_interval}. */
     public static final Duration DEFAULT_INTERVAL = io.pgsource.config.CopySettings.DEFAULT_PROGRESS_INTERVAL;
 
+    /**
+     * Copies of more tables than this together log the final line of a table only when its copy took a while (a second,
+     * or the interval): thousands of small tables would make thousands of lines. The total's line counts the others,
+     * every interval, and a last line sums them up.
+     */
+    static final int SUMMARIZED_ABOVE = 20;
+    private static final long MIN_LINE_NANOS = 1_000_000_000L;
+
     /** No lines and no gauges: for copies made outside the application (tests, tools). */
     public static final CopyProgress NONE = new CopyProgress(Duration.ZERO, () -> null, line -> { });
 
@@ -51,6 +62,8 @@ public final class CopyProgress {
     /** Every table copied so far; a table's entry (and its gauges) is reused by its next copy. */
     private final Map<String, Table> tables = new ConcurrentHashMap<>();
     private final AtomicInteger planned = new AtomicInteger();
+    /** The estimate and size on disk of each table planned whose copy has not started yet, read with the plan. */
+    private final Map<String, long[]> estimates = new ConcurrentHashMap<>();
     private final AtomicInteger done = new AtomicInteger();
     /** The current count's rows and bytes copied, since its plan. */
     private final AtomicLong totalRows = new AtomicLong();
@@ -171,11 +184,24 @@ public final class CopyProgress {
             if (!copying) {
                 return;
             }
-            finishedAt = System.nanoTime();
+            long now = System.nanoTime();
+            finishedAt = now;
             copying = false;
             CopyProgress p = owner;
-            p.done.incrementAndGet();
-            p.lines.accept(p.line(this, System.nanoTime(), true));
+            int done = p.done.incrementAndGet();
+            int of = p.planned.get();
+            String line = p.line(this, now, true);
+            if (of <= SUMMARIZED_ABOVE || now - started >= Math.max(p.intervalNanos, MIN_LINE_NANOS)) {
+                p.lines.accept(line);
+            } else {
+                LOG.debug(line); // one of many small tables: the total's lines count it
+            }
+            if (p.intervalNanos > 0) {
+                p.totalLine(now);
+            }
+            if (of > SUMMARIZED_ABOVE && done == of) {
+                p.lines.accept(p.summary(now));
+            }
         }
 
         /** The copy of this table failed: it no longer counts as going on (its next attempt starts afresh). */
@@ -210,6 +236,7 @@ public final class CopyProgress {
             totalUnknown = 0;
             totalStarted = System.nanoTime();
             lastTotalLine = totalStarted;
+            estimates.clear();
         }
         planned.addAndGet(count);
     }
@@ -225,19 +252,31 @@ public final class CopyProgress {
         }
         long sum = 0;
         int unknown = 0;
-        try (PreparedStatement ps = c.prepareStatement("SELECT c.reltuples::bigint FROM pg_catalog.pg_class c"
-                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
-            for (TableId id : tables) {
-                ps.setString(1, id.schema());
-                ps.setString(2, id.name());
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next() || rs.getLong(1) <= 0) {
-                        unknown++; // never analyzed: left out of the estimate, which the line then says
-                    } else {
-                        sum += rs.getLong(1);
-                    }
+        // every table's estimate and size in one query (thousands of tables must not cost a round trip each); each
+        // table's start takes its own from here instead of asking again
+        String[] schemas = tables.stream().map(TableId::schema).toArray(String[]::new);
+        String[] names = tables.stream().map(TableId::name).toArray(String[]::new);
+        Map<String, long[]> found = new java.util.HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t, c.reltuples::bigint, pg_catalog.pg_table_size(c.oid)"
+                + " FROM pg_catalog.unnest(?::text[], ?::text[]) AS w(s, t) JOIN pg_catalog.pg_namespace n ON n.nspname = w.s"
+                + " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.t")) {
+            ps.setArray(1, c.createArrayOf("text", schemas));
+            ps.setArray(2, c.createArrayOf("text", names));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    found.put(new TableId(rs.getString(1), rs.getString(2)).toString(), new long[] {rs.getLong(3), rs.getLong(4)});
                 }
             }
+        }
+        for (TableId id : tables) {
+            long[] e = found.get(id.toString());
+            if (e == null || e[0] <= 0) {
+                unknown++; // never analyzed: left out of the estimate, which the line then says
+            } else {
+                sum += e[0];
+            }
+            // -1 (PostgreSQL 14+) or 0 (13): never analyzed or vacuumed
+            estimates.put(id.toString(), e == null ? new long[] {-1, -1} : new long[] {e[0] > 0 ? e[0] : -1, e[1]});
         }
         synchronized (this) {
             totalEstimated = Math.max(0, totalEstimated) + sum;
@@ -249,6 +288,7 @@ public final class CopyProgress {
     private synchronized void forgetPlan() {
         done.set(0);
         planned.set(0);
+        estimates.clear();
     }
 
     /**
@@ -259,7 +299,11 @@ public final class CopyProgress {
         Table t = tables.computeIfAbsent(id.toString(), Table::new);
         long estimated = -1;
         long disk = -1;
-        if (c != null && this != NONE) {
+        long[] planned = estimates.remove(id.toString());
+        if (planned != null) {
+            estimated = planned[0];
+            disk = planned[1];
+        } else if (c != null && this != NONE) {
             try (PreparedStatement ps = c.prepareStatement("SELECT c.reltuples::bigint, pg_catalog.pg_table_size(c.oid)"
                     + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
                 ps.setString(1, id.schema());
@@ -378,6 +422,14 @@ public final class CopyProgress {
         }
         s.append(String.format(Locale.ROOT, "; %d of %d tables done", done.get(), of));
         lines.accept(s.toString());
+    }
+
+    /** The last line of a copy of many tables: all of them together. */
+    private String summary(long now) {
+        double seconds = Math.max(1e-3, (now - totalStarted) / 1e9);
+        long rows = totalRows.get();
+        return String.format(Locale.ROOT, "Copied %d tables: %,d rows, %s in %.1f s (%,.0f rows/s)", done.get(), rows,
+                mb(totalBytes.get()), seconds, rows / seconds);
     }
 
     private String line(Table t, long now, boolean last) {

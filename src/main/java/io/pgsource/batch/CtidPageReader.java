@@ -206,6 +206,9 @@ final class CtidPageReader implements PageReader {
         }
         if (finished && rangeFrom >= 0) {
             LOG.debug("{}: {} rows in blocks {} to {}", task.stream(), rows, rangeFrom, rangeTo);
+        } else if (finished && callerTransaction) {
+            // a snapshot copy's table: its copy's progress line says it
+            LOG.debug("{}: {} rows in {} pages (FULL_TABLE, no primary key: replaced as a whole)", task.stream(), rows, pages);
         } else if (finished) {
             LOG.info("{}: {} rows in {} pages (FULL_TABLE, no primary key: replaced as a whole)", task.stream(), rows, pages);
         }

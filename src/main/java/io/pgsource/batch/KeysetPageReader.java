@@ -257,7 +257,9 @@ final class KeysetPageReader implements PageReader {
         if (last) {
             // an INCREMENTAL run that found nothing new says so at DEBUG only: runs come every sync.interval, or per commit;
             // a backfill's chunk and a parallel copy's key range too: they log per table
-            boolean nothing = onePage || condition != null || rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
+            // and a snapshot copy's table (callerTransaction): its copy's progress line says it
+            boolean nothing = onePage || condition != null || callerTransaction
+                    || rows == 0 && task.method() == ReplicationMethod.INCREMENTAL;
             String line = "{}: {} rows in {} pages ({}{})";
             Object[] args = {task.stream(), rows, pages, task.method(), task.upperBound() == null ? "" : ", " + task.upperBound()};
             if (nothing) {

@@ -131,10 +131,13 @@ final class ParallelCopy {
                 readers.add(c);
             }
             long started = System.nanoTime();
-            progress.plan(catalog, tasks.stream().map(t -> t.table().id()).toList());
+            List<TableId> ids = tasks.stream().map(t -> t.table().id()).toList();
+            progress.plan(catalog, ids);
+            Map<TableId, SourceColumns> columns = ColumnCatalog.readAll(catalog, ids);
+            Map<Long, Long> blocks = blocks(catalog, tasks);
             List<TableCopy> tables = new ArrayList<>();
             for (StreamTask task : tasks) {
-                tables.add(new TableCopy(task, ColumnCatalog.read(catalog, task.table().id()), blocks(catalog, task)));
+                tables.add(new TableCopy(task, columns.get(task.table().id()), blocks.getOrDefault(task.table().oid(), 0L)));
             }
             // the largest first, so a large table's ranges do not start last and leave the other readers idle
             tables.sort(Comparator.comparingLong((TableCopy t) -> t.size).reversed());
@@ -297,19 +300,26 @@ final class ParallelCopy {
         return new ChangeBatch(events, position, tableDone, page.tables());
     }
 
-    /** The table's blocks now (its size inside the snapshot at least), 0 for a partitioned table. */
-    private static long blocks(Connection c, StreamTask task) throws SQLException {
-        if (task.table().partitioned()) {
-            return 0;
+    /**
+     * Each table's blocks now (its size inside the snapshot at least), by OID, in one query; 0 (left out) for a
+     * partitioned table.
+     */
+    private static Map<Long, Long> blocks(Connection c, List<StreamTask> tasks) throws SQLException {
+        Long[] oids = tasks.stream().filter(t -> !t.table().partitioned()).map(t -> t.table().oid()).toArray(Long[]::new);
+        Map<Long, Long> blocks = new java.util.HashMap<>();
+        if (oids.length == 0) {
+            return blocks;
         }
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT pg_catalog.pg_relation_size(?::bigint::oid) / pg_catalog.current_setting('block_size')::bigint")) {
-            ps.setLong(1, task.table().oid());
+        try (PreparedStatement ps = c.prepareStatement("SELECT o, pg_catalog.pg_relation_size(o::oid)"
+                + " / pg_catalog.current_setting('block_size')::bigint FROM pg_catalog.unnest(?::bigint[]) AS o")) {
+            ps.setArray(1, c.createArrayOf("bigint", oids));
             try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
+                while (rs.next()) {
+                    blocks.put(rs.getLong(1), rs.getLong(2));
+                }
             }
         }
+        return blocks;
     }
 
     /** The ranges of a table: as many as it has pages' worth of rows, at most {@link #RANGES_PER_WORKER} per reader. */

@@ -5,6 +5,7 @@ import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Op;
 import io.pgsource.change.SourceColumns;
+import io.pgsource.change.TableId;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.SourceConnections;
 import io.pgsource.state.PositionStore;
@@ -14,6 +15,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.regex.Pattern;
@@ -134,10 +136,13 @@ public final class SnapshotCopy {
         try (Connection c = connections.open()) {
             begin(c, snapshot);
             long started = System.nanoTime();
-            progress.plan(c, tasks.stream().map(t -> t.table().id()).toList());
+            List<TableId> ids = tasks.stream().map(t -> t.table().id()).toList();
+            // the catalog of every table at once, before the first reader starts (each uses the connection on a thread of
+            // its own): a few queries, not a few per table, so thousands of small tables are not thousands of round trips
+            progress.plan(c, ids);
+            Map<TableId, SourceColumns> catalog = ColumnCatalog.readAll(c, ids);
             for (StreamTask task : tasks) {
-                // read before the table's reader starts, which uses the connection on a thread of its own
-                SourceColumns columns = ColumnCatalog.read(c, task.table().id());
+                SourceColumns columns = catalog.get(task.table().id());
                 CopyProgress.Table table = progress.start(c, task.table().id());
                 try {
                     copy(c, task, pages, table);

@@ -42,6 +42,61 @@ public final class ColumnCatalog {
         });
     }
 
+    /**
+     * The columns of every named table (ordinary or partitioned) that exists, in three catalog queries whatever their
+     * number (a copy of thousands of tables must not ask per table); a table that does not exist is not in the map.
+     */
+    public static Map<TableId, SourceColumns> readAll(Connection c, List<TableId> tables) throws SQLException {
+        if (tables.isEmpty()) {
+            return Map.of();
+        }
+        return CatalogSession.run(c, () -> {
+            List<TableId> distinct = List.copyOf(new java.util.LinkedHashSet<>(tables));
+            String[] schemas = new String[distinct.size()];
+            String[] names = new String[distinct.size()];
+            for (int i = 0; i < distinct.size(); i++) {
+                schemas[i] = distinct.get(i).schema();
+                names[i] = distinct.get(i).name();
+            }
+            Map<Long, TableId> byOid = new LinkedHashMap<>();
+            Map<Long, List<Live>> live = new HashMap<>();
+            Map<Long, Integer> last = new HashMap<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t, r.oid, a.attname, a.attnum,"
+                    + " format_type(a.atttypid, a.atttypmod), a.attisdropped FROM unnest(?::text[], ?::text[]) AS w(s, t)"
+                    + " JOIN pg_namespace n ON n.nspname = w.s JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = w.t"
+                    + " AND r.relkind IN ('r', 'p') LEFT JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0"
+                    + " ORDER BY r.oid, a.attnum")) {
+                ps.setArray(1, c.createArrayOf("text", schemas));
+                ps.setArray(2, c.createArrayOf("text", names));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        long oid = rs.getLong(3);
+                        byOid.putIfAbsent(oid, new TableId(rs.getString(1), rs.getString(2)));
+                        List<Live> columns = live.computeIfAbsent(oid, k -> new ArrayList<>());
+                        if (rs.getString(4) == null) {
+                            continue;
+                        }
+                        last.merge(oid, rs.getInt(5), Math::max);
+                        if (!rs.getBoolean(7)) {
+                            columns.add(new Live(rs.getString(4), rs.getInt(5), rs.getString(6)));
+                        }
+                    }
+                }
+            }
+            if (byOid.isEmpty()) {
+                return Map.of();
+            }
+            Map<Long, Map<Long, Long>> storage = storage(c, byOid.keySet());
+            Map<Long, Map<String, List<String>>> missing = missing(c, storage);
+            Map<TableId, SourceColumns> out = new LinkedHashMap<>();
+            byOid.forEach((oid, id) -> {
+                Map<Long, Long> leaves = storage.getOrDefault(oid, Map.of());
+                out.put(id, columns(oid, live.get(oid), last.getOrDefault(oid, 0), leaves, missing.getOrDefault(oid, Map.of())));
+            });
+            return out;
+        });
+    }
+
     private record Live(String name, int number, String type) {
     }
 
@@ -68,34 +123,58 @@ public final class ColumnCatalog {
         if (!exists) {
             return null;
         }
-        // the relations holding rows: the table itself, or the leaves under a partitioned one (at any depth)
-        Map<Long, Long> storage = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("WITH RECURSIVE tree(relid) AS (SELECT ?::oid"
-                + " UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid"
+        Map<Long, Long> storage = storage(c, List.of(oid)).getOrDefault(oid, Map.of());
+        return columns(oid, live, last, storage, missing(c, Map.of(oid, storage)).getOrDefault(oid, Map.of()));
+    }
+
+    /**
+     * Per table: the relations holding its rows (OID to relfilenode), the table itself, or the leaves under a partitioned
+     * one (at any depth).
+     */
+    private static Map<Long, Map<Long, Long>> storage(Connection c, java.util.Collection<Long> oids) throws SQLException {
+        Map<Long, Map<Long, Long>> storage = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("WITH RECURSIVE tree(root, relid) AS (SELECT o, o FROM unnest(?::oid[]) AS o"
+                + " UNION ALL SELECT t.root, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid"
                 + " JOIN pg_class p ON p.oid = t.relid WHERE p.relkind = 'p')"
-                + " SELECT r.oid, r.relfilenode FROM tree t JOIN pg_class r ON r.oid = t.relid WHERE r.relkind = 'r'")) {
-            ps.setLong(1, oid);
+                + " SELECT t.root, r.oid, r.relfilenode FROM tree t JOIN pg_class r ON r.oid = t.relid WHERE r.relkind = 'r'")) {
+            ps.setArray(1, c.createArrayOf("bigint", oids.toArray()));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    storage.put(rs.getLong(1), rs.getLong(2));
+                    storage.computeIfAbsent(rs.getLong(1), k -> new HashMap<>()).put(rs.getLong(2), rs.getLong(3));
                 }
             }
         }
-        // per column name: the missing value of each leaf that has one; a NULL element prints as {NULL}, a value's own
-        // text as a single element (array_to_string needs no delimiter then, whatever the type's)
-        Map<String, List<String>> missing = new HashMap<>();
-        if (!storage.isEmpty()) {
-            try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, CASE WHEN a.attmissingval::text = '{NULL}' THEN NULL"
-                    + " ELSE array_to_string(a.attmissingval, ',') END FROM pg_attribute a"
-                    + " WHERE a.attrelid = ANY (?::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.atthasmissing")) {
-                ps.setArray(1, c.createArrayOf("bigint", storage.keySet().toArray()));
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        missing.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(rs.getString(2));
+        return storage;
+    }
+
+    /**
+     * Per table, per column name: the missing value of each of its storage relations that has one; a NULL element prints
+     * as {NULL}, a value's own text as a single element (array_to_string needs no delimiter then, whatever the type's).
+     */
+    private static Map<Long, Map<String, List<String>>> missing(Connection c, Map<Long, Map<Long, Long>> storage) throws SQLException {
+        Map<Long, List<Long>> tablesOf = new HashMap<>();
+        storage.forEach((table, leaves) -> leaves.keySet().forEach(leaf -> tablesOf.computeIfAbsent(leaf, k -> new ArrayList<>()).add(table)));
+        Map<Long, Map<String, List<String>>> missing = new HashMap<>();
+        if (tablesOf.isEmpty()) {
+            return missing;
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attrelid, a.attname, CASE WHEN a.attmissingval::text = '{NULL}'"
+                + " THEN NULL ELSE array_to_string(a.attmissingval, ',') END FROM pg_attribute a"
+                + " WHERE a.attrelid = ANY (?::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.atthasmissing")) {
+            ps.setArray(1, c.createArrayOf("bigint", tablesOf.keySet().toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    for (long table : tablesOf.get(rs.getLong(1))) {
+                        missing.computeIfAbsent(table, k -> new HashMap<>()).computeIfAbsent(rs.getString(2), k -> new ArrayList<>())
+                                .add(rs.getString(3));
                     }
                 }
             }
         }
+        return missing;
+    }
+
+    private static SourceColumns columns(long oid, List<Live> live, int last, Map<Long, Long> storage, Map<String, List<String>> missing) {
         Map<String, SourceColumns.Attribute> columns = new LinkedHashMap<>();
         for (Live l : live) {
             List<String> values = missing.get(l.name());

@@ -205,9 +205,7 @@ final class Prerequisites {
     private List<String> checkPublications(Connection c, int serverVersion, boolean slotExists) throws SQLException {
         List<String> names = options.publications();
         List<TableId> wanted = tables(options.getPublicationTables());
-        for (TableId t : wanted) {
-            requireTable(c, t);
-        }
+        requireTables(c, wanted);
         Publications pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
         Map<String, String> create = plan(c, pubs, wanted, serverVersion, slotExists);
         if (!create.isEmpty()) {
@@ -530,14 +528,20 @@ final class Prerequisites {
         return tables;
     }
 
-    private static void requireTable(Connection c, TableId t) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
-            ps.setString(1, t.schema());
-            ps.setString(2, t.name());
+    /** Every name is a table of this database: one query for all of them (thousands are no thousand round trips). */
+    private static void requireTables(Connection c, List<TableId> tables) throws SQLException {
+        if (tables.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS w(s, t, i)"
+                + " WHERE NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE n.nspname = w.s AND c.relname = w.t AND c.relkind IN ('r', 'p')) ORDER BY w.i LIMIT 1")) {
+            ps.setArray(1, c.createArrayOf("text", tables.stream().map(TableId::schema).toArray()));
+            ps.setArray(2, c.createArrayOf("text", tables.stream().map(TableId::name).toArray()));
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw new PrerequisiteException("publicationTables names " + t.quoted() + ", which is not a table of this database");
+                if (rs.next()) {
+                    throw new PrerequisiteException("publicationTables names " + new TableId(rs.getString(1), rs.getString(2)).quoted()
+                            + ", which is not a table of this database");
                 }
             }
         }

@@ -3,6 +3,7 @@ package io.pgsource.sink;
 import io.pgsource.state.PositionStore;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -19,6 +20,8 @@ import java.util.Optional;
 public abstract class DatabasePositionStore implements PositionStore {
     /** Positions this instance committed. */
     private final Map<String, String> committedHere = new HashMap<>();
+    /** Positions read ahead ({@link #preload}), empty for a stream that has none; what this instance commits wins. */
+    private final Map<String, Optional<String>> preloaded = new HashMap<>();
     /** Positions written by the open transaction. */
     private final Map<String, String> pendingWrites = new HashMap<>();
 
@@ -57,8 +60,12 @@ public abstract class DatabasePositionStore implements PositionStore {
     public final Optional<String> current(String stream) throws SQLException {
         synchronized (lock()) {
             String known = committedHere.get(stream);
+            if (known != null) {
+                return Optional.of(known);
+            }
+            Optional<String> read = preloaded.get(stream);
             // a connection that cannot be made fails here first: its SQLException names the setting to fix
-            return known != null ? Optional.of(known) : read(stream);
+            return read != null ? read : read(stream);
         }
     }
 
@@ -91,11 +98,22 @@ public abstract class DatabasePositionStore implements PositionStore {
     /** Stores a position in its own transaction (the destination itself saves inside the data's transaction). */
     @Override
     public final void save(String stream, String position) {
+        saveAll(Map.of(stream, position));
+    }
+
+    /** Stores the positions in one transaction of their own. */
+    @Override
+    public final void saveAll(Map<String, String> positions) {
+        if (positions.isEmpty()) {
+            return;
+        }
         synchronized (lock()) {
             try {
                 Connection c = connection();
                 try {
-                    saveInTransaction(c, stream, position);
+                    for (Map.Entry<String, String> p : positions.entrySet()) {
+                        saveInTransaction(c, p.getKey(), p.getValue());
+                    }
                     c.commit();
                     committed(true);
                 } catch (SQLException e) {
@@ -104,10 +122,51 @@ public abstract class DatabasePositionStore implements PositionStore {
                     throw e;
                 }
             } catch (SQLException e) {
-                throw new IllegalStateException("cannot save the position of " + stream + " at the destination " + describe()
-                        + ": " + e.getMessage(), e);
+                throw new IllegalStateException("cannot save the position" + (positions.size() > 1 ? "s of " : " of ")
+                        + String.join(", ", positions.keySet()) + " at the destination " + describe() + ": " + e.getMessage(), e);
             }
         }
+    }
+
+    /**
+     * Reads the stored positions of these streams in one transaction, so {@link #current} asks no more for them (this
+     * instance is their only writer; {@link #refresh} and a failed transaction forget them).
+     */
+    @Override
+    public final void preload(Collection<String> streams) throws SQLException {
+        if (streams.isEmpty()) {
+            return;
+        }
+        synchronized (lock()) {
+            for (int attempt = 1; ; attempt++) {
+                Connection c = connection();
+                try {
+                    Map<String, String> found = loadAllInTransaction(c, streams);
+                    c.commit();
+                    for (String stream : streams) {
+                        preloaded.put(stream, Optional.ofNullable(found.get(stream)));
+                    }
+                    return;
+                } catch (SQLException e) {
+                    // a connection that died while idle (destination restarted): a read is safe to try once more
+                    if (!failed(c, e) || attempt > 1) {
+                        throw e;
+                    }
+                }
+            }
+        }
+    }
+
+    /** The stored positions of these streams (those that have one), read inside the caller's open transaction. */
+    protected Map<String, String> loadAllInTransaction(Connection c, Collection<String> streams) throws SQLException {
+        Map<String, String> found = new HashMap<>();
+        for (String stream : streams) {
+            String position = loadInTransaction(c, stream);
+            if (position != null) {
+                found.put(stream, position);
+            }
+        }
+        return found;
     }
 
     /** Another instance may have committed positions since (a high-availability takeover): read them from the table again. */
@@ -115,6 +174,7 @@ public abstract class DatabasePositionStore implements PositionStore {
     public void refresh() {
         synchronized (lock()) {
             committedHere.clear();
+            preloaded.clear();
         }
     }
 
@@ -131,6 +191,7 @@ public abstract class DatabasePositionStore implements PositionStore {
         } else {
             // a failed COMMIT may or may not have committed: read from the table again
             committedHere.clear();
+            preloaded.clear();
         }
         pendingWrites.clear();
     }

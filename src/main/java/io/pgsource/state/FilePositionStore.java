@@ -69,6 +69,20 @@ public final class FilePositionStore implements PositionStore {
         }
     }
 
+    /** Stores them all with one write of the file. */
+    @Override
+    public synchronized void saveAll(Map<String, String> all) {
+        Map<String, String> before = new TreeMap<>(positions);
+        positions.putAll(all);
+        try {
+            write();
+        } catch (IOException e) {
+            positions.clear();
+            positions.putAll(before);
+            throw new UncheckedIOException("cannot write the position file " + file, e);
+        }
+    }
+
     /** Reads the file again: the instance that led before this one may have written it. */
     @Override
     public synchronized void refresh() {

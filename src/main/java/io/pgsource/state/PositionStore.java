@@ -1,5 +1,7 @@
 package io.pgsource.state;
 
+import java.util.Collection;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -25,6 +27,22 @@ public interface PositionStore {
 
     /** Stores a position after the data it covers is durable. */
     void save(String stream, String position);
+
+    /**
+     * Stores several positions after the data they cover is durable: at once where the store can (one transaction, one
+     * write of the file), so what a table's copy records costs no round trip per position.
+     */
+    default void saveAll(Map<String, String> positions) {
+        positions.forEach(this::save);
+    }
+
+    /**
+     * Says which streams' positions are about to be asked for ({@link #current}): a store that reads them from a
+     * database reads them all in one query now, so a copy of thousands of tables does not ask once per table. Nothing by
+     * default.
+     */
+    default void preload(Collection<String> streams) throws Exception {
+    }
 
     /**
      * Forgets what this instance remembers of the stored positions: another instance may have written them since (a

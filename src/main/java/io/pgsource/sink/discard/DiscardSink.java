@@ -96,6 +96,11 @@ public final class DiscardSink implements Destination {
             public void save(String stream, String position) {
                 positions.save(stream, position);
             }
+
+            @Override
+            public void saveAll(java.util.Map<String, String> all) {
+                positions.saveAll(all);
+            }
         };
     }
 

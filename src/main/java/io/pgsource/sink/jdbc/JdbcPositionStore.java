@@ -7,6 +7,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Positions kept in the destination database itself, in {@code "_pgsource"."positions"}: the PostgreSQL destination
@@ -67,6 +70,30 @@ public final class JdbcPositionStore extends DatabasePositionStore {
                 return rs.next() ? rs.getString(1) : null;
             }
         }
+    }
+
+    /** The stored positions of these streams, in one query. */
+    @Override
+    protected Map<String, String> loadAllInTransaction(Connection c, Collection<String> streams) throws SQLException {
+        Map<String, String> found = new HashMap<>();
+        if (!tableChecked && !pendingCheck) {
+            try (Statement s = c.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return found;
+                }
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT stream, position FROM " + TABLE + " WHERE stream = ANY (?)")) {
+            ps.setArray(1, c.createArrayOf("text", streams.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    found.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        }
+        return found;
     }
 
     /** Upserts the position inside the caller's open transaction, creating the state table if needed. */

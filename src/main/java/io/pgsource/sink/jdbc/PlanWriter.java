@@ -84,11 +84,16 @@ final class PlanWriter {
     private void apply(Connection c, Step step, String deletedAt) throws SQLException {
         if (step instanceof Truncate t) {
             TargetTable target = tables.target(t.schema());
-            try (Statement s = c.createStatement()) {
-                s.execute("TRUNCATE " + target.quoted());
+            if (!tables.createdEmpty(target.id())) {
+                try (Statement s = c.createStatement()) {
+                    s.execute("TRUNCATE " + target.quoted());
+                }
             }
             upsertOnly.remove(target.id());
-        } else if (step instanceof Segment seg) {
+            return;
+        }
+        tables.written();
+        if (step instanceof Segment seg) {
             for (Deletes d : seg.deletes()) {
                 delete(c, tables.target(d.schema()), d.rows(), deletedAt);
             }

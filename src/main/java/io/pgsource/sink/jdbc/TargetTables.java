@@ -76,6 +76,8 @@ final class TargetTables {
     private final Map<TableId, TableId> sources = new HashMap<>();
     /** The generated columns of each destination table, as its catalog said when last checked. */
     private final Map<TableId, Set<String>> computed = new HashMap<>();
+    /** Destination tables the open transaction created, while it wrote no row yet. */
+    private final Set<TableId> createdEmpty = new HashSet<>();
 
     /**
      * @param names     {@code destination.schema} and {@code destination.table_name}: where each source table goes
@@ -183,6 +185,7 @@ final class TargetTables {
             if (existing == null) {
                 s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(t.id().schema()));
                 createTable(c, t);
+                createdEmpty.add(t.id());
                 LOG.info("created destination table {}", t.quoted());
             } else {
                 for (int i = 0; i < schema.size(); i++) {
@@ -400,11 +403,26 @@ final class TargetTables {
     void commit() {
         checked.commit();
         followed.commit();
+        createdEmpty.clear();
     }
 
     void forget() {
         checked.clear();
         followed.clear();
+        createdEmpty.clear();
+    }
+
+    /**
+     * Whether the open transaction created this destination table and wrote nothing since ({@link #written}): a
+     * TRUNCATE of it has nothing to empty (and would cost a scan of the destination's shared buffers per table).
+     */
+    boolean createdEmpty(TableId table) {
+        return createdEmpty.contains(table);
+    }
+
+    /** Rows were written in the open transaction (to any table): no table counts as created empty any more. */
+    void written() {
+        createdEmpty.clear();
     }
 
     /** A column of an existing destination table: its type ({@code format_type}), and whether the table computes it. */

@@ -258,7 +258,7 @@ public final class CopyProgress {
         String[] names = tables.stream().map(TableId::name).toArray(String[]::new);
         Map<String, long[]> found = new java.util.HashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t, c.reltuples::bigint, pg_catalog.pg_table_size(c.oid)"
-                + " FROM pg_catalog.unnest(?::text[], ?::text[]) AS w(s, t) JOIN pg_catalog.pg_namespace n ON n.nspname = w.s"
+                + " FROM ROWS FROM (pg_catalog.unnest(?::text[]), pg_catalog.unnest(?::text[])) AS w(s, t) JOIN pg_catalog.pg_namespace n ON n.nspname = w.s"
                 + " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.t")) {
             ps.setArray(1, c.createArrayOf("text", schemas));
             ps.setArray(2, c.createArrayOf("text", names));

@@ -1,6 +1,7 @@
 package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.Position;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DatabaseIdentity;
 import io.pgsource.config.DestinationSettings;
@@ -259,8 +260,13 @@ public final class PostgresSink implements Destination {
             if (position != null) {
                 positions.saveInTransaction(c, position.stream(), position.value());
             }
+            boolean asynchronous = batch.position() instanceof Position.Batch && position != null;
+            if (asynchronous) {
+                asynchronousCommit(c);
+            }
             committing = true;
             c.commit();
+            unflushed = asynchronous ? position : null;
         } catch (SQLException | RuntimeException e) {
             JdbcPositionStore.rollbackQuietly(c);
             writer.transactionEnded(false);
@@ -289,6 +295,23 @@ public final class PostgresSink implements Destination {
         }
         writer.transactionEnded(true);
         positions.committed(true);
+    }
+
+    /**
+     * A page of a copy or a batch query (a {@link Position.Batch}) commits without waiting for the destination's WAL
+     * flush ({@code synchronous_commit = off}): thousands of small tables would otherwise wait for a flush each. Nothing is
+     * acknowledged to the source on such a commit, and every commit the source is told about (a replication slot's
+     * position, a stored position of its own) waits for the flush, which makes every commit before it durable too (WAL is
+     * flushed in order). A destination that crashed can so only lose the last pages, each with its stored bookmark: what
+     * pgsource stopped there would have left, which the next run continues from.
+     */
+    /** The position of the last commit that did not wait for the flush, while no later one waited; null: none. */
+    private StoredPosition unflushed;
+
+    private static void asynchronousCommit(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("SET LOCAL synchronous_commit = off");
+        }
     }
 
     /**
@@ -366,9 +389,23 @@ public final class PostgresSink implements Destination {
         stop();
     }
 
-    /** Closes the connection (a later batch opens a new one). */
+    /**
+     * Closes the connection (a later batch opens a new one), after making the last commits durable when they did not wait
+     * for the flush: a run that ends (sync.once) must leave nothing a crash of the destination could still take.
+     */
     public void stop() {
         synchronized (destination) {
+            StoredPosition last = unflushed;
+            unflushed = null;
+            if (last != null) {
+                try {
+                    // committed synchronously: it waits for the flush of the WAL up to it, every earlier commit's too
+                    positions.save(last.stream(), last.value());
+                } catch (RuntimeException e) {
+                    LOG.warn("could not make the last pages durable at the destination {} before closing: {}", destination.safeUrl(),
+                            e.getMessage());
+                }
+            }
             destination.close();
         }
     }

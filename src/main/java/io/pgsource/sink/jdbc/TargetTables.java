@@ -76,6 +76,9 @@ final class TargetTables {
     private final Map<TableId, TableId> sources = new HashMap<>();
     /** The generated columns of each destination table, as its catalog said when last checked. */
     private final Map<TableId, Set<String>> computed = new HashMap<>();
+    /** Schemas made sure of by a committed transaction, and by the open one. */
+    private final Set<String> schemas = new HashSet<>();
+    private final Set<String> schemasPending = new HashSet<>();
     /** Destination tables the open transaction created, while it wrote no row yet. */
     private final Set<TableId> createdEmpty = new HashSet<>();
 
@@ -183,7 +186,10 @@ final class TargetTables {
                 s.execute("CREATE EXTENSION IF NOT EXISTS " + ext);
             }
             if (existing == null) {
-                s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(t.id().schema()));
+                if (!schemaKnown(t.id().schema())) {
+                    s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(t.id().schema()));
+                    schemasPending.add(t.id().schema());
+                }
                 createTable(c, t);
                 createdEmpty.add(t.id());
                 LOG.info("created destination table {}", t.quoted());
@@ -211,7 +217,11 @@ final class TargetTables {
             }
         }
         Set<String> computedThere = new HashSet<>();
-        (existing == null || added ? existingColumns(c, t.id()) : existing).forEach((name, column) -> {
+        // a table just created from a schema without generated columns computes none: no need to ask its catalog
+        boolean mayCompute = schema.columns().stream().anyMatch(Column::generated) || !schema.generatedNotInRows().isEmpty();
+        Map<String, DestinationColumn> now = existing == null && !mayCompute ? Map.of()
+                : existing == null || added ? existingColumns(c, t.id()) : existing;
+        now.forEach((name, column) -> {
             if (column.generated()) {
                 computedThere.add(name);
             }
@@ -404,12 +414,21 @@ final class TargetTables {
         checked.commit();
         followed.commit();
         createdEmpty.clear();
+        schemas.addAll(schemasPending);
+        schemasPending.clear();
     }
 
     void forget() {
         checked.clear();
         followed.clear();
         createdEmpty.clear();
+        schemas.clear();
+        schemasPending.clear();
+    }
+
+    /** Whether this connection made sure the schema exists (committed, or in the open transaction). */
+    private boolean schemaKnown(String schema) {
+        return schemas.contains(schema) || schemasPending.contains(schema);
     }
 
     /**

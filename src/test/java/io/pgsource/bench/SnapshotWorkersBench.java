@@ -21,6 +21,11 @@ import java.util.regex.Pattern;
  * <p>Environment: {@code BENCH_ROWS} (or the first argument; default 1000000), {@code BENCH_WORKERS} (default
  * {@code 1,2,4}), {@code BENCH_DESTINATIONS} (default {@code discard,postgres}), {@code BENCH_JDBC_URL},
  * {@code BENCH_JAVA_OPTS} as for Bench.
+ *
+ * <p>{@code BENCH_TABLES=5000}: many small tables instead (issue 13's "first run on 5,000 tables of 20 rows"): schema
+ * {@code many} with that many tables of {@code BENCH_ROWS} rows each (default 20), which pgsource selects by
+ * {@code source.schema} and publishes itself, as a first run does. No limit is measured then (the copy's work is
+ * round trips, not bytes); the postgres destination's tables and rows are counted.
  */
 public final class SnapshotWorkersBench {
     private static final Pattern COPY_MS = Pattern.compile("Initial copy finished in (\\d+) ms");
@@ -30,7 +35,9 @@ public final class SnapshotWorkersBench {
     }
 
     public static void main(String[] args) throws Exception {
-        int rows = Integer.parseInt((args.length > 0 ? args[0] : env("BENCH_ROWS", "1000000")).replace("_", "").replace(",", ""));
+        int tables = Integer.parseInt(env("BENCH_TABLES", "1"));
+        int rows = Integer.parseInt((args.length > 0 ? args[0] : env("BENCH_ROWS", tables > 1 ? "20" : "1000000"))
+                .replace("_", "").replace(",", ""));
         List<Integer> workers = new ArrayList<>();
         for (String w : env("BENCH_WORKERS", "1,2,4").split(",")) {
             workers.add(Integer.parseInt(w.strip()));
@@ -41,8 +48,77 @@ public final class SnapshotWorkersBench {
             throw new IllegalStateException("target/pgsource.jar is missing: build first (bench/snapshot-workers.sh does)");
         }
         try (BenchServer server = BenchServer.start(System.getenv("BENCH_JDBC_URL"))) {
-            run(server, rows, workers, destinations);
+            if (tables > 1) {
+                manyTables(server, tables, rows, workers, destinations);
+            } else {
+                run(server, rows, workers, destinations);
+            }
         }
+    }
+
+    /** The first run on many small tables: slot, publication and copy of every table of schema many. */
+    private static void manyTables(BenchServer server, int tables, int rows, List<Integer> workers, List<String> destinations)
+            throws Exception {
+        String src = Bench.SRC;
+        String dst = Bench.DST;
+        server.execute("postgres", "DROP DATABASE IF EXISTS " + src + " WITH (FORCE)", "DROP DATABASE IF EXISTS " + dst + " WITH (FORCE)",
+                "CREATE DATABASE " + src, "CREATE DATABASE " + dst);
+        long t0 = System.nanoTime();
+        server.execute(src, "CREATE SCHEMA many");
+        // 500 tables per transaction: one creating thousands would need more locks than max_locks_per_transaction gives
+        for (int from = 1; from <= tables; from += 500) {
+            server.execute(src, "DO $$ BEGIN FOR i IN " + from + ".." + Math.min(tables, from + 499) + " LOOP"
+                    + " EXECUTE format('CREATE TABLE many.t%s (id int PRIMARY KEY, name text, amount numeric(10,2),"
+                    + " updated_at timestamptz DEFAULT now())', i);"
+                    + " EXECUTE format('INSERT INTO many.t%s (id, name, amount) SELECT g, ''n'' || g, g * 1.5"
+                    + " FROM generate_series(1, " + rows + ") g', i); END LOOP; END $$");
+        }
+        server.execute(src, "VACUUM ANALYZE", "CHECKPOINT");
+        System.out.printf(Locale.ROOT, "%,d tables of %,d rows loaded in %.1f s; %d cores; load average %s%n", tables, rows,
+                (System.nanoTime() - t0) / 1e9, Runtime.getRuntime().availableProcessors(), Bench.loadAverage());
+        List<String> lines = new ArrayList<>();
+        for (String destination : destinations) {
+            for (int w : workers) {
+                String slot = "bench_many_" + w;
+                server.execute(src, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'",
+                        "DROP PUBLICATION IF EXISTS bench_many", "DROP PUBLICATION IF EXISTS bench_many_keyless");
+                server.execute(dst, "DROP SCHEMA IF EXISTS many CASCADE", "DROP SCHEMA IF EXISTS _pgsource CASCADE");
+                PgSourceChild child = new PgSourceChild(OUT, "many-tables-" + destination + "-" + w)
+                        .env("SOURCE_HOST", server.host).env("SOURCE_PORT", Integer.toString(server.port)).env("SOURCE_DATABASE", src)
+                        .env("SOURCE_USERNAME", server.user).env("SOURCE_PASSWORD", server.password).env("SOURCE_SCHEMA", "many")
+                        .env("SOURCE_PUBLICATION_NAME", "bench_many").env("SOURCE_REPLICATION_SLOT", slot)
+                        .env("SOURCE_REPLICATION_METHOD", "LOG_BASED").env("SYNC_ONCE", "true")
+                        .env("SOURCE_SNAPSHOT_WORKERS", Integer.toString(w));
+                if (destination.equals("discard")) {
+                    child.env("DESTINATION", "discard");
+                } else {
+                    child.env("DESTINATION", "postgres").env("DESTINATION_URL", server.jdbcUrl(dst)).env("DESTINATION_USERNAME", server.user)
+                            .env("DESTINATION_PASSWORD", server.password);
+                }
+                PgSourceChild.Result r = child.start().await(1800);
+                Matcher m = COPY_MS.matcher(r.text());
+                double copy = m.find() ? Long.parseLong(m.group(1)) / 1e3 : Double.NaN;
+                String check = "";
+                if (destination.equals("postgres")) {
+                    long made = server.queryLong(dst, "SELECT count(*) FROM pg_tables WHERE schemaname = 'many'");
+                    long copied = made == 0 ? 0 : server.queryLong(dst, "SELECT sum((xpath('/row/c/text()', query_to_xml(format("
+                            + "'SELECT count(*) AS c FROM many.%I', tablename), false, true, '')))[1]::text::bigint)"
+                            + " FROM pg_tables WHERE schemaname = 'many'");
+                    check = made == tables && copied == (long) tables * rows ? ""
+                            : String.format(Locale.ROOT, "  !! %,d tables, %,d rows at the destination", made, copied);
+                }
+                lines.add(String.format(Locale.ROOT, "%-10s %-30s %8.2f %8.2f %10.2f%s%s", destination, "pgsource snapshot_workers=" + w,
+                        copy, r.seconds(), copy * 1000 / tables, r.exit() == 0 ? "" : "  !! exit " + r.exit() + ", see " + r.log(), check));
+                server.execute(src, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+            }
+        }
+        System.out.println();
+        System.out.printf(Locale.ROOT, "%-10s %-30s %8s %8s %10s%n", "into", "run (" + tables + " tables of " + rows + " rows)", "copy s",
+                "process", "ms/table");
+        lines.forEach(System.out::println);
+        System.out.printf(Locale.ROOT, "load average at the end: %s%n", Bench.loadAverage());
+        System.out.println("(copy s: pgsource's \"Initial copy finished in\" (slot created, every table applied); process: the whole"
+                + " java -jar run, JVM start, publication, slot and sync.once's end included)");
     }
 
     private static void run(BenchServer server, int rows, List<Integer> workers, List<String> destinations) throws Exception {

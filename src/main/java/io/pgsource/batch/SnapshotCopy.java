@@ -141,17 +141,42 @@ public final class SnapshotCopy {
             // its own): a few queries, not a few per table, so thousands of small tables are not thousands of round trips
             progress.plan(c, ids);
             Map<TableId, SourceColumns> catalog = ColumnCatalog.readAll(c, ids);
-            for (StreamTask task : tasks) {
-                SourceColumns columns = catalog.get(task.table().id());
-                CopyProgress.Table table = progress.start(c, task.table().id());
-                try {
-                    copy(c, task, pages, table);
-                    copied.copied(task, columns);
-                } catch (Exception | Error e) {
-                    table.abandoned();
-                    throw e;
+            PageReader next = null;
+            try {
+                for (int i = 0; i < tasks.size(); i++) {
+                    StreamTask task = tasks.get(i);
+                    SourceColumns columns = catalog.get(task.table().id());
+                    // its estimate came with the plan: no query, the connection may be reading this table's first page
+                    CopyProgress.Table table = progress.start(null, task.table().id());
+                    PageReader reader = next != null ? next : reader(c, task);
+                    next = null;
+                    try (reader) {
+                        boolean first = true;
+                        while (reader.more()) {
+                            ChangeBatch page = reader.next();
+                            if (!reader.more() && i + 1 < tasks.size()) {
+                                // this table is read: the next one's first page is read while its last is applied, so
+                                // a copy of many small tables does not wait for a round trip to the source per table
+                                next = reader(c, tasks.get(i + 1));
+                            }
+                            if (first && (page.isEmpty() || page.get(0).op() != Op.TRUNCATE)) {
+                                page = withTruncateFirst(page);
+                            }
+                            first = false;
+                            table.page(page); // before the pipeline turns the values from text into Java values in place
+                            pages.accept(page);
+                        }
+                        copied.copied(task, columns);
+                    } catch (Exception | Error e) {
+                        table.abandoned();
+                        throw e;
+                    }
+                    table.finished();
                 }
-                table.finished();
+            } finally {
+                if (next != null) {
+                    next.close(); // waits for the page it reads, so the connection is idle when it closes
+                }
             }
             c.commit();
             LOG.info("initial copy of {} tables inside snapshot {} done in {} ms", tasks.size(), snapshot,
@@ -202,21 +227,13 @@ public final class SnapshotCopy {
         }
     }
 
-    private void copy(Connection c, StreamTask task, PageHandler pages, CopyProgress.Table table) throws Exception {
+    /**
+     * The table's reader, reading its first page already on a thread of {@code readers}. Closing it waits for a page
+     * still being read, so the next table or the commit never meets a busy connection.
+     */
+    private PageReader reader(Connection c, StreamTask task) throws SQLException {
         PageReader direct = task.keyless() ? new CtidPageReader(task, c, true) : new KeysetPageReader(task, c, null, true);
-        // closing it waits for a page still being read, so the next table or the commit never meets a busy connection
-        try (PageReader reader = new PrefetchingPageReader(direct, readers)) {
-            boolean first = true;
-            while (reader.more()) {
-                ChangeBatch page = reader.next();
-                if (first && (page.isEmpty() || page.get(0).op() != Op.TRUNCATE)) {
-                    page = withTruncateFirst(page);
-                }
-                first = false;
-                table.page(page); // before the pipeline turns the values from text into Java values in place
-                pages.accept(page);
-            }
-        }
+        return new PrefetchingPageReader(direct, readers);
     }
 
     private static ChangeBatch withTruncateFirst(ChangeBatch page) {

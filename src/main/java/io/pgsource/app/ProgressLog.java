@@ -56,6 +56,46 @@ final class ProgressLog implements Processor {
     private long transactions;
     private long changes;
     private OffsetDateTime lastCommit;
+    /** Since the start, for the status page: transactions and changes applied, changes per table, and rows per table. */
+    private long totalTransactions;
+    private long totalChanges;
+    private final Map<String, long[]> changesPerTable = new HashMap<>();
+    private final Map<String, long[]> rowsPerTable = new HashMap<>();
+
+    /**
+     * What the destination applied since the start, read by the status page.
+     *
+     * @param lastCommit the source commit time of the last transaction applied, or null
+     * @param changes    changes streamed and applied per {@code schema.table} (log replication)
+     * @param rows       rows read in pages and applied per {@code schema.table} (batch-query runs, and copies)
+     */
+    record Totals(long transactions, long changes, OffsetDateTime lastCommit, Map<String, Long> changesPerTable,
+                  Map<String, Long> rowsPerTable) {
+    }
+
+    synchronized Totals totals() {
+        return new Totals(totalTransactions, totalChanges, lastCommit, copy(changesPerTable), copy(rowsPerTable));
+    }
+
+    private static Map<String, Long> copy(Map<String, long[]> counts) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        counts.forEach((t, n) -> out.put(t, n[0]));
+        return java.util.Collections.unmodifiableMap(out);
+    }
+
+    /** Counts the batch's changes per table (its events come grouped by table, mostly: one lookup per run of a table). */
+    private void countPerTable(ChangeBatch batch) {
+        io.pgsource.change.TableId last = null;
+        long[] counter = null;
+        for (int i = 0, n = batch.size(); i < n; i++) {
+            io.pgsource.change.TableId id = batch.get(i).tableId();
+            if (id != last) {
+                last = id;
+                counter = changesPerTable.computeIfAbsent(id.toString(), k -> new long[1]);
+            }
+            counter[0]++;
+        }
+    }
 
     /**
      * @param slot     the slot log replication reads, whose lag the stream's lines tell
@@ -70,9 +110,6 @@ final class ProgressLog implements Processor {
 
     @Override
     public void process(Exchange exchange) {
-        if (intervalNanos <= 0) {
-            return;
-        }
         // the destination route leaves the batch in the body
         ChangeBatch batch = exchange.getIn().getBody() instanceof ChangeBatch b ? b : null;
         if (batch == null) {
@@ -82,11 +119,15 @@ final class ProgressLog implements Processor {
             page(page.stream(), batch.size(), batch.last());
         } else if (batch.position() instanceof Position.Log log) {
             boolean whole = exchange.getIn().getHeader(ChangeHeaders.TX_LAST, Boolean.TRUE, Boolean.class);
-            transaction(whole ? exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) : 0, batch.size(), log.commitTime());
+            transaction(whole ? exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) : 0, batch, log.commitTime());
         }
     }
 
     private synchronized void page(String stream, int rows, boolean last) {
+        rowsPerTable.computeIfAbsent(stream, k -> new long[1])[0] += rows;
+        if (intervalNanos <= 0) {
+            return;
+        }
         long now = System.nanoTime();
         Table t = tables.computeIfAbsent(stream, s -> new Table(now));
         t.rows += rows;
@@ -99,12 +140,19 @@ final class ProgressLog implements Processor {
         }
     }
 
-    private synchronized void transaction(int count, int size, OffsetDateTime commitTime) {
-        transactions += count;
-        changes += size;
+    private synchronized void transaction(int count, ChangeBatch batch, OffsetDateTime commitTime) {
+        int size = batch.size();
+        totalTransactions += count;
+        totalChanges += size;
+        countPerTable(batch);
         if (commitTime != null) {
             lastCommit = commitTime;
         }
+        if (intervalNanos <= 0) {
+            return;
+        }
+        transactions += count;
+        changes += size;
         long now = System.nanoTime();
         if (now - streamLine < intervalNanos) {
             return;

@@ -104,6 +104,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         ProgressLog progressLog = new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval(),
                 copyProgress::copying);
         registry.bind(ProgressLog.BEAN_NAME, progressLog);
+        context.addService(progressLog); // its timer: the stream's line on time, and while idle
         // the status page (/observe/status on the management server): one snapshot every sync.status_interval of the
         // copies, what was applied, the slot lag and the errors reported; registered before the capture starts
         StatusBoard status = new StatusBoard(context, settings, tables.stream().map(t -> t.table().id().toString()).toList(),

@@ -24,13 +24,14 @@ import org.slf4j.LoggerFactory;
  * destination applied it:
  * <ul>
  * <li>log replication: the transactions and changes applied since the last line, how far the slot is behind the
- * server (as of the last slot check) and how long ago the last applied transaction committed at the source; nothing
- * while nothing happens (the slot check warns when the stream is stuck);</li>
+ * server (as of the last slot check) and how long ago the last applied transaction committed at the source, every
+ * interval (on a timer of its own, so the line comes on time also when the next transaction is late); while nothing is
+ * applied, a line every {@value #IDLE_LINES} intervals says so (the slot check warns at once when the stream is stuck);</li>
  * <li>a copy or a batch-query run: per table, the rows so far and their rate, once a table takes longer than the
  * interval (its page reader says how it ended).</li>
  * </ul>
  */
-final class ProgressLog implements Processor {
+final class ProgressLog extends org.apache.camel.support.service.ServiceSupport implements Processor {
     static final String BEAN_NAME = "pgsourceProgress";
     private static final Logger LOG = LoggerFactory.getLogger(ProgressLog.class);
 
@@ -154,11 +155,35 @@ final class ProgressLog implements Processor {
         transactions += count;
         changes += size;
         long now = System.nanoTime();
-        if (now - streamLine < intervalNanos) {
-            return;
+        if (now - streamLine >= intervalNanos) {
+            streamLine(now);
         }
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "Streamed %,d transaction(s) (%,d changes) in the last %.0f s",
-                transactions, changes, (now - streamLine) / 1e9));
+    }
+
+    /**
+     * Every interval while log replication streams: the line of the transactions applied since the last one, when no
+     * transaction came since to log it; and while nothing at all is applied, a line every {@link #IDLE_LINES} intervals
+     * saying so, with the slot's lag and the last commit's age, so a quiet stream is not silent for long.
+     */
+    synchronized void tick() {
+        PgOutputConsumer.Status status = PgOutputComponent.status(context, slot).orElse(null);
+        if (status == null || !status.streaming()) {
+            return; // not streaming (yet): the copy and the consumer's own lines say what happens
+        }
+        long now = System.nanoTime();
+        if (transactions > 0 || changes > 0 ? now - streamLine >= intervalNanos : now - streamLine >= IDLE_LINES * intervalNanos) {
+            streamLine(now);
+        }
+    }
+
+    /** Nothing applied for this many intervals: a line says so. */
+    static final int IDLE_LINES = 10;
+
+    private void streamLine(long now) {
+        StringBuilder line = new StringBuilder(transactions == 0 && changes == 0
+                ? String.format(Locale.ROOT, "Streaming slot %s: no change to apply in the last %.0f s", slot, (now - streamLine) / 1e9)
+                : String.format(Locale.ROOT, "Streamed %,d transaction(s) (%,d changes) in the last %.0f s", transactions, changes,
+                (now - streamLine) / 1e9));
         long lag = PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::slotLagBytes).orElse(-1L);
         if (lag >= 0) {
             line.append(String.format(Locale.ROOT, "; slot %s is %,d bytes of WAL behind the server", slot, lag));
@@ -172,4 +197,30 @@ final class ProgressLog implements Processor {
         transactions = 0;
         changes = 0;
     }
+
+    @Override
+    protected void doStart() {
+        if (intervalNanos > 0 && slot != null) {
+            ticker = context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "pgsource-progress");
+            ticker.scheduleWithFixedDelay(this::tickQuietly, intervalNanos, intervalNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void tickQuietly() {
+        try {
+            tick();
+        } catch (RuntimeException e) {
+            LOG.debug("progress line failed: {}", e.getMessage(), e);
+        }
+    }
+
+    @Override
+    protected void doStop() {
+        if (ticker != null) {
+            context.getExecutorServiceManager().shutdown(ticker);
+            ticker = null;
+        }
+    }
+
+    private java.util.concurrent.ScheduledExecutorService ticker;
 }

@@ -42,6 +42,7 @@ class StatusPageTest {
     private static int port;
     private static Map<String, String> env;
     private static StreamingRun run;
+    private static LogCapture log;
     @TempDir
     static Path output;
 
@@ -58,8 +59,10 @@ class StatusPageTest {
         env.put("DESTINATION", "jsonl");
         env.put("DESTINATION_DIRECTORY", output.toString());
         env.put("SYNC_STATUS_INTERVAL", "300ms");
+        env.put("SYNC_PROGRESS_INTERVAL", "200ms"); // an idle line every 2 s
         env.put("CAMEL_MANAGEMENT_ENABLED", "true");
         env.put("CAMEL_MANAGEMENT_PORT", Integer.toString(port));
+        log = new LogCapture();
         run = new StreamingRun(env);
         // streaming, with a slot check behind it and a few samples in the plot
         Await.until("the status page says streaming with the slot's lag", () -> {
@@ -69,12 +72,27 @@ class StatusPageTest {
         });
         SourceFixture.execute(pg, source, "UPDATE public.customers SET name = 'changed' WHERE id <= 10");
         Await.until("the status page counts the 10 changes", () -> applied(status(), "public.customers") >= 10);
+        Await.until("the stream's summary line, and then an idle one", () -> {
+            try {
+                String text = log.text();
+                return text.contains("Streamed 1 transaction(s) (10 changes)")
+                        && text.contains("Streaming slot status_slot: no change to apply in the last");
+            } catch (java.util.ConcurrentModificationException e) {
+                return false; // a line was added while reading: read again
+            }
+        });
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (run != null) {
-            assertThat(run.stop()).as("exit code").isZero();
+        try {
+            if (run != null) {
+                assertThat(run.stop()).as("exit code").isZero();
+            }
+        } finally {
+            if (log != null) {
+                log.close();
+            }
         }
     }
 

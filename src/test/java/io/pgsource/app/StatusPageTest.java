@@ -129,6 +129,7 @@ class StatusPageTest {
         int code = StatusCommand.run(List.of(), env, new Properties(), new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         String printed = out.toString(StandardCharsets.UTF_8);
+        System.out.print(printed); // what a user reads, in the test's output
         assertThat(code).as(printed + err).isZero();
         assertThat(printed).contains("streaming, healthy", "slot status_slot", "slot lag", "public.customers", "sales.customers", "copied");
     }

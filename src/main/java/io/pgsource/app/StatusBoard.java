@@ -64,6 +64,8 @@ final class StatusBoard extends ServiceSupport implements StartupListener {
     /** Written by any thread that reports an error, under its own lock. */
     private final Deque<StatusSnapshot.Error> errors = new ArrayDeque<>();
     private String lastProblem;
+    /** The consumer's failures at the last sample; -1 before the first. */
+    private long lastFailures = -1;
     private ProgressLog.Totals lastTotals;
     private long lastSampleNanos;
     private ScheduledExecutorService sampler;
@@ -160,8 +162,13 @@ final class StatusBoard extends ServiceSupport implements StartupListener {
                 : PgOutputComponent.status(context, slot).orElse(null);
         if (consumer != null && consumer.problem() != null && !consumer.problem().equals(lastProblem)) {
             error(consumer.problem());
+        } else if (consumer != null && consumer.problem() == null && consumer.failures() > lastFailures && lastFailures >= 0) {
+            // failed and recovered between two samples: its line is in the log
+            error("Log replication failed " + (consumer.failures() - lastFailures) + " time(s) since the last sample and"
+                    + " recovered; the log has each failure's line");
         }
         lastProblem = consumer == null ? null : consumer.problem();
+        lastFailures = consumer == null ? lastFailures : consumer.failures();
 
         double changesPerSecond = 0;
         double transactionsPerSecond = 0;

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -123,6 +124,18 @@ class StatusPageTest {
     }
 
     @Test
+    void aLostReplicationConnectionIsAmongTheLastErrors() throws Exception {
+        SourceFixture.execute(pg, source, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'status_slot'");
+        Await.until("the error on the status page, and streaming again", () -> {
+            JsonNode s = status();
+            return s.path("errors").size() > 0 && "streaming".equals(s.path("state").asText()) && s.path("healthy").asBoolean();
+        });
+        JsonNode error = status().path("errors").get(0);
+        assertThat(error.path("message").asText()).containsAnyOf("replication connection", "Log replication failed");
+        assertThat(Instant.parse(error.path("at").asText())).isBefore(Instant.now());
+    }
+
+    @Test
     void theStatusCommandPrintsItAndExits0() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -161,10 +174,10 @@ class StatusPageTest {
         Path profile = Files.createTempDirectory(target, "chromium-profile");
         Path screenshot = target.resolve("status-page.png");
         Files.deleteIfExists(screenshot);
-        String dom = chromium(chromium, profile, "--dump-dom", url);
+        // one launch: the rendered DOM on standard output, and the screenshot
+        String dom = chromium(chromium, profile, "--dump-dom", "--screenshot=" + screenshot, "--window-size=1200,900", url);
         assertThat(dom).contains("id=\"plot\"", "<polyline class=\"lag\"", "<polyline class=\"rate\"", "public.customers",
                 "sales.customers", "streaming", "healthy");
-        chromium(chromium, profile, "--screenshot=" + screenshot, "--window-size=1200,900", url);
         assertThat(screenshot).as("the screenshot").exists();
         assertThat(Files.size(screenshot)).isGreaterThan(10_000);
     }

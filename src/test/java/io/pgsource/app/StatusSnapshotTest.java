@@ -44,6 +44,12 @@ class StatusSnapshotTest {
         assertThat(json.path("history").get(0).path("lagBytes").isNull()).isTrue();
         assertThat(json.path("errors").get(0).path("fix").asText()).isEqualTo("Set destination.url");
 
+        StatusSnapshot batch = new StatusSnapshot(AT, AT, "batch", true, List.of(), new StatusSnapshot.Source("FULL_TABLE", "db:5432/shop",
+                null, "postgres"), List.of(new StatusSnapshot.Table("public.t", "none", 0, -1, 0, null, 0, 70)), null, List.of(),
+                Duration.ofSeconds(10), List.of());
+        assertThat(batch.toJson().path("stream").isNull()).isTrue();
+        assertThat(StatusPage.html(batch)).contains("rows applied", "no samples yet", ">70<").doesNotContain("Log replication");
+
         String html = StatusPage.html(s);
         assertThat(html).doesNotContain("<script>", "<b>").contains("public.&lt;script&gt;alert(1)&lt;/script&gt;", "DOWN &amp; out",
                 "not healthy", "<polyline class=\"lag\"", "1h 2m", "Set destination.url");

@@ -6,8 +6,6 @@ import io.pgsource.config.Secrets;
 import io.pgsource.config.Settings;
 import io.pgsource.pgoutput.PgOutputComponent;
 import io.pgsource.pgoutput.PgOutputConsumer;
-import io.vertx.core.http.HttpMethod;
-import io.vertx.ext.web.RoutingContext;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -23,8 +21,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.camel.CamelContext;
 import org.apache.camel.StartupListener;
-import org.apache.camel.component.platform.http.PlatformHttpComponent;
-import org.apache.camel.component.platform.http.main.ManagementHttpServer;
 import org.apache.camel.health.HealthCheck;
 import org.apache.camel.health.HealthCheckHelper;
 import org.apache.camel.support.service.ServiceSupport;
@@ -37,9 +33,9 @@ import org.slf4j.LoggerFactory;
  * state (its slot lag), Camel's health checks and the errors the run reported ({@link RunOutcome}), and publishes one new
  * immutable snapshot, adding a sample to the plot's ring buffer. It serves the snapshot on Camel Main's management
  * server ({@code camel.management.enabled=true}), next to {@code /observe/metrics} and {@code /observe/health}, the way
- * Camel's own Prometheus scraper mounts itself on that server's router: {@code /observe/status} as a page (HTML with an
- * inline SVG plot, refreshing itself, no script) and {@code /observe/status.json}. Without the management server it
- * does nothing.
+ * Camel's own Prometheus scraper mounts itself on that server's router ({@link StatusRoutes}): {@code /observe/status} as a
+ * page (HTML with an inline SVG plot, refreshing itself, no script) and {@code /observe/status.json}. Without the
+ * management server it takes no snapshot after the first.
  */
 final class StatusBoard extends ServiceSupport implements StartupListener {
     private static final Logger LOG = LoggerFactory.getLogger(StatusBoard.class);
@@ -69,7 +65,6 @@ final class StatusBoard extends ServiceSupport implements StartupListener {
     private ProgressLog.Totals lastTotals;
     private long lastSampleNanos;
     private ScheduledExecutorService sampler;
-    private String mountedAt;
 
     /** @param tables the selected tables ({@code schema.table}) at the start */
     StatusBoard(CamelContext context, Settings settings, List<String> tables, CopyProgress copies, ProgressLog applied,
@@ -106,34 +101,23 @@ final class StatusBoard extends ServiceSupport implements StartupListener {
 
     @Override
     public void onCamelContextFullyStarted(CamelContext context, boolean alreadyStarted) {
-        ManagementHttpServer server = context.hasService(ManagementHttpServer.class);
-        if (server == null || server.getRouter() == null) {
+        // Camel Main's management server (camel-platform-http-main) is not in every Camel runtime (Spring Boot has its own)
+        if (context.getClassResolver().resolveClass(MANAGEMENT_SERVER) == null) {
+            LOG.debug("no Camel Main management server in this runtime: no status page");
+            return;
+        }
+        String page = StatusRoutes.mount(context, this::snapshot);
+        if (page == null) {
             LOG.debug("no management server (camel.management.enabled=false): no status page");
             return;
         }
-        // next to the health endpoint (camel.management.health-path, by default /observe/health), as the metrics are
-        String health = server.getHealthPath() == null ? "/observe/health" : server.getHealthPath();
-        String base = health.contains("/") ? health.substring(0, health.lastIndexOf('/')) : "";
-        String page = base + "/status";
-        String json = base + "/status.json";
-        server.getRouter().route(HttpMethod.GET, page).handler(ctx -> send(ctx, "text/html; charset=utf-8", StatusPage.html(snapshot())));
-        server.getRouter().route(HttpMethod.GET, json).handler(ctx -> send(ctx, "application/json; charset=utf-8",
-                snapshot().toJson().toPrettyString()));
-        PlatformHttpComponent http = context.getComponent("platform-http", PlatformHttpComponent.class);
-        if (http != null) {
-            http.addHttpManagementEndpoint(page, "GET", null, "text/html", null);
-            http.addHttpManagementEndpoint(json, "GET", null, "application/json", null);
-        }
-        mountedAt = "http://" + (server.getHost() == null ? "0.0.0.0" : server.getHost()) + ":" + server.getPort() + page;
         sampler = context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "pgsource-status");
-        long millis = interval.toMillis();
-        sampler.scheduleWithFixedDelay(this::tick, 0, millis, TimeUnit.MILLISECONDS);
-        LOG.info("Status page at {} (and {}.json; java -jar pgsource.jar status prints it)", mountedAt, page);
+        sampler.scheduleWithFixedDelay(this::tick, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+        LOG.info("Status page at {} (and its JSON at {}.json; java -jar pgsource.jar status prints it)", page,
+                page.substring(page.indexOf('/', page.indexOf("//") + 2)));
     }
 
-    private static void send(RoutingContext ctx, String type, String body) {
-        ctx.response().putHeader("Content-Type", type).putHeader("Cache-Control", "no-store").end(body);
-    }
+    private static final String MANAGEMENT_SERVER = "org.apache.camel.component.platform.http.main.ManagementHttpServer";
 
     @Override
     protected void doStop() {
@@ -288,13 +272,6 @@ final class StatusBoard extends ServiceSupport implements StartupListener {
         for (String secret : secrets) {
             out = Secrets.scrub(out, secret);
         }
-        return out;
-    }
-
-    /** The tables of the snapshot by name (for tests). */
-    static Map<String, StatusSnapshot.Table> byName(StatusSnapshot s) {
-        Map<String, StatusSnapshot.Table> out = new java.util.LinkedHashMap<>();
-        s.tables().forEach(t -> out.put(t.table(), t));
         return out;
     }
 }

@@ -111,6 +111,9 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam(label = "advanced", defaultValue = "false")
     private boolean asyncStart;
 
+    @UriParam(defaultValue = "typed", enums = "typed,text")
+    private String values = "typed";
+
     public String getSlot() {
         return slot;
     }
@@ -478,6 +481,30 @@ public class PgOutputConfiguration implements Cloneable {
      */
     public void setAsyncStart(boolean asyncStart) {
         this.asyncStart = asyncStart;
+    }
+
+    public String getValues() {
+        return values;
+    }
+
+    /**
+     * What the rows' values are. typed (the default): pgsource's canonical Java values, as its typeMapping makes them
+     * (numeric a BigDecimal, integers Integer/Long, timestamptz an OffsetDateTime in UTC, date a LocalDate, bytea a
+     * byte[], json a String, arrays Lists, unknown types their text), read with one query of pg_type when the consumer
+     * first delivers. text: PostgreSQL's text output as Strings (with binary=true the types' binary form as byte[]),
+     * untouched, for a route that decodes values itself or writes them back to PostgreSQL as they came.
+     */
+    public void setValues(String values) {
+        if (!"typed".equals(values) && !"text".equals(values)) {
+            throw new IllegalArgumentException("values=" + values + " is not known: use values=typed (Java values) or values=text"
+                    + " (PostgreSQL's text output)");
+        }
+        this.values = values;
+    }
+
+    /** values=typed. */
+    public boolean typedValues() {
+        return "typed".equals(values);
     }
 
     public PgOutputConfiguration copy() {

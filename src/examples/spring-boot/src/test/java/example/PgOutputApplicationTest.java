@@ -22,7 +22,7 @@ import org.springframework.test.context.DynamicPropertySource;
  * The Spring Boot application starts with the pgoutput: route running against a real PostgreSQL (pgsource's embedded
  * launcher, test scope), and a committed row arrives with typed values.
  */
-@SpringBootTest(properties = {"example.sink=mock:changes", "camel.springboot.main-run-controller=false"})
+@SpringBootTest(properties = {"example.sink=mock:changes", "camel.main.run-controller=false"})
 class PgOutputApplicationTest {
     private static EmbeddedPostgres pg;
 

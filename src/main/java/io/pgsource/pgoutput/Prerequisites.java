@@ -232,7 +232,7 @@ final class Prerequisites {
                     dryRun.add(sql);
                 } else {
                     LOG.info("{}: {}", sql.startsWith("CREATE") ? "Created publication" : "Added the selected tables it lacked to a"
-                            + " publication pgsource manages (source.create_publication); they are copied before streaming", sql);
+                            + " publication pgsource manages (source.create_publication); they are copied before streaming", brief(sql));
                 }
             }
             pubs = Publications.read(c, names, wanted.isEmpty() ? null : wanted);
@@ -526,6 +526,16 @@ final class Prerequisites {
             }
         }
         return tables;
+    }
+
+    /** A statement for the log: one naming thousands of tables is cut after its first ones. */
+    static String brief(String sql) {
+        if (sql.length() <= 2000) {
+            return sql;
+        }
+        int cut = sql.lastIndexOf(", ", 1000);
+        return sql.substring(0, cut > 0 ? cut : 1000) + ", ... (" + String.format(java.util.Locale.ROOT, "%,d", sql.length())
+                + " characters in all)";
     }
 
     /** Every name is a table of this database: one query for all of them (thousands are no thousand round trips). */

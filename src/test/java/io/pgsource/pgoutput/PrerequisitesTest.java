@@ -380,4 +380,13 @@ class PrerequisitesTest extends CamelTestSupport {
             }
         })).isInstanceOf(PrerequisiteException.class).hasMessageContaining("pg_create_logical_replication_slot");
     }
+
+    @Test
+    void aStatementNamingThousandsOfTablesIsCutInTheLog() {
+        String many = "CREATE PUBLICATION p FOR TABLE " + java.util.stream.IntStream.rangeClosed(1, 5000)
+                .mapToObj(i -> "\"public\".\"t" + i + "\"").collect(java.util.stream.Collectors.joining(", "));
+        assertThat(Prerequisites.brief(many)).startsWith("CREATE PUBLICATION p FOR TABLE \"public\".\"t1\", \"public\".\"t2\", ")
+                .endsWith(", ... (" + String.format(java.util.Locale.ROOT, "%,d", many.length()) + " characters in all)").hasSizeLessThan(1100);
+        assertThat(Prerequisites.brief("CREATE PUBLICATION p FOR TABLE \"public\".\"t1\"")).isEqualTo("CREATE PUBLICATION p FOR TABLE \"public\".\"t1\"");
+    }
 }

@@ -192,7 +192,7 @@ final class TargetTables {
                 }
                 createTable(c, t);
                 createdEmpty.add(t.id());
-                LOG.info("created destination table {}", t.quoted());
+                logCreated(t);
             } else {
                 for (int i = 0; i < schema.size(); i++) {
                     Column column = schema.columns().get(i);
@@ -425,6 +425,29 @@ final class TargetTables {
         schemas.clear();
         schemasPending.clear();
     }
+
+    /**
+     * The first {@value #NAMED_CREATIONS} tables created are named at INFO, the others at DEBUG with a count at INFO at
+     * most every 5 seconds: a first run on thousands of tables would log a line for each.
+     */
+    private void logCreated(TargetTable t) {
+        created++;
+        if (created <= NAMED_CREATIONS) {
+            LOG.info("created destination table {}", t.quoted());
+            return;
+        }
+        LOG.debug("created destination table {}", t.quoted());
+        long now = System.nanoTime();
+        if (now - lastCreatedLine >= 5_000_000_000L) {
+            lastCreatedLine = now;
+            LOG.info("created {} destination tables so far (each named at DEBUG after the first {}), the last {}", created,
+                    NAMED_CREATIONS, t.quoted());
+        }
+    }
+
+    private static final int NAMED_CREATIONS = 10;
+    private int created;
+    private long lastCreatedLine = System.nanoTime();
 
     /** Whether this connection made sure the schema exists (committed, or in the open transaction). */
     private boolean schemaKnown(String schema) {

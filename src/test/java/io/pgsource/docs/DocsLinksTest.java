@@ -8,8 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -99,14 +101,19 @@ class DocsLinksTest {
 
     /** GitHub's anchors of a file's headings: lower case, punctuation dropped, spaces as hyphens. */
     static Set<String> anchors(Path doc) {
-        Set<String> anchors = new HashSet<>();
+        return new HashSet<>(headings(doc).values());
+    }
+
+    /** Each heading of a file with its anchor, in order. */
+    static Map<String, String> headings(Path doc) {
+        Map<String, String> headings = new LinkedHashMap<>();
         for (String line : prose(doc)) {
             Matcher m = HEADING.matcher(line);
             if (m.matches()) {
-                anchors.add(m.group(1).strip().toLowerCase(Locale.ROOT)
-                        .replaceAll("[^\\p{L}\\p{N}_\\- ]", "").replace(' ', '-'));
+                String text = m.group(1).strip();
+                headings.putIfAbsent(text, text.toLowerCase(Locale.ROOT).replaceAll("[^\\p{L}\\p{N}_\\- ]", "").replace(' ', '-'));
             }
         }
-        return anchors;
+        return headings;
     }
 }

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -32,12 +33,14 @@ class CamelJBangIT {
     private static final Duration START = Duration.ofSeconds(180);
     private static final Path WORK = Path.of("target/jbang").toAbsolutePath();
     private static List<String> command;
+    /** Where Camel JBang keeps its copy of this run's jar, removed afterwards. */
+    private static Path cached;
 
     @BeforeAll
     static void launcher() throws Exception {
         assumeTrue(Boolean.getBoolean("pgsource.jbang"), "Camel JBang runs with -Dpgsource.jbang=true (.ci/run sets it)");
         String camel = System.getProperty("pgsource.test.camel-version");
-        String version = System.getProperty("pgsource.test.project-version");
+        String project = System.getProperty("pgsource.test.project-version");
         Path jar = Path.of("target/pgsource.jar").toAbsolutePath();
         assertThat(jar).as("the packaged jar (mvn package)").exists();
         Files.createDirectories(WORK);
@@ -64,17 +67,23 @@ class CamelJBangIT {
                     }
                 }
                 """);
-        // the jar as mvn install leaves it, in a repository of this test's own (so no stale copy in ~/.m2 is run)
+        // the jar as mvn install leaves it, in a repository of this test's own and under a version of this run's own:
+        // Camel JBang caches what it downloads in ~/.m2, where an older jar of the same version would be run instead
+        String version = project.replace("-SNAPSHOT", "") + "-jbang-it-" + System.currentTimeMillis();
         Path repo = WORK.resolve("repo");
+        deleteTree(repo);
         Path gav = repo.resolve("io/pgsource/pgsource/" + version);
         Files.createDirectories(gav);
-        Files.copy(jar, gav.resolve("pgsource-" + version + ".jar"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Files.copy(Path.of("pom.xml"), gav.resolve("pgsource-" + version + ".pom"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(jar, gav.resolve("pgsource-" + version + ".jar"));
+        Files.writeString(gav.resolve("pgsource-" + version + ".pom"),
+                Files.readString(Path.of("pom.xml")).replaceFirst("<version>" + java.util.regex.Pattern.quote(project) + "</version>",
+                        "<version>" + version + "</version>"));
         for (String file : List.of("pgsource-" + version + ".jar", "pgsource-" + version + ".pom")) {
             // as a deployed artifact has them: without, the resolver logs a ChecksumFailureException per file
             byte[] sha1 = java.security.MessageDigest.getInstance("SHA-1").digest(Files.readAllBytes(gav.resolve(file)));
             Files.writeString(gav.resolve(file + ".sha1"), java.util.HexFormat.of().formatHex(sha1));
         }
+        cached = Path.of(System.getProperty("user.home"), ".m2", "repository", "io", "pgsource", "pgsource", version);
 
         command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", Files.readString(classpath).strip(), WORK.resolve("CamelJBang.java").toString(), "run"));
@@ -83,7 +92,14 @@ class CamelJBangIT {
             routes.map(Path::toString).filter(p -> p.endsWith(".camel.yaml")).sorted().forEach(command::add);
         }
         command.addAll(List.of("routes/destinations/jsonl.camel.yaml", "application.properties",
-                "--dep=io.pgsource:pgsource:" + version, "--repos=" + repo.toUri(), "--fresh", "--max-seconds=300", "--logging-color=false"));
+                "--dep=io.pgsource:pgsource:" + version, "--repos=" + repo.toUri(), "--max-seconds=300", "--logging-color=false"));
+    }
+
+    @AfterAll
+    static void removeCachedJar() throws IOException {
+        if (cached != null) {
+            deleteTree(cached);
+        }
     }
 
     @Test

@@ -107,8 +107,16 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // the copies' own lines and gauges (initial copy, copies while streaming, backfills)
         CopyProgress copyProgress = new CopyProgress(settings.copy().progressInterval(),
                 () -> context.getRegistry().findSingleByType(MeterRegistry.class));
-        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval(),
-                copyProgress::copying));
+        ProgressLog progressLog = new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval(),
+                copyProgress::copying);
+        registry.bind(ProgressLog.BEAN_NAME, progressLog);
+        context.addService(progressLog); // its timer: the stream's line on time, and while idle
+        // the status page (/observe/status on the management server): one snapshot every sync.status_interval of the
+        // copies, what was applied, the slot lag and the errors reported; registered before the capture starts
+        StatusBoard status = new StatusBoard(context, settings, tables.stream().map(t -> t.table().id().toString()).toList(),
+                copyProgress, progressLog, outcome);
+        context.addService(status);
+        context.addStartupListener(status);
         // the routes refer to these for the part they play in the capture; Java knows them by part, not by id
         CaptureRoute.bind(context);
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for

@@ -75,6 +75,12 @@ public class PgSourceConfiguration implements CamelConfiguration {
         SettingsLoader loader = new SettingsLoader(key -> properties.resolveProperty(key)
                 .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null));
         Settings settings = loader.load();
+        if (settings.source().host() == null) {
+            // no source named and not started by java -jar (which starts the demo before Camel): Camel JBang or another
+            // Camel Main runtime gets the same zero-config demo
+            settings = startDemo(context, properties, settings, loader);
+        }
+        idlePlatformHttp(context, properties);
         InitialCopyMode initialCopyMode = loader.initialCopy();
         PgSourceConnections connections = new PgSourceConnections(settings.source());
         BatchStreams streams = new BatchStreams(settings.source(), connections, settings.badInput().maxValueBytes());
@@ -392,5 +398,53 @@ public class PgSourceConfiguration implements CamelConfiguration {
         context.addService(step, true, true);
         context.getRegistry().bind(DestinationStep.BEAN_NAME, step);
         return destination;
+    }
+
+    /**
+     * The embedded demo database as {@code java -jar} starts it (see {@link PgSourceMain}), for a runtime that starts
+     * Camel itself: its settings override the source's, its trickle of changes runs as a route, and it stops with the
+     * context.
+     */
+    private static Settings startDemo(CamelContext context, PropertiesComponent properties, Settings settings,
+            SettingsLoader loader) throws Exception {
+        java.util.Properties configured = new java.util.Properties();
+        properties.resolveProperty("demo.directory").ifPresent(v -> configured.setProperty("demo.directory", v));
+        Destinations.create(settings.destination().kind()).checkSettings(settings, true);
+        DemoSource demo = DemoSource.start(DemoSource.directory(configured, settings));
+        // closed once the context stopped, after the routes that read it (as java -jar closes it after Camel's run)
+        context.getManagementStrategy().addEventNotifier(new org.apache.camel.support.SimpleEventNotifierSupport() {
+            @Override
+            public boolean isEnabled(org.apache.camel.spi.CamelEvent event) {
+                return event instanceof org.apache.camel.spi.CamelEvent.CamelContextStoppedEvent;
+            }
+
+            @Override
+            public void notify(org.apache.camel.spi.CamelEvent event) {
+                demo.close();
+            }
+        });
+        demo.overrides(settings).forEach((k, v) -> properties.addOverrideProperty((String) k, (String) v));
+        Settings demoSettings = loader.load();
+        LOG.info("Demo source: {}. To sync your own database set source.host, source.database, source.username and "
+                + "source.password in application.properties (or SOURCE_HOST, ... in the environment).", demo.describe());
+        if (!demoSettings.sync().once()) {
+            context.addRoutes(new DemoTrickleRoute(new PgSourceConnections(demoSettings.source())));
+        }
+        return demoSettings;
+    }
+
+    /**
+     * camel-micrometer-prometheus (camel.metrics.enabled) looks the platform-http component up when it starts, to serve
+     * /observe/metrics on the management server. Camel JBang makes that component by starting an HTTP server on port
+     * 8080 of its own, which looks the component up again while it is being made: "Circular dependency detected, the
+     * component platform-http is already being created" (Camel 4.17). With neither the management server nor
+     * camel.server enabled nothing is served over HTTP, so an idle component answers the lookup, in every runtime.
+     */
+    private static void idlePlatformHttp(CamelContext context, PropertiesComponent properties) {
+        boolean served = java.util.stream.Stream.of("camel.management.enabled", "camel.server.enabled")
+                .anyMatch(key -> "true".equalsIgnoreCase(properties.resolveProperty(key).orElse("false").strip()));
+        if (!served && context.hasComponent("platform-http") == null) {
+            context.addComponent("platform-http", new org.apache.camel.component.platform.http.PlatformHttpComponent());
+        }
     }
 }

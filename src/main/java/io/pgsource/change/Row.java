@@ -23,10 +23,12 @@ import java.util.Set;
 public final class Row {
     private final TableSchema schema;
     private final Object[] values;
-    /** Decodes the values still {@link #pending}; null when every value is final. */
+    /** Decodes the values still {@link #arrived}; null when every value is final. */
     private Decoding decoding;
-    /** One bit per column whose value is still raw (as it arrived), decoded on first read; null when none is. */
-    private long[] pending;
+    /** One bit per column whose value in {@link #values} is as it arrived (decoded on first read); null when none is. */
+    private long[] arrived;
+    /** The decoded values of the columns that arrived raw, once read; null until one is. */
+    private Object[] decoded;
 
     /** Decodes a raw value (a String of the type's text output, or a byte[] of its binary form) of one column. */
     @FunctionalInterface
@@ -52,20 +54,27 @@ public final class Row {
 
     public Object get(int index) {
         Object v = values[index];
-        if (pending != null && (pending[index >>> 6] & (1L << index)) != 0) {
-            v = decoding.decode(this, index, v);
-            values[index] = v;
-            pending[index >>> 6] &= ~(1L << index);
+        if (arrived == null || v == null || (arrived[index >>> 6] & (1L << index)) == 0) {
+            return v;
         }
-        return v;
+        if (decoded == null) {
+            decoded = new Object[values.length];
+        }
+        Object d = decoded[index];
+        if (d == null) {
+            d = decoding.decode(this, index, v);
+            decoded[index] = d;
+        }
+        return d;
     }
 
     /**
-     * The value of the column as it arrived, not decoded yet: a String (the type's text output) or a byte[] (its binary
-     * send output); null when the value is null or already decoded (read, or set). Reading it does not decode it.
+     * The value of the column as it arrived: a String (the type's text output) or a byte[] (its binary send output), whether
+     * it was read (decoded) since or not; null when the value is null, or was canonical or replaced ({@link #set}) before.
+     * Reading it does not decode it.
      */
     public Object raw(int index) {
-        return pending != null && (pending[index >>> 6] & (1L << index)) != 0 ? values[index] : null;
+        return arrived != null && (arrived[index >>> 6] & (1L << index)) != 0 ? values[index] : null;
     }
 
     /**
@@ -73,10 +82,10 @@ public final class Row {
      * now. Values already decoded stay as they are.
      */
     public void decodeLazily(Decoding decoding) {
-        if (pending != null && this.decoding != decoding) {
+        if (arrived != null && this.decoding != decoding) {
             decodeAll();
         }
-        long[] bits = pending;
+        long[] bits = arrived;
         for (int i = 0; i < values.length; i++) {
             Object v = values[i];
             if (v instanceof String || v instanceof byte[]) {
@@ -87,18 +96,19 @@ public final class Row {
             }
         }
         if (bits != null) {
-            pending = bits;
+            arrived = bits;
             this.decoding = decoding;
         }
     }
 
-    /** Decodes every value still raw. */
+    /** Decodes every value still raw; they are canonical values from then on ({@link #raw} gives null). */
     public void decodeAll() {
-        if (pending != null) {
+        if (arrived != null) {
             for (int i = 0; i < values.length; i++) {
-                get(i);
+                values[i] = get(i);
             }
-            pending = null;
+            arrived = null;
+            decoded = null;
             decoding = null;
         }
     }
@@ -114,8 +124,11 @@ public final class Row {
 
     public void set(int index, Object value) {
         values[index] = value;
-        if (pending != null) {
-            pending[index >>> 6] &= ~(1L << index);
+        if (arrived != null) {
+            arrived[index >>> 6] &= ~(1L << index);
+            if (decoded != null) {
+                decoded[index] = null;
+            }
         }
     }
 
@@ -181,15 +194,24 @@ public final class Row {
         if (!(o instanceof Row r) || !schema.id().equals(r.schema.id())) {
             return false;
         }
-        decodeAll();
-        r.decodeAll();
-        return Arrays.deepEquals(values, r.values);
+        return Arrays.deepEquals(canonical(), r.canonical());
     }
 
     @Override
     public int hashCode() {
-        decodeAll();
-        return Arrays.deepHashCode(values);
+        return Arrays.deepHashCode(canonical());
+    }
+
+    /** Every value as readers see it (decoded), in a new array when some arrived raw. */
+    private Object[] canonical() {
+        if (arrived == null) {
+            return values;
+        }
+        Object[] out = new Object[values.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = get(i);
+        }
+        return out;
     }
 
     @Override

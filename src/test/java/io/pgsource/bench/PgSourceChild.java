@@ -29,6 +29,8 @@ final class PgSourceChild {
     private long startNanos;
     private long startMillis;
     private final AtomicLong peakKb = new AtomicLong(-1);
+    /** The largest peak RSS of one process of the tree (pgsource's JVM), in kB. */
+    private final AtomicLong jvmPeakKb = new AtomicLong(-1);
     /** User + system CPU time of the child's process tree, in clock ticks (USER_HZ, 100 per second on Linux). */
     private final AtomicLong cpuTicks = new AtomicLong(-1);
     /** The last CPU ticks seen of each process of the tree (one that ended keeps its last reading). */
@@ -110,6 +112,8 @@ final class PgSourceChild {
                             for (String line : Files.readAllLines(Path.of("/proc", pid, "status"))) {
                                 if (line.startsWith("VmRSS:")) {
                                     rssKb += Long.parseLong(line.replaceAll("\\D", ""));
+                                } else if (line.startsWith("VmHWM:")) {
+                                    jvmPeakKb.accumulateAndGet(Long.parseLong(line.replaceAll("\\D", "")), Math::max);
                                 }
                             }
                             // fields after the command name: state is the 3rd field, utime the 14th and stime the 15th
@@ -185,18 +189,21 @@ final class PgSourceChild {
         if (watcher != null) {
             watcher.join(1000);
         }
-        return new Result(process.exitValue(), seconds, peakKb.get(), cpuTicks.get() / 100.0, log(), Files.readString(log()));
+        return new Result(process.exitValue(), seconds, peakKb.get(), jvmPeakKb.get(), cpuTicks.get() / 100.0, log(), Files.readString(log()));
     }
 
     /**
      * @param exit      the exit code
      * @param seconds   from the start of the JVM to its exit
      * @param peakRssKb the peak resident set size in kB (of the process tree: the launcher and pgsource's JVM), or -1 when unknown
+     * @param jvmPeakRssKb the largest peak RSS of one process of the tree (pgsource's JVM) in kB, or -1 when unknown
      * @param cpuSeconds the CPU time it used (user + system, all threads), as last seen; negative when unknown
      */
-    record Result(int exit, double seconds, long peakRssKb, double cpuSeconds, Path log, String text) {
+    record Result(int exit, double seconds, long peakRssKb, long jvmPeakRssKb, double cpuSeconds, Path log, String text) {
+        /** The tree's peak, and pgsource's JVM's own in parentheses when the launcher ran it in a JVM of its own. */
         String rss() {
-            return peakRssKb < 0 ? "-" : peakRssKb / 1024 + " MB";
+            return peakRssKb < 0 ? "-" : peakRssKb / 1024 + " MB" + (jvmPeakRssKb > 0 && jvmPeakRssKb < peakRssKb - 1024
+                    ? " (JVM " + jvmPeakRssKb / 1024 + ")" : "");
         }
     }
 }

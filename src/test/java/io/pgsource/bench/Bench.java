@@ -36,22 +36,24 @@ import java.util.regex.Pattern;
  * <li>CDC end to end: the same WAL (a third copy of the slot) into {@code postgres};</li>
  * <li>latency: commit at the source to commit at the destination (both from {@code track_commit_timestamp}) while a
  * writer commits 100 transactions of 10 rows per second;</li>
- * <li>memory: the peak RSS of every pgsource run, each with {@code -Xmx256m}.</li>
+ * <li>memory: the peak RSS of every pgsource run (its process tree: the launcher and pgsource's JVM).</li>
  * <li>CDC into Kafka (not by default: {@code BENCH_ITEMS=3,7}): the same WAL (a fourth copy of the slot) into
  * {@code kafka}, until a read_committed consumer has every row; the broker is {@code BENCH_KAFKA} (bootstrap servers)
  * or the tests' single-node broker in a child JVM.</li>
  * </ol>
  *
- * <p>pgsource's time in 1 and 2 is the batch run as pgsource logs it ("Batch run finished in N ms": discovery, every
+ * <p>Whole-process seconds run from the start of pgsource's JVM to its exit (1, 2) or to the last change applied (3, 4,
+ * 7). In-process seconds: pgsource's time in 1 and 2 is the batch run as pgsource logs it ("Batch run finished in N ms": discovery, every
  * page read, mapped and committed); in 3 and 4 it is from the moment the slot becomes active (the bench polls
  * {@code pg_replication_slots}) to the last change applied (the discard sink's last batch; the last row visible in the
- * destination). The JVM's start-up is shown separately. The limits run twice and the faster run counts.
+ * destination). The limits run twice (both runs are printed) and the faster run counts.
  *
  * <p>Environment: {@code BENCH_ROWS} (or the first argument; default 1000000), {@code BENCH_ITEMS} (default
  * {@code 1,2,3,4,5}), {@code BENCH_CDC_WORKLOADS} ({@code many,one}: the 1,000-row transactions, the one transaction),
  * {@code BENCH_LATENCY_SECONDS} (60), {@code BENCH_JDBC_URL} (a superuser pgjdbc URL; default an
- * embedded PostgreSQL 18), {@code BENCH_JAVA_OPTS} (the child JVM's options, default
- * {@value PgSourceChild#DEFAULT_JAVA_OPTS}), {@code BENCH_JFR=1} (a JFR recording of every pgsource run).
+ * embedded PostgreSQL 18), {@code BENCH_JAVA_OPTS} (the child JVM's options; by default none: {@code java -jar
+ * target/pgsource.jar} as the README runs it, the launcher included), {@code BENCH_JFR=1} (a JFR recording of every
+ * pgsource run; as a JVM option it makes the launcher step aside).
  */
 public final class Bench {
     static final String SRC = "pgsource_bench";

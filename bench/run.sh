@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pgsource next to the physical limits, in one run on one machine (see README, "Performance"):
+# pgsource next to the physical limits, in one run on one machine (see src/main/docs/performance.md):
 #   1 FULL_TABLE -> discard vs psql COPY TO STDOUT > /dev/null     2 FULL_TABLE -> postgres vs psql COPY | psql COPY
 #   3 LOG_BASED -> discard vs pg_recvlogical                        4 LOG_BASED -> postgres vs pg_recvlogical
 #   5 commit-to-destination-commit latency at 1,000 rows/s           6 peak RSS of every run

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The initial copy of LOG_BASED with 1, 2 and 4 snapshot readers (source.snapshot_workers), in one run on one machine
-# (see README, "Parallel readers"): java -jar target/pgsource.jar with sync.once creates its slot and copies a generated
+# (see src/main/docs/replication-methods.md, "Parallel readers"): java -jar target/pgsource.jar with sync.once creates its slot and copies a generated
 # table inside the slot's exported snapshot into discard and into postgres, next to psql COPY TO STDOUT > /dev/null and
 # psql COPY | psql COPY FROM STDIN. Prints the copy's seconds, the whole process's, and the ratios to the limit and to
 # the first worker count.

@@ -1,14 +1,14 @@
 #!/bin/bash
-# Start-up of the plain command: `java -jar <jar>` with sync.once (FULL_TABLE) into jsonl, whole process, as the README's
-# Start-up table measures it. Runs the jars given (default target/pgsource.jar) alternately, N rounds, and prints the
+# Start-up of the plain command: `java -jar <jar>` with sync.once (FULL_TABLE) into jsonl, whole process, as the
+# Start-up table of src/main/docs/performance.md measures it. Runs the jars given (default target/pgsource.jar) alternately, N rounds, and prints the
 # medians of the wall time, of the time to the first page read (its log line) and of the CPU time (/usr/bin/time: the
 # launcher and its child together).
 #
 #   SOURCE_HOST=127.0.0.1 SOURCE_PORT=5432 SOURCE_DATABASE=shop SOURCE_USERNAME=postgres SOURCE_PASSWORD=... \
 #   SOURCE_TABLES=public.items bench/startup.sh [rounds] [jar ...]
 #
-# The source table should be small (the README's: 100 rows). Each run writes into a new temporary directory. The first
-# run of a jar after a build also writes its class-data-sharing archive (see the README): run once before measuring.
+# The source table should be small (performance.md's: 100 rows). Each run writes into a new temporary directory. The first
+# run of a jar after a build also writes its class-data-sharing archive (see performance.md): run once before measuring.
 set -euo pipefail
 rounds=${1:-5}
 shift || true

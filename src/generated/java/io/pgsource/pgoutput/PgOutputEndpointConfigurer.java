@@ -76,6 +76,7 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "tablefilter":
         case "tableFilter": target.getConfiguration().setTableFilter(property(camelContext, java.util.function.Predicate.class, value)); return true;
         case "user": target.getConfiguration().setUser(property(camelContext, java.lang.String.class, value)); return true;
+        case "values": target.getConfiguration().setValues(property(camelContext, java.lang.String.class, value)); return true;
         default: return false;
         }
     }
@@ -136,6 +137,7 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "tablefilter":
         case "tableFilter": return java.util.function.Predicate.class;
         case "user": return java.lang.String.class;
+        case "values": return java.lang.String.class;
         default: return null;
         }
     }
@@ -197,6 +199,7 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
         case "tablefilter":
         case "tableFilter": return target.getConfiguration().getTableFilter();
         case "user": return target.getConfiguration().getUser();
+        case "values": return target.getConfiguration().getValues();
         default: return null;
         }
     }

@@ -23,7 +23,7 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
     private static final Set<String> SECRET_PROPERTY_NAMES;
     private static final Map<String, String> MULTI_VALUE_PREFIXES;
     static {
-        Set<String> props = new HashSet<>(34);
+        Set<String> props = new HashSet<>(35);
         props.add("asyncStart");
         props.add("binary");
         props.add("binaryTypes");
@@ -58,6 +58,7 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
         props.add("streaming");
         props.add("tableFilter");
         props.add("user");
+        props.add("values");
         PROPERTY_NAMES = Collections.unmodifiableSet(props);
         Set<String> secretProps = new HashSet<>(1);
         secretProps.add("password");

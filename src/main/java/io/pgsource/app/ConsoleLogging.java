@@ -11,14 +11,19 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * pgsource's logging, set up in code: what {@code logback.xml} in the jar says, without parsing XML at every start
- * (logback's XML configuration cost about 0.2 s of a 1.5 s {@code sync.once} run). Found by logback through
- * {@code META-INF/services}; it steps aside, and logback reads its XML as before, when a configuration of the user's is
- * named ({@code -Dlogback.configurationFile=...}) or the classpath holds a {@code logback-test.xml} (the tests').
- * {@code logback.xml} stays the starting point for a configuration of one's own; {@code ConsoleLoggingTest} keeps the
- * two equal.
+ * pgsource's logging, set up in code: what {@code io/pgsource/app/logback.xml} in the jar says, without parsing XML at
+ * every start (logback's XML configuration cost about 0.2 s of a 1.5 s {@code sync.once} run). Installed by the
+ * application's main ({@link #install()}), never through {@code META-INF/services} and never from a {@code logback.xml}
+ * at the jar's root: a Camel application that only uses the {@code pgoutput:} component keeps its own logging. It steps
+ * aside when a configuration of the user's is named ({@code -Dlogback.configurationFile=...}) or the classpath holds a
+ * {@code logback.xml} or {@code logback-test.xml} (the tests'), and when the logging backend is not logback.
+ * {@code io/pgsource/app/logback.xml} stays the starting point for a configuration of one's own;
+ * {@code ConsoleLoggingTest} keeps the two equal.
  */
 public final class ConsoleLogging extends ContextAwareBase implements Configurator {
+    /** The bundled XML twin of this configuration (not at the jar's root, where logback would find it by itself). */
+    static final String XML = "/io/pgsource/app/logback.xml";
+
     /** The console line; masks {@code password=...} and {@code password: ...} in every line and stack trace. */
     static final String PATTERN = "%d{HH:mm:ss.SSS} %-5level [%thread] %logger{30} - "
             + "%replace(%msg%n%xEx){'(?i)(password[\"]?\\s*[=:]\\s*)(RAW\\([^)]*\\)|[^&\\s,;]+)', '$1xxxxxx'}%nopex";
@@ -46,10 +51,28 @@ public final class ConsoleLogging extends ContextAwareBase implements Configurat
         return Map.copyOf(levels);
     }
 
+    /**
+     * Sets pgsource's console logging up for the application (its mains call this first), replacing logback's default
+     * configuration; does nothing where the user configured logging or logback is not the backend.
+     */
+    public static void install() {
+        if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof LoggerContext context && !userConfigured()) {
+            context.reset();
+            apply(context);
+        }
+    }
+
+    /** A logback configuration of the user's (or the tests'): named by the system property, or on the classpath. */
+    static boolean userConfigured() {
+        ClassLoader loader = ConsoleLogging.class.getClassLoader();
+        return System.getProperty("logback.configurationFile") != null || loader.getResource("logback-test.xml") != null
+                || loader.getResource("logback.xml") != null;
+    }
+
+    /** As a logback {@link Configurator} (for a user who lists it in META-INF/services): the same rule. */
     @Override
     public ExecutionStatus configure(LoggerContext context) {
-        if (System.getProperty("logback.configurationFile") != null
-                || ConsoleLogging.class.getClassLoader().getResource("logback-test.xml") != null) {
+        if (userConfigured()) {
             return ExecutionStatus.INVOKE_NEXT_IF_ANY;
         }
         apply(context);

@@ -39,6 +39,8 @@ public final class PgSourceMain {
     }
 
     public static void main(String[] args) {
+        // the application's console logging: set up here, not by the jar's presence on a class path
+        ConsoleLogging.install();
         if (args.length > 0 && "check".equals(args[0])) {
             // a dry run: nothing is created, no Camel
             System.exit(CheckCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
@@ -164,6 +166,9 @@ public final class PgSourceMain {
 
     private static int runCamel(Properties props, Settings settings, DemoSource demo) throws Exception {
         Main main = new Main();
+        // the defaults bundled in the jar (EffectiveProperties merged them into the overrides too), kept off the class
+        // path's root, where Camel Main would load them into any application that has the jar
+        main.setPropertyPlaceholderLocations("classpath:" + EffectiveProperties.BUNDLED + ";optional=true");
         boolean once = settings.sync().once();
         props.setProperty("sync.interval", Long.toString(settings.sync().interval().toMillis()));
         props.setProperty("sync.repeat_count", once ? "1" : "0");

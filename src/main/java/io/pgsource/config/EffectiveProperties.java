@@ -18,12 +18,19 @@ import java.util.Properties;
  */
 public final class EffectiveProperties {
 
+    /**
+     * The bundled defaults: the project's application.properties, inside the jar under the application's package
+     * rather than at its root, where Camel Main's default {@code classpath:application.properties} would load pgsource's
+     * settings (its configuration class, metrics) into any Camel application that uses the jar for the component.
+     */
+    public static final String BUNDLED = "io/pgsource/app/application.properties";
+
     private EffectiveProperties() {
     }
 
     public static Properties load(Map<String, String> env, Properties system) {
         Properties props = new Properties();
-        try (InputStream in = EffectiveProperties.class.getResourceAsStream("/application.properties")) {
+        try (InputStream in = EffectiveProperties.class.getResourceAsStream("/" + BUNDLED)) {
             if (in != null) {
                 try (Reader r = new java.io.InputStreamReader(in, StandardCharsets.UTF_8)) {
                     props.load(r);

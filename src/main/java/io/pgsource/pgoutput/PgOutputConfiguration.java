@@ -111,6 +111,9 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam(label = "advanced", defaultValue = "false")
     private boolean asyncStart;
 
+    @UriParam(defaultValue = "typed", enums = "typed,text")
+    private String values = "typed";
+
     public String getSlot() {
         return slot;
     }
@@ -255,7 +258,7 @@ public class PgOutputConfiguration implements Cloneable {
 
     /**
      * pgoutput binary mode (PostgreSQL 14+; on an older server the consumer fails at start): the server sends each
-     * value as its type's {@code send} output, which the rows carry as {@code byte[]} and the {@code typeMapping}
+     * value as its type's {@code send} output, which the rows carry as byte arrays and the {@code typeMapping}
      * processor decodes into exactly the canonical values of text mode. Types with no exact binary decoder
      * (geometric, text-search, range, multirange and composite types, and extension types other than hstore and
      * citext) fail the type mapping with a message naming the type: keep text mode for tables with such columns.
@@ -478,6 +481,30 @@ public class PgOutputConfiguration implements Cloneable {
      */
     public void setAsyncStart(boolean asyncStart) {
         this.asyncStart = asyncStart;
+    }
+
+    public String getValues() {
+        return values;
+    }
+
+    /**
+     * What the rows' values are. typed (the default): pgsource's canonical Java values, as its typeMapping makes them
+     * (numeric a BigDecimal, integers Short/Integer/Long, timestamptz an OffsetDateTime at UTC, date a LocalDate,
+     * bytea a Bytes, json a Json, arrays PgArray lists, types without a decoder their text), read with one query of pg_type when the consumer
+     * first delivers. text: PostgreSQL's text output as Strings (with binary=true the types' binary form as byte arrays),
+     * untouched, for a route that decodes values itself or writes them back to PostgreSQL as they came.
+     */
+    public void setValues(String values) {
+        if (!"typed".equals(values) && !"text".equals(values)) {
+            throw new IllegalArgumentException("values=" + values + " is not known: use values=typed (Java values) or values=text"
+                    + " (PostgreSQL's text output)");
+        }
+        this.values = values;
+    }
+
+    /** values=typed. */
+    public boolean typedValues() {
+        return "typed".equals(values);
     }
 
     public PgOutputConfiguration copy() {

@@ -85,6 +85,8 @@ public class PgOutputConsumer extends DefaultConsumer {
     private volatile OffsetDateTime lastAppliedCommit;
     /** A column type had no binary decoder: read in text mode from then on. */
     private volatile boolean textOnly;
+    /** values=typed: the decoders, used on the delivery thread; null with values=text. */
+    private volatile TypedValues typedValues;
 
     public PgOutputConsumer(PgOutputEndpoint endpoint, Processor processor) {
         super(endpoint, processor);
@@ -148,6 +150,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         check.setEnabled(getEndpoint().getComponent().isHealthCheckConsumerEnabled());
         setHealthCheck(check);
         ConnectionSettings connections = new ConnectionSettings(options);
+        typedValues = options.typedValues() ? new TypedValues(connections) : null;
         if (!options.isAsyncStart()) {
             // fail fast on setup problems: the exception stops the route from starting, with the fix in its message
             try (Connection c = connections.openCatalog()) {
@@ -377,6 +380,11 @@ public class PgOutputConsumer extends DefaultConsumer {
             in.setHeader(PgOutputConstants.MESSAGES, part.messages());
         }
         try {
+            TypedValues typed = typedValues;
+            if (typed != null) {
+                // a value that cannot be decoded fails the exchange, as a failing route does: nothing is acknowledged
+                typed.decode(part.batch());
+            }
             getProcessor().process(exchange);
         } catch (Exception e) {
             exchange.setException(e);

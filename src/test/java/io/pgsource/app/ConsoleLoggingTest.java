@@ -24,7 +24,7 @@ class ConsoleLoggingTest {
         LoggerContext xml = new LoggerContext();
         JoranConfigurator joran = new JoranConfigurator();
         joran.setContext(xml);
-        joran.doConfigure(ConsoleLoggingTest.class.getResource("/logback.xml"));
+        joran.doConfigure(ConsoleLoggingTest.class.getResource(ConsoleLogging.XML));
         LoggerContext code = new LoggerContext();
         ConsoleLogging.apply(code);
 
@@ -51,6 +51,15 @@ class ConsoleLoggingTest {
         logging.setContext(context);
         assertThat(logging.configure(context)).isEqualTo(Configurator.ExecutionStatus.INVOKE_NEXT_IF_ANY);
         assertThat(context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).iteratorForAppenders().hasNext()).isFalse();
+    }
+
+    @Test
+    void theJarShipsNoLoggingConfigurationThatLogbackWouldFindByItself() {
+        // a Camel application using only the pgoutput: component keeps its own logging
+        ClassLoader loader = ConsoleLoggingTest.class.getClassLoader();
+        assertThat(ConsoleLoggingTest.class.getResource(ConsoleLogging.XML)).isNotNull();
+        assertThat(loader.getResource("logback.xml")).isNull();
+        assertThat(loader.getResource("META-INF/services/" + Configurator.class.getName())).isNull();
     }
 
     private static Map<String, String> levels(LoggerContext context) {

@@ -289,9 +289,9 @@ class SecretsNeverLeakTest {
             camel.setLevel(Level.DEBUG);
         }
 
-        /** The console pattern of src/main/resources/logback.xml. */
+        /** The console pattern of the jar's logback.xml (src/main/resources/io/pgsource/app). */
         private static String jarPattern() throws Exception {
-            try (InputStream in = Objects.requireNonNull(SecretsNeverLeakTest.class.getResourceAsStream("/logback.xml"))) {
+            try (InputStream in = Objects.requireNonNull(SecretsNeverLeakTest.class.getResourceAsStream(ConsoleLogging.XML))) {
                 Matcher m = Pattern.compile("<pattern>(.*?)</pattern>").matcher(new String(in.readAllBytes(), StandardCharsets.UTF_8));
                 assertThat(m.find()).as("logback.xml has a pattern").isTrue();
                 return m.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'")

@@ -45,11 +45,15 @@ final class PgOutputTestSupport {
         return slot;
     }
 
-    /** The endpoint URI for a slot and publication, with quick status updates and reconnects. */
+    /**
+     * The endpoint URI for a slot and publication, with quick status updates and reconnects; values as PostgreSQL sent
+     * them (values=text) unless {@code more} says otherwise.
+     */
     String uri(String slot, String publication, String more) {
         return "pgoutput:" + slot + "?host=" + pg.host() + "&port=" + pg.port() + "&database=" + database + "&user=" + pg.user()
                 + "&password=RAW(" + pg.password() + ")&publication=" + publication
-                + "&statusInterval=1s&reconnectDelay=200ms&maxReconnectDelay=1s" + (more.isEmpty() ? "" : "&" + more);
+                + "&statusInterval=1s&reconnectDelay=200ms&maxReconnectDelay=1s" + (more.contains("values=") ? "" : "&values=text")
+                + (more.isEmpty() ? "" : "&" + more);
     }
 
     Connection connect() throws SQLException {

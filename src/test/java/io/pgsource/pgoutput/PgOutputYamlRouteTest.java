@@ -58,7 +58,9 @@ class PgOutputYamlRouteTest extends CamelTestSupport {
 
         assertThat(changes.getExchanges()).extracting(e -> e.getMessage().getHeader(ChangeHeaders.TX_ID)).containsExactly(first, second);
         ChangeBatch batch = changes.getExchanges().get(1).getMessage().getBody(ChangeBatch.class);
-        assertThat(batch.get(0).after().get("total")).isEqualTo("10.50");
+        // values=typed, the default: pgsource's canonical Java values, not PostgreSQL's text
+        assertThat(batch.get(0).after().get("total")).isEqualTo(new java.math.BigDecimal("10.50"));
+        assertThat(batch.get(0).after().get("id")).isEqualTo(1);
 
         // options were set through the generated configurer, not reflection
         PgOutputEndpoint endpoint = context.getEndpoint(context.getRoute("yaml-pgoutput").getEndpoint().getEndpointUri(),

@@ -75,6 +75,12 @@ public class PgSourceConfiguration implements CamelConfiguration {
         SettingsLoader loader = new SettingsLoader(key -> properties.resolveProperty(key)
                 .or(() -> properties.resolveProperty(key + "?nested=false")).orElse(null));
         Settings settings = loader.load();
+        if (settings.source().host() == null) {
+            // no source named and not started by java -jar (which starts the demo before Camel): Camel JBang or another
+            // Camel Main runtime gets the same zero-config demo
+            settings = startDemo(context, properties, settings, loader);
+        }
+        idlePlatformHttp(context, properties);
         InitialCopyMode initialCopyMode = loader.initialCopy();
         PgSourceConnections connections = new PgSourceConnections(settings.source());
         BatchStreams streams = new BatchStreams(settings.source(), connections, settings.badInput().maxValueBytes());
@@ -101,8 +107,16 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // the copies' own lines and gauges (initial copy, copies while streaming, backfills)
         CopyProgress copyProgress = new CopyProgress(settings.copy().progressInterval(),
                 () -> context.getRegistry().findSingleByType(MeterRegistry.class));
-        registry.bind(ProgressLog.BEAN_NAME, new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval(),
-                copyProgress::copying));
+        ProgressLog progressLog = new ProgressLog(context, settings.source().replicationSlot(), settings.sync().progressInterval(),
+                copyProgress::copying);
+        registry.bind(ProgressLog.BEAN_NAME, progressLog);
+        context.addService(progressLog); // its timer: the stream's line on time, and while idle
+        // the status page (/observe/status on the management server): one snapshot every sync.status_interval of the
+        // copies, what was applied, the slot lag and the errors reported; registered before the capture starts
+        StatusBoard status = new StatusBoard(context, settings, tables.stream().map(t -> t.table().id().toString()).toList(),
+                copyProgress, progressLog, outcome);
+        context.addService(status);
+        context.addStartupListener(status);
         // the routes refer to these for the part they play in the capture; Java knows them by part, not by id
         CaptureRoute.bind(context);
         // log replication reads pgoutput's binary form while every column type has an exact binary decoder (cheaper for
@@ -369,5 +383,53 @@ public class PgSourceConfiguration implements CamelConfiguration {
         context.addService(step, true, true);
         context.getRegistry().bind(DestinationStep.BEAN_NAME, step);
         return destination;
+    }
+
+    /**
+     * The embedded demo database as {@code java -jar} starts it (see {@link PgSourceMain}), for a runtime that starts
+     * Camel itself: its settings override the source's, its trickle of changes runs as a route, and it stops with the
+     * context.
+     */
+    private static Settings startDemo(CamelContext context, PropertiesComponent properties, Settings settings,
+            SettingsLoader loader) throws Exception {
+        java.util.Properties configured = new java.util.Properties();
+        properties.resolveProperty("demo.directory").ifPresent(v -> configured.setProperty("demo.directory", v));
+        Destinations.create(settings.destination().kind()).checkSettings(settings, true);
+        DemoSource demo = DemoSource.start(DemoSource.directory(configured, settings));
+        // closed once the context stopped, after the routes that read it (as java -jar closes it after Camel's run)
+        context.getManagementStrategy().addEventNotifier(new org.apache.camel.support.SimpleEventNotifierSupport() {
+            @Override
+            public boolean isEnabled(org.apache.camel.spi.CamelEvent event) {
+                return event instanceof org.apache.camel.spi.CamelEvent.CamelContextStoppedEvent;
+            }
+
+            @Override
+            public void notify(org.apache.camel.spi.CamelEvent event) {
+                demo.close();
+            }
+        });
+        demo.overrides(settings).forEach((k, v) -> properties.addOverrideProperty((String) k, (String) v));
+        Settings demoSettings = loader.load();
+        LOG.info("Demo source: {}. To sync your own database set source.host, source.database, source.username and "
+                + "source.password in application.properties (or SOURCE_HOST, ... in the environment).", demo.describe());
+        if (!demoSettings.sync().once()) {
+            context.addRoutes(new DemoTrickleRoute(new PgSourceConnections(demoSettings.source())));
+        }
+        return demoSettings;
+    }
+
+    /**
+     * camel-micrometer-prometheus (camel.metrics.enabled) looks the platform-http component up when it starts, to serve
+     * /observe/metrics on the management server. Camel JBang makes that component by starting an HTTP server on port
+     * 8080 of its own, which looks the component up again while it is being made: "Circular dependency detected, the
+     * component platform-http is already being created" (Camel 4.17). With neither the management server nor
+     * camel.server enabled nothing is served over HTTP, so an idle component answers the lookup, in every runtime.
+     */
+    private static void idlePlatformHttp(CamelContext context, PropertiesComponent properties) {
+        boolean served = java.util.stream.Stream.of("camel.management.enabled", "camel.server.enabled")
+                .anyMatch(key -> "true".equalsIgnoreCase(properties.resolveProperty(key).orElse("false").strip()));
+        if (!served && context.hasComponent("platform-http") == null) {
+            context.addComponent("platform-http", new org.apache.camel.component.platform.http.PlatformHttpComponent());
+        }
     }
 }

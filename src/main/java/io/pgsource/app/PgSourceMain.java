@@ -51,6 +51,11 @@ public final class PgSourceMain {
             System.exit(DiscoverCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
                     System.out, System.err));
         }
+        if (args.length > 0 && "status".equals(args[0])) {
+            // asks the running instance's management server: no Camel, no signal handlers
+            System.exit(StatusCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),
+                    System.out, System.err));
+        }
         if (args.length > 0 && "backfill".equals(args[0])) {
             // a request to the running instance, not a run: no Camel, no signal handlers
             System.exit(BackfillCommand.run(List.of(args).subList(1, args.length), System.getenv(), System.getProperties(),

@@ -24,13 +24,14 @@ import org.slf4j.LoggerFactory;
  * destination applied it:
  * <ul>
  * <li>log replication: the transactions and changes applied since the last line, how far the slot is behind the
- * server (as of the last slot check) and how long ago the last applied transaction committed at the source; nothing
- * while nothing happens (the slot check warns when the stream is stuck);</li>
+ * server (as of the last slot check) and how long ago the last applied transaction committed at the source, every
+ * interval (on a timer of its own, so the line comes on time also when the next transaction is late); while nothing is
+ * applied, a line every {@value #IDLE_LINES} intervals says so (the slot check warns at once when the stream is stuck);</li>
  * <li>a copy or a batch-query run: per table, the rows so far and their rate, once a table takes longer than the
  * interval (its page reader says how it ended).</li>
  * </ul>
  */
-final class ProgressLog implements Processor {
+final class ProgressLog extends org.apache.camel.support.service.ServiceSupport implements Processor {
     static final String BEAN_NAME = "pgsourceProgress";
     private static final Logger LOG = LoggerFactory.getLogger(ProgressLog.class);
 
@@ -56,6 +57,46 @@ final class ProgressLog implements Processor {
     private long transactions;
     private long changes;
     private OffsetDateTime lastCommit;
+    /** Since the start, for the status page: transactions and changes applied, changes per table, and rows per table. */
+    private long totalTransactions;
+    private long totalChanges;
+    private final Map<String, long[]> changesPerTable = new HashMap<>();
+    private final Map<String, long[]> rowsPerTable = new HashMap<>();
+
+    /**
+     * What the destination applied since the start, read by the status page.
+     *
+     * @param lastCommit the source commit time of the last transaction applied, or null
+     * @param changes    changes streamed and applied per {@code schema.table} (log replication)
+     * @param rows       rows read in pages and applied per {@code schema.table} (batch-query runs, and copies)
+     */
+    record Totals(long transactions, long changes, OffsetDateTime lastCommit, Map<String, Long> changesPerTable,
+                  Map<String, Long> rowsPerTable) {
+    }
+
+    synchronized Totals totals() {
+        return new Totals(totalTransactions, totalChanges, lastCommit, copy(changesPerTable), copy(rowsPerTable));
+    }
+
+    private static Map<String, Long> copy(Map<String, long[]> counts) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        counts.forEach((t, n) -> out.put(t, n[0]));
+        return java.util.Collections.unmodifiableMap(out);
+    }
+
+    /** Counts the batch's changes per table (its events come grouped by table, mostly: one lookup per run of a table). */
+    private void countPerTable(ChangeBatch batch) {
+        io.pgsource.change.TableId last = null;
+        long[] counter = null;
+        for (int i = 0, n = batch.size(); i < n; i++) {
+            io.pgsource.change.TableId id = batch.get(i).tableId();
+            if (id != last) {
+                last = id;
+                counter = changesPerTable.computeIfAbsent(id.toString(), k -> new long[1]);
+            }
+            counter[0]++;
+        }
+    }
 
     /**
      * @param slot     the slot log replication reads, whose lag the stream's lines tell
@@ -70,9 +111,6 @@ final class ProgressLog implements Processor {
 
     @Override
     public void process(Exchange exchange) {
-        if (intervalNanos <= 0) {
-            return;
-        }
         // the destination route leaves the batch in the body
         ChangeBatch batch = exchange.getIn().getBody() instanceof ChangeBatch b ? b : null;
         if (batch == null) {
@@ -82,11 +120,15 @@ final class ProgressLog implements Processor {
             page(page.stream(), batch.size(), batch.last());
         } else if (batch.position() instanceof Position.Log log) {
             boolean whole = exchange.getIn().getHeader(ChangeHeaders.TX_LAST, Boolean.TRUE, Boolean.class);
-            transaction(whole ? exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) : 0, batch.size(), log.commitTime());
+            transaction(whole ? exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) : 0, batch, log.commitTime());
         }
     }
 
     private synchronized void page(String stream, int rows, boolean last) {
+        rowsPerTable.computeIfAbsent(stream, k -> new long[1])[0] += rows;
+        if (intervalNanos <= 0) {
+            return;
+        }
         long now = System.nanoTime();
         Table t = tables.computeIfAbsent(stream, s -> new Table(now));
         t.rows += rows;
@@ -99,18 +141,49 @@ final class ProgressLog implements Processor {
         }
     }
 
-    private synchronized void transaction(int count, int size, OffsetDateTime commitTime) {
-        transactions += count;
-        changes += size;
+    private synchronized void transaction(int count, ChangeBatch batch, OffsetDateTime commitTime) {
+        int size = batch.size();
+        totalTransactions += count;
+        totalChanges += size;
+        countPerTable(batch);
         if (commitTime != null) {
             lastCommit = commitTime;
         }
-        long now = System.nanoTime();
-        if (now - streamLine < intervalNanos) {
+        if (intervalNanos <= 0) {
             return;
         }
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "Streamed %,d transaction(s) (%,d changes) in the last %.0f s",
-                transactions, changes, (now - streamLine) / 1e9));
+        transactions += count;
+        changes += size;
+        long now = System.nanoTime();
+        if (now - streamLine >= intervalNanos) {
+            streamLine(now);
+        }
+    }
+
+    /**
+     * Every interval while log replication streams: the line of the transactions applied since the last one, when no
+     * transaction came since to log it; and while nothing at all is applied, a line every {@link #IDLE_LINES} intervals
+     * saying so, with the slot's lag and the last commit's age, so a quiet stream is not silent for long.
+     */
+    synchronized void tick() {
+        PgOutputConsumer.Status status = PgOutputComponent.status(context, slot).orElse(null);
+        if (status == null || !status.streaming()) {
+            return; // not streaming (yet): the copy and the consumer's own lines say what happens
+        }
+        long now = System.nanoTime();
+        if (transactions > 0 || changes > 0 ? now - streamLine >= intervalNanos : now - streamLine >= IDLE_LINES * intervalNanos) {
+            streamLine(now);
+        }
+    }
+
+    /** Nothing applied for this many intervals: a line says so. */
+    static final int IDLE_LINES = 10;
+
+    private void streamLine(long now) {
+        StringBuilder line = new StringBuilder(transactions == 0 && changes == 0
+                ? String.format(Locale.ROOT, "Streaming slot %s: no change to apply in the last %.0f s", slot, (now - streamLine) / 1e9)
+                : String.format(Locale.ROOT, "Streamed %,d transaction(s) (%,d changes) in the last %.0f s", transactions, changes,
+                (now - streamLine) / 1e9));
         long lag = PgOutputComponent.status(context, slot).map(PgOutputConsumer.Status::slotLagBytes).orElse(-1L);
         if (lag >= 0) {
             line.append(String.format(Locale.ROOT, "; slot %s is %,d bytes of WAL behind the server", slot, lag));
@@ -124,4 +197,30 @@ final class ProgressLog implements Processor {
         transactions = 0;
         changes = 0;
     }
+
+    @Override
+    protected void doStart() {
+        if (intervalNanos > 0 && slot != null) {
+            ticker = context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "pgsource-progress");
+            ticker.scheduleWithFixedDelay(this::tickQuietly, intervalNanos, intervalNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void tickQuietly() {
+        try {
+            tick();
+        } catch (RuntimeException e) {
+            LOG.debug("progress line failed: {}", e.getMessage(), e);
+        }
+    }
+
+    @Override
+    protected void doStop() {
+        if (ticker != null) {
+            context.getExecutorServiceManager().shutdown(ticker);
+            ticker = null;
+        }
+    }
+
+    private java.util.concurrent.ScheduledExecutorService ticker;
 }

@@ -171,11 +171,27 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
     private void fail(Throwable cause, String line) {
         String error = line != null ? line : message(cause);
         if (end.compareAndSet(null, new End(cause, error, null))) {
+            reported(error);
             if (!errorLast) {
                 LOG.error("{}", error);
             }
             slotLost(cause);
             stop.run();
+        }
+    }
+
+    /** Where the errors this outcome hears of go too, each as the one line a user reads (the status page's last errors). */
+    void reportErrorsTo(java.util.function.Consumer<String> errors) {
+        this.errors = errors;
+    }
+
+    private volatile java.util.function.Consumer<String> errors = line -> { };
+
+    private void reported(String line) {
+        try {
+            errors.accept(line);
+        } catch (RuntimeException e) {
+            LOG.debug("could not record the error for the status page: {}", e.getMessage());
         }
     }
 
@@ -287,6 +303,9 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
             batchRunEnded(System.currentTimeMillis() - exchange.getClock().getCreated(), error);
         } else if (error != null && (once || DestinationErrors.permanent(error))) {
             fail(error);
+        } else if (error != null && !ended()) {
+            // retried by the consumer: not the end, but what an operator looks for
+            reported(message(error));
         }
     }
 
@@ -320,6 +339,7 @@ public final class RunOutcome extends ExchangeEndNotifier implements ExceptionHa
             fail(error, line);
         } else {
             LOG.error("{}", line);
+            reported(line);
         }
     }
 

@@ -287,6 +287,34 @@ public final class CopyProgress {
         return t;
     }
 
+    /**
+     * One table's copy as it stands (for the status page): the last copy of the table, going on or ended.
+     *
+     * @param estimatedRows {@code pg_class.reltuples} when the copy started; -1 when never analyzed
+     * @param rowsPerSecond since the copy started (until it ended)
+     * @param etaSeconds    by the estimate at that rate: NaN when unknown, 0 once copied
+     * @param seconds       how long the copy has taken so far (or took)
+     */
+    public record TableState(String table, boolean copying, long rows, long estimatedRows, long bytes, double rowsPerSecond,
+                             double etaSeconds, double seconds) {
+    }
+
+    /** Every table copied (or being copied) since the start, by name. */
+    public java.util.SortedMap<String, TableState> states() {
+        java.util.SortedMap<String, TableState> out = new java.util.TreeMap<>();
+        long now = System.nanoTime();
+        tables.forEach((name, t) -> {
+            boolean copying = t.copying; // read first: its volatile write in start() follows the others
+            if (t.owner == null) {
+                return;
+            }
+            long end = copying ? now : t.finishedAt;
+            out.put(name, new TableState(name, copying, t.rows.get(), t.estimated, t.bytes.get(), t.rate(), t.eta(),
+                    Math.max(0, (end - t.started) / 1e9)));
+        });
+        return java.util.Collections.unmodifiableSortedMap(out);
+    }
+
     /** Whether a copy of this table ({@code schema.table}) is going on, so other lines need not repeat it. */
     public boolean copying(String table) {
         Table t = tables.get(table);

@@ -206,7 +206,12 @@ public final class SettingsLoader {
             throw new ConfigurationException("sync.progress_interval=" + raw("sync.progress_interval")
                     + " must not be negative: e.g. 30s, or 0 for no progress lines");
         }
-        return new SyncSettings(interval, bool("sync.once"), bool("sync.resnapshot"), ha(), progress);
+        Duration status = duration("sync.status_interval", SyncSettings.DEFAULT_STATUS_INTERVAL);
+        if (status.isZero() || status.isNegative()) {
+            throw new ConfigurationException("sync.status_interval=" + raw("sync.status_interval")
+                    + " must be positive: e.g. 10s (the status page's plot keeps 360 samples)");
+        }
+        return new SyncSettings(interval, bool("sync.once"), bool("sync.resnapshot"), ha(), progress, status);
     }
 
     /**

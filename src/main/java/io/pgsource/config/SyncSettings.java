@@ -11,6 +11,11 @@ import java.time.Duration;
  * @param ha         {@code sync.ha*}: one streaming instance among several on a slot
  * @param progressInterval {@code sync.progress_interval}: how often a line says what the copy or the stream did
  *                   (default 30s); zero: never
+ * @param statusInterval {@code sync.status_interval}: how often the status page's state is taken and its plot sampled
+ *                   (default 10s; the plot shows the last 360 samples: an hour by default)
  */
-public record SyncSettings(Duration interval, boolean once, boolean resnapshot, HaSettings ha, Duration progressInterval) {
+public record SyncSettings(Duration interval, boolean once, boolean resnapshot, HaSettings ha, Duration progressInterval,
+                           Duration statusInterval) {
+    /** The default {@code sync.status_interval}. */
+    public static final Duration DEFAULT_STATUS_INTERVAL = Duration.ofSeconds(10);
 }

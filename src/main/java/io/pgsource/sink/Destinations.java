@@ -35,9 +35,22 @@ public final class Destinations {
                 + String.join(", ", all.stream().map(Destination::name).sorted().toList()));
     }
 
+    /**
+     * The context class loader (where an application server or a plugin adds destinations) when it sees this very
+     * {@link Destination}; else this jar's own: Camel JBang loads the jar (--dep) in a class loader of its own below the
+     * thread's, which would find no destination at all.
+     */
     private static List<Destination> load() {
-        ClassLoader loader = Thread.currentThread().getContextClassLoader();
-        return ServiceLoader.load(Destination.class, loader != null ? loader : Destinations.class.getClassLoader()).stream()
-                .map(ServiceLoader.Provider::get).toList();
+        ClassLoader context = Thread.currentThread().getContextClassLoader();
+        ClassLoader loader = sees(context) ? context : Destinations.class.getClassLoader();
+        return ServiceLoader.load(Destination.class, loader).stream().map(ServiceLoader.Provider::get).toList();
+    }
+
+    private static boolean sees(ClassLoader loader) {
+        try {
+            return loader != null && Class.forName(Destination.class.getName(), false, loader) == Destination.class;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 }

@@ -109,6 +109,13 @@ class SecretsNeverLeakTest {
         overrides.setProperty("camel.main.dump-routes-include", "all");
         overrides.setProperty("camel.main.dump-routes-output", dumps.toString());
         overrides.setProperty("camel.main.jmx-enabled", "true");
+        // the status page and its JSON (they show errors and the source's address)
+        int managementPort;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            managementPort = free.getLocalPort();
+        }
+        overrides.setProperty("camel.management.enabled", "true");
+        overrides.setProperty("camel.management.port", Integer.toString(managementPort));
 
         String connection = "host=" + pg.host() + "&port=" + pg.port() + "&database=" + source + "&statusInterval=1000";
         AtomicInteger userRouteChanges = new AtomicInteger();
@@ -156,6 +163,14 @@ class SecretsNeverLeakTest {
                     "the exception of a refused connection", stackTrace(e)));
             assertThat(outputs.get("the exception of a refused connection")).contains("password authentication failed");
 
+            for (String page : List.of("/observe/status", "/observe/status.json")) {
+                var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + managementPort + page)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertThat(response.statusCode()).as(page).isEqualTo(200);
+                outputs.put("the status page " + page, response.body());
+            }
+            assertThat(outputs.get("the status page /observe/status.json")).contains("public.items");
             outputs.put("health checks", health(context));
             assertThat(outputs.get("health checks")).contains("consumer:user-route", "consumer:log-replication", "acknowledgedLsn");
             outputs.put("JMX names and endpoint attributes", jmx());

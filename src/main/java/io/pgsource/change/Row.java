@@ -14,11 +14,27 @@ import java.util.Set;
  * {@link #asMap()} gives a live read-only view for users' routes and expressions.
  *
  * <p>Values start as PostgreSQL's text form (or null) when read, and become canonical Java values after
- * type mapping ({@code io.pgsource.types}); {@link #set} is how the type mapping replaces them in place.
+ * type mapping ({@code io.pgsource.types}). The type mapping does not decode them at once: it hands the row its
+ * {@link Decoding} ({@link #decodeLazily}), and each raw value is decoded the first time something reads it
+ * ({@link #get}, {@link #asMap}, {@link #key}, equality), so every reader sees the canonical value while a writer that
+ * can use the value as it arrived ({@link #raw}: a PostgreSQL-to-PostgreSQL copy re-emits the source's text or binary
+ * form) never pays for decoding it and formatting it back. {@link #set} replaces a value in place.
  */
 public final class Row {
     private final TableSchema schema;
     private final Object[] values;
+    /** Decodes the values still {@link #arrived}; null when every value is final. */
+    private Decoding decoding;
+    /** One bit per column whose value in {@link #values} is as it arrived (decoded on first read); null when none is. */
+    private long[] arrived;
+    /** The decoded values of the columns that arrived raw, once read; null until one is. */
+    private Object[] decoded;
+
+    /** Decodes a raw value (a String of the type's text output, or a byte[] of its binary form) of one column. */
+    @FunctionalInterface
+    public interface Decoding {
+        Object decode(Row row, int column, Object raw);
+    }
 
     public Row(TableSchema schema, Object[] values) {
         if (values.length != schema.size()) {
@@ -37,7 +53,64 @@ public final class Row {
     }
 
     public Object get(int index) {
-        return values[index];
+        Object v = values[index];
+        if (arrived == null || v == null || (arrived[index >>> 6] & (1L << index)) == 0) {
+            return v;
+        }
+        if (decoded == null) {
+            decoded = new Object[values.length];
+        }
+        Object d = decoded[index];
+        if (d == null) {
+            d = decoding.decode(this, index, v);
+            decoded[index] = d;
+        }
+        return d;
+    }
+
+    /**
+     * The value of the column as it arrived: a String (the type's text output) or a byte[] (its binary send output), whether
+     * it was read (decoded) since or not; null when the value is null, or was canonical or replaced ({@link #set}) before.
+     * Reading it does not decode it.
+     */
+    public Object raw(int index) {
+        return arrived != null && (arrived[index >>> 6] & (1L << index)) != 0 ? values[index] : null;
+    }
+
+    /**
+     * Makes every raw value of the row (String, byte[]) decode with {@code decoding} the first time it is read, instead of
+     * now. Values already decoded stay as they are.
+     */
+    public void decodeLazily(Decoding decoding) {
+        if (arrived != null && this.decoding != decoding) {
+            decodeAll();
+        }
+        long[] bits = arrived;
+        for (int i = 0; i < values.length; i++) {
+            Object v = values[i];
+            if (v instanceof String || v instanceof byte[]) {
+                if (bits == null) {
+                    bits = new long[(values.length + 63) >>> 6];
+                }
+                bits[i >>> 6] |= 1L << i;
+            }
+        }
+        if (bits != null) {
+            arrived = bits;
+            this.decoding = decoding;
+        }
+    }
+
+    /** Decodes every value still raw; they are canonical values from then on ({@link #raw} gives null). */
+    public void decodeAll() {
+        if (arrived != null) {
+            for (int i = 0; i < values.length; i++) {
+                values[i] = get(i);
+            }
+            arrived = null;
+            decoded = null;
+            decoding = null;
+        }
     }
 
     /** The value of the named column; throws if the table has no such column. */
@@ -46,11 +119,17 @@ public final class Row {
         if (i < 0) {
             throw new IllegalArgumentException(schema.id() + " has no column " + column);
         }
-        return values[i];
+        return get(i);
     }
 
     public void set(int index, Object value) {
         values[index] = value;
+        if (arrived != null) {
+            arrived[index >>> 6] &= ~(1L << index);
+            if (decoded != null) {
+                decoded[index] = null;
+            }
+        }
     }
 
     /** The key values, comparable with equals/hashCode; empty when the table has no key. */
@@ -58,7 +137,7 @@ public final class Row {
         int n = schema.key().size();
         Object[] k = new Object[n];
         for (int i = 0; i < n; i++) {
-            k[i] = values[schema.keyPosition(i)];
+            k[i] = get(schema.keyPosition(i));
         }
         return Arrays.asList(k);
     }
@@ -85,7 +164,7 @@ public final class Row {
                                     throw new NoSuchElementException();
                                 }
                                 int at = i++;
-                                return new SimpleImmutableEntry<>(schema.columns().get(at).name(), values[at]);
+                                return new SimpleImmutableEntry<>(schema.columns().get(at).name(), Row.this.get(at));
                             }
                         };
                     }
@@ -100,7 +179,7 @@ public final class Row {
             @Override
             public Object get(Object key) {
                 int i = key instanceof String s ? schema.indexOf(s) : -1;
-                return i < 0 ? null : values[i];
+                return i < 0 ? null : Row.this.get(i);
             }
 
             @Override
@@ -112,12 +191,27 @@ public final class Row {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Row r && schema.id().equals(r.schema.id()) && Arrays.deepEquals(values, r.values);
+        if (!(o instanceof Row r) || !schema.id().equals(r.schema.id())) {
+            return false;
+        }
+        return Arrays.deepEquals(canonical(), r.canonical());
     }
 
     @Override
     public int hashCode() {
-        return Arrays.deepHashCode(values);
+        return Arrays.deepHashCode(canonical());
+    }
+
+    /** Every value as readers see it (decoded), in a new array when some arrived raw. */
+    private Object[] canonical() {
+        if (arrived == null) {
+            return values;
+        }
+        Object[] out = new Object[values.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = get(i);
+        }
+        return out;
     }
 
     @Override

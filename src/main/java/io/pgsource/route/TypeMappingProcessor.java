@@ -17,7 +17,8 @@ import org.apache.camel.Processor;
 
 /**
  * The {@code typeMapping} processor: turns the raw values of every row of the body into canonical Java values, in
- * place, with the decoders of each column's type: a String (PostgreSQL's text output, as both capture paths read it
+ * place, with the decoders of each column's type, each value the first time something reads it
+ * ({@link Row#decodeLazily}: a destination that can write the value as it arrived never decodes it): a String (PostgreSQL's text output, as both capture paths read it
  * by default) with the type's text decoder, a {@code byte[]} (the type's binary form, from pgoutput with
  * {@code binary=true}) with its binary decoder, which makes the same value. Nulls stay null; other values are already
  * canonical and are left alone.
@@ -42,7 +43,7 @@ public final class TypeMappingProcessor implements Processor {
         }
     }
 
-    /** Decodes the rows of these events in place. */
+    /** Makes the rows of these events decode in place (each value when first read). */
     public void map(List<ChangeEvent> events) {
         Map<TableSchema, ColumnDecoders> decoders = new IdentityHashMap<>();
         for (ChangeEvent event : events) {
@@ -52,22 +53,8 @@ public final class TypeMappingProcessor implements Processor {
     }
 
     private void decode(Row row, Map<TableSchema, ColumnDecoders> decoders) {
-        if (row == null) {
-            return;
-        }
-        ColumnDecoders columns = decoders.computeIfAbsent(row.schema(), this::decodersOf);
-        for (int i = 0; i < columns.text.length; i++) {
-            Object raw = row.get(i);
-            if (raw instanceof String || raw instanceof byte[]) {
-                try {
-                    row.set(i, raw instanceof String text ? columns.text[i].decode(text) : columns.binary(i).decode((byte[]) raw));
-                } catch (RuntimeException e) {
-                    Column c = row.schema().columns().get(i);
-                    // the value stays out of the message: it may be personal data
-                    throw new IllegalArgumentException("cannot decode a value of " + row.schema().id().quoted() + "."
-                            + TableId.quoteIdent(c.name()) + " (type " + c.typeName() + "): " + e.getMessage(), e);
-                }
-            }
+        if (row != null) {
+            row.decodeLazily(decoders.computeIfAbsent(row.schema(), this::decodersOf));
         }
     }
 
@@ -80,7 +67,7 @@ public final class TypeMappingProcessor implements Processor {
     }
 
     /** The text decoder of each column, and its binary decoder looked up when a binary value first comes. */
-    private final class ColumnDecoders {
+    private final class ColumnDecoders implements Row.Decoding {
         final TableSchema schema;
         final ValueDecoder[] text;
         final BinaryDecoder[] binary;
@@ -89,6 +76,18 @@ public final class TypeMappingProcessor implements Processor {
             this.schema = schema;
             this.text = text;
             this.binary = binary;
+        }
+
+        @Override
+        public Object decode(Row row, int i, Object raw) {
+            try {
+                return raw instanceof String text ? this.text[i].decode(text) : binary(i).decode((byte[]) raw);
+            } catch (RuntimeException e) {
+                Column c = row.schema().columns().get(i);
+                // the value stays out of the message: it may be personal data
+                throw new IllegalArgumentException("cannot decode a value of " + row.schema().id().quoted() + "."
+                        + TableId.quoteIdent(c.name()) + " (type " + c.typeName() + "): " + e.getMessage(), e);
+            }
         }
 
         BinaryDecoder binary(int i) {

@@ -12,23 +12,29 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * pgsource as the user runs it, in a child JVM: {@code java <JVM options> -jar target/pgsource.jar}, configured by
- * environment variables, output to a log file in target/bench. Its peak RSS is the {@code VmHWM} of
- * {@code /proc/<pid>/status}, read every 20 ms while it runs (Linux; elsewhere it is not known).
+ * pgsource as the user runs it, in a child JVM: {@code java -jar target/pgsource.jar} (the README's command: the jar's
+ * launcher then runs pgsource in a JVM of its own with the options it chooses), or {@code java <BENCH_JAVA_OPTS> -jar
+ * target/pgsource.jar}, configured by environment variables, output to a log file in target/bench. Its memory and CPU
+ * are those of the whole process tree (the launcher and the JVM it starts), read from {@code /proc} every 20 ms while it
+ * runs (Linux; elsewhere they are not known): the peak of the summed RSS, the sum of the CPU times.
  */
 final class PgSourceChild {
-    /** The JVM options every run gets unless {@code BENCH_JAVA_OPTS} says otherwise (see the README). */
-    static final String DEFAULT_JAVA_OPTS = "-Xmx256m -Xmn160m -XX:SurvivorRatio=4 -XX:+UseSerialGC";
+    /** No JVM options: pgsource as the README starts it, {@code java -jar target/pgsource.jar}, its launcher included. */
+    static final String DEFAULT_JAVA_OPTS = "";
 
     private final Path out;
     private final String tag;
     private final Map<String, String> env = new LinkedHashMap<>();
-    private final List<String> properties = new ArrayList<>();
     private Process process;
     private long startNanos;
+    private long startMillis;
     private final AtomicLong peakKb = new AtomicLong(-1);
-    /** User + system CPU time of the child, in clock ticks (USER_HZ, 100 per second on Linux). */
+    /** The largest peak RSS of one process of the tree (pgsource's JVM), in kB. */
+    private final AtomicLong jvmPeakKb = new AtomicLong(-1);
+    /** User + system CPU time of the child's process tree, in clock ticks (USER_HZ, 100 per second on Linux). */
     private final AtomicLong cpuTicks = new AtomicLong(-1);
+    /** The last CPU ticks seen of each process of the tree (one that ended keeps its last reading). */
+    private final Map<Long, Long> ticksByPid = new java.util.concurrent.ConcurrentHashMap<>();
     private Thread watcher;
 
     PgSourceChild(Path out, String tag) {
@@ -41,10 +47,13 @@ final class PgSourceChild {
         return this;
     }
 
-    /** A {@code -Dname=value} option (the bench-only settings of the discard destination). */
+    /**
+     * A setting (the bench-only settings of the discard destination) as its environment variable
+     * ({@code destination.discard.assume_copied} is {@code DESTINATION_DISCARD_ASSUME_COPIED}), not a {@code -D} option,
+     * which would make the launcher step aside.
+     */
     PgSourceChild property(String name, String value) {
-        properties.add("-D" + name + "=" + value);
-        return this;
+        return env(name.toUpperCase(java.util.Locale.ROOT).replace('.', '_'), value);
     }
 
     Path log() {
@@ -53,7 +62,16 @@ final class PgSourceChild {
 
     static List<String> javaOptions() {
         String opts = System.getenv("BENCH_JAVA_OPTS");
-        return Arrays.asList((opts == null || opts.isBlank() ? DEFAULT_JAVA_OPTS : opts).trim().split("\\s+"));
+        String o = (opts == null || opts.isBlank() ? DEFAULT_JAVA_OPTS : opts).trim();
+        return o.isEmpty() ? List.of() : Arrays.asList(o.split("\\s+"));
+    }
+
+    /** How pgsource's JVM is started, for the table's heading. */
+    static String describeJava() {
+        List<String> o = javaOptions();
+        return o.isEmpty() && !"1".equals(System.getenv("BENCH_JFR")) ? "java -jar target/pgsource.jar (as the README runs it: the launcher's child JVM)"
+                : "java " + String.join(" ", o) + ("1".equals(System.getenv("BENCH_JFR")) ? " -XX:StartFlightRecording=..." : "")
+                + " -jar target/pgsource.jar (JVM options given: pgsource runs in that JVM, without the launcher)";
     }
 
     List<String> command() {
@@ -63,7 +81,6 @@ final class PgSourceChild {
         if ("1".equals(System.getenv("BENCH_JFR"))) {
             cmd.add("-XX:StartFlightRecording=filename=" + out.resolve("pgsource-" + tag + ".jfr") + ",settings=profile");
         }
-        cmd.addAll(properties);
         cmd.addAll(List.of("-jar", "target/pgsource.jar"));
         return cmd;
     }
@@ -77,23 +94,41 @@ final class PgSourceChild {
         e.putAll(env);
         System.out.println("  $ " + describe());
         startNanos = System.nanoTime();
+        startMillis = System.currentTimeMillis();
         process = pb.start();
-        Path status = Path.of("/proc", Long.toString(process.pid()), "status");
-        Path stat = Path.of("/proc", Long.toString(process.pid()), "stat");
+        if (!Files.isDirectory(Path.of("/proc", Long.toString(process.pid())))) {
+            return this; // not Linux: memory and CPU unknown
+        }
         watcher = new Thread(() -> {
             while (process.isAlive()) {
                 try {
-                    for (String line : Files.readAllLines(status)) {
-                        if (line.startsWith("VmHWM:")) {
-                            peakKb.accumulateAndGet(Long.parseLong(line.replaceAll("\\D", "")), Math::max);
+                    List<ProcessHandle> tree = new ArrayList<>();
+                    tree.add(process.toHandle());
+                    process.descendants().forEach(tree::add);
+                    long rssKb = 0;
+                    for (ProcessHandle p : tree) {
+                        String pid = Long.toString(p.pid());
+                        try {
+                            for (String line : Files.readAllLines(Path.of("/proc", pid, "status"))) {
+                                if (line.startsWith("VmRSS:")) {
+                                    rssKb += Long.parseLong(line.replaceAll("\\D", ""));
+                                } else if (line.startsWith("VmHWM:")) {
+                                    jvmPeakKb.accumulateAndGet(Long.parseLong(line.replaceAll("\\D", "")), Math::max);
+                                }
+                            }
+                            // fields after the command name: state is the 3rd field, utime the 14th and stime the 15th
+                            String stat = Files.readString(Path.of("/proc", pid, "stat"));
+                            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                            ticksByPid.put(p.pid(), Long.parseLong(f[11]) + Long.parseLong(f[12]));
+                        } catch (IOException | RuntimeException gone) {
+                            // ended between the listing and the reading
                         }
                     }
-                    // fields after the command name: state is the 3rd field, utime the 14th and stime the 15th
-                    String[] f = Files.readString(stat).substring(Files.readString(stat).lastIndexOf(')') + 2).split(" ");
-                    cpuTicks.set(Long.parseLong(f[11]) + Long.parseLong(f[12]));
+                    peakKb.accumulateAndGet(rssKb, Math::max);
+                    cpuTicks.set(ticksByPid.values().stream().mapToLong(Long::longValue).sum());
                     Thread.sleep(20);
-                } catch (IOException | RuntimeException e2) {
-                    return; // gone, or not Linux
+                } catch (RuntimeException e2) {
+                    return;
                 } catch (InterruptedException e2) {
                     Thread.currentThread().interrupt();
                     return;
@@ -144,21 +179,31 @@ final class PgSourceChild {
         return result();
     }
 
+    /** When the child was started (epoch milliseconds). */
+    long startMillis() {
+        return startMillis;
+    }
+
     private Result result() throws Exception {
         double seconds = (System.nanoTime() - startNanos) / 1e9;
-        watcher.join(1000);
-        return new Result(process.exitValue(), seconds, peakKb.get(), cpuTicks.get() / 100.0, log(), Files.readString(log()));
+        if (watcher != null) {
+            watcher.join(1000);
+        }
+        return new Result(process.exitValue(), seconds, peakKb.get(), jvmPeakKb.get(), cpuTicks.get() / 100.0, log(), Files.readString(log()));
     }
 
     /**
      * @param exit      the exit code
      * @param seconds   from the start of the JVM to its exit
-     * @param peakRssKb the peak resident set size in kB, or -1 when unknown
+     * @param peakRssKb the peak resident set size in kB (of the process tree: the launcher and pgsource's JVM), or -1 when unknown
+     * @param jvmPeakRssKb the largest peak RSS of one process of the tree (pgsource's JVM) in kB, or -1 when unknown
      * @param cpuSeconds the CPU time it used (user + system, all threads), as last seen; negative when unknown
      */
-    record Result(int exit, double seconds, long peakRssKb, double cpuSeconds, Path log, String text) {
+    record Result(int exit, double seconds, long peakRssKb, long jvmPeakRssKb, double cpuSeconds, Path log, String text) {
+        /** The tree's peak, and pgsource's JVM's own in parentheses when the launcher ran it in a JVM of its own. */
         String rss() {
-            return peakRssKb < 0 ? "-" : peakRssKb / 1024 + " MB";
+            return peakRssKb < 0 ? "-" : peakRssKb / 1024 + " MB" + (jvmPeakRssKb > 0 && jvmPeakRssKb < peakRssKb - 1024
+                    ? " (JVM " + jvmPeakRssKb / 1024 + ")" : "");
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.pgsource.sink.jdbc;
 
+import io.pgsource.change.Column;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import java.sql.Connection;
@@ -29,7 +30,8 @@ import org.postgresql.copy.CopyIn;
  * transaction takes the locks of the tables it writes, as the source did, plus a bounded few.
  */
 final class CopyStagingWriter implements RowWriter {
-    private static final int CHUNK = 1 << 16;
+    /** PostgreSQL's first OID of objects not built in ({@code FirstNormalObjectId}). */
+    private static final int FIRST_NORMAL_OID = 16384;
     /** Below this many rows of one table, a multi-row INSERT beats COPY + INSERT ... SELECT. */
     static final int MIN_COPY_ROWS = 64;
     /** Staging tables a session keeps, and creates in one transaction, at most. */
@@ -43,8 +45,18 @@ final class CopyStagingWriter implements RowWriter {
     /** Dropped in the current transaction (back again on rollback). */
     private final Map<TargetTable, String> droppedNow = new HashMap<>();
     private final Set<String> usedInTransaction = new HashSet<>();
+    /** Whether a checked destination table has exactly the types of its {@link TargetTable} (see {@link TargetTables#exactTypes}). */
+    private final java.util.function.Predicate<TargetTable> exactTypes;
     private Connection connection;
     private int counter;
+
+    CopyStagingWriter() {
+        this(t -> false);
+    }
+
+    CopyStagingWriter(java.util.function.Predicate<TargetTable> exactTypes) {
+        this.exactTypes = exactTypes;
+    }
 
     @Override
     public void upsert(Connection c, TargetTable t, Set<String> unchanged, List<Row> rows) throws SQLException {
@@ -55,7 +67,7 @@ final class CopyStagingWriter implements RowWriter {
         }
         int[] written = RowWriter.writtenColumns(t, unchanged);
         String columns = RowWriter.columnList(t, written);
-        copy(c, stage + " (" + columns + ")", written, rows);
+        copy(c, t, stage + " (" + columns + ")", written, rows, true); // a staging table has exactly the target's types
         try (Statement s = c.createStatement()) {
             s.executeUpdate("INSERT INTO " + t.quoted() + " (" + columns + ") SELECT " + columns + " FROM " + stage
                     + RowWriter.onConflict(t, written));
@@ -65,7 +77,7 @@ final class CopyStagingWriter implements RowWriter {
     @Override
     public void append(Connection c, TargetTable t, List<Row> rows) throws SQLException {
         int[] written = RowWriter.writtenColumns(t, Set.of());
-        copy(c, t.quoted() + " (" + RowWriter.columnList(t, written) + ")", written, rows);
+        copy(c, t, t.quoted() + " (" + RowWriter.columnList(t, written) + ")", written, rows, exactTypes.test(t));
     }
 
     @Override
@@ -135,12 +147,30 @@ final class CopyStagingWriter implements RowWriter {
         return false;
     }
 
-    private static void copy(Connection c, String into, int[] written, List<Row> rows) throws SQLException {
-        CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + into + " FROM STDIN");
+    /**
+     * COPY of the rows' written columns: in COPY's binary format when every value is in the binary form pgoutput sent
+     * (not decoded) and the table's columns have exactly the source's built-in types, so the destination receives the
+     * source's bytes as they are; else in text format, where a value's text as it arrived goes as it is.
+     *
+     * @param exactTarget whether the table's columns have exactly the types {@link TargetTable#type} names
+     */
+    private static void copy(Connection c, TargetTable t, String into, int[] written, List<Row> rows, boolean exactTarget)
+            throws SQLException {
+        boolean binary = exactTarget && binaryTypes(t, written) && CopyTextBuffer.binaryValues(rows, written);
+        CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + into + " FROM STDIN" + (binary ? " (FORMAT binary)" : ""));
         try {
             CopyTextBuffer buffer = CopyTextBuffer.into(in);
-            for (Row row : rows) {
-                buffer.row(row, written);
+            if (binary) {
+                buffer.binaryHeader();
+                for (Row row : rows) {
+                    buffer.binaryRow(row, written);
+                }
+                buffer.binaryTrailer();
+            } else {
+                boolean[] asArrived = asArrived(t);
+                for (Row row : rows) {
+                    buffer.row(row, written, asArrived);
+                }
             }
             buffer.flush();
             in.endCopy();
@@ -153,5 +183,32 @@ final class CopyStagingWriter implements RowWriter {
                 in.cancelCopy();
             }
         }
+    }
+
+    /**
+     * Whether the written columns take the source's binary form: each is of a built-in type (the same OID, so the same
+     * send/receive format and array element type, on every server) and the destination column is of exactly that type.
+     */
+    static boolean binaryTypes(TargetTable t, int[] written) {
+        for (int i : written) {
+            Column c = t.source().columns().get(i);
+            if (c.typeOid() <= 0 || c.typeOid() >= FIRST_NORMAL_OID || !t.type(i).equals(c.typeName()) || money(t.type(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Per column: whether its source text output is the same value's input at the destination, whatever the session there. */
+    static boolean[] asArrived(TargetTable t) {
+        boolean[] ok = new boolean[t.source().size()];
+        for (int i = 0; i < ok.length; i++) {
+            ok[i] = !money(t.type(i)); // money's text depends on lc_monetary
+        }
+        return ok;
+    }
+
+    private static boolean money(String type) {
+        return type.startsWith("money");
     }
 }

@@ -9,7 +9,13 @@ import org.postgresql.copy.CopyIn;
 /**
  * Rows in COPY's text format, written as UTF-8 straight into a reusable buffer that goes to the server in 64 kB
  * chunks: the bytes of {@code PgText.copyEscape(PgText.format(value))} joined by tabs, a newline after each row, without
- * building a string per row first. Integers and booleans are written without formatting them into a string at all.
+ * building a string per row first. Integers and booleans are written without formatting them into a string at all. A
+ * value not decoded yet ({@link Row#raw}) that is the source's text output goes as it arrived, where that text is
+ * the same value's input at the destination (every type but money, whose text depends on lc_monetary): no decoding,
+ * no formatting back.
+ *
+ * <p>Or rows in COPY's binary format ({@link #binaryHeader}, {@link #binaryRow}, {@link #binaryTrailer}): the values'
+ * binary send output as pgoutput's binary mode delivered it, byte for byte.
  */
 final class CopyTextBuffer {
     private static final int CHUNK = 1 << 16;
@@ -39,16 +45,91 @@ final class CopyTextBuffer {
 
     /** Appends the given columns of the row, and sends a chunk when there is one. */
     void row(Row row, int[] columns) throws Exception {
+        row(row, columns, null);
+    }
+
+    /**
+     * Appends the given columns of the row, and sends a chunk when there is one.
+     *
+     * @param asArrived per column of the row: whether its text as it arrived (not decoded) may be written as is; null for none
+     */
+    void row(Row row, int[] columns, boolean[] asArrived) throws Exception {
         for (int j = 0; j < columns.length; j++) {
             if (j > 0) {
                 put((byte) '\t');
             }
-            value(row.get(columns[j]));
+            int c = columns[j];
+            if (asArrived != null && asArrived[c] && row.raw(c) instanceof String text) {
+                escaped(text);
+            } else {
+                value(row.get(c));
+            }
         }
         put((byte) '\n');
         if (len >= CHUNK) {
             flush();
         }
+    }
+
+    /** The signature, flags and header extension that start COPY's binary format. */
+    void binaryHeader() {
+        byte[] signature = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', (byte) 0xFF, '\r', '\n', 0};
+        ensure(signature.length + 8);
+        System.arraycopy(signature, 0, buf, len, signature.length);
+        len += signature.length;
+        int32(0);
+        int32(0);
+    }
+
+    /**
+     * Appends the given columns of the row in COPY's binary format: each value must be null or not decoded yet and in
+     * binary form ({@link #binaryValues}).
+     */
+    void binaryRow(Row row, int[] columns) throws Exception {
+        ensure(2);
+        buf[len++] = (byte) (columns.length >>> 8);
+        buf[len++] = (byte) columns.length;
+        for (int c : columns) {
+            if (row.raw(c) instanceof byte[] b) {
+                ensure(4 + b.length);
+                int32(b.length);
+                System.arraycopy(b, 0, buf, len, b.length);
+                len += b.length;
+            } else {
+                ensure(4);
+                int32(-1);
+            }
+        }
+        if (len >= CHUNK) {
+            flush();
+        }
+    }
+
+    /** The end of COPY's binary format. */
+    void binaryTrailer() {
+        ensure(2);
+        buf[len++] = (byte) 0xFF;
+        buf[len++] = (byte) 0xFF;
+    }
+
+    /** Whether every given column of every row is null or holds its binary form as it arrived (not decoded, not replaced). */
+    static boolean binaryValues(java.util.List<Row> rows, int[] columns) {
+        for (Row row : rows) {
+            for (int c : columns) {
+                Object raw = row.raw(c);
+                if (!(raw instanceof byte[]) && (raw != null || row.get(c) != null)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    private void int32(int v) {
+        buf[len++] = (byte) (v >>> 24);
+        buf[len++] = (byte) (v >>> 16);
+        buf[len++] = (byte) (v >>> 8);
+        buf[len++] = (byte) v;
     }
 
     /** Sends what is buffered. */

@@ -85,8 +85,8 @@ public final class PostgresSink implements Destination {
     private void init(DestinationSettings settings, UpsertMethod method) {
         this.destination = new DestinationConnection(settings);
         this.positions = new JdbcPositionStore(destination);
-        RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter() : new InsertValuesWriter(5000);
         this.tables = new TargetTables(settings, settings.softDelete(), positions);
+        RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter(tables::exactTypes) : new InsertValuesWriter(5000);
         this.writer = new PlanWriter(tables, rows);
         this.finder = new RejectedChangeFinder(new PlanWriter(tables, new InsertValuesWriter(5000)));
     }

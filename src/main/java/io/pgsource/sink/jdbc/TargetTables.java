@@ -69,6 +69,8 @@ final class TargetTables {
     /** One target per table shape (destination table, columns, key), so equal shapes share checks and staging. */
     private final Map<List<Object>, TargetTable> byShape = new HashMap<>();
     private final CommitCache<TargetTable> checked = new CommitCache<>();
+    /** Checked tables whose every column has exactly the type of {@link TargetTable#type} (not a wider one kept). */
+    private final Set<TargetTable> exactTypes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Schemas with source columns whose changes were followed (the destination table renamed, filled, recorded). */
     private final CommitCache<TableSchema> followed = new CommitCache<>();
     private final JdbcPositionStore positions;
@@ -181,6 +183,7 @@ final class TargetTables {
         }
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
         boolean added = false;
+        boolean exact = true;
         try (Statement s = c.createStatement()) {
             for (String ext : extensions(t)) {
                 s.execute("CREATE EXTENSION IF NOT EXISTS " + ext);
@@ -201,6 +204,7 @@ final class TargetTables {
                         addColumn(c, t, column, t.type(i), fills.get(column.name()));
                         added = true;
                     } else if (!current.type().equals(t.type(i))) {
+                        exact = false;
                         retype(s, t, column.name(), current.type(), t.type(i));
                     }
                 }
@@ -231,8 +235,21 @@ final class TargetTables {
             targets.remove(schema);
             t = target(schema);
         }
+        if (exact) {
+            exactTypes.add(t);
+        } else {
+            exactTypes.remove(t);
+        }
         checked.add(t);
         return t;
+    }
+
+    /**
+     * Whether every column of this checked table has exactly the type {@link TargetTable#type} names, so values in that
+     * type's binary form can be copied into it ({@code COPY ... (FORMAT binary)}); false when unknown.
+     */
+    boolean exactTypes(TargetTable t) {
+        return exactTypes.contains(t);
     }
 
     /**

@@ -110,6 +110,72 @@ class PostgresSinkTest {
                 "{x,\"y z\"}", "happy", "MiXeD", "{sad,happy}", "\"a\"=>\"1\"");
     }
 
+    /**
+     * Values not decoded yet go to the destination as they arrived: pgoutput's binary form (the types' send output,
+     * made here by the server's own send functions) in COPY's binary format, the source's text output in text format;
+     * only the key is decoded (the plan needs it) and money, whose text depends on lc_monetary. The destination holds
+     * exactly the source's values, whether the rows were copied into the new table or upserted through staging.
+     */
+    @Test
+    void valuesAsTheyArrivedGoUndecodedAndStayExact() throws SQLException {
+        String values = "g::bigint, ('2024-01-02 03:04:05.123456+02'::timestamptz + g * interval '1 day'), (g / 8.0)::numeric(12,2), "
+                + "jsonb_build_object('k', g, 'é', E'tab\\there'), ARRAY['x', NULL, E'back\\\\slash', 'y z'], 'NaN'::float8, NULL::int";
+        String sends = "int8send(g::bigint), timestamptz_send('2024-01-02 03:04:05.123456+02'::timestamptz + g * interval '1 day'), "
+                + "numeric_send((g / 8.0)::numeric(12,2)), jsonb_send(jsonb_build_object('k', g, 'é', E'tab\\there')), "
+                + "array_send(ARRAY['x', NULL, E'back\\\\slash', 'y z']), float8send('NaN'::float8), NULL::bytea";
+        TableSchema t = table("raw_src", "things", List.of("id"), new Column("id", 20, "bigint", "bigint"),
+                new Column("at", 1184, "timestamp with time zone", "timestamp with time zone"), new Column("price", 1700, "numeric(12,2)", "numeric(12,2)"),
+                new Column("doc", 3802, "jsonb", "jsonb"), new Column("tags", 1009, "text[]", "text[]"),
+                new Column("f", 701, "double precision", "double precision"), new Column("none", 23, "integer", "integer"));
+        TableSchema m = table("raw_src", "money", List.of("id"), new Column("id", 20, "bigint", "bigint"), new Column("at", 1184,
+                "timestamp with time zone", "timestamp with time zone"), new Column("cash", 790, "money", "money"));
+        Row.Decoding keysOnly = (row, i, raw) -> {
+            if (i == 0) {
+                return raw instanceof byte[] b ? java.nio.ByteBuffer.wrap(b).getLong() : Long.valueOf((String) raw);
+            }
+            if (row.schema().columns().get(i).typeOid() == 790) {
+                return new BigDecimal(((String) raw).replaceAll("[$,]", ""));
+            }
+            throw new AssertionError("column " + i + " was decoded");
+        };
+        PostgresSink sink = sink(UpsertMethod.COPY);
+        for (int round = 0; round < 2; round++) {
+            // round 0: new rows, copied into the table; round 1: the same keys, other values (upserts through staging)
+            String from = " FROM generate_series(" + (1 + round) + ", " + (100 + round) + ") g";
+            List<ChangeEvent> binary = new ArrayList<>();
+            List<ChangeEvent> text = new ArrayList<>();
+            try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
+                try (ResultSet rs = s.executeQuery("SELECT " + sends + from)) {
+                    while (rs.next()) {
+                        Object[] raw = new Object[t.size()];
+                        for (int i = 0; i < raw.length; i++) {
+                            raw[i] = rs.getBytes(i + 1);
+                        }
+                        Row r = new Row(t, raw);
+                        r.decodeLazily(keysOnly);
+                        binary.add(read(r));
+                    }
+                }
+                try (ResultSet rs = s.executeQuery("SELECT g::bigint::text, ('2024-01-02 03:04:05.123456+02'::timestamptz + g * interval '1 day')::text, "
+                        + "(g * 1000.5)::money::text" + from)) {
+                    while (rs.next()) {
+                        Row r = new Row(m, new Object[] {rs.getString(1), rs.getString(2), rs.getString(3)});
+                        r.decodeLazily(keysOnly);
+                        text.add(read(r));
+                    }
+                }
+            }
+            binary.addAll(text);
+            apply(sink, batch(page("raw_src", Integer.toString(round)), binary.toArray(ChangeEvent[]::new)));
+            assertThat(rows("SELECT count(*) FROM raw_src.things t JOIN (SELECT " + values + from + ") s (id, at, price, doc, tags, f, none)"
+                    + " ON (t.*)::text = (s.*)::text")).containsExactly("100");
+            assertThat(rows("SELECT count(*) FROM raw_src.money t JOIN (SELECT g::bigint, '2024-01-02 03:04:05.123456+02'::timestamptz"
+                    + " + g * interval '1 day', (g * 1000.5)::money" + from + ") s (id, at, cash) ON (t.*)::text = (s.*)::text"))
+                    .containsExactly("100");
+        }
+        assertThat(rows("SELECT count(*) FROM raw_src.things")).containsExactly("101");
+    }
+
     @Test
     void createsSchemaAndTableWithKeyAndTypes() throws SQLException {
         TableSchema t = items("create_src");

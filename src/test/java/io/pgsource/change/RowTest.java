@@ -1,0 +1,63 @@
+package io.pgsource.change;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RowTest {
+    private static final TableSchema T = new TableSchema(new TableId("public", "t"),
+            List.of(new Column("id", 23, "integer", "integer"), new Column("n", 23, "integer", "integer"),
+                    new Column("b", 17, "bytea", "bytea"), new Column("x", 23, "integer", "integer")), List.of("id"));
+
+    /** Decodes integers' text, and a byte[] into its length; records which columns it decoded. */
+    private static final class Counting implements Row.Decoding {
+        final List<Integer> decoded = new ArrayList<>();
+
+        @Override
+        public Object decode(Row row, int column, Object raw) {
+            decoded.add(column);
+            return raw instanceof byte[] b ? b.length : Integer.valueOf((String) raw);
+        }
+    }
+
+    @Test
+    void aRawValueIsDecodedOnceWhenFirstReadAndKeepsItsArrivalFormUntilThen() {
+        Counting d = new Counting();
+        Row row = new Row(T, new Object[] {"1", "22", new byte[3], 7});
+        row.decodeLazily(d);
+
+        assertThat(d.decoded).isEmpty();
+        assertThat(row.raw(1)).isEqualTo("22");
+        assertThat(row.raw(2)).isEqualTo(new byte[3]);
+        assertThat(row.raw(3)).isNull(); // already a canonical value: nothing to decode
+        assertThat(row.get(1)).isEqualTo(22);
+        assertThat(row.raw(1)).isEqualTo("22"); // still there for a writer that takes the value as it arrived
+        assertThat(d.decoded).containsExactly(1);
+
+        assertThat(row.key()).containsExactly(1);
+        row.set(2, 99);
+        assertThat(row.raw(2)).isNull();
+        assertThat(row.get(2)).isEqualTo(99);
+        assertThat(row.get(3)).isEqualTo(7);
+        assertThat(d.decoded).containsExactly(1, 0);
+    }
+
+    @Test
+    void readersSeeCanonicalValues() {
+        Row lazy = new Row(T, new Object[] {"1", "22", new byte[3], null});
+        lazy.decodeLazily(new Counting());
+        Row decoded = new Row(T, new Object[] {1, 22, 3, null});
+
+        assertThat(lazy.asMap()).containsEntry("n", 22).containsEntry("b", 3);
+        Row other = new Row(T, new Object[] {"1", "22", new byte[3], null});
+        other.decodeLazily(new Counting());
+        assertThat(other).isEqualTo(decoded).hasSameHashCodeAs(decoded);
+        assertThat(other.raw(1)).isEqualTo("22");
+        other.decodeAll();
+        assertThat(other.raw(1)).isNull();
+        assertThat(other.get(1)).isEqualTo(22);
+        assertThat(lazy.toString()).isEqualTo(decoded.toString());
+    }
+}

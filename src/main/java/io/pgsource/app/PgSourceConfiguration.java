@@ -268,6 +268,16 @@ public class PgSourceConfiguration implements CamelConfiguration {
             }
 
             @Override
+            public void saveAllAfterData(java.util.Map<String, String> all) {
+                positions.saveAllAfterData(all);
+            }
+
+            @Override
+            public void flush() {
+                positions.flush();
+            }
+
+            @Override
             public void preload(java.util.Collection<String> streams) throws Exception {
                 positions.preload(streams);
             }

@@ -363,15 +363,16 @@ final class TableCopies implements Processor, CamelContextAware {
     SnapshotCopy.CopiedHandler copiedAt(long at) {
         return (task, columns) -> {
             TableId table = task.table().id();
-            // both records in one write (one destination transaction), not one each: a copy of thousands of small
-            // tables would spend most of its time committing them
+            // both records in one write (one destination transaction), not one each, and one that need not wait for its
+            // durability (it follows the table's last page, which did not either): a copy of thousands of small tables
+            // would spend most of its time committing them
             Map<String, String> records = new LinkedHashMap<>();
             HeldColumns held = columns == null ? null : HeldColumns.ofCopy(task.table().schema(), columns);
             if (held != null) {
                 records.put(HeldColumns.stream(table), held.serialize());
             }
             records.put(Positions.copiedAt(slot, table), Positions.lsn(at));
-            positions.saveAll(records);
+            positions.saveAllAfterData(records);
             copiedAt.put(table, at);
             copied.add(table);
         };

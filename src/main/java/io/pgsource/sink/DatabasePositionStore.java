@@ -104,6 +104,41 @@ public abstract class DatabasePositionStore implements PositionStore {
     /** Stores the positions in one transaction of their own. */
     @Override
     public final void saveAll(Map<String, String> positions) {
+        save(positions, false);
+    }
+
+    /**
+     * Stores the positions in one transaction of their own, which does not wait for its durability where the database
+     * allows it ({@link #commitsWithoutFlush}).
+     */
+    @Override
+    public final void saveAllAfterData(Map<String, String> positions) {
+        save(positions, true);
+    }
+
+    /** Re-stores the last position {@link #saveAllAfterData} did not make durable, durably: every earlier commit is too. */
+    @Override
+    public final void flush() {
+        synchronized (lock()) {
+            Map.Entry<String, String> last = unflushed;
+            if (last != null) {
+                saveAll(Map.of(last.getKey(), last.getValue()));
+            }
+        }
+    }
+
+    /**
+     * Makes the caller's open transaction commit without waiting for its durability; false where the database has no
+     * such setting (then it commits as any other).
+     */
+    protected boolean commitsWithoutFlush(Connection c) throws SQLException {
+        return false;
+    }
+
+    /** The last position committed without waiting for durability, while no durable commit of this store followed. */
+    private Map.Entry<String, String> unflushed;
+
+    private void save(Map<String, String> positions, boolean afterData) {
         if (positions.isEmpty()) {
             return;
         }
@@ -111,10 +146,14 @@ public abstract class DatabasePositionStore implements PositionStore {
             try {
                 Connection c = connection();
                 try {
+                    Map.Entry<String, String> last = null;
                     for (Map.Entry<String, String> p : positions.entrySet()) {
                         saveInTransaction(c, p.getKey(), p.getValue());
+                        last = Map.entry(p.getKey(), p.getValue());
                     }
+                    boolean lazy = afterData && commitsWithoutFlush(c);
                     c.commit();
+                    unflushed = lazy ? last : null;
                     committed(true);
                 } catch (SQLException e) {
                     committed(false);

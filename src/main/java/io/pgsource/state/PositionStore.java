@@ -37,6 +37,21 @@ public interface PositionStore {
     }
 
     /**
+     * Stores records that follow data already committed (what a table's copy records after its last page), where the
+     * store may commit them without waiting for their durability: a store in the destination database itself, whose
+     * commits are durable in the order they were made (one WAL), loses them in a crash only together with everything
+     * committed after them — the state pgsource stopped just before them would have left. Such a store makes them
+     * durable by its next durable commit, and {@link #flush} at the latest. Others store them as {@link #saveAll} does.
+     */
+    default void saveAllAfterData(Map<String, String> positions) {
+        saveAll(positions);
+    }
+
+    /** Makes what {@link #saveAllAfterData} stored durable (a run that ends must leave nothing a crash could take). */
+    default void flush() {
+    }
+
+    /**
      * Says which streams' positions are about to be asked for ({@link #current}): a store that reads them from a
      * database reads them all in one query now, so a copy of thousands of tables does not ask once per table. Nothing by
      * default.

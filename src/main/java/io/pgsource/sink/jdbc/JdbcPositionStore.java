@@ -116,6 +116,15 @@ public final class JdbcPositionStore extends DatabasePositionStore {
         }
     }
 
+    /** {@code SET LOCAL synchronous_commit = off}: the store is in the destination database, one WAL with the data. */
+    @Override
+    protected boolean commitsWithoutFlush(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("SET LOCAL synchronous_commit = off");
+        }
+        return true;
+    }
+
     /** The state table exists for sure only once the transaction that created it committed; a failure re-checks. */
     @Override
     public void committed(boolean committed) {

@@ -397,14 +397,15 @@ public final class PostgresSink implements Destination {
         synchronized (destination) {
             StoredPosition last = unflushed;
             unflushed = null;
-            if (last != null) {
-                try {
+            try {
+                if (last != null) {
                     // committed synchronously: it waits for the flush of the WAL up to it, every earlier commit's too
                     positions.save(last.stream(), last.value());
-                } catch (RuntimeException e) {
-                    LOG.warn("could not make the last pages durable at the destination {} before closing: {}", destination.safeUrl(),
-                            e.getMessage());
                 }
+                positions.flush(); // a table's copy's records, committed after its last page without waiting either
+            } catch (RuntimeException e) {
+                LOG.warn("could not make the last pages durable at the destination {} before closing: {}", destination.safeUrl(),
+                        e.getMessage());
             }
             destination.close();
         }

@@ -336,6 +336,27 @@ class PostgresSinkTest {
     }
 
     @Test
+    void recordsStoredAfterTheDataAreMadeDurableWhenTheSinkStops() throws SQLException {
+        PostgresSink sink = new PostgresSink(settings(null), UpsertMethod.COPY); // stopped here, not after all tests
+        sink.positions().saveAll(java.util.Map.of("after.durable", "1"));
+        java.util.Map<String, String> records = new java.util.LinkedHashMap<>();
+        records.put("after.a", "1");
+        records.put("after.lazy", "2");
+        sink.positions().saveAllAfterData(records);
+        assertThat(sink(UpsertMethod.COPY).positions().load("after.lazy")).contains("2"); // committed, only not waited for
+        List<String> before = rows("SELECT stream, xmin::text FROM _pgsource.positions WHERE stream LIKE 'after.%' ORDER BY stream");
+
+        sink.stop();
+
+        // stopping re-stored the last record that did not wait, durably (which waits for every earlier commit too),
+        // and nothing else
+        List<String> after = rows("SELECT stream, xmin::text FROM _pgsource.positions WHERE stream LIKE 'after.%' ORDER BY stream");
+        assertThat(after.subList(0, 2)).isEqualTo(before.subList(0, 2));
+        assertThat(after.get(2)).isNotEqualTo(before.get(2)).startsWith("after.lazy|");
+        assertThat(rows("SELECT position FROM _pgsource.positions WHERE stream = 'after.lazy'")).containsExactly("2");
+    }
+
+    @Test
     void combinedTransactionsThatTheStoredPositionCoversAreNotAppliedAgain() throws SQLException {
         // a keyless table: a change applied twice would show as a duplicate row
         TableSchema t = table("combined", "t", List.of(), col("v", "text"));

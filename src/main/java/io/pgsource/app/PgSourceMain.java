@@ -195,6 +195,8 @@ public final class PgSourceMain {
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + interval(settings.sync().interval()));
+        // the source's first connection while Camel Main boots (about 1 s of class loading on one core of two)
+        SourcePrefetch.start(new PgSourceConnections(settings.source()));
         try {
             main.run();
         } finally {

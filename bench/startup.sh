@@ -14,6 +14,8 @@ rounds=${1:-5}
 shift || true
 jars=("$@")
 [ ${#jars[@]} -eq 0 ] && jars=(target/pgsource.jar)
+# absolute: each run starts in a temporary directory
+for i in "${!jars[@]}"; do jars[$i]=$(realpath "${jars[$i]}"); done
 : "${SOURCE_HOST:?set SOURCE_HOST (and SOURCE_PORT, SOURCE_DATABASE, SOURCE_USERNAME, SOURCE_PASSWORD) to a database with a small table}"
 results=$(mktemp -d)
 config=$(realpath application.properties)
@@ -24,7 +26,7 @@ one() {
   local start end first firsts
   start=$(date +%s.%N)
   (cd "$d" && SOURCE_REPLICATION_METHOD=FULL_TABLE SYNC_ONCE=true DESTINATION=jsonl DESTINATION_DIRECTORY="$d/output" \
-      PGSOURCE_CONFIG="$config" /usr/bin/time -f "%U %S" -o "$d/time" java -jar "$(realpath "$jar")" > "$d/log" 2>&1) \
+      PGSOURCE_CONFIG="$config" /usr/bin/time -f "%U %S" -o "$d/time" java -jar "$jar" > "$d/log" 2>&1) \
       || { echo "run failed: $d/log" >&2; tail -5 "$d/log" >&2; exit 1; }
   end=$(date +%s.%N)
   first=$(grep -m1 " rows in " "$d/log" | cut -c1-12)

@@ -90,7 +90,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
             // the copy of log replication holds what the publications publish: their row filters and column lists
             streams.publishedBy(publications);
         }
-        TypeRegistry types = loadTypes(connections);
+        // connected while Camel Main booted (java -jar), else now: a wrong host, password or database shows here
+        SourcePrefetch.Source source = SourcePrefetch.take(connections);
+        TypeRegistry types = source.types();
         // discovering now shows every setting error before any route starts
         List<StreamTask> tables = streams.streams();
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
@@ -182,7 +184,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         backfills.copyProgress(copyProgress);
         registry.bind(Backfills.BEAN_NAME, backfills);
         // chunked copies need pgoutput's logical decoding messages (the watermarks), which PostgreSQL 14 brought
-        boolean messages = serverMajor(connections) >= 14;
+        boolean messages = source.serverMajor() >= 14;
         tableCopies.backfills(backfills, messages);
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
@@ -379,19 +381,6 @@ public class PgSourceConfiguration implements CamelConfiguration {
      */
     static String uriValue(String value) {
         return value.contains(")") && !value.contains("}") ? "RAW{" + value + "}" : "RAW(" + value + ")";
-    }
-
-    private static int serverMajor(PgSourceConnections connections) throws SQLException {
-        try (Connection c = connections.open()) {
-            return c.getMetaData().getDatabaseMajorVersion();
-        }
-    }
-
-    /** Connects once and loads the source's types (a wrong host, password or database shows now). */
-    private static TypeRegistry loadTypes(PgSourceConnections connections) throws SQLException {
-        try (Connection c = connections.open()) {
-            return TypeRegistry.load(c);
-        }
     }
 
     /**

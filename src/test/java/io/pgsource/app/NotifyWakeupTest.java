@@ -245,9 +245,9 @@ class NotifyWakeupTest {
 
     /** The README's SQL for installing the trigger by hand (on shop.orders, the channel pgsource_notify). */
     static String readmeSql() throws Exception {
-        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("src/main/docs/replication-methods.md"));
         int at = readme.indexOf("CREATE FUNCTION shop.pgsource_notify()");
-        assertThat(at).as("the README's trigger SQL").isPositive();
+        assertThat(at).as("the trigger SQL of replication-methods.md").isPositive();
         return readme.substring(at, readme.indexOf("```", at));
     }
 }

@@ -62,7 +62,7 @@ class BatchWakeupsTest {
 
     @Test
     void theReadmeShowsTheSqlPgsourceInstalls() throws Exception {
-        String readme = normalized(Files.readString(Path.of("README.md")));
+        String readme = normalized(Files.readString(Path.of("src/main/docs/replication-methods.md")));
         assertThat(readme).contains(normalized(NotifyTriggers.functionSql("shop")))
                 .contains(normalized(NotifyTriggers.triggerSql(ORDERS, "pgsource_notify")));
     }

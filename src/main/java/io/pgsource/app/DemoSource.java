@@ -297,6 +297,11 @@ final class DemoSource implements AutoCloseable {
         return directory;
     }
 
+    /** See {@link EmbeddedPostgres#closeAtJvmExitAfter}. */
+    void closeAtJvmExitAfter(java.time.Duration grace) {
+        postgres.closeAtJvmExitAfter(grace);
+    }
+
     @Override
     public void close() {
         try {

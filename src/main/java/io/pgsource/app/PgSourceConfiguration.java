@@ -410,6 +410,10 @@ public class PgSourceConfiguration implements CamelConfiguration {
         properties.resolveProperty("demo.directory").ifPresent(v -> configured.setProperty("demo.directory", v));
         Destinations.create(settings.destination().kind()).checkSettings(settings, true);
         DemoSource demo = DemoSource.start(DemoSource.directory(configured, settings));
+        // a runtime that stops Camel from a JVM shutdown hook (Camel JBang) runs the server's hook at the same time:
+        // the server waits for the context's stop (the notifier below closes it), up to the shutdown timeout and more
+        demo.closeAtJvmExitAfter(java.time.Duration.ofSeconds(
+                context.getShutdownStrategy().getTimeUnit().toSeconds(context.getShutdownStrategy().getTimeout()) + 15));
         // closed once the context stopped, after the routes that read it (as java -jar closes it after Camel's run)
         context.getManagementStrategy().addEventNotifier(new org.apache.camel.support.SimpleEventNotifierSupport() {
             @Override

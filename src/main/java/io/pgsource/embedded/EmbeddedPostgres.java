@@ -65,6 +65,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private final String password;
     private final Duration startTimeout;
     private final Thread shutdownHook;
+    private Duration exitGrace = Duration.ZERO;
     /** The directory is the caller's, kept between runs: close() stops the server but deletes nothing. */
     private final boolean kept;
     private int port;
@@ -83,7 +84,32 @@ public final class EmbeddedPostgres implements AutoCloseable {
         this.password = password;
         this.startTimeout = startTimeout;
         this.kept = kept;
-        this.shutdownHook = new Thread(this::closeQuietly, "pgsource-embedded-postgres-shutdown");
+        this.shutdownHook = new Thread(this::closeAtJvmExit, "pgsource-embedded-postgres-shutdown");
+    }
+
+    /**
+     * At JVM exit, first give the owner up to {@code grace} to close this server itself. JVM shutdown hooks run all at
+     * once: in a runtime whose own hook stops Camel (Camel JBang, Camel Main without pgsource's signal handling), the
+     * server must outlive the routes still reading it while they stop, instead of cutting their connections.
+     */
+    public synchronized void closeAtJvmExitAfter(Duration grace) {
+        this.exitGrace = grace;
+    }
+
+    private void closeAtJvmExit() {
+        synchronized (this) {
+            long deadline = System.nanoTime() + exitGrace.toNanos();
+            long left;
+            while (!closed && (left = deadline - System.nanoTime()) > 0) {
+                try {
+                    wait(Math.max(1, left / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        closeQuietly();
     }
 
     public static Builder builder() {
@@ -198,6 +224,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
             return;
         }
         closed = true;
+        notifyAll();
         try {
             stopServer();
         } finally {

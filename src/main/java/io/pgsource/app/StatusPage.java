@@ -166,17 +166,7 @@ final class StatusPage {
     }
 
     static String bytes(long n) {
-        String[] units = {"kB", "MB", "GB", "TB"};
-        double v = n;
-        String unit = null;
-        for (String u : units) {
-            if (v < 1024) {
-                break;
-            }
-            v /= 1024;
-            unit = u;
-        }
-        return unit == null ? n + " bytes" : String.format(Locale.ROOT, "%.1f %s", v, unit);
+        return io.pgsource.pgoutput.SlotLag.humanBytes(n);
     }
 
     /** 3725 s → "1h 2m 5s". */

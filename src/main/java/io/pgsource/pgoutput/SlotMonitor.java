@@ -138,17 +138,8 @@ final class SlotMonitor {
 
     /** 12345678 → "11.8 MB (12345678 bytes)". */
     static String bytes(long n) {
-        String[] units = {"kB", "MB", "GB", "TB"};
-        double v = n;
-        String unit = null;
-        for (String u : units) {
-            if (v < 1024) {
-                break;
-            }
-            v /= 1024;
-            unit = u;
-        }
-        return unit == null ? n + " bytes" : String.format(java.util.Locale.ROOT, "%.1f %s (%d bytes)", v, unit, n);
+        String human = SlotLag.humanBytes(n);
+        return n < 1024 ? human : human + " (" + n + " bytes)";
     }
 
     private static String age(OffsetDateTime t) {

@@ -7,8 +7,10 @@ import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyOut;
 
 /**
- * The rows of one {@code COPY (query) TO STDOUT} (text format), one at a time, as arrays of PostgreSQL's text output:
- * exactly the strings {@code ResultSet.getString} gives for the same query (see {@link CopyText}).
+ * The rows of one {@code COPY (query) TO STDOUT} (text format), one at a time, as the lines the server sent: fields of
+ * PostgreSQL's text output, which {@link CopyText} splits into exactly the strings {@code ResultSet.getString} gives
+ * for the same query. The line is the driver's array for the message, handed on as it is (a row keeps it: see
+ * {@link io.pgsource.change.Row#ofCopyText}).
  *
  * <p>Why COPY and not a cursor: the server streams the whole result while the client parses it, instead of a round
  * trip per fetch in which one side always waits for the other; and there is no per-row protocol overhead. Reading
@@ -16,28 +18,24 @@ import org.postgresql.copy.CopyOut;
  */
 final class CopyTextRows implements AutoCloseable {
     private final CopyOut copy;
-    private final int columns;
     private long count;
 
     /**
      * Starts the COPY.
      *
      * @param copySql {@code COPY (SELECT ...) TO STDOUT}
-     * @param columns the number of fields of each row
      */
-    CopyTextRows(Connection connection, String copySql, int columns) throws SQLException {
+    CopyTextRows(Connection connection, String copySql) throws SQLException {
         this.copy = connection.unwrap(PGConnection.class).getCopyAPI().copyOut(copySql);
-        this.columns = columns;
     }
 
-    /** The next row's fields (Strings, null for NULL), or null when the COPY is over. */
-    Object[] next() throws SQLException {
+    /** The next row's line (with its newline), or null when the COPY is over. */
+    byte[] next() throws SQLException {
         byte[] line = copy.readFromCopy();
-        if (line == null) {
-            return null;
+        if (line != null) {
+            count++;
         }
-        count++;
-        return CopyText.parseLine(line, columns);
+        return line;
     }
 
     /** The rows read so far. */

@@ -58,8 +58,10 @@ final class KeysetPageReader implements PageReader {
     private final boolean onePage;
     /** The key of the last row handed out: the bookmark. */
     private List<String> after;
-    /** The key of the last row read from the server (the next page starts after it). */
+    /** The key the next page starts after: the bookmark's, or that of {@link #lastRead} once a row was read. */
     private List<String> readAfter;
+    /** The last row read from the server, whose key the next page starts after (taken only then: it splits the row). */
+    private Row lastRead;
     /** The open page's COPY, or null between pages. */
     private CopyTextRows copy;
     /** A row read ahead to learn whether the table goes on. */
@@ -299,10 +301,10 @@ final class KeysetPageReader implements PageReader {
             if (copy == null) {
                 openPage();
             }
-            Object[] fields = copy.next();
-            if (fields != null) {
-                Row r = guard.row(fields, task);
-                readAfter = key(r);
+            byte[] line = copy.next();
+            if (line != null) {
+                Row r = guard.row(line, task);
+                lastRead = r;
                 return r;
             }
             boolean full = copy.count() >= task.pageSize();
@@ -319,6 +321,11 @@ final class KeysetPageReader implements PageReader {
 
     /** Starts the COPY of the next page: rows after the last one read (or after the bookmark to resume from). */
     private void openPage() throws SQLException {
+        if (lastRead != null) {
+            // the previous page's last row: not handed out yet, as the end of its page is found before its batch is
+            readAfter = key(lastRead);
+            lastRead = null;
+        }
         if (task.upperBound() != null || readAfter != null) {
             try (PreparedStatement ps = connection.prepareStatement(settingsSql)) {
                 int p = 1;
@@ -333,7 +340,7 @@ final class KeysetPageReader implements PageReader {
                 ps.executeQuery().close();
             }
         }
-        copy = new CopyTextRows(connection, readAfter == null ? firstSql : nextSql, schema.size() + guard.reportColumns());
+        copy = new CopyTextRows(connection, readAfter == null ? firstSql : nextSql);
         pages++;
     }
 

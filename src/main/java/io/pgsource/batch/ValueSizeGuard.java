@@ -3,6 +3,7 @@ package io.pgsource.batch;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
+import io.pgsource.types.CopyText;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -110,25 +111,29 @@ final class ValueSizeGuard {
         return -1;
     }
 
-    /** The number of fields {@link #wrap} adds after the table's columns: the size report, when any column is guarded. */
-    int reportColumns() {
-        return guarded.length > 0 ? 1 : 0;
-    }
-
     /**
-     * The row of a wrapped query's COPY text fields (the table's columns, then the report); throws when a value was
-     * too large to fetch.
+     * The row of a wrapped query's COPY text line (the table's columns, then the report, when any column is guarded),
+     * kept as that line ({@link Row#ofCopyText}); throws when a value was too large to fetch.
      */
-    Row row(Object[] fields, StreamTask task) {
+    Row row(byte[] line, StreamTask task) {
+        int end = line.length;
+        if (end > 0 && line[end - 1] == '\n') {
+            end--;
+        }
         if (guarded.length == 0) {
-            return new Row(schema, fields);
+            return Row.ofCopyText(schema, line, end);
         }
+        // the report is the last field: COPY escapes a tab inside a value, so the last tab byte ends the table's columns
+        int tab = end - 1;
+        while (tab >= 0 && line[tab] != '\t') {
+            tab--;
+        }
+        if (tab >= 0 && end - tab == 3 && line[tab + 1] == '\\' && line[tab + 2] == 'N') {
+            return Row.ofCopyText(schema, line, tab);
+        }
+        Object[] fields = CopyText.parseLine(line, end, schema.size() + 1);
         Row row = new Row(schema, Arrays.copyOf(fields, schema.size()));
-        Object report = fields[schema.size()];
-        if (report != null) {
-            throw tooLarge(row, (String) report, task);
-        }
-        return row;
+        throw tooLarge(row, (String) fields[schema.size()], task);
     }
 
     /** The row at the table's columns (from {@code first}, 1-based); throws when a value was too large to fetch. */

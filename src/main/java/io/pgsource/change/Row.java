@@ -1,5 +1,6 @@
 package io.pgsource.change;
 
+import io.pgsource.types.CopyText;
 import java.util.AbstractMap;
 import java.util.AbstractSet;
 import java.util.Arrays;
@@ -19,10 +20,21 @@ import java.util.Set;
  * ({@link #get}, {@link #asMap}, {@link #key}, equality), so every reader sees the canonical value while a writer that
  * can use the value as it arrived ({@link #raw}: a PostgreSQL-to-PostgreSQL copy re-emits the source's text or binary
  * form) never pays for decoding it and formatting it back. {@link #set} replaces a value in place.
+ *
+ * <p>A row read by a snapshot's {@code COPY ... TO STDOUT} ({@link #ofCopyText}) holds the line as the server sent it
+ * and splits it into its text values only when one is first read: a destination that can take the line as it arrived
+ * ({@link #copyText}: a PostgreSQL-to-PostgreSQL copy) and one that reads nothing (discard) never split it at all.
  */
 public final class Row {
     private final TableSchema schema;
-    private final Object[] values;
+    /** The values; null while the row is a COPY text {@link #line} not split yet. */
+    private Object[] values;
+    /**
+     * The COPY text line the row was read as (its fields from 0 to {@link #lineEnd}), while every value is still as it
+     * arrived; null for a row made of values, and once a value was replaced.
+     */
+    private byte[] line;
+    private int lineEnd;
     /** Decodes the values still {@link #arrived}; null when every value is final. */
     private Decoding decoding;
     /** One bit per column whose value in {@link #values} is as it arrived (decoded on first read); null when none is. */
@@ -44,15 +56,69 @@ public final class Row {
         this.values = values;
     }
 
+    private Row(TableSchema schema, byte[] line, int lineEnd) {
+        this.schema = schema;
+        this.line = line;
+        this.lineEnd = lineEnd;
+    }
+
+    /**
+     * A row of one line of {@code COPY ... TO STDOUT}'s text format: the schema's columns in order, tab-separated, from
+     * 0 to {@code end} (without a newline). The line is neither copied nor checked now: its values are PostgreSQL's
+     * text output, exactly as a row of Strings holds them ({@link CopyText#parseLine}), once one is read; a line
+     * without exactly the schema's number of fields fails then.
+     */
+    public static Row ofCopyText(TableSchema schema, byte[] line, int end) {
+        return new Row(schema, line, end);
+    }
+
+    /**
+     * The COPY text line the row was read as ({@link #ofCopyText}), its fields ending at {@link #copyTextEnd()}: the
+     * types' text output of every column in order, escaped as COPY escapes them, which {@code COPY ... FROM STDIN} reads
+     * back as the same values; null when the row was not read so, or a value was replaced ({@link #set}) or decoded for
+     * good ({@link #decodeAll}) since. Reading it neither splits nor decodes anything.
+     */
+    public byte[] copyText() {
+        return line;
+    }
+
+    /** Where the fields of {@link #copyText()} end. */
+    public int copyTextEnd() {
+        return lineEnd;
+    }
+
+    /** The values, after splitting the line the row still is into them. */
+    private Object[] values() {
+        Object[] v = values;
+        return v != null ? v : split();
+    }
+
+    private Object[] split() {
+        Object[] v = CopyText.parseLine(line, lineEnd, schema.size());
+        values = v;
+        if (decoding != null) {
+            // decodeLazily came first: every value but null arrived raw
+            long[] bits = new long[(v.length + 63) >>> 6];
+            for (int i = 0; i < v.length; i++) {
+                if (v[i] != null) {
+                    bits[i >>> 6] |= 1L << i;
+                }
+            }
+            arrived = bits;
+        }
+        return v;
+    }
+
     public TableSchema schema() {
         return schema;
     }
 
     public int size() {
-        return values.length;
+        return schema.size();
     }
 
     public Object get(int index) {
+        Object[] values = values();
         Object v = values[index];
         if (arrived == null || v == null || (arrived[index >>> 6] & (1L << index)) == 0) {
             return v;
@@ -74,6 +140,7 @@ public final class Row {
      * Reading it does not decode it.
      */
     public Object raw(int index) {
+        Object[] values = values();
         return arrived != null && (arrived[index >>> 6] & (1L << index)) != 0 ? values[index] : null;
     }
 
@@ -82,6 +149,11 @@ public final class Row {
      * now. Values already decoded stay as they are.
      */
     public void decodeLazily(Decoding decoding) {
+        if (values == null && (this.decoding == null || this.decoding == decoding)) {
+            this.decoding = decoding; // the line's values arrive raw when it is split
+            return;
+        }
+        Object[] values = values();
         if (arrived != null && this.decoding != decoding) {
             decodeAll();
         }
@@ -103,6 +175,8 @@ public final class Row {
 
     /** Decodes every value still raw; they are canonical values from then on ({@link #raw} gives null). */
     public void decodeAll() {
+        values();
+        line = null;
         if (arrived != null) {
             for (int i = 0; i < values.length; i++) {
                 values[i] = get(i);
@@ -123,7 +197,8 @@ public final class Row {
     }
 
     public void set(int index, Object value) {
-        values[index] = value;
+        values()[index] = value;
+        line = null;
         if (arrived != null) {
             arrived[index >>> 6] &= ~(1L << index);
             if (decoded != null) {
@@ -155,12 +230,12 @@ public final class Row {
 
                             @Override
                             public boolean hasNext() {
-                                return i < values.length;
+                                return i < size();
                             }
 
                             @Override
                             public Entry<String, Object> next() {
-                                if (i >= values.length) {
+                                if (i >= size()) {
                                     throw new NoSuchElementException();
                                 }
                                 int at = i++;
@@ -171,7 +246,7 @@ public final class Row {
 
                     @Override
                     public int size() {
-                        return values.length;
+                        return Row.this.size();
                     }
                 };
             }
@@ -204,6 +279,7 @@ public final class Row {
 
     /** Every value as readers see it (decoded), in a new array when some arrived raw. */
     private Object[] canonical() {
+        Object[] values = values();
         if (arrived == null) {
             return values;
         }

@@ -46,16 +46,21 @@ public final class TypeMappingProcessor implements Processor {
     /** Makes the rows of these events decode in place (each value when first read). */
     public void map(List<ChangeEvent> events) {
         Map<TableSchema, ColumnDecoders> decoders = new IdentityHashMap<>();
+        ColumnDecoders last = null;
         for (ChangeEvent event : events) {
-            decode(event.before(), decoders);
-            decode(event.after(), decoders);
+            last = decode(event.before(), decoders, last);
+            last = decode(event.after(), decoders, last);
         }
     }
 
-    private void decode(Row row, Map<TableSchema, ColumnDecoders> decoders) {
-        if (row != null) {
-            row.decodeLazily(decoders.computeIfAbsent(row.schema(), this::decodersOf));
+    /** @param last the decoders of the row before (a batch's rows are mostly of one table): no map look-up per row */
+    private ColumnDecoders decode(Row row, Map<TableSchema, ColumnDecoders> decoders, ColumnDecoders last) {
+        if (row == null) {
+            return last;
         }
+        ColumnDecoders d = last != null && last.schema == row.schema() ? last : decoders.computeIfAbsent(row.schema(), this::decodersOf);
+        row.decodeLazily(d);
+        return d;
     }
 
     private ColumnDecoders decodersOf(TableSchema schema) {

@@ -15,11 +15,16 @@ public final class CopyText {
 
     /** One line of COPY text output (with or without its newline) as its fields: Strings, or null for {@code \N}. */
     public static Object[] parseLine(byte[] line, int columns) {
-        Object[] fields = new Object[columns];
         int end = line.length;
         if (end > 0 && line[end - 1] == '\n') {
             end--;
         }
+        return parseLine(line, end, columns);
+    }
+
+    /** The fields of the line's bytes from 0 to {@code end} (no newline): Strings, or null for {@code \N}. */
+    public static Object[] parseLine(byte[] line, int end, int columns) {
+        Object[] fields = new Object[columns];
         int field = 0;
         int start = 0;
         boolean escaped = false;

@@ -169,7 +169,9 @@ final class CopyStagingWriter implements RowWriter {
             } else {
                 boolean[] asArrived = asArrived(t);
                 for (Row row : rows) {
-                    buffer.row(row, written, asArrived);
+                    if (!buffer.line(row, written, asArrived)) {
+                        buffer.row(row, written, asArrived);
+                    }
                 }
             }
             buffer.flush();

@@ -12,7 +12,8 @@ import org.postgresql.copy.CopyIn;
  * building a string per row first. Integers and booleans are written without formatting them into a string at all. A
  * value not decoded yet ({@link Row#raw}) that is the source's text output goes as it arrived, where that text is
  * the same value's input at the destination (every type but money, whose text depends on lc_monetary): no decoding,
- * no formatting back.
+ * no formatting back. A row still the COPY text line a snapshot read ({@link Row#copyText}) goes as that line's bytes,
+ * when all of its columns are written as they arrived ({@link #line}): not even split into values.
  *
  * <p>Or rows in COPY's binary format ({@link #binaryHeader}, {@link #binaryRow}, {@link #binaryTrailer}): the values'
  * binary send output as pgoutput's binary mode delivered it, byte for byte.
@@ -71,6 +72,40 @@ final class CopyTextBuffer {
         }
     }
 
+    /**
+     * Appends the row as the COPY text line it was read as, when it is one ({@link Row#copyText}) and every column of it
+     * is written, in order, as it arrived: the source's escaped text output of each value, which COPY FROM reads as the
+     * same values; false (nothing appended) otherwise.
+     *
+     * @param columns   the written columns, in row order
+     * @param asArrived per column of the row: whether its text as it arrived may be written as is
+     */
+    boolean line(Row row, int[] columns, boolean[] asArrived) throws Exception {
+        byte[] line = row.copyText();
+        // the written columns are a subset of the row's in row order: as many means all of them
+        if (line == null || columns.length != row.size() || !allTrue(asArrived)) {
+            return false;
+        }
+        int n = row.copyTextEnd();
+        ensure(n + 1);
+        System.arraycopy(line, 0, buf, len, n);
+        len += n;
+        buf[len++] = '\n';
+        if (len >= CHUNK) {
+            flush();
+        }
+        return true;
+    }
+
+    private static boolean allTrue(boolean[] flags) {
+        for (boolean f : flags) {
+            if (!f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The signature, flags and header extension that start COPY's binary format. */
     void binaryHeader() {
         byte[] signature = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', (byte) 0xFF, '\r', '\n', 0};
@@ -115,6 +150,9 @@ final class CopyTextBuffer {
     /** Whether every given column of every row is null or holds its binary form as it arrived (not decoded, not replaced). */
     static boolean binaryValues(java.util.List<Row> rows, int[] columns) {
         for (Row row : rows) {
+            if (row.copyText() != null) {
+                return false; // a text line (not split just to find that out)
+            }
             for (int c : columns) {
                 Object raw = row.raw(c);
                 if (!(raw instanceof byte[]) && (raw != null || row.get(c) != null)) {

@@ -59,6 +59,39 @@ class CopyTextBufferTest {
         assertThat(out.toByteArray()).isEqualTo(expected.toString().getBytes(StandardCharsets.UTF_8));
     }
 
+    @Test
+    void aRowStillItsCopyTextLineGoesAsThatLineWhenEveryColumnIsWrittenAsItArrived() throws Exception {
+        TableSchema t = TestChanges.table("s", "t", List.of(), columns(3));
+        // as COPY TO prints them: escapes kept as they are, a guard's report field after the columns
+        String text = "1\ttab\\there\\\\\t\\N";
+        byte[] line = (text + "\t\\N\n").getBytes(StandardCharsets.UTF_8);
+        int end = text.length();
+        boolean[] asArrived = {true, true, true};
+        int[] all = {0, 1, 2};
+
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CopyTextBuffer buffer = CopyTextBuffer.into(out);
+        assertThat(buffer.line(Row.ofCopyText(t, line, end), all, asArrived)).isTrue();
+        // not when a column is left out, or one may not go as it arrived (money), or a value was replaced
+        assertThat(buffer.line(Row.ofCopyText(t, line, end), new int[] {0, 2}, asArrived)).isFalse();
+        assertThat(buffer.line(Row.ofCopyText(t, line, end), all, new boolean[] {true, false, true})).isFalse();
+        Row replaced = Row.ofCopyText(t, line, end);
+        replaced.set(0, "2");
+        assertThat(buffer.line(replaced, all, asArrived)).isFalse();
+        assertThat(buffer.line(new Row(t, new Object[] {"1", "a", null}), all, asArrived)).isFalse();
+        buffer.flush();
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(text + "\n");
+
+        // the same bytes as the values' path
+        Row split = Row.ofCopyText(t, line, end);
+        split.get(0);
+        ByteArrayOutputStream viaValues = new ByteArrayOutputStream();
+        CopyTextBuffer values = CopyTextBuffer.into(viaValues);
+        values.row(new Row(t, new Object[] {split.get(0), split.get(1), split.get(2)}), all);
+        values.flush();
+        assertThat(viaValues.toString(StandardCharsets.UTF_8)).isEqualTo(text + "\n");
+    }
+
     private static io.pgsource.change.Column[] columns(int n) {
         io.pgsource.change.Column[] c = new io.pgsource.change.Column[n];
         for (int i = 0; i < n; i++) {

@@ -113,8 +113,10 @@ class PostgresSinkTest {
     /**
      * Values not decoded yet go to the destination as they arrived: pgoutput's binary form (the types' send output,
      * made here by the server's own send functions) in COPY's binary format, the source's text output in text format;
-     * only the key is decoded (the plan needs it) and money, whose text depends on lc_monetary. The destination holds
-     * exactly the source's values, whether the rows were copied into the new table or upserted through staging.
+     * only the key is decoded (the plan needs it) and money, whose text depends on lc_monetary. Rows a snapshot read
+     * as COPY text lines go as those lines (without money among the columns) or value by value (with it). The
+     * destination holds exactly the source's values, whether the rows were copied into the new table or upserted
+     * through staging.
      */
     @Test
     void valuesAsTheyArrivedGoUndecodedAndStayExact() throws SQLException {
@@ -127,6 +129,9 @@ class PostgresSinkTest {
                 new Column("at", 1184, "timestamp with time zone", "timestamp with time zone"), new Column("price", 1700, "numeric(12,2)", "numeric(12,2)"),
                 new Column("doc", 3802, "jsonb", "jsonb"), new Column("tags", 1009, "text[]", "text[]"),
                 new Column("f", 701, "double precision", "double precision"), new Column("none", 23, "integer", "integer"));
+        TableSchema l = table("raw_src", "lines", List.of("id"), t.columns().toArray(Column[]::new));
+        TableSchema lm = table("raw_src", "money_lines", List.of("id"), new Column("id", 20, "bigint", "bigint"),
+                new Column("doc", 3802, "jsonb", "jsonb"), new Column("cash", 790, "money", "money"));
         TableSchema m = table("raw_src", "money", List.of("id"), new Column("id", 20, "bigint", "bigint"), new Column("at", 1184,
                 "timestamp with time zone", "timestamp with time zone"), new Column("cash", 790, "money", "money"));
         Row.Decoding keysOnly = (row, i, raw) -> {
@@ -164,9 +169,24 @@ class PostgresSinkTest {
                         text.add(read(r));
                     }
                 }
+                org.postgresql.copy.CopyManager copies = c.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
+                for (TableSchema table : List.of(l, lm)) {
+                    String select = table == l ? values : "g::bigint, jsonb_build_object('k', g, 'é', E'tab\\there'), (g * 1000.5)::money";
+                    org.postgresql.copy.CopyOut out = copies.copyOut("COPY (SELECT " + select + from + ") TO STDOUT");
+                    byte[] line;
+                    while ((line = out.readFromCopy()) != null) {
+                        Row r = Row.ofCopyText(table, line, line.length - 1);
+                        r.decodeLazily(keysOnly);
+                        text.add(read(r));
+                    }
+                }
             }
             binary.addAll(text);
             apply(sink, batch(page("raw_src", Integer.toString(round)), binary.toArray(ChangeEvent[]::new)));
+            assertThat(rows("SELECT count(*) FROM raw_src.lines t JOIN (SELECT " + values + from + ") s (id, at, price, doc, tags, f, none)"
+                    + " ON (t.*)::text = (s.*)::text")).containsExactly("100");
+            assertThat(rows("SELECT count(*) FROM raw_src.money_lines t JOIN (SELECT g::bigint, jsonb_build_object('k', g, 'é', E'tab\\there'),"
+                    + " (g * 1000.5)::money" + from + ") s (id, doc, cash) ON (t.*)::text = (s.*)::text")).containsExactly("100");
             assertThat(rows("SELECT count(*) FROM raw_src.things t JOIN (SELECT " + values + from + ") s (id, at, price, doc, tags, f, none)"
                     + " ON (t.*)::text = (s.*)::text")).containsExactly("100");
             assertThat(rows("SELECT count(*) FROM raw_src.money t JOIN (SELECT g::bigint, '2024-01-02 03:04:05.123456+02'::timestamptz"

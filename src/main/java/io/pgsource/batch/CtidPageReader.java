@@ -108,8 +108,8 @@ final class CtidPageReader implements PageReader {
         commit();
         // a heap tuple takes at least 28 bytes with its line pointer (MaxHeapTuplesPerPage is 291 for 8 kB blocks)
         this.maxRowsPerBlock = Math.max(1, blockSize / 28);
-        this.guard = new ValueSizeGuard(schema, task.maxValueBytes(), 1);
-        this.selectList = PageReader.selectList(task.table()) + guard.sizeColumns();
+        this.guard = new ValueSizeGuard(schema, task.maxValueBytes());
+        this.selectList = guard.selectList(task.table());
         this.rowFilter = task.table().rowFilter() == null ? "" : " AND " + task.table().rowFilter();
     }
 
@@ -218,8 +218,8 @@ final class CtidPageReader implements PageReader {
     /** Reads up to {@code limit} rows of the current window (after the last ctid read from it) into the page. */
     private int readRange(Heap heap, int limit, List<Row> page) throws SQLException {
         boolean continuing = lastCtid != null;
-        String sql = guard.wrap("SELECT ctid, " + selectList + " FROM ONLY " + heap.quotedName()
-                + " WHERE ctid " + (continuing ? ">" : ">=") + " ?::tid AND ctid < ?::tid" + rowFilter + " ORDER BY ctid LIMIT ?", new int[] {0});
+        String sql = "SELECT ctid, " + selectList + " FROM ONLY " + heap.quotedName()
+                + " WHERE ctid " + (continuing ? ">" : ">=") + " ?::tid AND ctid < ?::tid" + rowFilter + " ORDER BY ctid LIMIT ?";
         int got = 0;
         try (PreparedStatement ps = connection.prepareStatement(sql)) {
             ps.setObject(1, continuing ? lastCtid : tid(windowStart), Types.OTHER);

@@ -119,7 +119,7 @@ final class KeysetPageReader implements PageReader {
         this.callerTransaction = callerTransaction;
         this.schema = task.table().schema();
         this.keyPositions = task.keyColumns().stream().mapToInt(c -> schema.indexOf(c.name())).toArray();
-        this.guard = new ValueSizeGuard(schema, task.maxValueBytes(), 0);
+        this.guard = new ValueSizeGuard(schema, task.maxValueBytes());
         this.firstSql = sql(false);
         this.nextSql = sql(true);
         this.settingsSql = settingsSql();
@@ -154,7 +154,8 @@ final class KeysetPageReader implements PageReader {
      */
     private String sql(boolean withBookmark) {
         List<Column> keys = task.keyColumns();
-        StringBuilder sql = new StringBuilder("SELECT ").append(PageReader.selectList(task.table())).append(guard.sizeColumns())
+        // the guard leaves out a value too large to fetch (source.max_value_bytes) and reports it in a last column
+        StringBuilder sql = new StringBuilder("SELECT ").append(guard.selectList(task.table()))
                 .append(" FROM ").append(task.table().partitioned() ? "" : "ONLY ").append(task.table().id().quoted());
         List<String> where = new ArrayList<>();
         if (task.table().rowFilter() != null) {
@@ -187,8 +188,7 @@ final class KeysetPageReader implements PageReader {
         for (int i = 0; i < keys.size(); i++) {
             sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(keys.get(i).name()));
         }
-        // the guard measures large values first and leaves out one too large to fetch (source.max_value_bytes)
-        return "COPY (" + guard.wrap(sql.append(" LIMIT ").append(task.pageSize()).toString(), keyPositions) + ") TO STDOUT";
+        return "COPY (" + sql.append(" LIMIT ").append(task.pageSize()) + ") TO STDOUT";
     }
 
     /** The upper bound in the replication key's type. */

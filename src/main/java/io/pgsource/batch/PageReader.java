@@ -1,6 +1,5 @@
 package io.pgsource.batch;
 
-import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableSchema;
@@ -42,15 +41,5 @@ interface PageReader extends AutoCloseable {
             values[i] = rs.getString(first + i);
         }
         return new Row(schema, values);
-    }
-
-    /** {@code "a", "b", ...}: the columns both capture paths read, in row order. */
-    static String selectList(TableInfo table) {
-        TableSchema schema = table.schema();
-        StringBuilder sql = new StringBuilder();
-        for (int i = 0; i < schema.size(); i++) {
-            sql.append(i == 0 ? "" : ", ").append(table.readExpression(schema.columns().get(i).name()));
-        }
-        return sql.toString();
     }
 }

@@ -1,5 +1,6 @@
 package io.pgsource.batch;
 
+import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
@@ -12,19 +13,27 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Keeps a value larger than {@code source.max_value_bytes} from being fetched: the page query is wrapped so the server
- * measures every variable-length value first, returns NULL in place of one that is too large and lists the sizes in a
- * last column; reading such a row stops the run with a {@link ValueTooLargeException} that names it. Without this, one
- * value of hundreds of MB would be allocated whole by the driver, then copied, and exhaust the heap.
+ * Keeps a value larger than {@code source.max_value_bytes} from being fetched: the page query's select list makes the
+ * server measure every variable-length value first, return NULL in place of one that is too large, and list the sizes
+ * of a row's large values in a last column; reading a row with a value too large stops the run with a
+ * {@link ValueTooLargeException} that names it. Without this, one value of hundreds of MB would be allocated whole by
+ * the driver, then copied, and exhaust the heap.
  *
  * <p>The size is the value's text form in bytes (what the driver receives). It is measured cheaply: a value stored in
  * at most {@code max / 4096} bytes cannot exceed the limit (compression and text output expand it far less), and only
  * larger ones are measured exactly ({@code octet_length(v::text)}, which for text types reads the stored length).
  *
  * <pre>{@code
- * SELECT p.c0, CASE WHEN p.s1 <= max THEN p.c1 END, ..., CASE WHEN p.s1 > max THEN ARRAY[p.s1]::text END
- * FROM (SELECT "id", "doc", <size of "doc"> FROM ... ORDER BY ... LIMIT ?) AS p(c0, c1, s1) ORDER BY p.c0
+ * SELECT "id", CASE WHEN pg_column_size("doc") <= stored OR octet_length("doc"::text) <= max THEN "doc" END,
+ *        CASE WHEN pg_column_size("doc") > stored THEN ARRAY[<size of "doc">]::text END
+ * FROM ... ORDER BY ... LIMIT ?
  * }</pre>
+ *
+ * One level, not a subquery that measures and an outer query that picks: the server's cost per row of the guard is
+ * a few function calls per variable-length column (a subquery scan cost about as much again: a million rows of the
+ * bench's table took 1.31 s of the server's CPU so against 1.40 s, and 1.14 s with no guard at all). A value stored in
+ * more than {@code max / 4096} bytes that is not of a text type is so converted to text twice to be measured (for the
+ * value and for the report), plus once by COPY: only for such large values.
  */
 final class ValueSizeGuard {
     /** Types of bounded size: booleans, numbers, dates and times, uuid, oid, network addresses, money, numeric. */
@@ -33,16 +42,11 @@ final class ValueSizeGuard {
 
     private final TableSchema schema;
     private final long max;
-    private final int leading;
     private final int[] guarded;
 
-    /**
-     * @param leading the number of columns the page query selects before the table's columns (the ctid reader's ctid)
-     */
-    ValueSizeGuard(TableSchema schema, long max, int leading) {
+    ValueSizeGuard(TableSchema schema, long max) {
         this.schema = schema;
         this.max = max;
-        this.leading = leading;
         List<Integer> g = new ArrayList<>();
         for (int i = 0; i < schema.size(); i++) {
             if (!BOUNDED.contains(schema.columns().get(i).typeOid())) {
@@ -52,54 +56,39 @@ final class ValueSizeGuard {
         this.guarded = g.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** The measures to append to the inner select list (after the table's columns): {@code , size1, size2}. */
-    String sizeColumns() {
-        // a literal, not a bind parameter: the readers' parameters keep their places; it is a long, formatted by Java
+    /**
+     * The page query's select list: the table's columns (each as {@link TableInfo#readExpression}), a guarded one NULL
+     * when its value is too large, then the report of large values' sizes when any column is guarded.
+     */
+    String selectList(TableInfo table) {
+        // literals, not bind parameters: the readers' parameters keep their places; they are longs, formatted by Java
         long stored = Math.max(1, max / 4096);
         StringBuilder sql = new StringBuilder();
-        for (int i : guarded) {
-            String c = TableId.quoteIdent(schema.columns().get(i).name());
-            sql.append(", CASE WHEN pg_catalog.pg_column_size(").append(c).append(") <= ").append(stored)
-                    .append(" THEN 0 ELSE pg_catalog.octet_length(").append(c).append("::pg_catalog.text) END");
-        }
-        return sql.toString();
-    }
-
-    /**
-     * The page query around {@code inner} (which selects the leading columns, the table's columns, then
-     * {@link #sizeColumns()}), ordered again by the given output columns (0-based: leading columns first).
-     */
-    String wrap(String inner, int[] orderBy) {
-        if (guarded.length == 0) {
-            return inner;
-        }
-        List<String> aliases = new ArrayList<>();
-        StringBuilder select = new StringBuilder("SELECT ");
-        for (int i = 0; i < leading + schema.size(); i++) {
-            aliases.add("\"c" + i + "\"");
-        }
-        for (int i = 0; i < leading + schema.size(); i++) {
-            int sizeIndex = indexOfGuarded(i - leading);
-            select.append(i == 0 ? "" : ", ");
-            if (sizeIndex < 0) {
-                select.append("p.\"c").append(i).append('"');
+        for (int i = 0; i < schema.size(); i++) {
+            String name = schema.columns().get(i).name();
+            String read = table.readExpression(name);
+            sql.append(i == 0 ? "" : ", ");
+            if (indexOfGuarded(i) < 0) {
+                sql.append(read);
             } else {
-                select.append("CASE WHEN p.\"s").append(sizeIndex).append("\" <= ").append(max).append(" THEN p.\"c").append(i).append("\" END");
+                String c = TableId.quoteIdent(name);
+                sql.append("CASE WHEN pg_catalog.pg_column_size(").append(c).append(") <= ").append(stored)
+                        .append(" OR pg_catalog.octet_length(").append(c).append("::pg_catalog.text) <= ").append(max)
+                        .append(" THEN ").append(read).append(" END");
             }
         }
-        StringBuilder over = new StringBuilder();
-        StringBuilder sizes = new StringBuilder();
-        for (int k = 0; k < guarded.length; k++) {
-            aliases.add("\"s" + k + "\"");
-            over.append(k == 0 ? "" : " OR ").append("p.\"s").append(k).append("\" > ").append(max);
-            sizes.append(k == 0 ? "" : ", ").append("p.\"s").append(k).append('"');
+        if (guarded.length > 0) {
+            StringBuilder large = new StringBuilder();
+            StringBuilder sizes = new StringBuilder();
+            for (int k = 0; k < guarded.length; k++) {
+                String c = TableId.quoteIdent(schema.columns().get(guarded[k]).name());
+                large.append(k == 0 ? "" : " OR ").append("pg_catalog.pg_column_size(").append(c).append(") > ").append(stored);
+                sizes.append(k == 0 ? "" : ", ").append("CASE WHEN pg_catalog.pg_column_size(").append(c).append(") <= ").append(stored)
+                        .append(" THEN 0 ELSE pg_catalog.octet_length(").append(c).append("::pg_catalog.text) END");
+            }
+            sql.append(", CASE WHEN ").append(large).append(" THEN ARRAY[").append(sizes).append("]::pg_catalog.text END");
         }
-        select.append(", CASE WHEN ").append(over).append(" THEN ARRAY[").append(sizes).append("]::pg_catalog.text END");
-        select.append(" FROM (").append(inner).append(") AS p(").append(String.join(", ", aliases)).append(") ORDER BY ");
-        for (int j = 0; j < orderBy.length; j++) {
-            select.append(j == 0 ? "" : ", ").append("p.\"c").append(orderBy[j]).append('"');
-        }
-        return select.toString();
+        return sql.toString();
     }
 
     private int indexOfGuarded(int column) {
@@ -112,8 +101,8 @@ final class ValueSizeGuard {
     }
 
     /**
-     * The row of a wrapped query's COPY text line (the table's columns, then the report, when any column is guarded),
-     * kept as that line ({@link Row#ofCopyText}); throws when a value was too large to fetch.
+     * The row of a page query's COPY text line (the table's columns, then the report when any column is guarded), kept
+     * as that line ({@link Row#ofCopyText}); throws when a value was too large to fetch.
      */
     Row row(byte[] line, StreamTask task) {
         int end = line.length;
@@ -132,8 +121,11 @@ final class ValueSizeGuard {
             return Row.ofCopyText(schema, line, tab);
         }
         Object[] fields = CopyText.parseLine(line, end, schema.size() + 1);
-        Row row = new Row(schema, Arrays.copyOf(fields, schema.size()));
-        throw tooLarge(row, (String) fields[schema.size()], task);
+        String report = (String) fields[schema.size()];
+        if (!tooLarge(report)) {
+            return Row.ofCopyText(schema, line, tab); // large values, none too large
+        }
+        throw tooLarge(new Row(schema, Arrays.copyOf(fields, schema.size())), report, task);
     }
 
     /** The row at the table's columns (from {@code first}, 1-based); throws when a value was too large to fetch. */
@@ -141,19 +133,43 @@ final class ValueSizeGuard {
         Row row = PageReader.row(rs, schema, first);
         if (guarded.length > 0) {
             String report = rs.getString(first + schema.size());
-            if (report != null) {
+            if (tooLarge(report)) {
                 throw tooLarge(row, report, task);
             }
         }
         return row;
     }
 
-    private ValueTooLargeException tooLarge(Row row, String report, StreamTask task) {
+    /** Whether the report ({@code {size,...}}, null when the row has no large value) names a value too large. */
+    private boolean tooLarge(String report) {
+        if (report == null) {
+            return false;
+        }
+        for (long size : sizes(report)) {
+            if (size > max) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The sizes of a report, {@code {0,NULL,123}}: 0 for a NULL value (whose size is NULL). */
+    private static long[] sizes(String report) {
         String[] sizes = report.substring(1, report.length() - 1).split(",");
+        long[] out = new long[sizes.length];
+        for (int k = 0; k < sizes.length; k++) {
+            String size = sizes[k].strip();
+            out[k] = size.equals("NULL") ? 0 : Long.parseLong(size);
+        }
+        return out;
+    }
+
+    private ValueTooLargeException tooLarge(Row row, String report, StreamTask task) {
+        long[] sizes = sizes(report);
         StringBuilder columns = new StringBuilder();
         long largest = 0;
         for (int k = 0; k < guarded.length; k++) {
-            long size = Long.parseLong(sizes[k].strip());
+            long size = sizes[k];
             if (size > max) {
                 columns.append(columns.isEmpty() ? "" : ", ").append(TableId.quoteIdent(schema.columns().get(guarded[k]).name()))
                         .append(" (").append(String.format("%,d", size)).append(" bytes)");

@@ -42,8 +42,15 @@ public final class WritePlanner {
     /** The write plan of a batch. Does not modify the batch's rows. */
     public static WritePlan plan(ChangeBatch batch) {
         Map<TableId, TableSteps> tables = new LinkedHashMap<>();
+        TableSchema lastTable = null;
+        TableSteps last = null;
         for (ChangeEvent e : batch) {
-            tables.computeIfAbsent(e.tableId(), id -> e.table().hasKey() ? new KeyedSteps() : new KeylessSteps()).add(e);
+            // a batch's changes mostly come table by table (a page is one table's): no map look-up per change then
+            if (e.table() != lastTable) {
+                last = tables.computeIfAbsent(e.tableId(), id -> e.table().hasKey() ? new KeyedSteps() : new KeylessSteps());
+                lastTable = e.table();
+            }
+            last.add(e);
         }
         List<TablePlan> out = new ArrayList<>(tables.size());
         tables.forEach((id, steps) -> out.add(new TablePlan(id, steps.finish())));

@@ -73,6 +73,19 @@ class LauncherTest {
     }
 
     @Test
+    void theClassPathAttributeIsSplitAtAnyRunOfWhitespace() {
+        assertThat(Launcher.words("lib/a.jar lib/b.jar")).containsExactly("lib/a.jar", "lib/b.jar");
+        assertThat(Launcher.words("  lib/a.jar \t  lib/b.jar\n")).containsExactly("lib/a.jar", "lib/b.jar");
+        assertThat(Launcher.words(" ")).isEmpty();
+        assertThat(Launcher.words("")).isEmpty();
+    }
+
+    @Test
+    void anArchivesKeyIsSixteenHexDigits() throws Exception {
+        assertThat(Launcher.key(jar, javaHome, "17.0.15+6")).matches("[0-9a-f]{16}");
+    }
+
+    @Test
     void anythingButThePlainCommandRunsRightHere() throws Exception {
         List<String> plain = List.of("-jar", "target/pgsource.jar");
         assertThat(plan(new String[0], List.of("-Xmx256m", "-jar", "target/pgsource.jar"), Map.of())).as("JVM options").isNull();

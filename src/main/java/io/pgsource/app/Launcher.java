@@ -39,6 +39,9 @@ public final class Launcher {
     static final String CHILD_PROPERTY = "pgsource.cds";
     /** {@code off}: run in this JVM. */
     static final String SWITCH_ENV = "PGSOURCE_CDS";
+    /** The child's C2 thresholds: the JVM's defaults (5000, 600, 15000, 40000) times four (see {@link #plan}). */
+    static final List<String> C2_LATER = List.of("-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
+            "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000");
     /** The archives' names: {@code pgsource-cds-<key>.jsa} next to the jar. */
     static final String ARCHIVE_PREFIX = "pgsource-cds-";
 
@@ -184,6 +187,11 @@ public final class Launcher {
             command.add("-Xmn128m");
             command.add("-XX:SurvivorRatio=4");
         }
+        // C2, the optimizing compiler, only after four times its usual call and loop counts: in a short run it compiled
+        // about 150 JDK methods (zip, string and map code the start-up makes hot for a moment) for nothing, and on 2 cores
+        // its thread took CPU from the start-up itself (sync.once of a 100-row table: about 0.25 s less CPU). A long
+        // copy's hot code still reaches C2 within milliseconds: a 1M-row copy used no more CPU (see performance.md)
+        command.addAll(C2_LATER);
         command.add(join("-D", CHILD_PROPERTY, "=", archive));
         command.add("-jar");
         command.add(jar.toString());

@@ -52,7 +52,8 @@ class LauncherTest {
         assertThat(first.writes()).isEqualTo(jar.getParent().resolve("pgsource-cds-writing-4242.jsa.tmp"));
         assertThat(first.archive().getFileName().toString()).startsWith("pgsource-cds-").endsWith(".jsa");
         assertThat(first.command()).containsExactly(javaHome.resolve("bin/java").toString(),
-                "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Xmn128m", "-XX:SurvivorRatio=4", "-Dpgsource.cds=" + first.archive(), "-jar",
+                "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Xmn128m", "-XX:SurvivorRatio=4", "-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
+                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-Dpgsource.cds=" + first.archive(), "-jar",
                 jar.toString());
 
         Files.writeString(first.archive(), "archive");

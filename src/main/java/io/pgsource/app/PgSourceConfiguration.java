@@ -93,6 +93,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // connected while Camel Main booted (java -jar), else now: a wrong host, password or database shows here
         SourcePrefetch.Source source = SourcePrefetch.take(connections);
         TypeRegistry types = source.types();
+        // the tables as the prefetch found them while Camel booted, when it looked for these schemas and tables
+        streams.discovered(source.tables(settings.source().schemas(), settings.source().tables()));
         // discovering now shows every setting error before any route starts
         List<StreamTask> tables = streams.streams();
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());

@@ -221,8 +221,9 @@ public final class PgSourceMain {
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + interval(settings.sync().interval()));
-        // the source's first connection while Camel Main boots (about 1 s of class loading on one core of two)
-        SourcePrefetch.start(new PgSourceConnections(settings.source()));
+        // the source's first connection and the discovery of its tables while Camel Main boots (about 1 s of class loading
+        // on one core of two)
+        SourcePrefetch.start(new PgSourceConnections(settings.source()), settings.source().schemas(), settings.source().tables());
         try {
             main.run();
         } finally {

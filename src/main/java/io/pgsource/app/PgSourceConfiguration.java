@@ -448,7 +448,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
     private static void idlePlatformHttp(CamelContext context, PropertiesComponent properties) {
         boolean served = java.util.stream.Stream.of("camel.management.enabled", "camel.server.enabled")
                 .anyMatch(key -> "true".equalsIgnoreCase(properties.resolveProperty(key).orElse("false").strip()));
-        if (!served && context.hasComponent("platform-http") == null) {
+        // without metrics (java -jar turns them off when nothing serves them) nothing looks the component up
+        boolean metrics = "true".equalsIgnoreCase(properties.resolveProperty("camel.metrics.enabled").orElse("false").strip());
+        if (!served && metrics && context.hasComponent("platform-http") == null) {
             context.addComponent("platform-http", new org.apache.camel.component.platform.http.PlatformHttpComponent());
         }
     }

@@ -46,6 +46,15 @@ final class ReplicationSession implements AutoCloseable {
     interface PartHandler {
         /** @param transactions how many whole transactions the part combines ({@link TransactionGroup}); 1 usually */
         void deliver(TransactionPart part, int transactions);
+
+        /**
+         * The same, with what the destination says of its commit's durability: null when it is durable (or there was
+         * none); else the part is acknowledged only once it is ({@link PartDelivery}).
+         */
+        default io.pgsource.change.PendingDurability deliverPending(TransactionPart part, int transactions) {
+            deliver(part, transactions);
+            return null;
+        }
     }
 
     private final PgOutputConfiguration options;

@@ -33,7 +33,8 @@ class DurableAcknowledgementTest extends CamelTestSupport {
     @BeforeAll
     static void servers() throws Exception {
         db = new PgOutputTestSupport("durable_ack");
-        db.execute("CREATE TABLE items (id int PRIMARY KEY, name text)", "CREATE PUBLICATION durable_pub FOR TABLE items");
+        db.execute("CREATE TABLE items (id int PRIMARY KEY, name text)", "CREATE PUBLICATION durable_pub FOR TABLE items",
+                "CREATE TABLE others (id int PRIMARY KEY)", "CREATE PUBLICATION others_pub FOR TABLE others");
         destination = EmbeddedPostgres.builder().testMode(true).setting("wal_writer_delay", "10s").start();
         target = destination.createDatabase("durable_dst");
     }
@@ -60,8 +61,12 @@ class DurableAcknowledgementTest extends CamelTestSupport {
     }
 
     private long rows() {
+        return rows("public.items");
+    }
+
+    private long rows(String table) {
         try (Connection c = destination(); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT count(*) FROM public.items")) {
+             ResultSet rs = s.executeQuery("SELECT count(*) FROM " + table)) {
             rs.next();
             return rs.getLong(1);
         } catch (SQLException e) {
@@ -118,6 +123,47 @@ class DurableAcknowledgementTest extends CamelTestSupport {
         }
         assertThat(caught).as("a streamed commit that the destination had not flushed yet").isTrue();
         context.getRouteController().stopRoute("durable");
+    }
+
+    /** A commit that waits for the flush: the destination's WAL is flushed past everything before it. */
+    private void flushDestination(String name) throws SQLException {
+        try (Connection c = destination(); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE " + name + " (id int)");
+        }
+    }
+
+    @Test
+    void commitsNotKnownDurableWhenTheDestinationConnectionIsLostAreSentAgainAndNothingIsLost() throws Exception {
+        String slot = db.createSlot("lost");
+        PostgresSink sink = new PostgresSink(new DestinationSettings("postgres", destination.jdbcUrl(target), destination.superuser(),
+                destination.password(), null, null));
+        context.addRoutes(new RouteBuilder() {
+            @Override
+            public void configure() {
+                from(db.uri(slot, "others_pub", "values=typed")).routeId("lost").process(new DestinationStep(sink));
+            }
+        });
+        db.transaction("INSERT INTO others VALUES (1)");
+        await(Duration.ofSeconds(30), () -> rows("public.others") == 1, "row 1 at the destination");
+        long before = db.currentLsn();
+        db.transaction("INSERT INTO others VALUES (2)");
+        await(Duration.ofSeconds(30), () -> rows("public.others") == 2, "row 2 at the destination");
+        // the destination ends pgsource's session (as a restart or an idle timeout would): whether row 2's commit was
+        // flushed, pgsource cannot know any more; it must neither acknowledge it on that ground nor skip anything
+        try (Connection c = destination(); Statement s = c.createStatement()) {
+            s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgsource'"
+                    + " AND pid <> pg_backend_pid()");
+        }
+        db.transaction("INSERT INTO others VALUES (3)");
+        await(Duration.ofSeconds(30), () -> rows("public.others") == 3, "row 3 at the destination");
+        flushDestination("flushed_lost");
+        await(Duration.ofSeconds(20), () -> confirmed(slot) > before, "the slot to acknowledge rows 2 and 3 once flushed");
+        try (Connection c = destination(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT string_agg(id::text, ',' ORDER BY id) FROM public.others")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo("1,2,3");
+        }
+        context.getRouteController().stopRoute("lost");
     }
 
     private static long confirmed(String slot) {

@@ -244,7 +244,7 @@ public final class PostgresSink implements Destination {
 
     private void applyOnce(Exchange exchange, WritePlan plan, ChangeBatch batch, StoredPosition position) throws SQLException {
         Connection c = destination.get();
-        if (lazyCommits > durableCommits && c != lazyConnection) {
+        if (lazyCommits > Math.max(durableCommits, lostCommits) && c != lazyConnection) {
             // streamed commits that did not wait for the flush were made on a connection that is gone: they may be lost
             // (a crash of the destination), so nothing may be committed after them until the source sent them again
             lostCommits = lazyCommits;
@@ -389,7 +389,10 @@ public final class PostgresSink implements Destination {
         }
         Connection c = destination.current();
         if (number <= lostCommits || c == null || c != lazyConnection || c.isClosed()) {
-            lostCommits = Math.max(lostCommits, lazyCommits);
+            if (lazyCommits > lostCommits) {
+                lostCommits = lazyCommits;
+                positions.committed(false); // forget the positions they stored: read them from the table again
+            }
             throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost before its commit was"
                     + " flushed; it is not acknowledged to the source, which sends it again", "08006");
         }
@@ -535,7 +538,7 @@ public final class PostgresSink implements Destination {
         synchronized (destination) {
             StoredPosition last = unflushed;
             unflushed = null;
-            if (lazyCommits > durableCommits && destination.current() != lazyConnection) {
+            if (lazyCommits > Math.max(durableCommits, lostCommits) && destination.current() != lazyConnection) {
                 last = null; // made on a connection that was lost: it may be lost, never store it again
             }
             try {

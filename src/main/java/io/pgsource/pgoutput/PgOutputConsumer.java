@@ -203,6 +203,7 @@ public class PgOutputConsumer extends DefaultConsumer {
             monitor.close();
         }
         streaming = false;
+        getEndpoint().prerequisites().forgetChecked();
         super.doStop();
     }
 

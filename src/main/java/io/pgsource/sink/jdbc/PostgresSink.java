@@ -25,6 +25,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;
@@ -267,14 +268,12 @@ public final class PostgresSink implements Destination {
                 writer.transactionEnded(false);
                 applyAroundRefusals(c, batch);
             }
-            if (position != null) {
-                positions.saveInTransaction(c, position.stream(), position.value());
-            }
             boolean streamed = batch.position() instanceof Position.Log && position != null && exchange != null && flushReadable
                     && Boolean.TRUE.equals(exchange.getProperty(ChangeHeaders.DURABILITY_MAY_WAIT));
             boolean asynchronous = streamed || batch.position() instanceof Position.Batch && position != null;
-            if (asynchronous) {
-                asynchronousCommit(c);
+            if (position != null) {
+                // the position and, for a page or a streamed transaction, the setting that its commit need not wait: one round trip
+                positions.saveAllInTransaction(c, Map.of(position.stream(), position.value()), asynchronous);
             }
             committing = true;
             c.commit();
@@ -446,12 +445,6 @@ public final class PostgresSink implements Destination {
                 positions.committed(false);
             }
             throw e;
-        }
-    }
-
-    private static void asynchronousCommit(Connection c) throws SQLException {
-        try (Statement s = c.createStatement()) {
-            s.execute("SET LOCAL synchronous_commit = off");
         }
     }
 

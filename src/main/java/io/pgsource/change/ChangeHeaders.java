@@ -39,6 +39,15 @@ public final class ChangeHeaders {
      */
     public static final String COPIED_AT = "PgSourceCopiedAt";
 
+    /**
+     * Exchange property set by a source that acknowledges a commit only once the destination says it is durable, as a
+     * {@code Boolean}: the destination may then commit without waiting for its durability and hand back a
+     * {@link PendingDurability} in {@link #PENDING_DURABILITY}.
+     */
+    public static final String DURABILITY_MAY_WAIT = "PgSourceDurabilityMayWait";
+    /** Exchange property: the {@link PendingDurability} of the destination's commit of this exchange; absent: durable. */
+    public static final String PENDING_DURABILITY = "PgSourcePendingDurability";
+
     private ChangeHeaders() {
     }
 }

@@ -1,7 +1,10 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.change.PendingDurability;
 import io.pgsource.pgoutput.protocol.TransactionPart;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -10,6 +13,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Hands transaction parts from the reader thread to the route on a thread of its own, in order, so the server's
@@ -25,8 +30,19 @@ import java.util.function.LongConsumer;
  * before it, so a part may never be delivered after one before it was left out. Hence a stop ends the loop first and
  * only then drops the parts still queued (the loop is the queue's only consumer), and once one offer gave up (the reader
  * is stopping), no later part is queued.
+ *
+ * <p>A destination may commit without waiting for its durability and say so ({@link PendingDurability}, the
+ * {@code postgres} destination does): then the transaction waits, in order, until the destination says its commit is
+ * durable, and only then is acknowledged; while any waits, the delivery counts as {@link #busy} (so the reader does not
+ * follow the server's position past it either). The loop asks after every exchange and every
+ * {@link #DURABILITY_CHECK_MILLIS} while idle; a stop makes the last commit durable and acknowledges them all. When the
+ * destination can no longer say (its connection was lost, and the commits may be lost with it), none of them is
+ * acknowledged: the delivery fails, and the slot sends them again.
  */
 final class PartDelivery {
+    private static final Logger LOG = LoggerFactory.getLogger(PartDelivery.class);
+    /** How often an idle loop asks whether the commits waiting for their durability are durable. */
+    static final long DURABILITY_CHECK_MILLIS = 50;
     /** Ends the delivery loop. */
     private static final TransactionPart END = new TransactionPart(null, 0, 0, 0, false, null, java.util.List.of());
 
@@ -40,6 +56,16 @@ final class PartDelivery {
     /** Parts offered and not yet delivered and acknowledged (queued or in the route). */
     private final AtomicInteger pending = new AtomicInteger();
     private final Object done = new Object();
+    /**
+     * Delivered parts whose destination commit may not be durable yet, and those behind them, in order; the loop adds
+     * and removes, {@link #stop} (after the loop ended) empties it, the reader asks {@link #busy}.
+     */
+    private final Queue<Delivered> waiting = new ConcurrentLinkedQueue<>();
+
+    /** A delivered part: the LSN to acknowledge (-1: none, not a last part) once its commit is durable (null: it is). */
+    private record Delivered(long lsn, PendingDurability durability) {
+    }
+
     private volatile RouteFailedException failure;
     /** Set by an offer that gave up (the reader is stopping) or by {@link #stop}: no later part is queued. */
     private volatile boolean refusing;
@@ -102,7 +128,7 @@ final class PartDelivery {
      * false because the route failed, {@link #check} already throws.
      */
     boolean busy() {
-        return pending.get() > 0;
+        return pending.get() > 0 || !waiting.isEmpty();
     }
 
     private int weight(TransactionPart part) {
@@ -112,7 +138,11 @@ final class PartDelivery {
     private void loop() {
         try {
             while (true) {
-                TransactionPart first = queue.take();
+                TransactionPart first = waiting.isEmpty() ? queue.take() : queue.poll(DURABILITY_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    acknowledgeDurable();
+                    continue;
+                }
                 if (first == END || stopping) {
                     if (first != END) {
                         drop(first);
@@ -134,6 +164,7 @@ final class PartDelivery {
                             }
                         }
                     }
+                    acknowledgeDurable();
                 } finally {
                     taken.forEach(this::drop);
                 }
@@ -154,14 +185,46 @@ final class PartDelivery {
      */
     private boolean deliver(TransactionPart part, int transactions) {
         try {
-            handler.deliver(part, transactions);
-            part.acknowledgeLsn().ifPresent(acknowledge);
+            PendingDurability durability = handler.deliverPending(part, transactions);
+            long lsn = part.acknowledgeLsn().orElse(-1);
+            if (durability == null && waiting.isEmpty()) {
+                if (lsn >= 0) {
+                    acknowledge.accept(lsn);
+                }
+            } else {
+                // added before the part is dropped (pending), so busy() stays true throughout
+                waiting.add(new Delivered(lsn, durability));
+            }
             return true;
         } catch (RuntimeException e) {
             if (transactions == 1) {
                 failure = e instanceof RouteFailedException f ? f : new RouteFailedException(part, e);
             }
             return false;
+        }
+    }
+
+    /**
+     * Acknowledges, in order, the delivered parts whose commits the destination says are durable (each is acknowledged
+     * before it leaves {@link #waiting}, so {@link #busy} never turns false before). When the destination can no longer
+     * say, nothing waiting is acknowledged and the delivery fails.
+     */
+    private void acknowledgeDurable() {
+        Delivered d;
+        while ((d = waiting.peek()) != null && failure == null) {
+            try {
+                if (d.durability() != null && !d.durability().durable()) {
+                    return;
+                }
+            } catch (Exception e) {
+                failure = new RouteFailedException(e);
+                waiting.clear();
+                return;
+            }
+            if (d.lsn() >= 0) {
+                acknowledge.accept(d.lsn());
+            }
+            waiting.poll();
         }
     }
 
@@ -199,6 +262,41 @@ final class PartDelivery {
             if (p != END) {
                 drop(p);
             }
+        }
+        makeWaitingDurable();
+    }
+
+    /**
+     * After the loop ended: makes the last commit still waiting for its durability durable (each destination commit
+     * before it with it) and acknowledges every waiting part. When that fails, none is acknowledged (the slot sends them
+     * again).
+     */
+    private void makeWaitingDurable() {
+        if (waiting.isEmpty()) {
+            return;
+        }
+        PendingDurability last = null;
+        for (Delivered d : waiting) {
+            if (d.durability() != null) {
+                last = d.durability();
+            }
+        }
+        try {
+            if (last != null) {
+                last.makeDurable();
+            }
+            long lsn = -1;
+            for (Delivered d : waiting) {
+                lsn = Math.max(lsn, d.lsn());
+            }
+            if (lsn >= 0) {
+                acknowledge.accept(lsn);
+            }
+        } catch (Exception e) {
+            LOG.info("the destination's last commits could not be made durable before the stream closes ({}): they are not"
+                    + " acknowledged, the slot sends them again", e.getMessage());
+        } finally {
+            waiting.clear();
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.pgsource.pgoutput;
 
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.PendingDurability;
 import io.pgsource.pgoutput.protocol.TransactionPart;
 import io.pgsource.pgoutput.protocol.UnsupportedColumnTypeException;
 import java.sql.Connection;
@@ -216,7 +217,7 @@ public class PgOutputConsumer extends DefaultConsumer {
             long startedAt = 0;
             long acknowledgedAtStart = acknowledged;
             try (ReplicationSession s = new ReplicationSession(options, getEndpoint().prerequisites(), connections, acknowledgements(),
-                    this::deliver, delivery, textOnly)) {
+                    partHandler(), delivery, textOnly)) {
                 session = s;
                 publications = s.open(streamedBefore ? acknowledged : null, publications);
                 streamedBefore = true;
@@ -228,9 +229,10 @@ public class PgOutputConsumer extends DefaultConsumer {
                 s.run(() -> running() && lost == null);
                 s.flushStatus();
             } catch (RouteFailedException e) {
-                failed("the route failed on transaction " + e.part().xid() + " (commit LSN "
-                        + PgOutputEndpoint.lsn(e.part().position().commitLsn()) + ", part " + e.part().index()
-                        + "): nothing acknowledged, the slot stays at " + PgOutputEndpoint.lsn(acknowledged), e.getCause(), true);
+                failed((e.part() == null ? "the destination could not confirm its last commits durable"
+                        : "the route failed on transaction " + e.part().xid() + " (commit LSN "
+                        + PgOutputEndpoint.lsn(e.part().position().commitLsn()) + ", part " + e.part().index() + ")")
+                        + ": nothing acknowledged, the slot stays at " + PgOutputEndpoint.lsn(acknowledged), e.getCause(), true);
                 LOG.warn("pgoutput:{} {}; retrying the same transaction from the slot. Cause: {}", options.getSlot(), problem,
                         firstMessage(e.getCause()));
                 LOG.debug("pgoutput:{} the route's failure", options.getSlot(), e.getCause());
@@ -364,9 +366,29 @@ public class PgOutputConsumer extends DefaultConsumer {
         };
     }
 
-    /** Runs the route on one part, on the delivery thread; returns only when the exchange completed. */
-    private void deliver(TransactionPart part, int transactions) {
+    /** Runs the route on one part (see {@link #deliver}). */
+    private ReplicationSession.PartHandler partHandler() {
+        return new ReplicationSession.PartHandler() {
+            @Override
+            public void deliver(TransactionPart part, int transactions) {
+                PgOutputConsumer.this.deliver(part, transactions);
+            }
+
+            @Override
+            public PendingDurability deliverPending(TransactionPart part, int transactions) {
+                return PgOutputConsumer.this.deliver(part, transactions);
+            }
+        };
+    }
+
+    /**
+     * Runs the route on one part, on the delivery thread; returns only when the exchange completed, with the
+     * destination's {@link PendingDurability} of it (null: its commit is durable, or it made none).
+     */
+    private PendingDurability deliver(TransactionPart part, int transactions) {
         Exchange exchange = createExchange(false);
+        // the transaction is acknowledged only once the destination says its commit is durable (PartDelivery)
+        exchange.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
         Message in = exchange.getIn();
         in.setBody(part.batch());
         in.setHeader(ChangeHeaders.COMMIT_LSN, part.position().commitLsn());
@@ -392,6 +414,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         }
         boolean failed = exchange.isFailed() || exchange.isRollbackOnly();
         Exception cause = exchange.getException();
+        PendingDurability durability = exchange.getProperty(ChangeHeaders.PENDING_DURABILITY, PendingDurability.class);
         releaseExchange(exchange, false);
         if (failed) {
             throw new RouteFailedException(part, cause);
@@ -402,6 +425,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         if (routeProblem || problem != null) {
             healthy();
         }
+        return durability;
     }
 
     /** The first message in a cause chain (a wrapper without its own message shows its cause's), without a class name. */

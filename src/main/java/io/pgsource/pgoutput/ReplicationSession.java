@@ -39,13 +39,28 @@ import org.slf4j.LoggerFactory;
  */
 final class ReplicationSession implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ReplicationSession.class);
-    /** The pause between polls of an idle stream: it adds up to this much to every transaction's latency. */
+    /**
+     * The pause between polls of an idle stream when the driver returned at once. pgjdbc's {@code readPending} itself
+     * waits up to 1 ms on the socket when nothing is buffered (and returns as soon as data arrives), so usually the
+     * loop polls again at once: a pause here would add up to this much to every transaction's latency.
+     */
     private static final long IDLE_SLEEP_MILLIS = 1;
+    /** A poll that returned nothing faster than this did not wait on the socket. */
+    private static final long WAITED_NANOS = 300_000;
 
     /** Where the session hands each transaction part; returns normally only when the route completed it. */
     interface PartHandler {
         /** @param transactions how many whole transactions the part combines ({@link TransactionGroup}); 1 usually */
         void deliver(TransactionPart part, int transactions);
+
+        /**
+         * The same, with what the destination says of its commit's durability: null when it is durable (or there was
+         * none); else the part is acknowledged only once it is ({@link PartDelivery}).
+         */
+        default io.pgsource.change.PendingDurability deliverPending(TransactionPart part, int transactions) {
+            deliver(part, transactions);
+            return null;
+        }
     }
 
     private final PgOutputConfiguration options;
@@ -56,6 +71,8 @@ final class ReplicationSession implements AutoCloseable {
     private final Executor deliveryThreads;
     private final boolean textOnly;
     private final ReentrantLock streamLock = new ReentrantLock();
+    /** Orders acknowledgements (reader and delivery thread); not the stream's lock, which a poll holds while it waits. */
+    private final Object ackLock = new Object();
     private PartDelivery delivery;
     private BooleanSupplier running = () -> true;
 
@@ -262,6 +279,7 @@ final class ReplicationSession implements AutoCloseable {
             delivery.check();
             ByteBuffer message;
             long walStart;
+            long polled = System.nanoTime();
             streamLock.lock();
             try {
                 message = stream.readPending();
@@ -276,7 +294,9 @@ final class ReplicationSession implements AutoCloseable {
             }
             if (message == null) {
                 followServerWhenIdle();
-                Thread.sleep(IDLE_SLEEP_MILLIS);
+                if (System.nanoTime() - polled < WAITED_NANOS) {
+                    Thread.sleep(IDLE_SLEEP_MILLIS);
+                }
                 continue;
             }
             byte type = message.hasRemaining() ? message.get(message.position()) : 0;
@@ -327,14 +347,12 @@ final class ReplicationSession implements AutoCloseable {
 
     /** Acknowledges up to the LSN (never backwards); called by the reader when idle and by the delivery thread. */
     private void acknowledge(long lsn) {
-        streamLock.lock();
-        try {
+        // the stream's setters only set what its next status update sends: no I/O, so not under the stream's lock
+        synchronized (ackLock) {
             acks.acknowledged(lsn);
             LogSequenceNumber l = LogSequenceNumber.valueOf(acks.acknowledged());
             stream.setFlushedLSN(l);
             stream.setAppliedLSN(l);
-        } finally {
-            streamLock.unlock();
         }
     }
 

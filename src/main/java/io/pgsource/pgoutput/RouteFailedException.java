@@ -12,6 +12,16 @@ final class RouteFailedException extends RuntimeException {
         this.part = part;
     }
 
+    /**
+     * The destination could no longer say whether commits it made without waiting for durability are durable (its
+     * connection was lost): they are not acknowledged.
+     */
+    RouteFailedException(Throwable cause) {
+        super("the destination's commits that did not wait for its durability could not be confirmed durable: " + cause, cause);
+        this.part = null;
+    }
+
+    /** The part the route failed on; null when the failure was confirming the destination's durability. */
     TransactionPart part() {
         return part;
     }

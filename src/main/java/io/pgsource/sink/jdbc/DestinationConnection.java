@@ -57,6 +57,11 @@ final class DestinationConnection implements AutoCloseable {
         return connection;
     }
 
+    /** The connection as it is, without connecting: null when there is none. */
+    Connection current() {
+        return connection;
+    }
+
     /** Drops the connection after a failure that broke it (true then); the next {@link #get} reconnects. */
     boolean discardIfBroken(SQLException failure) {
         String state = failure.getSQLState();

@@ -1,6 +1,8 @@
 package io.pgsource.sink.jdbc;
 
 import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.PendingDurability;
 import io.pgsource.change.Position;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DatabaseIdentity;
@@ -220,7 +222,7 @@ public final class PostgresSink implements Destination {
             int conflicts = 0;
             while (true) {
                 try {
-                    applyOnce(plan, batch, position);
+                    applyOnce(exchange, plan, batch, position);
                     return;
                 } catch (StaleConnectionException e) {
                     if (reconnected) {
@@ -241,8 +243,16 @@ public final class PostgresSink implements Destination {
         }
     }
 
-    private void applyOnce(WritePlan plan, ChangeBatch batch, StoredPosition position) throws SQLException {
+    private void applyOnce(Exchange exchange, WritePlan plan, ChangeBatch batch, StoredPosition position) throws SQLException {
         Connection c = destination.get();
+        if (lazyCommits > Math.max(durableCommits, lostCommits) && c != lazyConnection) {
+            // streamed commits that did not wait for the flush were made on a connection that is gone: they may be lost
+            // (a crash of the destination), so nothing may be committed after them until the source sent them again
+            lostCommits = lazyCommits;
+            positions.committed(false); // forget the positions they stored: read them from the table again
+            throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost before its last"
+                    + " commits were flushed: they are not acknowledged to the source, which sends them again", "08006");
+        }
         boolean committing = false;
         try {
             try {
@@ -258,14 +268,24 @@ public final class PostgresSink implements Destination {
                 writer.transactionEnded(false);
                 applyAroundRefusals(c, batch);
             }
-            boolean asynchronous = batch.position() instanceof Position.Batch && position != null;
+            boolean streamed = batch.position() instanceof Position.Log && position != null && exchange != null && flushReadable
+                    && Boolean.TRUE.equals(exchange.getProperty(ChangeHeaders.DURABILITY_MAY_WAIT));
+            boolean asynchronous = streamed || batch.position() instanceof Position.Batch && position != null;
             if (position != null) {
-                // the position and, for a page, the setting that its commit need not wait: one round trip
+                // the position and, for a page or a streamed transaction, the setting that its commit need not wait: one round trip
                 positions.saveAllInTransaction(c, Map.of(position.stream(), position.value()), asynchronous);
             }
             committing = true;
             c.commit();
             unflushed = asynchronous ? position : null;
+            if (streamed) {
+                lazyCommits++;
+                lazyConnection = c;
+                lazyLast = position;
+                exchange.setProperty(ChangeHeaders.PENDING_DURABILITY, new Pending(lazyCommits));
+            } else if (!asynchronous && position != null && c == lazyConnection) {
+                durableCommits = lazyCommits; // this commit waited for the flush of the WAL up to it: every earlier one is durable
+            }
         } catch (SQLException | RuntimeException e) {
             JdbcPositionStore.rollbackQuietly(c);
             writer.transactionEnded(false);
@@ -306,6 +326,127 @@ public final class PostgresSink implements Destination {
      */
     /** The position of the last commit that did not wait for the flush, while no later one waited; null: none. */
     private StoredPosition unflushed;
+
+    /**
+     * Streamed transactions (a {@link Position.Log} whose exchange allows it: {@link ChangeHeaders#DURABILITY_MAY_WAIT},
+     * set by the {@code pgoutput:} consumer) commit without waiting for the flush too, as PostgreSQL's own subscriber
+     * does, so no transaction waits for a WAL fsync of the destination: each hands back a {@link Pending}, and the source
+     * acknowledges it to the slot only once the destination's WAL is flushed past it ({@code pg_current_wal_flush_lsn()}),
+     * or a later commit waited for the flush. Its stored position is in the same transaction: a destination that crashes
+     * loses the data and the position together, and the slot, not acknowledged, sends both again. Commits are numbered;
+     * every one up to {@code durableCommits} is known durable.
+     */
+    private long lazyCommits;
+    private long durableCommits;
+    /** Commits up to this number were made on a connection lost before they were known durable: they may be lost. */
+    private long lostCommits;
+    /** The connection the streamed commits not yet known durable were made on. */
+    private Connection lazyConnection;
+    /** The position the last of them stored (no later commit stored one of its stream: it would have waited). */
+    private StoredPosition lazyLast;
+    /** Commits up to {@code boundCommits} end before {@code boundLsn} in the destination's WAL (read after them). */
+    private long boundCommits;
+    private long boundLsn;
+    private long lastCheckNanos;
+    /** False once the destination could not tell its WAL positions (not PostgreSQL itself): streamed commits wait again. */
+    private boolean flushReadable = true;
+    /** How often a check may ask the destination for its flushed WAL position. */
+    private static final long CHECK_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50);
+
+    /** A streamed commit that did not wait for the destination's flush. */
+    private final class Pending implements PendingDurability {
+        private final long number;
+
+        Pending(long number) {
+            this.number = number;
+        }
+
+        @Override
+        public boolean durable() throws SQLException {
+            synchronized (destination) {
+                return isDurable(number, false);
+            }
+        }
+
+        @Override
+        public void makeDurable() throws SQLException {
+            synchronized (destination) {
+                isDurable(number, true);
+            }
+        }
+    }
+
+    /**
+     * Whether commit {@code number} is durable, asking the destination at most every {@link #CHECK_NANOS} (or, with
+     * {@code force}, making it durable with a commit that waits for the flush).
+     *
+     * @throws SQLException when the connection it was made on was lost: it may be lost too
+     */
+    private boolean isDurable(long number, boolean force) throws SQLException {
+        if (number <= durableCommits) {
+            return true;
+        }
+        Connection c = destination.current();
+        if (number <= lostCommits || c == null || c != lazyConnection || c.isClosed()) {
+            if (lazyCommits > lostCommits) {
+                lostCommits = lazyCommits;
+                positions.committed(false); // forget the positions they stored: read them from the table again
+            }
+            throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost before its commit was"
+                    + " flushed; it is not acknowledged to the source, which sends it again", "08006");
+        }
+        try {
+            if (force) {
+                // stored again, waiting for the flush of the WAL up to it (every earlier commit's too)
+                positions.save(lazyLast.stream(), lazyLast.value());
+                if (destination.current() != c) {
+                    throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost", "08006");
+                }
+                durableCommits = lazyCommits;
+                return true;
+            }
+            long now = System.nanoTime();
+            if (now - lastCheckNanos < CHECK_NANOS) {
+                return false;
+            }
+            lastCheckNanos = now;
+            long made = lazyCommits; // every commit up to this one ended before the query below
+            long flushed;
+            long inserted;
+            try (Statement s = c.createStatement(); java.sql.ResultSet rs = s.executeQuery("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn,"
+                    + " pg_current_wal_insert_lsn() - '0/0'::pg_lsn")) {
+                rs.next();
+                flushed = rs.getLong(1);
+                inserted = rs.getLong(2);
+            } finally {
+                c.commit();
+            }
+            if (boundCommits > durableCommits && flushed >= boundLsn) {
+                durableCommits = boundCommits;
+            }
+            if (flushed >= inserted) {
+                durableCommits = made;
+            } else if (boundCommits <= durableCommits) {
+                boundCommits = made;
+                boundLsn = inserted;
+            }
+            return number <= durableCommits;
+        } catch (SQLException e) {
+            JdbcPositionStore.rollbackQuietly(c);
+            if ("42883".equals(e.getSQLState()) || "0A000".equals(e.getSQLState()) || "42501".equals(e.getSQLState())) {
+                // not PostgreSQL itself (no WAL functions): from now on streamed commits wait for the flush
+                LOG.info("destination {} cannot tell its flushed WAL position ({}): streamed transactions commit waiting for"
+                        + " the flush", destination.safeUrl(), e.getMessage());
+                flushReadable = false;
+                return isDurable(number, true);
+            }
+            if (destination.discardIfBroken(e)) {
+                lostCommits = Math.max(lostCommits, lazyCommits);
+                positions.committed(false);
+            }
+            throw e;
+        }
+    }
 
     /**
      * Applies the changes of the batch the destination accepts; the refused ones go to the dead-letter handler, or
@@ -390,12 +531,18 @@ public final class PostgresSink implements Destination {
         synchronized (destination) {
             StoredPosition last = unflushed;
             unflushed = null;
+            if (lazyCommits > Math.max(durableCommits, lostCommits) && destination.current() != lazyConnection) {
+                last = null; // made on a connection that was lost: it may be lost, never store it again
+            }
             try {
                 if (last != null) {
                     // committed synchronously: it waits for the flush of the WAL up to it, every earlier commit's too
                     positions.save(last.stream(), last.value());
                 }
                 positions.flush(); // a table's copy's records, committed after its last page without waiting either
+                if (last != null && destination.current() == lazyConnection) {
+                    durableCommits = lazyCommits;
+                }
             } catch (RuntimeException e) {
                 LOG.warn("could not make the last pages durable at the destination {} before closing: {}", destination.safeUrl(),
                         e.getMessage());

@@ -1,6 +1,8 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.pgoutput.protocol.InProgressTransaction;
 import io.pgsource.pgoutput.protocol.TransactionPart;
 import io.pgsource.pgoutput.protocol.UnsupportedColumnTypeException;
 import java.sql.Connection;
@@ -365,7 +367,12 @@ public class PgOutputConsumer extends DefaultConsumer {
 
     /** Runs the route on one part, on the delivery thread; returns only when the exchange completed. */
     private void deliver(TransactionPart part, int transactions) {
+        TransactionPart.InProgress inProgress = part.inProgress();
+        if (inProgress != null && inProgress.step() == InProgressTransaction.Step.APPLY && inProgress.transaction().demoted()) {
+            return; // the destination rolled back what it had of it: the transaction comes again after its commit
+        }
         Exchange exchange = createExchange(false);
+        java.util.concurrent.atomic.AtomicReference<String> outcomeHolder = new java.util.concurrent.atomic.AtomicReference<>();
         Message in = exchange.getIn();
         in.setBody(part.batch());
         in.setHeader(ChangeHeaders.COMMIT_LSN, part.position().commitLsn());
@@ -379,6 +386,17 @@ public class PgOutputConsumer extends DefaultConsumer {
         if (!part.messages().isEmpty()) {
             in.setHeader(PgOutputConstants.MESSAGES, part.messages());
         }
+        if (inProgress != null) {
+            in.setHeader(ChangeHeaders.TX_IN_PROGRESS, switch (inProgress.step()) {
+                case APPLY -> ChangeHeaders.IN_PROGRESS_APPLY;
+                case COMMIT -> ChangeHeaders.IN_PROGRESS_COMMIT;
+                case ROLLBACK -> ChangeHeaders.IN_PROGRESS_ROLLBACK;
+            });
+            in.setHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, outcomeHolder);
+            if (inProgress.step() == InProgressTransaction.Step.COMMIT) {
+                in.setHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, inProgress.transaction().commitRecordLsn());
+            }
+        }
         try {
             TypedValues typed = typedValues;
             if (typed != null) {
@@ -391,7 +409,11 @@ public class PgOutputConsumer extends DefaultConsumer {
         }
         boolean failed = exchange.isFailed() || exchange.isRollbackOnly();
         Exception cause = exchange.getException();
+        String outcome = outcomeHolder.getAndSet(null);
         releaseExchange(exchange, false);
+        if (inProgress != null && !inProgressDone(part, inProgress, failed, cause, outcome)) {
+            return;
+        }
         if (failed) {
             throw new RouteFailedException(part, cause);
         }
@@ -401,6 +423,44 @@ public class PgOutputConsumer extends DefaultConsumer {
         if (routeProblem || problem != null) {
             healthy();
         }
+    }
+
+    /**
+     * What became of a part of a transaction handed over in progress ({@link InProgressTransaction}), from what the
+     * destination step said: false when nothing more is to be done with it (an applied part; or a demoted transaction,
+     * which the destination rolled back and which comes again after its commit). A failed commit (whether it committed
+     * is not known) or rollback fails the route as any failed exchange.
+     */
+    private boolean inProgressDone(TransactionPart part, TransactionPart.InProgress inProgress, boolean failed, Exception cause,
+                                   String outcome) {
+        InProgressTransaction transaction = inProgress.transaction();
+        switch (inProgress.step()) {
+            case APPLY -> {
+                if (!failed && ChangeHeaders.OUTCOME_APPLIED.equals(outcome)) {
+                    return false;
+                }
+            }
+            case COMMIT -> {
+                if (!failed && (ChangeHeaders.OUTCOME_COMMITTED.equals(outcome) || ChangeHeaders.OUTCOME_HELD.equals(outcome))) {
+                    transaction.committed();
+                    return true; // acknowledged as any last part
+                }
+                if (failed && ChangeHeaders.OUTCOME_COMMITTING.equals(outcome)) {
+                    return true; // the COMMIT itself failed: the route fails
+                }
+            }
+            case ROLLBACK -> {
+                return true;
+            }
+        }
+        // anything else, a failure before the commit included: what the destination holds of it is rolled back, and it is
+        // applied after its commit from the spool file
+        transaction.demote();
+        LOG.debug("pgoutput:{} transaction {} is applied after its commit instead of while in progress ({})", options.getSlot(),
+                part.xid(), failed ? firstMessage(cause) : "the destination said " + outcome);
+        deliver(new TransactionPart(new ChangeBatch(List.of(), part.position(), false), part.xid(), part.index(), part.changesBefore(),
+                true, part.origin(), List.of(), new TransactionPart.InProgress(InProgressTransaction.Step.ROLLBACK, transaction)), 1);
+        return false;
     }
 
     /** The first message in a cause chain (a wrapper without its own message shows its cause's), without a class name. */

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns a pgoutput message stream into committed source transactions: feed it every message in stream order with
  * {@link #accept}; it hands each transaction to the sink as one or more {@link TransactionPart}s, whole and in commit
- * order, and nothing of a transaction before its commit was received.
+ * order, and nothing of a transaction before its commit was received — except the provisional parts of a streamed
+ * transaction applied in progress (see below), which a destination holds uncommitted until the commit.
  *
  * <h2>Events</h2>
  * Values are raw: the text output of the column's type as a {@code String} (text mode), the raw {@code byte[]} of its

@@ -460,6 +460,18 @@ public final class PostgresSink implements Destination {
     @Override
     public String copyReason(TableSchema shape) throws SQLException {
         synchronized (destination) {
+            Connection held = destination.held();
+            if (held != null) {
+                // a table that a transaction applied in progress meets first in a later part: asked inside the transaction
+                // held open (a read only), which stays open
+                try {
+                    return tables.copyReason(held, shape);
+                } catch (SQLException e) {
+                    rollbackHeld();
+                    destination.discardIfBroken(e);
+                    throw e;
+                }
+            }
             Connection c = destination.get();
             try {
                 return tables.copyReason(c, shape);

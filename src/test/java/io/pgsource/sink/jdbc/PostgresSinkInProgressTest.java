@@ -123,6 +123,30 @@ class PostgresSinkInProgressTest {
     }
 
     @Test
+    void aTableMetInALaterPartIsCheckedInsideTheOpenTransaction() throws Exception {
+        TableSchema a = table("inprog", "first_table", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema b = new TableSchema(new io.pgsource.change.TableId("inprog", "second_table"), a.columns(), a.key(),
+                List.of(), sourceColumns());
+        PostgresSink sink = sink();
+        assertThat(apply(sink, 710, 0, provisional(710, insert(row(a, 1, "a"))))).isEqualTo("applied");
+        // what the route asks before the part that meets the second table: a copy's record, whether it needs one
+        assertThat(sink.positions().load("slot:" + slot + ":inprog.second_table")).isEmpty();
+        assertThat(sink.copyReason(b)).isNull();
+        assertThat(apply(sink, 710, 1, provisional(710, insert(row(b, 2, "b"))))).isEqualTo("applied");
+        assertThat(commit(sink, 710, 2, 0xA000, 0xA010)).isEqualTo("committed");
+        assertThat(rows("SELECT id || v FROM inprog.first_table UNION ALL SELECT id || v FROM inprog.second_table"))
+                .containsExactlyInAnyOrder("1a", "2b");
+    }
+
+    /** What the source catalog says of a table of columns id integer, v text. */
+    private static io.pgsource.change.SourceColumns sourceColumns() {
+        java.util.Map<String, io.pgsource.change.SourceColumns.Attribute> columns = new java.util.LinkedHashMap<>();
+        columns.put("id", new io.pgsource.change.SourceColumns.Attribute(1, "integer", null, false));
+        columns.put("v", new io.pgsource.change.SourceColumns.Attribute(2, "text", null, false));
+        return new io.pgsource.change.SourceColumns(99_999, columns, 2, java.util.Map.of(99_999L, 99_999L));
+    }
+
+    @Test
     void anotherBatchRollsTheOpenTransactionBack() throws Exception {
         TableSchema t = table("inprog", "interrupted", List.of("id"), col("id", "integer"), col("v", "text"));
         PostgresSink sink = sink();

@@ -417,6 +417,17 @@ final class ReplicationSession implements AutoCloseable {
             }
         }
         if (assembler != null) {
+            TransactionPart abandoned = assembler.abandonInProgress();
+            if (abandoned != null) {
+                // the delivery loop has ended: the destination rolls back what it holds of the transaction in progress now,
+                // rather than holding it open (with its locks) until its next batch; it comes again from the slot
+                try {
+                    handler.deliver(abandoned, 1);
+                } catch (RuntimeException e) {
+                    LOG.debug("could not roll back transaction {} applied in progress at the destination: {}", abandoned.xid(),
+                            e.getMessage());
+                }
+            }
             assembler.close();
         }
         PGReplicationStream s = stream;

@@ -553,6 +553,21 @@ public final class TransactionAssembler implements AutoCloseable {
         return walStart == 0 ? "" : " (at LSN " + PgOutputDecoder.lsn(walStart) + ")";
     }
 
+    /**
+     * The stream ends: the part that rolls back what the destination holds of the transaction applied in progress, or
+     * null when nothing of one was handed over. The destination would otherwise keep that transaction open (and its
+     * locks) until its next batch, which after a failover may come from another instance's.
+     */
+    public TransactionPart abandonInProgress() {
+        Eager e = eager;
+        eager = null;
+        if (e == null) {
+            return null;
+        }
+        e.tx.inProgress.demote();
+        return e.handedOver ? rollback(e.tx) : null;
+    }
+
     /** Deletes the spool files of streamed transactions still in progress. */
     @Override
     public void close() {

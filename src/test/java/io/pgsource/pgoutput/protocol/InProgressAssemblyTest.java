@@ -8,7 +8,6 @@ import io.pgsource.types.SessionSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -244,33 +243,56 @@ class InProgressAssemblyTest {
         assertNoSpoolLeft(d);
     }
 
-    @Test
-    void anAbortedTransactionIsRolledBack() throws Exception {
+    /** A stream read while a large transaction is in progress (streamed in blocks, no Stream Commit yet); it aborts after. */
+    private static List<Wal.Message> inProgressStream(int from) throws SQLException {
         String slot = Wal.createSlot(c, "inp");
         SLOTS.add(slot);
         List<Wal.Message> stream = new ArrayList<>();
-        long xid;
-        try (Connection c1 = TestPostgres.server().connect(c.getCatalog()); Connection c2 = TestPostgres.server().connect(c.getCatalog())) {
+        try (Connection c1 = TestPostgres.server().connect(c.getCatalog())) {
             c1.setAutoCommit(false);
-            exec(c1, "INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(50001, 55000) g");
-            xid = xid(c1);
-            exec(c2, "INSERT INTO other VALUES (2, 'meanwhile')");
-            // read while it is in progress: streamed in blocks, no Stream Commit yet
+            exec(c1, "INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(" + from + ", " + (from + 4999) + ") g");
+            // a transaction that changes nothing published commits, which flushes the WAL the read decodes up to
+            exec(c, "SELECT pg_current_xact_id()");
             exec(c, "SET logical_decoding_work_mem = '64kB'");
             stream.addAll(Wal.peek(c, slot, Wal.options(protocol, "streaming", "on")));
             exec(c, "RESET logical_decoding_work_mem");
             c1.rollback();
         }
         assertThat(stream).extracting(Wal.Message::type).contains('S').doesNotContain('c');
+        return stream;
+    }
+
+    @Test
+    void aStreamThatEndsWhileItIsOpenRollsItBack() throws Exception {
+        Destination d = new Destination().feed(inProgressStream(70001));
+        assertThat(d.open).isNotEmpty();
+        TransactionPart abandoned = d.assembler.abandonInProgress();
+        assertThat(abandoned.inProgressStep()).isEqualTo(InProgressTransaction.Step.ROLLBACK);
+        d.accept(abandoned);
+        assertThat(d.open).isEmpty();
+        assertThat(d.assembler.abandonInProgress()).isNull();
+        d.assembler.close();
+        try (Stream<Path> files = Files.list(spool)) {
+            assertThat(files).isEmpty();
+        }
+    }
+
+    @Test
+    void anAbortedTransactionIsRolledBack() throws Exception {
+        List<Wal.Message> stream = inProgressStream(50001);
+        Wal.Message start = stream.stream().filter(m -> m.type() == 'S').findFirst().orElseThrow();
+        long xid = ((PgOutputMessage.StreamStart) new PgOutputDecoder(protocol).decode(start.buffer(), start.lsn())).xid();
         // what the server sends at its abort (streaming=on: xid and subtransaction xid, the same for the whole transaction)
         java.nio.ByteBuffer abort = java.nio.ByteBuffer.allocate(9).put((byte) 'A').putInt((int) xid).putInt((int) xid);
-        stream.add(new Wal.Message(stream.get(stream.size() - 1).lsn(), xid, abort.array()));
         Destination d = new Destination().feed(stream);
+        assertThat(d.open).as("applied in progress up to its abort").isNotEmpty();
+        d.feed(List.of(new Wal.Message(stream.get(stream.size() - 1).lsn(), xid, abort.array())));
 
         assertThat(d.steps(InProgressTransaction.Step.APPLY)).isNotEmpty();
         assertThat(d.steps(InProgressTransaction.Step.ROLLBACK)).hasSize(1);
-        assertThat(describe(d.committed)).containsExactly("INSERT public.other before=null after=" + d.committed.get(0).after()
-                + " unchanged=[]");
+        assertThat(d.committed).isEmpty();
+        assertThat(d.parts.get(d.parts.size() - 1).inProgressStep()).as("rolled back at its abort")
+                .isEqualTo(InProgressTransaction.Step.ROLLBACK);
         assertThat(d.open).isEmpty();
         assertNoSpoolLeft(d);
     }
@@ -315,13 +337,6 @@ class InProgressAssemblyTest {
     private static void exec(Connection conn, String statement) throws SQLException {
         try (Statement s = conn.createStatement()) {
             s.execute(statement);
-        }
-    }
-
-    private static long xid(Connection conn) throws SQLException {
-        try (Statement s = conn.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_current_xact_id()::text::bigint & 4294967295")) {
-            rs.next();
-            return rs.getLong(1);
         }
     }
 }

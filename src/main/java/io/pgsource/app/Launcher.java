@@ -6,8 +6,10 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +17,7 @@ import java.util.Optional;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * The jar's {@code Main-Class}. Java 17 cannot make a class-data-sharing archive by itself and a jar cannot pass JVM
@@ -36,6 +39,9 @@ public final class Launcher {
     static final String CHILD_PROPERTY = "pgsource.cds";
     /** {@code off}: run in this JVM. */
     static final String SWITCH_ENV = "PGSOURCE_CDS";
+    /** The child's C2 thresholds: the JVM's defaults (5000, 600, 15000, 40000) times four (see {@link #plan}). */
+    static final List<String> C2_LATER = List.of("-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
+            "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000");
     /** The archives' names: {@code pgsource-cds-<key>.jsa} next to the jar. */
     static final String ARCHIVE_PREFIX = "pgsource-cds-";
 
@@ -57,9 +63,16 @@ public final class Launcher {
             return;
         }
         OutputStream requests = child.getOutputStream();
+        // an inner class, not a lambda: every first of a kind costs this short-lived JVM start-up time (see #plan)
+        SignalHandler passOn = new SignalHandler() {
+            @Override
+            public void handle(Signal s) {
+                pass(requests, s.getName());
+            }
+        };
         for (String name : List.of("INT", "TERM", "HUP")) {
             try {
-                Signal.handle(new Signal(name), s -> pass(requests, s.getName()));
+                Signal.handle(new Signal(name), passOn);
             } catch (IllegalArgumentException e) {
                 // a signal this JVM may not handle: the child gets it as it would without the launcher, or not at all
             }
@@ -124,7 +137,7 @@ public final class Launcher {
         try {
             Optional<String[]> jvmArgs = ProcessHandle.current().info().arguments();
             Path jar = Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            return plan(args, jvmArgs.map(List::of).orElse(null), jar, System.getenv(), Path.of(System.getProperty("java.home")),
+            return plan(args, jvmArgs.isPresent() ? List.of(jvmArgs.get()) : null, jar, System.getenv(), Path.of(System.getProperty("java.home")),
                     System.getProperty("java.vm.version", ""), ProcessHandle.current().pid());
         } catch (IOException | URISyntaxException | RuntimeException e) {
             return null;
@@ -150,14 +163,14 @@ public final class Launcher {
             return null;
         }
         Path dir = jar.toAbsolutePath().getParent();
-        Path archive = dir.resolve(ARCHIVE_PREFIX + key(jar, javaHome, vmVersion) + ".jsa");
+        Path archive = dir.resolve(join(ARCHIVE_PREFIX, key(jar, javaHome, vmVersion), ".jsa"));
         List<String> command = new ArrayList<>(List.of(java.toString()));
         Path writes = null;
         if (Files.isRegularFile(archive)) {
-            command.add("-XX:SharedArchiveFile=" + archive);
+            command.add(join("-XX:SharedArchiveFile=", archive));
         } else if (Files.isWritable(dir)) {
-            writes = dir.resolve(ARCHIVE_PREFIX + "writing-" + pid + ".jsa.tmp");
-            command.add("-XX:ArchiveClassesAtExit=" + writes);
+            writes = dir.resolve(join(ARCHIVE_PREFIX, "writing-", pid, ".jsa.tmp"));
+            command.add(join("-XX:ArchiveClassesAtExit=", writes));
         } else {
             return null;
         }
@@ -174,7 +187,12 @@ public final class Launcher {
             command.add("-Xmn128m");
             command.add("-XX:SurvivorRatio=4");
         }
-        command.add("-D" + CHILD_PROPERTY + "=" + archive);
+        // C2, the optimizing compiler, only after four times its usual call and loop counts: in a short run it compiled
+        // about 150 JDK methods (zip, string and map code the start-up makes hot for a moment) for nothing, and on 2 cores
+        // its thread took CPU from the start-up itself (sync.once of a 100-row table: about 0.25 s less CPU). A long
+        // copy's hot code still reaches C2 within milliseconds: a 1M-row copy used no more CPU (see performance.md)
+        command.addAll(C2_LATER);
+        command.add(join("-D", CHILD_PROPERTY, "=", archive));
         command.add("-jar");
         command.add(jar.toString());
         return new Plan(List.copyOf(command), archive, writes);
@@ -185,25 +203,62 @@ public final class Launcher {
      * refuses it when one of them changed).
      */
     static String key(Path jar, Path javaHome, String vmVersion) throws IOException {
-        StringBuilder what = new StringBuilder(javaHome.toAbsolutePath() + "\n" + vmVersion + "\n");
+        StringBuilder what = new StringBuilder().append(javaHome.toAbsolutePath()).append('\n').append(vmVersion).append('\n');
         List<Path> jars = new ArrayList<>(List.of(jar));
         try (JarFile file = new JarFile(jar.toFile())) {
             var manifest = file.getManifest();
             String classPath = manifest == null ? null : manifest.getMainAttributes().getValue(Attributes.Name.CLASS_PATH);
             if (classPath != null) {
-                for (String entry : classPath.strip().split("\\s+")) {
+                for (String entry : words(classPath)) {
                     jars.add(jar.toAbsolutePath().getParent().resolve(entry));
                 }
             }
         }
         for (Path p : jars) {
             what.append(p.toAbsolutePath()).append(' ');
-            if (Files.exists(p)) {
-                what.append(Files.size(p)).append(' ').append(Files.getLastModifiedTime(p).toMillis());
+            BasicFileAttributes attributes;
+            try {
+                // one stat per jar (not three): the class path has over a hundred
+                attributes = Files.readAttributes(p, BasicFileAttributes.class);
+            } catch (NoSuchFileException e) {
+                attributes = null;
+            }
+            if (attributes != null) {
+                what.append(attributes.size()).append(' ').append(attributes.lastModifiedTime().toMillis());
             }
             what.append('\n');
         }
-        return String.format("%016x", fnv64(what.toString()));
+        String hex = Long.toHexString(fnv64(what.toString()));
+        return "0".repeat(16 - hex.length()).concat(hex);
+    }
+
+    /**
+     * The launcher JVM lives only to start the child, so what it runs before that delays pgsource: string concatenation
+     * with {@code +} (an invokedynamic call site each, linked at first use), {@code String.format} and regular expressions
+     * cost it tens of milliseconds together on a cold JVM; a StringBuilder does not.
+     */
+    private static String join(Object... parts) {
+        StringBuilder b = new StringBuilder();
+        for (Object part : parts) {
+            b.append(part);
+        }
+        return b.toString();
+    }
+
+    /** The Class-Path attribute's entries: separated by spaces (no regular expression: see {@link #join}). */
+    static List<String> words(String text) {
+        List<String> words = new ArrayList<>();
+        int start = -1;
+        for (int i = 0; i <= text.length(); i++) {
+            boolean space = i == text.length() || Character.isWhitespace(text.charAt(i));
+            if (space && start >= 0) {
+                words.add(text.substring(start, i));
+                start = -1;
+            } else if (!space && start < 0) {
+                start = i;
+            }
+        }
+        return words;
     }
 
     private static long fnv64(String text) {

@@ -93,6 +93,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // connected while Camel Main booted (java -jar), else now: a wrong host, password or database shows here
         SourcePrefetch.Source source = SourcePrefetch.take(connections);
         TypeRegistry types = source.types();
+        // the tables as the prefetch found them while Camel booted, when it looked for these schemas and tables
+        streams.discovered(source.tables(settings.source().schemas(), settings.source().tables()));
         // discovering now shows every setting error before any route starts
         List<StreamTask> tables = streams.streams();
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
@@ -448,7 +450,9 @@ public class PgSourceConfiguration implements CamelConfiguration {
     private static void idlePlatformHttp(CamelContext context, PropertiesComponent properties) {
         boolean served = java.util.stream.Stream.of("camel.management.enabled", "camel.server.enabled")
                 .anyMatch(key -> "true".equalsIgnoreCase(properties.resolveProperty(key).orElse("false").strip()));
-        if (!served && context.hasComponent("platform-http") == null) {
+        // without metrics (java -jar turns them off when nothing serves them) nothing looks the component up
+        boolean metrics = "true".equalsIgnoreCase(properties.resolveProperty("camel.metrics.enabled").orElse("false").strip());
+        if (!served && metrics && context.hasComponent("platform-http") == null) {
             context.addComponent("platform-http", new org.apache.camel.component.platform.http.PlatformHttpComponent());
         }
     }

@@ -127,6 +127,27 @@ public final class PgSourceMain {
         return true;
     }
 
+    static final String METRICS = "camel.metrics.enabled";
+
+    /**
+     * Whether an HTTP server serves what Camel's metrics hold: the management server ({@code camel.management.enabled},
+     * which serves /observe/metrics) or Camel's embedded server ({@code camel.server.enabled}): as the effective
+     * configuration has it ({@link EffectiveProperties}: files, environment, system properties), else as the environment
+     * has it for Camel ({@code CAMEL_SERVER_ENABLED}, a key no file lists).
+     */
+    static boolean served(Properties props, Map<String, String> env) {
+        for (String key : List.of("camel.management.enabled", "camel.server.enabled")) {
+            String value = props.getProperty(key);
+            if (value == null) {
+                value = env.get(EffectiveProperties.envName(key));
+            }
+            if (value != null && "true".equalsIgnoreCase(value.strip())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Runs until stopped (or, with sync.once, until the sync ended) and returns the exit code. */
     public static int run(Map<String, String> env, Properties systemProperties) {
         Properties props;
@@ -155,6 +176,11 @@ public final class PgSourceMain {
                 int code = stopped.exitCode();
                 LOG.info("pgsource stopped by {} before it started (exit code {})", SIGNALLED.get(), code);
                 return code;
+            }
+            if (!served(props, env)) {
+                // Camel's metrics are read only over HTTP (/observe/metrics): without a server to serve them, making them
+                // (Micrometer's registry, a timer on every route) is start-up time for nobody
+                props.setProperty(METRICS, "false");
             }
             return runCamel(props, settings, demo);
         } catch (Exception e) {
@@ -195,8 +221,9 @@ public final class PgSourceMain {
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + interval(settings.sync().interval()));
-        // the source's first connection while Camel Main boots (about 1 s of class loading on one core of two)
-        SourcePrefetch.start(new PgSourceConnections(settings.source()));
+        // the source's first connection and the discovery of its tables while Camel Main boots (about 1 s of class loading
+        // on one core of two)
+        SourcePrefetch.start(new PgSourceConnections(settings.source()), settings.source().schemas(), settings.source().tables());
         try {
             main.run();
         } finally {

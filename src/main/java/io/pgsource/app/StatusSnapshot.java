@@ -110,11 +110,14 @@ public record StatusSnapshot(Instant at, Instant started, String state, boolean 
     public record Error(Instant at, String message, String fix) {
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Made at first use: an ObjectMapper costs start-up time a run that never reads or writes this JSON need not pay. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     /** The snapshot as {@code /observe/status.json} serves it. */
     public ObjectNode toJson() {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("at", at.toString());
         o.put("started", started.toString());
         o.put("uptimeSeconds", Duration.between(started, at).toSeconds());

@@ -23,7 +23,10 @@ import java.util.List;
  */
 public record BackfillProgress(String request, String where, List<String> key, List<String> after, boolean done,
                                List<List<String>> keys) {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Made at first use: an ObjectMapper costs start-up time a run that never reads or writes this JSON need not pay. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     public BackfillProgress {
         key = List.copyOf(key);
@@ -56,7 +59,7 @@ public record BackfillProgress(String request, String where, List<String> key, L
     }
 
     public String serialize() {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("request", request);
         o.put("where", where);
         key.forEach(o.putArray("key")::add);
@@ -73,7 +76,7 @@ public record BackfillProgress(String request, String where, List<String> key, L
     /** The stored progress, or null when the text is not one. */
     public static BackfillProgress parse(String text) {
         try {
-            JsonNode o = JSON.readTree(text);
+            JsonNode o = Json.MAPPER.readTree(text);
             if (o == null || !o.isObject() || !o.path("key").isArray() || !o.path("after").isArray()) {
                 return null;
             }

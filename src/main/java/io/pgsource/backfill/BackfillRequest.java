@@ -30,7 +30,10 @@ import java.util.List;
 public record BackfillRequest(List<TableId> tables, String where, List<List<String>> keys) {
     /** The prefix of the logical decoding messages of requests. */
     public static final String PREFIX = "pgsource-backfill-request";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Made at first use: an ObjectMapper costs start-up time a run that never reads or writes this JSON need not pay. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     public BackfillRequest {
         tables = List.copyOf(tables);
@@ -51,7 +54,7 @@ public record BackfillRequest(List<TableId> tables, String where, List<List<Stri
     }
 
     private ObjectNode body() {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         tables.forEach(t -> o.withArray("tables").addObject().put("schema", t.schema()).put("name", t.name()));
         o.put("where", where);
         if (keys != null) {
@@ -72,7 +75,7 @@ public record BackfillRequest(List<TableId> tables, String where, List<List<Stri
         BackfillRequest request;
         String signature;
         try {
-            JsonNode o = JSON.readTree(new String(content, StandardCharsets.UTF_8));
+            JsonNode o = Json.MAPPER.readTree(new String(content, StandardCharsets.UTF_8));
             List<TableId> tables = new ArrayList<>();
             for (JsonNode t : o.path("tables")) {
                 tables.add(new TableId(t.path("schema").asText(), t.path("name").asText()));

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.Handler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +54,8 @@ public final class BatchStreams {
     private volatile List<String> publications;
     /** The batch query: which tables each run reads (all, or those a notification named); null: every table. */
     private volatile BatchWakeups wakeups;
+    /** See {@link #discovered}: taken by the next {@link #streams}. */
+    private final AtomicReference<List<TableInfo>> prefetched = new AtomicReference<>();
 
     public BatchStreams(SourceSettings settings, SourceConnections connections) {
         this(settings, connections, BadInputSettings.defaultMaxValueBytes());
@@ -79,6 +82,15 @@ public final class BatchStreams {
         this.publications = List.copyOf(publications);
     }
 
+    /**
+     * The tables as a discovery with these settings found them moments ago (the start-up reads the catalog on a thread of
+     * its own while Camel boots, {@code SourcePrefetch}): the next {@link #streams} takes them instead of asking the
+     * catalog again, once; every later one discovers as always.
+     */
+    public void discovered(List<TableInfo> tables) {
+        prefetched.set(tables == null ? null : List.copyOf(tables));
+    }
+
     /** Makes every run read only the tables its wake-up asks for ({@link BatchWakeups#take()}). */
     public void wokenBy(BatchWakeups wakeups) {
         this.wakeups = wakeups;
@@ -99,14 +111,21 @@ public final class BatchStreams {
         }
         List<TableInfo> tables;
         TransactionHorizon.Horizon now = null;
-        try (Connection c = connections.open()) {
-            tables = CatalogReader.discover(c, settings.schemas(), settings.tables());
-            if (publications != null) {
-                tables = published(c, tables);
-            }
-            if (settings.replicationMethod() == ReplicationMethod.INCREMENTAL) {
-                checkTimeZone(c);
-                now = horizon.look(c);
+        List<TableInfo> found = prefetched.getAndSet(null);
+        boolean incremental = settings.replicationMethod() == ReplicationMethod.INCREMENTAL;
+        if (found != null && publications == null && !incremental) {
+            // nothing else to ask the source: no connection
+            tables = found;
+        } else {
+            try (Connection c = connections.open()) {
+                tables = found != null ? found : CatalogReader.discover(c, settings.schemas(), settings.tables());
+                if (publications != null) {
+                    tables = published(c, tables);
+                }
+                if (incremental) {
+                    checkTimeZone(c);
+                    now = horizon.look(c);
+                }
             }
         }
         if (now != null && now.held() && !wake.tables().isEmpty()) {

@@ -30,7 +30,10 @@ import java.util.TreeMap;
 public record HeldColumns(long tableOid, List<Held> columns, Observation observed) {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HeldColumns.class);
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Made at first use: an ObjectMapper costs start-up time a run that never reads or writes this JSON need not pay. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     public HeldColumns {
         columns = List.copyOf(columns);
@@ -256,7 +259,7 @@ public record HeldColumns(long tableOid, List<Held> columns, Observation observe
 
     /** The stored form: a JSON object. */
     public String serialize() {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("oid", tableOid);
         ArrayNode cols = root.putArray("columns");
         for (Held h : columns) {
@@ -278,7 +281,7 @@ public record HeldColumns(long tableOid, List<Held> columns, Observation observe
      */
     public static HeldColumns parse(String stored) {
         try {
-            JsonNode root = JSON.readTree(stored);
+            JsonNode root = Json.MAPPER.readTree(stored);
             List<Held> held = new ArrayList<>();
             for (JsonNode h : root.get("columns")) {
                 held.add(new Held(h.get(0).intValue(), h.get(1).textValue(), h.get(2).textValue()));

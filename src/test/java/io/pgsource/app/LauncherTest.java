@@ -52,7 +52,8 @@ class LauncherTest {
         assertThat(first.writes()).isEqualTo(jar.getParent().resolve("pgsource-cds-writing-4242.jsa.tmp"));
         assertThat(first.archive().getFileName().toString()).startsWith("pgsource-cds-").endsWith(".jsa");
         assertThat(first.command()).containsExactly(javaHome.resolve("bin/java").toString(),
-                "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Xmn128m", "-XX:SurvivorRatio=4", "-Dpgsource.cds=" + first.archive(), "-jar",
+                "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Xmn128m", "-XX:SurvivorRatio=4", "-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
+                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-Dpgsource.cds=" + first.archive(), "-jar",
                 jar.toString());
 
         Files.writeString(first.archive(), "archive");
@@ -70,6 +71,19 @@ class LauncherTest {
         Path dep = dir.resolve("app/lib/dep.jar");
         Files.setLastModifiedTime(dep, FileTime.fromMillis(Files.getLastModifiedTime(dep).toMillis() - 60_000));
         assertThat(Launcher.key(jar, javaHome, "17.0.15+6")).as("a dependency of the class path changed").isNotEqualTo(key);
+    }
+
+    @Test
+    void theClassPathAttributeIsSplitAtAnyRunOfWhitespace() {
+        assertThat(Launcher.words("lib/a.jar lib/b.jar")).containsExactly("lib/a.jar", "lib/b.jar");
+        assertThat(Launcher.words("  lib/a.jar \t  lib/b.jar\n")).containsExactly("lib/a.jar", "lib/b.jar");
+        assertThat(Launcher.words(" ")).isEmpty();
+        assertThat(Launcher.words("")).isEmpty();
+    }
+
+    @Test
+    void anArchivesKeyIsSixteenHexDigits() throws Exception {
+        assertThat(Launcher.key(jar, javaHome, "17.0.15+6")).matches("[0-9a-f]{16}");
     }
 
     @Test

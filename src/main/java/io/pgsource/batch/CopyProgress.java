@@ -257,7 +257,10 @@ public final class CopyProgress {
         String[] schemas = tables.stream().map(TableId::schema).toArray(String[]::new);
         String[] names = tables.stream().map(TableId::name).toArray(String[]::new);
         Map<String, long[]> found = new java.util.HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t, c.reltuples::bigint, pg_catalog.pg_table_size(c.oid)"
+        // the size on disk only where there is no estimate (the lines say it then): pg_table_size looks at every file of
+        // the table and its TOAST table, about 0.2 ms a table, a second for 5,000 analyzed tables that never show it
+        try (PreparedStatement ps = c.prepareStatement("SELECT w.s, w.t, c.reltuples::bigint,"
+                + " CASE WHEN c.reltuples > 0 THEN -1 ELSE pg_catalog.pg_table_size(c.oid) END"
                 + " FROM ROWS FROM (pg_catalog.unnest(?::text[]), pg_catalog.unnest(?::text[])) AS w(s, t) JOIN pg_catalog.pg_namespace n ON n.nspname = w.s"
                 + " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.t")) {
             ps.setArray(1, c.createArrayOf("text", schemas));

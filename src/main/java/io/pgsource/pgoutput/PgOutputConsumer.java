@@ -204,6 +204,7 @@ public class PgOutputConsumer extends DefaultConsumer {
             monitor.close();
         }
         streaming = false;
+        getEndpoint().prerequisites().forgetChecked();
         super.doStop();
     }
 

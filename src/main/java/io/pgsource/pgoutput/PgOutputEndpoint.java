@@ -58,12 +58,13 @@ public class PgOutputEndpoint extends DefaultEndpoint {
     /**
      * Runs the consumer's start-up checks now, creating the publications when createPublication=true: for a caller
      * that must know the setup is complete before it does anything else with the source (such as copying tables
-     * before the consumer starts). Fails with a {@link PrerequisiteException} whose message says what to fix.
+     * before the consumer starts). Fails with a {@link PrerequisiteException} whose message says what to fix. The
+     * consumer started right after takes the publications checked here instead of reading them again.
      */
     public void checkPrerequisites() throws SQLException {
         validate();
         try (Connection c = new ConnectionSettings(configuration).openCatalog()) {
-            prerequisites().check(c);
+            prerequisites().checkForStart(c);
         }
     }
 

@@ -155,6 +155,19 @@ public abstract class DatabasePositionStore implements PositionStore {
         return false;
     }
 
+    /**
+     * Upserts the positions inside the caller's open transaction and, with {@code withoutFlush}, makes it commit without
+     * waiting for its durability where the database allows it; whether it does. The default writes one at a time; a
+     * database that can do it all in one round trip (a copy of thousands of small tables stores a few records per
+     * table) overrides it.
+     */
+    protected boolean writeAllInTransaction(Connection c, Map<String, String> positions, boolean withoutFlush) throws SQLException {
+        for (Map.Entry<String, String> p : positions.entrySet()) {
+            writeInTransaction(c, p.getKey(), p.getValue());
+        }
+        return withoutFlush && commitsWithoutFlush(c);
+    }
+
     /** The last position committed without waiting for durability, while no durable commit of this store followed. */
     private Map.Entry<String, String> unflushed;
 
@@ -168,10 +181,9 @@ public abstract class DatabasePositionStore implements PositionStore {
                 try {
                     Map.Entry<String, String> last = null;
                     for (Map.Entry<String, String> p : positions.entrySet()) {
-                        saveInTransaction(c, p.getKey(), p.getValue());
                         last = Map.entry(p.getKey(), p.getValue());
                     }
-                    boolean lazy = afterData && commitsWithoutFlush(c);
+                    boolean lazy = saveAllInTransaction(c, positions, afterData);
                     c.commit();
                     unflushed = lazy ? last : null;
                     committed(true);
@@ -241,6 +253,17 @@ public abstract class DatabasePositionStore implements PositionStore {
     public final void saveInTransaction(Connection c, String stream, String position) throws SQLException {
         writeInTransaction(c, stream, position);
         pendingWrites.put(stream, position);
+    }
+
+    /**
+     * Writes the positions inside the caller's open transaction (they count once {@link #committed committed}), and with
+     * {@code withoutFlush} makes it commit without waiting for its durability where the database allows it, in as few
+     * round trips as the database can; whether the commit will not wait.
+     */
+    public final boolean saveAllInTransaction(Connection c, Map<String, String> positions, boolean withoutFlush) throws SQLException {
+        boolean lazy = writeAllInTransaction(c, positions, withoutFlush);
+        pendingWrites.putAll(positions);
+        return lazy;
     }
 
     /** After the COMMIT ({@code true}) or a failure ({@code false}: whether a failed COMMIT committed is not known). */

@@ -327,6 +327,33 @@ class PrerequisitesTest extends CamelTestSupport {
     }
 
     @Test
+    void theConsumerStartedRightAfterAnExplicitCheckTakesItsPublicationsForThatStartOnly() throws Exception {
+        String slot = db.createSlot("handover");
+        PgOutputConfiguration options = options(slot, "handover_pub");
+        options.setCreatePublication(true);
+        options.setPublicationTables("keyed");
+        Prerequisites prerequisites = new Prerequisites(options);
+        String exists = "SELECT count(*) FROM pg_publication WHERE pubname = 'handover_pub'";
+        try (Connection c = db.connect()) {
+            assertThat(prerequisites.checkForStart(c).publications()).containsExactly("handover_pub");
+            db.execute("DROP PUBLICATION handover_pub");
+            // the consumer's start and its first session's opening take what the explicit check found, without reading
+            assertThat(prerequisites.check(c).publications()).containsExactly("handover_pub");
+            assertThat(prerequisites.check(c, null, null).publications()).containsExactly("handover_pub");
+            assertThat(db.query(exists)).isEqualTo("0");
+            // the opening took it: the next one checks, and creates the publication again
+            prerequisites.check(c, null, null);
+            assertThat(db.query(exists)).isEqualTo("1");
+            // a consumer that stopped forgets it
+            prerequisites.checkForStart(c);
+            db.execute("DROP PUBLICATION handover_pub");
+            prerequisites.forgetChecked();
+            prerequisites.check(c);
+            assertThat(db.query(exists)).isEqualTo("1");
+        }
+    }
+
+    @Test
     void aRoleThatMayNotCreateThePublicationIsToldWhatToGrantOrWhoShouldCreateIt() throws Exception {
         String role = db.newSlotName("nopubrole");
         db.execute("CREATE ROLE " + role + " LOGIN REPLICATION PASSWORD 'pw'", "GRANT SELECT ON keyed TO " + role);

@@ -23,6 +23,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import org.apache.camel.Exchange;
@@ -369,12 +370,10 @@ public final class PostgresSink implements Destination {
                 writer.transactionEnded(false);
                 applyAroundRefusals(c, batch);
             }
-            if (position != null) {
-                positions.saveInTransaction(c, position.stream(), position.value());
-            }
             boolean asynchronous = batch.position() instanceof Position.Batch && position != null;
-            if (asynchronous) {
-                asynchronousCommit(c);
+            if (position != null) {
+                // the position and, for a page, the setting that its commit need not wait: one round trip
+                positions.saveAllInTransaction(c, Map.of(position.stream(), position.value()), asynchronous);
             }
             committing = true;
             c.commit();
@@ -419,12 +418,6 @@ public final class PostgresSink implements Destination {
      */
     /** The position of the last commit that did not wait for the flush, while no later one waited; null: none. */
     private StoredPosition unflushed;
-
-    private static void asynchronousCommit(Connection c) throws SQLException {
-        try (Statement s = c.createStatement()) {
-            s.execute("SET LOCAL synchronous_commit = off");
-        }
-    }
 
     /**
      * Applies the changes of the batch the destination accepts; the refused ones go to the dead-letter handler, or

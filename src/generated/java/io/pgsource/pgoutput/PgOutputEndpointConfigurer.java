@@ -23,6 +23,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
     public boolean configure(CamelContext camelContext, Object obj, String name, Object value, boolean ignoreCase) {
         PgOutputEndpoint target = (PgOutputEndpoint) obj;
         switch (ignoreCase ? name.toLowerCase() : name) {
+        case "applyinprogress":
+        case "applyInProgress": target.getConfiguration().setApplyInProgress(property(camelContext, boolean.class, value)); return true;
         case "asyncstart":
         case "asyncStart": target.getConfiguration().setAsyncStart(property(camelContext, boolean.class, value)); return true;
         case "binary": target.getConfiguration().setBinary(property(camelContext, boolean.class, value)); return true;
@@ -84,6 +86,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
     @Override
     public Class<?> getOptionType(String name, boolean ignoreCase) {
         switch (ignoreCase ? name.toLowerCase() : name) {
+        case "applyinprogress":
+        case "applyInProgress": return boolean.class;
         case "asyncstart":
         case "asyncStart": return boolean.class;
         case "binary": return boolean.class;
@@ -146,6 +150,8 @@ public class PgOutputEndpointConfigurer extends PropertyConfigurerSupport implem
     public Object getOptionValue(Object obj, String name, boolean ignoreCase) {
         PgOutputEndpoint target = (PgOutputEndpoint) obj;
         switch (ignoreCase ? name.toLowerCase() : name) {
+        case "applyinprogress":
+        case "applyInProgress": return target.getConfiguration().isApplyInProgress();
         case "asyncstart":
         case "asyncStart": return target.getConfiguration().isAsyncStart();
         case "binary": return target.getConfiguration().isBinary();

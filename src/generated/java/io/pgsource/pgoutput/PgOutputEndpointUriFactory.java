@@ -23,7 +23,8 @@ public class PgOutputEndpointUriFactory extends org.apache.camel.support.compone
     private static final Set<String> SECRET_PROPERTY_NAMES;
     private static final Map<String, String> MULTI_VALUE_PREFIXES;
     static {
-        Set<String> props = new HashSet<>(35);
+        Set<String> props = new HashSet<>(36);
+        props.add("applyInProgress");
         props.add("asyncStart");
         props.add("binary");
         props.add("binaryTypes");

@@ -154,6 +154,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
         // destinations keep one exchange per transaction, as each line names its transaction
         properties.addOverrideProperty("pgsource.combine_transactions",
                 Boolean.toString(destination.transactional()));
+        // a large streamed transaction applied while in progress, into a destination transaction held open until its commit
+        properties.addOverrideProperty("pgsource.apply_in_progress", Boolean.toString(destination.appliesInProgress()));
         String slot = settings.source().replicationSlot();
         HaSettings ha = settings.sync().ha();
         // with sync.ha the route consumes through master:<view>:pgoutput:..., active on the leader only

@@ -116,6 +116,14 @@ final class ProgressLog extends org.apache.camel.support.service.ServiceSupport 
         if (batch == null) {
             return;
         }
+        String inProgress = exchange.getIn().getHeader(ChangeHeaders.TX_IN_PROGRESS, String.class);
+        if (inProgress != null && !ChangeHeaders.IN_PROGRESS_APPLY.equals(inProgress)) {
+            // its changes were counted as they were applied (counted again when it is demoted and replayed: a line only)
+            if (ChangeHeaders.IN_PROGRESS_COMMIT.equals(inProgress) && batch.position() instanceof Position.Log log) {
+                transaction(1, batch, log.commitTime());
+            }
+            return;
+        }
         if (batch.position() instanceof Position.Batch page) {
             page(page.stream(), batch.size(), batch.last());
         } else if (batch.position() instanceof Position.Log log) {

@@ -133,6 +133,17 @@ public final class Backfills implements Processor, CamelContextAware {
         if (!resumed) {
             resumeUnfinished();
         }
+        String inProgress = exchange.getIn().getHeader(ChangeHeaders.TX_IN_PROGRESS, String.class);
+        if (inProgress != null) {
+            synchronized (windows) {
+                if (!ChangeHeaders.IN_PROGRESS_ROLLBACK.equals(inProgress) && windows.watching()) {
+                    // a chunk's window must see the transaction's changes where it commits, and only if it commits
+                    throw new IllegalStateException("a backfill's chunk is being read: transaction "
+                            + exchange.getIn().getHeader(ChangeHeaders.TX_ID) + " is applied after its commit");
+                }
+            }
+            return; // it has no logical decoding messages (those make it go after its commit)
+        }
         @SuppressWarnings("unchecked")
         List<TransactionPart.Message> messages = exchange.getIn().getHeader(PgOutputConstants.MESSAGES, List.class);
         ChangeBatch batch = exchange.getIn().getBody(ChangeBatch.class);

@@ -59,6 +59,11 @@ public final class ChunkWindows {
         windows.put(run + ":" + chunk, new Window(run, table, chunk, keyOf));
     }
 
+    /** Whether a chunk is expected or read: the stream's changes must be followed in commit order. */
+    public boolean watching() {
+        return !windows.isEmpty();
+    }
+
     /** The run ended: its watermarks are ignored from now on. */
     public void forget(String run) {
         windows.values().removeIf(w -> w.run.equals(run));

@@ -33,6 +33,36 @@ public final class ChangeHeaders {
     public static final String TX_COUNT = "PgSourceTxCount";
 
     /**
+     * On a part of a source transaction handed over while still in progress (a large transaction the server streams
+     * before its commit; only to destinations that apply such, {@code Destination#appliesInProgress}): what the destination
+     * does with it, one of {@value #IN_PROGRESS_APPLY} (apply its changes into the destination transaction held open for
+     * it; the first part, {@link #TX_PART} 0, opens it), {@value #IN_PROGRESS_COMMIT} (the source committed: commit it
+     * with the batch's position, unless the destination holds the transaction already), {@value #IN_PROGRESS_ROLLBACK}.
+     * Absent on every other batch.
+     */
+    public static final String TX_IN_PROGRESS = "PgSourceTxInProgress";
+    public static final String IN_PROGRESS_APPLY = "apply";
+    public static final String IN_PROGRESS_COMMIT = "commit";
+    public static final String IN_PROGRESS_ROLLBACK = "rollback";
+    /** On the commit of a transaction applied in progress: the LSN of its commit record, as a {@code Long}. */
+    public static final String TX_COMMIT_RECORD_LSN = "PgSourceTxCommitRecordLsn";
+    /**
+     * The header, an {@code AtomicReference<String>} set by the pgoutput: consumer on each part of a transaction in
+     * progress, in which the destination step says what it did with the part (a holder, so copies of the exchange made on
+     * the way report to the same place):
+     * {@value #OUTCOME_APPLIED}, {@value #OUTCOME_COMMITTING} (then {@value #OUTCOME_COMMITTED}), {@value #OUTCOME_HELD}
+     * (the destination held the transaction already: rolled back), {@value #OUTCOME_DEMOTED} (rolled back: the transaction
+     * must come again after its commit), {@value #OUTCOME_ROLLED_BACK}.
+     */
+    public static final String IN_PROGRESS_OUTCOME = "PgSourceTxInProgressOutcome";
+    public static final String OUTCOME_APPLIED = "applied";
+    public static final String OUTCOME_COMMITTING = "committing";
+    public static final String OUTCOME_COMMITTED = "committed";
+    public static final String OUTCOME_HELD = "held";
+    public static final String OUTCOME_DEMOTED = "demoted";
+    public static final String OUTCOME_ROLLED_BACK = "rolled back";
+
+    /**
      * Tables that were copied while their changes streamed, each with the LSN it was copied at, as a
      * {@code Map<TableId, Long>}: a change of such a table committed before that LSN is in the copy, and is not applied
      * again. Only the tables of the batch that have one.

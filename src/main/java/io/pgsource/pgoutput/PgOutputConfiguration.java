@@ -72,6 +72,9 @@ public class PgOutputConfiguration implements Cloneable {
     @UriParam(label = "advanced", defaultValue = "false")
     private boolean combineTransactions;
 
+    @UriParam(label = "advanced", defaultValue = "false")
+    private boolean applyInProgress;
+
     @UriParam(defaultValue = "false")
     private boolean createSlot;
 
@@ -331,6 +334,21 @@ public class PgOutputConfiguration implements Cloneable {
      */
     public void setCombineTransactions(boolean combineTransactions) {
         this.combineTransactions = combineTransactions;
+    }
+
+    public boolean isApplyInProgress() {
+        return applyInProgress;
+    }
+
+    /**
+     * Whether a large transaction the server streams while in progress (streaming=true) goes to the route before its
+     * commit, in provisional parts (header PgSourceTxInProgress: apply, then commit, or rollback) that a destination
+     * applies into a transaction it holds open until the commit. Only for routes whose destination step says what it did
+     * with each (io.pgsource.sink.DestinationStep: the exchange property PgSourceTxInProgressOutcome); anything else makes
+     * the consumer replay the transaction from its spool file at the commit, as without this option.
+     */
+    public void setApplyInProgress(boolean applyInProgress) {
+        this.applyInProgress = applyInProgress;
     }
 
     public boolean isCreateSlot() {

@@ -42,6 +42,22 @@ public final class PgOutputConstants {
               javaType = "java.util.List<io.pgsource.pgoutput.protocol.TransactionPart.Message>")
     public static final String MESSAGES = "PgSourceLogicalMessages";
 
+    @Metadata(description = "With applyInProgress, on each part of a streamed transaction handed over before its commit: "
+            + "apply (its changes go into the destination transaction held open for it; part 0 opens it), commit (an empty "
+            + "batch with the commit's position: commit it, unless the destination holds the transaction already) or "
+            + "rollback. Absent on every other exchange.", javaType = "String")
+    public static final String IN_PROGRESS = ChangeHeaders.TX_IN_PROGRESS;
+
+    @Metadata(description = "With applyInProgress, on the commit of a transaction handed over in progress: the LSN of its "
+            + "commit record (what its events would carry after the commit).", javaType = "Long")
+    public static final String COMMIT_RECORD_LSN = ChangeHeaders.TX_COMMIT_RECORD_LSN;
+
+    @Metadata(description = "With applyInProgress, on each part of a transaction handed over in progress: a holder in which "
+            + "the route's destination step says what it did: applied, committing, committed, held (it had the transaction "
+            + "already: rolled back), demoted (rolled back: the transaction is replayed after its commit) or rolled back. "
+            + "Anything else demotes the transaction.", javaType = "java.util.concurrent.atomic.AtomicReference<String>")
+    public static final String IN_PROGRESS_OUTCOME = ChangeHeaders.IN_PROGRESS_OUTCOME;
+
     private PgOutputConstants() {
     }
 }

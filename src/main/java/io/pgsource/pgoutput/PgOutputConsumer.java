@@ -1,7 +1,9 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.PendingDurability;
+import io.pgsource.pgoutput.protocol.InProgressTransaction;
 import io.pgsource.pgoutput.protocol.TransactionPart;
 import io.pgsource.pgoutput.protocol.UnsupportedColumnTypeException;
 import java.sql.Connection;
@@ -386,7 +388,12 @@ public class PgOutputConsumer extends DefaultConsumer {
      * destination's {@link PendingDurability} of it (null: its commit is durable, or it made none).
      */
     private PendingDurability deliver(TransactionPart part, int transactions) {
+        TransactionPart.InProgress inProgress = part.inProgress();
+        if (inProgress != null && inProgress.step() == InProgressTransaction.Step.APPLY && inProgress.transaction().demoted()) {
+            return null; // the destination rolled back what it had of it: the transaction comes again after its commit
+        }
         Exchange exchange = createExchange(false);
+        java.util.concurrent.atomic.AtomicReference<String> outcomeHolder = new java.util.concurrent.atomic.AtomicReference<>();
         // the transaction is acknowledged only once the destination says its commit is durable (PartDelivery)
         exchange.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
         Message in = exchange.getIn();
@@ -402,6 +409,17 @@ public class PgOutputConsumer extends DefaultConsumer {
         if (!part.messages().isEmpty()) {
             in.setHeader(PgOutputConstants.MESSAGES, part.messages());
         }
+        if (inProgress != null) {
+            in.setHeader(ChangeHeaders.TX_IN_PROGRESS, switch (inProgress.step()) {
+                case APPLY -> ChangeHeaders.IN_PROGRESS_APPLY;
+                case COMMIT -> ChangeHeaders.IN_PROGRESS_COMMIT;
+                case ROLLBACK -> ChangeHeaders.IN_PROGRESS_ROLLBACK;
+            });
+            in.setHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, outcomeHolder);
+            if (inProgress.step() == InProgressTransaction.Step.COMMIT) {
+                in.setHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, inProgress.transaction().commitRecordLsn());
+            }
+        }
         try {
             TypedValues typed = typedValues;
             if (typed != null) {
@@ -415,7 +433,11 @@ public class PgOutputConsumer extends DefaultConsumer {
         boolean failed = exchange.isFailed() || exchange.isRollbackOnly();
         Exception cause = exchange.getException();
         PendingDurability durability = exchange.getProperty(ChangeHeaders.PENDING_DURABILITY, PendingDurability.class);
+        String outcome = outcomeHolder.getAndSet(null);
         releaseExchange(exchange, false);
+        if (inProgress != null && !inProgressDone(part, inProgress, failed, cause, outcome)) {
+            return null; // nothing to acknowledge: an applied part of an open transaction, or a demoted one
+        }
         if (failed) {
             throw new RouteFailedException(part, cause);
         }
@@ -426,6 +448,44 @@ public class PgOutputConsumer extends DefaultConsumer {
             healthy();
         }
         return durability;
+    }
+
+    /**
+     * What became of a part of a transaction handed over in progress ({@link InProgressTransaction}), from what the
+     * destination step said: false when nothing more is to be done with it (an applied part; or a demoted transaction,
+     * which the destination rolled back and which comes again after its commit). A failed commit (whether it committed
+     * is not known) or rollback fails the route as any failed exchange.
+     */
+    private boolean inProgressDone(TransactionPart part, TransactionPart.InProgress inProgress, boolean failed, Exception cause,
+                                   String outcome) {
+        InProgressTransaction transaction = inProgress.transaction();
+        switch (inProgress.step()) {
+            case APPLY -> {
+                if (!failed && ChangeHeaders.OUTCOME_APPLIED.equals(outcome)) {
+                    return false;
+                }
+            }
+            case COMMIT -> {
+                if (!failed && (ChangeHeaders.OUTCOME_COMMITTED.equals(outcome) || ChangeHeaders.OUTCOME_HELD.equals(outcome))) {
+                    transaction.committed();
+                    return true; // acknowledged as any last part
+                }
+                if (failed && ChangeHeaders.OUTCOME_COMMITTING.equals(outcome)) {
+                    return true; // the COMMIT itself failed: the route fails
+                }
+            }
+            case ROLLBACK -> {
+                return true;
+            }
+        }
+        // anything else, a failure before the commit included: what the destination holds of it is rolled back, and it is
+        // applied after its commit from the spool file
+        transaction.demote();
+        LOG.debug("pgoutput:{} transaction {} is applied after its commit instead of while in progress ({})", options.getSlot(),
+                part.xid(), failed ? firstMessage(cause) : "the destination said " + outcome);
+        deliver(new TransactionPart(new ChangeBatch(List.of(), part.position(), false), part.xid(), part.index(), part.changesBefore(),
+                true, part.origin(), List.of(), new TransactionPart.InProgress(InProgressTransaction.Step.ROLLBACK, transaction)), 1);
+        return false;
     }
 
     /** The first message in a cause chain (a wrapper without its own message shows its cause's), without a class name. */

@@ -5,6 +5,7 @@ import io.pgsource.pgoutput.protocol.CatalogGeneratedColumns;
 import io.pgsource.pgoutput.protocol.CatalogPartitionRoots;
 import io.pgsource.pgoutput.protocol.CatalogPrimaryKeys;
 import io.pgsource.pgoutput.protocol.CatalogTypeNames;
+import io.pgsource.pgoutput.protocol.InProgressTransaction;
 import io.pgsource.pgoutput.protocol.RelationCache;
 import io.pgsource.pgoutput.protocol.TransactionAssembler;
 import io.pgsource.pgoutput.protocol.TransactionPart;
@@ -166,8 +167,11 @@ final class ReplicationSession implements AutoCloseable {
         RelationCache relations = new RelationCache(new CatalogTypeNames(catalog), new CatalogPrimaryKeys(catalog),
                 new CatalogGeneratedColumns(catalog), new CatalogPartitionRoots(catalog), new CatalogColumnOrigins(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true,
                 captured != null ? captured : table -> true);
+        // applyInProgress: a streamed transaction goes to the destination while in progress, into a transaction held open there
+        boolean inProgress = options.isApplyInProgress() && protocol >= 2 && options.isStreaming();
         assembler = new TransactionAssembler(protocol, relations, options.getMaxBatchSize(),
-                spool, this::part, m -> LOG.debug("non-transactional logical decoding message '{}' ignored", m.prefix()));
+                spool, this::part, m -> LOG.debug("non-transactional logical decoding message '{}' ignored", m.prefix()),
+                inProgress ? this::awaitCommit : null);
         LOG.info("Streaming slot {} of {} (publication {}, pgoutput protocol {}, {} mode{}), from {}", options.getSlot(), connections.target(),
                 String.join(", ", setup.publications()), protocol, binary ? "binary" : "text", lacking(setup.serverVersion()),
                 start > 0 ? "LSN " + PgOutputEndpoint.lsn(start) : "its confirmed position " + PgOutputEndpoint.lsn(setup.confirmedFlush()));
@@ -323,7 +327,26 @@ final class ReplicationSession implements AutoCloseable {
         }
     }
 
+    /**
+     * At the Stream Commit of a transaction applied in progress: waits until the route said what became of its commit
+     * (committed, or demoted: then it is replayed), or the route failed (this throws), or the reader stops.
+     */
+    private void awaitCommit(InProgressTransaction transaction) throws InterruptedException {
+        while (!transaction.resolved()) {
+            delivery.check();
+            if (!running.getAsBoolean()) {
+                return;
+            }
+            transaction.awaitResolved(100);
+        }
+    }
+
     private void part(TransactionPart part) {
+        if (part.inProgress() != null) {
+            // provisional: its positions are not known yet, the destination decides at the commit what it holds already
+            offer(part);
+            return;
+        }
         long acknowledged = acks.acknowledged();
         if (part.position().commitLsn() < acknowledged) {
             // a resend of a transaction the route already completed (the server had not yet heard the acknowledgement)
@@ -337,6 +360,10 @@ final class ReplicationSession implements AutoCloseable {
             LOG.trace("skipping transaction {}: nothing of it is published", part.xid());
             return;
         }
+        offer(part);
+    }
+
+    private void offer(TransactionPart part) {
         try {
             delivery.offer(part, running);
         } catch (InterruptedException e) {
@@ -408,6 +435,17 @@ final class ReplicationSession implements AutoCloseable {
             }
         }
         if (assembler != null) {
+            TransactionPart abandoned = assembler.abandonInProgress();
+            if (abandoned != null) {
+                // the delivery loop has ended: the destination rolls back what it holds of the transaction in progress now,
+                // rather than holding it open (with its locks) until its next batch; it comes again from the slot
+                try {
+                    handler.deliver(abandoned, 1);
+                } catch (RuntimeException e) {
+                    LOG.debug("could not roll back transaction {} applied in progress at the destination: {}", abandoned.xid(),
+                            e.getMessage());
+                }
+            }
             assembler.close();
         }
         PGReplicationStream s = stream;

@@ -99,9 +99,12 @@ final class TransactionGroup {
                 last.origin(), List.of());
     }
 
-    /** A whole transaction (not a part of a larger one) without logical decoding messages. */
+    /**
+     * A whole transaction (not a part of a larger one) without logical decoding messages, not handed over in progress
+     * (its parts are provisional until the destination committed it on its own).
+     */
     private static boolean combinable(TransactionPart part) {
-        return part.index() == 0 && part.last() && part.messages().isEmpty();
+        return part.index() == 0 && part.last() && part.messages().isEmpty() && part.inProgress() == null;
     }
 
     private static String originName(TransactionPart part) {

@@ -69,8 +69,28 @@ public abstract class DatabasePositionStore implements PositionStore {
         }
     }
 
-    /** Reads the stored position in a transaction of its own; once more on a new connection when the old one had died. */
+    /**
+     * The connection whose transaction the destination holds open for a source transaction in progress, or null: a read
+     * then happens inside that transaction (which stays open) instead of in one of its own.
+     */
+    protected Connection held() {
+        return null;
+    }
+
+    /**
+     * Reads the stored position in a transaction of its own (or inside the one held open, {@link #held}); once more on a
+     * new connection when the old one had died.
+     */
     private Optional<String> read(String stream) throws SQLException {
+        Connection held = held();
+        if (held != null) {
+            try {
+                return Optional.ofNullable(loadInTransaction(held, stream));
+            } catch (SQLException e) {
+                // the held transaction is aborted now: connection() below rolls it back (the source transaction is then
+                // applied after its commit), and the read is made on its own
+            }
+        }
         for (int attempt = 1; ; attempt++) {
             Connection c = connection();
             try {

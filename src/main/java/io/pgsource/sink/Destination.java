@@ -57,6 +57,53 @@ public interface Destination {
     }
 
     /**
+     * Whether it applies a large source transaction while the server still streams it ({@link #writeInProgress}, then
+     * {@link #commitInProgress} or {@link #rollbackInProgress}), rather than only after its commit: only a
+     * {@link #transactional} destination that can hold one transaction open across exchanges, and commit or roll it back
+     * later. Off by default.
+     */
+    default boolean appliesInProgress() {
+        return false;
+    }
+
+    /**
+     * Applies changes of a source transaction still in progress into a destination transaction held open for it, without
+     * committing: part {@code index} 0 opens it (rolling back any other left open), each later part must follow the one
+     * before of the same {@code xid}. Anything else the destination does meanwhile (another batch, a position read in a
+     * transaction of its own) must roll it back first. The events' positions are provisional (see
+     * {@link io.pgsource.change.ChangeHeaders#TX_IN_PROGRESS}).
+     *
+     * @return false when the open transaction is not this one's any more (it was rolled back): nothing of it is held
+     * @throws Exception when it cannot apply them; the caller then rolls the open transaction back
+     */
+    default boolean writeInProgress(Exchange exchange, ChangeBatch batch, long xid, int index) throws Exception {
+        return false;
+    }
+
+    /**
+     * The stored position of a stream as the transaction held open sees it (read inside it, so it stays open); as
+     * {@link PositionStore#current} when none is open.
+     */
+    default java.util.Optional<String> currentInProgress(String stream) throws Exception {
+        return positions().current(stream);
+    }
+
+    /**
+     * Commits the transaction held open for source transaction {@code xid} with the position, when its parts up to
+     * {@code index} (exclusive) are all in it.
+     *
+     * @return false when they are not (it was rolled back meanwhile): nothing is committed
+     * @throws Exception when the commit failed (whether it committed is not known: the caller replays from the source)
+     */
+    default boolean commitInProgress(Exchange exchange, long xid, int index, StoredPosition position) throws Exception {
+        return false;
+    }
+
+    /** Rolls back the transaction held open for a source transaction in progress, if any. */
+    default void rollbackInProgress() throws Exception {
+    }
+
+    /**
      * Makes the batch durable at the destination; throws when it cannot, and then nothing counts as applied.
      *
      * @param exchange the exchange carrying the batch (its headers: {@link io.pgsource.change.ChangeHeaders})

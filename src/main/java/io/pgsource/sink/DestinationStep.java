@@ -47,6 +47,11 @@ public final class DestinationStep extends ServiceSupport implements Processor {
     @Override
     public void process(Exchange exchange) throws Exception {
         ChangeBatch batch = exchange.getIn().getMandatoryBody(ChangeBatch.class);
+        String inProgress = exchange.getIn().getHeader(ChangeHeaders.TX_IN_PROGRESS, String.class);
+        if (inProgress != null) {
+            inProgress(exchange, batch, inProgress);
+            return;
+        }
         if (!destination.transactional() && exchange.getIn().getHeader(ChangeHeaders.TX_COUNT, 1, Integer.class) > 1) {
             // every event names its transaction's position: combined transactions would all carry the last one's
             throw new IllegalStateException("the " + destination.name() + " destination takes one transaction per exchange: remove"
@@ -85,6 +90,84 @@ public final class DestinationStep extends ServiceSupport implements Processor {
         destination.write(exchange, batch, position);
         if (position != null && !destination.transactional()) {
             position.save(destination.positions());
+        }
+    }
+
+    /**
+     * A part of a source transaction handed over while in progress ({@link ChangeHeaders#TX_IN_PROGRESS}): its changes go
+     * into the destination transaction held open for it, whose commit decides what the destination holds already (its
+     * commit position is known only then); what it did goes back in {@link ChangeHeaders#IN_PROGRESS_OUTCOME}. A
+     * destination that does not apply such parts, or a part it cannot apply, demotes the transaction: it is rolled back,
+     * and the transaction comes again after its commit.
+     */
+    private void inProgress(Exchange exchange, ChangeBatch batch, String step) throws Exception {
+        long xid = exchange.getIn().getHeader(ChangeHeaders.TX_ID, 0L, Long.class);
+        int index = exchange.getIn().getHeader(ChangeHeaders.TX_PART, 0, Integer.class);
+        if (!destination.appliesInProgress()) {
+            outcome(exchange, ChangeHeaders.IN_PROGRESS_ROLLBACK.equals(step) ? ChangeHeaders.OUTCOME_ROLLED_BACK : ChangeHeaders.OUTCOME_DEMOTED);
+            return;
+        }
+        switch (step) {
+            case ChangeHeaders.IN_PROGRESS_APPLY -> {
+                @SuppressWarnings("unchecked")
+                Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
+                if (Positions.withoutCopied(batch, copiedAt) != batch) {
+                    // a table of it was copied at an LSN its commit may be below or above: known only at its commit
+                    LOG.debug("transaction {} touches a table copied while streaming: applied after its commit", xid);
+                    destination.rollbackInProgress();
+                    outcome(exchange, ChangeHeaders.OUTCOME_DEMOTED);
+                    return;
+                }
+                boolean applied;
+                try {
+                    applied = destination.writeInProgress(exchange, batch, xid, index);
+                } catch (Exception e) {
+                    // rolled back: applied after its commit, where a failure is handled as for any transaction
+                    LOG.debug("transaction {} could not be applied while in progress, it is after its commit: {}", xid, e.getMessage());
+                    destination.rollbackInProgress();
+                    applied = false;
+                }
+                outcome(exchange, applied ? ChangeHeaders.OUTCOME_APPLIED : ChangeHeaders.OUTCOME_DEMOTED);
+            }
+            case ChangeHeaders.IN_PROGRESS_COMMIT -> {
+                String stream = Positions.stream(batch.position(), exchange);
+                long record = exchange.getIn().getHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, 0L, Long.class);
+                long end = ((io.pgsource.change.Position.Log) batch.position()).commitLsn();
+                String stored = destination.currentInProgress(stream).orElse(null);
+                switch (Positions.held(record, end, stored)) {
+                    case ALL -> {
+                        // the slot resent what this destination already holds (a restart after a crash)
+                        LOG.debug("rolling back transaction {} applied in progress: {} already holds {}", xid, stream, stored);
+                        destination.rollbackInProgress();
+                        outcome(exchange, ChangeHeaders.OUTCOME_HELD);
+                    }
+                    case PART -> {
+                        // its first changes were applied before a restart: applied after its commit, without them
+                        destination.rollbackInProgress();
+                        outcome(exchange, ChangeHeaders.OUTCOME_DEMOTED);
+                    }
+                    case NONE -> {
+                        outcome(exchange, ChangeHeaders.OUTCOME_COMMITTING);
+                        boolean committed = destination.commitInProgress(exchange, xid, index,
+                                new StoredPosition(stream, Positions.value(batch.position())));
+                        outcome(exchange, committed ? ChangeHeaders.OUTCOME_COMMITTED : ChangeHeaders.OUTCOME_DEMOTED);
+                    }
+                }
+            }
+            case ChangeHeaders.IN_PROGRESS_ROLLBACK -> {
+                destination.rollbackInProgress();
+                outcome(exchange, ChangeHeaders.OUTCOME_ROLLED_BACK);
+            }
+            default -> throw new IllegalArgumentException(ChangeHeaders.TX_IN_PROGRESS + " is '" + step + "'");
+        }
+    }
+
+    private static void outcome(Exchange exchange, String outcome) {
+        @SuppressWarnings("unchecked")
+        java.util.concurrent.atomic.AtomicReference<String> holder = exchange.getIn().getHeader(ChangeHeaders.IN_PROGRESS_OUTCOME,
+                java.util.concurrent.atomic.AtomicReference.class);
+        if (holder != null) {
+            holder.set(outcome);
         }
     }
 

@@ -242,6 +242,31 @@ public final class Positions {
         return (batch.last() ? c >= 0 : c > 0) ? -1 : 0;
     }
 
+    /** What a destination holds of a transaction it applied while in progress, decided at its commit. */
+    public enum Held {
+        /** Nothing: commit it. */
+        NONE,
+        /** All of it (the slot sent it again after a restart): roll it back. */
+        ALL,
+        /** Its first changes, applied in parts before a restart: roll it back, and apply it after its commit (skipping those). */
+        PART
+    }
+
+    /**
+     * What a destination that stored {@code stored} for its slot holds of a transaction whose commit record is at
+     * {@code recordLsn} and ends at {@code endLsn}: the same decision {@link #appliedChanges} makes for its last part.
+     */
+    public static Held held(long recordLsn, long endLsn, String stored) {
+        Stored at = Stored.parse(stored);
+        if (at == null) {
+            return Held.NONE;
+        }
+        if (at.changes >= 0 && at.lsn == recordLsn) {
+            return Held.PART;
+        }
+        return Long.compareUnsigned(at.lsn, endLsn) >= 0 ? Held.ALL : Held.NONE;
+    }
+
     /**
      * A stored log position.
      *

@@ -112,6 +112,20 @@ public final class RelationCache {
 
     /** Records a Relation message; returns the schema the relation's next changes use. */
     public TableSchema accept(Relation relation) {
+        return accept(relation, false);
+    }
+
+    /**
+     * Records a Relation message of a relation not known yet; a known one's only when it changes nothing (for a
+     * streamed transaction applied in progress, whose other Relation messages apply only at its commit).
+     *
+     * @return false when it would change what is known of the relation (nothing is recorded then)
+     */
+    public boolean acceptUnlessChanged(Relation relation) {
+        return accept(relation, true) != null;
+    }
+
+    private TableSchema accept(Relation relation, boolean unlessChanged) {
         // asked at every Relation message: PostgreSQL sends one again after a partition was attached or detached
         PartitionRoots.Root root = roots.root(relation.oid());
         TableId id = root != null ? root.id() : new TableId(relation.namespace(), relation.name());
@@ -121,6 +135,9 @@ public final class RelationCache {
         if (known != null && known.relation.sameShape(relation) && known.schema.id().equals(id)
                 && Objects.equals(known.schema.sourceColumns(), source)) {
             return known.schema;
+        }
+        if (known != null && unlessChanged) {
+            return null;
         }
         TableSchema schema = toSchema(id, relation, root != null, source);
         for (Column c : schema.columns()) {

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns a pgoutput message stream into committed source transactions: feed it every message in stream order with
  * {@link #accept}; it hands each transaction to the sink as one or more {@link TransactionPart}s, whole and in commit
- * order, and nothing of a transaction before its commit was received.
+ * order, and nothing of a transaction before its commit was received — except the provisional parts of a streamed
+ * transaction applied in progress (see below), which a destination holds uncommitted until the commit.
  *
  * <h2>Events</h2>
  * Values are raw: the text output of the column's type as a {@code String} (text mode), the raw {@code byte[]} of its
@@ -71,6 +72,21 @@ import org.slf4j.LoggerFactory;
  * same path as a normal transaction (so it is chunked likewise) and deletes it. Relation and Type messages of a
  * streamed transaction apply when it is replayed, as PostgreSQL's own subscriber does (pgoutput expects that).
  *
+ * <h2>Streamed transactions applied in progress</h2>
+ * With a {@link CommitWait} (the destination can apply a transaction before its commit), a streamed transaction whose
+ * first segment comes while no other streamed transaction is in progress is also decoded as its blocks arrive and
+ * handed over in provisional parts ({@link InProgressTransaction}, step {@code APPLY}), which the destination applies
+ * into a transaction it holds open; at its Stream Commit a {@code COMMIT} part follows, and the reader waits until the
+ * destination committed it (then it is acknowledged) or demoted it. Its spool file is written all along, so whatever
+ * makes applying it early unsafe <em>demotes</em> it (a {@code ROLLBACK} part, when anything was handed over): another
+ * streamed transaction starting or committing, another transaction reaching the destination while it is open, the
+ * rollback of one of its subtransactions, a Relation message that changes a known table's shape, a logical decoding
+ * message in it, or the destination's own refusal (a failure, a copy it needs). A demoted transaction is replayed at
+ * its Stream Commit as above, as if it had never been handed over. A Stream Abort of the whole transaction rolls it
+ * back. Only one transaction at a time is applied in progress; a Relation message of it for a table not seen yet is
+ * recorded at once (no other transaction can use that entry before it sends its own), one that changes nothing is
+ * taken as it is.
+ *
  * <p>Two-phase messages (slot option {@code two_phase}) are decoded by {@link PgOutputDecoder} but not assembled:
  * they fail here. Not thread-safe: one assembler per replication stream. {@link #close()} deletes spool files left.
  */
@@ -88,6 +104,20 @@ public final class TransactionAssembler implements AutoCloseable {
     private final Set<TableId> warnedTruncates = new HashSet<>();
     private StreamSpool block;
     private Tx tx;
+    /** Waits for the destination at the commit of a transaction applied in progress; null: none is. */
+    private final CommitWait commitWait;
+    /** The streamed transaction handed over in progress, or null. */
+    private Eager eager;
+
+    /**
+     * How the reader waits at the Stream Commit of a transaction handed over in progress until the destination said what
+     * became of it ({@link InProgressTransaction#resolved}); it may return unresolved when the reader stops (nothing is
+     * acknowledged then, and nothing replayed).
+     */
+    @FunctionalInterface
+    public interface CommitWait {
+        void await(InProgressTransaction transaction) throws InterruptedException;
+    }
 
     /**
      * @param protocolVersion          the {@code proto_version} the stream was started with
@@ -99,6 +129,17 @@ public final class TransactionAssembler implements AutoCloseable {
      */
     public TransactionAssembler(int protocolVersion, RelationCache relations, int maxBatchSize, Path spoolDirectory,
                                 Consumer<TransactionPart> sink, Consumer<LogicalMessage> nonTransactionalMessages) {
+        this(protocolVersion, relations, maxBatchSize, spoolDirectory, sink, nonTransactionalMessages, null);
+    }
+
+    /**
+     * @param commitWait null, or how to wait at the commit of a streamed transaction handed over in progress: then such
+     *                   transactions are (see the class comment)
+     */
+    public TransactionAssembler(int protocolVersion, RelationCache relations, int maxBatchSize, Path spoolDirectory,
+                                Consumer<TransactionPart> sink, Consumer<LogicalMessage> nonTransactionalMessages,
+                                CommitWait commitWait) {
+        this.commitWait = commitWait;
         if (maxBatchSize < 1) {
             throw new IllegalArgumentException("maxBatchSize must be at least 1, not " + maxBatchSize);
         }
@@ -119,6 +160,9 @@ public final class TransactionAssembler implements AutoCloseable {
     public void accept(ByteBuffer message, long walStart) {
         if (block != null && message.hasRemaining() && isStreamedChange(message.get(message.position()))) {
             block.append(message, walStart);
+            if (eager != null && eager.spool == block) {
+                inProgressChange(message, walStart);
+            }
             message.position(message.limit());
             return;
         }
@@ -139,7 +183,7 @@ public final class TransactionAssembler implements AutoCloseable {
         } else if (m instanceof StreamAbort a) {
             streamAbort(a);
         } else {
-            change(m, walStart);
+            change(tx, m, walStart);
         }
     }
 
@@ -181,6 +225,9 @@ public final class TransactionAssembler implements AutoCloseable {
     }
 
     private void streamStart(StreamStart s, long walStart) {
+        if (eager != null && eager.spool.xid() != s.xid()) {
+            demote("another streamed transaction is in progress");
+        }
         if (block != null) {
             throw new PgOutputException("Stream Start of transaction " + s.xid() + " before the Stream Stop of transaction " + block.xid()
                     + where(walStart));
@@ -195,8 +242,12 @@ public final class TransactionAssembler implements AutoCloseable {
                         + where(walStart));
             }
             spool = new StreamSpool(s.xid(), spoolDirectory);
+            if (commitWait != null && streams.isEmpty() && eager == null) {
+                eager = new Eager(spool, new Tx(s.xid(), walStart, null, true, new InProgressTransaction(s.xid())));
+            }
             streams.put(s.xid(), spool);
-            LOG.debug("spooling streamed transaction {} to {}", s.xid(), spool.file());
+            LOG.debug("spooling streamed transaction {} to {}{}", s.xid(), spool.file(), eager != null && eager.spool == spool
+                    ? ", and applying it in progress" : "");
         } else if (s.firstSegment()) {
             throw new PgOutputException("streamed transaction " + s.xid() + " starts again while already in progress" + where(walStart));
         }
@@ -211,12 +262,24 @@ public final class TransactionAssembler implements AutoCloseable {
         if (spool == null) {
             throw new PgOutputException("Stream Commit of transaction " + c.xid() + ", whose changes were never streamed" + where(walStart));
         }
+        if (eager != null && eager.spool != spool) {
+            demote("another streamed transaction committed");
+        }
+        if (eager != null) {
+            boolean done = eager.handedOver && !eager.tx.inProgress.demoted() && committedInProgress(eager, c);
+            eager = null;
+            if (done) {
+                spool.close();
+                return;
+            }
+            // nothing of it handed over (a small one: replayed as any), or demoted: replayed from the spool file
+        }
         try (spool) {
             tx = new Tx(c.xid(), c.commitLsn(), c.commitTime(), true);
             spool.replay((message, at) -> {
                 PgOutputMessage m = decoder.decodeStreamed(message, at);
                 if (!spool.aborted(changeXid(m))) {
-                    change(m, at);
+                    change(tx, m, at);
                 }
             });
             finish(c.endLsn());
@@ -232,8 +295,19 @@ public final class TransactionAssembler implements AutoCloseable {
             streams.remove(a.xid());
             spool.close();
             LOG.debug("streamed transaction {} aborted: {} spooled messages dropped", a.xid(), spool.messages());
+            if (eager != null && eager.spool == spool) {
+                Eager e = eager;
+                eager = null;
+                e.tx.inProgress.demote();
+                if (e.handedOver) {
+                    sink.accept(rollback(e.tx));
+                }
+            }
         } else {
             spool.abortSubtransaction(a.subXid());
+            if (eager != null && eager.spool == spool) {
+                demote("one of its subtransactions was rolled back");
+            }
         }
     }
 
@@ -253,48 +327,120 @@ public final class TransactionAssembler implements AutoCloseable {
         return 0; // Relation, Type, Origin: they describe, they do not change
     }
 
-    private void change(PgOutputMessage m, long walStart) {
+    /**
+     * One change message of a streamed block of the transaction applied in progress (already spooled): decoded and
+     * handed over as it comes, unless something makes that unsafe (then it is demoted).
+     */
+    private void inProgressChange(ByteBuffer message, long walStart) {
+        Eager e = eager;
+        if (e.tx.inProgress.demoted()) {
+            demote("the destination could not apply it in progress"); // it rolled back itself
+            return;
+        }
+        PgOutputMessage m = decoder.decodeStreamed(message, walStart);
+        if (m instanceof Relation r) {
+            if (!relations.acceptUnlessChanged(r)) {
+                demote("the shape of " + r.namespace() + "." + r.name() + " changed in it");
+            }
+        } else if (m instanceof LogicalMessage) {
+            demote("it holds a logical decoding message");
+        } else {
+            change(e.tx, m, walStart);
+        }
+    }
+
+    /**
+     * Hands over the last changes and the commit of the transaction applied in progress and waits for the destination.
+     *
+     * @return false when it was demoted meanwhile (it is replayed from its spool file then)
+     */
+    private boolean committedInProgress(Eager e, StreamCommit c) {
+        Tx t = e.tx;
+        InProgressTransaction transaction = t.inProgress;
+        if (!t.events.isEmpty()) {
+            emit(t, false, t.position);
+            if (eager != e) {
+                return false; // demoted by the destination meanwhile
+            }
+        }
+        transaction.commitRecordLsn(c.commitLsn());
+        sink.accept(new TransactionPart(new ChangeBatch(List.of(), new Position.Log(c.endLsn(), t.xid, c.commitTime()), true), t.xid,
+                t.parts++, t.delivered, true, t.origin, List.of(), new TransactionPart.InProgress(InProgressTransaction.Step.COMMIT,
+                transaction)));
+        try {
+            commitWait.await(transaction);
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the destination committed transaction " + t.xid, ex);
+        }
+        if (transaction.isCommitted() || !transaction.demoted()) {
+            // committed, or the reader stops before the destination said (nothing acknowledged: it comes again)
+            return true;
+        }
+        LOG.debug("streamed transaction {}: the destination rolled back what it applied in progress; applying it from its spool file",
+                t.xid);
+        return false;
+    }
+
+    /** The transaction applied in progress is not any more: the destination rolls back what it got of it. */
+    private void demote(String why) {
+        Eager e = eager;
+        eager = null;
+        e.tx.inProgress.demote();
+        LOG.debug("streamed transaction {} is no longer applied in progress ({}): it is applied from its spool file at its commit",
+                e.tx.xid, why);
+        if (e.handedOver) {
+            sink.accept(rollback(e.tx));
+        }
+    }
+
+    private static TransactionPart rollback(Tx t) {
+        return new TransactionPart(new ChangeBatch(List.of(), t.position, false), t.xid, t.parts, t.delivered, true, t.origin,
+                List.of(), new TransactionPart.InProgress(InProgressTransaction.Step.ROLLBACK, t.inProgress));
+    }
+
+    private void change(Tx current, PgOutputMessage m, long walStart) {
         if (m instanceof Relation r) {
             relations.accept(r);
         } else if (m instanceof Type t) {
             relations.accept(t);
         } else if (m instanceof Origin o) {
-            requireTx('O', walStart).origin = o;
+            require(current, 'O', walStart).origin = o;
         } else if (m instanceof Insert i) {
-            TableSchema schema = captured(i.relationOid(), 'I', walStart);
+            TableSchema schema = captured(current, i.relationOid(), 'I', walStart);
             if (schema == null) {
                 return;
             }
-            add(new ChangeEvent(Op.INSERT, schema, null, row(schema, i.newTuple(), walStart), unchanged(schema, i.newTuple()),
-                    requireTx('I', walStart).position));
+            add(current, new ChangeEvent(Op.INSERT, schema, null, row(schema, i.newTuple(), walStart), unchanged(schema, i.newTuple()),
+                    require(current, 'I', walStart).position));
         } else if (m instanceof Update u) {
-            TableSchema schema = captured(u.relationOid(), 'U', walStart);
+            TableSchema schema = captured(current, u.relationOid(), 'U', walStart);
             if (schema == null) {
                 return;
             }
             Row before = u.oldTuple() == null ? null : row(schema, u.oldTuple(), walStart);
-            add(new ChangeEvent(Op.UPDATE, schema, before, row(schema, u.newTuple(), walStart), unchanged(schema, u.newTuple()),
-                    requireTx('U', walStart).position));
+            add(current, new ChangeEvent(Op.UPDATE, schema, before, row(schema, u.newTuple(), walStart), unchanged(schema, u.newTuple()),
+                    require(current, 'U', walStart).position));
         } else if (m instanceof Delete d) {
-            TableSchema schema = captured(d.relationOid(), 'D', walStart);
+            TableSchema schema = captured(current, d.relationOid(), 'D', walStart);
             if (schema == null) {
                 return;
             }
-            add(new ChangeEvent(Op.DELETE, schema, row(schema, d.oldTuple(), walStart), null, unchanged(schema, d.oldTuple()),
-                    requireTx('D', walStart).position));
+            add(current, new ChangeEvent(Op.DELETE, schema, row(schema, d.oldTuple(), walStart), null, unchanged(schema, d.oldTuple()),
+                    require(current, 'D', walStart).position));
         } else if (m instanceof Truncate t) {
-            Position.Log position = requireTx('T', walStart).position;
+            Position.Log position = require(current, 'T', walStart).position;
             for (RelationCache.Truncated truncated : relations.truncated(t.relationOids())) {
                 if (truncated.partitionsOnly().isEmpty()) {
-                    add(ChangeEvent.truncate(truncated.schema(), position));
+                    add(current, ChangeEvent.truncate(truncated.schema(), position));
                 } else {
                     partitionsTruncated(truncated, walStart);
                 }
             }
         } else if (m instanceof LogicalMessage l) {
             if (l.transactional()) {
-                Tx current = requireTx('M', walStart);
-                current.messages.add(new TransactionPart.Message(current.events.size(), l));
+                Tx t = require(current, 'M', walStart);
+                t.messages.add(new TransactionPart.Message(t.events.size(), l));
             } else if (nonTransactionalMessages != null) {
                 nonTransactionalMessages.accept(l);
             } else {
@@ -307,12 +453,12 @@ public final class TransactionAssembler implements AutoCloseable {
     }
 
     /** The schema of a change's relation, or null when its table is not captured (the change is dropped). */
-    private TableSchema captured(int relationOid, char type, long walStart) {
+    private TableSchema captured(Tx current, int relationOid, char type, long walStart) {
         RelationCache.Entry e = relations.entry(relationOid);
         if (e.captured()) {
             return e.schema();
         }
-        requireTx(type, walStart);
+        require(current, type, walStart);
         return null;
     }
 
@@ -333,29 +479,49 @@ public final class TransactionAssembler implements AutoCloseable {
     }
 
     private Tx requireTx(char type, long walStart) {
-        if (tx == null) {
-            throw new PgOutputException("pgoutput '" + type + "' message outside a transaction" + where(walStart));
-        }
-        return tx;
+        return require(tx, type, walStart);
     }
 
-    private void add(ChangeEvent event) {
-        if (tx.events.size() >= maxBatchSize) {
-            emit(false, tx.position);
+    private static Tx require(Tx current, char type, long walStart) {
+        if (current == null) {
+            throw new PgOutputException("pgoutput '" + type + "' message outside a transaction" + where(walStart));
         }
-        tx.events.add(event);
+        return current;
+    }
+
+    private void add(Tx t, ChangeEvent event) {
+        if (t.events.size() >= maxBatchSize) {
+            emit(t, false, t.position);
+        }
+        t.events.add(event);
     }
 
     private void finish(long endLsn) {
         Tx t = tx;
-        emit(true, new Position.Log(endLsn, t.xid, t.commitTime));
+        emit(t, true, new Position.Log(endLsn, t.xid, t.commitTime));
         tx = null;
     }
 
-    private void emit(boolean last, Position.Log position) {
-        Tx t = tx;
+    private void emit(Tx t, boolean last, Position.Log position) {
+        TransactionPart.InProgress inProgress = null;
+        if (t.inProgress != null) {
+            if (eager == null || eager.tx != t) {
+                throw new IllegalStateException("transaction " + t.xid + " is not the one applied in progress");
+            }
+            if (t.inProgress.demoted()) {
+                // the destination gave up on it: nothing more of it goes there (it comes from the spool file at its commit)
+                demote("the destination could not apply it in progress");
+                t.events.clear();
+                return;
+            }
+            inProgress = new TransactionPart.InProgress(InProgressTransaction.Step.APPLY, t.inProgress);
+            eager.handedOver = true;
+        } else if (eager != null && !(t.parts == 0 && last && t.events.isEmpty() && t.messages.isEmpty())) {
+            // another transaction reaches the destination, whose one connection is inside the open transaction
+            demote("transaction " + t.xid + " committed meanwhile");
+        }
         TransactionPart part = new TransactionPart(new ChangeBatch(t.events, position, last), t.xid, t.parts++, t.delivered,
-                t.streamed, t.origin, t.messages);
+                t.streamed, t.origin, t.messages, inProgress);
         t.delivered += t.events.size();
         t.events.clear();
         t.messages.clear();
@@ -387,6 +553,21 @@ public final class TransactionAssembler implements AutoCloseable {
         return walStart == 0 ? "" : " (at LSN " + PgOutputDecoder.lsn(walStart) + ")";
     }
 
+    /**
+     * The stream ends: the part that rolls back what the destination holds of the transaction applied in progress, or
+     * null when nothing of one was handed over. The destination would otherwise keep that transaction open (and its
+     * locks) until its next batch, which after a failover may come from another instance's.
+     */
+    public TransactionPart abandonInProgress() {
+        Eager e = eager;
+        eager = null;
+        if (e == null) {
+            return null;
+        }
+        e.tx.inProgress.demote();
+        return e.handedOver ? rollback(e.tx) : null;
+    }
+
     /** Deletes the spool files of streamed transactions still in progress. */
     @Override
     public void close() {
@@ -395,6 +576,20 @@ public final class TransactionAssembler implements AutoCloseable {
         }
         streams.clear();
         block = null;
+        eager = null;
+    }
+
+    /** The streamed transaction applied in progress: its spool file and its decoded changes. */
+    private static final class Eager {
+        final StreamSpool spool;
+        final Tx tx;
+        /** A part of it went to the destination (which then holds a transaction open for it). */
+        boolean handedOver;
+
+        Eager(StreamSpool spool, Tx tx) {
+            this.spool = spool;
+            this.tx = tx;
+        }
     }
 
     /** The transaction being assembled. */
@@ -406,12 +601,20 @@ public final class TransactionAssembler implements AutoCloseable {
         final Position.Log position;
         final List<ChangeEvent> events = new ArrayList<>();
         final List<TransactionPart.Message> messages = new ArrayList<>();
+        /** For a transaction applied in progress, null for any other. */
+        final InProgressTransaction inProgress;
         Origin origin;
         int parts;
         /** The changes handed over in earlier parts. */
         long delivered;
 
         Tx(long xid, long commitLsn, OffsetDateTime commitTime, boolean streamed) {
+            this(xid, commitLsn, commitTime, streamed, null);
+        }
+
+        /** @param commitLsn for a transaction applied in progress, a lower bound of it (its commit is not known yet) */
+        Tx(long xid, long commitLsn, OffsetDateTime commitTime, boolean streamed, InProgressTransaction inProgress) {
+            this.inProgress = inProgress;
             this.xid = xid;
             this.commitLsn = commitLsn;
             this.commitTime = commitTime;

@@ -27,12 +27,28 @@ import java.util.OptionalLong;
  * @param streamed whether the server streamed the transaction before its commit (it was spooled here)
  * @param origin   the replication origin the transaction came from, or null
  * @param messages the transactional logical decoding messages ({@code pg_logical_emit_message(true, …)}) of this part
+ * @param inProgress null, or for a part of a streamed transaction handed over before its commit
+ *                   ({@link InProgressTransaction}) what the destination does with it. Such parts are provisional: their
+ *                   events carry {@code Position.Log(a lower bound of the commit record LSN, xid, no commit time)}, they
+ *                   are never acknowledged unless the destination committed the transaction at its {@code COMMIT} part,
+ *                   and never combined with other transactions.
  */
 public record TransactionPart(ChangeBatch batch, long xid, int index, long changesBefore, boolean streamed, Origin origin,
-                              List<Message> messages) {
+                              List<Message> messages, InProgress inProgress) {
 
     public TransactionPart {
         messages = List.copyOf(messages);
+    }
+
+    public TransactionPart(ChangeBatch batch, long xid, int index, long changesBefore, boolean streamed, Origin origin,
+                           List<Message> messages) {
+        this(batch, xid, index, changesBefore, streamed, origin, messages, null);
+    }
+
+    /**
+     * What a part of a transaction handed over in progress asks of the destination, and the transaction.
+     */
+    public record InProgress(InProgressTransaction.Step step, InProgressTransaction transaction) {
     }
 
     /**
@@ -52,8 +68,17 @@ public record TransactionPart(ChangeBatch batch, long xid, int index, long chang
         return (Position.Log) batch.position();
     }
 
-    /** The LSN to acknowledge once this part and all earlier ones are applied; empty for every part but the last. */
+    /**
+     * The LSN to acknowledge once this part and all earlier ones are applied; empty for every part but the last, and for
+     * the last part of a transaction handed over in progress unless the destination committed it.
+     */
     public OptionalLong acknowledgeLsn() {
-        return last() ? OptionalLong.of(position().commitLsn()) : OptionalLong.empty();
+        return last() && (inProgress == null || inProgress.transaction().isCommitted()) ? OptionalLong.of(position().commitLsn())
+                : OptionalLong.empty();
+    }
+
+    /** The step a part of a transaction handed over in progress asks for; null for any other part. */
+    public InProgressTransaction.Step inProgressStep() {
+        return inProgress == null ? null : inProgress.step();
     }
 }

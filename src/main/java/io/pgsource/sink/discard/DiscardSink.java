@@ -104,8 +104,61 @@ public final class DiscardSink implements Destination {
         };
     }
 
+    /** It counts a transaction applied while in progress as it arrives, and only once it committed. */
+    @Override
+    public boolean appliesInProgress() {
+        return true;
+    }
+
+    /** The source transaction whose changes are counted in progress, its next part, and what they count; -1: none. */
+    private long inProgressXid = -1;
+    private int inProgressNext;
+    private long inProgressChanges;
+    private long inProgressBatches;
+
+    @Override
+    public synchronized boolean writeInProgress(Exchange exchange, ChangeBatch batch, long xid, int index) {
+        if (index == 0) {
+            inProgressXid = xid;
+            inProgressNext = 0;
+            inProgressChanges = 0;
+            inProgressBatches = 0;
+        } else if (xid != inProgressXid || index != inProgressNext) {
+            inProgressXid = -1;
+            return false;
+        }
+        if (first == null) {
+            first = Instant.now();
+        }
+        inProgressNext = index + 1;
+        inProgressChanges += batch.size();
+        inProgressBatches++;
+        return true;
+    }
+
+    @Override
+    public synchronized boolean commitInProgress(Exchange exchange, long xid, int index, StoredPosition position) throws IOException {
+        if (xid != inProgressXid || index != inProgressNext) {
+            inProgressXid = -1;
+            return false;
+        }
+        inProgressXid = -1;
+        changes.addAndGet(inProgressChanges);
+        batches.addAndGet(inProgressBatches - 1); // write() counts the commit's
+        write(exchange, new ChangeBatch(java.util.List.of(), exchange.getIn().getBody(ChangeBatch.class).position(), true), position);
+        return true;
+    }
+
+    @Override
+    public synchronized void rollbackInProgress() {
+        inProgressXid = -1;
+    }
+
     @Override
     public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws IOException {
+        synchronized (this) {
+            inProgressXid = -1; // another transaction: the one in progress is applied after its commit
+        }
         Instant now = Instant.now();
         if (first == null) {
             first = now;

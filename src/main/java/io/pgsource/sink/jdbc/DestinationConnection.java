@@ -28,6 +28,10 @@ final class DestinationConnection implements AutoCloseable {
     private final String password;
     private final SslSettings ssl;
     private Connection connection;
+    /** Its transaction is held open for a source transaction in progress: any other use rolls it back first. */
+    private boolean holding;
+    /** Told when the transaction held open was rolled back (or lost with the connection) by something else. */
+    private Runnable heldRolledBack;
 
     DestinationConnection(DestinationSettings settings) {
         if (settings.url() == null || settings.url().isBlank()) {
@@ -49,8 +53,20 @@ final class DestinationConnection implements AutoCloseable {
         return SECRET_PARAMS.matcher(url).replaceAll("$1***");
     }
 
-    /** The open connection, (re)connecting if there is none or it was closed. */
+    /**
+     * The open connection, (re)connecting if there is none or it was closed. A transaction held open for a source
+     * transaction in progress ({@link #hold}) is rolled back first: this use needs the connection for something else.
+     */
     Connection get() throws SQLException {
+        if (holding) {
+            LOG.debug("rolling back the destination transaction held open for a source transaction in progress: the connection"
+                    + " is needed for something else; that transaction is applied after its commit");
+            Connection held = connection;
+            endHolding();
+            if (held != null) {
+                JdbcPositionStore.rollbackQuietly(held);
+            }
+        }
         if (connection == null || connection.isClosed()) {
             connection = open();
         }
@@ -60,6 +76,36 @@ final class DestinationConnection implements AutoCloseable {
     /** The connection as it is, without connecting: null when there is none. */
     Connection current() {
         return connection;
+    }
+
+    /**
+     * The connection, whose transaction is held open from now on for a source transaction in progress: any other use
+     * ({@link #get}) or losing the connection rolls it back, and then tells {@code rolledBack}.
+     */
+    Connection hold(Runnable rolledBack) throws SQLException {
+        Connection c = get();
+        holding = true;
+        heldRolledBack = rolledBack;
+        return c;
+    }
+
+    /** The connection whose transaction is held open, or null when none is (any more). */
+    Connection held() {
+        return holding ? connection : null;
+    }
+
+    /** The transaction held open ends here (the holder commits or rolls it back itself). */
+    void release() {
+        holding = false;
+        heldRolledBack = null;
+    }
+
+    private void endHolding() {
+        Runnable told = heldRolledBack;
+        release();
+        if (told != null) {
+            told.run();
+        }
     }
 
     /** Drops the connection after a failure that broke it (true then); the next {@link #get} reconnects. */
@@ -108,6 +154,9 @@ final class DestinationConnection implements AutoCloseable {
 
     @Override
     public void close() {
+        if (holding) {
+            endHolding(); // closing the connection rolls it back
+        }
         if (connection != null) {
             try {
                 connection.close();

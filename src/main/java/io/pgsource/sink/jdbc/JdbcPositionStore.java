@@ -42,6 +42,11 @@ public final class JdbcPositionStore extends DatabasePositionStore {
     }
 
     @Override
+    protected Connection held() {
+        return destination.held();
+    }
+
+    @Override
     protected boolean failed(Connection c, SQLException e) {
         rollbackQuietly(c);
         return destination.discardIfBroken(e);

@@ -26,6 +26,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;
@@ -72,6 +73,10 @@ public final class PostgresSink implements Destination {
     private RejectedChanges deadLetters;
     /** The connection of the previous batch: a failure on it may just mean it died while idle. */
     private Connection lastUsed;
+    private boolean softDelete;
+    /** The source transaction whose changes the transaction held open holds ({@link #writeInProgress}), and its next part. */
+    private long inProgressXid = -1;
+    private int inProgressNext;
 
     /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} connects it. */
     public PostgresSink() {
@@ -87,6 +92,7 @@ public final class PostgresSink implements Destination {
 
     private void init(DestinationSettings settings, UpsertMethod method) {
         this.destination = new DestinationConnection(settings);
+        this.softDelete = settings.softDelete();
         this.positions = new JdbcPositionStore(destination);
         this.tables = new TargetTables(settings, settings.softDelete(), positions);
         RowWriter rows = method == UpsertMethod.COPY ? new CopyStagingWriter(tables::exactTypes) : new InsertValuesWriter(5000);
@@ -161,6 +167,112 @@ public final class PostgresSink implements Destination {
     @Override
     public boolean rejectsChanges() {
         return true;
+    }
+
+    /**
+     * A large source transaction is applied while the source streams it, into a transaction held open on the one
+     * connection until its commit; not with soft delete, whose {@code _deleted_at} is the source commit time, known only
+     * at the commit.
+     */
+    @Override
+    public boolean appliesInProgress() {
+        return !softDelete;
+    }
+
+    @Override
+    public boolean writeInProgress(Exchange exchange, ChangeBatch batch, long xid, int index) throws SQLException {
+        WritePlan plan = WritePlanner.plan(batch);
+        synchronized (destination) {
+            Connection c;
+            if (index == 0) {
+                rollbackHeld(); // one left open (the session that streamed it ended): it comes again from its start
+                c = destination.hold(this::heldRolledBack);
+                inProgressXid = xid;
+                inProgressNext = 0;
+            } else {
+                c = destination.held();
+                if (c == null || xid != inProgressXid || index != inProgressNext) {
+                    rollbackHeld();
+                    return false;
+                }
+            }
+            try {
+                writer.apply(c, plan);
+            } catch (SQLException | RuntimeException e) {
+                rollbackHeld();
+                if (e instanceof SQLException sql) {
+                    destination.discardIfBroken(sql);
+                }
+                throw e;
+            }
+            inProgressNext = index + 1;
+            return true;
+        }
+    }
+
+    @Override
+    public Optional<String> currentInProgress(String stream) throws SQLException {
+        synchronized (destination) {
+            Connection c = destination.held();
+            return c == null ? positions.current(stream) : Optional.ofNullable(positions.current(c, stream));
+        }
+    }
+
+    @Override
+    public boolean commitInProgress(Exchange exchange, long xid, int index, StoredPosition position) throws SQLException {
+        synchronized (destination) {
+            Connection c = destination.held();
+            if (c == null || xid != inProgressXid || index != inProgressNext) {
+                rollbackHeld();
+                return false;
+            }
+            destination.release();
+            inProgressXid = -1;
+            try {
+                positions.saveInTransaction(c, position.stream(), position.value());
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                JdbcPositionStore.rollbackQuietly(c);
+                writer.transactionEnded(false);
+                positions.committed(false);
+                if (e instanceof SQLException sql) {
+                    destination.discardIfBroken(sql);
+                    throw new SQLException("cannot commit transaction " + xid + " at the destination " + destination.safeUrl()
+                            + " (whether it committed is not known: it is read again from the slot): " + sql.getMessage(),
+                            sql.getSQLState(), sql);
+                }
+                throw e;
+            } finally {
+                lastUsed = c;
+            }
+            writer.transactionEnded(true);
+            positions.committed(true);
+            unflushed = null; // this commit waited for the flush, which makes every earlier one durable too
+            return true;
+        }
+    }
+
+    @Override
+    public void rollbackInProgress() {
+        synchronized (destination) {
+            rollbackHeld();
+        }
+    }
+
+    /** Rolls back the transaction held open for a source transaction in progress, if one is. */
+    private void rollbackHeld() {
+        Connection c = destination.held();
+        if (c != null) {
+            destination.release();
+            JdbcPositionStore.rollbackQuietly(c);
+            heldRolledBack();
+        }
+    }
+
+    /** The transaction held open was rolled back: what it created is gone. */
+    private void heldRolledBack() {
+        writer.transactionEnded(false);
+        inProgressXid = -1;
     }
 
     @Override
@@ -482,6 +594,18 @@ public final class PostgresSink implements Destination {
     @Override
     public String copyReason(TableSchema shape) throws SQLException {
         synchronized (destination) {
+            Connection held = destination.held();
+            if (held != null) {
+                // a table that a transaction applied in progress meets first in a later part: asked inside the transaction
+                // held open (a read only), which stays open
+                try {
+                    return tables.copyReason(held, shape);
+                } catch (SQLException e) {
+                    rollbackHeld();
+                    destination.discardIfBroken(e);
+                    throw e;
+                }
+            }
             Connection c = destination.get();
             try {
                 return tables.copyReason(c, shape);

@@ -1,0 +1,218 @@
+package io.pgsource.sink.jdbc;
+
+import static io.pgsource.sink.TestChanges.col;
+import static io.pgsource.sink.TestChanges.insert;
+import static io.pgsource.sink.TestChanges.row;
+import static io.pgsource.sink.TestChanges.table;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgsource.change.ChangeBatch;
+import io.pgsource.change.ChangeEvent;
+import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.Position;
+import io.pgsource.change.TableSchema;
+import io.pgsource.config.DestinationSettings;
+import io.pgsource.sink.DestinationStep;
+import io.pgsource.sink.TestChanges;
+import io.pgsource.testsupport.TestPostgres;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.camel.Exchange;
+import org.apache.camel.impl.DefaultCamelContext;
+import org.apache.camel.support.DefaultExchange;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The postgres destination applying a source transaction while in progress, through the {@link DestinationStep} as its
+ * route does: parts into a transaction held open (invisible until the commit), committed with the position, or rolled
+ * back when anything else needs the connection, when a part does not follow, or when the destination holds the
+ * transaction already.
+ */
+class PostgresSinkInProgressTest {
+    private static final AtomicInteger SLOTS = new AtomicInteger();
+    private static TestPostgres pg;
+    private static String db;
+    private static final List<PostgresSink> SINKS = new ArrayList<>();
+    private final String slot = "inprogress_" + SLOTS.incrementAndGet();
+
+    @BeforeAll
+    static void database() {
+        pg = TestPostgres.server();
+        db = pg.createDatabase("sink_in_progress");
+    }
+
+    @AfterAll
+    static void close() {
+        SINKS.forEach(PostgresSink::stop);
+    }
+
+    private static PostgresSink sink() {
+        PostgresSink s = new PostgresSink(new DestinationSettings("postgres", pg.jdbcUrl(db), pg.user(), pg.password(), null, null,
+                false));
+        SINKS.add(s);
+        return s;
+    }
+
+    /** A part applied in progress: its events carry a lower bound of the commit record's LSN, without time. */
+    private static ChangeBatch provisional(long xid, ChangeEvent... events) {
+        Position.Log at = new Position.Log(0x100, xid, null);
+        List<ChangeEvent> out = new ArrayList<>();
+        for (ChangeEvent e : events) {
+            out.add(new ChangeEvent(e.op(), e.table(), e.before(), e.after(), e.unchanged(), at));
+        }
+        return new ChangeBatch(out, at, false);
+    }
+
+    /** Sends one step through the destination step, as the pgoutput: consumer does; returns the outcome it reports. */
+    private String step(PostgresSink sink, String step, long xid, int index, ChangeBatch batch, long recordLsn) throws Exception {
+        Exchange ex = new DefaultExchange(new DefaultCamelContext());
+        ex.getIn().setBody(batch);
+        ex.getIn().setHeader(ChangeHeaders.SLOT, slot);
+        ex.getIn().setHeader(ChangeHeaders.TX_ID, xid);
+        ex.getIn().setHeader(ChangeHeaders.TX_PART, index);
+        ex.getIn().setHeader(ChangeHeaders.TX_IN_PROGRESS, step);
+        ex.getIn().setHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, recordLsn);
+        AtomicReference<String> outcome = new AtomicReference<>();
+        ex.getIn().setHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, outcome);
+        new DestinationStep(sink).process(ex);
+        return outcome.get();
+    }
+
+    private String apply(PostgresSink sink, long xid, int index, ChangeBatch batch) throws Exception {
+        return step(sink, ChangeHeaders.IN_PROGRESS_APPLY, xid, index, batch, 0);
+    }
+
+    private String commit(PostgresSink sink, long xid, int index, long recordLsn, long endLsn) throws Exception {
+        return step(sink, ChangeHeaders.IN_PROGRESS_COMMIT, xid, index,
+                new ChangeBatch(List.of(), new Position.Log(endLsn, xid, null), true), recordLsn);
+    }
+
+    private static List<String> rows(String sql) throws Exception {
+        try (Connection c = pg.connect(db); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            List<String> out = new ArrayList<>();
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+            return out;
+        }
+    }
+
+    private String stored() throws Exception {
+        List<String> p = rows("SELECT position FROM \"_pgsource\".\"positions\" WHERE stream = 'slot:" + slot + "'");
+        return p.isEmpty() ? null : p.get(0);
+    }
+
+    @Test
+    void partsAreInvisibleUntilTheCommitWhichStoresThePosition() throws Exception {
+        TableSchema t = table("inprog", "committed", List.of("id"), col("id", "integer"), col("v", "text"));
+        PostgresSink sink = sink();
+        assertThat(apply(sink, 700, 0, provisional(700, insert(row(t, 1, "a")), insert(row(t, 2, "b"))))).isEqualTo("applied");
+        assertThat(apply(sink, 700, 1, provisional(700, insert(row(t, 3, "c"))))).isEqualTo("applied");
+        assertThat(rows("SELECT to_regclass('inprog.committed')")).containsExactly((String) null);
+
+        assertThat(commit(sink, 700, 2, 0x2000, 0x2010)).isEqualTo("committed");
+        assertThat(rows("SELECT id || v FROM inprog.committed ORDER BY id")).containsExactly("1a", "2b", "3c");
+        assertThat(stored()).isEqualTo("0/2010");
+    }
+
+    @Test
+    void aTableMetInALaterPartIsCheckedInsideTheOpenTransaction() throws Exception {
+        TableSchema a = table("inprog", "first_table", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema b = new TableSchema(new io.pgsource.change.TableId("inprog", "second_table"), a.columns(), a.key(),
+                List.of(), sourceColumns());
+        PostgresSink sink = sink();
+        assertThat(apply(sink, 710, 0, provisional(710, insert(row(a, 1, "a"))))).isEqualTo("applied");
+        // what the route asks before the part that meets the second table: a copy's record, whether it needs one
+        assertThat(sink.positions().load("slot:" + slot + ":inprog.second_table")).isEmpty();
+        assertThat(sink.copyReason(b)).isNull();
+        assertThat(apply(sink, 710, 1, provisional(710, insert(row(b, 2, "b"))))).isEqualTo("applied");
+        assertThat(commit(sink, 710, 2, 0xA000, 0xA010)).isEqualTo("committed");
+        assertThat(rows("SELECT id || v FROM inprog.first_table UNION ALL SELECT id || v FROM inprog.second_table"))
+                .containsExactlyInAnyOrder("1a", "2b");
+    }
+
+    /** What the source catalog says of a table of columns id integer, v text. */
+    private static io.pgsource.change.SourceColumns sourceColumns() {
+        java.util.Map<String, io.pgsource.change.SourceColumns.Attribute> columns = new java.util.LinkedHashMap<>();
+        columns.put("id", new io.pgsource.change.SourceColumns.Attribute(1, "integer", null, false));
+        columns.put("v", new io.pgsource.change.SourceColumns.Attribute(2, "text", null, false));
+        return new io.pgsource.change.SourceColumns(99_999, columns, 2, java.util.Map.of(99_999L, 99_999L));
+    }
+
+    @Test
+    void anotherBatchRollsTheOpenTransactionBack() throws Exception {
+        TableSchema t = table("inprog", "interrupted", List.of("id"), col("id", "integer"), col("v", "text"));
+        PostgresSink sink = sink();
+        assertThat(apply(sink, 701, 0, provisional(701, insert(row(t, 1, "open"))))).isEqualTo("applied");
+        // another transaction reaches the destination: the one connection is needed, the open transaction is rolled back
+        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x3000, 702, null), insert(row(t, 9, "other"))), slot, null);
+        assertThat(apply(sink, 701, 1, provisional(701, insert(row(t, 2, "late"))))).isEqualTo("demoted");
+        assertThat(commit(sink, 701, 2, 0x4000, 0x4010)).isEqualTo("demoted");
+        assertThat(rows("SELECT id || v FROM inprog.interrupted ORDER BY id")).containsExactly("9other");
+        assertThat(stored()).isEqualTo("0/3000");
+    }
+
+    @Test
+    void aPartThatFailsRollsBackAndDemotes() throws Exception {
+        TableSchema t = table("inprog", "failing", List.of("id"), col("id", "integer"), col("v", "varchar(3)"));
+        PostgresSink sink = sink();
+        assertThat(apply(sink, 703, 0, provisional(703, insert(row(t, 1, "ok"))))).isEqualTo("applied");
+        assertThat(apply(sink, 703, 1, provisional(703, insert(row(t, 2, "far too long"))))).isEqualTo("demoted");
+        assertThat(apply(sink, 703, 2, provisional(703, insert(row(t, 3, "ok"))))).isEqualTo("demoted");
+        assertThat(commit(sink, 703, 3, 0x5000, 0x5010)).isEqualTo("demoted");
+        assertThat(rows("SELECT to_regclass('inprog.failing')")).as("its table's creation rolled back too").containsExactly((String) null);
+        assertThat(stored()).isNull();
+        // the connection serves the next transaction as usual
+        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x6000, 704, null), insert(row(t, 4, "new"))), slot, null);
+        assertThat(rows("SELECT id || v FROM inprog.failing")).containsExactly("4new");
+    }
+
+    @Test
+    void aTransactionTheDestinationHoldsIsRolledBackAtItsCommit() throws Exception {
+        TableSchema t = table("inprog", "held", List.of("id"), col("id", "integer"), col("v", "text"));
+        PostgresSink sink = sink();
+        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x7010, 705, null), insert(row(t, 1, "applied"))), slot, null);
+        // the slot sends it again after a restart, streamed: it is applied in progress, and its commit finds it held
+        assertThat(apply(sink, 705, 0, provisional(705, insert(row(t, 1, "again")), insert(row(t, 2, "again"))))).isEqualTo("demoted");
+        assertThat(commit(sink, 705, 1, 0x7000, 0x7010)).as("held all the same: acknowledged, nothing replayed").isEqualTo("held");
+        assertThat(apply(sink, 706, 0, provisional(706, insert(row(t, 3, "first"))))).isEqualTo("applied");
+        assertThat(commit(sink, 706, 1, 0x7000 - 0x100, 0x7000 - 0x80)).as("held: the stored 0/7010 covers it").isEqualTo("held");
+        assertThat(rows("SELECT id || v FROM inprog.held ORDER BY id")).containsExactly("1applied");
+        assertThat(stored()).isEqualTo("0/7010");
+    }
+
+    @Test
+    void aTransactionAppliedInPartBeforeARestartIsReplayedAfterItsCommit() throws Exception {
+        TableSchema t = table("inprog", "parted", List.of("id"), col("id", "integer"), col("v", "text"));
+        PostgresSink sink = sink();
+        // its first change was applied and stored as such before a restart (0/8000#1: one change of the commit at 0/8000)
+        Position.Log record = new Position.Log(0x8000, 707, null);
+        TestChanges.deliver(sink, new ChangeBatch(List.of(new ChangeEvent(insert(row(t, 1, "a")).op(), t, null, row(t, 1, "a"),
+                java.util.Set.of(), record)), record, false), slot, 0L);
+        assertThat(stored()).isEqualTo("0/8000#1");
+        assertThat(apply(sink, 707, 0, provisional(707, insert(row(t, 2, "b"))))).isEqualTo("applied");
+        assertThat(commit(sink, 707, 1, 0x8000, 0x8010)).isEqualTo("demoted");
+        assertThat(rows("SELECT id || v FROM inprog.parted ORDER BY id")).containsExactly("1a");
+        assertThat(stored()).isEqualTo("0/8000#1");
+    }
+
+    @Test
+    void aRollbackLeavesNothing() throws Exception {
+        TableSchema t = table("inprog", "aborted", List.of("id"), col("id", "integer"), col("v", "text"));
+        PostgresSink sink = sink();
+        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x9000, 708, null), insert(row(t, 1, "before"))), slot, null);
+        assertThat(apply(sink, 709, 0, provisional(709, insert(row(t, 2, "aborted"))))).isEqualTo("applied");
+        assertThat(step(sink, ChangeHeaders.IN_PROGRESS_ROLLBACK, 709, 1, new ChangeBatch(List.of(), new Position.Log(0x100, 709, null), false), 0))
+                .isEqualTo("rolled back");
+        assertThat(rows("SELECT id || v FROM inprog.aborted ORDER BY id")).containsExactly("1before");
+        assertThat(rows("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgsource'"
+                + " AND state = 'idle in transaction'")).containsExactly("0");
+    }
+}

@@ -25,6 +25,7 @@ public final class TcpProxy implements AutoCloseable {
     private volatile ServerSocket server;
     private volatile int port;
     private volatile boolean closed;
+    private volatile Thread acceptor;
 
     private TcpProxy(String targetHost, int targetPort) {
         this.targetHost = targetHost;
@@ -54,8 +55,19 @@ public final class TcpProxy implements AutoCloseable {
 
     /** Closes the listening socket and every open connection: clients see a reset, then refused connects. */
     public synchronized void cut() {
-        closeQuietly(server);
+        ServerSocket listening = server;
         server = null;
+        closeQuietly(listening);
+        // a connection the acceptor took while the socket closed must not outlive the cut: Java closes a listening socket
+        // that a thread is accepting on only once that thread is out of accept, which can return one more connection
+        Thread a = acceptor;
+        if (a != null) {
+            try {
+                a.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         open.forEach(TcpProxy::closeQuietly);
         open.clear();
     }
@@ -79,15 +91,20 @@ public final class TcpProxy implements AutoCloseable {
         socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), wanted));
         server = socket;
         port = socket.getLocalPort();
-        Thread acceptor = new Thread(() -> accept(socket), "tcp-proxy-accept-" + port);
-        acceptor.setDaemon(true);
-        acceptor.start();
+        Thread t = new Thread(() -> accept(socket), "tcp-proxy-accept-" + port);
+        t.setDaemon(true);
+        acceptor = t;
+        t.start();
     }
 
     private void accept(ServerSocket socket) {
         while (!socket.isClosed()) {
             try {
                 Socket client = socket.accept();
+                if (server != socket) {
+                    closeQuietly(client); // accepted while cut() closed the socket: refused, as after the cut
+                    return;
+                }
                 Socket upstream;
                 try {
                     upstream = new Socket(targetHost, targetPort);

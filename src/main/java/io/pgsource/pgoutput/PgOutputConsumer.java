@@ -16,6 +16,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.apache.camel.Processor;
@@ -393,7 +394,8 @@ public class PgOutputConsumer extends DefaultConsumer {
             return null; // the destination rolled back what it had of it: the transaction comes again after its commit
         }
         Exchange exchange = createExchange(false);
-        java.util.concurrent.atomic.AtomicReference<String> outcomeHolder = new java.util.concurrent.atomic.AtomicReference<>();
+        // where the destination step says what it did with a part of a transaction in progress; null for every other part
+        AtomicReference<String> outcomeHolder = inProgress == null ? null : new AtomicReference<>();
         // the transaction is acknowledged only once the destination says its commit is durable (PartDelivery)
         exchange.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
         Message in = exchange.getIn();
@@ -433,7 +435,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         boolean failed = exchange.isFailed() || exchange.isRollbackOnly();
         Exception cause = exchange.getException();
         PendingDurability durability = exchange.getProperty(ChangeHeaders.PENDING_DURABILITY, PendingDurability.class);
-        String outcome = outcomeHolder.getAndSet(null);
+        String outcome = outcomeHolder == null ? null : outcomeHolder.getAndSet(null);
         releaseExchange(exchange, false);
         if (inProgress != null && !inProgressDone(part, inProgress, failed, cause, outcome)) {
             return null; // nothing to acknowledge: an applied part of an open transaction, or a demoted one

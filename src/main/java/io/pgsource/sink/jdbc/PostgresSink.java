@@ -232,9 +232,7 @@ public final class PostgresSink implements Destination {
                 positions.saveInTransaction(c, position.stream(), position.value());
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                JdbcPositionStore.rollbackQuietly(c);
-                writer.transactionEnded(false);
-                positions.committed(false);
+                ended(c, false);
                 if (e instanceof SQLException sql) {
                     destination.discardIfBroken(sql);
                     throw new SQLException("cannot commit transaction " + xid + " at the destination " + destination.safeUrl()
@@ -245,8 +243,7 @@ public final class PostgresSink implements Destination {
             } finally {
                 lastUsed = c;
             }
-            writer.transactionEnded(true);
-            positions.committed(true);
+            ended(c, true);
             unflushed = null; // this commit waited for the flush, which makes every earlier one durable too
             return true;
         }
@@ -399,9 +396,7 @@ public final class PostgresSink implements Destination {
                 durableCommits = lazyCommits; // this commit waited for the flush of the WAL up to it: every earlier one is durable
             }
         } catch (SQLException | RuntimeException e) {
-            JdbcPositionStore.rollbackQuietly(c);
-            writer.transactionEnded(false);
-            positions.committed(false);
+            ended(c, false);
             if (e instanceof PlanWriter.InsertConflict) {
                 throw (SQLException) e;
             }
@@ -424,8 +419,19 @@ public final class PostgresSink implements Destination {
         } finally {
             lastUsed = c;
         }
-        writer.transactionEnded(true);
-        positions.committed(true);
+        ended(c, true);
+    }
+
+    /**
+     * The destination transaction ended: committed, or (false) failed, and then rolled back here; the writer and the
+     * position store forget what it made unless it committed.
+     */
+    private void ended(Connection c, boolean committed) {
+        if (!committed) {
+            JdbcPositionStore.rollbackQuietly(c);
+        }
+        writer.transactionEnded(committed);
+        positions.committed(committed);
     }
 
     /**

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Progress of the copies pgsource makes (the initial copy, the copies of single tables while streaming, the chunked
- * backfills): per table the rows copied, their size (the text form read), the rate and, from {@code pg_class.reltuples}
+ * backfills): per table the rows copied, their size (the values as read: text form, or binary where the copy reads binary), the rate and, from {@code pg_class.reltuples}
  * read once at the table's start (for tables copied together: for all of them in one query when the copy is planned),
  * an estimate of the table's rows and an ETA. A line every
  * {@code source.copy_progress_interval} while a table is copied, a final line per table (with more than
@@ -133,9 +133,21 @@ public final class CopyProgress {
             add(read.size(), size);
         }
 
+        /**
+         * The size of the row's values as read: their text form, or their binary form where the copy reads binary. A row
+         * still the COPY line or tuple it was read as is measured by that, not split into values just to be counted
+         * (its escapes and NULL marks, or length words, left out or counted as they come).
+         */
         private static long size(Row row) {
+            int n = row.size();
+            if (row.copyBinary() != null) {
+                return row.copyBinaryEnd() - row.copyBinaryStart() - 4L * n;
+            }
+            if (row.copyText() != null) {
+                return Math.max(0, row.copyTextEnd() - (n - 1));
+            }
             long size = 0;
-            for (int c = 0, n = row.size(); c < n; c++) {
+            for (int c = 0; c < n; c++) {
                 if (row.get(c) instanceof CharSequence s) {
                     size += s.length();
                 } else if (row.get(c) instanceof byte[] b) {

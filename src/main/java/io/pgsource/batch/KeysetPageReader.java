@@ -8,6 +8,7 @@ import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.ReplicationMethod;
+import io.pgsource.types.BuiltinBinary;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -24,6 +25,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The bookmark's values are PostgreSQL's text output of the key columns, bound back with a cast to the
  * column's exact type, so the comparison is exact for every type (numeric, timestamps, text with collations).
+ *
+ * <p>The page is read in COPY's binary format ({@link CopyBinaryRows}) when every column is of a built-in type with an
+ * exact binary decoder and every key column of a type whose text output the bookmark can be made of exactly
+ * ({@link BuiltinBinary}); else in text format ({@link CopyTextRows}). Binary costs the server less to send, and a
+ * PostgreSQL destination less to read again; the values, once decoded, are the same.
  *
  * <p>A page ({@code source.batch_fetch_limit} rows, one COPY in its own transaction) is handed out in batches of at
  * most {@link PageReader#MAX_BATCH_ROWS} rows, each with the bookmark of its last row; one row is read ahead, so the
@@ -62,8 +68,12 @@ final class KeysetPageReader implements PageReader {
     private List<String> readAfter;
     /** The last row read from the server, whose key the next page starts after (taken only then: it splits the row). */
     private Row lastRead;
-    /** The open page's COPY, or null between pages. */
+    /** Whether pages are read in COPY's binary format. */
+    private final boolean binary;
+    /** The open page's COPY (text format), or null between pages or when reading binary. */
     private CopyTextRows copy;
+    /** The open page's COPY (binary format), or null between pages or when reading text. */
+    private CopyBinaryRows binaryCopy;
     /** A row read ahead to learn whether the table goes on. */
     private Row ahead;
     /** The row read ahead was too large to fetch: the next call of next() throws this. */
@@ -120,9 +130,28 @@ final class KeysetPageReader implements PageReader {
         this.schema = task.table().schema();
         this.keyPositions = task.keyColumns().stream().mapToInt(c -> schema.indexOf(c.name())).toArray();
         this.guard = new ValueSizeGuard(schema, task.maxValueBytes());
+        this.binary = binary(task);
         this.firstSql = sql(false);
         this.nextSql = sql(true);
         this.settingsSql = settingsSql();
+    }
+
+    /**
+     * Whether the pages can be read in binary: every column of a type that decodes exactly from its binary form, every key
+     * column of one whose text output {@link BuiltinBinary#keyText} makes exactly (the bookmark holds that text).
+     */
+    static boolean binary(StreamTask task) {
+        for (Column c : task.table().schema().columns()) {
+            if (!BuiltinBinary.decodes(c.typeOid())) {
+                return false;
+            }
+        }
+        for (Column c : task.keyColumns()) {
+            if (!BuiltinBinary.keyText(c.typeOid())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private List<String> startAfter(Bookmark stored) {
@@ -188,7 +217,7 @@ final class KeysetPageReader implements PageReader {
         for (int i = 0; i < keys.size(); i++) {
             sql.append(i == 0 ? "" : ", ").append(TableId.quoteIdent(keys.get(i).name()));
         }
-        return "COPY (" + sql.append(" LIMIT ").append(task.pageSize()) + ") TO STDOUT";
+        return "COPY (" + sql.append(" LIMIT ").append(task.pageSize()) + ") TO STDOUT" + (binary ? " (FORMAT binary)" : "");
     }
 
     /** The upper bound in the replication key's type. */
@@ -298,18 +327,30 @@ final class KeysetPageReader implements PageReader {
             return r;
         }
         while (!tableEnded) {
-            if (copy == null) {
+            if (copy == null && binaryCopy == null) {
                 openPage();
             }
-            byte[] line = copy.next();
-            if (line != null) {
-                Row r = guard.row(line, task);
-                lastRead = r;
-                return r;
+            boolean full;
+            if (binary) {
+                if (binaryCopy.next()) {
+                    Row r = guard.row(binaryCopy.buf(), binaryCopy.start(), binaryCopy.tableEnd(), binaryCopy.end(), task);
+                    lastRead = r;
+                    return r;
+                }
+                full = binaryCopy.count() >= task.pageSize();
+                binaryCopy.close();
+                binaryCopy = null;
+            } else {
+                byte[] line = copy.next();
+                if (line != null) {
+                    Row r = guard.row(line, task);
+                    lastRead = r;
+                    return r;
+                }
+                full = copy.count() >= task.pageSize();
+                copy.close();
+                copy = null;
             }
-            boolean full = copy.count() >= task.pageSize();
-            copy.close();
-            copy = null;
             if (!callerTransaction) {
                 // on failure the caller closes the connection, which ends the transaction
                 connection.commit();
@@ -340,28 +381,39 @@ final class KeysetPageReader implements PageReader {
                 ps.executeQuery().close();
             }
         }
-        copy = new CopyTextRows(connection, readAfter == null ? firstSql : nextSql);
+        String sql = readAfter == null ? firstSql : nextSql;
+        if (binary) {
+            binaryCopy = new CopyBinaryRows(connection, sql, schema.size());
+        } else {
+            copy = new CopyTextRows(connection, sql);
+        }
         pages++;
     }
 
+    /** The row's key as PostgreSQL's text output: as read (text), or made of the binary form exactly as the server would. */
     private List<String> key(Row row) {
         List<String> key = new ArrayList<>(keyPositions.length);
         for (int position : keyPositions) {
-            key.add((String) row.get(position));
+            Object v = row.get(position);
+            key.add(v instanceof byte[] b ? BuiltinBinary.keyText(schema.columns().get(position).typeOid(), b) : (String) v);
         }
         return key;
     }
 
     @Override
     public void close() {
-        if (copy != null) {
-            try {
+        try {
+            if (copy != null) {
                 copy.close();
-            } catch (SQLException e) {
-                LOG.debug("{}: cancelling the COPY failed", task.stream(), e);
             }
-            copy = null;
+            if (binaryCopy != null) {
+                binaryCopy.close();
+            }
+        } catch (SQLException e) {
+            LOG.debug("{}: cancelling the COPY failed", task.stream(), e);
         }
+        copy = null;
+        binaryCopy = null;
         if (callerTransaction) {
             return;
         }

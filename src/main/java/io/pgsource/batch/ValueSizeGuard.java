@@ -4,13 +4,16 @@ import io.pgsource.catalog.TableInfo;
 import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
+import io.pgsource.types.BuiltinBinary;
 import io.pgsource.types.CopyText;
+import java.nio.charset.StandardCharsets;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.function.IntFunction;
 
 /**
  * Keeps a value larger than {@code source.max_value_bytes} from being fetched: the page query's select list makes the
@@ -125,7 +128,35 @@ final class ValueSizeGuard {
         if (!tooLarge(report)) {
             return Row.ofCopyText(schema, line, tab); // large values, none too large
         }
-        throw tooLarge(new Row(schema, Arrays.copyOf(fields, schema.size())), report, task);
+        Row row = new Row(schema, Arrays.copyOf(fields, schema.size()));
+        throw tooLarge(row::get, report, task);
+    }
+
+    /**
+     * The row of a page query's COPY binary tuple (the table's columns up to {@code tableEnd}, then the report when any
+     * column is guarded), kept as that tuple ({@link Row#ofCopyBinary}); throws when a value was too large to fetch. The
+     * report is {@code text}, whose binary form is its UTF-8 bytes.
+     *
+     * @param start the tuple's start (its field count)
+     */
+    Row row(byte[] tuple, int start, int tableEnd, int end, StreamTask task) {
+        Row row = Row.ofCopyBinary(schema, tuple, start + 2, tableEnd);
+        if (guarded.length == 0 || tableEnd + 4 > end) {
+            return row;
+        }
+        int length = CopyBinaryRows.int32(tuple, tableEnd);
+        if (length < 0) {
+            return row;
+        }
+        String report = new String(tuple, tableEnd + 4, length, StandardCharsets.UTF_8);
+        if (!tooLarge(report)) {
+            return row; // large values, none too large
+        }
+        throw tooLarge(column -> {
+            Object v = row.get(column);
+            int oid = schema.columns().get(column).typeOid();
+            return v instanceof byte[] b && BuiltinBinary.keyText(oid) ? BuiltinBinary.keyText(oid, b) : v;
+        }, report, task);
     }
 
     /** The row at the table's columns (from {@code first}, 1-based); throws when a value was too large to fetch. */
@@ -134,7 +165,7 @@ final class ValueSizeGuard {
         if (guarded.length > 0) {
             String report = rs.getString(first + schema.size());
             if (tooLarge(report)) {
-                throw tooLarge(row, report, task);
+                throw tooLarge(row::get, report, task);
             }
         }
         return row;
@@ -164,7 +195,8 @@ final class ValueSizeGuard {
         return out;
     }
 
-    private ValueTooLargeException tooLarge(Row row, String report, StreamTask task) {
+    /** @param value the row's value of a column, by position: the key's are named in the message */
+    private ValueTooLargeException tooLarge(IntFunction<Object> value, String report, StreamTask task) {
         long[] sizes = sizes(report);
         StringBuilder columns = new StringBuilder();
         long largest = 0;
@@ -179,7 +211,7 @@ final class ValueSizeGuard {
         StringBuilder key = new StringBuilder();
         List<String> keyNames = task.keyless() ? List.of() : task.keyColumnNames();
         for (String name : keyNames) {
-            key.append(key.isEmpty() ? "" : ", ").append(TableId.quoteIdent(name)).append(" = ").append(row.get(schema.indexOf(name)));
+            key.append(key.isEmpty() ? "" : ", ").append(TableId.quoteIdent(name)).append(" = ").append(value.apply(schema.indexOf(name)));
         }
         return new ValueTooLargeException(task.table().id().quoted() + (key.isEmpty() ? " (a row without primary key)" : " row " + key)
                 + ": column " + columns + " holds a value larger than source.max_value_bytes = " + String.format("%,d", max)

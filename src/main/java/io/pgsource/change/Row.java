@@ -24,6 +24,9 @@ import java.util.Set;
  * <p>A row read by a snapshot's {@code COPY ... TO STDOUT} ({@link #ofCopyText}) holds the line as the server sent it
  * and splits it into its text values only when one is first read: a destination that can take the line as it arrived
  * ({@link #copyText}: a PostgreSQL-to-PostgreSQL copy) and one that reads nothing (discard) never split it at all.
+ * A row read by {@code COPY ... TO STDOUT (FORMAT binary)} ({@link #ofCopyBinary}) likewise holds its tuple as it arrived
+ * ({@link #copyBinary}), and splits it into the values' binary forms ({@code byte[]}, raw as pgoutput's binary mode
+ * delivers them) only when one is first read.
  */
 public final class Row {
     private final TableSchema schema;
@@ -35,6 +38,9 @@ public final class Row {
      */
     private byte[] line;
     private int lineEnd;
+    /** Whether {@link #line} is a tuple of COPY's binary format (its first field at {@link #lineStart}), not a text line. */
+    private boolean binaryLine;
+    private int lineStart;
     /** Decodes the values still {@link #arrived}; null when every value is final. */
     private Decoding decoding;
     /** One bit per column whose value in {@link #values} is as it arrived (decoded on first read); null when none is. */
@@ -73,13 +79,46 @@ public final class Row {
     }
 
     /**
+     * A row of one tuple of {@code COPY ... TO STDOUT (FORMAT binary)}: the schema's columns in order, each an int32
+     * length (-1 for NULL) and that many bytes of the type's binary send output, from {@code start} (the first column's
+     * length word, after the tuple's field count) to {@code end}. Neither copied nor checked now; more fields may follow
+     * {@code end} in the array (they are not the row's). Its values are the binary forms ({@code byte[]}), once one is read.
+     */
+    public static Row ofCopyBinary(TableSchema schema, byte[] tuple, int start, int end) {
+        Row row = new Row(schema, tuple, end);
+        row.binaryLine = true;
+        row.lineStart = start;
+        return row;
+    }
+
+    /**
+     * The array holding the COPY binary tuple the row was read as ({@link #ofCopyBinary}), its fields from
+     * {@link #copyBinaryStart()} to {@link #copyBinaryEnd()}: every column in order, as {@code COPY ... FROM STDIN (FORMAT
+     * binary)} reads them into columns of the same types; null when the row was not read so, or a value was replaced or
+     * decoded for good since. Reading it neither splits nor decodes anything.
+     */
+    public byte[] copyBinary() {
+        return binaryLine ? line : null;
+    }
+
+    /** Where the fields of {@link #copyBinary()} start: the first column's length word. */
+    public int copyBinaryStart() {
+        return lineStart;
+    }
+
+    /** Where the fields of {@link #copyBinary()} end. */
+    public int copyBinaryEnd() {
+        return lineEnd;
+    }
+
+    /**
      * The COPY text line the row was read as ({@link #ofCopyText}), its fields ending at {@link #copyTextEnd()}: the
      * types' text output of every column in order, escaped as COPY escapes them, which {@code COPY ... FROM STDIN} reads
      * back as the same values; null when the row was not read so, or a value was replaced ({@link #set}) or decoded for
      * good ({@link #decodeAll}) since. Reading it neither splits nor decodes anything.
      */
     public byte[] copyText() {
-        return line;
+        return binaryLine ? null : line;
     }
 
     /** Where the fields of {@link #copyText()} end. */
@@ -94,7 +133,7 @@ public final class Row {
     }
 
     private Object[] split() {
-        Object[] v = CopyText.parseLine(line, lineEnd, schema.size());
+        Object[] v = binaryLine ? binaryFields(line, lineStart, lineEnd, schema.size()) : CopyText.parseLine(line, lineEnd, schema.size());
         values = v;
         if (decoding != null) {
             // decodeLazily came first: every value but null arrived raw
@@ -105,6 +144,26 @@ public final class Row {
                 }
             }
             arrived = bits;
+        }
+        return v;
+    }
+
+    /** The binary forms of a COPY binary tuple's fields (null for NULL), as {@link #ofCopyBinary} describes them. */
+    private static Object[] binaryFields(byte[] b, int at, int end, int n) {
+        Object[] v = new Object[n];
+        for (int i = 0; i < n; i++) {
+            if (at + 4 > end) {
+                throw new IllegalArgumentException("a COPY binary tuple with fewer fields than the table's " + n + " columns");
+            }
+            int length = ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
+            at += 4;
+            if (length >= 0) {
+                v[i] = Arrays.copyOfRange(b, at, at + length);
+                at += length;
+            }
+        }
+        if (at != end) {
+            throw new IllegalArgumentException("a COPY binary tuple with more fields than the table's " + n + " columns");
         }
         return v;
     }

@@ -9,7 +9,10 @@ import io.pgsource.change.TableId;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.SourceSettings;
 import io.pgsource.config.SslSettings;
+import io.pgsource.route.TypeMappingProcessor;
 import io.pgsource.testsupport.TestPostgres;
+import io.pgsource.types.PgText;
+import io.pgsource.types.TypeRegistry;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -22,7 +25,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code source.max_value_bytes} in the page queries of both readers (keyset pages read by COPY, ctid pages of a table
+ * {@code source.max_value_bytes} in the page queries of both readers (keyset pages read by COPY, in its binary format
+ * for these types, ctid pages of a table
  * without key): the rows before a value too large to fetch come out whole, large values below the limit included, and
  * the run stops at that value's row, naming the column and its size (the rows of its batch before it are not handed
  * out: pages of two rows here).
@@ -32,11 +36,15 @@ class ValueSizeGuardTest {
     private static final long MAX = 40_000;
     private static String database;
     private static TestSourceConnections connections;
+    private static TypeRegistry types;
 
     @BeforeAll
     static void createTables() throws SQLException {
         database = TestPostgres.server().createDatabase("valuesize");
         connections = new TestSourceConnections(database);
+        try (Connection c = connections.open()) {
+            types = TypeRegistry.load(c);
+        }
         try (Connection c = TestPostgres.server().connect(database); Statement s = c.createStatement()) {
             s.execute("CREATE SCHEMA guard");
             for (String table : List.of("keyed (id int PRIMARY KEY", "keyless (id int")) {
@@ -51,13 +59,31 @@ class ValueSizeGuardTest {
         }
     }
 
-    private static List<String> texts(String table) throws SQLException {
-        List<String> out = new ArrayList<>();
+    /** The rows before the one too large, as their values' text output read by a plain query, decoded as the pipeline does. */
+    private static List<String> texts(StreamTask task) throws SQLException {
+        List<ChangeEvent> rows = new ArrayList<>();
         try (Connection c = connections.open(); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT id, body, doc, b, n FROM guard." + table + " WHERE id < 3 ORDER BY id")) {
+             ResultSet rs = s.executeQuery("SELECT id, body, doc, b, n FROM " + task.table().id().quoted() + " WHERE id < 3 ORDER BY id")) {
             while (rs.next()) {
-                out.add(rs.getString(1) + "|" + rs.getString(2) + "|" + rs.getString(3) + "|" + rs.getString(4) + "|" + rs.getString(5));
+                rows.add(ChangeEvent.read(PageReader.row(rs, task.table().schema(), 1), null));
             }
+        }
+        return decoded(rows);
+    }
+
+    /**
+     * Each row's decoded values (the readers hand raw ones on: text, or binary where the page is read so) as their text,
+     * joined by "|".
+     */
+    private static List<String> decoded(List<ChangeEvent> events) throws SQLException {
+        new TypeMappingProcessor(types).map(events);
+        List<String> out = new ArrayList<>();
+        for (ChangeEvent e : events) {
+            StringBuilder row = new StringBuilder();
+            for (int i = 0; i < e.after().size(); i++) {
+                row.append(i == 0 ? "" : "|").append(PgText.format(e.after().get(i)));
+            }
+            out.add(row.toString());
         }
         return out;
     }
@@ -75,7 +101,7 @@ class ValueSizeGuardTest {
                 """);
         for (String table : List.of("keyed", "keyless")) {
             StreamTask task = task(table);
-            List<String> read = new ArrayList<>();
+            List<ChangeEvent> read = new ArrayList<>();
             Throwable failure;
             try (Connection c = connections.open()) {
                 c.setAutoCommit(false);
@@ -88,14 +114,15 @@ class ValueSizeGuardTest {
                             if (e.after() == null) {
                                 continue; // a table without key is replaced as a whole: a TRUNCATE first
                             }
-                            read.add(e.after().get(0) + "|" + e.after().get(1) + "|" + e.after().get(2) + "|" + e.after().get(3)
-                                    + "|" + e.after().get(4));
+                            read.add(e);
                         }
                     }
                 });
                 reader.close();
             }
-            assertThat(read).as(table + ": " + failure).isEqualTo(texts(table));
+            assertThat(decoded(read)).as(table + ": " + failure).isEqualTo(texts(task)).hasSize(2);
+            // keyset pages of these types are read in COPY's binary format (the guard's report too), ctid pages by a query
+            assertThat(read.get(0).after().copyBinary() != null).as(table + " read in binary").isEqualTo(!task.keyless());
             assertThat(failure).as(table).isInstanceOf(ValueTooLargeException.class)
                     .hasMessageContaining("column \"doc\" (" + String.format("%,d", 50_000 + "{\"big\": \"\"}".length()) + " bytes)")
                     .hasMessageContaining("source.max_value_bytes = 40,000")

@@ -16,7 +16,7 @@ import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 
 /**
- * {@code COPY} (text format) into a session-local staging table, then one
+ * {@code COPY} (text format, or binary for values that arrived so) into a session-local staging table, then one
  * {@code INSERT INTO target SELECT ... FROM staging ON CONFLICT (key) DO UPDATE}. Rows of keyless tables are
  * copied straight into the target. Staging tables live as long as the connection and empty themselves at commit.
  *
@@ -148,8 +148,8 @@ final class CopyStagingWriter implements RowWriter {
     }
 
     /**
-     * COPY of the rows' written columns: in COPY's binary format when every value is in the binary form pgoutput sent
-     * (not decoded) and the table's columns have exactly the source's built-in types, so the destination receives the
+     * COPY of the rows' written columns: in COPY's binary format when every value is in the binary form pgoutput or a
+     * snapshot's binary COPY sent (not decoded) and the table's columns have exactly the source's built-in types, so the destination receives the
      * source's bytes as they are; else in text format, where a value's text as it arrived goes as it is.
      *
      * @param exactTarget whether the table's columns have exactly the types {@link TargetTable#type} names

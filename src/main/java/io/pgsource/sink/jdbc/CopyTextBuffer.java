@@ -124,6 +124,19 @@ final class CopyTextBuffer {
         ensure(2);
         buf[len++] = (byte) (columns.length >>> 8);
         buf[len++] = (byte) columns.length;
+        byte[] tuple = row.copyBinary();
+        // the written columns are a subset of the row's in row order: as many means all of them, the tuple's fields
+        if (tuple != null && columns.length == row.size()) {
+            int from = row.copyBinaryStart();
+            int n = row.copyBinaryEnd() - from;
+            ensure(n);
+            System.arraycopy(tuple, from, buf, len, n);
+            len += n;
+            if (len >= CHUNK) {
+                flush();
+            }
+            return;
+        }
         for (int c : columns) {
             if (row.raw(c) instanceof byte[] b) {
                 ensure(4 + b.length);
@@ -150,6 +163,9 @@ final class CopyTextBuffer {
     /** Whether every given column of every row is null or holds its binary form as it arrived (not decoded, not replaced). */
     static boolean binaryValues(java.util.List<Row> rows, int[] columns) {
         for (Row row : rows) {
+            if (row.copyBinary() != null) {
+                continue; // a binary tuple as it arrived: every value is binary or null
+            }
             if (row.copyText() != null) {
                 return false; // a text line (not split just to find that out)
             }

@@ -30,8 +30,9 @@ import org.junit.jupiter.api.Test;
  * edge values; the bookmark of every batch holds exactly the key's text output, as the text path stores it; and a
  * table with a column of a type not decoded from binary is read as text.
  */
-class BinaryPagesTest {
-    static final String MANY_TYPES = """
+public class BinaryPagesTest {
+    /** A table of every built-in type with a binary decoder, edge values and NULLs (used by the end-to-end test too). */
+    public static final String MANY_TYPES = """
             CREATE TABLE many (id bigint PRIMARY KEY, i int, s smallint, t text, v varchar(20), c char(3), n numeric(12,2),
                 nn numeric, f4 real, f8 double precision, b boolean, ts timestamp, tz timestamptz, d date, tm time, ttz timetz,
                 iv interval, j json, jb jsonb, by bytea, u uuid, ia int[], ta text[], na numeric[], tza timestamptz[],

@@ -163,8 +163,8 @@ final class CopyTextBuffer {
     /** Whether every given column of every row is null or holds its binary form as it arrived (not decoded, not replaced). */
     static boolean binaryValues(java.util.List<Row> rows, int[] columns) {
         for (Row row : rows) {
-            if (row.copyBinary() != null) {
-                continue; // a binary tuple as it arrived: every value is binary or null
+            if (row.copyBinary() != null && columns.length == row.size()) {
+                continue; // a binary tuple as it arrived, written whole: every value is binary or null
             }
             if (row.copyText() != null) {
                 return false; // a text line (not split just to find that out)

@@ -92,6 +92,46 @@ class CopyTextBufferTest {
         assertThat(viaValues.toString(StandardCharsets.UTF_8)).isEqualTo(text + "\n");
     }
 
+    @Test
+    void aRowStillItsCopyBinaryTupleGoesAsThatTupleWhenEveryColumnIsWritten() throws Exception {
+        TableSchema t = TestChanges.table("s", "t", List.of(), columns(3));
+        // a tuple as COPY TO (FORMAT binary) sends it: 2 bytes of field count, then "ab", NULL, "" and a report field (NULL)
+        byte[] tuple = {9, 9, 0, 4, 0, 0, 0, 2, 'a', 'b', -1, -1, -1, -1, 0, 0, 0, 0, -1, -1, -1, -1};
+        int start = 4;
+        int end = 18;
+        byte[] expected = {0, 3, 0, 0, 0, 2, 'a', 'b', -1, -1, -1, -1, 0, 0, 0, 0};
+
+        ByteArrayOutputStream whole = new ByteArrayOutputStream();
+        CopyTextBuffer buffer = CopyTextBuffer.into(whole);
+        Row row = Row.ofCopyBinary(t, tuple, start, end);
+        assertThat(CopyTextBuffer.binaryValues(List.of(row), new int[] {0, 1, 2})).isTrue();
+        buffer.binaryRow(row, new int[] {0, 1, 2});
+        buffer.flush();
+        assertThat(whole.toByteArray()).isEqualTo(expected);
+        assertThat(row.copyText()).isNull();
+
+        // split into its values (a column left out), the same bytes for the columns written
+        ByteArrayOutputStream some = new ByteArrayOutputStream();
+        CopyTextBuffer values = CopyTextBuffer.into(some);
+        Row split = Row.ofCopyBinary(t, tuple, start, end);
+        // its values are raw only for a row the pipeline's type mapping decodes (as every row it writes): else text
+        assertThat(CopyTextBuffer.binaryValues(List.of(split), new int[] {0, 2})).isFalse();
+        split.decodeLazily((r, c, raw) -> new String((byte[]) raw, StandardCharsets.UTF_8));
+        assertThat(CopyTextBuffer.binaryValues(List.of(split), new int[] {0, 2})).isTrue();
+        values.binaryRow(split, new int[] {0, 2});
+        values.flush();
+        assertThat(some.toByteArray()).isEqualTo(new byte[] {0, 2, 0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0});
+        assertThat(split.get(0)).isEqualTo("ab");
+        assertThat(split.get(1)).isNull();
+        assertThat(split.copyBinary()).isSameAs(tuple);
+
+        // a value replaced: no longer the tuple
+        Row replaced = Row.ofCopyBinary(t, tuple, start, end);
+        replaced.set(1, "x");
+        assertThat(replaced.copyBinary()).isNull();
+        assertThat(CopyTextBuffer.binaryValues(List.of(replaced), new int[] {0, 1, 2})).isFalse();
+    }
+
     private static io.pgsource.change.Column[] columns(int n) {
         io.pgsource.change.Column[] c = new io.pgsource.change.Column[n];
         for (int i = 0; i < n; i++) {

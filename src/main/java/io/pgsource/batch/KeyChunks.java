@@ -10,7 +10,7 @@ import java.util.List;
 /**
  * One primary-key chunk of a table, for a backfill: {@code WHERE (pk) > (last) [AND condition] ORDER BY pk LIMIT n}
  * with the batch query's keyset reader, so the rows are what the copy reads (the publication's row filter and column
- * list applied, values as PostgreSQL's text output, too large values refused alike).
+ * list applied, values raw as the copy reads them (text output, or binary form), too large values refused alike).
  */
 public final class KeyChunks {
     private KeyChunks() {
@@ -50,7 +50,7 @@ public final class KeyChunks {
             Row lastRow = rows.get(rows.size() - 1);
             lastKey = new ArrayList<>();
             for (String column : task.keyColumnNames()) {
-                lastKey.add((String) lastRow.get(column));
+                lastKey.add(KeysetPageReader.keyText(lastRow, lastRow.schema().indexOf(column)));
             }
         }
         return new Chunk(rows, lastKey, rows.size() < task.pageSize());

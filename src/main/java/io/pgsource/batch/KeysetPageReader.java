@@ -390,14 +390,21 @@ final class KeysetPageReader implements PageReader {
         pages++;
     }
 
-    /** The row's key as PostgreSQL's text output: as read (text), or made of the binary form exactly as the server would. */
     private List<String> key(Row row) {
         List<String> key = new ArrayList<>(keyPositions.length);
         for (int position : keyPositions) {
-            Object v = row.get(position);
-            key.add(v instanceof byte[] b ? BuiltinBinary.keyText(schema.columns().get(position).typeOid(), b) : (String) v);
+            key.add(keyText(row, position));
         }
         return key;
+    }
+
+    /**
+     * A key value of a row this reader read, as PostgreSQL's text output: as read (text), or made of the binary form
+     * exactly as the server prints it ({@link #binary} reads binary only keys it can be made of).
+     */
+    static String keyText(Row row, int position) {
+        Object v = row.get(position);
+        return v instanceof byte[] b ? BuiltinBinary.keyText(row.schema().columns().get(position).typeOid(), b) : (String) v;
     }
 
     @Override

@@ -22,7 +22,9 @@ import java.util.function.IntFunction;
  * {@link ValueTooLargeException} that names it. Without this, one value of hundreds of MB would be allocated whole by
  * the driver, then copied, and exhaust the heap.
  *
- * <p>The size is the value's text form in bytes (what the driver receives). It is measured cheaply: a value stored in
+ * <p>The size is the value's text form in bytes (what the driver receives in COPY's text format; in its binary format,
+ * which pages of built-in types are read in, the same for text types, a byte more for jsonb, half for bytea, and up to
+ * a few times more only for arrays of small numbers, whose elements each take 8 bytes or more). It is measured cheaply: a value stored in
  * at most {@code max / 4096} bytes cannot exceed the limit (compression and text output expand it far less), and only
  * larger ones are measured exactly ({@code octet_length(v::text)}, which for text types reads the stored length).
  *

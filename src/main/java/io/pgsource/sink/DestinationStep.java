@@ -2,9 +2,12 @@ package io.pgsource.sink;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.InProgressOutcome;
+import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
 import io.pgsource.state.Positions;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.support.service.ServiceSupport;
@@ -21,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * the destination, the leading changes of a transaction applied in part are cut ({@link Positions#appliedChanges}),
  * as are combined transactions applied before ({@link Positions#withoutApplied}) and changes that a copy of their table
  * holds ({@link Positions#withoutCopied}).</li>
- * <li>The position the batch advances to is computed ({@link Positions#value(io.pgsource.change.Position, boolean, Long)}:
+ * <li>The position the batch advances to is computed ({@link Positions#value(Position, boolean, Long)}:
  * a part of a big transaction counts the changes applied so far).</li>
  * <li>{@link Destination#write} makes the rest durable; a transactional destination stores the position with it.</li>
  * <li>Otherwise the position is stored now, after the data is durable (at-least-once: a crash in between repeats at most
@@ -104,7 +107,7 @@ public final class DestinationStep extends ServiceSupport implements Processor {
         long xid = exchange.getIn().getHeader(ChangeHeaders.TX_ID, 0L, Long.class);
         int index = exchange.getIn().getHeader(ChangeHeaders.TX_PART, 0, Integer.class);
         if (!destination.appliesInProgress()) {
-            outcome(exchange, ChangeHeaders.IN_PROGRESS_ROLLBACK.equals(step) ? ChangeHeaders.OUTCOME_ROLLED_BACK : ChangeHeaders.OUTCOME_DEMOTED);
+            outcome(exchange, ChangeHeaders.IN_PROGRESS_ROLLBACK.equals(step) ? InProgressOutcome.ROLLED_BACK : InProgressOutcome.DEMOTED);
             return;
         }
         switch (step) {
@@ -115,7 +118,7 @@ public final class DestinationStep extends ServiceSupport implements Processor {
                     // a table of it was copied at an LSN its commit may be below or above: known only at its commit
                     LOG.debug("transaction {} touches a table copied while streaming: applied after its commit", xid);
                     destination.rollbackInProgress();
-                    outcome(exchange, ChangeHeaders.OUTCOME_DEMOTED);
+                    outcome(exchange, InProgressOutcome.DEMOTED);
                     return;
                 }
                 boolean applied;
@@ -127,45 +130,44 @@ public final class DestinationStep extends ServiceSupport implements Processor {
                     destination.rollbackInProgress();
                     applied = false;
                 }
-                outcome(exchange, applied ? ChangeHeaders.OUTCOME_APPLIED : ChangeHeaders.OUTCOME_DEMOTED);
+                outcome(exchange, applied ? InProgressOutcome.APPLIED : InProgressOutcome.DEMOTED);
             }
             case ChangeHeaders.IN_PROGRESS_COMMIT -> {
                 String stream = Positions.stream(batch.position(), exchange);
                 long record = exchange.getIn().getHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, 0L, Long.class);
-                long end = ((io.pgsource.change.Position.Log) batch.position()).commitLsn();
+                long end = ((Position.Log) batch.position()).commitLsn();
                 String stored = destination.currentInProgress(stream).orElse(null);
                 switch (Positions.held(record, end, stored)) {
                     case ALL -> {
                         // the slot resent what this destination already holds (a restart after a crash)
                         LOG.debug("rolling back transaction {} applied in progress: {} already holds {}", xid, stream, stored);
                         destination.rollbackInProgress();
-                        outcome(exchange, ChangeHeaders.OUTCOME_HELD);
+                        outcome(exchange, InProgressOutcome.HELD);
                     }
                     case PART -> {
                         // its first changes were applied before a restart: applied after its commit, without them
                         destination.rollbackInProgress();
-                        outcome(exchange, ChangeHeaders.OUTCOME_DEMOTED);
+                        outcome(exchange, InProgressOutcome.DEMOTED);
                     }
                     case NONE -> {
-                        outcome(exchange, ChangeHeaders.OUTCOME_COMMITTING);
+                        outcome(exchange, InProgressOutcome.COMMITTING);
                         boolean committed = destination.commitInProgress(exchange, xid, index,
                                 new StoredPosition(stream, Positions.value(batch.position())));
-                        outcome(exchange, committed ? ChangeHeaders.OUTCOME_COMMITTED : ChangeHeaders.OUTCOME_DEMOTED);
+                        outcome(exchange, committed ? InProgressOutcome.COMMITTED : InProgressOutcome.DEMOTED);
                     }
                 }
             }
             case ChangeHeaders.IN_PROGRESS_ROLLBACK -> {
                 destination.rollbackInProgress();
-                outcome(exchange, ChangeHeaders.OUTCOME_ROLLED_BACK);
+                outcome(exchange, InProgressOutcome.ROLLED_BACK);
             }
             default -> throw new IllegalArgumentException(ChangeHeaders.TX_IN_PROGRESS + " is '" + step + "'");
         }
     }
 
-    private static void outcome(Exchange exchange, String outcome) {
+    private static void outcome(Exchange exchange, InProgressOutcome outcome) {
         @SuppressWarnings("unchecked")
-        java.util.concurrent.atomic.AtomicReference<String> holder = exchange.getIn().getHeader(ChangeHeaders.IN_PROGRESS_OUTCOME,
-                java.util.concurrent.atomic.AtomicReference.class);
+        AtomicReference<InProgressOutcome> holder = exchange.getIn().getHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, AtomicReference.class);
         if (holder != null) {
             holder.set(outcome);
         }

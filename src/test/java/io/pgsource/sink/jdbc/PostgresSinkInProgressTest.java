@@ -1,5 +1,10 @@
 package io.pgsource.sink.jdbc;
 
+import static io.pgsource.change.InProgressOutcome.APPLIED;
+import static io.pgsource.change.InProgressOutcome.COMMITTED;
+import static io.pgsource.change.InProgressOutcome.DEMOTED;
+import static io.pgsource.change.InProgressOutcome.HELD;
+import static io.pgsource.change.InProgressOutcome.ROLLED_BACK;
 import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.insert;
 import static io.pgsource.sink.TestChanges.row;
@@ -9,6 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.InProgressOutcome;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
@@ -71,7 +77,7 @@ class PostgresSinkInProgressTest {
     }
 
     /** Sends one step through the destination step, as the pgoutput: consumer does; returns the outcome it reports. */
-    private String step(PostgresSink sink, String step, long xid, int index, ChangeBatch batch, long recordLsn) throws Exception {
+    private InProgressOutcome step(PostgresSink sink, String step, long xid, int index, ChangeBatch batch, long recordLsn) throws Exception {
         Exchange ex = new DefaultExchange(new DefaultCamelContext());
         ex.getIn().setBody(batch);
         ex.getIn().setHeader(ChangeHeaders.SLOT, slot);
@@ -79,17 +85,17 @@ class PostgresSinkInProgressTest {
         ex.getIn().setHeader(ChangeHeaders.TX_PART, index);
         ex.getIn().setHeader(ChangeHeaders.TX_IN_PROGRESS, step);
         ex.getIn().setHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, recordLsn);
-        AtomicReference<String> outcome = new AtomicReference<>();
+        AtomicReference<InProgressOutcome> outcome = new AtomicReference<>();
         ex.getIn().setHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, outcome);
         new DestinationStep(sink).process(ex);
         return outcome.get();
     }
 
-    private String apply(PostgresSink sink, long xid, int index, ChangeBatch batch) throws Exception {
+    private InProgressOutcome apply(PostgresSink sink, long xid, int index, ChangeBatch batch) throws Exception {
         return step(sink, ChangeHeaders.IN_PROGRESS_APPLY, xid, index, batch, 0);
     }
 
-    private String commit(PostgresSink sink, long xid, int index, long recordLsn, long endLsn) throws Exception {
+    private InProgressOutcome commit(PostgresSink sink, long xid, int index, long recordLsn, long endLsn) throws Exception {
         return step(sink, ChangeHeaders.IN_PROGRESS_COMMIT, xid, index,
                 new ChangeBatch(List.of(), new Position.Log(endLsn, xid, null), true), recordLsn);
     }
@@ -113,11 +119,11 @@ class PostgresSinkInProgressTest {
     void partsAreInvisibleUntilTheCommitWhichStoresThePosition() throws Exception {
         TableSchema t = table("inprog", "committed", List.of("id"), col("id", "integer"), col("v", "text"));
         PostgresSink sink = sink();
-        assertThat(apply(sink, 700, 0, provisional(700, insert(row(t, 1, "a")), insert(row(t, 2, "b"))))).isEqualTo("applied");
-        assertThat(apply(sink, 700, 1, provisional(700, insert(row(t, 3, "c"))))).isEqualTo("applied");
+        assertThat(apply(sink, 700, 0, provisional(700, insert(row(t, 1, "a")), insert(row(t, 2, "b"))))).isEqualTo(APPLIED);
+        assertThat(apply(sink, 700, 1, provisional(700, insert(row(t, 3, "c"))))).isEqualTo(APPLIED);
         assertThat(rows("SELECT to_regclass('inprog.committed')")).containsExactly((String) null);
 
-        assertThat(commit(sink, 700, 2, 0x2000, 0x2010)).isEqualTo("committed");
+        assertThat(commit(sink, 700, 2, 0x2000, 0x2010)).isEqualTo(COMMITTED);
         assertThat(rows("SELECT id || v FROM inprog.committed ORDER BY id")).containsExactly("1a", "2b", "3c");
         assertThat(stored()).isEqualTo("0/2010");
     }
@@ -128,12 +134,12 @@ class PostgresSinkInProgressTest {
         TableSchema b = new TableSchema(new io.pgsource.change.TableId("inprog", "second_table"), a.columns(), a.key(),
                 List.of(), sourceColumns());
         PostgresSink sink = sink();
-        assertThat(apply(sink, 710, 0, provisional(710, insert(row(a, 1, "a"))))).isEqualTo("applied");
+        assertThat(apply(sink, 710, 0, provisional(710, insert(row(a, 1, "a"))))).isEqualTo(APPLIED);
         // what the route asks before the part that meets the second table: a copy's record, whether it needs one
         assertThat(sink.positions().load("slot:" + slot + ":inprog.second_table")).isEmpty();
         assertThat(sink.copyReason(b)).isNull();
-        assertThat(apply(sink, 710, 1, provisional(710, insert(row(b, 2, "b"))))).isEqualTo("applied");
-        assertThat(commit(sink, 710, 2, 0xA000, 0xA010)).isEqualTo("committed");
+        assertThat(apply(sink, 710, 1, provisional(710, insert(row(b, 2, "b"))))).isEqualTo(APPLIED);
+        assertThat(commit(sink, 710, 2, 0xA000, 0xA010)).isEqualTo(COMMITTED);
         assertThat(rows("SELECT id || v FROM inprog.first_table UNION ALL SELECT id || v FROM inprog.second_table"))
                 .containsExactlyInAnyOrder("1a", "2b");
     }
@@ -150,11 +156,11 @@ class PostgresSinkInProgressTest {
     void anotherBatchRollsTheOpenTransactionBack() throws Exception {
         TableSchema t = table("inprog", "interrupted", List.of("id"), col("id", "integer"), col("v", "text"));
         PostgresSink sink = sink();
-        assertThat(apply(sink, 701, 0, provisional(701, insert(row(t, 1, "open"))))).isEqualTo("applied");
+        assertThat(apply(sink, 701, 0, provisional(701, insert(row(t, 1, "open"))))).isEqualTo(APPLIED);
         // another transaction reaches the destination: the one connection is needed, the open transaction is rolled back
         TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x3000, 702, null), insert(row(t, 9, "other"))), slot, null);
-        assertThat(apply(sink, 701, 1, provisional(701, insert(row(t, 2, "late"))))).isEqualTo("demoted");
-        assertThat(commit(sink, 701, 2, 0x4000, 0x4010)).isEqualTo("demoted");
+        assertThat(apply(sink, 701, 1, provisional(701, insert(row(t, 2, "late"))))).isEqualTo(DEMOTED);
+        assertThat(commit(sink, 701, 2, 0x4000, 0x4010)).isEqualTo(DEMOTED);
         assertThat(rows("SELECT id || v FROM inprog.interrupted ORDER BY id")).containsExactly("9other");
         assertThat(stored()).isEqualTo("0/3000");
     }
@@ -163,10 +169,10 @@ class PostgresSinkInProgressTest {
     void aPartThatFailsRollsBackAndDemotes() throws Exception {
         TableSchema t = table("inprog", "failing", List.of("id"), col("id", "integer"), col("v", "varchar(3)"));
         PostgresSink sink = sink();
-        assertThat(apply(sink, 703, 0, provisional(703, insert(row(t, 1, "ok"))))).isEqualTo("applied");
-        assertThat(apply(sink, 703, 1, provisional(703, insert(row(t, 2, "far too long"))))).isEqualTo("demoted");
-        assertThat(apply(sink, 703, 2, provisional(703, insert(row(t, 3, "ok"))))).isEqualTo("demoted");
-        assertThat(commit(sink, 703, 3, 0x5000, 0x5010)).isEqualTo("demoted");
+        assertThat(apply(sink, 703, 0, provisional(703, insert(row(t, 1, "ok"))))).isEqualTo(APPLIED);
+        assertThat(apply(sink, 703, 1, provisional(703, insert(row(t, 2, "far too long"))))).isEqualTo(DEMOTED);
+        assertThat(apply(sink, 703, 2, provisional(703, insert(row(t, 3, "ok"))))).isEqualTo(DEMOTED);
+        assertThat(commit(sink, 703, 3, 0x5000, 0x5010)).isEqualTo(DEMOTED);
         assertThat(rows("SELECT to_regclass('inprog.failing')")).as("its table's creation rolled back too").containsExactly((String) null);
         assertThat(stored()).isNull();
         // the connection serves the next transaction as usual
@@ -180,10 +186,10 @@ class PostgresSinkInProgressTest {
         PostgresSink sink = sink();
         TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x7010, 705, null), insert(row(t, 1, "applied"))), slot, null);
         // the slot sends it again after a restart, streamed: it is applied in progress, and its commit finds it held
-        assertThat(apply(sink, 705, 0, provisional(705, insert(row(t, 1, "again")), insert(row(t, 2, "again"))))).isEqualTo("demoted");
-        assertThat(commit(sink, 705, 1, 0x7000, 0x7010)).as("held all the same: acknowledged, nothing replayed").isEqualTo("held");
-        assertThat(apply(sink, 706, 0, provisional(706, insert(row(t, 3, "first"))))).isEqualTo("applied");
-        assertThat(commit(sink, 706, 1, 0x7000 - 0x100, 0x7000 - 0x80)).as("held: the stored 0/7010 covers it").isEqualTo("held");
+        assertThat(apply(sink, 705, 0, provisional(705, insert(row(t, 1, "again")), insert(row(t, 2, "again"))))).isEqualTo(DEMOTED);
+        assertThat(commit(sink, 705, 1, 0x7000, 0x7010)).as("held all the same: acknowledged, nothing replayed").isEqualTo(HELD);
+        assertThat(apply(sink, 706, 0, provisional(706, insert(row(t, 3, "first"))))).isEqualTo(APPLIED);
+        assertThat(commit(sink, 706, 1, 0x7000 - 0x100, 0x7000 - 0x80)).as("held: the stored 0/7010 covers it").isEqualTo(HELD);
         assertThat(rows("SELECT id || v FROM inprog.held ORDER BY id")).containsExactly("1applied");
         assertThat(stored()).isEqualTo("0/7010");
     }
@@ -197,8 +203,8 @@ class PostgresSinkInProgressTest {
         TestChanges.deliver(sink, new ChangeBatch(List.of(new ChangeEvent(insert(row(t, 1, "a")).op(), t, null, row(t, 1, "a"),
                 java.util.Set.of(), record)), record, false), slot, 0L);
         assertThat(stored()).isEqualTo("0/8000#1");
-        assertThat(apply(sink, 707, 0, provisional(707, insert(row(t, 2, "b"))))).isEqualTo("applied");
-        assertThat(commit(sink, 707, 1, 0x8000, 0x8010)).isEqualTo("demoted");
+        assertThat(apply(sink, 707, 0, provisional(707, insert(row(t, 2, "b"))))).isEqualTo(APPLIED);
+        assertThat(commit(sink, 707, 1, 0x8000, 0x8010)).isEqualTo(DEMOTED);
         assertThat(rows("SELECT id || v FROM inprog.parted ORDER BY id")).containsExactly("1a");
         assertThat(stored()).isEqualTo("0/8000#1");
     }
@@ -208,9 +214,9 @@ class PostgresSinkInProgressTest {
         TableSchema t = table("inprog", "aborted", List.of("id"), col("id", "integer"), col("v", "text"));
         PostgresSink sink = sink();
         TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x9000, 708, null), insert(row(t, 1, "before"))), slot, null);
-        assertThat(apply(sink, 709, 0, provisional(709, insert(row(t, 2, "aborted"))))).isEqualTo("applied");
+        assertThat(apply(sink, 709, 0, provisional(709, insert(row(t, 2, "aborted"))))).isEqualTo(APPLIED);
         assertThat(step(sink, ChangeHeaders.IN_PROGRESS_ROLLBACK, 709, 1, new ChangeBatch(List.of(), new Position.Log(0x100, 709, null), false), 0))
-                .isEqualTo("rolled back");
+                .isEqualTo(ROLLED_BACK);
         assertThat(rows("SELECT id || v FROM inprog.aborted ORDER BY id")).containsExactly("1before");
         assertThat(rows("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgsource'"
                 + " AND state = 'idle in transaction'")).containsExactly("0");

@@ -38,6 +38,9 @@ public final class DestinationStep extends ServiceSupport implements Processor {
     private static final Logger LOG = LoggerFactory.getLogger(DestinationStep.class);
 
     private final Destination destination;
+    /** The source transaction whose parts the destination holds open ({@link #inProgress}), and its next part; -1: none. */
+    private long openXid = -1;
+    private int nextPart;
 
     public DestinationStep(Destination destination) {
         this.destination = destination;
@@ -102,8 +105,12 @@ public final class DestinationStep extends ServiceSupport implements Processor {
      * commit position is known only then); what it did goes back in {@link ChangeHeaders#IN_PROGRESS_OUTCOME}. A
      * destination that does not apply such parts, or a part it cannot apply, demotes the transaction: it is rolled back,
      * and the transaction comes again after its commit.
+     *
+     * <p>Which source transaction is open and which part must come next is kept here, for every destination: a part that
+     * does not follow the one before (one was lost, or the destination rolled back meanwhile) must never be applied
+     * onto what is open.
      */
-    private void inProgress(Exchange exchange, ChangeBatch batch, String step) throws Exception {
+    private synchronized void inProgress(Exchange exchange, ChangeBatch batch, String step) throws Exception {
         long xid = exchange.getIn().getHeader(ChangeHeaders.TX_ID, 0L, Long.class);
         int index = exchange.getIn().getHeader(ChangeHeaders.TX_PART, 0, Integer.class);
         if (!destination.appliesInProgress()) {
@@ -112,23 +119,33 @@ public final class DestinationStep extends ServiceSupport implements Processor {
         }
         switch (step) {
             case ChangeHeaders.IN_PROGRESS_APPLY -> {
+                if (index > 0 && !follows(xid, index)) {
+                    rollbackInProgress();
+                    outcome(exchange, InProgressOutcome.DEMOTED);
+                    return;
+                }
                 @SuppressWarnings("unchecked")
                 Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
                 if (Positions.withoutCopied(batch, copiedAt) != batch) {
                     // a table of it was copied at an LSN its commit may be below or above: known only at its commit
                     LOG.debug("transaction {} touches a table copied while streaming: applied after its commit", xid);
-                    destination.rollbackInProgress();
+                    rollbackInProgress();
                     outcome(exchange, InProgressOutcome.DEMOTED);
                     return;
                 }
                 boolean applied;
                 try {
-                    applied = destination.writeInProgress(exchange, batch, xid, index);
+                    applied = destination.writeInProgress(exchange, batch, index == 0);
                 } catch (Exception e) {
                     // rolled back: applied after its commit, where a failure is handled as for any transaction
                     LOG.debug("transaction {} could not be applied while in progress, it is after its commit: {}", xid, e.getMessage());
-                    destination.rollbackInProgress();
                     applied = false;
+                }
+                if (applied) {
+                    openXid = xid;
+                    nextPart = index + 1;
+                } else {
+                    rollbackInProgress();
                 }
                 outcome(exchange, applied ? InProgressOutcome.APPLIED : InProgressOutcome.DEMOTED);
             }
@@ -141,28 +158,44 @@ public final class DestinationStep extends ServiceSupport implements Processor {
                     case ALL -> {
                         // the slot resent what this destination already holds (a restart after a crash)
                         LOG.debug("rolling back transaction {} applied in progress: {} already holds {}", xid, stream, stored);
-                        destination.rollbackInProgress();
+                        rollbackInProgress();
                         outcome(exchange, InProgressOutcome.HELD);
                     }
                     case PART -> {
                         // its first changes were applied before a restart: applied after its commit, without them
-                        destination.rollbackInProgress();
+                        rollbackInProgress();
                         outcome(exchange, InProgressOutcome.DEMOTED);
                     }
                     case NONE -> {
+                        if (!follows(xid, index)) {
+                            rollbackInProgress();
+                            outcome(exchange, InProgressOutcome.DEMOTED);
+                            return;
+                        }
+                        openXid = -1;
                         outcome(exchange, InProgressOutcome.COMMITTING);
-                        boolean committed = destination.commitInProgress(exchange, xid, index,
+                        boolean committed = destination.commitInProgress(exchange,
                                 new StoredPosition(stream, Positions.value(batch.position())));
                         outcome(exchange, committed ? InProgressOutcome.COMMITTED : InProgressOutcome.DEMOTED);
                     }
                 }
             }
             case ChangeHeaders.IN_PROGRESS_ROLLBACK -> {
-                destination.rollbackInProgress();
+                rollbackInProgress();
                 outcome(exchange, InProgressOutcome.ROLLED_BACK);
             }
             default -> throw new IllegalArgumentException(ChangeHeaders.TX_IN_PROGRESS + " is '" + step + "'");
         }
+    }
+
+    /** Whether part {@code index} of source transaction {@code xid} is the one the open destination transaction needs next. */
+    private boolean follows(long xid, int index) {
+        return xid == openXid && index == nextPart;
+    }
+
+    private void rollbackInProgress() throws Exception {
+        openXid = -1;
+        destination.rollbackInProgress();
     }
 
     private static void outcome(Exchange exchange, InProgressOutcome outcome) {

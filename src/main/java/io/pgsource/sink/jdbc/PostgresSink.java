@@ -74,9 +74,6 @@ public final class PostgresSink implements Destination {
     /** The connection of the previous batch: a failure on it may just mean it died while idle. */
     private Connection lastUsed;
     private boolean softDelete;
-    /** The source transaction whose changes the transaction held open holds ({@link #writeInProgress}), and its next part. */
-    private long inProgressXid = -1;
-    private int inProgressNext;
 
     /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} connects it. */
     public PostgresSink() {
@@ -180,19 +177,16 @@ public final class PostgresSink implements Destination {
     }
 
     @Override
-    public boolean writeInProgress(Exchange exchange, ChangeBatch batch, long xid, int index) throws SQLException {
+    public boolean writeInProgress(Exchange exchange, ChangeBatch batch, boolean first) throws SQLException {
         WritePlan plan = WritePlanner.plan(batch);
         synchronized (destination) {
             Connection c;
-            if (index == 0) {
+            if (first) {
                 rollbackHeld(); // one left open (the session that streamed it ended): it comes again from its start
                 c = destination.hold(this::heldRolledBack);
-                inProgressXid = xid;
-                inProgressNext = 0;
             } else {
                 c = destination.held();
-                if (c == null || xid != inProgressXid || index != inProgressNext) {
-                    rollbackHeld();
+                if (c == null) {
                     return false;
                 }
             }
@@ -205,7 +199,6 @@ public final class PostgresSink implements Destination {
                 }
                 throw e;
             }
-            inProgressNext = index + 1;
             return true;
         }
     }
@@ -219,15 +212,13 @@ public final class PostgresSink implements Destination {
     }
 
     @Override
-    public boolean commitInProgress(Exchange exchange, long xid, int index, StoredPosition position) throws SQLException {
+    public boolean commitInProgress(Exchange exchange, StoredPosition position) throws SQLException {
         synchronized (destination) {
             Connection c = destination.held();
-            if (c == null || xid != inProgressXid || index != inProgressNext) {
-                rollbackHeld();
+            if (c == null) {
                 return false;
             }
             destination.release();
-            inProgressXid = -1;
             try {
                 positions.saveInTransaction(c, position.stream(), position.value());
                 c.commit();
@@ -235,7 +226,8 @@ public final class PostgresSink implements Destination {
                 ended(c, false);
                 if (e instanceof SQLException sql) {
                     destination.discardIfBroken(sql);
-                    throw new SQLException("cannot commit transaction " + xid + " at the destination " + destination.safeUrl()
+                    throw new SQLException("cannot commit transaction " + exchange.getIn().getHeader(ChangeHeaders.TX_ID)
+                            + " at the destination " + destination.safeUrl()
                             + " (whether it committed is not known: it is read again from the slot): " + sql.getMessage(),
                             sql.getSQLState(), sql);
                 }
@@ -269,7 +261,6 @@ public final class PostgresSink implements Destination {
     /** The transaction held open was rolled back: what it created is gone. */
     private void heldRolledBack() {
         writer.transactionEnded(false);
-        inProgressXid = -1;
     }
 
     @Override

@@ -25,7 +25,9 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.Exchange;
@@ -46,6 +48,8 @@ class PostgresSinkInProgressTest {
     private static TestPostgres pg;
     private static String db;
     private static final List<PostgresSink> SINKS = new ArrayList<>();
+    /** The route's one destination step of each sink: it knows which transaction is open and which part comes next. */
+    private static final Map<PostgresSink, DestinationStep> STEPS = new HashMap<>();
     private final String slot = "inprogress_" + SLOTS.incrementAndGet();
 
     @BeforeAll
@@ -87,7 +91,7 @@ class PostgresSinkInProgressTest {
         ex.getIn().setHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, recordLsn);
         AtomicReference<InProgressOutcome> outcome = new AtomicReference<>();
         ex.getIn().setHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, outcome);
-        new DestinationStep(sink).process(ex);
+        STEPS.computeIfAbsent(sink, DestinationStep::new).process(ex);
         return outcome.get();
     }
 

@@ -220,6 +220,12 @@ public final class PostgresSink implements Destination {
             }
             destination.release();
             try {
+                refuseAfterLostCommits(c);
+            } catch (SQLException e) {
+                ended(c, false);
+                throw e;
+            }
+            try {
                 positions.saveInTransaction(c, position.stream(), position.value());
                 c.commit();
             } catch (SQLException | RuntimeException e) {
@@ -236,7 +242,7 @@ public final class PostgresSink implements Destination {
                 lastUsed = c;
             }
             ended(c, true);
-            unflushed = null; // this commit waited for the flush, which makes every earlier one durable too
+            waitedForFlush(c);
             return true;
         }
     }
@@ -345,14 +351,7 @@ public final class PostgresSink implements Destination {
 
     private void applyOnce(Exchange exchange, WritePlan plan, ChangeBatch batch, StoredPosition position) throws SQLException {
         Connection c = destination.get();
-        if (lazyCommits > Math.max(durableCommits, lostCommits) && c != lazyConnection) {
-            // streamed commits that did not wait for the flush were made on a connection that is gone: they may be lost
-            // (a crash of the destination), so nothing may be committed after them until the source sent them again
-            lostCommits = lazyCommits;
-            positions.committed(false); // forget the positions they stored: read them from the table again
-            throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost before its last"
-                    + " commits were flushed: they are not acknowledged to the source, which sends them again", "08006");
-        }
+        refuseAfterLostCommits(c);
         boolean committing = false;
         try {
             try {
@@ -377,14 +376,18 @@ public final class PostgresSink implements Destination {
             }
             committing = true;
             c.commit();
-            unflushed = asynchronous ? position : null;
             if (streamed) {
+                unflushed = position;
                 lazyCommits++;
                 lazyConnection = c;
                 lazyLast = position;
                 exchange.setProperty(ChangeHeaders.PENDING_DURABILITY, new Pending(lazyCommits));
-            } else if (!asynchronous && position != null && c == lazyConnection) {
-                durableCommits = lazyCommits; // this commit waited for the flush of the WAL up to it: every earlier one is durable
+            } else if (asynchronous) {
+                unflushed = position;
+            } else if (position != null) {
+                waitedForFlush(c);
+            } else {
+                unflushed = null;
             }
         } catch (SQLException | RuntimeException e) {
             ended(c, false);
@@ -411,6 +414,32 @@ public final class PostgresSink implements Destination {
             lastUsed = c;
         }
         ended(c, true);
+    }
+
+    /**
+     * Streamed commits that did not wait for the flush were made on a connection that is gone: they may be lost (a crash
+     * of the destination), so nothing may be committed on another connection after them until the source sent them again
+     * (a later position stored would cover them).
+     */
+    private void refuseAfterLostCommits(Connection c) throws SQLException {
+        if (lazyCommits > Math.max(durableCommits, lostCommits) && c != lazyConnection) {
+            lostCommits = lazyCommits;
+            positions.committed(false); // forget the positions they stored: read them from the table again
+            throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost before its last"
+                    + " commits were flushed: they are not acknowledged to the source, which sends them again", "08006");
+        }
+    }
+
+    /**
+     * A commit on {@code c} that stored a position waited for the flush of the WAL up to it, which makes every earlier
+     * commit on it durable too (WAL is flushed in order): nothing is left to make durable at the stop, and the streamed
+     * commits that did not wait are known durable without asking.
+     */
+    private void waitedForFlush(Connection c) {
+        unflushed = null;
+        if (c == lazyConnection) {
+            durableCommits = lazyCommits;
+        }
     }
 
     /**

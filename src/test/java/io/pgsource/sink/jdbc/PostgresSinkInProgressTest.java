@@ -10,11 +10,13 @@ import static io.pgsource.sink.TestChanges.insert;
 import static io.pgsource.sink.TestChanges.row;
 import static io.pgsource.sink.TestChanges.table;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.InProgressOutcome;
+import io.pgsource.change.PendingDurability;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
@@ -211,6 +213,62 @@ class PostgresSinkInProgressTest {
         assertThat(commit(sink, 707, 1, 0x8000, 0x8010)).isEqualTo(DEMOTED);
         assertThat(rows("SELECT id || v FROM inprog.parted ORDER BY id")).containsExactly("1a");
         assertThat(stored()).isEqualTo("0/8000#1");
+    }
+
+    /**
+     * The commit of a transaction applied in progress waits for the destination's WAL flush, as a commit of a batch with a
+     * position does: the streamed commits before it on the same connection are durable then, and known so, also once
+     * that connection is gone (the destination ended the session): neither their acknowledgement nor the next batch fails.
+     */
+    @Test
+    void aCommitInProgressMakesTheStreamedCommitsBeforeItDurable() throws Exception {
+        TableSchema t = table("inprog", "durable", List.of("id"), col("id", "integer"), col("v", "text"));
+        PostgresSink sink = sink();
+        Exchange streamed = new DefaultExchange(new DefaultCamelContext());
+        streamed.getIn().setBody(TestChanges.batch(new Position.Log(0xB000, 720, null), insert(row(t, 1, "lazy"))));
+        streamed.getIn().setHeader(ChangeHeaders.SLOT, slot);
+        streamed.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
+        STEPS.computeIfAbsent(sink, DestinationStep::new).process(streamed);
+        PendingDurability pending = streamed.getProperty(ChangeHeaders.PENDING_DURABILITY, PendingDurability.class);
+        assertThat(pending).as("a streamed commit that did not wait for the flush").isNotNull();
+
+        assertThat(apply(sink, 721, 0, provisional(721, insert(row(t, 2, "in progress"))))).isEqualTo(APPLIED);
+        assertThat(commit(sink, 721, 1, 0xC000, 0xC010)).isEqualTo(COMMITTED);
+        try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
+            s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND application_name = 'pgsource'");
+        }
+        assertThat(pending.durable()).isTrue();
+        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0xD000, 722, null), insert(row(t, 3, "next"))), slot, null);
+        assertThat(rows("SELECT id || v FROM inprog.durable ORDER BY id")).containsExactly("1lazy", "2in progress", "3next");
+        assertThat(stored()).isEqualTo("0/D000");
+    }
+
+    /**
+     * Streamed commits not known durable on a connection that is gone may be lost with a crash of the destination: a
+     * transaction applied in progress on a new connection must not commit a position past them (it would cover them when
+     * the source sends them again), as a batch must not.
+     */
+    @Test
+    void noCommitInProgressAfterStreamedCommitsOfALostConnection() throws Exception {
+        TableSchema t = table("inprog", "after_lost", List.of("id"), col("id", "integer"), col("v", "text"));
+        PostgresSink sink = sink();
+        Exchange streamed = new DefaultExchange(new DefaultCamelContext());
+        streamed.getIn().setBody(TestChanges.batch(new Position.Log(0xE000, 730, null), insert(row(t, 1, "lazy"))));
+        streamed.getIn().setHeader(ChangeHeaders.SLOT, slot);
+        streamed.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
+        STEPS.computeIfAbsent(sink, DestinationStep::new).process(streamed);
+        assertThat(streamed.getProperty(ChangeHeaders.PENDING_DURABILITY)).isNotNull();
+        try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
+            s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND application_name = 'pgsource'");
+        }
+        // the first part finds the connection gone (demoted); the next transaction opens on a new one
+        assertThat(apply(sink, 731, 0, provisional(731, insert(row(t, 2, "a"))))).isEqualTo(DEMOTED);
+        assertThat(apply(sink, 732, 0, provisional(732, insert(row(t, 3, "b"))))).isEqualTo(APPLIED);
+        assertThatThrownBy(() -> commit(sink, 732, 1, 0xF000, 0xF010)).hasMessageContaining("was lost before its last commits");
+        assertThat(rows("SELECT id || v FROM inprog.after_lost ORDER BY id")).containsExactly("1lazy");
+        assertThat(stored()).isEqualTo("0/E000");
     }
 
     @Test

@@ -18,6 +18,8 @@ import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.InProgressOutcome;
 import io.pgsource.change.PendingDurability;
 import io.pgsource.change.Position;
+import io.pgsource.change.SourceColumns;
+import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.sink.DestinationStep;
@@ -28,8 +30,10 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.Exchange;
@@ -70,6 +74,16 @@ class PostgresSinkInProgressTest {
                 false));
         SINKS.add(s);
         return s;
+    }
+
+    /** A table of columns id integer (its key) and v text. */
+    private static TableSchema idText(String name) {
+        return table("inprog", name, List.of("id"), col("id", "integer"), col("v", "text"));
+    }
+
+    /** A whole transaction committed at {@code lsn}, delivered as its route does. */
+    private void deliver(PostgresSink sink, long lsn, long xid, ChangeEvent... events) throws Exception {
+        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(lsn, xid, null), events), slot, null);
     }
 
     /** A part applied in progress: its events carry a lower bound of the commit record's LSN, without time. */
@@ -123,7 +137,7 @@ class PostgresSinkInProgressTest {
 
     @Test
     void partsAreInvisibleUntilTheCommitWhichStoresThePosition() throws Exception {
-        TableSchema t = table("inprog", "committed", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema t = idText("committed");
         PostgresSink sink = sink();
         assertThat(apply(sink, 700, 0, provisional(700, insert(row(t, 1, "a")), insert(row(t, 2, "b"))))).isEqualTo(APPLIED);
         assertThat(apply(sink, 700, 1, provisional(700, insert(row(t, 3, "c"))))).isEqualTo(APPLIED);
@@ -136,8 +150,8 @@ class PostgresSinkInProgressTest {
 
     @Test
     void aTableMetInALaterPartIsCheckedInsideTheOpenTransaction() throws Exception {
-        TableSchema a = table("inprog", "first_table", List.of("id"), col("id", "integer"), col("v", "text"));
-        TableSchema b = new TableSchema(new io.pgsource.change.TableId("inprog", "second_table"), a.columns(), a.key(),
+        TableSchema a = idText("first_table");
+        TableSchema b = new TableSchema(new TableId("inprog", "second_table"), a.columns(), a.key(),
                 List.of(), sourceColumns());
         PostgresSink sink = sink();
         assertThat(apply(sink, 710, 0, provisional(710, insert(row(a, 1, "a"))))).isEqualTo(APPLIED);
@@ -151,20 +165,20 @@ class PostgresSinkInProgressTest {
     }
 
     /** What the source catalog says of a table of columns id integer, v text. */
-    private static io.pgsource.change.SourceColumns sourceColumns() {
-        java.util.Map<String, io.pgsource.change.SourceColumns.Attribute> columns = new java.util.LinkedHashMap<>();
-        columns.put("id", new io.pgsource.change.SourceColumns.Attribute(1, "integer", null, false));
-        columns.put("v", new io.pgsource.change.SourceColumns.Attribute(2, "text", null, false));
-        return new io.pgsource.change.SourceColumns(99_999, columns, 2, java.util.Map.of(99_999L, 99_999L));
+    private static SourceColumns sourceColumns() {
+        Map<String, SourceColumns.Attribute> columns = new LinkedHashMap<>();
+        columns.put("id", new SourceColumns.Attribute(1, "integer", null, false));
+        columns.put("v", new SourceColumns.Attribute(2, "text", null, false));
+        return new SourceColumns(99_999, columns, 2, Map.of(99_999L, 99_999L));
     }
 
     @Test
     void anotherBatchRollsTheOpenTransactionBack() throws Exception {
-        TableSchema t = table("inprog", "interrupted", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema t = idText("interrupted");
         PostgresSink sink = sink();
         assertThat(apply(sink, 701, 0, provisional(701, insert(row(t, 1, "open"))))).isEqualTo(APPLIED);
         // another transaction reaches the destination: the one connection is needed, the open transaction is rolled back
-        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x3000, 702, null), insert(row(t, 9, "other"))), slot, null);
+        deliver(sink, 0x3000, 702, insert(row(t, 9, "other")));
         assertThat(apply(sink, 701, 1, provisional(701, insert(row(t, 2, "late"))))).isEqualTo(DEMOTED);
         assertThat(commit(sink, 701, 2, 0x4000, 0x4010)).isEqualTo(DEMOTED);
         assertThat(rows("SELECT id || v FROM inprog.interrupted ORDER BY id")).containsExactly("9other");
@@ -182,15 +196,15 @@ class PostgresSinkInProgressTest {
         assertThat(rows("SELECT to_regclass('inprog.failing')")).as("its table's creation rolled back too").containsExactly((String) null);
         assertThat(stored()).isNull();
         // the connection serves the next transaction as usual
-        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x6000, 704, null), insert(row(t, 4, "new"))), slot, null);
+        deliver(sink, 0x6000, 704, insert(row(t, 4, "new")));
         assertThat(rows("SELECT id || v FROM inprog.failing")).containsExactly("4new");
     }
 
     @Test
     void aTransactionTheDestinationHoldsIsRolledBackAtItsCommit() throws Exception {
-        TableSchema t = table("inprog", "held", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema t = idText("held");
         PostgresSink sink = sink();
-        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x7010, 705, null), insert(row(t, 1, "applied"))), slot, null);
+        deliver(sink, 0x7010, 705, insert(row(t, 1, "applied")));
         // the slot sends it again after a restart, streamed: it is applied in progress, and its commit finds it held
         assertThat(apply(sink, 705, 0, provisional(705, insert(row(t, 1, "again")), insert(row(t, 2, "again"))))).isEqualTo(DEMOTED);
         assertThat(commit(sink, 705, 1, 0x7000, 0x7010)).as("held all the same: acknowledged, nothing replayed").isEqualTo(HELD);
@@ -202,17 +216,37 @@ class PostgresSinkInProgressTest {
 
     @Test
     void aTransactionAppliedInPartBeforeARestartIsReplayedAfterItsCommit() throws Exception {
-        TableSchema t = table("inprog", "parted", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema t = idText("parted");
         PostgresSink sink = sink();
         // its first change was applied and stored as such before a restart (0/8000#1: one change of the commit at 0/8000)
         Position.Log record = new Position.Log(0x8000, 707, null);
         TestChanges.deliver(sink, new ChangeBatch(List.of(new ChangeEvent(insert(row(t, 1, "a")).op(), t, null, row(t, 1, "a"),
-                java.util.Set.of(), record)), record, false), slot, 0L);
+                Set.of(), record)), record, false), slot, 0L);
         assertThat(stored()).isEqualTo("0/8000#1");
         assertThat(apply(sink, 707, 0, provisional(707, insert(row(t, 2, "b"))))).isEqualTo(APPLIED);
         assertThat(commit(sink, 707, 1, 0x8000, 0x8010)).isEqualTo(DEMOTED);
         assertThat(rows("SELECT id || v FROM inprog.parted ORDER BY id")).containsExactly("1a");
         assertThat(stored()).isEqualTo("0/8000#1");
+    }
+
+    /** A whole streamed transaction, as the pgoutput: consumer hands it over: its commit need not wait for the flush. */
+    private PendingDurability streamed(PostgresSink sink, ChangeBatch batch) throws Exception {
+        Exchange ex = new DefaultExchange(new DefaultCamelContext());
+        ex.getIn().setBody(batch);
+        ex.getIn().setHeader(ChangeHeaders.SLOT, slot);
+        ex.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
+        STEPS.computeIfAbsent(sink, DestinationStep::new).process(ex);
+        PendingDurability pending = ex.getProperty(ChangeHeaders.PENDING_DURABILITY, PendingDurability.class);
+        assertThat(pending).as("a streamed commit that did not wait for the flush").isNotNull();
+        return pending;
+    }
+
+    /** The destination ends pgsource's sessions (as a restart or an idle timeout would). */
+    private static void endSessions() throws Exception {
+        try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
+            s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND application_name = 'pgsource'");
+        }
     }
 
     /**
@@ -222,24 +256,15 @@ class PostgresSinkInProgressTest {
      */
     @Test
     void aCommitInProgressMakesTheStreamedCommitsBeforeItDurable() throws Exception {
-        TableSchema t = table("inprog", "durable", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema t = idText("durable");
         PostgresSink sink = sink();
-        Exchange streamed = new DefaultExchange(new DefaultCamelContext());
-        streamed.getIn().setBody(TestChanges.batch(new Position.Log(0xB000, 720, null), insert(row(t, 1, "lazy"))));
-        streamed.getIn().setHeader(ChangeHeaders.SLOT, slot);
-        streamed.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
-        STEPS.computeIfAbsent(sink, DestinationStep::new).process(streamed);
-        PendingDurability pending = streamed.getProperty(ChangeHeaders.PENDING_DURABILITY, PendingDurability.class);
-        assertThat(pending).as("a streamed commit that did not wait for the flush").isNotNull();
+        PendingDurability pending = streamed(sink, TestChanges.batch(new Position.Log(0xB000, 720, null), insert(row(t, 1, "lazy"))));
 
         assertThat(apply(sink, 721, 0, provisional(721, insert(row(t, 2, "in progress"))))).isEqualTo(APPLIED);
         assertThat(commit(sink, 721, 1, 0xC000, 0xC010)).isEqualTo(COMMITTED);
-        try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
-            s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-                    + " AND application_name = 'pgsource'");
-        }
+        endSessions();
         assertThat(pending.durable()).isTrue();
-        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0xD000, 722, null), insert(row(t, 3, "next"))), slot, null);
+        deliver(sink, 0xD000, 722, insert(row(t, 3, "next")));
         assertThat(rows("SELECT id || v FROM inprog.durable ORDER BY id")).containsExactly("1lazy", "2in progress", "3next");
         assertThat(stored()).isEqualTo("0/D000");
     }
@@ -251,18 +276,10 @@ class PostgresSinkInProgressTest {
      */
     @Test
     void noCommitInProgressAfterStreamedCommitsOfALostConnection() throws Exception {
-        TableSchema t = table("inprog", "after_lost", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema t = idText("after_lost");
         PostgresSink sink = sink();
-        Exchange streamed = new DefaultExchange(new DefaultCamelContext());
-        streamed.getIn().setBody(TestChanges.batch(new Position.Log(0xE000, 730, null), insert(row(t, 1, "lazy"))));
-        streamed.getIn().setHeader(ChangeHeaders.SLOT, slot);
-        streamed.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
-        STEPS.computeIfAbsent(sink, DestinationStep::new).process(streamed);
-        assertThat(streamed.getProperty(ChangeHeaders.PENDING_DURABILITY)).isNotNull();
-        try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
-            s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-                    + " AND application_name = 'pgsource'");
-        }
+        streamed(sink, TestChanges.batch(new Position.Log(0xE000, 730, null), insert(row(t, 1, "lazy"))));
+        endSessions();
         // the first part finds the connection gone (demoted); the next transaction opens on a new one
         assertThat(apply(sink, 731, 0, provisional(731, insert(row(t, 2, "a"))))).isEqualTo(DEMOTED);
         assertThat(apply(sink, 732, 0, provisional(732, insert(row(t, 3, "b"))))).isEqualTo(APPLIED);
@@ -273,9 +290,9 @@ class PostgresSinkInProgressTest {
 
     @Test
     void aRollbackLeavesNothing() throws Exception {
-        TableSchema t = table("inprog", "aborted", List.of("id"), col("id", "integer"), col("v", "text"));
+        TableSchema t = idText("aborted");
         PostgresSink sink = sink();
-        TestChanges.deliver(sink, TestChanges.batch(new Position.Log(0x9000, 708, null), insert(row(t, 1, "before"))), slot, null);
+        deliver(sink, 0x9000, 708, insert(row(t, 1, "before")));
         assertThat(apply(sink, 709, 0, provisional(709, insert(row(t, 2, "aborted"))))).isEqualTo(APPLIED);
         assertThat(step(sink, ChangeHeaders.IN_PROGRESS_ROLLBACK, 709, 1, new ChangeBatch(List.of(), new Position.Log(0x100, 709, null), false), 0))
                 .isEqualTo(ROLLED_BACK);

@@ -25,8 +25,9 @@ import sun.misc.SignalHandler;
  * with it). So the plain {@code java -jar pgsource.jar} runs pgsource in a child JVM that uses the archive next to the
  * jar, or writes it at its end when there is none yet (the first run after a build, which takes a second or two more);
  * this JVM only passes signals on and ends with the child's exit code. The child also runs the serial garbage collector
- * (see {@link #plan}). Anything else runs pgsource right here, as
- * before: JVM options on the command line (they are the user's choice, and {@code JAVA_TOOL_OPTIONS} or
+ * (see {@link #plan}); memory sizes and system properties given before {@code -jar} ({@code java -Xmx256m -jar ...}) are
+ * passed on to it ({@link #sizing}). Anything else runs pgsource right here, as
+ * before: other JVM options on the command line (they are the user's choice, and {@code JAVA_TOOL_OPTIONS} or
  * {@code JDK_JAVA_OPTIONS} too), {@code PGSOURCE_CDS=off}, the commands ({@code backfill}, {@code discover}: an archive is made from a run), a JDK without its base
  * archive, a jar directory pgsource cannot write before an archive exists, or a child that does not start.
  *
@@ -44,6 +45,10 @@ public final class Launcher {
             "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000");
     /** The archives' names: {@code pgsource-cds-<key>.jsa} next to the jar. */
     static final String ARCHIVE_PREFIX = "pgsource-cds-";
+    /** The options {@link #sizing} accepts, by prefix. */
+    private static final List<String> SIZING = List.of("-Xmx", "-Xms", "-Xmn", "-Xss", "-D", "-XX:MaxRAMPercentage=",
+            "-XX:InitialRAMPercentage=", "-XX:MinRAMPercentage=", "-XX:MaxRAM=", "-XX:MaxMetaspaceSize=", "-XX:MaxDirectMemorySize=",
+            "-XX:ReservedCodeCacheSize=", "-XX:NewSize=", "-XX:MaxNewSize=", "-XX:NewRatio=", "-XX:SurvivorRatio=");
 
     private Launcher() {
     }
@@ -153,9 +158,15 @@ public final class Launcher {
         if (System.getProperty(CHILD_PROPERTY) != null || "off".equalsIgnoreCase(env.getOrDefault(SWITCH_ENV, "").strip())
                 || args.length > 0 || env.containsKey("JAVA_TOOL_OPTIONS")
                 || env.containsKey("JDK_JAVA_OPTIONS") || env.containsKey("_JAVA_OPTIONS")
-                || processArgs == null || processArgs.size() != 2 || !"-jar".equals(processArgs.get(0))
+                || processArgs == null || processArgs.size() < 2 || !"-jar".equals(processArgs.get(processArgs.size() - 2))
                 || !Files.isRegularFile(jar) || !jar.getFileName().toString().endsWith(".jar")) {
             return null;
+        }
+        List<String> sizes = processArgs.subList(0, processArgs.size() - 2);
+        for (String option : sizes) {
+            if (!sizing(option)) {
+                return null;
+            }
         }
         Path java = javaHome.resolve("bin").resolve("java");
         if (!Files.isExecutable(java) || !(Files.isRegularFile(javaHome.resolve("lib/server/classes.jsa"))
@@ -183,10 +194,20 @@ public final class Launcher {
         // resident memory stays under 300 MB instead of following a young generation sized from the machine's memory
         // (401 MB for a 1M-row copy into discard on a 24 GB machine); the heap's maximum still stays the JVM's default
         // (only where the default heap leaves room for it: at least 400 MB, a machine or container of 1.6 GB or more)
-        if (Runtime.getRuntime().maxMemory() >= 400L << 20) {
-            command.add("-Xmn128m");
-            command.add("-XX:SurvivorRatio=4");
+        // With a heap limit of the user's under that (java -Xmx256m -jar ...): five eighths of it, the young generation
+        // performance.md's "JVM options for a small machine" found best for -Xmx256m (peak RSS under 300 MB, where G1
+        // took 327 MB). The user's own sizes come first and win: a -Xmn of theirs leaves ours out.
+        long heap = Runtime.getRuntime().maxMemory();
+        if (!given(sizes, "-Xmn") && !given(sizes, "-XX:NewSize") && !given(sizes, "-XX:MaxNewSize") && !given(sizes, "-XX:NewRatio")) {
+            if (heap >= 400L << 20) {
+                command.add("-Xmn128m");
+                command.add("-XX:SurvivorRatio=4");
+            } else if (heap >= 192L << 20 && given(sizes, "-Xmx")) {
+                command.add(join("-Xmn", (heap >> 20) * 5 / 8, "m"));
+                command.add("-XX:SurvivorRatio=4");
+            }
         }
+        command.addAll(sizes);
         // C2, the optimizing compiler, only after four times its usual call and loop counts: in a short run it compiled
         // about 150 JDK methods (zip, string and map code the start-up makes hot for a moment) for nothing, and on 2 cores
         // its thread took CPU from the start-up itself (sync.once of a 100-row table: about 0.25 s less CPU). A long
@@ -196,6 +217,30 @@ public final class Launcher {
         command.add("-jar");
         command.add(jar.toString());
         return new Plan(List.copyOf(command), archive, writes);
+    }
+
+    /**
+     * Whether a JVM option only sizes memory or sets a system property, so that the launcher's child can take it as the
+     * user gave it and still run with the archive and the launcher's other options ({@code java -Xmx256m -jar
+     * pgsource.jar}). Anything else (another collector, an agent, a debugger, JFR, diagnostic flags) is the user's choice
+     * of how pgsource's own JVM runs, which a child would change or double: pgsource then runs in the JVM started.
+     */
+    static boolean sizing(String option) {
+        for (String prefix : SIZING) {
+            if (option.startsWith(prefix) && option.length() > prefix.length()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean given(List<String> options, String prefix) {
+        for (String option : options) {
+            if (option.startsWith(prefix)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -64,6 +64,19 @@ class LauncherTest {
     }
 
     @Test
+    void memorySizesAndSystemPropertiesGoToTheChildAfterTheLaunchersOwnOptions() throws Exception {
+        Launcher.Plan sized = plan(new String[0], List.of("-Xmx256m", "-Dlogback.debug=false", "-jar", "target/pgsource.jar"), Map.of());
+        assertThat(sized).as("java -Xmx256m -jar ... keeps the archive and the serial collector").isNotNull();
+        List<String> command = sized.command();
+        assertThat(command).contains("-XX:+UseSerialGC", "-Xmx256m", "-Dlogback.debug=false");
+        assertThat(command.indexOf("-Xmx256m")).as("the user's sizes come after the launcher's, so they win")
+                .isGreaterThan(command.indexOf("-XX:+UseSerialGC")).isLessThan(command.indexOf("-jar"));
+
+        Launcher.Plan young = plan(new String[0], List.of("-Xmn64m", "-jar", "target/pgsource.jar"), Map.of());
+        assertThat(young.command()).contains("-Xmn64m").doesNotContain("-Xmn128m");
+    }
+
+    @Test
     void anArchiveBelongsToOneJdkAndOneBuildOfEveryJar() throws Exception {
         String key = Launcher.key(jar, javaHome, "17.0.15+6");
         assertThat(Launcher.key(jar, javaHome, "17.0.15+6")).isEqualTo(key);
@@ -89,7 +102,12 @@ class LauncherTest {
     @Test
     void anythingButThePlainCommandRunsRightHere() throws Exception {
         List<String> plain = List.of("-jar", "target/pgsource.jar");
-        assertThat(plan(new String[0], List.of("-Xmx256m", "-jar", "target/pgsource.jar"), Map.of())).as("JVM options").isNull();
+        assertThat(plan(new String[0], List.of("-XX:+UseG1GC", "-jar", "target/pgsource.jar"), Map.of())).as("a collector of the user's")
+                .isNull();
+        assertThat(plan(new String[0], List.of("-Xmx256m", "-XX:StartFlightRecording", "-jar", "target/pgsource.jar"), Map.of()))
+                .as("JFR records the JVM that runs pgsource").isNull();
+        assertThat(plan(new String[0], List.of("-agentlib:jdwp=transport=dt_socket", "-jar", "target/pgsource.jar"), Map.of()))
+                .as("a debugger").isNull();
         assertThat(plan(new String[0], null, Map.of())).as("arguments unknown").isNull();
         assertThat(plan(new String[] {"backfill", "public.t"}, List.of("-jar", "target/pgsource.jar", "backfill", "public.t"),
                 Map.of())).as("the backfill command").isNull();

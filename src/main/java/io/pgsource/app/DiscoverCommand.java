@@ -14,6 +14,7 @@ import io.pgsource.config.PgSourceConnections;
 import io.pgsource.config.ReplicationMethod;
 import io.pgsource.config.Settings;
 import io.pgsource.config.SettingsLoader;
+import io.pgsource.config.Sizes;
 import io.pgsource.pgoutput.ReplicationSlots;
 import java.io.PrintStream;
 import java.sql.Connection;
@@ -110,7 +111,7 @@ public final class DiscoverCommand {
             } else {
                 sb.append(state.activePid() == null ? "idle" : "in use by PID " + state.activePid())
                         .append(", confirmed at ").append(state.confirmedPoint()).append(", ")
-                        .append(bytes(state.lagBytes(0))).append(" behind");
+                        .append(Sizes.human(state.lagBytes(0))).append(" behind");
             }
             if (!"logical".equals(walLevel)) {
                 sb.append("; log replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then a restart)");
@@ -148,7 +149,7 @@ public final class DiscoverCommand {
                 .append(", replica identity ").append(table.replicaIdentity().toString().toLowerCase(Locale.ROOT))
                 .append(", ").append(table.estimatedRows() < 0 ? "rows unknown (never analyzed)" : "~" + String.format(Locale.ROOT,
                         "%,d", table.estimatedRows()) + " rows")
-                .append(", ").append(bytes(size == null ? 0 : size.totalBytes())).append(" -> ");
+                .append(", ").append(Sizes.human(size == null ? 0 : size.totalBytes())).append(" -> ");
         if (method != ReplicationMethod.LOG_BASED) {
             if (task == null) {
                 return sb.append("not read").toString();
@@ -207,12 +208,5 @@ public final class DiscoverCommand {
 
     private static String part(String identifier) {
         return identifier.matches("[a-z_][a-z0-9_$]*") ? identifier : TableId.quoteIdent(identifier);
-    }
-
-    private static String bytes(long bytes) {
-        if (bytes < 1024 * 1024) {
-            return String.format(Locale.ROOT, "%,d kB", Math.max(bytes / 1024, bytes > 0 ? 1 : 0));
-        }
-        return String.format(Locale.ROOT, "%,d MB", bytes / (1024 * 1024));
     }
 }

@@ -45,6 +45,13 @@ public final class Launcher {
             "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000");
     /** The archives' names: {@code pgsource-cds-<key>.jsa} next to the jar. */
     static final String ARCHIVE_PREFIX = "pgsource-cds-";
+    /** Set in a child JVM that writes the archive: it loads the classes of {@link #STREAMING_CLASSES} before it exits. */
+    static final String PRELOAD_PROPERTY = "pgsource.cds.preload";
+    /**
+     * The classes a streaming run ({@code LOG_BASED} into {@code postgres}) loads, from {@code -XX:DumpLoadedClassList}
+     * (see performance.md for the command that makes it again); names of classes that no longer exist are skipped.
+     */
+    static final String STREAMING_CLASSES = "cds-streaming-classes.txt";
     /** The options {@link #sizing} accepts, by prefix. */
     private static final List<String> SIZING = List.of("-Xmx", "-Xms", "-Xmn", "-Xss", "-D", "-XX:MaxRAMPercentage=",
             "-XX:InitialRAMPercentage=", "-XX:MinRAMPercentage=", "-XX:MaxRAM=", "-XX:MaxMetaspaceSize=", "-XX:MaxDirectMemorySize=",
@@ -213,6 +220,9 @@ public final class Launcher {
         // its thread took CPU from the start-up itself (sync.once of a 100-row table: about 0.25 s less CPU). A long
         // copy's hot code still reaches C2 within milliseconds: a 1M-row copy used no more CPU (see performance.md)
         command.addAll(C2_LATER);
+        if (writes != null) {
+            command.add(join("-D", PRELOAD_PROPERTY, "=true"));
+        }
         command.add(join("-D", CHILD_PROPERTY, "=", archive));
         command.add("-jar");
         command.add(jar.toString());
@@ -313,6 +323,48 @@ public final class Launcher {
             hash *= 0x100000001b3L;
         }
         return hash;
+    }
+
+    /**
+     * In a child JVM that writes the archive, at the end of a run that succeeded: loads (without initializing them) the
+     * classes a streaming run uses, so that the archive holds them whatever run wrote it. The archive is written by the
+     * first run after a build, often a copy ({@code sync.once}, or the bench's warm-up), and without this the first
+     * streamed transaction of every later run loaded and verified the replication and destination classes from the
+     * jars while the transactions behind it waited. Costs that one run about 1.3 s of CPU (4,080 classes); returns how
+     * many classes it loaded (-1: not a JVM that writes the archive).
+     */
+    static int preloadForArchive() {
+        if (!Boolean.getBoolean(PRELOAD_PROPERTY)) {
+            return -1;
+        }
+        return preload(Launcher.class.getClassLoader(), Launcher.class.getResourceAsStream(STREAMING_CLASSES));
+    }
+
+    /** Loads the classes a class list names (one per line, {@code /} or {@code .} separated; {@code #} and {@code @} lines skipped). */
+    static int preload(ClassLoader loader, java.io.InputStream list) {
+        if (list == null) {
+            return 0;
+        }
+        int loaded = 0;
+        try (java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(list, StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = lines.readLine()) != null) {
+                int end = line.indexOf(' ');
+                String name = (end < 0 ? line : line.substring(0, end)).strip().replace('/', '.');
+                if (name.isEmpty() || name.startsWith("#") || name.startsWith("@") || name.contains("$$Lambda") || name.contains(".0x")) {
+                    continue;
+                }
+                try {
+                    Class.forName(name, false, loader);
+                    loaded++;
+                } catch (ClassNotFoundException | LinkageError e) {
+                    // renamed or gone since the list was made, or a dependency this build lacks: not archived, loaded when used
+                }
+            }
+        } catch (IOException e) {
+            // the classes not loaded yet are loaded when used, as without the list
+        }
+        return loaded;
     }
 
     /**

@@ -74,7 +74,11 @@ public final class PgSourceMain {
             // run by the jar's launcher, which passes on the signals sent to it
             Launcher.followLauncher(PgSourceMain::passedOn);
         }
-        System.exit(run(System.getenv(), System.getProperties()));
+        int code = run(System.getenv(), System.getProperties());
+        if (code == 0) {
+            Launcher.preloadForArchive(); // only in a child JVM that writes the archive, which it keeps only after exit code 0
+        }
+        System.exit(code);
     }
 
     /** Stop signals seen, by the way they came: sent to this process, or passed on by the launcher. */

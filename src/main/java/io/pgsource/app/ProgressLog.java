@@ -2,19 +2,25 @@ package io.pgsource.app;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.InProgressOutcome;
 import io.pgsource.change.Position;
+import io.pgsource.change.TableId;
 import io.pgsource.pgoutput.PgOutputComponent;
 import io.pgsource.pgoutput.PgOutputConsumer;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
+import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,8 +36,10 @@ import org.slf4j.LoggerFactory;
  * <li>a copy or a batch-query run: per table, the rows so far and their rate, once a table takes longer than the
  * interval (its page reader says how it ended).</li>
  * </ul>
+ * A transaction applied while in progress counts once, at its commit: its changes are not applied before, and a demoted
+ * one is rolled back and counted when applied again after its commit.
  */
-final class ProgressLog extends org.apache.camel.support.service.ServiceSupport implements Processor {
+final class ProgressLog extends ServiceSupport implements Processor {
     static final String BEAN_NAME = "pgsourceProgress";
     private static final Logger LOG = LoggerFactory.getLogger(ProgressLog.class);
 
@@ -62,6 +70,9 @@ final class ProgressLog extends org.apache.camel.support.service.ServiceSupport 
     private long totalChanges;
     private final Map<String, long[]> changesPerTable = new HashMap<>();
     private final Map<String, long[]> rowsPerTable = new HashMap<>();
+    /** The changes of the transaction applied in progress, per table and in all, counted once its commit is. */
+    private final Map<String, long[]> openPerTable = new HashMap<>();
+    private long openChanges;
 
     /**
      * What the destination applied since the start, read by the status page.
@@ -79,20 +90,20 @@ final class ProgressLog extends org.apache.camel.support.service.ServiceSupport 
     }
 
     private static Map<String, Long> copy(Map<String, long[]> counts) {
-        Map<String, Long> out = new java.util.TreeMap<>();
+        Map<String, Long> out = new TreeMap<>();
         counts.forEach((t, n) -> out.put(t, n[0]));
-        return java.util.Collections.unmodifiableMap(out);
+        return Collections.unmodifiableMap(out);
     }
 
     /** Counts the batch's changes per table (its events come grouped by table, mostly: one lookup per run of a table). */
-    private void countPerTable(ChangeBatch batch) {
-        io.pgsource.change.TableId last = null;
+    private static void countPerTable(ChangeBatch batch, Map<String, long[]> into) {
+        TableId last = null;
         long[] counter = null;
         for (int i = 0, n = batch.size(); i < n; i++) {
-            io.pgsource.change.TableId id = batch.get(i).tableId();
+            TableId id = batch.get(i).tableId();
             if (id != last) {
                 last = id;
-                counter = changesPerTable.computeIfAbsent(id.toString(), k -> new long[1]);
+                counter = into.computeIfAbsent(id.toString(), k -> new long[1]);
             }
             counter[0]++;
         }
@@ -117,11 +128,8 @@ final class ProgressLog extends org.apache.camel.support.service.ServiceSupport 
             return;
         }
         String inProgress = exchange.getIn().getHeader(ChangeHeaders.TX_IN_PROGRESS, String.class);
-        if (inProgress != null && !ChangeHeaders.IN_PROGRESS_APPLY.equals(inProgress)) {
-            // its changes were counted as they were applied (counted again when it is demoted and replayed: a line only)
-            if (ChangeHeaders.IN_PROGRESS_COMMIT.equals(inProgress) && batch.position() instanceof Position.Log log) {
-                transaction(1, batch, log.commitTime());
-            }
+        if (inProgress != null) {
+            inProgress(exchange, batch, inProgress);
             return;
         }
         if (batch.position() instanceof Position.Batch page) {
@@ -149,11 +157,50 @@ final class ProgressLog extends org.apache.camel.support.service.ServiceSupport 
         }
     }
 
+    /**
+     * A part of a transaction applied while in progress: its changes count once its commit is committed (or found held),
+     * never before. A demoted transaction is rolled back and applied again after its commit, as any, and counted then; an
+     * aborted one is never applied.
+     */
+    private synchronized void inProgress(Exchange exchange, ChangeBatch batch, String step) {
+        @SuppressWarnings("unchecked")
+        AtomicReference<InProgressOutcome> holder = exchange.getIn().getHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, AtomicReference.class);
+        InProgressOutcome outcome = holder == null ? null : holder.get();
+        switch (step) {
+            case ChangeHeaders.IN_PROGRESS_APPLY -> {
+                if (exchange.getIn().getHeader(ChangeHeaders.TX_PART, 0, Integer.class) == 0) {
+                    openPerTable.clear();
+                    openChanges = 0;
+                }
+                if (outcome == InProgressOutcome.APPLIED) {
+                    countPerTable(batch, openPerTable);
+                    openChanges += batch.size();
+                }
+            }
+            case ChangeHeaders.IN_PROGRESS_COMMIT -> {
+                if ((outcome == InProgressOutcome.COMMITTED || outcome == InProgressOutcome.HELD)
+                        && batch.position() instanceof Position.Log log) {
+                    openPerTable.forEach((table, n) -> changesPerTable.computeIfAbsent(table, k -> new long[1])[0] += n[0]);
+                    applied(1, openChanges, log.commitTime());
+                }
+                openPerTable.clear();
+                openChanges = 0;
+            }
+            default -> {
+                openPerTable.clear();
+                openChanges = 0;
+            }
+        }
+    }
+
     private synchronized void transaction(int count, ChangeBatch batch, OffsetDateTime commitTime) {
-        int size = batch.size();
+        countPerTable(batch, changesPerTable);
+        applied(count, batch.size(), commitTime);
+    }
+
+    private void applied(int count, long size, OffsetDateTime commitTime) {
         totalTransactions += count;
         totalChanges += size;
-        countPerTable(batch);
         if (commitTime != null) {
             lastCommit = commitTime;
         }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.EffectiveProperties;
+import io.pgsource.config.Sizes;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ConnectException;
@@ -144,7 +145,7 @@ public final class StatusCommand {
         JsonNode st = s.path("stream");
         if (st.isObject()) {
             StringBuilder line = new StringBuilder("  stream: ").append(st.path("streaming").asBoolean() ? "streaming" : "not streaming")
-                    .append(", slot lag ").append(st.path("lagBytes").isNumber() ? StatusPage.bytes(st.path("lagBytes").asLong()) : "unknown")
+                    .append(", slot lag ").append(st.path("lagBytes").isNumber() ? Sizes.human(st.path("lagBytes").asLong()) : "unknown")
                     .append(String.format(Locale.ROOT, ", %,.1f changes/s, %,d transactions (%,d changes) applied since the start",
                             st.path("changesPerSecond").asDouble(), st.path("transactions").asLong(), st.path("changes").asLong()));
             if (st.path("lastAppliedCommitAgeSeconds").isNumber()) {

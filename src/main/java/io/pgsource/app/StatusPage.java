@@ -1,5 +1,6 @@
 package io.pgsource.app;
 
+import io.pgsource.config.Sizes;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -50,7 +51,7 @@ final class StatusPage {
         if (st != null) {
             b.append("<h2>Log replication</h2>\n<div id=\"stream\">");
             b.append(st.streaming() ? "Streaming" : "Not streaming").append(" slot ").append(esc(st.slot())).append(": lag ")
-                    .append(st.lagBytes() == null ? "unknown (no slot check yet)" : bytes(st.lagBytes()));
+                    .append(st.lagBytes() == null ? "unknown (no slot check yet)" : Sizes.human(st.lagBytes()));
             if (st.walStatus() != null) {
                 b.append(" (wal_status ").append(esc(st.walStatus())).append(')');
             }
@@ -138,7 +139,7 @@ final class StatusPage {
                 .append(HEIGHT).append("\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n");
         b.append("<text x=\"4\" y=\"").append(top + 12).append("\">").append(esc(label)).append("</text>\n");
         b.append("<text x=\"4\" y=\"").append(top + 28).append("\">max ")
-                .append(asBytes ? bytes(Math.round(max)) : String.format(Locale.ROOT, "%,.1f", max)).append("</text>\n");
+                .append(asBytes ? Sizes.human(Math.round(max)) : String.format(Locale.ROOT, "%,.1f", max)).append("</text>\n");
         if (samples.isEmpty()) {
             b.append("<text x=\"").append(LEFT + 10).append("\" y=\"").append(top + HEIGHT / 2).append("\">no samples yet (one every ")
                     .append(duration(interval)).append(")</text>\n");
@@ -163,10 +164,6 @@ final class StatusPage {
                 .append(duration(interval.multipliedBy(StatusSnapshot.HISTORY - 1))).append("</text>\n");
         b.append("<text x=\"").append(WIDTH - 70).append("\" y=\"").append(top + HEIGHT + 14).append("\">").append(TIME.format(last))
                 .append(" UTC</text>\n");
-    }
-
-    static String bytes(long n) {
-        return io.pgsource.pgoutput.SlotLag.humanBytes(n);
     }
 
     /** 3725 s → "1h 2m 5s". */

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.pgsource.change.TableId;
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.change.Row;
+import io.pgsource.config.Sizes;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -456,7 +457,7 @@ public final class CopyProgress {
         } else {
             s.append(" rows");
         }
-        s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", mb(totalBytes.get()), rate));
+        s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", Sizes.human(totalBytes.get()), rate));
         if (est > 0 && rate > 0) {
             s.append(rows > est ? ", ETA: past the estimate" : String.format(Locale.ROOT, ", ETA %.0f s", (est - rows) / rate));
         }
@@ -472,7 +473,7 @@ public final class CopyProgress {
         double seconds = Math.max(1e-3, (now - totalStarted) / 1e9);
         long rows = totalRows.get();
         return String.format(Locale.ROOT, "Copied %d tables: %,d rows, %s in %.1f s (%,.0f rows/s)", done.get(), rows,
-                mb(totalBytes.get()), seconds, rows / seconds);
+                Sizes.human(totalBytes.get()), seconds, rows / seconds);
     }
 
     private String line(Table t, long now, boolean last) {
@@ -481,7 +482,7 @@ public final class CopyProgress {
         double rate = rows / seconds;
         StringBuilder s = new StringBuilder();
         if (last) {
-            s.append(String.format(Locale.ROOT, "Copied %s: %,d rows, %s in %.1f s (%,.0f rows/s)", t.name, rows, mb(t.bytes.get()), seconds, rate));
+            s.append(String.format(Locale.ROOT, "Copied %s: %,d rows, %s in %.1f s (%,.0f rows/s)", t.name, rows, Sizes.human(t.bytes.get()), seconds, rate));
         } else {
             s.append(String.format(Locale.ROOT, "Copying %s: %,d", t.name, rows));
             long est = t.estimated;
@@ -490,24 +491,16 @@ public final class CopyProgress {
             } else {
                 s.append(" rows of size unknown (never analyzed");
                 if (t.diskBytes >= 0) {
-                    s.append(", ").append(mb(t.diskBytes)).append(" on disk");
+                    s.append(", ").append(Sizes.human(t.diskBytes)).append(" on disk");
                 }
                 s.append(')');
             }
-            s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", mb(t.bytes.get()), rate));
+            s.append(String.format(Locale.ROOT, ", %s, %,.0f rows/s", Sizes.human(t.bytes.get()), rate));
             if (est > 0 && rate > 0) {
                 s.append(rows > est ? ", ETA: past the estimate" : String.format(Locale.ROOT, ", ETA %.0f s", (est - rows) / rate));
             }
         }
         s.append(String.format(Locale.ROOT, "; total %d of %d tables", done.get(), Math.max(planned.get(), done.get())));
         return s.toString();
-    }
-
-    private static String mb(long bytes) {
-        if (bytes < 1024) {
-            return bytes + " bytes";
-        }
-        return bytes < 1024 * 1024 ? String.format(Locale.ROOT, "%,d kB", bytes / 1024)
-                : String.format(Locale.ROOT, "%,d MB", bytes / (1024 * 1024));
     }
 }

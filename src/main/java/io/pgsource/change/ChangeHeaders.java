@@ -47,20 +47,11 @@ public final class ChangeHeaders {
     /** On the commit of a transaction applied in progress: the LSN of its commit record, as a {@code Long}. */
     public static final String TX_COMMIT_RECORD_LSN = "PgSourceTxCommitRecordLsn";
     /**
-     * The header, an {@code AtomicReference<String>} set by the pgoutput: consumer on each part of a transaction in
-     * progress, in which the destination step says what it did with the part (a holder, so copies of the exchange made on
-     * the way report to the same place):
-     * {@value #OUTCOME_APPLIED}, {@value #OUTCOME_COMMITTING} (then {@value #OUTCOME_COMMITTED}), {@value #OUTCOME_HELD}
-     * (the destination held the transaction already: rolled back), {@value #OUTCOME_DEMOTED} (rolled back: the transaction
-     * must come again after its commit), {@value #OUTCOME_ROLLED_BACK}.
+     * The header, an {@code AtomicReference<InProgressOutcome>} set by the pgoutput: consumer on each part of a transaction
+     * in progress, in which the destination step says what it did with the part ({@link InProgressOutcome}; a holder, so
+     * copies of the exchange made on the way report to the same place).
      */
     public static final String IN_PROGRESS_OUTCOME = "PgSourceTxInProgressOutcome";
-    public static final String OUTCOME_APPLIED = "applied";
-    public static final String OUTCOME_COMMITTING = "committing";
-    public static final String OUTCOME_COMMITTED = "committed";
-    public static final String OUTCOME_HELD = "held";
-    public static final String OUTCOME_DEMOTED = "demoted";
-    public static final String OUTCOME_ROLLED_BACK = "rolled back";
 
     /**
      * Tables that were copied while their changes streamed, each with the LSN it was copied at, as a

@@ -53,9 +53,10 @@ public final class PgOutputConstants {
     public static final String COMMIT_RECORD_LSN = ChangeHeaders.TX_COMMIT_RECORD_LSN;
 
     @Metadata(description = "With applyInProgress, on each part of a transaction handed over in progress: a holder in which "
-            + "the route's destination step says what it did: applied, committing, committed, held (it had the transaction "
-            + "already: rolled back), demoted (rolled back: the transaction is replayed after its commit) or rolled back. "
-            + "Anything else demotes the transaction.", javaType = "java.util.concurrent.atomic.AtomicReference<String>")
+            + "the route's destination step says what it did: APPLIED, COMMITTING, COMMITTED, HELD (it had the transaction "
+            + "already: rolled back), DEMOTED (rolled back: the transaction is replayed after its commit) or ROLLED_BACK. "
+            + "Anything else demotes the transaction.",
+              javaType = "java.util.concurrent.atomic.AtomicReference<io.pgsource.change.InProgressOutcome>")
     public static final String IN_PROGRESS_OUTCOME = ChangeHeaders.IN_PROGRESS_OUTCOME;
 
     private PgOutputConstants() {

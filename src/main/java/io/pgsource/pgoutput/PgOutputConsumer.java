@@ -2,6 +2,7 @@ package io.pgsource.pgoutput;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.InProgressOutcome;
 import io.pgsource.change.PendingDurability;
 import io.pgsource.pgoutput.protocol.InProgressTransaction;
 import io.pgsource.pgoutput.protocol.TransactionPart;
@@ -395,7 +396,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         }
         Exchange exchange = createExchange(false);
         // where the destination step says what it did with a part of a transaction in progress; null for every other part
-        AtomicReference<String> outcomeHolder = inProgress == null ? null : new AtomicReference<>();
+        AtomicReference<InProgressOutcome> outcomeHolder = inProgress == null ? null : new AtomicReference<>();
         // the transaction is acknowledged only once the destination says its commit is durable (PartDelivery)
         exchange.setProperty(ChangeHeaders.DURABILITY_MAY_WAIT, Boolean.TRUE);
         Message in = exchange.getIn();
@@ -435,7 +436,7 @@ public class PgOutputConsumer extends DefaultConsumer {
         boolean failed = exchange.isFailed() || exchange.isRollbackOnly();
         Exception cause = exchange.getException();
         PendingDurability durability = exchange.getProperty(ChangeHeaders.PENDING_DURABILITY, PendingDurability.class);
-        String outcome = outcomeHolder == null ? null : outcomeHolder.getAndSet(null);
+        InProgressOutcome outcome = outcomeHolder == null ? null : outcomeHolder.getAndSet(null);
         releaseExchange(exchange, false);
         if (inProgress != null && !inProgressDone(part, inProgress, failed, cause, outcome)) {
             return null; // nothing to acknowledge: an applied part of an open transaction, or a demoted one
@@ -459,20 +460,20 @@ public class PgOutputConsumer extends DefaultConsumer {
      * is not known) or rollback fails the route as any failed exchange.
      */
     private boolean inProgressDone(TransactionPart part, TransactionPart.InProgress inProgress, boolean failed, Exception cause,
-                                   String outcome) {
+                                   InProgressOutcome outcome) {
         InProgressTransaction transaction = inProgress.transaction();
         switch (inProgress.step()) {
             case APPLY -> {
-                if (!failed && ChangeHeaders.OUTCOME_APPLIED.equals(outcome)) {
+                if (!failed && outcome == InProgressOutcome.APPLIED) {
                     return false;
                 }
             }
             case COMMIT -> {
-                if (!failed && (ChangeHeaders.OUTCOME_COMMITTED.equals(outcome) || ChangeHeaders.OUTCOME_HELD.equals(outcome))) {
+                if (!failed && (outcome == InProgressOutcome.COMMITTED || outcome == InProgressOutcome.HELD)) {
                     transaction.committed();
                     return true; // acknowledged as any last part
                 }
-                if (failed && ChangeHeaders.OUTCOME_COMMITTING.equals(outcome)) {
+                if (failed && outcome == InProgressOutcome.COMMITTING) {
                     return true; // the COMMIT itself failed: the route fails
                 }
             }

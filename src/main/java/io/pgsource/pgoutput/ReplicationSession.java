@@ -154,6 +154,14 @@ final class ReplicationSession implements AutoCloseable {
         if (options.isMessages() && setup.serverVersion() >= 140000) {
             builder.withSlotOption("messages", "true");
         }
+        // the names of the published tables' column types, before the first transaction needs them
+        CatalogTypeNames typeNames = new CatalogTypeNames(catalog);
+        try {
+            typeNames.prefetch(setup.publications());
+        } catch (SQLException e) {
+            LOG.debug("the column types of publication(s) {} could not be read ahead; they are read when first seen",
+                    setup.publications(), e);
+        }
         try {
             stream = builder.start();
         } catch (SQLException e) {
@@ -164,7 +172,7 @@ final class ReplicationSession implements AutoCloseable {
         Path spool = options.getSpoolDirectory() != null ? Path.of(options.getSpoolDirectory())
                 : Path.of(System.getProperty("java.io.tmpdir"), "pgoutput-spool");
         Predicate<TableId> captured = options.getTableFilter();
-        RelationCache relations = new RelationCache(new CatalogTypeNames(catalog), new CatalogPrimaryKeys(catalog),
+        RelationCache relations = new RelationCache(typeNames, new CatalogPrimaryKeys(catalog),
                 new CatalogGeneratedColumns(catalog), new CatalogPartitionRoots(catalog), new CatalogColumnOrigins(catalog), binary && binaryTypes != null ? binaryTypes : oid -> true,
                 captured != null ? captured : table -> true);
         // applyInProgress: a streamed transaction goes to the destination while in progress, into a transaction held open there

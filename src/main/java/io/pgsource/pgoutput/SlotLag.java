@@ -11,19 +11,4 @@ import java.time.Instant;
  * @param checkedAt   when
  */
 public record SlotLag(long lagBytes, String walStatus, Long safeWalSize, Instant checkedAt) {
-
-    /** 12345678 → "11.8 MB"; below 1 kB "n bytes": how the lag reads in the log and on the status page. */
-    public static String humanBytes(long n) {
-        String[] units = {"kB", "MB", "GB", "TB"};
-        double v = n;
-        String unit = null;
-        for (String u : units) {
-            if (v < 1024) {
-                break;
-            }
-            v /= 1024;
-            unit = u;
-        }
-        return unit == null ? n + " bytes" : String.format(java.util.Locale.ROOT, "%.1f %s", v, unit);
-    }
 }

@@ -1,5 +1,6 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.config.Sizes;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -138,7 +139,7 @@ final class SlotMonitor {
 
     /** 12345678 → "11.8 MB (12345678 bytes)". */
     static String bytes(long n) {
-        String human = SlotLag.humanBytes(n);
+        String human = Sizes.human(n);
         return n < 1024 ? human : human + " (" + n + " bytes)";
     }
 

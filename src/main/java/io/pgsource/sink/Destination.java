@@ -6,6 +6,7 @@ import io.pgsource.config.DestinationSettings;
 import io.pgsource.config.Settings;
 import io.pgsource.state.PositionStore;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.Properties;
 import org.apache.camel.Exchange;
 
@@ -68,15 +69,15 @@ public interface Destination {
 
     /**
      * Applies changes of a source transaction still in progress into a destination transaction held open for it, without
-     * committing: part {@code index} 0 opens it (rolling back any other left open), each later part must follow the one
-     * before of the same {@code xid}. Anything else the destination does meanwhile (another batch, a position read in a
-     * transaction of its own) must roll it back first. The events' positions are provisional (see
-     * {@link io.pgsource.change.ChangeHeaders#TX_IN_PROGRESS}).
+     * committing; the {@link DestinationStep} hands over only parts that follow each other. Anything else the destination
+     * does meanwhile (another batch, a position read in a transaction of its own) must roll it back first. The events'
+     * positions are provisional (see {@link io.pgsource.change.ChangeHeaders#TX_IN_PROGRESS}).
      *
-     * @return false when the open transaction is not this one's any more (it was rolled back): nothing of it is held
+     * @param first whether this is the transaction's first part, which opens it (rolling back any other left open)
+     * @return false when (not the first part) the open transaction was rolled back meanwhile: nothing of it is held
      * @throws Exception when it cannot apply them; the caller then rolls the open transaction back
      */
-    default boolean writeInProgress(Exchange exchange, ChangeBatch batch, long xid, int index) throws Exception {
+    default boolean writeInProgress(Exchange exchange, ChangeBatch batch, boolean first) throws Exception {
         return false;
     }
 
@@ -84,18 +85,18 @@ public interface Destination {
      * The stored position of a stream as the transaction held open sees it (read inside it, so it stays open); as
      * {@link PositionStore#current} when none is open.
      */
-    default java.util.Optional<String> currentInProgress(String stream) throws Exception {
+    default Optional<String> currentInProgress(String stream) throws Exception {
         return positions().current(stream);
     }
 
     /**
-     * Commits the transaction held open for source transaction {@code xid} with the position, when its parts up to
-     * {@code index} (exclusive) are all in it.
+     * Commits the transaction held open with the position; the {@link DestinationStep} calls it only when every part of
+     * the source transaction went into it.
      *
-     * @return false when they are not (it was rolled back meanwhile): nothing is committed
+     * @return false when it was rolled back meanwhile: nothing is committed
      * @throws Exception when the commit failed (whether it committed is not known: the caller replays from the source)
      */
-    default boolean commitInProgress(Exchange exchange, long xid, int index, StoredPosition position) throws Exception {
+    default boolean commitInProgress(Exchange exchange, StoredPosition position) throws Exception {
         return false;
     }
 

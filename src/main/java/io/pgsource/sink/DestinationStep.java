@@ -2,9 +2,12 @@ package io.pgsource.sink;
 
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
+import io.pgsource.change.InProgressOutcome;
+import io.pgsource.change.Position;
 import io.pgsource.change.TableId;
 import io.pgsource.state.Positions;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.support.service.ServiceSupport;
@@ -21,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * the destination, the leading changes of a transaction applied in part are cut ({@link Positions#appliedChanges}),
  * as are combined transactions applied before ({@link Positions#withoutApplied}) and changes that a copy of their table
  * holds ({@link Positions#withoutCopied}).</li>
- * <li>The position the batch advances to is computed ({@link Positions#value(io.pgsource.change.Position, boolean, Long)}:
+ * <li>The position the batch advances to is computed ({@link Positions#value(Position, boolean, Long)}:
  * a part of a big transaction counts the changes applied so far).</li>
  * <li>{@link Destination#write} makes the rest durable; a transactional destination stores the position with it.</li>
  * <li>Otherwise the position is stored now, after the data is durable (at-least-once: a crash in between repeats at most
@@ -35,6 +38,9 @@ public final class DestinationStep extends ServiceSupport implements Processor {
     private static final Logger LOG = LoggerFactory.getLogger(DestinationStep.class);
 
     private final Destination destination;
+    /** The source transaction whose parts the destination holds open ({@link #inProgress}), and its next part; -1: none. */
+    private long openXid = -1;
+    private int nextPart;
 
     public DestinationStep(Destination destination) {
         this.destination = destination;
@@ -99,73 +105,102 @@ public final class DestinationStep extends ServiceSupport implements Processor {
      * commit position is known only then); what it did goes back in {@link ChangeHeaders#IN_PROGRESS_OUTCOME}. A
      * destination that does not apply such parts, or a part it cannot apply, demotes the transaction: it is rolled back,
      * and the transaction comes again after its commit.
+     *
+     * <p>Which source transaction is open and which part must come next is kept here, for every destination: a part that
+     * does not follow the one before (one was lost, or the destination rolled back meanwhile) must never be applied
+     * onto what is open.
      */
-    private void inProgress(Exchange exchange, ChangeBatch batch, String step) throws Exception {
+    private synchronized void inProgress(Exchange exchange, ChangeBatch batch, String step) throws Exception {
         long xid = exchange.getIn().getHeader(ChangeHeaders.TX_ID, 0L, Long.class);
         int index = exchange.getIn().getHeader(ChangeHeaders.TX_PART, 0, Integer.class);
         if (!destination.appliesInProgress()) {
-            outcome(exchange, ChangeHeaders.IN_PROGRESS_ROLLBACK.equals(step) ? ChangeHeaders.OUTCOME_ROLLED_BACK : ChangeHeaders.OUTCOME_DEMOTED);
+            outcome(exchange, ChangeHeaders.IN_PROGRESS_ROLLBACK.equals(step) ? InProgressOutcome.ROLLED_BACK : InProgressOutcome.DEMOTED);
             return;
         }
         switch (step) {
             case ChangeHeaders.IN_PROGRESS_APPLY -> {
+                if (index > 0 && !follows(xid, index)) {
+                    rollbackInProgress();
+                    outcome(exchange, InProgressOutcome.DEMOTED);
+                    return;
+                }
                 @SuppressWarnings("unchecked")
                 Map<TableId, Long> copiedAt = exchange.getIn().getHeader(ChangeHeaders.COPIED_AT, Map.class);
                 if (Positions.withoutCopied(batch, copiedAt) != batch) {
                     // a table of it was copied at an LSN its commit may be below or above: known only at its commit
                     LOG.debug("transaction {} touches a table copied while streaming: applied after its commit", xid);
-                    destination.rollbackInProgress();
-                    outcome(exchange, ChangeHeaders.OUTCOME_DEMOTED);
+                    rollbackInProgress();
+                    outcome(exchange, InProgressOutcome.DEMOTED);
                     return;
                 }
                 boolean applied;
                 try {
-                    applied = destination.writeInProgress(exchange, batch, xid, index);
+                    applied = destination.writeInProgress(exchange, batch, index == 0);
                 } catch (Exception e) {
                     // rolled back: applied after its commit, where a failure is handled as for any transaction
                     LOG.debug("transaction {} could not be applied while in progress, it is after its commit: {}", xid, e.getMessage());
-                    destination.rollbackInProgress();
                     applied = false;
                 }
-                outcome(exchange, applied ? ChangeHeaders.OUTCOME_APPLIED : ChangeHeaders.OUTCOME_DEMOTED);
+                if (applied) {
+                    openXid = xid;
+                    nextPart = index + 1;
+                } else {
+                    rollbackInProgress();
+                }
+                outcome(exchange, applied ? InProgressOutcome.APPLIED : InProgressOutcome.DEMOTED);
             }
             case ChangeHeaders.IN_PROGRESS_COMMIT -> {
                 String stream = Positions.stream(batch.position(), exchange);
                 long record = exchange.getIn().getHeader(ChangeHeaders.TX_COMMIT_RECORD_LSN, 0L, Long.class);
-                long end = ((io.pgsource.change.Position.Log) batch.position()).commitLsn();
+                long end = ((Position.Log) batch.position()).commitLsn();
                 String stored = destination.currentInProgress(stream).orElse(null);
                 switch (Positions.held(record, end, stored)) {
                     case ALL -> {
                         // the slot resent what this destination already holds (a restart after a crash)
                         LOG.debug("rolling back transaction {} applied in progress: {} already holds {}", xid, stream, stored);
-                        destination.rollbackInProgress();
-                        outcome(exchange, ChangeHeaders.OUTCOME_HELD);
+                        rollbackInProgress();
+                        outcome(exchange, InProgressOutcome.HELD);
                     }
                     case PART -> {
                         // its first changes were applied before a restart: applied after its commit, without them
-                        destination.rollbackInProgress();
-                        outcome(exchange, ChangeHeaders.OUTCOME_DEMOTED);
+                        rollbackInProgress();
+                        outcome(exchange, InProgressOutcome.DEMOTED);
                     }
                     case NONE -> {
-                        outcome(exchange, ChangeHeaders.OUTCOME_COMMITTING);
-                        boolean committed = destination.commitInProgress(exchange, xid, index,
+                        if (!follows(xid, index)) {
+                            rollbackInProgress();
+                            outcome(exchange, InProgressOutcome.DEMOTED);
+                            return;
+                        }
+                        openXid = -1;
+                        outcome(exchange, InProgressOutcome.COMMITTING);
+                        boolean committed = destination.commitInProgress(exchange,
                                 new StoredPosition(stream, Positions.value(batch.position())));
-                        outcome(exchange, committed ? ChangeHeaders.OUTCOME_COMMITTED : ChangeHeaders.OUTCOME_DEMOTED);
+                        outcome(exchange, committed ? InProgressOutcome.COMMITTED : InProgressOutcome.DEMOTED);
                     }
                 }
             }
             case ChangeHeaders.IN_PROGRESS_ROLLBACK -> {
-                destination.rollbackInProgress();
-                outcome(exchange, ChangeHeaders.OUTCOME_ROLLED_BACK);
+                rollbackInProgress();
+                outcome(exchange, InProgressOutcome.ROLLED_BACK);
             }
             default -> throw new IllegalArgumentException(ChangeHeaders.TX_IN_PROGRESS + " is '" + step + "'");
         }
     }
 
-    private static void outcome(Exchange exchange, String outcome) {
+    /** Whether part {@code index} of source transaction {@code xid} is the one the open destination transaction needs next. */
+    private boolean follows(long xid, int index) {
+        return xid == openXid && index == nextPart;
+    }
+
+    private void rollbackInProgress() throws Exception {
+        openXid = -1;
+        destination.rollbackInProgress();
+    }
+
+    private static void outcome(Exchange exchange, InProgressOutcome outcome) {
         @SuppressWarnings("unchecked")
-        java.util.concurrent.atomic.AtomicReference<String> holder = exchange.getIn().getHeader(ChangeHeaders.IN_PROGRESS_OUTCOME,
-                java.util.concurrent.atomic.AtomicReference.class);
+        AtomicReference<InProgressOutcome> holder = exchange.getIn().getHeader(ChangeHeaders.IN_PROGRESS_OUTCOME, AtomicReference.class);
         if (holder != null) {
             holder.set(outcome);
         }

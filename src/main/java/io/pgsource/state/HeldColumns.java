@@ -1,9 +1,9 @@
 package io.pgsource.state;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.pgsource.change.Column;
 import io.pgsource.change.SourceColumns;
 import io.pgsource.change.TableId;
@@ -30,9 +30,14 @@ import java.util.TreeMap;
 public record HeldColumns(long tableOid, List<Held> columns, Observation observed) {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HeldColumns.class);
 
-    /** Made at first use: an ObjectMapper costs start-up time a run that never reads or writes this JSON need not pay. */
+    /**
+     * Jackson's streaming reader and writer, not its ObjectMapper: the first transaction of a stream writes this record
+     * (its table's first shape), and making an ObjectMapper then loaded about 370 jackson-databind classes and ran their
+     * initializers while that transaction and the ones behind it waited (about 70 ms of the first transaction's class
+     * loading at load 7).
+     */
     private static final class Json {
-        static final ObjectMapper MAPPER = new ObjectMapper();
+        static final JsonFactory FACTORY = new JsonFactory();
     }
 
     public HeldColumns {
@@ -257,45 +262,112 @@ public record HeldColumns(long tableOid, List<Held> columns, Observation observe
         return out;
     }
 
-    /** The stored form: a JSON object. */
+    /** The stored form: a JSON object ({@code {"oid":1,"columns":[[1,"id","integer"]],"observed":{"last":1,"storage":{"1":2}}}}). */
     public String serialize() {
-        ObjectNode root = Json.MAPPER.createObjectNode();
-        root.put("oid", tableOid);
-        ArrayNode cols = root.putArray("columns");
-        for (Held h : columns) {
-            cols.addArray().add(h.number).add(h.name).add(h.type);
+        java.io.StringWriter out = new java.io.StringWriter();
+        try (JsonGenerator g = Json.FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeNumberField("oid", tableOid);
+            g.writeArrayFieldStart("columns");
+            for (Held h : columns) {
+                g.writeStartArray();
+                g.writeNumber(h.number);
+                g.writeString(h.name);
+                g.writeString(h.type);
+                g.writeEndArray();
+            }
+            g.writeEndArray();
+            if (observed != null) {
+                g.writeObjectFieldStart("observed");
+                g.writeNumberField("last", observed.lastNumber);
+                g.writeObjectFieldStart("storage");
+                for (Map.Entry<Long, Long> e : new TreeMap<>(observed.storage).entrySet()) {
+                    g.writeNumberField(Long.toString(e.getKey()), e.getValue());
+                }
+                g.writeEndObject();
+                g.writeEndObject();
+            }
+            g.writeEndObject();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // a StringWriter does not fail
         }
-        if (observed != null) {
-            ObjectNode o = root.putObject("observed");
-            o.put("last", observed.lastNumber);
-            ObjectNode storage = o.putObject("storage");
-            new TreeMap<>(observed.storage).forEach((oid, node) -> storage.put(Long.toString(oid), node));
-        }
-        return root.toString();
+        return out.toString();
     }
 
     /**
-     * Reads the stored form.
+     * Reads the stored form (its fields in any order; others are skipped).
      *
      * @throws IllegalArgumentException when it is not one
      */
     public static HeldColumns parse(String stored) {
-        try {
-            JsonNode root = Json.MAPPER.readTree(stored);
-            List<Held> held = new ArrayList<>();
-            for (JsonNode h : root.get("columns")) {
-                held.add(new Held(h.get(0).intValue(), h.get(1).textValue(), h.get(2).textValue()));
-            }
+        try (JsonParser p = Json.FACTORY.createParser(stored)) {
+            expect(p.nextToken(), JsonToken.START_OBJECT);
+            Long oid = null;
+            List<Held> held = null;
             Observation observed = null;
-            JsonNode o = root.get("observed");
-            if (o != null) {
-                Map<Long, Long> storage = new HashMap<>();
-                o.get("storage").fields().forEachRemaining(e -> storage.put(Long.parseLong(e.getKey()), e.getValue().longValue()));
-                observed = new Observation(o.get("last").intValue(), storage);
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken value = p.nextToken();
+                switch (field) {
+                    case "oid" -> oid = p.getLongValue();
+                    case "columns" -> {
+                        expect(value, JsonToken.START_ARRAY);
+                        held = new ArrayList<>();
+                        while (p.nextToken() == JsonToken.START_ARRAY) {
+                            p.nextToken();
+                            int number = p.getIntValue();
+                            p.nextToken();
+                            String name = p.getValueAsString();
+                            p.nextToken();
+                            String type = p.getValueAsString();
+                            expect(p.nextToken(), JsonToken.END_ARRAY);
+                            held.add(new Held(number, name, type));
+                        }
+                    }
+                    case "observed" -> {
+                        if (value == JsonToken.VALUE_NULL) {
+                            break;
+                        }
+                        expect(value, JsonToken.START_OBJECT);
+                        Integer last = null;
+                        Map<Long, Long> storage = null;
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String name = p.currentName();
+                            JsonToken v = p.nextToken();
+                            if ("last".equals(name)) {
+                                last = p.getIntValue();
+                            } else if ("storage".equals(name)) {
+                                expect(v, JsonToken.START_OBJECT);
+                                storage = new HashMap<>();
+                                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                                    long key = Long.parseLong(p.currentName());
+                                    p.nextToken();
+                                    storage.put(key, p.getLongValue());
+                                }
+                            } else {
+                                p.skipChildren();
+                            }
+                        }
+                        if (last == null || storage == null) {
+                            throw new IllegalArgumentException("an observation without last or storage");
+                        }
+                        observed = new Observation(last, storage);
+                    }
+                    default -> p.skipChildren();
+                }
             }
-            return new HeldColumns(root.get("oid").longValue(), held, observed);
+            if (oid == null || held == null) {
+                throw new IllegalArgumentException("no oid or columns");
+            }
+            return new HeldColumns(oid, held, observed);
         } catch (Exception e) {
             throw new IllegalArgumentException("not a record of held columns: " + stored, e);
+        }
+    }
+
+    private static void expect(JsonToken actual, JsonToken wanted) {
+        if (actual != wanted) {
+            throw new IllegalArgumentException("expected " + wanted + ", found " + actual);
         }
     }
 }

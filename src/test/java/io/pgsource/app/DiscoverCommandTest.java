@@ -52,7 +52,7 @@ class DiscoverCommandTest {
         Result r = discover(Map.of("SOURCE_REPLICATION_METHOD", "LOG_BASED", "SOURCE_REPLICATION_SLOT", "discover_slot"));
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("wal_level=logical", "slot discover_slot: none yet")
-                .containsPattern("public\\.orders: key \\(id\\), replica identity default, ~5,000 rows, \\d+ kB -> not published yet: "
+                .containsPattern("public\\.orders: key \\(id\\), replica identity default, ~5,000 rows, \\d+\\.\\d kB -> not published yet: "
                         + "the first run publishes it in pgsource_pub\\n")
                 .contains("public.history: key none", "~100 rows", "pgsource_pub_keyless (no key: inserts and truncates only)")
                 .contains("public.events (partitioned): key (id, at)")

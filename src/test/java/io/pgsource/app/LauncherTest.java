@@ -53,14 +53,60 @@ class LauncherTest {
         assertThat(first.archive().getFileName().toString()).startsWith("pgsource-cds-").endsWith(".jsa");
         assertThat(first.command()).containsExactly(javaHome.resolve("bin/java").toString(),
                 "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Xmn128m", "-XX:SurvivorRatio=4", "-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
-                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-Dpgsource.cds=" + first.archive(), "-jar",
-                jar.toString());
+                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-Dpgsource.cds.preload=true",
+                "-Dpgsource.cds=" + first.archive(), "-jar", jar.toString());
 
         Files.writeString(first.archive(), "archive");
         Launcher.Plan next = plan(new String[0], plain, Map.of());
         assertThat(next.writes()).isNull();
         assertThat(next.command()).contains("-XX:SharedArchiveFile=" + first.archive()).doesNotContain("-XX:ArchiveClassesAtExit="
-                + first.writes());
+                + first.writes()).doesNotContain("-Dpgsource.cds.preload=true");
+    }
+
+    /** A class loader over pgsource's compiled classes alone that tells which classes it loaded. */
+    private static final class Watching extends java.net.URLClassLoader {
+        Watching() throws Exception {
+            super(new java.net.URL[] {Path.of("target", "classes").toUri().toURL()}, ClassLoader.getPlatformClassLoader());
+        }
+
+        boolean loaded(String name) {
+            return findLoadedClass(name) != null;
+        }
+    }
+
+    @Test
+    void theJvmThatWritesTheArchiveLoadsTheStreamingClassesWithoutRunningThem() throws Exception {
+        String list = """
+                # a comment
+                io/pgsource/pgoutput/PartDelivery id: 1
+                io.pgsource.sink.jdbc.PostgresSink$Pending
+                @lambda-proxy io/pgsource/pgoutput/PartDelivery run ()V
+                io/pgsource/pgoutput/PartDelivery$$Lambda$42/0x0000000800c01234 id: 2
+                io/pgsource/GoneSince id: 3
+                """;
+        try (Watching loader = new Watching()) {
+            int loaded = Launcher.preload(loader, new java.io.ByteArrayInputStream(list.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            assertThat(loaded).isEqualTo(2);
+            assertThat(loader.loaded("io.pgsource.pgoutput.PartDelivery")).isTrue();
+            assertThat(loader.loaded("io.pgsource.sink.jdbc.PostgresSink$Pending")).isTrue();
+        }
+        assertThat(Launcher.preloadForArchive()).as("only in a JVM that writes the archive").isEqualTo(-1);
+    }
+
+    @Test
+    void theStreamingClassListNamesTheReplicationAndDestinationPath() throws Exception {
+        List<String> names;
+        try (var in = Launcher.class.getResourceAsStream(Launcher.STREAMING_CLASSES)) {
+            assertThat(in).isNotNull();
+            names = List.of(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n"));
+        }
+        assertThat(names).contains("io.pgsource.pgoutput.PartDelivery", "io.pgsource.pgoutput.protocol.PgOutputDecoder",
+                "io.pgsource.sink.jdbc.PostgresSink", "io.pgsource.sink.jdbc.PlanWriter", "org.postgresql.replication.PGReplicationStream");
+        try (Watching loader = new Watching();
+             var in = Launcher.class.getResourceAsStream(Launcher.STREAMING_CLASSES)) {
+            Launcher.preload(loader, in);
+            assertThat(loader.loaded("io.pgsource.sink.jdbc.PostgresSink")).isTrue();
+        }
     }
 
     @Test

@@ -1,22 +1,14 @@
 package io.pgsource.bench;
 
-import static io.pgsource.sink.TestChanges.col;
-import static io.pgsource.sink.TestChanges.row;
-import static io.pgsource.sink.TestChanges.table;
 
-import io.pgsource.change.ChangeBatch;
-import io.pgsource.change.ChangeEvent;
-import io.pgsource.change.Op;
 import io.pgsource.change.Position;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.sink.TestChanges;
 import io.pgsource.sink.jdbc.PostgresSink;
 import java.time.OffsetDateTime;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 
 /**
  * Issue 13's "a source transaction touching 5,000 tables applies at a destination with default settings": the shape of
@@ -47,10 +39,7 @@ public final class ManyTablesApplyBench {
             PostgresSink sink = new PostgresSink(new DestinationSettings("postgres", server.jdbcUrl(dst), server.user,
                     server.password, null, null));
             try {
-                List<TableSchema> schemas = new ArrayList<>();
-                for (int i = 0; i < tables; i++) {
-                    schemas.add(table("tenant", "t" + i, List.of("id"), col("id", "bigint"), col("v", "text")));
-                }
+                List<TableSchema> schemas = TestChanges.manyTables("tenant", tables);
                 long t0 = System.nanoTime();
                 for (int from = 0; from < tables; from += 500) {
                     deliver(sink, schemas.subList(from, Math.min(tables, from + 500)), 1, new Position.Batch("many", "copy " + from),
@@ -79,14 +68,7 @@ public final class ManyTablesApplyBench {
     /** One batch (one destination transaction): {@code rows} rows of each table, every row's v set to {@code value}. */
     private static void deliver(PostgresSink sink, List<TableSchema> tables, int rows, Position position, String value)
             throws Exception {
-        List<ChangeEvent> events = new ArrayList<>();
-        for (TableSchema t : tables) {
-            for (long id = 0; id < rows; id++) {
-                events.add("first".equals(value)
-                        ? new ChangeEvent(Op.INSERT, t, null, row(t, id, value), Set.of(), position)
-                        : new ChangeEvent(Op.UPDATE, t, row(t, id, "first"), row(t, id, value), Set.of(), position));
-            }
-        }
-        TestChanges.deliver(sink, new ChangeBatch(events, position, true), position instanceof Position.Log ? "bench" : null, null);
+        TestChanges.deliver(sink, TestChanges.rowsOfEach(tables, rows, position, value), position instanceof Position.Log ? "bench" : null,
+                null);
     }
 }

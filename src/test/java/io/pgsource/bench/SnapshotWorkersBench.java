@@ -83,21 +83,9 @@ public final class SnapshotWorkersBench {
                 server.execute(src, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'",
                         "DROP PUBLICATION IF EXISTS bench_many", "DROP PUBLICATION IF EXISTS bench_many_keyless");
                 server.execute(dst, "DROP SCHEMA IF EXISTS many CASCADE", "DROP SCHEMA IF EXISTS _pgsource CASCADE");
-                PgSourceChild child = new PgSourceChild(OUT, "many-tables-" + destination + "-" + w)
-                        .env("SOURCE_HOST", server.host).env("SOURCE_PORT", Integer.toString(server.port)).env("SOURCE_DATABASE", src)
-                        .env("SOURCE_USERNAME", server.user).env("SOURCE_PASSWORD", server.password).env("SOURCE_SCHEMA", "many")
-                        .env("SOURCE_PUBLICATION_NAME", "bench_many").env("SOURCE_REPLICATION_SLOT", slot)
-                        .env("SOURCE_REPLICATION_METHOD", "LOG_BASED").env("SYNC_ONCE", "true")
-                        .env("SOURCE_SNAPSHOT_WORKERS", Integer.toString(w));
-                if (destination.equals("discard")) {
-                    child.env("DESTINATION", "discard");
-                } else {
-                    child.env("DESTINATION", "postgres").env("DESTINATION_URL", server.jdbcUrl(dst)).env("DESTINATION_USERNAME", server.user)
-                            .env("DESTINATION_PASSWORD", server.password);
-                }
-                PgSourceChild.Result r = child.start().await(1800);
-                Matcher m = COPY_MS.matcher(r.text());
-                double copy = m.find() ? Long.parseLong(m.group(1)) / 1e3 : Double.NaN;
+                PgSourceChild.Result r = child(server, "many-tables-" + destination + "-" + w, src, dst, destination, slot, w)
+                        .env("SOURCE_SCHEMA", "many").env("SOURCE_PUBLICATION_NAME", "bench_many").start().await(1800);
+                double copy = copySeconds(r);
                 String check = "";
                 if (destination.equals("postgres")) {
                     long made = server.queryLong(dst, "SELECT count(*) FROM pg_tables WHERE schemaname = 'many'");
@@ -161,21 +149,10 @@ public final class SnapshotWorkersBench {
                 String slot = "bench_workers_" + w;
                 server.execute(src, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
                 server.execute(dst, "DROP SCHEMA IF EXISTS public CASCADE", "DROP SCHEMA IF EXISTS _pgsource CASCADE", "CREATE SCHEMA public");
-                PgSourceChild child = new PgSourceChild(OUT, "snapshot-workers-" + destination + "-" + w)
-                        .env("SOURCE_HOST", server.host).env("SOURCE_PORT", Integer.toString(server.port)).env("SOURCE_DATABASE", src)
-                        .env("SOURCE_USERNAME", server.user).env("SOURCE_PASSWORD", server.password).env("SOURCE_SCHEMA", "public")
-                        .env("SOURCE_TABLES", Bench.TABLE).env("SOURCE_PUBLICATION_NAME", Bench.PUB).env("SOURCE_CREATE_PUBLICATION", "false")
-                        .env("SOURCE_REPLICATION_SLOT", slot).env("SOURCE_REPLICATION_METHOD", "LOG_BASED").env("SYNC_ONCE", "true")
-                        .env("SOURCE_SNAPSHOT_WORKERS", Integer.toString(w));
-                if (destination.equals("discard")) {
-                    child.env("DESTINATION", "discard");
-                } else {
-                    child.env("DESTINATION", "postgres").env("DESTINATION_URL", server.jdbcUrl(dst)).env("DESTINATION_USERNAME", server.user)
-                            .env("DESTINATION_PASSWORD", server.password);
-                }
-                PgSourceChild.Result r = child.start().await(900);
-                Matcher m = COPY_MS.matcher(r.text());
-                double copy = m.find() ? Long.parseLong(m.group(1)) / 1e3 : Double.NaN;
+                PgSourceChild.Result r = child(server, "snapshot-workers-" + destination + "-" + w, src, dst, destination, slot, w)
+                        .env("SOURCE_SCHEMA", "public").env("SOURCE_TABLES", Bench.TABLE).env("SOURCE_PUBLICATION_NAME", Bench.PUB)
+                        .env("SOURCE_CREATE_PUBLICATION", "false").start().await(900);
+                double copy = copySeconds(r);
                 if (w == workers.get(0)) {
                     one = copy;
                 }
@@ -197,6 +174,27 @@ public final class SnapshotWorkersBench {
         System.out.println("(copy s: pgsource's \"Initial copy finished in\" (slot created, every page applied); process: the whole"
                 + " java -jar run, JVM start and sync.once's end included; ratio: limit seconds / copy seconds; vs 1st: the first"
                 + " worker count's copy seconds / this one's)");
+    }
+
+    /** A LOG_BASED sync.once run of pgsource from {@code src} into {@code destination} (discard, or postgres into {@code dst}). */
+    private static PgSourceChild child(BenchServer server, String name, String src, String dst, String destination, String slot,
+                                       int workers) {
+        PgSourceChild child = new PgSourceChild(OUT, name)
+                .env("SOURCE_HOST", server.host).env("SOURCE_PORT", Integer.toString(server.port)).env("SOURCE_DATABASE", src)
+                .env("SOURCE_USERNAME", server.user).env("SOURCE_PASSWORD", server.password).env("SOURCE_REPLICATION_SLOT", slot)
+                .env("SOURCE_REPLICATION_METHOD", "LOG_BASED").env("SYNC_ONCE", "true")
+                .env("SOURCE_SNAPSHOT_WORKERS", Integer.toString(workers));
+        if (destination.equals("discard")) {
+            return child.env("DESTINATION", "discard");
+        }
+        return child.env("DESTINATION", "postgres").env("DESTINATION_URL", server.jdbcUrl(dst)).env("DESTINATION_USERNAME", server.user)
+                .env("DESTINATION_PASSWORD", server.password);
+    }
+
+    /** pgsource's "Initial copy finished in" of a run, in seconds; NaN when it did not say. */
+    private static double copySeconds(PgSourceChild.Result r) {
+        Matcher m = COPY_MS.matcher(r.text());
+        return m.find() ? Long.parseLong(m.group(1)) / 1e3 : Double.NaN;
     }
 
     private static String env(String name, String fallback) {

@@ -74,6 +74,31 @@ public final class TestChanges {
         return new ChangeBatch(out, position, true);
     }
 
+    /** {@code count} tables {@code schema.t0, t1, ...}, each of a bigint key id and a text column v. */
+    public static List<TableSchema> manyTables(String schema, int count) {
+        List<TableSchema> tables = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            tables.add(table(schema, "t" + i, List.of("id"), col("id", "bigint"), col("v", "text")));
+        }
+        return tables;
+    }
+
+    /**
+     * One batch over many tables ({@link #manyTables}): ids 0 to {@code rows - 1} of each, their v set to {@code value},
+     * inserted when it is "first", else updated from "first".
+     */
+    public static ChangeBatch rowsOfEach(List<TableSchema> tables, int rows, Position position, String value) {
+        List<ChangeEvent> events = new ArrayList<>();
+        for (TableSchema t : tables) {
+            for (long id = 0; id < rows; id++) {
+                events.add("first".equals(value)
+                        ? new ChangeEvent(Op.INSERT, t, null, row(t, id, value), Set.of(), position)
+                        : new ChangeEvent(Op.UPDATE, t, row(t, id, "first"), row(t, id, value), Set.of(), position));
+            }
+        }
+        return new ChangeBatch(events, position, true);
+    }
+
     public static Position.Batch page(String stream, String bookmark) {
         return new Position.Batch(stream, bookmark);
     }

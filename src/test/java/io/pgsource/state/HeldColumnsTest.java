@@ -154,4 +154,26 @@ class HeldColumnsTest {
         HeldColumns unobserved = new HeldColumns(OID, List.of(new HeldColumns.Held(1, "a \"quoted\", name", "public.mood[]")), null);
         assertThat(HeldColumns.parse(unobserved.serialize())).isEqualTo(unobserved);
     }
+
+    @Test
+    void theRecordIsTheOneEarlierVersionsStoredAndReadBack() throws Exception {
+        // what the ObjectMapper-built record of earlier versions was (destinations keep it): the same text, read alike
+        com.fasterxml.jackson.databind.ObjectMapper mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var root = mapper.createObjectNode().put("oid", OID);
+        var cols = root.putArray("columns");
+        cols.addArray().add(1).add("id").add("integer");
+        cols.addArray().add(2).add("name").add("text");
+        root.putObject("observed").put("last", 2).putObject("storage").put(Long.toString(OID), 16400L);
+        assertThat(HELD.serialize()).isEqualTo(root.toString())
+                .isEqualTo("{\"oid\":16400,\"columns\":[[1,\"id\",\"integer\"],[2,\"name\",\"text\"]],\"observed\":{\"last\":2,\"storage\":{\"16400\":16400}}}");
+        HeldColumns other = new HeldColumns(OID, List.of(new HeldColumns.Held(1, "a \"quoted\",\nname \u00e9", "public.mood[]")), null);
+        var node = mapper.createObjectNode().put("oid", OID);
+        node.putArray("columns").addArray().add(1).add("a \"quoted\",\nname \u00e9").add("public.mood[]");
+        assertThat(other.serialize()).isEqualTo(node.toString());
+        // fields in another order, whitespace, an unknown field: still read
+        assertThat(HeldColumns.parse(" { \"observed\": {\"storage\": {\"16400\": 16400}, \"last\": 2}, \"x\": [1, {\"y\": 2}],"
+                + " \"columns\": [[1, \"id\", \"integer\"], [2, \"name\", \"text\"]], \"oid\": 16400 }")).isEqualTo(HELD);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> HeldColumns.parse("{\"oid\":1}")).isInstanceOf(IllegalArgumentException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> HeldColumns.parse("not json")).isInstanceOf(IllegalArgumentException.class);
+    }
 }

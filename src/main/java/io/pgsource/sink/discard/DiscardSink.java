@@ -14,6 +14,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.camel.Exchange;
@@ -98,7 +100,7 @@ public final class DiscardSink implements Destination {
             }
 
             @Override
-            public void saveAll(java.util.Map<String, String> all) {
+            public void saveAll(Map<String, String> all) {
                 positions.saveAll(all);
             }
         };
@@ -110,54 +112,49 @@ public final class DiscardSink implements Destination {
         return true;
     }
 
-    /** The source transaction whose changes are counted in progress, its next part, and what they count; -1: none. */
-    private long inProgressXid = -1;
-    private int inProgressNext;
+    /** Whether a source transaction is counted in progress, and what its parts count so far. */
+    private boolean inProgressOpen;
     private long inProgressChanges;
     private long inProgressBatches;
 
     @Override
-    public synchronized boolean writeInProgress(Exchange exchange, ChangeBatch batch, long xid, int index) {
-        if (index == 0) {
-            inProgressXid = xid;
-            inProgressNext = 0;
+    public synchronized boolean writeInProgress(Exchange exchange, ChangeBatch batch, boolean firstPart) {
+        if (firstPart) {
+            inProgressOpen = true;
             inProgressChanges = 0;
             inProgressBatches = 0;
-        } else if (xid != inProgressXid || index != inProgressNext) {
-            inProgressXid = -1;
+        } else if (!inProgressOpen) {
             return false;
         }
         if (first == null) {
             first = Instant.now();
         }
-        inProgressNext = index + 1;
         inProgressChanges += batch.size();
         inProgressBatches++;
         return true;
     }
 
     @Override
-    public synchronized boolean commitInProgress(Exchange exchange, long xid, int index, StoredPosition position) throws IOException {
-        if (xid != inProgressXid || index != inProgressNext) {
-            inProgressXid = -1;
+    public synchronized boolean commitInProgress(Exchange exchange, StoredPosition position) throws IOException {
+        if (!inProgressOpen) {
             return false;
         }
-        inProgressXid = -1;
+        inProgressOpen = false;
         changes.addAndGet(inProgressChanges);
         batches.addAndGet(inProgressBatches - 1); // write() counts the commit's
-        write(exchange, new ChangeBatch(java.util.List.of(), exchange.getIn().getBody(ChangeBatch.class).position(), true), position);
+        write(exchange, new ChangeBatch(List.of(), exchange.getIn().getBody(ChangeBatch.class).position(), true), position);
         return true;
     }
 
     @Override
     public synchronized void rollbackInProgress() {
-        inProgressXid = -1;
+        inProgressOpen = false;
     }
 
     @Override
     public void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws IOException {
         synchronized (this) {
-            inProgressXid = -1; // another transaction: the one in progress is applied after its commit
+            inProgressOpen = false; // another transaction: the one in progress is applied after its commit
         }
         Instant now = Instant.now();
         if (first == null) {

@@ -60,14 +60,8 @@ public final class JdbcPositionStore extends DatabasePositionStore {
     /** The stored position of a stream, read inside the caller's open transaction; null when there is none. */
     @Override
     public String loadInTransaction(Connection c, String stream) throws SQLException {
-        if (!tableChecked && !pendingCheck) {
-            try (Statement s = c.createStatement();
-                    ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
-                rs.next();
-                if (!rs.getBoolean(1)) {
-                    return null;
-                }
-            }
+        if (!tableExists(c)) {
+            return null;
         }
         try (PreparedStatement ps = c.prepareStatement("SELECT position FROM " + TABLE + " WHERE stream = ?")) {
             ps.setString(1, stream);
@@ -81,14 +75,8 @@ public final class JdbcPositionStore extends DatabasePositionStore {
     @Override
     protected Map<String, String> loadAllInTransaction(Connection c, Collection<String> streams) throws SQLException {
         Map<String, String> found = new HashMap<>();
-        if (!tableChecked && !pendingCheck) {
-            try (Statement s = c.createStatement();
-                    ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
-                rs.next();
-                if (!rs.getBoolean(1)) {
-                    return found;
-                }
-            }
+        if (!tableExists(c)) {
+            return found;
         }
         try (PreparedStatement ps = c.prepareStatement("SELECT stream, position FROM " + TABLE + " WHERE stream = ANY (?)")) {
             ps.setArray(1, c.createArrayOf("text", streams.toArray()));
@@ -99,6 +87,21 @@ public final class JdbcPositionStore extends DatabasePositionStore {
             }
         }
         return found;
+    }
+
+    /**
+     * Whether the state table exists, as the caller's open transaction sees it: a read before the first position was
+     * stored must find nothing rather than fail, which would end the transaction.
+     */
+    private boolean tableExists(Connection c) throws SQLException {
+        if (tableChecked || pendingCheck) {
+            return true;
+        }
+        try (Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
     }
 
     /** Upserts the position inside the caller's open transaction, creating the state table if needed. */

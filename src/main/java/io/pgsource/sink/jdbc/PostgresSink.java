@@ -74,9 +74,6 @@ public final class PostgresSink implements Destination {
     /** The connection of the previous batch: a failure on it may just mean it died while idle. */
     private Connection lastUsed;
     private boolean softDelete;
-    /** The source transaction whose changes the transaction held open holds ({@link #writeInProgress}), and its next part. */
-    private long inProgressXid = -1;
-    private int inProgressNext;
 
     /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} connects it. */
     public PostgresSink() {
@@ -180,19 +177,16 @@ public final class PostgresSink implements Destination {
     }
 
     @Override
-    public boolean writeInProgress(Exchange exchange, ChangeBatch batch, long xid, int index) throws SQLException {
+    public boolean writeInProgress(Exchange exchange, ChangeBatch batch, boolean first) throws SQLException {
         WritePlan plan = WritePlanner.plan(batch);
         synchronized (destination) {
             Connection c;
-            if (index == 0) {
+            if (first) {
                 rollbackHeld(); // one left open (the session that streamed it ended): it comes again from its start
                 c = destination.hold(this::heldRolledBack);
-                inProgressXid = xid;
-                inProgressNext = 0;
             } else {
                 c = destination.held();
-                if (c == null || xid != inProgressXid || index != inProgressNext) {
-                    rollbackHeld();
+                if (c == null) {
                     return false;
                 }
             }
@@ -205,7 +199,6 @@ public final class PostgresSink implements Destination {
                 }
                 throw e;
             }
-            inProgressNext = index + 1;
             return true;
         }
     }
@@ -219,15 +212,19 @@ public final class PostgresSink implements Destination {
     }
 
     @Override
-    public boolean commitInProgress(Exchange exchange, long xid, int index, StoredPosition position) throws SQLException {
+    public boolean commitInProgress(Exchange exchange, StoredPosition position) throws SQLException {
         synchronized (destination) {
             Connection c = destination.held();
-            if (c == null || xid != inProgressXid || index != inProgressNext) {
-                rollbackHeld();
+            if (c == null) {
                 return false;
             }
             destination.release();
-            inProgressXid = -1;
+            try {
+                refuseAfterLostCommits(c);
+            } catch (SQLException e) {
+                ended(c, false);
+                throw e;
+            }
             try {
                 positions.saveInTransaction(c, position.stream(), position.value());
                 c.commit();
@@ -235,7 +232,8 @@ public final class PostgresSink implements Destination {
                 ended(c, false);
                 if (e instanceof SQLException sql) {
                     destination.discardIfBroken(sql);
-                    throw new SQLException("cannot commit transaction " + xid + " at the destination " + destination.safeUrl()
+                    throw new SQLException("cannot commit transaction " + exchange.getIn().getHeader(ChangeHeaders.TX_ID)
+                            + " at the destination " + destination.safeUrl()
                             + " (whether it committed is not known: it is read again from the slot): " + sql.getMessage(),
                             sql.getSQLState(), sql);
                 }
@@ -244,7 +242,7 @@ public final class PostgresSink implements Destination {
                 lastUsed = c;
             }
             ended(c, true);
-            unflushed = null; // this commit waited for the flush, which makes every earlier one durable too
+            waitedForFlush(c);
             return true;
         }
     }
@@ -269,7 +267,6 @@ public final class PostgresSink implements Destination {
     /** The transaction held open was rolled back: what it created is gone. */
     private void heldRolledBack() {
         writer.transactionEnded(false);
-        inProgressXid = -1;
     }
 
     @Override
@@ -354,14 +351,7 @@ public final class PostgresSink implements Destination {
 
     private void applyOnce(Exchange exchange, WritePlan plan, ChangeBatch batch, StoredPosition position) throws SQLException {
         Connection c = destination.get();
-        if (lazyCommits > Math.max(durableCommits, lostCommits) && c != lazyConnection) {
-            // streamed commits that did not wait for the flush were made on a connection that is gone: they may be lost
-            // (a crash of the destination), so nothing may be committed after them until the source sent them again
-            lostCommits = lazyCommits;
-            positions.committed(false); // forget the positions they stored: read them from the table again
-            throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost before its last"
-                    + " commits were flushed: they are not acknowledged to the source, which sends them again", "08006");
-        }
+        refuseAfterLostCommits(c);
         boolean committing = false;
         try {
             try {
@@ -386,14 +376,18 @@ public final class PostgresSink implements Destination {
             }
             committing = true;
             c.commit();
-            unflushed = asynchronous ? position : null;
             if (streamed) {
+                unflushed = position;
                 lazyCommits++;
                 lazyConnection = c;
                 lazyLast = position;
                 exchange.setProperty(ChangeHeaders.PENDING_DURABILITY, new Pending(lazyCommits));
-            } else if (!asynchronous && position != null && c == lazyConnection) {
-                durableCommits = lazyCommits; // this commit waited for the flush of the WAL up to it: every earlier one is durable
+            } else if (asynchronous) {
+                unflushed = position;
+            } else if (position != null) {
+                waitedForFlush(c);
+            } else {
+                unflushed = null;
             }
         } catch (SQLException | RuntimeException e) {
             ended(c, false);
@@ -420,6 +414,32 @@ public final class PostgresSink implements Destination {
             lastUsed = c;
         }
         ended(c, true);
+    }
+
+    /**
+     * Streamed commits that did not wait for the flush were made on a connection that is gone: they may be lost (a crash
+     * of the destination), so nothing may be committed on another connection after them until the source sent them again
+     * (a later position stored would cover them).
+     */
+    private void refuseAfterLostCommits(Connection c) throws SQLException {
+        if (lazyCommits > Math.max(durableCommits, lostCommits) && c != lazyConnection) {
+            lostCommits = lazyCommits;
+            positions.committed(false); // forget the positions they stored: read them from the table again
+            throw new SQLException("the connection to destination " + destination.safeUrl() + " was lost before its last"
+                    + " commits were flushed: they are not acknowledged to the source, which sends them again", "08006");
+        }
+    }
+
+    /**
+     * A commit on {@code c} that stored a position waited for the flush of the WAL up to it, which makes every earlier
+     * commit on it durable too (WAL is flushed in order): nothing is left to make durable at the stop, and the streamed
+     * commits that did not wait are known durable without asking.
+     */
+    private void waitedForFlush(Connection c) {
+        unflushed = null;
+        if (c == lazyConnection) {
+            durableCommits = lazyCommits;
+        }
     }
 
     /**

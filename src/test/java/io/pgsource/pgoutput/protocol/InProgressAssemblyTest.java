@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgsource.change.ChangeEvent;
 import io.pgsource.testsupport.TestPostgres;
-import io.pgsource.types.SessionSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -27,30 +26,25 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class InProgressAssemblyTest {
     private static final int MAX_BATCH = 1000;
+    private static WalDatabase db;
     private static Connection c;
     private static int protocol;
-    private static final List<String> SLOTS = new ArrayList<>();
 
     @TempDir
     Path spool;
 
     @BeforeAll
     static void server() throws SQLException {
-        String database = TestPostgres.server().createDatabase("in_progress");
-        c = TestPostgres.server().connect(database);
-        SessionSettings.apply(c);
-        protocol = Wal.newestProtocol(c);
-        exec(c, "CREATE PUBLICATION pub FOR ALL TABLES");
+        db = new WalDatabase("in_progress", "inp");
+        c = db.connection();
+        protocol = db.protocol();
         exec(c, "CREATE TABLE t (id int PRIMARY KEY, pad text)");
         exec(c, "CREATE TABLE other (id int PRIMARY KEY, v text)");
     }
 
     @AfterAll
     static void tearDown() throws SQLException {
-        for (String slot : SLOTS) {
-            Wal.dropSlot(c, slot);
-        }
-        c.close();
+        db.close();
     }
 
     /** The WAL of a workload, read once streamed and once not. */
@@ -62,8 +56,7 @@ class InProgressAssemblyTest {
     }
 
     private static Workload workload(Work work) throws SQLException {
-        String slot = Wal.createSlot(c, "inp");
-        SLOTS.add(slot);
+        String slot = db.slot();
         try (Connection c1 = TestPostgres.server().connect(c.getCatalog()); Connection c2 = TestPostgres.server().connect(c.getCatalog())) {
             c1.setAutoCommit(false);
             c2.setAutoCommit(false);
@@ -245,8 +238,7 @@ class InProgressAssemblyTest {
 
     /** A stream read while a large transaction is in progress (streamed in blocks, no Stream Commit yet); it aborts after. */
     private static List<Wal.Message> inProgressStream(int from) throws SQLException, InterruptedException {
-        String slot = Wal.createSlot(c, "inp");
-        SLOTS.add(slot);
+        String slot = db.slot();
         List<Wal.Message> stream = new ArrayList<>();
         try (Connection c1 = TestPostgres.server().connect(c.getCatalog())) {
             c1.setAutoCommit(false);

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgsource.change.ChangeEvent;
-import io.pgsource.testsupport.TestPostgres;
-import io.pgsource.types.SessionSettings;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -27,28 +25,23 @@ import org.postgresql.replication.LogSequenceNumber;
 
 /** The decoder on real pgoutput output of every protocol version, binary mode, origins and types; and its errors. */
 class PgOutputDecoderTest {
+    private static WalDatabase db;
     private static Connection c;
     private static int protocol;
-    private static final List<String> SLOTS = new ArrayList<>();
 
     @TempDir
     Path spool;
 
     @BeforeAll
     static void setUp() throws SQLException {
-        String database = TestPostgres.server().createDatabase("pgoutput_dec");
-        c = TestPostgres.server().connect(database);
-        SessionSettings.apply(c);
-        protocol = Wal.newestProtocol(c);
-        exec("CREATE PUBLICATION pub FOR ALL TABLES");
+        db = new WalDatabase("pgoutput_dec", "dec");
+        c = db.connection();
+        protocol = db.protocol();
     }
 
     @AfterAll
     static void tearDown() throws SQLException {
-        for (String slot : SLOTS) {
-            Wal.dropSlot(c, slot);
-        }
-        c.close();
+        db.close();
     }
 
     @Test
@@ -239,9 +232,7 @@ class PgOutputDecoderTest {
     }
 
     private static String slot() throws SQLException {
-        String slot = Wal.createSlot(c, "dec");
-        SLOTS.add(slot);
-        return slot;
+        return db.slot();
     }
 
     private static String scalar(String query) throws SQLException {

@@ -184,6 +184,32 @@ class TextValuesTest {
                 .containsExactly("character varying(10)", "character varying(10)");
     }
 
+    @Test
+    void typeNamesReadWhenTheStreamStartsAreTheOnesReadWhenFirstSeen() throws SQLException {
+        TestPostgres pg = TestPostgres.server();
+        List<TypeNames.Names> asSeen = new ArrayList<>();
+        List<TypeNames.Names> ahead = new ArrayList<>();
+        List<int[]> types = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT atttypid, atttypmod FROM pg_attribute"
+                + " WHERE attrelid = 'public.alltypes'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")) {
+            while (rs.next()) {
+                types.add(new int[] {(int) rs.getLong(1), rs.getInt(2)});
+            }
+        }
+        CatalogTypeNames seen = new CatalogTypeNames(c);
+        types.forEach(t -> asSeen.add(seen.names(t[0], t[1])));
+        try (Connection own = pg.connect(c.getCatalog())) {
+            CatalogTypeNames prefetched = new CatalogTypeNames(own);
+            assertThat(prefetched.prefetch(List.of("no_such_publication"))).isZero();
+            assertThat(prefetched.prefetch(List.of("pub"))).as("each distinct type once")
+                    .isEqualTo((int) types.stream().map(t -> List.of(t[0], t[1])).distinct().count());
+            own.close(); // every name must now come from what was read ahead: a look-up would fail on the closed connection
+            types.forEach(t -> ahead.add(prefetched.names(t[0], t[1])));
+        }
+        assertThat(ahead).containsExactlyElementsOf(asSeen).doesNotContainNull();
+        assertThat(ahead).contains(new TypeNames.Names("public.posint[]", "integer[]"), new TypeNames.Names("public.cash", "numeric(10,2)"));
+    }
+
     /** The columns of row 1 as text, read like the batch query reads them (SessionSettings, binaryTransfer=false). */
     private static Map<String, String> textOf(String selectList) throws SQLException {
         TestPostgres pg = TestPostgres.server();

@@ -1,15 +1,8 @@
 package io.pgsource.sink.jdbc;
 
-import static io.pgsource.sink.TestChanges.col;
 import static io.pgsource.sink.TestChanges.page;
-import static io.pgsource.sink.TestChanges.row;
-import static io.pgsource.sink.TestChanges.table;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.pgsource.change.ChangeBatch;
-import io.pgsource.change.ChangeEvent;
-import io.pgsource.change.Op;
-import io.pgsource.change.Position;
 import io.pgsource.change.TableSchema;
 import io.pgsource.config.DestinationSettings;
 import io.pgsource.sink.TestChanges;
@@ -17,9 +10,7 @@ import io.pgsource.testsupport.TestPostgres;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -39,10 +30,7 @@ class ManyTablesSinkTest {
         PostgresSink sink = new PostgresSink(new DestinationSettings("postgres", pg.jdbcUrl(db), pg.user(), pg.password(),
                 null, null));
         try {
-            List<TableSchema> tables = new ArrayList<>();
-            for (int i = 0; i < TABLES; i++) {
-                tables.add(table("tenant", "t" + i, List.of("id"), col("id", "bigint"), col("v", "text")));
-            }
+            List<TableSchema> tables = TestChanges.manyTables("tenant", TABLES);
             // the tables exist at the destination, as after the initial copy (made 500 at a time, as copies go)
             for (int from = 0; from < TABLES; from += 500) {
                 deliver(sink, tables.subList(from, from + 500), 1, "copy " + from, "first");
@@ -78,15 +66,6 @@ class ManyTablesSinkTest {
     /** One batch (one destination transaction): {@code rows} rows of each table, every row's v set to {@code value}. */
     private static void deliver(PostgresSink sink, List<TableSchema> tables, int rows, String bookmark, String value)
             throws Exception {
-        Position position = page("many", bookmark);
-        List<ChangeEvent> events = new ArrayList<>();
-        for (TableSchema t : tables) {
-            for (long id = 0; id < rows; id++) {
-                events.add("first".equals(value)
-                        ? new ChangeEvent(Op.INSERT, t, null, row(t, id, value), Set.of(), position)
-                        : new ChangeEvent(Op.UPDATE, t, row(t, id, "first"), row(t, id, value), Set.of(), position));
-            }
-        }
-        TestChanges.deliver(sink, new ChangeBatch(events, position, true), null, null);
+        TestChanges.deliver(sink, TestChanges.rowsOfEach(tables, rows, page("many", bookmark), value), null, null);
     }
 }

@@ -168,7 +168,7 @@ class BackfillTest {
             awaitEqual(source, target, List.of("big", "other", "log_lines"));
             // each copy's final progress line (CopyProgress): the initial copy's tables
             // the size is the values as read, in binary here: sum(4 + 4 + octet_length(doc)) = 5,892 bytes
-            awaitLine(logs, "Copied app.big: 500 rows, 5 kB ");
+            awaitLine(logs, "Copied app.big: 500 rows, 5.8 kB ");
             awaitLine(logs, "Copied app.log_lines: 30 rows, ");
             Outcome unknown = command(env, "app.nope");
             assertThat(unknown.code()).isEqualTo(2);
@@ -204,7 +204,7 @@ class BackfillTest {
                     + " FROM app.big")).as("rows where id <= 100 copied again, the others not").containsExactly("100:400");
             assertThat(versions(target, "app.other")).as("app.other's rows are not written again").isEqualTo(other);
             // the backfill read the rows of its condition only, their values 1,092 bytes as read (binary: 4 + 4 + doc's)
-            awaitLine(logs, "Copied app.big: 100 rows, 1 kB ");
+            awaitLine(logs, "Copied app.big: 100 rows, 1.1 kB ");
             assertThat(logs.lines(ch.qos.logback.classic.Level.WARN)).as("the forged request")
                     .anyMatch(l -> l.contains("its signature does not match) was ignored"));
             assertThat(run.stop()).isZero();

@@ -65,10 +65,11 @@ class HugeValueIT {
         env.put("DESTINATION", "jsonl");
         env.put("DESTINATION_DIRECTORY", work.resolve("out").toString());
 
+        // the launcher's child (serial collector): an eighth of the heap it can use, about 30 MB
         Run r = run(work, env, "-Xmx256m");
         assertThat(r.exitCode()).as(r.log()).isEqualTo(1);
         assertThat(r.log()).contains("\"public\".\"docs\" row \"id\" = 3: column \"body\" (314,572,800 bytes)")
-                .containsPattern("source.max_value_bytes = 3[0-3],[0-9]{3},[0-9]{3} bytes") // an eighth of the heap the JVM can use.contains("-Xmx").contains("Batch run failed")
+                .containsPattern("source.max_value_bytes = 3[0-3],[0-9]{3},[0-9]{3} bytes").contains("-Xmx").contains("Batch run failed")
                 .doesNotContain("OutOfMemoryError");
         assertThat(lineLengths(work.resolve("out").resolve("public.docs.jsonl"))).as("the page before it").hasSize(2);
 

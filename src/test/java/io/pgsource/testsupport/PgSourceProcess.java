@@ -82,6 +82,10 @@ public final class PgSourceProcess implements AutoCloseable {
         // nothing of the parent's pgsource settings leaks in: only what this run is given
         pb.environment().keySet().removeIf(k -> k.startsWith("SOURCE_") || k.startsWith("DESTINATION") || k.startsWith("SYNC_")
                 || k.equals("PGSOURCE_CONFIG"));
+        // pgsource in the JVM this starts, not in a launcher's child: a SIGKILL of the run hits the JVM that runs pgsource,
+        // as the crash tests mean it to, and no run spends its end writing a class-data-sharing archive (LauncherIT and
+        // HugeValueIT run the launcher)
+        pb.environment().put("PGSOURCE_CDS", "off");
         pb.environment().putAll(env);
         pb.environment().putAll(overrides);
         note("start run-" + logs.size() + (overrides.isEmpty() ? "" : " " + overrides.keySet()));

@@ -1,5 +1,6 @@
 package io.pgsource.batch;
 
+import io.pgsource.types.Bytes;
 import java.sql.Connection;
 import java.sql.SQLException;
 import org.postgresql.PGConnection;
@@ -64,7 +65,7 @@ final class CopyBinaryRows implements AutoCloseable {
                         throw new SQLException("COPY binary output without its signature");
                     }
                 }
-                int extension = int32(buf, at + SIGNATURE.length + 4);
+                int extension = Bytes.int32(buf, at + SIGNATURE.length + 4);
                 if (!available(SIGNATURE.length + 8 + extension)) {
                     continue;
                 }
@@ -91,7 +92,7 @@ final class CopyBinaryRows implements AutoCloseable {
                     whole = false;
                     break;
                 }
-                int length = int32(buf, p);
+                int length = Bytes.int32(buf, p);
                 p += 4 + Math.max(length, 0);
             }
             if (!whole || p > buf.length) {
@@ -153,10 +154,6 @@ final class CopyBinaryRows implements AutoCloseable {
     /** The rows read so far. */
     long count() {
         return count;
-    }
-
-    static int int32(byte[] b, int at) {
-        return ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
     }
 
     /** Cancels the COPY if rows are left unread. */

@@ -5,6 +5,7 @@ import io.pgsource.change.Row;
 import io.pgsource.change.TableId;
 import io.pgsource.change.TableSchema;
 import io.pgsource.types.BuiltinBinary;
+import io.pgsource.types.Bytes;
 import io.pgsource.types.CopyText;
 import java.nio.charset.StandardCharsets;
 import java.sql.ResultSet;
@@ -146,7 +147,7 @@ final class ValueSizeGuard {
         if (guarded.length == 0 || tableEnd + 4 > end) {
             return row;
         }
-        int length = CopyBinaryRows.int32(tuple, tableEnd);
+        int length = Bytes.int32(tuple, tableEnd);
         if (length < 0) {
             return row;
         }

@@ -1,5 +1,6 @@
 package io.pgsource.change;
 
+import io.pgsource.types.Bytes;
 import io.pgsource.types.CopyText;
 import java.util.AbstractMap;
 import java.util.AbstractSet;
@@ -155,7 +156,7 @@ public final class Row {
             if (at + 4 > end) {
                 throw new IllegalArgumentException("a COPY binary tuple with fewer fields than the table's " + n + " columns");
             }
-            int length = ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
+            int length = Bytes.int32(b, at);
             at += 4;
             if (length >= 0) {
                 v[i] = Arrays.copyOfRange(b, at, at + length);

@@ -316,7 +316,7 @@ final class BinaryDecoders {
     }
 
     static int int32(byte[] b, int at) {
-        return ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
+        return Bytes.int32(b, at);
     }
 
     static long int64(byte[] b, int at) {

@@ -77,4 +77,9 @@ public final class Bytes {
     private static String abbreviate(String s) {
         return s.length() <= 20 ? s : s.substring(0, 20) + "...";
     }
+
+    /** The big-endian int32 at {@code at}: PostgreSQL's binary send formats and COPY's binary length words. */
+    public static int int32(byte[] b, int at) {
+        return ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
+    }
 }

@@ -60,6 +60,19 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
     private final AtomicBoolean copyAll = new AtomicBoolean();
     private CamelContext context;
     private SnapshotCopy snapshotCopy;
+    /** Told of the tables a copy inside a snapshot is about to write ({@link io.pgsource.sink.Destination#prepareCopy}). */
+    private TablesAhead tablesAhead = tables -> { };
+
+    /** What the destination makes ready of a copy's tables while the copy starts. */
+    @FunctionalInterface
+    interface TablesAhead {
+        void prepare(List<io.pgsource.change.TableSchema> tables) throws Exception;
+    }
+
+    /** The destination hears of the tables of every copy inside a snapshot before its first page. */
+    void tablesAhead(TablesAhead ahead) {
+        this.tablesAhead = ahead;
+    }
 
     /**
      * How the copies read inside a snapshot (readers, {@code source.snapshot_workers}, where progress goes); one reader
@@ -237,6 +250,12 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
      */
     private void preload(List<StreamTask> tasks) throws Exception {
         positions.preload(tasks.stream().map(StreamTask::stream).toList());
+        try {
+            // the shapes the copy's pages carry (each reader's rows are its table's schema)
+            tablesAhead.prepare(tasks.stream().map(t -> t.table().schema()).toList());
+        } catch (Exception e) {
+            LOG.debug("the destination could not prepare the copy's tables ahead ({}): its pages make them", e.getMessage());
+        }
     }
 
     /** Sends one page of a snapshot copy down the pipeline and waits until the destination applied it. */

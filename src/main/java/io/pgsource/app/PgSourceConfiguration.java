@@ -193,6 +193,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         InitialCopy initialCopy = new InitialCopy(connections, streams, positions, leading, readers, tableCopies, outcome, ha.enabled());
         initialCopy.setCamelContext(context);
         initialCopy.snapshotCopy(snapshotCopy);
+        initialCopy.tablesAhead(destination::prepareCopy);
         if (initialCopyMode == InitialCopyMode.CHUNKED && settings.source().replicationMethod() == ReplicationMethod.LOG_BASED) {
             if (messages) {
                 initialCopy.chunked(backfills);

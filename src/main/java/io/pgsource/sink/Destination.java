@@ -116,6 +116,13 @@ public interface Destination {
     void write(Exchange exchange, ChangeBatch batch, StoredPosition position) throws Exception;
 
     /**
+     * A copy is about to send pages of these tables, in this order: the destination may make them ready meanwhile (the
+     * {@code postgres} one creates those it lacks on connections of its own). Returns at once; nothing by default.
+     */
+    default void prepareCopy(java.util.List<TableSchema> tables) throws Exception {
+    }
+
+    /**
      * Why the destination needs a copy of the source table before it takes rows of this shape (it cannot follow the
      * schema change itself); null when it needs none or keeps nothing of shapes.
      */

@@ -74,6 +74,7 @@ public final class PostgresSink implements Destination {
     /** The connection of the previous batch: a failure on it may just mean it died while idle. */
     private Connection lastUsed;
     private boolean softDelete;
+    private DestinationSettings settings;
 
     /** Made by the registry ({@link io.pgsource.sink.Destinations}); {@link #open} connects it. */
     public PostgresSink() {
@@ -89,6 +90,7 @@ public final class PostgresSink implements Destination {
 
     private void init(DestinationSettings settings, UpsertMethod method) {
         this.destination = new DestinationConnection(settings);
+        this.settings = settings;
         this.softDelete = settings.softDelete();
         this.positions = new JdbcPositionStore(destination);
         this.tables = new TargetTables(settings, settings.softDelete(), positions);
@@ -616,6 +618,25 @@ public final class PostgresSink implements Destination {
         }
     }
 
+    /**
+     * Starts creating the tables of a copy that the destination lacks on a few connections of their own, when there are
+     * many ({@link TablePreparer}): one connection creating thousands of tables is most of a first run's time.
+     */
+    @Override
+    public void prepareCopy(List<TableSchema> schemas) {
+        synchronized (destination) {
+            TablePreparer p = tables.prepare(settings, schemas);
+            if (p != null) {
+                LOG.debug("{} destination tables may be created ahead of the copy", p.size());
+            }
+        }
+    }
+
+    /** The tables being created ahead of a copy, if any (for tests). */
+    TablePreparer preparing() {
+        return tables.preparing();
+    }
+
     /** Why this destination needs a copy of the source table before it takes rows of this shape; null when it needs none. */
     @Override
     public String copyReason(TableSchema shape) throws SQLException {
@@ -678,6 +699,7 @@ public final class PostgresSink implements Destination {
      * for the flush: a run that ends (sync.once) must leave nothing a crash of the destination could still take.
      */
     public void stop() {
+        tables.stopPreparing();
         synchronized (destination) {
             StoredPosition last = unflushed;
             unflushed = null;

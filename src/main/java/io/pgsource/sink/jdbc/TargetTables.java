@@ -181,6 +181,14 @@ final class TargetTables {
         if (checked.contains(t) && fills.isEmpty() && !renamed) {
             return t;
         }
+        TablePreparer ahead = preparer;
+        if (ahead != null && fills.isEmpty() && !renamed && ahead.claim(t)) {
+            // created just now by its statement on another connection, committed, and empty: nothing to check
+            exactTypes.add(t);
+            checked.add(t);
+            createdEmpty.add(t.id());
+            return t;
+        }
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
         boolean added = false;
         boolean exact = true;
@@ -242,6 +250,57 @@ final class TargetTables {
         }
         checked.add(t);
         return t;
+    }
+
+    /** Creates the destination tables of a copy ahead of its pages; null: none does. */
+    private volatile TablePreparer preparer;
+
+    /**
+     * Starts creating the destination tables of these schemas that do not exist yet on connections of their own
+     * ({@link TablePreparer}), when there are many: only tables without generated columns or extension types, which the
+     * pages' transactions would create with the same one statement. Returns at once; the pages take each table over.
+     *
+     * @return the preparer started, or null when there are too few tables for it
+     */
+    TablePreparer prepare(DestinationSettings settings, List<TableSchema> schemas) {
+        Map<TargetTable, String> creates = new java.util.LinkedHashMap<>();
+        for (TableSchema schema : schemas) {
+            if (schema.sourceColumns() != null || !schema.generatedNotInRows().isEmpty()
+                    || schema.columns().stream().anyMatch(Column::generated)) {
+                continue;
+            }
+            TargetTable t;
+            try {
+                t = target(schema);
+            } catch (RuntimeException e) {
+                continue; // its first page reports it
+            }
+            if (checked.contains(t) || !t.computed().isEmpty() || !extensions(t).isEmpty()) {
+                continue;
+            }
+            creates.put(t, createTable(t, t.id().quoted(), Map.of(), "").replaceFirst("^CREATE TABLE IF NOT EXISTS ", "CREATE TABLE "));
+        }
+        stopPreparing();
+        if (creates.size() < TablePreparer.MIN_TABLES) {
+            return null;
+        }
+        TablePreparer p = new TablePreparer(settings, creates);
+        preparer = p;
+        p.start();
+        return p;
+    }
+
+    TablePreparer preparing() {
+        return preparer;
+    }
+
+    /** Stops creating tables ahead: what was not reached is created by the pages. */
+    void stopPreparing() {
+        TablePreparer p = preparer;
+        preparer = null;
+        if (p != null) {
+            p.stop();
+        }
     }
 
     /**

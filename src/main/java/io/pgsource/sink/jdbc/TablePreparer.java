@@ -1,0 +1,275 @@
+package io.pgsource.sink.jdbc;
+
+import io.pgsource.change.TableId;
+import io.pgsource.config.DestinationSettings;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates the destination tables a copy is about to fill, on connections of their own ahead of the copy's pages: a
+ * first run on thousands of small tables spends most of its destination time creating them (every table is files to
+ * allocate and an index to fsync), which one connection does one at a time while the copy waits, and a few do at once.
+ *
+ * <p>Only tables that do not exist yet are created here, each in a transaction of its own (not waiting for the WAL
+ * flush: the page that first writes the table commits after it, and WAL is flushed in order), with the very statement
+ * {@link TargetTables} would run in the first page's transaction; a table that exists, one with generated columns or
+ * an extension's type, or one whose creation fails is left to that transaction as before. The connection applying the
+ * pages takes each table over once ({@link #claim}): created here, it is known to hold nothing but what this process
+ * wrote into it since, which is nothing yet, so its copy's first TRUNCATE has nothing to empty. A table not yet begun
+ * here is taken back and created in the page's transaction, so the copy never waits for these connections to reach it.
+ *
+ * <p>A crash leaves at most empty tables behind: the copy's stored positions, not the tables, say what was copied, and
+ * the next run checks and empties them as any table that exists.
+ */
+final class TablePreparer {
+    private static final Logger LOG = LoggerFactory.getLogger(TablePreparer.class);
+    /** Fewer tables to create than this are created in their first page's transaction, as always. */
+    static final int MIN_TABLES = 64;
+    /** Connections of its own, each creating one table at a time. */
+    static final int CONNECTIONS = 2;
+
+    private static final int WAITING = 0;
+    private static final int CREATING = 1;
+    private static final int CREATED = 2;
+    /** Left to the page's transaction: it exists, its creation failed, or the pages reached it first. */
+    private static final int LEFT = 3;
+
+    private final class Entry {
+        final TargetTable target;
+        final String create;
+        final AtomicInteger state = new AtomicInteger(WAITING);
+        final CompletableFuture<Boolean> done = new CompletableFuture<>();
+
+        Entry(TargetTable target, String create) {
+            this.target = target;
+            this.create = create;
+        }
+
+        void end(int outcome) {
+            state.set(outcome);
+            done.complete(outcome == CREATED);
+        }
+    }
+
+    private final DestinationSettings settings;
+    private final List<Entry> order = new ArrayList<>();
+    private final Map<TableId, Entry> byTable = new ConcurrentHashMap<>();
+    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicInteger created = new AtomicInteger();
+    private final List<Thread> threads = new ArrayList<>();
+    private final Set<Integer> backends = ConcurrentHashMap.newKeySet();
+    private volatile boolean stopped;
+
+    /**
+     * @param tables the copy's tables in the order its pages come, each with its {@code CREATE TABLE} statement (without
+     *               {@code IF NOT EXISTS}: a table that appears meanwhile is left to the page's transaction)
+     */
+    TablePreparer(DestinationSettings settings, Map<TargetTable, String> tables) {
+        this.settings = settings;
+        tables.forEach((t, create) -> {
+            Entry e = new Entry(t, create);
+            if (byTable.putIfAbsent(t.id(), e) == null) {
+                order.add(e);
+            }
+        });
+    }
+
+    /** Starts the connections; returns at once. */
+    void start() {
+        for (int i = 0; i < CONNECTIONS; i++) {
+            boolean first = i == 0;
+            Thread t = new Thread(() -> run(first), "pgsource-create-tables-" + (i + 1));
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+    }
+
+    /** The number of tables and connections, for the log. */
+    int size() {
+        return order.size();
+    }
+
+    /**
+     * Takes the destination table over for the connection applying the pages, once: true when it was created here and
+     * is empty (waiting for its creation if it is under way), false when the page's transaction is to check or create
+     * it as always (never prepared here, taken over before, or not created here).
+     */
+    boolean claim(TargetTable t) {
+        Entry e = byTable.get(t.id());
+        if (e == null || e.target != t || !byTable.remove(t.id(), e)) {
+            return false;
+        }
+        if (e.state.compareAndSet(WAITING, LEFT)) {
+            e.done.complete(false);
+            return false;
+        }
+        try {
+            return e.done.get();
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException ee) {
+            return false;
+        }
+    }
+
+    /** Stops the connections after the table each is creating; what they did not reach is left to the pages. */
+    void stop() {
+        stopped = true;
+        for (Thread t : threads) {
+            try {
+                t.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Waits until every table was created or left (for tests). */
+    void awaitDone() throws InterruptedException {
+        for (Thread t : threads) {
+            t.join();
+        }
+    }
+
+    /** How many tables were created here. */
+    int created() {
+        return created.get();
+    }
+
+    /** The destination backends (process ids) that created tables here. */
+    Set<Integer> backends() {
+        return Set.copyOf(backends);
+    }
+
+    private void run(boolean first) {
+        try (DestinationConnection destination = new DestinationConnection(settings)) {
+            Connection c = destination.get();
+            try (Statement s = c.createStatement()) {
+                s.execute("SET synchronous_commit = off");
+            }
+            c.commit();
+            int pid = backendPid(c);
+            if (first) {
+                leaveExisting(c);
+            } else {
+                ready.join();
+            }
+            int mine = 0;
+            while (!stopped) {
+                int i = next.getAndIncrement();
+                if (i >= order.size()) {
+                    break;
+                }
+                Entry e = order.get(i);
+                if (!e.state.compareAndSet(WAITING, CREATING)) {
+                    continue;
+                }
+                boolean ended = false;
+                try (Statement s = c.createStatement()) {
+                    s.execute(e.create);
+                    c.commit();
+                    created.incrementAndGet();
+                    backends.add(pid);
+                    mine++;
+                    ended = true;
+                    e.end(CREATED);
+                } catch (SQLException failure) {
+                    ended = true;
+                    // left to the page's transaction, which reports a failure that is not a race with its own way
+                    JdbcPositionStore.rollbackQuietly(c);
+                    e.end(LEFT);
+                    LOG.debug("destination table {} not created ahead ({}): its first page creates it", e.target.quoted(),
+                            failure.getMessage());
+                    if (destination.discardIfBroken(failure)) {
+                        break;
+                    }
+                } finally {
+                    if (!ended) {
+                        e.end(LEFT); // the pages never wait for a creation that ended otherwise
+                    }
+                }
+            }
+            LOG.debug("created {} destination tables ahead of the copy on one connection", mine);
+        } catch (SQLException | RuntimeException e) {
+            LOG.debug("creating destination tables ahead of the copy stopped ({}): the pages create the rest", e.getMessage());
+        } finally {
+            ready.complete(null); // the tables no connection here reached are taken back by the pages (claim)
+        }
+    }
+
+    /** The tables that exist already (with any kind of relation under that name) are left to the pages: checked there. */
+    private void leaveExisting(Connection c) throws SQLException {
+        List<String> schemas = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        Set<String> needed = new LinkedHashSet<>();
+        for (Entry e : order) {
+            schemas.add(e.target.id().schema());
+            names.add(e.target.id().name());
+            needed.add(e.target.id().schema());
+        }
+        Set<TableId> existing = new HashSet<>();
+        Set<String> existingSchemas = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, r.relname FROM unnest(?::text[], ?::text[]) AS w(s, t)"
+                + " JOIN pg_catalog.pg_namespace n ON n.nspname = w.s"
+                + " LEFT JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = w.t")) {
+            ps.setArray(1, c.createArrayOf("text", schemas.toArray()));
+            ps.setArray(2, c.createArrayOf("text", names.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    existingSchemas.add(rs.getString(1));
+                    if (rs.getString(2) != null) {
+                        existing.add(new TableId(rs.getString(1), rs.getString(2)));
+                    }
+                }
+            }
+        }
+        c.commit();
+        for (Entry e : order) {
+            if (existing.contains(e.target.id()) && e.state.compareAndSet(WAITING, LEFT)) {
+                e.done.complete(false);
+            }
+        }
+        // the schemas first, on this one connection: two creating the same schema at once would collide
+        try (Statement s = c.createStatement()) {
+            for (String schema : needed) {
+                if (!existingSchemas.contains(schema)) {
+                    s.execute("CREATE SCHEMA IF NOT EXISTS " + TableId.quoteIdent(schema));
+                }
+            }
+        }
+        c.commit();
+        LOG.info("creating {} destination tables ahead of the copy on {} connections of their own ({} exist already)",
+                order.size() - existing.size(), CONNECTIONS, existing.size());
+        ready.complete(null);
+    }
+
+    /** Set once the first connection found the existing tables and made the schemas: the others wait for it. */
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
+
+    private static int backendPid(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_catalog.pg_backend_pid()")) {
+            rs.next();
+            int pid = rs.getInt(1);
+            c.commit();
+            return pid;
+        }
+    }
+}

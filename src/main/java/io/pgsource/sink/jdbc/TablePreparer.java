@@ -115,19 +115,33 @@ final class TablePreparer {
         if (e == null || e.target != t || !byTable.remove(t.id(), e)) {
             return false;
         }
-        if (e.state.compareAndSet(WAITING, LEFT)) {
-            e.done.complete(false);
-            return false;
-        }
+        long t0 = System.nanoTime();
         try {
-            return e.done.get();
+            // not before the first connection made the schemas: the page's transaction making one at the same time would
+            // collide with it (and then fail the page)
+            ready.get();
+            if (e.state.compareAndSet(WAITING, LEFT)) {
+                e.done.complete(false);
+                return false;
+            }
+            // bounded: should its creation wait for a lock the page's transaction holds, the page's own statements wait
+            // for it where the destination sees the deadlock
+            return e.done.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException te) {
+            return false;
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
             return false;
         } catch (ExecutionException ee) {
             return false;
+        } finally {
+            waited.addAndGet(System.nanoTime() - t0);
         }
     }
+
+    private final java.util.concurrent.atomic.AtomicLong waited = new java.util.concurrent.atomic.AtomicLong();
+    private final long started = System.nanoTime();
+    private final AtomicInteger running = new AtomicInteger(CONNECTIONS);
 
     /** Stops the connections after the table each is creating; what they did not reach is left to the pages. */
     void stop() {
@@ -208,6 +222,10 @@ final class TablePreparer {
                 }
             }
             LOG.debug("created {} destination tables ahead of the copy on one connection", mine);
+            if (running.decrementAndGet() == 0) {
+                LOG.info("created {} destination tables ahead of the copy in {} ms (the copy waited {} ms for them so far)",
+                        created.get(), (System.nanoTime() - started) / 1_000_000, waited.get() / 1_000_000);
+            }
         } catch (SQLException | RuntimeException e) {
             LOG.debug("creating destination tables ahead of the copy stopped ({}): the pages create the rest", e.getMessage());
         } finally {

@@ -616,6 +616,40 @@ public final class PostgresSink implements Destination {
         }
     }
 
+    /**
+     * Before log replication streams: the stored positions the first transactions ask for (the slot's, the copy records,
+     * the record of the source columns each destination table holds) in one query, and the columns of every destination
+     * table in one catalog query ({@link TargetTables#prefetch}), so the first transaction's checks ask the destination
+     * nothing; then the first-use work of the JVM on the paths every transaction takes. Reads only.
+     */
+    @Override
+    public void prepareStream(java.util.Collection<io.pgsource.change.TableId> captured, java.util.Collection<String> streams)
+            throws SQLException {
+        long started = System.nanoTime();
+        List<String> all = new ArrayList<>(streams);
+        captured.forEach(t -> all.add(io.pgsource.state.HeldColumns.stream(t)));
+        int found;
+        synchronized (destination) {
+            if (destination.held() != null) {
+                return; // a transaction is open on the connection already: it is past its start
+            }
+            positions.preload(all);
+            Connection c = destination.get();
+            try {
+                found = tables.prefetch(c, captured);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                JdbcPositionStore.rollbackQuietly(c);
+                if (e instanceof SQLException sql) {
+                    destination.discardIfBroken(sql);
+                }
+                throw e;
+            }
+        }
+        LOG.debug("read ahead {} stored position(s) and the columns of {} of {} destination table(s) in {} ms", all.size(), found,
+                captured.size(), (System.nanoTime() - started) / 1_000_000);
+    }
+
     /** Why this destination needs a copy of the source table before it takes rows of this shape; null when it needs none. */
     @Override
     public String copyReason(TableSchema shape) throws SQLException {

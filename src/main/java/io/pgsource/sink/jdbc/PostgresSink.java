@@ -620,7 +620,8 @@ public final class PostgresSink implements Destination {
      * Before log replication streams: the stored positions the first transactions ask for (the slot's, the copy records,
      * the record of the source columns each destination table holds) in one query, and the columns of every destination
      * table in one catalog query ({@link TargetTables#prefetch}), so the first transaction's checks ask the destination
-     * nothing; then the first-use work of the JVM on the paths every transaction takes. Reads only.
+     * nothing; then the first-use work of the JVM on the paths every transaction takes ({@link FirstUse}, in memory).
+     * Reads only.
      */
     @Override
     public void prepareStream(java.util.Collection<io.pgsource.change.TableId> captured, java.util.Collection<String> streams)
@@ -646,8 +647,19 @@ public final class PostgresSink implements Destination {
                 throw e;
             }
         }
-        LOG.debug("read ahead {} stored position(s) and the columns of {} of {} destination table(s) in {} ms", all.size(), found,
-                captured.size(), (System.nanoTime() - started) / 1_000_000);
+        long read = System.nanoTime();
+        try {
+            List<String> held = new ArrayList<>();
+            for (io.pgsource.change.TableId t : captured) {
+                positions.current(io.pgsource.state.HeldColumns.stream(t)).ifPresent(held::add); // read ahead above: no query
+            }
+            FirstUse.run(held);
+        } catch (Exception e) {
+            LOG.debug("the first-use work of the write path was left to the first transaction", e);
+        }
+        LOG.debug("read ahead {} stored position(s) and the columns of {} of {} destination table(s) in {} ms, first use of the"
+                + " write path {} ms", all.size(), found, captured.size(), (read - started) / 1_000_000,
+                (System.nanoTime() - read) / 1_000_000);
     }
 
     /** Why this destination needs a copy of the source table before it takes rows of this shape; null when it needs none. */

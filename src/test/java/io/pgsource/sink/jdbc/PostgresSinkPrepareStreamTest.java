@@ -132,6 +132,19 @@ class PostgresSinkPrepareStreamTest {
                 .containsExactly("1a", "2b", "3cw");
     }
 
+    @Test
+    void theFirstUseWorkRunsInMemoryWithoutFailing() throws Exception {
+        // prepareStream logs a failure at DEBUG only and goes on: here it must not fail, with and without held records
+        FirstUse.run(List.of());
+        FirstUse.run(List.of("not a record"));
+        String db = pg.createDatabase("sink_prepare_first_use");
+        TableSchema t = shape("held", false);
+        PostgresSink sink = sink(db);
+        deliver(sink, 0x1000, insert(row(t, 1, "a")));
+        String held = rows(db, "SELECT position FROM \"_pgsource\".\"positions\" WHERE stream = 'columns:warm.held'").get(0);
+        FirstUse.run(List.of(held));
+    }
+
     /** The streams log replication reads ahead: its slot's position and each table's copy record. */
     private List<String> streams(TableId table) {
         return List.of("slot:" + slot, Positions.copiedAt(slot, table));

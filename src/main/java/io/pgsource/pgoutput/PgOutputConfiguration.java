@@ -344,7 +344,7 @@ public class PgOutputConfiguration implements Cloneable {
      * Whether a large transaction the server streams while in progress (streaming=true) goes to the route before its
      * commit, in provisional parts (header PgSourceTxInProgress: apply, then commit, or rollback) that a destination
      * applies into a transaction it holds open until the commit. Only for routes whose destination step says what it did
-     * with each (io.pgsource.sink.DestinationStep: the exchange property PgSourceTxInProgressOutcome); anything else makes
+     * with each (io.pgsource.sink.DestinationStep fills the holder in the header PgSourceTxInProgressOutcome); anything else makes
      * the consumer replay the transaction from its spool file at the commit, as without this option.
      */
     public void setApplyInProgress(boolean applyInProgress) {

@@ -652,6 +652,9 @@ public final class PostgresSink implements Destination {
             List<String> held = new ArrayList<>();
             for (io.pgsource.change.TableId t : captured) {
                 positions.current(io.pgsource.state.HeldColumns.stream(t)).ifPresent(held::add); // read ahead above: no query
+                if (held.size() >= 3) {
+                    break; // enough for the first-use work
+                }
             }
             FirstUse.run(held);
         } catch (Exception e) {

@@ -3,6 +3,7 @@ package io.pgsource.sink.jdbc;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.PendingDurability;
+import io.pgsource.change.TableId;
 import io.pgsource.change.Position;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DatabaseIdentity;
@@ -18,12 +19,14 @@ import io.pgsource.sink.reject.DestinationErrors;
 import io.pgsource.sink.reject.RejectedChange;
 import io.pgsource.sink.reject.RejectedChangeException;
 import io.pgsource.sink.reject.RejectedChanges;
+import io.pgsource.state.HeldColumns;
 import io.pgsource.state.PositionStore;
 import io.pgsource.change.TableSchema;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -142,11 +145,11 @@ public final class PostgresSink implements Destination {
                 boolean create = rs.getBoolean(3);
                 boolean positions = rs.getBoolean(4);
                 if (!create && !positions) {
-                    throw new ConfigurationException("role " + io.pgsource.change.TableId.quoteIdent(rs.getString(1))
-                            + " may not create schemas in database " + io.pgsource.change.TableId.quoteIdent(rs.getString(2))
+                    throw new ConfigurationException("role " + TableId.quoteIdent(rs.getString(1))
+                            + " may not create schemas in database " + TableId.quoteIdent(rs.getString(2))
                             + " at " + connection.safeUrl() + ": run GRANT CREATE ON DATABASE "
-                            + io.pgsource.change.TableId.quoteIdent(rs.getString(2)) + " TO "
-                            + io.pgsource.change.TableId.quoteIdent(rs.getString(1)) + "; (pgsource creates the schemas, the tables "
+                            + TableId.quoteIdent(rs.getString(2)) + " TO "
+                            + TableId.quoteIdent(rs.getString(1)) + "; (pgsource creates the schemas, the tables "
                             + "and _pgsource.positions there)");
                 }
                 return "connected to " + connection.safeUrl() + " as " + rs.getString(1) + (create
@@ -624,11 +627,11 @@ public final class PostgresSink implements Destination {
      * Reads only.
      */
     @Override
-    public void prepareStream(java.util.Collection<io.pgsource.change.TableId> captured, java.util.Collection<String> streams)
+    public void prepareStream(Collection<TableId> captured, Collection<String> streams)
             throws SQLException {
         long started = System.nanoTime();
         List<String> all = new ArrayList<>(streams);
-        captured.forEach(t -> all.add(io.pgsource.state.HeldColumns.stream(t)));
+        captured.forEach(t -> all.add(HeldColumns.stream(t)));
         int found;
         synchronized (destination) {
             if (destination.held() != null) {
@@ -650,8 +653,8 @@ public final class PostgresSink implements Destination {
         long read = System.nanoTime();
         try {
             List<String> held = new ArrayList<>();
-            for (io.pgsource.change.TableId t : captured) {
-                positions.current(io.pgsource.state.HeldColumns.stream(t)).ifPresent(held::add); // read ahead above: no query
+            for (TableId t : captured) {
+                positions.current(HeldColumns.stream(t)).ifPresent(held::add); // read ahead above: no query
                 if (held.size() >= 3) {
                     break; // enough for the first-use work
                 }

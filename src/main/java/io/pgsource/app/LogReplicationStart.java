@@ -12,6 +12,7 @@ import io.pgsource.pgoutput.PgOutputEndpoint;
 import io.pgsource.pgoutput.PrerequisiteException;
 import io.pgsource.pgoutput.ReplicationSlots;
 import io.pgsource.pgoutput.SlotLostException;
+import io.pgsource.sink.Destination;
 import io.pgsource.state.PositionStore;
 import io.pgsource.state.Positions;
 import java.sql.Connection;
@@ -62,6 +63,20 @@ final class LogReplicationStart {
     private volatile boolean copied;
     /** The chunked backfills: resumed at the start, and sync.once waits for them; null: none. */
     private Backfills backfills;
+    /** Told before streaming starts, to read ahead for the first transaction; null: none. */
+    private Destination destination;
+    /** The tables selected at start, which the destination reads ahead for. */
+    private List<TableId> captured = List.of();
+
+    /**
+     * The destination, which reads ahead what the first streamed transaction asks for before streaming starts.
+     *
+     * @param captured the tables selected at start (as discovered then: no catalog query more)
+     */
+    void destination(Destination destination, List<TableId> captured) {
+        this.destination = destination;
+        this.captured = List.copyOf(captured);
+    }
 
     /** The chunked backfills, which resume when streaming starts and which sync.once waits for. */
     void backfills(Backfills backfills) {
@@ -180,6 +195,7 @@ final class LogReplicationStart {
         boolean copyAll = prepareSlot();
         checkPrerequisites(context);
         boolean slotExisted = copyIfNeeded(copyAll);
+        prepareDestination();
         CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).startRoute();
         if (slotExisted && backfills != null) {
             // the unfinished backfills (a chunked initial copy cut short) go on now, not at the first change the stream
@@ -196,6 +212,28 @@ final class LogReplicationStart {
         // unwrapped from master: (sync.ha)
         if (CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).endpoint() instanceof PgOutputEndpoint pgoutput) {
             pgoutput.checkPrerequisites();
+        }
+    }
+
+    /**
+     * Lets the destination read ahead what the first streamed transaction asks for (stored positions, its tables'
+     * catalog), so that transaction does not wait for it. A failure only costs that: the first transaction reads it.
+     */
+    private void prepareDestination() {
+        if (destination == null) {
+            return;
+        }
+        List<String> positionStreams = new ArrayList<>();
+        positionStreams.add(Positions.stream(new Position.Log(0, 0, null), slot));
+        for (TableId table : captured) {
+            // asked for at a table's first change: its copy's mark and its copy's last bookmark (TableCopies.isCopied)
+            positionStreams.add(Positions.copiedAt(slot, table));
+            positionStreams.add(table.toString());
+        }
+        try {
+            destination.prepareStream(captured, positionStreams);
+        } catch (Exception e) {
+            LOG.debug("the destination could not read ahead for the first streamed transaction; it reads when asked", e);
         }
     }
 

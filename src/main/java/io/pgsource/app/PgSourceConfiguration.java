@@ -213,6 +213,7 @@ public class PgSourceConfiguration implements CamelConfiguration {
         LogReplicationStart logStart = new LogReplicationStart(slot, createSlot, settings.sync().resnapshot(), connections, streams,
                 positions, outcome, tableCopies, initialCopy);
         logStart.backfills(backfills);
+        logStart.destination(destination, tables.stream().map(t -> t.table().id()).toList());
         LeaderOnlyStreaming leaderOnly = ha.enabled() ? new LeaderOnlyStreaming(slot, logStart, refreshing(positions, tableCopies, backfills),
                 connections) : null;
         context.addStartupListener(new CaptureStarter(settings.source().replicationMethod(), logStart, leaderOnly));

@@ -26,6 +26,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -237,7 +238,7 @@ final class TableCopies implements Processor, CamelContextAware {
         if (copied.contains(table) || mark == GONE) {
             return true;
         }
-        if (SnapshotCopy.completed(positions, table.toString()) || backfills != null && backfills.covers(table)) {
+        if (SnapshotCopy.completed(stored(table.toString())) || backfills != null && backfills.covers(table)) {
             copied.add(table);
             return true;
         }
@@ -263,8 +264,19 @@ final class TableCopies implements Processor, CamelContextAware {
     }
 
     private long mark(TableId table) {
-        return copiedAt.computeIfAbsent(table, t -> positions.load(Positions.copiedAt(slot, t))
+        return copiedAt.computeIfAbsent(table, t -> stored(Positions.copiedAt(slot, t))
                 .map(stored -> COPYING_TEXT.equals(stored) ? COPYING : Positions.parseLsn(stored)).orElse(NONE));
+    }
+
+    /** The stored position: what the store committed or read ahead for it ({@link PositionStore#current}), else read now. */
+    private Optional<String> stored(String stream) {
+        try {
+            return positions.current(stream);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the position of " + stream + ": " + e.getMessage(), e);
+        }
     }
 
     /** Copies the tables that still exist; the changes of those that do not are left out, with a warning. */

@@ -194,7 +194,11 @@ public final class SnapshotCopy {
 
     /** Whether the destination committed the last page of a copy of the table of this stream ({@code schema.table}). */
     public static boolean completed(PositionStore positions, String stream) {
-        Optional<String> stored = positions.load(stream);
+        return completed(positions.load(stream));
+    }
+
+    /** Whether this stored position of a table's copy is a completed FULL_TABLE bookmark: its last page was committed. */
+    public static boolean completed(Optional<String> stored) {
         if (stored.isEmpty()) {
             return false;
         }

@@ -107,12 +107,17 @@ public abstract class DatabasePositionStore implements PositionStore {
     }
 
     /**
-     * The position of a stream as of the caller's open transaction: what this instance last committed for it, else read
-     * from the table.
+     * The position of a stream as of the caller's open transaction: what this instance last committed for it, else what
+     * {@link #preload} read, else read from the table.
      */
     public final String current(Connection c, String stream) throws SQLException {
         String known = committedHere.get(stream);
-        return known != null ? known : loadInTransaction(c, stream);
+        if (known != null) {
+            return known;
+        }
+        // read ahead in a committed transaction ({@link #preload}); this instance is the only writer since
+        Optional<String> read = preloaded.get(stream);
+        return read != null ? read.orElse(null) : loadInTransaction(c, stream);
     }
 
     /** Stores a position in its own transaction (the destination itself saves inside the data's transaction). */

@@ -130,6 +130,19 @@ public interface Destination {
         return null;
     }
 
+    /**
+     * Log replication is about to stream these source tables (its copies, if any, are done): read ahead what the first
+     * transactions would otherwise ask for one at a time, so the first transaction after a start does not wait for it.
+     * Reads only: nothing is created, written or committed as applied. Nothing by default (a store that reads positions
+     * one query at a time would ask for every table at start what the first transactions ask for only their tables).
+     *
+     * @param tables  the captured source tables
+     * @param streams the position streams the stream asks for (its slot's, each table's copy records)
+     */
+    default void prepareStream(java.util.Collection<io.pgsource.change.TableId> tables, java.util.Collection<String> streams)
+            throws Exception {
+    }
+
     /** Whether it may refuse single changes (then {@code destination.dead_letter_uri} applies to it). */
     default boolean rejectsChanges() {
         return false;

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import io.pgsource.change.TableId;
 import org.apache.camel.Exchange;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * How a batch's {@link Position} is stored in a {@link PositionStore}: under which stream key, as which text.
@@ -114,7 +113,12 @@ public final class Positions {
 
     /** An LSN in PostgreSQL's notation, e.g. {@code 0/16B3748}. */
     public static String lsn(long lsn) {
-        return LogSequenceNumber.valueOf(lsn).asString();
+        // LogSequenceNumber.asString's text, without String.format: every streamed transaction's position is written so
+        return hex((int) (lsn >>> 32)) + "/" + hex((int) lsn);
+    }
+
+    private static String hex(int half) {
+        return Integer.toHexString(half).toUpperCase(java.util.Locale.ROOT);
     }
 
     /**

@@ -112,6 +112,31 @@ class LogBasedEndToEndTest {
         assertThat(PgSourceMain.run(env, new Properties())).as("sync.once exit code").isZero();
     }
 
+    @Test
+    void theDestinationReadsAheadForTheFirstTransactionBeforeStreaming() throws Exception {
+        String source = pg.createDatabase("log_ahead_src");
+        String target = pg.createDatabase("log_ahead_dst");
+        SourceFixture.execute(pg, source, """
+                CREATE TABLE t (id int PRIMARY KEY, v text);
+                INSERT INTO t VALUES (1, 'a');""");
+        Map<String, String> env = ownEnv(source, target, "e2e_ahead");
+        sync(env);
+        SourceFixture.execute(pg, source, "INSERT INTO t VALUES (2, 'b');");
+        ch.qos.logback.classic.Logger sinkLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+                io.pgsource.sink.jdbc.PostgresSink.class);
+        ch.qos.logback.classic.Level level = sinkLog.getLevel();
+        sinkLog.setLevel(ch.qos.logback.classic.Level.DEBUG);
+        try (LogCapture log = new LogCapture()) {
+            sync(env);
+            // the stream's start (LogReplicationStart) had the destination read its positions and its table's catalog
+            assertThat(log.lines(ch.qos.logback.classic.Level.DEBUG))
+                    .anyMatch(l -> l.startsWith("read ahead ") && l.contains("the columns of 1 of 1 destination table(s)"));
+        } finally {
+            sinkLog.setLevel(level);
+        }
+        assertThat(count(target, "public.t")).isEqualTo(2);
+    }
+
     /** About 1 MB of hex digits: barely compressible, so PostgreSQL stores it out of line (TOAST). */
     private static final String ONE_MB = "(SELECT string_agg(md5(g::text || '%s'), '') FROM generate_series(1, 32768) g)";
 

@@ -26,6 +26,11 @@ class PositionsTest {
         assertThat(Positions.parseLsn("0/16B3748")).isEqualTo(0x16B3748L);
         assertThat(Positions.parseLsn("FFFFFFFF/FFFFFFFF")).isEqualTo(-1L);
         assertThat(Positions.parseLsn(Positions.lsn(0x1_0000_0002L))).isEqualTo(0x1_0000_0002L);
+        // the text pgjdbc's LogSequenceNumber gives, high bits and all
+        for (long lsn : new long[] {0, 0xABCDEF, 0x8000_0000L, 0xFFFF_FFFFL, 0x1_0000_0000L, 0x7FFF_FFFF_8000_0000L, -1L}) {
+            assertThat(Positions.lsn(lsn)).as(Long.toHexString(lsn))
+                    .isEqualTo(org.postgresql.replication.LogSequenceNumber.valueOf(lsn).asString());
+        }
         for (String bad : new String[] {"", "16B3748", "0/", "/1", "0/G", "123456789/0", "0/1/2"}) {
             assertThatThrownBy(() -> Positions.parseLsn(bad)).as(bad).isInstanceOf(IllegalArgumentException.class);
         }

@@ -100,7 +100,10 @@ public final class JdbcPositionStore extends DatabasePositionStore {
         try (Statement s = c.createStatement();
                 ResultSet rs = s.executeQuery("SELECT to_regclass('" + TABLE.replace("'", "''") + "') IS NOT NULL")) {
             rs.next();
-            return rs.getBoolean(1);
+            // found while this transaction had not created it: a committed one did, as ensureTable's check would say; a
+            // failed transaction checks again (committed(false))
+            tableChecked = rs.getBoolean(1);
+            return tableChecked;
         }
     }
 

@@ -3,6 +3,7 @@ package io.pgsource.sink.jdbc;
 import io.pgsource.change.ChangeBatch;
 import io.pgsource.change.ChangeHeaders;
 import io.pgsource.change.PendingDurability;
+import io.pgsource.change.TableId;
 import io.pgsource.change.Position;
 import io.pgsource.config.ConfigurationException;
 import io.pgsource.config.DatabaseIdentity;
@@ -18,12 +19,14 @@ import io.pgsource.sink.reject.DestinationErrors;
 import io.pgsource.sink.reject.RejectedChange;
 import io.pgsource.sink.reject.RejectedChangeException;
 import io.pgsource.sink.reject.RejectedChanges;
+import io.pgsource.state.HeldColumns;
 import io.pgsource.state.PositionStore;
 import io.pgsource.change.TableSchema;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -144,11 +147,11 @@ public final class PostgresSink implements Destination {
                 boolean create = rs.getBoolean(3);
                 boolean positions = rs.getBoolean(4);
                 if (!create && !positions) {
-                    throw new ConfigurationException("role " + io.pgsource.change.TableId.quoteIdent(rs.getString(1))
-                            + " may not create schemas in database " + io.pgsource.change.TableId.quoteIdent(rs.getString(2))
+                    throw new ConfigurationException("role " + TableId.quoteIdent(rs.getString(1))
+                            + " may not create schemas in database " + TableId.quoteIdent(rs.getString(2))
                             + " at " + connection.safeUrl() + ": run GRANT CREATE ON DATABASE "
-                            + io.pgsource.change.TableId.quoteIdent(rs.getString(2)) + " TO "
-                            + io.pgsource.change.TableId.quoteIdent(rs.getString(1)) + "; (pgsource creates the schemas, the tables "
+                            + TableId.quoteIdent(rs.getString(2)) + " TO "
+                            + TableId.quoteIdent(rs.getString(1)) + "; (pgsource creates the schemas, the tables "
                             + "and _pgsource.positions there)");
                 }
                 return "connected to " + connection.safeUrl() + " as " + rs.getString(1) + (create
@@ -635,6 +638,55 @@ public final class PostgresSink implements Destination {
     /** The tables being created ahead of a copy, if any (for tests). */
     TablePreparer preparing() {
         return tables.preparing();
+    }
+
+    /**
+     * Before log replication streams: the stored positions the first transactions ask for (the slot's, the copy records,
+     * the record of the source columns each destination table holds) in one query, and the columns of every destination
+     * table in one catalog query ({@link TargetTables#prefetch}), so the first transaction's checks ask the destination
+     * nothing; then the first-use work of the JVM on the paths every transaction takes ({@link FirstUse}, in memory).
+     * Reads only.
+     */
+    @Override
+    public void prepareStream(Collection<TableId> captured, Collection<String> streams)
+            throws SQLException {
+        long started = System.nanoTime();
+        List<String> all = new ArrayList<>(streams);
+        captured.forEach(t -> all.add(HeldColumns.stream(t)));
+        int found;
+        synchronized (destination) {
+            if (destination.held() != null) {
+                return; // a transaction is open on the connection already: it is past its start
+            }
+            positions.preload(all);
+            Connection c = destination.get();
+            try {
+                found = tables.prefetch(c, captured);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                JdbcPositionStore.rollbackQuietly(c);
+                if (e instanceof SQLException sql) {
+                    destination.discardIfBroken(sql);
+                }
+                throw e;
+            }
+        }
+        long read = System.nanoTime();
+        try {
+            List<String> held = new ArrayList<>();
+            for (TableId t : captured) {
+                positions.current(HeldColumns.stream(t)).ifPresent(held::add); // read ahead above: no query
+                if (held.size() >= 3) {
+                    break; // enough for the first-use work
+                }
+            }
+            FirstUse.run(held);
+        } catch (Exception e) {
+            LOG.debug("the first-use work of the write path was left to the first transaction", e);
+        }
+        LOG.debug("read ahead {} stored position(s) and the columns of {} of {} destination table(s) in {} ms, first use of the"
+                + " write path {} ms", all.size(), found, captured.size(), (read - started) / 1_000_000,
+                (System.nanoTime() - read) / 1_000_000);
     }
 
     /** Why this destination needs a copy of the source table before it takes rows of this shape; null when it needs none. */

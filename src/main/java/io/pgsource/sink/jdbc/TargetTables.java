@@ -83,6 +83,18 @@ final class TargetTables {
     private final Set<String> schemasPending = new HashSet<>();
     /** Destination tables the open transaction created, while it wrote no row yet. */
     private final Set<TableId> createdEmpty = new HashSet<>();
+    /**
+     * The columns of destination tables as {@link #prefetch} read them in one query before log replication streamed (a
+     * value with null columns: the table did not exist); each serves the first check of its table only, within
+     * {@link #PREFETCH_VALID_NANOS}, and goes at the first DDL on it or when a transaction fails.
+     */
+    private final Map<TableId, Prefetched> prefetched = new HashMap<>();
+    private long prefetchedAt;
+    /** How long a prefetched catalog read stands in for the read the first check of a table would make. */
+    private static final long PREFETCH_VALID_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+
+    private record Prefetched(Map<String, DestinationColumn> columns) {
+    }
 
     /**
      * @param names     {@code destination.schema} and {@code destination.table_name}: where each source table goes
@@ -160,6 +172,15 @@ final class TargetTables {
      */
     TargetTable ensure(Connection c, TableSchema schema, boolean alone) throws SQLException {
         TargetTable t = target(schema);
+        try {
+            return ensure(c, schema, alone, t);
+        } finally {
+            // a prefetched read serves a table's first check only: a later shape reads the catalog as it is then
+            prefetched.remove(t.id());
+        }
+    }
+
+    private TargetTable ensure(Connection c, TableSchema schema, boolean alone, TargetTable t) throws SQLException {
         Map<String, String> fills = Map.of();
         boolean renamed = false;
         if (schema.sourceColumns() != null && !followed.contains(schema)) {
@@ -172,6 +193,9 @@ final class TargetTables {
                         + " inside a source transaction that also changed its rows before");
             }
             renamed = rename(c, t, plan.renames());
+            if (renamed) {
+                prefetched.remove(t.id());
+            }
             fills = plan.fills();
             if (plan.next() != null) {
                 positions.saveInTransaction(c, HeldColumns.stream(schema.id()), plan.next().serialize());
@@ -190,6 +214,8 @@ final class TargetTables {
             return t;
         }
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
+        // what follows may change the table: a read after it asks the catalog
+        prefetched.remove(t.id());
         boolean added = false;
         boolean exact = true;
         try (Statement s = c.createStatement()) {
@@ -495,6 +521,7 @@ final class TargetTables {
     }
 
     void forget() {
+        prefetched.clear();
         checked.clear();
         followed.clear();
         createdEmpty.clear();
@@ -547,8 +574,72 @@ final class TargetTables {
     private record DestinationColumn(String type, boolean generated) {
     }
 
-    /** The table's columns, or null if it does not exist. */
-    private static Map<String, DestinationColumn> existingColumns(Connection c, TableId table) throws SQLException {
+    /**
+     * Reads the columns of the destination tables of these source tables in one catalog query, so that the first check
+     * of each (the first transaction of log replication, say) asks the catalog nothing: a table's read otherwise costs
+     * one to three round trips inside that transaction. Source tables without a valid destination name are left to
+     * their first check, which reports it.
+     */
+    int prefetch(Connection c, java.util.Collection<TableId> sources) throws SQLException {
+        Set<TableId> ids = new LinkedHashSet<>();
+        for (TableId source : sources) {
+            try {
+                ids.add(names.table(source));
+            } catch (ConfigurationException e) {
+                LOG.debug("no destination table of {} to prefetch: {}", source, e.getMessage());
+            }
+        }
+        prefetched.clear();
+        if (ids.isEmpty()) {
+            return 0;
+        }
+        List<String> schemaNames = new ArrayList<>(ids.size());
+        List<String> tableNames = new ArrayList<>(ids.size());
+        ids.forEach(id -> {
+            schemaNames.add(id.schema());
+            tableNames.add(id.name());
+        });
+        Map<TableId, Map<String, DestinationColumn>> found = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, r.relname, a.attname,"
+                + " pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> ''"
+                + " FROM unnest(?::text[], ?::text[]) AS w(nspname, relname)"
+                + " JOIN pg_catalog.pg_namespace n ON n.nspname = w.nspname"
+                + " JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = w.relname AND r.relkind IN ('r', 'p')"
+                + " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped")) {
+            ps.setArray(1, c.createArrayOf("text", schemaNames.toArray()));
+            ps.setArray(2, c.createArrayOf("text", tableNames.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Map<String, DestinationColumn> columns = found.computeIfAbsent(new TableId(rs.getString(1), rs.getString(2)),
+                            id -> new HashMap<>());
+                    if (rs.getString(3) != null) {
+                        columns.put(rs.getString(3), new DestinationColumn(rs.getString(4), rs.getBoolean(5)));
+                    }
+                }
+            }
+        }
+        for (TableId id : ids) {
+            Map<String, DestinationColumn> columns = found.get(id);
+            prefetched.put(id, new Prefetched(columns == null ? null : Map.copyOf(columns)));
+        }
+        prefetchedAt = System.nanoTime();
+        return found.size();
+    }
+
+    /** The table's columns, or null if it does not exist: as prefetched for its first check, else from the catalog. */
+    private Map<String, DestinationColumn> existingColumns(Connection c, TableId table) throws SQLException {
+        Prefetched read = prefetched.get(table);
+        if (read != null) {
+            if (System.nanoTime() - prefetchedAt < PREFETCH_VALID_NANOS) {
+                return read.columns();
+            }
+            prefetched.clear();
+        }
+        return catalogColumns(c, table);
+    }
+
+    /** The table's columns as the catalog has them now, or null if it does not exist. */
+    private static Map<String, DestinationColumn> catalogColumns(Connection c, TableId table) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
                 + " a.attgenerated <> ''"
                 + " FROM pg_catalog.pg_class r"

@@ -105,15 +105,27 @@ final class TablePreparer {
         return order.size();
     }
 
+    /** What the connection applying the pages finds when it takes a table over ({@link #claim}). */
+    enum Claim {
+        /** Not created here (never prepared, taken over before, left, or not reached): check or create it as always. */
+        NONE,
+        /** Created here for this shape, committed and empty: nothing to check. */
+        CREATED,
+        /**
+         * Created here, committed and empty, but for another shape of the table than the rows the pages bring (a route
+         * changed the columns on the way): drop it and create it for theirs, as if it had never been made here.
+         */
+        OTHER_SHAPE
+    }
+
     /**
-     * Takes the destination table over for the connection applying the pages, once: true when it was created here and
-     * is empty (waiting for its creation if it is under way), false when the page's transaction is to check or create
-     * it as always (never prepared here, taken over before, or not created here).
+     * Takes the destination table over for the connection applying the pages, once, waiting for its creation if it is
+     * under way (bounded).
      */
-    boolean claim(TargetTable t) {
+    Claim claim(TargetTable t) {
         Entry e = byTable.get(t.id());
-        if (e == null || e.target != t || !byTable.remove(t.id(), e)) {
-            return false;
+        if (e == null || !byTable.remove(t.id(), e)) {
+            return Claim.NONE;
         }
         long t0 = System.nanoTime();
         try {
@@ -122,18 +134,21 @@ final class TablePreparer {
             ready.get();
             if (e.state.compareAndSet(WAITING, LEFT)) {
                 e.done.complete(false);
-                return false;
+                return Claim.NONE;
             }
             // bounded: should its creation wait for a lock the page's transaction holds, the page's own statements wait
             // for it where the destination sees the deadlock
-            return e.done.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            if (!e.done.get(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                return Claim.NONE;
+            }
+            return e.target == t ? Claim.CREATED : Claim.OTHER_SHAPE;
         } catch (java.util.concurrent.TimeoutException te) {
-            return false;
+            return Claim.NONE;
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
-            return false;
+            return Claim.NONE;
         } catch (ExecutionException ee) {
-            return false;
+            return Claim.NONE;
         } finally {
             waited.addAndGet(System.nanoTime() - t0);
         }

@@ -206,12 +206,22 @@ final class TargetTables {
             return t;
         }
         TablePreparer ahead = preparer;
-        if (ahead != null && fills.isEmpty() && !renamed && ahead.claim(t)) {
+        TablePreparer.Claim claim = ahead != null && fills.isEmpty() && !renamed ? ahead.claim(t) : TablePreparer.Claim.NONE;
+        if (claim == TablePreparer.Claim.CREATED) {
             // created just now by its statement on another connection, committed, and empty: nothing to check
             exactTypes.add(t);
             checked.add(t);
             createdEmpty.add(t.id());
             return t;
+        }
+        if (claim == TablePreparer.Claim.OTHER_SHAPE) {
+            // created ahead from the source's columns, but the pages bring others (a route changed them): still empty and
+            // nobody's but this run's, so it is made again for the rows that come, as without creating ahead
+            prefetched.remove(t.id());
+            try (Statement s = c.createStatement()) {
+                s.execute("DROP TABLE " + t.quoted());
+            }
+            LOG.debug("{} was created ahead for the source's columns; the rows bring others: created again for them", t.quoted());
         }
         Map<String, DestinationColumn> existing = existingColumns(c, t.id());
         // what follows may change the table: a read after it asks the catalog

@@ -89,6 +89,36 @@ class TablesAheadSinkTest {
         }
     }
 
+    @Test
+    void aTableCreatedAheadForOtherColumnsThanThePagesBringIsMadeForThePages() throws Exception {
+        TestPostgres pg = TestPostgres.server();
+        String db = pg.createDatabase("sink_ahead_shape");
+        DestinationSettings settings = new DestinationSettings("postgres", pg.jdbcUrl(db), pg.user(), pg.password(), null, null);
+        List<TableSchema> tables = TestChanges.manyTables("reshaped", TablePreparer.MIN_TABLES);
+        // what a route that renames a column on its way to the destination hands over for reshaped.t0
+        TableSchema renamed = TestChanges.table("reshaped", "t0", List.of("id"), TestChanges.col("id", "bigint"),
+                TestChanges.col("w", "text"));
+        PostgresSink sink = new PostgresSink(settings);
+        try {
+            sink.prepareCopy(tables);
+            TablePreparer preparer = sink.preparing();
+            assertThat(preparer).as("%s tables to create are created ahead", tables.size()).isNotNull();
+            preparer.awaitDone();
+            assertThat(preparer.created()).as("tables created ahead").isEqualTo(tables.size());
+            copy(sink, renamed);
+            copy(sink, tables.get(1));
+        } finally {
+            sink.stop();
+        }
+        try (Connection c = pg.connect(db); Statement s = c.createStatement()) {
+            assertThat(rows(s, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_catalog.pg_attribute"
+                    + " WHERE attrelid = 'reshaped.t0'::regclass AND attnum > 0 AND NOT attisdropped"))
+                    .as("the columns of reshaped.t0: those of the rows written, not also the source's").isEqualTo("id,w");
+            assertThat(rows(s, "SELECT string_agg(id || '=' || w, ',' ORDER BY id) FROM reshaped.t0")).isEqualTo("0=a,1=a,2=a,3=b,4=b");
+            assertThat(rows(s, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM reshaped.t1")).isEqualTo("0=a,1=a,2=a,3=b,4=b");
+        }
+    }
+
     /** One table's copy as the snapshot copy sends it: a first page (TRUNCATE, three rows), a second page. */
     private static void copy(PostgresSink sink, TableSchema t) throws Exception {
         List<ChangeEvent> firstPage = new ArrayList<>();

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import io.pgsource.change.TableId;
+import io.pgsource.pgoutput.protocol.PgOutputDecoder;
 import org.apache.camel.Exchange;
 
 /**
@@ -113,12 +114,7 @@ public final class Positions {
 
     /** An LSN in PostgreSQL's notation, e.g. {@code 0/16B3748}. */
     public static String lsn(long lsn) {
-        // LogSequenceNumber.asString's text, without String.format: every streamed transaction's position is written so
-        return hex((int) (lsn >>> 32)) + "/" + hex((int) lsn);
-    }
-
-    private static String hex(int half) {
-        return Integer.toHexString(half).toUpperCase(java.util.Locale.ROOT);
+        return PgOutputDecoder.lsn(lsn);
     }
 
     /**

@@ -29,7 +29,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * Decodes pgoutput messages, one per call: the payload of one XLogData message, which is what pgjdbc's
@@ -317,6 +316,12 @@ public final class PgOutputDecoder {
 
     /** An LSN as PostgreSQL prints it ({@code 16/B374D848}). */
     public static String lsn(long lsn) {
-        return LogSequenceNumber.valueOf(lsn).asString();
+        // pgjdbc's LogSequenceNumber.asString text, without its String.format: every streamed transaction's position is
+        // written so
+        return hex((int) (lsn >>> 32)) + "/" + hex((int) lsn);
+    }
+
+    private static String hex(int half) {
+        return Integer.toHexString(half).toUpperCase(java.util.Locale.ROOT);
     }
 }

@@ -1,11 +1,13 @@
 package io.pgsource.pgoutput;
 
+import io.pgsource.catalog.CatalogSession;
 import io.pgsource.pgoutput.protocol.CatalogColumnOrigins;
 import io.pgsource.pgoutput.protocol.CatalogGeneratedColumns;
 import io.pgsource.pgoutput.protocol.CatalogPartitionRoots;
 import io.pgsource.pgoutput.protocol.CatalogPrimaryKeys;
 import io.pgsource.pgoutput.protocol.CatalogTypeNames;
 import io.pgsource.pgoutput.protocol.InProgressTransaction;
+import io.pgsource.pgoutput.protocol.PartitionRoots;
 import io.pgsource.pgoutput.protocol.RelationCache;
 import io.pgsource.pgoutput.protocol.TransactionAssembler;
 import io.pgsource.pgoutput.protocol.TransactionPart;
@@ -13,6 +15,7 @@ import io.pgsource.change.TableId;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -166,7 +169,7 @@ final class ReplicationSession implements AutoCloseable {
                     setup.publications(), e);
         }
         try {
-            firstUse(setup.publications(), roots, origins, generated);
+            firstUse(catalog, setup.publications(), roots, origins, generated);
         } catch (SQLException | RuntimeException e) {
             LOG.debug("the catalog look-ups of a Relation message were not tried ahead; the first one does their first-use work", e);
         }
@@ -202,21 +205,17 @@ final class ReplicationSession implements AutoCloseable {
      * columns' origins, generated columns), and forgets the answers: the first Relation message still asks (nothing is
      * cached here), but finds the JVM's first-use work on those paths and the catalog backend's caches done, which the
      * first transaction waited for (about 15 ms on a 2-core machine).
+     *
+     * @return how many published tables were asked about
      */
-    private void firstUse(List<String> publications, CatalogPartitionRoots roots, CatalogColumnOrigins origins,
-                          CatalogGeneratedColumns generated) throws SQLException {
-        firstUse(catalog, publications, roots, origins, generated);
-    }
-
-    /** @return how many published tables were asked about */
     static int firstUse(Connection catalog, List<String> publications, CatalogPartitionRoots roots, CatalogColumnOrigins origins,
                         CatalogGeneratedColumns generated) throws SQLException {
         if (publications.isEmpty()) {
             return 0;
         }
         List<Integer> oids = new ArrayList<>();
-        io.pgsource.catalog.CatalogSession.run(catalog, () -> {
-            try (java.sql.PreparedStatement ps = catalog.prepareStatement("""
+        CatalogSession.run(catalog, () -> {
+            try (PreparedStatement ps = catalog.prepareStatement("""
                     SELECT DISTINCT r.oid FROM pg_publication_tables p
                     JOIN pg_namespace n ON n.nspname = p.schemaname
                     JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = p.tablename
@@ -232,7 +231,7 @@ final class ReplicationSession implements AutoCloseable {
             return null;
         });
         for (int oid : oids) {
-            io.pgsource.pgoutput.protocol.PartitionRoots.Root root = roots.root(oid);
+            PartitionRoots.Root root = roots.root(oid);
             origins.columns(root != null ? root.oid() : oid);
             generated.generatedColumns(oid);
         }

@@ -16,7 +16,10 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,6 +77,13 @@ final class TablePreparer {
     private final List<Thread> threads = new ArrayList<>();
     private final Set<Integer> backends = ConcurrentHashMap.newKeySet();
     private volatile boolean stopped;
+    /** Time the page's connection waited in {@link #claim}, for the log. */
+    private final AtomicLong waited = new AtomicLong();
+    private final long started = System.nanoTime();
+    /** Creating connections still running; the last one logs the outcome. */
+    private final AtomicInteger running = new AtomicInteger(CONNECTIONS);
+    /** Set once the first connection found the existing tables and made the schemas: the others wait for it. */
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
 
     /**
      * @param tables the copy's tables in the order its pages come, each with its {@code CREATE TABLE} statement (without
@@ -138,11 +148,11 @@ final class TablePreparer {
             }
             // bounded: should its creation wait for a lock the page's transaction holds, the page's own statements wait
             // for it where the destination sees the deadlock
-            if (!e.done.get(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!e.done.get(30, TimeUnit.SECONDS)) {
                 return Claim.NONE;
             }
             return e.target == t ? Claim.CREATED : Claim.OTHER_SHAPE;
-        } catch (java.util.concurrent.TimeoutException te) {
+        } catch (TimeoutException te) {
             return Claim.NONE;
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
@@ -154,9 +164,6 @@ final class TablePreparer {
         }
     }
 
-    private final java.util.concurrent.atomic.AtomicLong waited = new java.util.concurrent.atomic.AtomicLong();
-    private final long started = System.nanoTime();
-    private final AtomicInteger running = new AtomicInteger(CONNECTIONS);
 
     /** Stops the connections after the table each is creating; what they did not reach is left to the pages. */
     void stop() {
@@ -293,9 +300,6 @@ final class TablePreparer {
                 order.size() - existing.size(), CONNECTIONS, existing.size());
         ready.complete(null);
     }
-
-    /** Set once the first connection found the existing tables and made the schemas: the others wait for it. */
-    private final CompletableFuture<Void> ready = new CompletableFuture<>();
 
     private static int backendPid(Connection c) throws SQLException {
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_catalog.pg_backend_pid()")) {

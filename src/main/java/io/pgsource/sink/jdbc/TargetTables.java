@@ -14,14 +14,18 @@ import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -70,7 +74,7 @@ final class TargetTables {
     private final Map<List<Object>, TargetTable> byShape = new HashMap<>();
     private final CommitCache<TargetTable> checked = new CommitCache<>();
     /** Checked tables whose every column has exactly the type of {@link TargetTable#type} (not a wider one kept). */
-    private final Set<TargetTable> exactTypes = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<TargetTable> exactTypes = ConcurrentHashMap.newKeySet();
     /** Schemas with source columns whose changes were followed (the destination table renamed, filled, recorded). */
     private final CommitCache<TableSchema> followed = new CommitCache<>();
     private final JdbcPositionStore positions;
@@ -91,7 +95,7 @@ final class TargetTables {
     private final Map<TableId, Prefetched> prefetched = new HashMap<>();
     private long prefetchedAt;
     /** How long a prefetched catalog read stands in for the read the first check of a table would make. */
-    private static final long PREFETCH_VALID_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    private static final long PREFETCH_VALID_NANOS = TimeUnit.SECONDS.toNanos(60);
 
     private record Prefetched(Map<String, DestinationColumn> columns) {
     }
@@ -299,7 +303,7 @@ final class TargetTables {
      * @return the preparer started, or null when there are too few tables for it
      */
     TablePreparer prepare(DestinationSettings settings, List<TableSchema> schemas) {
-        Map<TargetTable, String> creates = new java.util.LinkedHashMap<>();
+        Map<TargetTable, String> creates = new LinkedHashMap<>();
         for (TableSchema schema : schemas) {
             if (schema.sourceColumns() != null || !schema.generatedNotInRows().isEmpty()
                     || schema.columns().stream().anyMatch(Column::generated)) {
@@ -590,7 +594,7 @@ final class TargetTables {
      * one to three round trips inside that transaction. Source tables without a valid destination name are left to
      * their first check, which reports it.
      */
-    int prefetch(Connection c, java.util.Collection<TableId> sources) throws SQLException {
+    int prefetch(Connection c, Collection<TableId> sources) throws SQLException {
         Set<TableId> ids = new LinkedHashSet<>();
         for (TableId source : sources) {
             try {

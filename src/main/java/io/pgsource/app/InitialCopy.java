@@ -182,7 +182,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
                 : "no complete copy", tasks.size(), temporary.slotName(), Positions.lsn(consistent));
         try (ProducerTemplate template = context.createProducerTemplate()) {
             preload(tasks);
-            snapshotCopy().copy(temporary.snapshotName(), tasks, page -> send(template, page, leading),
+            snapshotCopy().copy(temporary.snapshotName(), tasks, pages(template, leading, positions),
                     tableCopies.copiedAt(consistent));
         } catch (Exception e) {
             outcome.startFailed(e, ha); // as a failure of the start of log replication; the consumer tries again later
@@ -204,7 +204,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         long started = System.nanoTime();
         try (ProducerTemplate template = context.createProducerTemplate()) {
             preload(tasks);
-            snapshotCopy().copy(slot.snapshotName(), tasks, page -> send(template, page, leading),
+            snapshotCopy().copy(slot.snapshotName(), tasks, pages(template, leading, positions),
                     tableCopies.copiedAt(slot.consistentLsn()));
         } catch (Exception e) {
             outcome.copyFailed(e); // the consumer drops the slot and tries again later
@@ -231,7 +231,7 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         try {
             if (!keyless.isEmpty()) {
                 try (ProducerTemplate template = context.createProducerTemplate()) {
-                    snapshotCopy().oneReader().copy(slot.snapshotName(), keyless, page -> send(template, page, leading),
+                    snapshotCopy().oneReader().copy(slot.snapshotName(), keyless, pages(template, leading, positions),
                             tableCopies.copiedAt(slot.consistentLsn()));
                 }
             }
@@ -258,8 +258,31 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         }
     }
 
-    /** Sends one page of a snapshot copy down the pipeline and waits until the destination applied it. */
-    static void send(ProducerTemplate template, ChangeBatch page, BooleanSupplier leading) throws Exception {
+    /**
+     * The pages of a copy inside a snapshot go down the pipeline one at a time ({@link #send}), a table's last one with the
+     * records its copy leaves ({@link SnapshotCopy.CopiedHandler#records}).
+     */
+    static SnapshotCopy.PageHandler pages(ProducerTemplate template, BooleanSupplier leading, PositionStore positions) {
+        return new SnapshotCopy.PageHandler() {
+            @Override
+            public void accept(ChangeBatch page) throws Exception {
+                send(template, page, leading, Map.of(), positions);
+            }
+
+            @Override
+            public void accept(ChangeBatch page, Map<String, String> records) throws Exception {
+                send(template, page, leading, records, positions);
+            }
+        };
+    }
+
+    /**
+     * Sends one page of a snapshot copy down the pipeline and waits until the destination applied it, with the records to
+     * store with it ({@link ChangeHeaders#COPY_RECORDS}): the destination step stores them, in the page's transaction where
+     * the destination can; should the page not reach it (a route that left it out), they are stored here after it.
+     */
+    static void send(ProducerTemplate template, ChangeBatch page, BooleanSupplier leading, Map<String, String> records,
+            PositionStore positions) throws Exception {
         if (!leading.getAsBoolean()) {
             throw new IllegalStateException("this instance lost the leadership of log replication during the initial copy: "
                     + "the copy stops here, and the instance that leads now copies again");
@@ -269,9 +292,15 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
             e.getMessage().setBody(page);
             e.getMessage().setHeader(ChangeHeaders.STREAM, position.stream());
             e.getMessage().setHeader(ChangeHeaders.BOOKMARK, position.bookmark());
+            if (!records.isEmpty()) {
+                e.getMessage().setHeader(ChangeHeaders.COPY_RECORDS, records);
+            }
         });
         if (done.getException() != null) {
             throw done.getException();
+        }
+        if (!records.isEmpty() && !Boolean.TRUE.equals(done.getProperty(ChangeHeaders.COPY_RECORDS_STORED))) {
+            positions.saveAllAfterData(records);
         }
     }
 

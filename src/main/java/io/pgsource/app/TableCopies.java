@@ -362,7 +362,7 @@ final class TableCopies implements Processor, CamelContextAware {
                 copied.remove(table);
                 followed.removeIf(shape -> shape.id().equals(table));
             }
-            snapshotCopy().copy(created.snapshotName(), tasks, page -> InitialCopy.send(template.get(), page, leading),
+            snapshotCopy().copy(created.snapshotName(), tasks, InitialCopy.pages(template.get(), leading, positions),
                     copiedAt(at));
         } // closing the replication connection drops the temporary slot
     }
@@ -373,20 +373,31 @@ final class TableCopies implements Processor, CamelContextAware {
      * earlier slot, or on another server, must not leave changes out any more).
      */
     SnapshotCopy.CopiedHandler copiedAt(long at) {
-        return (task, columns) -> {
-            TableId table = task.table().id();
-            // both records in one write (one destination transaction), not one each, and one that need not wait for its
-            // durability (it follows the table's last page, which did not either): a copy of thousands of small tables
-            // would spend most of its time committing them
-            Map<String, String> records = new LinkedHashMap<>();
-            HeldColumns held = columns == null ? null : HeldColumns.ofCopy(task.table().schema(), columns);
-            if (held != null) {
-                records.put(HeldColumns.stream(table), held.serialize());
+        return new SnapshotCopy.CopiedHandler() {
+            /**
+             * Both records go with the table's last page ({@link InitialCopy#send}): in its destination transaction where
+             * the destination can, which need not wait for its durability either; a copy of thousands of small tables would
+             * otherwise spend much of its time on a transaction of its own for them per table.
+             */
+            @Override
+            public Map<String, String> records(StreamTask task, SourceColumns columns) {
+                TableId table = task.table().id();
+                Map<String, String> records = new LinkedHashMap<>();
+                HeldColumns held = columns == null ? null : HeldColumns.ofCopy(task.table().schema(), columns);
+                if (held != null) {
+                    records.put(HeldColumns.stream(table), held.serialize());
+                }
+                records.put(Positions.copiedAt(slot, table), Positions.lsn(at));
+                return records;
             }
-            records.put(Positions.copiedAt(slot, table), Positions.lsn(at));
-            positions.saveAllAfterData(records);
-            copiedAt.put(table, at);
-            copied.add(table);
+
+            /** The records are stored with its last page: what this instance knows of it follows. */
+            @Override
+            public void copied(StreamTask task, SourceColumns columns) {
+                TableId table = task.table().id();
+                copiedAt.put(table, at);
+                copied.add(table);
+            }
         };
     }
 

@@ -255,7 +255,7 @@ final class ParallelCopy {
             }
             try {
                 t.progress.page(out); // before the pipeline turns the values from text into Java values in place
-                pages.accept(out);
+                pages.accept(out, tableDone ? copied.records(t.task, t.columns) : Map.of());
                 if (tableDone) {
                     copied.copied(t.task, t.columns);
                 }

@@ -88,6 +88,18 @@ public final class SnapshotCopy {
     @FunctionalInterface
     public interface PageHandler {
         void accept(ChangeBatch page) throws Exception;
+
+        /**
+         * A page with the records to store with it ({@link CopiedHandler#records}, on a table's last page; empty on the
+         * others): a handler that stores them overrides this. This one stores none, so it takes no records.
+         */
+        default void accept(ChangeBatch page, Map<String, String> records) throws Exception {
+            if (!records.isEmpty()) {
+                throw new IllegalStateException("this page handler stores no records with a page, but the copy has "
+                        + records.keySet() + " to store");
+            }
+            accept(page);
+        }
     }
 
     /** Hears of each table whose copy is applied at the destination. */
@@ -99,6 +111,18 @@ public final class SnapshotCopy {
          *                table is gone from it
          */
         void copied(StreamTask task, SourceColumns columns) throws Exception;
+
+        /**
+         * What the table's copy leaves in the position store (stream to value), stored with its last page, in the same
+         * destination transaction where the destination can ({@link PageHandler#accept(ChangeBatch, Map)}): a kill then
+         * leaves the table either copied and recorded or neither, and a copy of many small tables commits once per
+         * table. None by default.
+         *
+         * @param columns as for {@link #copied}
+         */
+        default Map<String, String> records(StreamTask task, SourceColumns columns) {
+            return Map.of();
+        }
     }
 
     /**
@@ -154,7 +178,8 @@ public final class SnapshotCopy {
                         boolean first = true;
                         while (reader.more()) {
                             ChangeBatch page = reader.next();
-                            if (!reader.more() && i + 1 < tasks.size()) {
+                            boolean lastPage = !reader.more();
+                            if (lastPage && i + 1 < tasks.size()) {
                                 // this table is read: the next one's first page is read while its last is applied, so
                                 // a copy of many small tables does not wait for a round trip to the source per table
                                 next = reader(c, tasks.get(i + 1));
@@ -164,7 +189,7 @@ public final class SnapshotCopy {
                             }
                             first = false;
                             table.page(page); // before the pipeline turns the values from text into Java values in place
-                            pages.accept(page);
+                            pages.accept(page, lastPage ? copied.records(task, columns) : Map.of());
                         }
                         copied.copied(task, columns);
                     } catch (Exception | Error e) {

@@ -61,6 +61,17 @@ public final class ChangeHeaders {
     public static final String COPIED_AT = "PgSourceCopiedAt";
 
     /**
+     * On the last page of a table's copy: the records its copy leaves (the columns the destination table holds, that the
+     * table was copied at the slot's consistent point), as a {@code Map<String, String>} of stream to stored value. The
+     * destination step stores them with the page's position: in the same transaction where the destination can
+     * ({@link io.pgsource.sink.Destination#storesAlongside}), else right after the page. A copy of thousands of small
+     * tables would otherwise spend a destination transaction per table on them.
+     */
+    public static final String COPY_RECORDS = "PgSourceCopyRecords";
+    /** Exchange property set by the destination step once it stored the {@link #COPY_RECORDS} of the exchange. */
+    public static final String COPY_RECORDS_STORED = "PgSourceCopyRecordsStored";
+
+    /**
      * Exchange property set by a source that acknowledges a commit only once the destination says it is durable, as a
      * {@code Boolean}: the destination may then commit without waiting for its durability and hand back a
      * {@link PendingDurability} in {@link #PENDING_DURABILITY}.

@@ -58,6 +58,14 @@ public interface Destination {
     }
 
     /**
+     * Whether {@link #write} stores the records of {@link StoredPosition#alongside} in the same transaction as the data
+     * and the position. Otherwise the step stores them after {@link #write} returned.
+     */
+    default boolean storesAlongside() {
+        return false;
+    }
+
+    /**
      * Whether it applies a large source transaction while the server still streams it ({@link #writeInProgress}, then
      * {@link #commitInProgress} or {@link #rollbackInProgress}), rather than only after its commit: only a
      * {@link #transactional} destination that can hold one transaction open across exchanges, and commit or roll it back

@@ -73,6 +73,7 @@ public final class DestinationStep extends ServiceSupport implements Processor {
             if (Positions.alreadyApplied(batch, changesBefore, stored)) {
                 // the slot resent what this destination already holds (a restart after a crash): skip it
                 LOG.debug("skipping the batch at {}: {} already holds {}", batch.position(), stream, stored);
+                storeRecords(exchange, null);
                 return;
             }
             int applied = Positions.appliedChanges(batch, changesBefore, stored);
@@ -93,10 +94,33 @@ public final class DestinationStep extends ServiceSupport implements Processor {
                 batch = rest;
             }
         }
+        @SuppressWarnings("unchecked")
+        Map<String, String> records = exchange.getIn().getHeader(ChangeHeaders.COPY_RECORDS, Map.class);
+        boolean alongside = records != null && !records.isEmpty() && position != null && destination.storesAlongside();
+        if (alongside) {
+            position = new StoredPosition(position.stream(), position.value(), records);
+        }
         destination.write(exchange, batch, position);
         if (position != null && !destination.transactional()) {
             position.save(destination.positions());
         }
+        storeRecords(exchange, alongside ? records : null);
+    }
+
+    /**
+     * The records a table's copy leaves ({@link ChangeHeaders#COPY_RECORDS}): stored after the page unless the destination
+     * stored them with it ({@code stored}); either way the exchange then says they are.
+     */
+    private void storeRecords(Exchange exchange, Map<String, String> stored) {
+        @SuppressWarnings("unchecked")
+        Map<String, String> records = exchange.getIn().getHeader(ChangeHeaders.COPY_RECORDS, Map.class);
+        if (records == null || records.isEmpty()) {
+            return;
+        }
+        if (stored != records) {
+            destination.positions().saveAllAfterData(records);
+        }
+        exchange.setProperty(ChangeHeaders.COPY_RECORDS_STORED, Boolean.TRUE);
     }
 
     /**

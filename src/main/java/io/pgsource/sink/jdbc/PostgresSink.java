@@ -166,6 +166,12 @@ public final class PostgresSink implements Destination {
         return true;
     }
 
+    /** The records a table's copy leaves go into its last page's transaction. */
+    @Override
+    public boolean storesAlongside() {
+        return true;
+    }
+
     @Override
     public boolean rejectsChanges() {
         return true;
@@ -377,7 +383,9 @@ public final class PostgresSink implements Destination {
             boolean asynchronous = streamed || batch.position() instanceof Position.Batch && position != null;
             if (position != null) {
                 // the position and, for a page or a streamed transaction, the setting that its commit need not wait: one round trip
-                positions.saveAllInTransaction(c, Map.of(position.stream(), position.value()), asynchronous);
+                // with the records a table's copy leaves on its last page: one transaction per table, not two
+                positions.saveAllInTransaction(c, position.alongside().isEmpty() ? Map.of(position.stream(), position.value())
+                        : position.all(), asynchronous);
             }
             committing = true;
             c.commit();

@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
  * The first LOG_BASED run on many tables into {@code postgres}: the destination tables it lacks are created ahead of the
  * copy on connections of their own, and every table ends up equal to the source, whether it was created ahead, existed
  * with stale rows, or has a generated column (created by its first page as before); the changes streamed after the copy
- * arrive too.
+ * arrive too. Each table's copy records (its columns, that it was copied at the slot's point) are committed with its
+ * last page, in one destination transaction.
  */
 class FirstRunManyTablesTest {
     private static final int TABLES = 90;
@@ -56,6 +57,14 @@ class FirstRunManyTablesTest {
                         + " (1 exist already)")
                 .anySatisfy(line -> assertThat(line).matches("created [1-9][0-9]* destination tables ahead of the copy in .*"));
         assertEqual(pg, source, target);
+        try (Connection d = pg.connect(target); java.sql.Statement st = d.createStatement(); java.sql.ResultSet rs = st.executeQuery(
+                "SELECT count(*) FROM _pgsource.positions b JOIN _pgsource.positions r ON r.stream IN ('columns:' || b.stream,"
+                        + " 'slot:many_first:' || b.stream) AND r.xmin::text = b.xmin::text WHERE b.stream LIKE 'tenants.%'")) {
+            rs.next();
+            // but the last table's: the end of the run stores its bookmark again, waiting for the flush this time
+            assertThat(rs.getInt(1)).as("each table's copy records committed in the transaction of its last page (its bookmark)")
+                    .isEqualTo(2 * (TABLES - 1));
+        }
 
         SourceFixture.execute(pg, source, "UPDATE tenants.t1 SET name = 'changed'; DELETE FROM tenants.t2 WHERE id = 3;"
                 + " INSERT INTO tenants.t0 (id, name) VALUES (1, 'new'); INSERT INTO tenants.t7 (id, amount) VALUES (500, 2)");

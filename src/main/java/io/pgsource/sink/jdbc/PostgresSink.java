@@ -365,6 +365,12 @@ public final class PostgresSink implements Destination {
         refuseAfterLostCommits(c);
         boolean committing = false;
         try {
+            boolean streamed = batch.position() instanceof Position.Log && position != null && exchange != null && flushReadable
+                    && Boolean.TRUE.equals(exchange.getProperty(ChangeHeaders.DURABILITY_MAY_WAIT));
+            boolean asynchronous = streamed || batch.position() instanceof Position.Batch && position != null;
+            // the position first: pgjdbc sends the transaction's BEGIN with it, where a COPY first (a small table's page)
+            // waits for a BEGIN of its own, one more round trip per transaction
+            savePosition(c, position, asynchronous);
             try {
                 writer.apply(c, plan);
             } catch (PlanWriter.InsertConflict conflict) {
@@ -376,16 +382,8 @@ public final class PostgresSink implements Destination {
                 // start the transaction over and find the refused change(s)
                 c.rollback();
                 writer.transactionEnded(false);
+                savePosition(c, position, asynchronous);
                 applyAroundRefusals(c, batch);
-            }
-            boolean streamed = batch.position() instanceof Position.Log && position != null && exchange != null && flushReadable
-                    && Boolean.TRUE.equals(exchange.getProperty(ChangeHeaders.DURABILITY_MAY_WAIT));
-            boolean asynchronous = streamed || batch.position() instanceof Position.Batch && position != null;
-            if (position != null) {
-                // the position and, for a page or a streamed transaction, the setting that its commit need not wait: one round trip
-                // with the records a table's copy leaves on its last page: one transaction per table, not two
-                positions.saveAllInTransaction(c, position.alongside().isEmpty() ? Map.of(position.stream(), position.value())
-                        : position.all(), asynchronous);
             }
             committing = true;
             c.commit();
@@ -427,6 +425,18 @@ public final class PostgresSink implements Destination {
             lastUsed = c;
         }
         ended(c, true);
+    }
+
+    /**
+     * Writes the position inside the open transaction with, for a page or a streamed transaction, the setting that its
+     * commit need not wait (one round trip), and the records a table's copy leaves on its last page: one transaction per
+     * table, not two.
+     */
+    private void savePosition(Connection c, StoredPosition position, boolean asynchronous) throws SQLException {
+        if (position != null) {
+            positions.saveAllInTransaction(c, position.alongside().isEmpty() ? Map.of(position.stream(), position.value())
+                    : position.all(), asynchronous);
+        }
     }
 
     /**

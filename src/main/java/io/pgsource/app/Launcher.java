@@ -146,6 +146,11 @@ public final class Launcher {
 
     /** The plan for this JVM, or null to run pgsource in it. */
     static Plan plan(String[] args) {
+        if (System.getProperty(CHILD_PROPERTY) != null) {
+            // the child itself: its own arguments, path and environment are not needed to know that (reading them through
+            // ProcessHandle took the child's main thread about 9 ms before pgsource's first line)
+            return null;
+        }
         try {
             Optional<String[]> jvmArgs = ProcessHandle.current().info().arguments();
             Path jar = Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());

@@ -43,6 +43,9 @@ public final class Launcher {
     /** The child's C2 thresholds: the JVM's defaults (5000, 600, 15000, 40000) times four (see {@link #plan}). */
     static final List<String> C2_LATER = List.of("-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
             "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000");
+    /** The child's C1 call-count thresholds: the JVM's defaults (200, 100, 2000) times four (see {@link #plan}). */
+    static final List<String> C1_LATER = List.of("-XX:Tier3InvocationThreshold=800", "-XX:Tier3MinInvocationThreshold=400",
+            "-XX:Tier3CompileThreshold=8000");
     /** The archives' names: {@code pgsource-cds-<key>.jsa} next to the jar. */
     static final String ARCHIVE_PREFIX = "pgsource-cds-";
     /** Set in a child JVM that writes the archive: it loads the classes of {@link #STREAMING_CLASSES} before it exits. */
@@ -225,6 +228,12 @@ public final class Launcher {
         // its thread took CPU from the start-up itself (sync.once of a 100-row table: about 0.25 s less CPU). A long
         // copy's hot code still reaches C2 within milliseconds: a 1M-row copy used no more CPU (see performance.md)
         command.addAll(C2_LATER);
+        // C1, the quick compiler, only after four times its usual call counts (loops as usual): it compiled about 1,300
+        // methods with profiling in a short run, most of them start-up code run a few hundred times and never again,
+        // and took about 290 ms of CPU beside the start-up's main thread on 2 cores; now about 170 ms, for about 60 ms
+        // more of the main thread in the interpreter (sync.once of a 100-row table: 0.12-0.17 s less CPU). A long run's
+        // hot code is called far more often than that: a 1M-row copy used no more CPU (see performance.md)
+        command.addAll(C1_LATER);
         if (writes != null) {
             command.add(join("-D", PRELOAD_PROPERTY, "=true"));
         }

@@ -53,7 +53,8 @@ class LauncherTest {
         assertThat(first.archive().getFileName().toString()).startsWith("pgsource-cds-").endsWith(".jsa");
         assertThat(first.command()).containsExactly(javaHome.resolve("bin/java").toString(),
                 "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Xmn128m", "-XX:SurvivorRatio=4", "-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
-                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-Dpgsource.cds.preload=true",
+                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-XX:Tier3InvocationThreshold=800",
+                "-XX:Tier3MinInvocationThreshold=400", "-XX:Tier3CompileThreshold=8000", "-Dpgsource.cds.preload=true",
                 "-Dpgsource.cds=" + first.archive(), "-jar", jar.toString());
 
         Files.writeString(first.archive(), "archive");

@@ -3,6 +3,7 @@ package io.pgsource.app;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URISyntaxException;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -155,13 +156,49 @@ public final class Launcher {
             return null;
         }
         try {
-            Optional<String[]> jvmArgs = ProcessHandle.current().info().arguments();
             Path jar = Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            return plan(args, jvmArgs.isPresent() ? List.of(jvmArgs.get()) : null, jar, System.getenv(), Path.of(System.getProperty("java.home")),
+            return plan(args, processArgs(), jar, System.getenv(), Path.of(System.getProperty("java.home")),
                     System.getProperty("java.vm.version", ""), ProcessHandle.current().pid());
         } catch (IOException | URISyntaxException | RuntimeException e) {
             return null;
         }
+    }
+
+    /**
+     * This JVM's arguments after the executable, as {@link ProcessHandle.Info#arguments()} has them, or null when
+     * unknown. On Linux read from {@code /proc/self/cmdline}, as the JDK reads them too: ProcessHandle's {@code info()}
+     * also reads the process's user, start and CPU times, about 20 ms of the launcher's cold start instead of 6.
+     */
+    static List<String> processArgs() {
+        try {
+            byte[] cmdline = Files.readAllBytes(Path.of("/proc/self/cmdline"));
+            // the platform's encoding of names and arguments, as the JDK's own reading decodes them
+            Charset encoding = Charset.forName(System.getProperty("sun.jnu.encoding"));
+            List<String> words = nulSeparated(cmdline, encoding);
+            if (!words.isEmpty()) {
+                return words.subList(1, words.size());
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or no /proc: as the JDK has them
+        }
+        Optional<String[]> args = ProcessHandle.current().info().arguments();
+        return args.isPresent() ? List.of(args.get()) : null;
+    }
+
+    /** The words of a NUL-separated (and NUL-terminated) command line. */
+    static List<String> nulSeparated(byte[] text, Charset encoding) {
+        List<String> words = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < text.length; i++) {
+            if (text[i] == 0) {
+                words.add(new String(text, start, i - start, encoding));
+                start = i + 1;
+            }
+        }
+        if (start < text.length) {
+            words.add(new String(text, start, text.length - start, encoding));
+        }
+        return words;
     }
 
     /**

@@ -2,6 +2,7 @@ package io.pgsource.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -42,6 +43,16 @@ class LauncherTest {
 
     private Launcher.Plan plan(String[] args, List<String> processArgs, Map<String, String> env) throws Exception {
         return Launcher.plan(args, processArgs, jar, env, javaHome, "17.0.15+6", 4242);
+    }
+
+    @Test
+    void readsThisJvmsArgumentsAsTheJdkHasThem() {
+        // surefire's forked JVM has options before its class path and main class: all of them, in order
+        assertThat(Launcher.processArgs()).isNotEmpty().isEqualTo(List.of(ProcessHandle.current().info().arguments().orElseThrow()));
+        assertThat(Launcher.nulSeparated("java\0-Xmx256m\0-Dname=\u00e9t\u00e9\0-jar\0pgsource.jar\0".getBytes(StandardCharsets.UTF_8),
+                StandardCharsets.UTF_8)).containsExactly("java", "-Xmx256m", "-Dname=\u00e9t\u00e9", "-jar", "pgsource.jar");
+        assertThat(Launcher.nulSeparated("java\0\0-jar".getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
+                .as("an empty argument stays one").containsExactly("java", "", "-jar");
     }
 
     @Test

@@ -178,12 +178,14 @@ public class PgSourceConfiguration implements CamelConfiguration {
         tableCopies.snapshotCopy(snapshotCopy);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
+        String user = settings.source().username();
+        String password = settings.source().password();
         Backfills backfills = new Backfills(connections, streams, positions, types, settings.copy().backfillChunkSize(),
                 (tasks, reason) -> {
                     Map<TableId, String> reasons = new LinkedHashMap<>();
                     tasks.forEach(t -> reasons.put(t.table().id(), reason));
                     tableCopies.copy(tasks, reasons);
-                }, BackfillRequest.key(settings.source().username(), settings.source().password()));
+                }, () -> BackfillRequest.key(user, password));
         backfills.setCamelContext(context);
         backfills.copyProgress(copyProgress);
         registry.bind(Backfills.BEAN_NAME, backfills);

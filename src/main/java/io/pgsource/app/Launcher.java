@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
 import sun.misc.Signal;
@@ -158,7 +159,15 @@ public final class Launcher {
         try {
             Path jar = Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             return plan(args, processArgs(), jar, System.getenv(), Path.of(System.getProperty("java.home")),
-                    System.getProperty("java.vm.version", ""), ProcessHandle.current().pid());
+                    System.getProperty("java.vm.version", ""), new LongSupplier() {
+                        // an inner class, not a lambda or method reference (see #join); asked for only when the archive
+                        // is written: ProcessHandle's first use initializes its reaper and took about 15 ms of the
+                        // launcher's start, which the child's start paid for (the child's spawn needs it only after the fork)
+                        @Override
+                        public long getAsLong() {
+                            return ProcessHandle.current().pid();
+                        }
+                    });
         } catch (IOException | URISyntaxException | RuntimeException e) {
             return null;
         }
@@ -166,8 +175,9 @@ public final class Launcher {
 
     /**
      * This JVM's arguments after the executable, as {@link ProcessHandle.Info#arguments()} has them, or null when
-     * unknown. On Linux read from {@code /proc/self/cmdline}, as the JDK reads them too: ProcessHandle's {@code info()}
-     * also reads the process's user, start and CPU times, about 20 ms of the launcher's cold start instead of 6.
+     * unknown. On Linux read from {@code /proc/self/cmdline}, as the JDK reads them too: ProcessHandle's first use
+     * (its class initialization starts the JDK's process reaper) and {@code info()} (the process's user, start and CPU
+     * times too) took about 17 ms of the launcher's cold start before it could start the child, the file 3 ms.
      */
     static List<String> processArgs() {
         try {
@@ -206,7 +216,7 @@ public final class Launcher {
      *                    started plainly
      */
     static Plan plan(String[] args, List<String> processArgs, Path jar, Map<String, String> env, Path javaHome, String vmVersion,
-                     long pid) throws IOException {
+                     LongSupplier pid) throws IOException {
         if (System.getProperty(CHILD_PROPERTY) != null || "off".equalsIgnoreCase(env.getOrDefault(SWITCH_ENV, "").strip())
                 || args.length > 0 || env.containsKey("JAVA_TOOL_OPTIONS")
                 || env.containsKey("JDK_JAVA_OPTIONS") || env.containsKey("_JAVA_OPTIONS")
@@ -232,7 +242,7 @@ public final class Launcher {
         if (Files.isRegularFile(archive)) {
             command.add(join("-XX:SharedArchiveFile=", archive));
         } else if (Files.isWritable(dir)) {
-            writes = dir.resolve(join(ARCHIVE_PREFIX, "writing-", pid, ".jsa.tmp"));
+            writes = dir.resolve(join(ARCHIVE_PREFIX, "writing-", pid.getAsLong(), ".jsa.tmp"));
             command.add(join("-XX:ArchiveClassesAtExit=", writes));
         } else {
             return null;
@@ -424,11 +434,12 @@ public final class Launcher {
      * waits up to 300 ms at its exit for a thread blocked in one.
      */
     static void followLauncher(java.util.function.Consumer<String> stopRequest) {
-        Optional<ProcessHandle> launcher = ProcessHandle.current().parent();
-        if (launcher.isEmpty()) {
-            return;
-        }
         Thread t = new Thread(() -> {
+            // on this thread, not the main one: ProcessHandle's first use (its reaper) takes about 15 ms of a cold JVM
+            Optional<ProcessHandle> launcher = ProcessHandle.current().parent();
+            if (launcher.isEmpty()) {
+                return;
+            }
             StringBuilder line = new StringBuilder();
             byte[] buffer = new byte[64];
             try {

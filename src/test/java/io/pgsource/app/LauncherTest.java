@@ -42,7 +42,7 @@ class LauncherTest {
     }
 
     private Launcher.Plan plan(String[] args, List<String> processArgs, Map<String, String> env) throws Exception {
-        return Launcher.plan(args, processArgs, jar, env, javaHome, "17.0.15+6", 4242);
+        return Launcher.plan(args, processArgs, jar, env, javaHome, "17.0.15+6", () -> 4242);
     }
 
     @Test

@@ -181,6 +181,10 @@ public final class PgSourceMain {
                 LOG.info("pgsource stopped by {} before it started (exit code {})", SIGNALLED.get(), code);
                 return code;
             }
+            // the source's first connection and the discovery of its tables while Camel Main is made and boots (about 1 s
+            // of class loading on one core of two): started as soon as the settings are final, before Camel Main is made
+            // (under load the configuration class sometimes waited for it)
+            SourcePrefetch.start(new PgSourceConnections(settings.source()), settings.source().schemas(), settings.source().tables());
             if (!served(props, env)) {
                 // Camel's metrics are read only over HTTP (/observe/metrics): without a server to serve them, making them
                 // (Micrometer's registry, a timer on every route) is start-up time for nobody
@@ -225,9 +229,6 @@ public final class PgSourceMain {
                 settings.source().replicationMethod() == ReplicationMethod.LOG_BASED
                         ? (once ? ": copy if needed, then stream until caught up" : ": copy if needed, then stream every change")
                         : once ? " once" : " every " + interval(settings.sync().interval()));
-        // the source's first connection and the discovery of its tables while Camel Main boots (about 1 s of class loading
-        // on one core of two)
-        SourcePrefetch.start(new PgSourceConnections(settings.source()), settings.source().schemas(), settings.source().tables());
         try {
             main.run();
         } finally {

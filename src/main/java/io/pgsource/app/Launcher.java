@@ -398,7 +398,56 @@ public final class Launcher {
         if (!Boolean.getBoolean(PRELOAD_PROPERTY)) {
             return -1;
         }
-        return preload(Launcher.class.getClassLoader(), Launcher.class.getResourceAsStream(STREAMING_CLASSES));
+        ClassLoader loader = Launcher.class.getClassLoader();
+        return preload(loader, Launcher.class.getResourceAsStream(STREAMING_CLASSES)) + preloadOwn(loader, ownCode());
+    }
+
+    /** The jar (or classes directory) pgsource's classes come from; null when unknown. */
+    private static Path ownCode() {
+        try {
+            java.security.CodeSource source = Launcher.class.getProtectionDomain().getCodeSource();
+            return source == null ? null : Path.of(source.getLocation().toURI());
+        } catch (URISyntaxException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Loads every pgsource class of the jar or classes directory: the class list is made by hand from one run and
+     * misses what was added since (the read-ahead's classes were loaded from the jar by every first transaction until
+     * the list was made again); pgsource's own classes need no list. Returns how many it loaded.
+     */
+    static int preloadOwn(ClassLoader loader, Path code) {
+        if (code == null) {
+            return 0;
+        }
+        List<String> names = new ArrayList<>();
+        try {
+            if (Files.isDirectory(code)) {
+                try (var files = Files.walk(code.resolve("io/pgsource"))) {
+                    files.map(f -> code.relativize(f).toString().replace(java.io.File.separatorChar, '/')).forEach(names::add);
+                }
+            } else if (Files.isRegularFile(code)) {
+                try (JarFile jar = new JarFile(code.toFile())) {
+                    jar.stream().map(java.util.jar.JarEntry::getName).forEach(names::add);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0; // loaded when used, as without the archive
+        }
+        int loaded = 0;
+        for (String entry : names) {
+            if (!entry.startsWith("io/pgsource/") || !entry.endsWith(".class")) {
+                continue;
+            }
+            try {
+                Class.forName(entry.substring(0, entry.length() - ".class".length()).replace('/', '.'), false, loader);
+                loaded++;
+            } catch (ClassNotFoundException | LinkageError e) {
+                // a class of a dependency this run's class path lacks (an optional destination's): loaded when used
+            }
+        }
+        return loaded;
     }
 
     /** Loads the classes a class list names (one per line, {@code /} or {@code .} separated; {@code #} and {@code @} lines skipped). */

@@ -232,8 +232,10 @@ final class PartDelivery {
     private List<TransactionPart> takeWaiting(TransactionPart first) {
         TransactionGroup group = new TransactionGroup(first, maxBatchSize);
         TransactionPart next;
-        while (!stopping && (next = queue.peek()) != null && next != END && group.accepts(next) && queue.remove(next)) {
-            group.add(next);
+        // the loop is the queue's only consumer: what it saw at the head is what poll takes (remove(Object) would find it by
+        // equals, whose first call builds the record's equals for about 2.6 ms of CPU inside the first combined transaction)
+        while (!stopping && (next = queue.peek()) != null && next != END && group.accepts(next)) {
+            group.add(queue.poll());
         }
         return group.parts();
     }

@@ -106,6 +106,35 @@ class LauncherTest {
     }
 
     @Test
+    void theJvmThatWritesTheArchiveLoadsEveryPgsourceClassWhateverTheListSays() throws Exception {
+        java.nio.file.Path classes = java.nio.file.Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        try (Watching loader = new Watching()) {
+            int loaded = Launcher.preloadOwn(loader, classes);
+            assertThat(loaded).isGreaterThan(200);
+            // added after the class list was made: only loading pgsource's own classes covers it
+            assertThat(loader.loaded("io.pgsource.sink.jdbc.TablePreparer$Claim")).isTrue();
+            assertThat(loader.loaded("io.pgsource.app.Launcher")).isTrue();
+        }
+        assertThat(Launcher.preloadOwn(getClass().getClassLoader(), null)).isZero();
+        // as users run it: from the jar
+        java.nio.file.Path jar = java.nio.file.Files.createTempFile("pgsource-own", ".jar");
+        try (var out = new java.util.jar.JarOutputStream(java.nio.file.Files.newOutputStream(jar))) {
+            for (String name : List.of("io/pgsource/sink/jdbc/TablePreparer$Claim.class", "io/pgsource/app/Launcher.class",
+                    "io/pgsource/app/cds-streaming-classes.txt")) {
+                out.putNextEntry(new java.util.jar.JarEntry(name));
+                out.write(java.nio.file.Files.readAllBytes(classes.resolve(name)));
+                out.closeEntry();
+            }
+        }
+        try (Watching loader = new Watching()) {
+            assertThat(Launcher.preloadOwn(loader, jar)).isEqualTo(2);
+            assertThat(loader.loaded("io.pgsource.sink.jdbc.TablePreparer$Claim")).isTrue();
+        } finally {
+            java.nio.file.Files.delete(jar);
+        }
+    }
+
+    @Test
     void theStreamingClassListNamesTheReplicationAndDestinationPath() throws Exception {
         List<String> names;
         try (var in = Launcher.class.getResourceAsStream(Launcher.STREAMING_CLASSES)) {

@@ -257,21 +257,18 @@ final class TablePreparer {
 
     /** The tables that exist already (with any kind of relation under that name) are left to the pages: checked there. */
     private void leaveExisting(Connection c) throws SQLException {
-        List<String> schemas = new ArrayList<>();
-        List<String> names = new ArrayList<>();
+        List<TableId> targets = new ArrayList<>();
         Set<String> needed = new LinkedHashSet<>();
         for (Entry e : order) {
-            schemas.add(e.target.id().schema());
-            names.add(e.target.id().name());
+            targets.add(e.target.id());
             needed.add(e.target.id().schema());
         }
         Set<TableId> existing = new HashSet<>();
         Set<String> existingSchemas = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, r.relname FROM unnest(?::text[], ?::text[]) AS w(s, t)"
-                + " JOIN pg_catalog.pg_namespace n ON n.nspname = w.s"
-                + " LEFT JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = w.t")) {
-            ps.setArray(1, c.createArrayOf("text", schemas.toArray()));
-            ps.setArray(2, c.createArrayOf("text", names.toArray()));
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, r.relname FROM " + Sql.tables("w")
+                + " JOIN pg_catalog.pg_namespace n ON n.nspname = w.nspname"
+                + " LEFT JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = w.relname")) {
+            Sql.bindTables(c, ps, targets);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     existingSchemas.add(rs.getString(1));

@@ -607,21 +607,14 @@ final class TargetTables {
         if (ids.isEmpty()) {
             return 0;
         }
-        List<String> schemaNames = new ArrayList<>(ids.size());
-        List<String> tableNames = new ArrayList<>(ids.size());
-        ids.forEach(id -> {
-            schemaNames.add(id.schema());
-            tableNames.add(id.name());
-        });
         Map<TableId, Map<String, DestinationColumn>> found = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, r.relname, a.attname,"
                 + " pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> ''"
-                + " FROM unnest(?::text[], ?::text[]) AS w(nspname, relname)"
+                + " FROM " + Sql.tables("w")
                 + " JOIN pg_catalog.pg_namespace n ON n.nspname = w.nspname"
                 + " JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = w.relname AND r.relkind IN ('r', 'p')"
                 + " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped")) {
-            ps.setArray(1, c.createArrayOf("text", schemaNames.toArray()));
-            ps.setArray(2, c.createArrayOf("text", tableNames.toArray()));
+            Sql.bindTables(c, ps, ids);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Map<String, DestinationColumn> columns = found.computeIfAbsent(new TableId(rs.getString(1), rs.getString(2)),

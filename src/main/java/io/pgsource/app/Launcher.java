@@ -3,6 +3,7 @@ package io.pgsource.app;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URISyntaxException;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
 import sun.misc.Signal;
@@ -43,6 +45,9 @@ public final class Launcher {
     /** The child's C2 thresholds: the JVM's defaults (5000, 600, 15000, 40000) times four (see {@link #plan}). */
     static final List<String> C2_LATER = List.of("-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
             "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000");
+    /** The child's C1 call-count thresholds: the JVM's defaults (200, 100, 2000) times four (see {@link #plan}). */
+    static final List<String> C1_LATER = List.of("-XX:Tier3InvocationThreshold=800", "-XX:Tier3MinInvocationThreshold=400",
+            "-XX:Tier3CompileThreshold=8000");
     /** The archives' names: {@code pgsource-cds-<key>.jsa} next to the jar. */
     static final String ARCHIVE_PREFIX = "pgsource-cds-";
     /** Set in a child JVM that writes the archive: it loads the classes of {@link #STREAMING_CLASSES} before it exits. */
@@ -146,14 +151,64 @@ public final class Launcher {
 
     /** The plan for this JVM, or null to run pgsource in it. */
     static Plan plan(String[] args) {
+        if (System.getProperty(CHILD_PROPERTY) != null) {
+            // the child itself: its own arguments, path and environment are not needed to know that (reading them through
+            // ProcessHandle took the child's main thread about 9 ms before pgsource's first line)
+            return null;
+        }
         try {
-            Optional<String[]> jvmArgs = ProcessHandle.current().info().arguments();
             Path jar = Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            return plan(args, jvmArgs.isPresent() ? List.of(jvmArgs.get()) : null, jar, System.getenv(), Path.of(System.getProperty("java.home")),
-                    System.getProperty("java.vm.version", ""), ProcessHandle.current().pid());
+            return plan(args, processArgs(), jar, System.getenv(), Path.of(System.getProperty("java.home")),
+                    System.getProperty("java.vm.version", ""), new LongSupplier() {
+                        // an inner class, not a lambda or method reference (see #join); asked for only when the archive
+                        // is written: ProcessHandle's first use initializes its reaper and took about 15 ms of the
+                        // launcher's start, which the child's start paid for (the child's spawn needs it only after the fork)
+                        @Override
+                        public long getAsLong() {
+                            return ProcessHandle.current().pid();
+                        }
+                    });
         } catch (IOException | URISyntaxException | RuntimeException e) {
             return null;
         }
+    }
+
+    /**
+     * This JVM's arguments after the executable, as {@link ProcessHandle.Info#arguments()} has them, or null when
+     * unknown. On Linux read from {@code /proc/self/cmdline}, as the JDK reads them too: ProcessHandle's first use
+     * (its class initialization starts the JDK's process reaper) and {@code info()} (the process's user, start and CPU
+     * times too) took about 17 ms of the launcher's cold start before it could start the child, the file 3 ms.
+     */
+    static List<String> processArgs() {
+        try {
+            byte[] cmdline = Files.readAllBytes(Path.of("/proc/self/cmdline"));
+            // the platform's encoding of names and arguments, as the JDK's own reading decodes them
+            Charset encoding = Charset.forName(System.getProperty("sun.jnu.encoding"));
+            List<String> words = nulSeparated(cmdline, encoding);
+            if (!words.isEmpty()) {
+                return words.subList(1, words.size());
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or no /proc: as the JDK has them
+        }
+        Optional<String[]> args = ProcessHandle.current().info().arguments();
+        return args.isPresent() ? List.of(args.get()) : null;
+    }
+
+    /** The words of a NUL-separated (and NUL-terminated) command line. */
+    static List<String> nulSeparated(byte[] text, Charset encoding) {
+        List<String> words = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < text.length; i++) {
+            if (text[i] == 0) {
+                words.add(new String(text, start, i - start, encoding));
+                start = i + 1;
+            }
+        }
+        if (start < text.length) {
+            words.add(new String(text, start, text.length - start, encoding));
+        }
+        return words;
     }
 
     /**
@@ -161,7 +216,7 @@ public final class Launcher {
      *                    started plainly
      */
     static Plan plan(String[] args, List<String> processArgs, Path jar, Map<String, String> env, Path javaHome, String vmVersion,
-                     long pid) throws IOException {
+                     LongSupplier pid) throws IOException {
         if (System.getProperty(CHILD_PROPERTY) != null || "off".equalsIgnoreCase(env.getOrDefault(SWITCH_ENV, "").strip())
                 || args.length > 0 || env.containsKey("JAVA_TOOL_OPTIONS")
                 || env.containsKey("JDK_JAVA_OPTIONS") || env.containsKey("_JAVA_OPTIONS")
@@ -187,7 +242,7 @@ public final class Launcher {
         if (Files.isRegularFile(archive)) {
             command.add(join("-XX:SharedArchiveFile=", archive));
         } else if (Files.isWritable(dir)) {
-            writes = dir.resolve(join(ARCHIVE_PREFIX, "writing-", pid, ".jsa.tmp"));
+            writes = dir.resolve(join(ARCHIVE_PREFIX, "writing-", pid.getAsLong(), ".jsa.tmp"));
             command.add(join("-XX:ArchiveClassesAtExit=", writes));
         } else {
             return null;
@@ -220,6 +275,12 @@ public final class Launcher {
         // its thread took CPU from the start-up itself (sync.once of a 100-row table: about 0.25 s less CPU). A long
         // copy's hot code still reaches C2 within milliseconds: a 1M-row copy used no more CPU (see performance.md)
         command.addAll(C2_LATER);
+        // C1, the quick compiler, only after four times its usual call counts (loops as usual): it compiled about 1,300
+        // methods with profiling in a short run, most of them start-up code run a few hundred times and never again,
+        // and took about 290 ms of CPU beside the start-up's main thread on 2 cores; now about 170 ms, for about 60 ms
+        // more of the main thread in the interpreter (sync.once of a 100-row table: 0.12-0.17 s less CPU). A long run's
+        // hot code is called far more often than that: a 1M-row copy used no more CPU (see performance.md)
+        command.addAll(C1_LATER);
         if (writes != null) {
             command.add(join("-D", PRELOAD_PROPERTY, "=true"));
         }
@@ -422,11 +483,12 @@ public final class Launcher {
      * waits up to 300 ms at its exit for a thread blocked in one.
      */
     static void followLauncher(java.util.function.Consumer<String> stopRequest) {
-        Optional<ProcessHandle> launcher = ProcessHandle.current().parent();
-        if (launcher.isEmpty()) {
-            return;
-        }
         Thread t = new Thread(() -> {
+            // on this thread, not the main one: ProcessHandle's first use (its reaper) takes about 15 ms of a cold JVM
+            Optional<ProcessHandle> launcher = ProcessHandle.current().parent();
+            if (launcher.isEmpty()) {
+                return;
+            }
             StringBuilder line = new StringBuilder();
             byte[] buffer = new byte[64];
             try {

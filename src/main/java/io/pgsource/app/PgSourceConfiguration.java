@@ -178,12 +178,14 @@ public class PgSourceConfiguration implements CamelConfiguration {
         tableCopies.snapshotCopy(snapshotCopy);
         registry.bind(TableCopies.BEAN_NAME, tableCopies);
         // tables re-copied in primary-key chunks between WAL watermarks while the others stream (pgsource backfill)
+        String user = settings.source().username();
+        String password = settings.source().password();
         Backfills backfills = new Backfills(connections, streams, positions, types, settings.copy().backfillChunkSize(),
                 (tasks, reason) -> {
                     Map<TableId, String> reasons = new LinkedHashMap<>();
                     tasks.forEach(t -> reasons.put(t.table().id(), reason));
                     tableCopies.copy(tasks, reasons);
-                }, BackfillRequest.key(settings.source().username(), settings.source().password()));
+                }, () -> BackfillRequest.key(user, password));
         backfills.setCamelContext(context);
         backfills.copyProgress(copyProgress);
         registry.bind(Backfills.BEAN_NAME, backfills);
@@ -247,7 +249,14 @@ public class PgSourceConfiguration implements CamelConfiguration {
         }
         properties.addOverrideProperty("pgsource.batch_query", Boolean.toString(batch));
         properties.addOverrideProperty("pgsource.batch_notify", Boolean.toString(notify));
+        // the end of a sync.once run stops Camel, whose shutdown waits for the batch-query consumer's idle wait to end:
+        // 50 ms of every such run's end at 50 ms, none to speak of at 5 ms; the consumer of a sync.once run is idle
+        // only before its one run and after it, so the shorter wait costs nothing
+        properties.addOverrideProperty(BATCH_POLL_TIMEOUT, settings.sync().once() ? "5" : "50");
     }
+
+    /** The batch-query route's seda consumer's {@code pollTimeout} (ms). */
+    static final String BATCH_POLL_TIMEOUT = "pgsource.batch_poll_timeout";
 
     /**
      * The positions, whose refresh (a new leader of sync.ha) also makes the table copies read them again, and the

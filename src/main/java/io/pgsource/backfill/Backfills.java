@@ -81,7 +81,8 @@ public final class Backfills implements Processor, CamelContextAware {
     private final TypeRegistry types;
     private final int chunkSize;
     private final KeylessCopy keyless;
-    private final byte[] requestKey;
+    /** The key requests are signed with, derived at the first logical message that may be a request. */
+    private final Supplier<byte[]> requestKey;
     private final ChunkWindows windows = new ChunkWindows();
     /** Chunks read and waiting for their high watermark, by run and chunk. */
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
@@ -107,10 +108,12 @@ public final class Backfills implements Processor, CamelContextAware {
     /**
      * @param chunkSize rows per chunk
      * @param keyless   copies keyless tables requested
-     * @param requestKey the key requests are signed with ({@link BackfillRequest#key})
+     * @param requestKey the key requests are signed with ({@link BackfillRequest#key}): asked for once, when a logical
+     *                   decoding message may be a request (deriving it initializes the JDK's security providers, about
+     *                   10 ms of every run's start when done here)
      */
     public Backfills(SourceConnections connections, BatchStreams streams, PositionStore positions, TypeRegistry types, int chunkSize,
-            KeylessCopy keyless, byte[] requestKey) {
+            KeylessCopy keyless, Supplier<byte[]> requestKey) {
         if (chunkSize < 1) {
             throw new IllegalArgumentException("source.backfill_chunk_size must be at least 1, got " + chunkSize);
         }
@@ -120,7 +123,7 @@ public final class Backfills implements Processor, CamelContextAware {
         this.types = types;
         this.chunkSize = chunkSize;
         this.keyless = keyless;
-        this.requestKey = requestKey.clone();
+        this.requestKey = Suppliers.memorize(requestKey);
     }
 
     /** A chunk read, waiting for the stream to meet its high watermark. */
@@ -157,7 +160,7 @@ public final class Backfills implements Processor, CamelContextAware {
                 }
                 BackfillRequest request;
                 try {
-                    request = BackfillRequest.of(m.message().prefix(), m.message().content(), requestKey);
+                    request = BackfillRequest.of(m.message().prefix(), m.message().content(), requestKey.get());
                 } catch (SecurityException e) {
                     LOG.warn("{} (at {})", e.getMessage(), Positions.lsn(m.message().lsn()));
                     continue;

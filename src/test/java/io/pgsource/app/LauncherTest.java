@@ -2,6 +2,7 @@ package io.pgsource.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -41,7 +42,17 @@ class LauncherTest {
     }
 
     private Launcher.Plan plan(String[] args, List<String> processArgs, Map<String, String> env) throws Exception {
-        return Launcher.plan(args, processArgs, jar, env, javaHome, "17.0.15+6", 4242);
+        return Launcher.plan(args, processArgs, jar, env, javaHome, "17.0.15+6", () -> 4242);
+    }
+
+    @Test
+    void readsThisJvmsArgumentsAsTheJdkHasThem() {
+        // surefire's forked JVM has options before its class path and main class: all of them, in order
+        assertThat(Launcher.processArgs()).isNotEmpty().isEqualTo(List.of(ProcessHandle.current().info().arguments().orElseThrow()));
+        assertThat(Launcher.nulSeparated("java\0-Xmx256m\0-Dname=\u00e9t\u00e9\0-jar\0pgsource.jar\0".getBytes(StandardCharsets.UTF_8),
+                StandardCharsets.UTF_8)).containsExactly("java", "-Xmx256m", "-Dname=\u00e9t\u00e9", "-jar", "pgsource.jar");
+        assertThat(Launcher.nulSeparated("java\0\0-jar".getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
+                .as("an empty argument stays one").containsExactly("java", "", "-jar");
     }
 
     @Test
@@ -53,7 +64,8 @@ class LauncherTest {
         assertThat(first.archive().getFileName().toString()).startsWith("pgsource-cds-").endsWith(".jsa");
         assertThat(first.command()).containsExactly(javaHome.resolve("bin/java").toString(),
                 "-XX:ArchiveClassesAtExit=" + first.writes(), "-Xlog:cds*=off", "-XX:+UseSerialGC", "-Xmn128m", "-XX:SurvivorRatio=4", "-XX:Tier4InvocationThreshold=20000", "-XX:Tier4MinInvocationThreshold=2400",
-                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-Dpgsource.cds.preload=true",
+                "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=160000", "-XX:Tier3InvocationThreshold=800",
+                "-XX:Tier3MinInvocationThreshold=400", "-XX:Tier3CompileThreshold=8000", "-Dpgsource.cds.preload=true",
                 "-Dpgsource.cds=" + first.archive(), "-jar", jar.toString());
 
         Files.writeString(first.archive(), "archive");

@@ -6,7 +6,7 @@ import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
 
-/** java -jar makes Camel's metrics only when an HTTP server serves them (PgSourceMain#served). */
+/** java -jar makes Camel's metrics and health checks only when an HTTP server serves them (PgSourceMain#served). */
 class MetricsServedTest {
     private static Properties props(String... pairs) {
         Properties p = new Properties();
@@ -43,5 +43,20 @@ class MetricsServedTest {
         assertThat(PgSourceMain.served(effective, Map.of("CAMEL_MANAGEMENT_ENABLED", "true"))).as("system properties win").isFalse();
         assertThat(PgSourceMain.served(io.pgsource.config.EffectiveProperties.load(Map.of(), new Properties()), Map.of()))
                 .as("the bundled defaults: no server").isFalse();
+    }
+
+    @Test
+    void withoutAServerMetricsAndHealthChecksAreOff() {
+        Properties bundled = io.pgsource.config.EffectiveProperties.load(Map.of(), new Properties());
+        assertThat(bundled.getProperty("camel.health.enabled")).as("the bundled defaults turn them on").isEqualTo("true");
+        PgSourceMain.unserved(bundled, Map.of());
+        assertThat(bundled.getProperty("camel.metrics.enabled")).isEqualTo("false");
+        assertThat(bundled.getProperty("camel.health.enabled")).isEqualTo("false");
+
+        Properties managed = io.pgsource.config.EffectiveProperties.load(Map.of("CAMEL_MANAGEMENT_ENABLED", "true"), new Properties());
+        String metrics = managed.getProperty("camel.metrics.enabled");
+        PgSourceMain.unserved(managed, Map.of("CAMEL_MANAGEMENT_ENABLED", "true"));
+        assertThat(managed.getProperty("camel.health.enabled")).as("served: as configured").isEqualTo("true");
+        assertThat(managed.getProperty("camel.metrics.enabled")).isEqualTo(metrics);
     }
 }

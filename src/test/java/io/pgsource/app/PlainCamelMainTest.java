@@ -23,31 +23,9 @@ class PlainCamelMainTest {
 
     @Test
     void routesRunInAPlainCamelMainWithTheJarOnTheClasspath(@TempDir Path out) throws Exception {
-        TestPostgres pg = TestPostgres.server();
-        String source = SourceFixture.createSource(pg, "plain_main_src");
-        Properties overrides = new Properties();
-        overrides.setProperty("source.host", pg.host());
-        overrides.setProperty("source.port", Integer.toString(pg.port()));
-        overrides.setProperty("source.database", source);
-        overrides.setProperty("source.username", pg.user());
-        overrides.setProperty("source.password", pg.password());
-        overrides.setProperty("source.schema", "sales");
-        overrides.setProperty("source.replication_method", "FULL_TABLE");
-        overrides.setProperty("destination.directory", out.toString());
-        overrides.setProperty("camel.main.routes-include-pattern", "file:routes/*.camel.yaml,file:routes/destinations/jsonl.camel.yaml");
-
-        Main main = new Main();
-        main.setPropertyPlaceholderLocations("file:application.properties");
-        main.setOverrideProperties(overrides);
+        Main main = plainMain(overrides("plain_main_src", out));
         CompletableFuture<Integer> pollTimeout = batchPollTimeout(main);
-        Thread runner = new Thread(() -> {
-            try {
-                main.run();
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        runner.start();
+        Thread runner = run(main);
         try {
             Path file = out.resolve("sales.customers.jsonl");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -68,8 +46,24 @@ class PlainCamelMainTest {
      */
     @Test
     void aSyncOnceRunsBatchConsumerWaitsBriefly(@TempDir Path out) throws Exception {
+        Properties overrides = overrides("plain_main_once_src", out);
+        overrides.setProperty("sync.once", "true");
+        overrides.setProperty("sync.repeat_count", "1");
+        Main main = plainMain(overrides);
+        CompletableFuture<Integer> pollTimeout = batchPollTimeout(main);
+        Thread runner = run(main);
+        try {
+            assertThat(pollTimeout.get(60, TimeUnit.SECONDS)).isEqualTo(5);
+        } finally {
+            main.completed();
+            runner.join(30_000);
+        }
+    }
+
+    /** A FULL_TABLE run of a new source database's sales schema into jsonl files in the directory. */
+    private static Properties overrides(String database, Path out) throws Exception {
         TestPostgres pg = TestPostgres.server();
-        String source = SourceFixture.createSource(pg, "plain_main_once_src");
+        String source = SourceFixture.createSource(pg, database);
         Properties overrides = new Properties();
         overrides.setProperty("source.host", pg.host());
         overrides.setProperty("source.port", Integer.toString(pg.port()));
@@ -78,15 +72,20 @@ class PlainCamelMainTest {
         overrides.setProperty("source.password", pg.password());
         overrides.setProperty("source.schema", "sales");
         overrides.setProperty("source.replication_method", "FULL_TABLE");
-        overrides.setProperty("sync.once", "true");
-        overrides.setProperty("sync.repeat_count", "1");
         overrides.setProperty("destination.directory", out.toString());
         overrides.setProperty("camel.main.routes-include-pattern", "file:routes/*.camel.yaml,file:routes/destinations/jsonl.camel.yaml");
+        return overrides;
+    }
 
+    /** A plain Camel Main with application.properties and the overrides: no PgSourceMain. */
+    private static Main plainMain(Properties overrides) {
         Main main = new Main();
         main.setPropertyPlaceholderLocations("file:application.properties");
         main.setOverrideProperties(overrides);
-        CompletableFuture<Integer> pollTimeout = batchPollTimeout(main);
+        return main;
+    }
+
+    private static Thread run(Main main) {
         Thread runner = new Thread(() -> {
             try {
                 main.run();
@@ -95,12 +94,7 @@ class PlainCamelMainTest {
             }
         });
         runner.start();
-        try {
-            assertThat(pollTimeout.get(60, TimeUnit.SECONDS)).isEqualTo(5);
-        } finally {
-            main.completed();
-            runner.join(30_000);
-        }
+        return runner;
     }
 
     /** The pollTimeout of the batch-query route's seda consumer, once Camel has started. */

@@ -156,8 +156,11 @@ public final class Launcher {
             // ProcessHandle took the child's main thread about 9 ms before pgsource's first line)
             return null;
         }
+        Path jar = ownCode();
+        if (jar == null) {
+            return null;
+        }
         try {
-            Path jar = Path.of(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             return plan(args, processArgs(), jar, System.getenv(), Path.of(System.getProperty("java.home")),
                     System.getProperty("java.vm.version", ""), new LongSupplier() {
                         // an inner class, not a lambda or method reference (see #join); asked for only when the archive
@@ -168,7 +171,7 @@ public final class Launcher {
                             return ProcessHandle.current().pid();
                         }
                     });
-        } catch (IOException | URISyntaxException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             return null;
         }
     }

@@ -64,6 +64,9 @@ public final class DestinationStep extends ServiceSupport implements Processor {
                     + " combineTransactions (or set it to false) on the pgoutput: endpoint of this route");
         }
         Long changesBefore = exchange.getIn().getHeader(ChangeHeaders.TX_CHANGES_BEFORE, Long.class);
+        @SuppressWarnings("unchecked")
+        Map<String, String> found = exchange.getIn().getHeader(ChangeHeaders.COPY_RECORDS, Map.class);
+        Map<String, String> records = found == null ? Map.of() : found;
         StoredPosition position = null;
         if (batch.position() != null) {
             String stream = Positions.stream(batch.position(), exchange);
@@ -73,7 +76,7 @@ public final class DestinationStep extends ServiceSupport implements Processor {
             if (Positions.alreadyApplied(batch, changesBefore, stored)) {
                 // the slot resent what this destination already holds (a restart after a crash): skip it
                 LOG.debug("skipping the batch at {}: {} already holds {}", batch.position(), stream, stored);
-                storeRecords(exchange, null);
+                storeRecords(exchange, records, false);
                 return;
             }
             int applied = Positions.appliedChanges(batch, changesBefore, stored);
@@ -94,9 +97,7 @@ public final class DestinationStep extends ServiceSupport implements Processor {
                 batch = rest;
             }
         }
-        @SuppressWarnings("unchecked")
-        Map<String, String> records = exchange.getIn().getHeader(ChangeHeaders.COPY_RECORDS, Map.class);
-        boolean alongside = records != null && !records.isEmpty() && position != null && destination.storesAlongside();
+        boolean alongside = !records.isEmpty() && position != null && destination.storesAlongside();
         if (alongside) {
             position = new StoredPosition(position.stream(), position.value(), records);
         }
@@ -104,20 +105,18 @@ public final class DestinationStep extends ServiceSupport implements Processor {
         if (position != null && !destination.transactional()) {
             position.save(destination.positions());
         }
-        storeRecords(exchange, alongside ? records : null);
+        storeRecords(exchange, records, alongside);
     }
 
     /**
      * The records a table's copy leaves ({@link ChangeHeaders#COPY_RECORDS}): stored after the page unless the destination
-     * stored them with it ({@code stored}); either way the exchange then says they are.
+     * stored them with it ({@code withPage}); either way the exchange then says they are.
      */
-    private void storeRecords(Exchange exchange, Map<String, String> stored) {
-        @SuppressWarnings("unchecked")
-        Map<String, String> records = exchange.getIn().getHeader(ChangeHeaders.COPY_RECORDS, Map.class);
-        if (records == null || records.isEmpty()) {
+    private void storeRecords(Exchange exchange, Map<String, String> records, boolean withPage) {
+        if (records.isEmpty()) {
             return;
         }
-        if (stored != records) {
+        if (!withPage) {
             destination.positions().saveAllAfterData(records);
         }
         exchange.setProperty(ChangeHeaders.COPY_RECORDS_STORED, Boolean.TRUE);

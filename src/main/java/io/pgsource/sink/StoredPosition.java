@@ -26,6 +26,9 @@ public record StoredPosition(String stream, String value, Map<String, String> al
 
     /** The records alongside, then the position: everything to store. */
     public Map<String, String> all() {
+        if (alongside.isEmpty()) {
+            return Map.of(stream, value);
+        }
         Map<String, String> all = new LinkedHashMap<>(alongside);
         all.put(stream, value);
         return all;

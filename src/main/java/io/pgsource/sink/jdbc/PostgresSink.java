@@ -434,8 +434,7 @@ public final class PostgresSink implements Destination {
      */
     private void savePosition(Connection c, StoredPosition position, boolean asynchronous) throws SQLException {
         if (position != null) {
-            positions.saveAllInTransaction(c, position.alongside().isEmpty() ? Map.of(position.stream(), position.value())
-                    : position.all(), asynchronous);
+            positions.saveAllInTransaction(c, position.all(), asynchronous);
         }
     }
 

@@ -49,6 +49,14 @@ final class FirstUse {
         plan.schemas();
         Positions.value(at, true, null);
         TargetTable target = new TargetTable(schema.id(), schema, List.of("bigint", "text"), false, Set.of());
+        // a record's hashCode and equals make their method handles at their first call: the route thread's maps and sets
+        // key on these (TargetTables' shapes, the staging writer's tables), and Column's alone took about 4 ms of the
+        // first streamed transaction (async-profiler, performance.md)
+        List<Object> shape = List.of(schema.id(), schema.columns(), schema.key(), schema.generatedNotInRows(), Set.of());
+        shape.hashCode();
+        shape.equals(List.copyOf(shape));
+        target.hashCode();
+        target.equals(target);
         int[] written = RowWriter.writtenColumns(target, Set.of());
         RowWriter.columnList(target, written);
         RowWriter.onConflict(target, written);

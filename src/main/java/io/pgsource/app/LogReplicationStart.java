@@ -196,6 +196,7 @@ final class LogReplicationStart {
         checkPrerequisites(context);
         boolean slotExisted = copyIfNeeded(copyAll);
         prepareDestination();
+        tableCopies.prepareStream();
         settleHeap();
         CaptureRoute.of(context, CaptureRoute.Part.LOG_REPLICATION).startRoute();
         if (slotExisted && backfills != null) {

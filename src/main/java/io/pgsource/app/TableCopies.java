@@ -34,6 +34,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
+import org.apache.camel.Endpoint;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.ProducerTemplate;
@@ -103,6 +104,8 @@ final class TableCopies implements Processor, CamelContextAware {
     }
     /** Made on first use: the Camel context is set after construction. */
     private final Supplier<ProducerTemplate> template = Suppliers.memorize(() -> this.context.createProducerTemplate());
+    /** Where every streamed transaction goes on to: resolved once, where a URI would be parsed and looked up at every send. */
+    private final Supplier<Endpoint> pipeline = Suppliers.memorize(() -> this.context.getEndpoint("direct:pipeline"));
     /** Chunked backfills: tables they copy count as copied; null without them. */
     private Backfills backfills;
     /** Whether a table the destination holds no copy of is backfilled in chunks (PostgreSQL 14+) rather than copied here. */
@@ -140,6 +143,15 @@ final class TableCopies implements Processor, CamelContextAware {
         this.backfillNew = backfillNew;
     }
 
+    /**
+     * Before log replication streams: makes the producer template and resolves the pipeline's endpoint, which the first
+     * streamed transaction would otherwise do on the route thread (starting the template's services, about 1 ms of it).
+     */
+    void prepareStream() {
+        template.get();
+        pipeline.get();
+    }
+
     @Override
     public void process(Exchange exchange) throws Exception {
         ChangeBatch batch = exchange.getIn().getBody(ChangeBatch.class);
@@ -159,7 +171,7 @@ final class TableCopies implements Processor, CamelContextAware {
                     attemptExchange.getIn().setHeader(ChangeHeaders.COPIED_AT, marks);
                 }
             }
-            template.get().send("direct:pipeline", attemptExchange);
+            template.get().send(pipeline.get(), attemptExchange);
             CopyNeededException refusal = attemptExchange.getException(CopyNeededException.class);
             if (refusal != null && attempt < ATTEMPTS) {
                 refused.clear();

@@ -57,6 +57,7 @@ final class FirstUse {
         shape.equals(List.copyOf(shape));
         target.hashCode();
         target.equals(target);
+        TargetTables.generated(schema);
         int[] written = RowWriter.writtenColumns(target, Set.of());
         RowWriter.columnList(target, written);
         RowWriter.onConflict(target, written);

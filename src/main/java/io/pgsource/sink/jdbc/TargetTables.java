@@ -154,7 +154,8 @@ final class TargetTables {
         return id;
     }
 
-    private static Set<String> generated(TableSchema schema) {
+    /** The schema's generated columns, in rows or not (package-private: {@link FirstUse} makes its lambdas before streaming). */
+    static Set<String> generated(TableSchema schema) {
         Set<String> out = new HashSet<>();
         schema.columns().stream().filter(Column::generated).forEach(c -> out.add(c.name()));
         schema.generatedNotInRows().forEach(c -> out.add(c.name()));

@@ -23,6 +23,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
+import org.apache.camel.Endpoint;
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
@@ -258,20 +259,24 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
         }
     }
 
+    /** The shared pipeline's endpoint ({@code routes/pipeline.camel.yaml}), which copies and streamed transactions go on to. */
+    static final String PIPELINE = "direct:pipeline";
+
     /**
      * The pages of a copy inside a snapshot go down the pipeline one at a time ({@link #send}), a table's last one with the
      * records its copy leaves ({@link SnapshotCopy.CopiedHandler#records}).
      */
     static SnapshotCopy.PageHandler pages(ProducerTemplate template, BooleanSupplier leading, PositionStore positions) {
+        Endpoint pipeline = template.getCamelContext().getEndpoint(PIPELINE); // once per copy, not a URI looked up per page
         return new SnapshotCopy.PageHandler() {
             @Override
             public void accept(ChangeBatch page) throws Exception {
-                send(template, page, leading, Map.of(), positions);
+                accept(page, Map.of());
             }
 
             @Override
             public void accept(ChangeBatch page, Map<String, String> records) throws Exception {
-                send(template, page, leading, records, positions);
+                send(template, pipeline, page, leading, records, positions);
             }
         };
     }
@@ -281,14 +286,14 @@ final class InitialCopy implements InitialSnapshotHandler, CamelContextAware {
      * store with it ({@link ChangeHeaders#COPY_RECORDS}): the destination step stores them, in the page's transaction where
      * the destination can; should the page not reach it (a route that left it out), they are stored here after it.
      */
-    static void send(ProducerTemplate template, ChangeBatch page, BooleanSupplier leading, Map<String, String> records,
-            PositionStore positions) throws Exception {
+    private static void send(ProducerTemplate template, Endpoint pipeline, ChangeBatch page, BooleanSupplier leading,
+            Map<String, String> records, PositionStore positions) throws Exception {
         if (!leading.getAsBoolean()) {
             throw new IllegalStateException("this instance lost the leadership of log replication during the initial copy: "
                     + "the copy stops here, and the instance that leads now copies again");
         }
         Position.Batch position = (Position.Batch) page.position();
-        Exchange done = template.send("direct:pipeline", e -> {
+        Exchange done = template.send(pipeline, e -> {
             e.getMessage().setBody(page);
             e.getMessage().setHeader(ChangeHeaders.STREAM, position.stream());
             e.getMessage().setHeader(ChangeHeaders.BOOKMARK, position.bookmark());

@@ -63,7 +63,7 @@ import org.slf4j.LoggerFactory;
  * copies of its tables ({@link ChangeHeaders#COPIED_AT}) and the destination leaves out each change of T committed before
  * C, after it cut off what it applied before (so the counts of a transaction applied in part stay what they were). The
  * slot is not dropped, the other tables are not copied again, and their changes wait meanwhile. With sync.ha only the
- * leader copies, as it alone streams ({@link InitialCopy#send} stops a copy whose instance lost the lead).
+ * leader copies, as it alone streams ({@link InitialCopy#pages} stops a copy whose instance lost the lead).
  */
 final class TableCopies implements Processor, CamelContextAware {
     static final String BEAN_NAME = "tableCopies";
@@ -105,7 +105,7 @@ final class TableCopies implements Processor, CamelContextAware {
     /** Made on first use: the Camel context is set after construction. */
     private final Supplier<ProducerTemplate> template = Suppliers.memorize(() -> this.context.createProducerTemplate());
     /** Where every streamed transaction goes on to: resolved once, where a URI would be parsed and looked up at every send. */
-    private final Supplier<Endpoint> pipeline = Suppliers.memorize(() -> this.context.getEndpoint("direct:pipeline"));
+    private final Supplier<Endpoint> pipeline = Suppliers.memorize(() -> this.context.getEndpoint(InitialCopy.PIPELINE));
     /** Chunked backfills: tables they copy count as copied; null without them. */
     private Backfills backfills;
     /** Whether a table the destination holds no copy of is backfilled in chunks (PostgreSQL 14+) rather than copied here. */
@@ -387,7 +387,7 @@ final class TableCopies implements Processor, CamelContextAware {
     SnapshotCopy.CopiedHandler copiedAt(long at) {
         return new SnapshotCopy.CopiedHandler() {
             /**
-             * Both records go with the table's last page ({@link InitialCopy#send}): in its destination transaction where
+             * Both records go with the table's last page ({@link InitialCopy#pages}): in its destination transaction where
              * the destination can, which need not wait for its durability either; a copy of thousands of small tables would
              * otherwise spend much of its time on a transaction of its own for them per table.
              */

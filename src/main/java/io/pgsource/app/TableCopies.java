@@ -185,20 +185,35 @@ final class TableCopies implements Processor, CamelContextAware {
         }
     }
 
-    /** The tables of the batch to copy before it goes on, each with why. */
+    /**
+     * The tables of the batch to copy before it goes on, each with why. A batch holds runs of one table's changes (a
+     * transaction's rows of a table come together), so what is asked of a table is asked once per run, not per change:
+     * per change, three map lookups cost about 90 ms of a 1M-row stream and a C2 compilation of 110 ms.
+     */
     private Map<TableId, String> needed(ChangeBatch batch) throws Exception {
         Map<TableId, String> needed = new LinkedHashMap<>();
         Set<TableSchema> shapes = Collections.newSetFromMap(new IdentityHashMap<>());
+        TableSchema run = null;
+        long at = NONE;
+        boolean asked = false;
         for (ChangeEvent e : batch) {
-            TableId table = e.tableId();
-            if (inCopy(e)) {
+            if (e.table() != run) {
+                run = e.table();
+                at = mark(run.id());
+                asked = false;
+            }
+            if (at != NONE && at != COPYING && Positions.inCopy(e, at)) {
                 continue; // a copy made since holds it: the destination leaves it out, whatever its shape
             }
-            if (!needed.containsKey(table) && !isCopied(table)) {
-                needed.put(table, "the destination holds no copy of it: it was created, or added to the publication, while"
-                        + " streaming");
+            if (!asked) {
+                asked = true;
+                TableId table = run.id();
+                if (!needed.containsKey(table) && !isCopied(table)) {
+                    needed.put(table, "the destination holds no copy of it: it was created, or added to the publication,"
+                            + " while streaming");
+                }
+                shapes.add(run);
             }
-            shapes.add(e.table());
         }
         if (destination != null) {
             for (TableSchema shape : shapes) {
@@ -257,19 +272,18 @@ final class TableCopies implements Processor, CamelContextAware {
         return false;
     }
 
-    /** Whether a copy of its table made while streaming holds the change. */
-    private boolean inCopy(ChangeEvent e) {
-        long at = mark(e.tableId());
-        return at != NONE && at != COPYING && Positions.inCopy(e, at);
-    }
-
     /** The copies made while streaming of the batch's tables. */
     private Map<TableId, Long> marks(ChangeBatch batch) {
         Map<TableId, Long> marks = new LinkedHashMap<>();
+        TableSchema run = null;
         for (ChangeEvent e : batch) {
-            long at = mark(e.tableId());
+            if (e.table() == run) {
+                continue; // once per run of a table's changes, as in needed
+            }
+            run = e.table();
+            long at = mark(run.id());
             if (at != NONE && at != COPYING) {
-                marks.put(e.tableId(), at);
+                marks.put(run.id(), at);
             }
         }
         return marks;

@@ -13,14 +13,15 @@
 # markdown table: per path the limit's seconds, pgsource's whole-process seconds and ratio, its in-process seconds and
 # ratio, its CPU seconds next to the server's, and the peak RSS of its process tree.
 #
-# Builds first (needs a JDK 17+ and Maven). Starts an embedded PostgreSQL 17, or uses BENCH_JDBC_URL (a superuser
+# Builds first (needs a JDK 17+ and Maven). Starts an embedded PostgreSQL 18, or uses BENCH_JDBC_URL (a superuser
 # pgjdbc URL, e.g. jdbc:postgresql://localhost:5432/postgres?user=postgres&password=...; databases pgsource_bench and
 # pgsource_bench_dst are dropped and created there). psql and pg_recvlogical come from the PATH or
 # /usr/lib/postgresql/*/bin; without psql the COPY limits use pgjdbc's CopyManager, without pg_recvlogical the CDC
 # items have no limit. Other settings: BENCH_ITEMS=1,2,3,4,5  BENCH_CDC_WORKLOADS=many,one  BENCH_LATENCY_SECONDS=60
 # BENCH_JAVA_OPTS (the pgsource JVM's options, e.g. -Xmx256m; any option makes the launcher step aside)
 # BENCH_JFR=1 (a JFR recording per pgsource run; it is a JVM option too)  BENCH_SKIP_BUILD=1
-# BENCH_MVN_OPTS (e.g. -o).
+# BENCH_MVN_OPTS (e.g. -o). JAVA_TOOL_OPTIONS=-Djava.io.tmpdir=/dev/shm puts the embedded server's data on tmpfs (the
+# README's run; pgsource's JVM does not see the option).
 # Logs and recordings go to target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

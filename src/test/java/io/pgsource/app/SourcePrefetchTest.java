@@ -91,6 +91,27 @@ class SourcePrefetchTest {
     }
 
     @Test
+    void theStartsCheckServesTheFirstRunOnly() throws Exception {
+        Settings settings = settings(Map.of());
+        PgSourceConnections connections = new PgSourceConnections(settings.source());
+        BatchStreams streams = new BatchStreams(settings.source(), connections);
+        assertThat(streams.streamsAtStart()).as("the start's check, which discovers (no prefetch here)").hasSize(2);
+        try (Connection c = TestPostgres.server().connect(database); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE shop.later (id int PRIMARY KEY)");
+        }
+        try {
+            assertThat(streams.streams().stream().map(StreamTask::stream).toList()).as("the first run: what the check found")
+                    .noneMatch(name -> name.contains("later")).hasSize(2);
+            assertThat(streams.streams().stream().map(StreamTask::stream).toList()).as("then the catalog, as always")
+                    .anyMatch(name -> name.contains("later")).hasSize(3);
+        } finally {
+            try (Connection c = TestPostgres.server().connect(database); Statement s = c.createStatement()) {
+                s.execute("DROP TABLE shop.later");
+            }
+        }
+    }
+
+    @Test
     void aDiscoveryThatFailsIsLeftToTheConfigurationClass() throws Exception {
         Settings settings = settings(Map.of("source.schema", "nowhere"));
         PgSourceConnections connections = new PgSourceConnections(settings.source());

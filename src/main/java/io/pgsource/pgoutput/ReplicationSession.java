@@ -55,10 +55,12 @@ final class ReplicationSession implements AutoCloseable {
     /**
      * How long the reader lets a large transaction's messages gather in the socket when a poll had to wait for its
      * message. The walsender flushes every change as it decodes it, so a reader faster than the server wakes for each
-     * one: for 1M rows in 1,000-row transactions into discard, 1M wake-ups that cost pgsource 5.2-5.8 s of CPU against
-     * the server's 4.4-5.0 s; letting them gather costs 3.2-3.5 s (200 us: 4.0-4.2 s; 1 ms held the server back).
-     * Only inside a transaction past its first {@link #GATHER_AFTER} changes: its commit is at most this much later,
-     * a small transaction's not at all (the 1,000 rows/s latency of performance.md is unchanged).
+     * one: for 1M rows in 1,000-row transactions into discard, 1M wake-ups that cost pgsource 4.6-5.8 s of CPU against
+     * the server's 4.3-5.0 s; letting them gather costs 3.1-3.6 s (200 us: 4.0-4.2 s; 1 ms held the server back).
+     * Only inside a transaction sent whole (Begin to Commit) past its first {@link #GATHER_AFTER} changes: its commit is
+     * at most this much later, a small transaction's not at all (the 1,000 rows/s latency of performance.md is
+     * unchanged). Not in a streamed one (Stream Start to Stream Stop): one 1M-row transaction into postgres took
+     * 6.32-6.79 s with it instead of 5.38-5.69 s, the reader and the applying thread taking turns.
      */
     private static final long GATHER_NANOS = 500_000;
     /** Changes of a transaction read before the reader lets the rest gather ({@link #GATHER_NANOS}). */
@@ -82,8 +84,8 @@ final class ReplicationSession implements AutoCloseable {
     }
 
     private final PgOutputConfiguration options;
-    /** Messages read since the last commit or stream abort ({@link #GATHER_AFTER}). */
-    private int sinceCommit;
+    /** Messages read since the last Begin ({@link #GATHER_AFTER}). */
+    private int sinceBegin;
     private final Prerequisites prerequisites;
     private final ConnectionSettings connections;
     private final Acknowledgements acks;
@@ -387,9 +389,8 @@ final class ReplicationSession implements AutoCloseable {
             if (type == 'C') {
                 inTransaction = false;
             }
-            // Commit, Stream Commit, Stream Abort end what the gathering waits in
-            sinceCommit = type == 'C' || type == 'c' || type == 'A' ? 0 : sinceCommit + 1;
-            if (sinceCommit >= GATHER_AFTER && System.nanoTime() - polled > WOKEN_NANOS) {
+            sinceBegin = type == 'B' ? 0 : Math.min(sinceBegin + 1, GATHER_AFTER);
+            if (inTransaction && sinceBegin >= GATHER_AFTER && System.nanoTime() - polled > WOKEN_NANOS) {
                 LockSupport.parkNanos(GATHER_NANOS);
             }
         }

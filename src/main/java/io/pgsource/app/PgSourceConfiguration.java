@@ -95,10 +95,8 @@ public class PgSourceConfiguration implements CamelConfiguration {
         TypeRegistry types = source.types();
         // the tables as the prefetch found them while Camel booted, when it looked for these schemas and tables
         streams.discovered(source.tables(settings.source().schemas(), settings.source().tables()));
-        // discovering now shows every setting error before any route starts; the batch query's first run takes what it
-        // found (LOG_BASED discovers again when it copies, which waits for its slot and so for the source's open transactions)
-        List<StreamTask> tables = settings.source().replicationMethod() == ReplicationMethod.LOG_BASED ? streams.streams()
-                : streams.streamsAtStart();
+        // discovering now shows every setting error before any route starts; the batch query's first run takes what it found
+        List<StreamTask> tables = streams.streamsAtStart();
         LOG.info("Source {}: {} table(s) selected in schema(s) {}", connections.target(), tables.size(), settings.source().schemas());
 
         Registry registry = context.getRegistry();

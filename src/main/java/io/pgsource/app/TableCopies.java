@@ -202,7 +202,7 @@ final class TableCopies implements Processor, CamelContextAware {
                 at = mark(run.id());
                 asked = false;
             }
-            if (at != NONE && at != COPYING && Positions.inCopy(e, at)) {
+            if (copiedWhileStreaming(at) && Positions.inCopy(e, at)) {
                 continue; // a copy made since holds it: the destination leaves it out, whatever its shape
             }
             if (!asked) {
@@ -282,11 +282,16 @@ final class TableCopies implements Processor, CamelContextAware {
             }
             run = e.table();
             long at = mark(run.id());
-            if (at != NONE && at != COPYING) {
+            if (copiedWhileStreaming(at)) {
                 marks.put(run.id(), at);
             }
         }
         return marks;
+    }
+
+    /** Whether a {@link #mark} is the LSN of a copy made while streaming (or GONE, which leaves out every change). */
+    private static boolean copiedWhileStreaming(long mark) {
+        return mark != NONE && mark != COPYING;
     }
 
     private long mark(TableId table) {

@@ -56,8 +56,6 @@ public final class BatchStreams {
     private volatile BatchWakeups wakeups;
     /** See {@link #discovered}: taken by the next {@link #streams}. */
     private final AtomicReference<List<TableInfo>> prefetched = new AtomicReference<>();
-    /** The tables the last {@link #streams} found, before the publications' scope ({@link #streamsAtStart}). */
-    private volatile List<TableInfo> lastFound;
 
     public BatchStreams(SourceSettings settings, SourceConnections connections) {
         this(settings, connections, BadInputSettings.defaultMaxValueBytes());
@@ -97,12 +95,11 @@ public final class BatchStreams {
      * As {@link #streams}, for the start-up's check of the settings, whose discovery then serves the batch query's first
      * run too (moments later) as {@link #discovered} does: that run asks the catalog nothing, and a FULL_TABLE run opens
      * no connection before its first page's (a {@code sync.once} of one table opened three sessions, each with its
-     * password handshake: about 25 ms before the first row and 50 ms of CPU for the middle one).
+     * password handshake: about 25 ms before the first row and 50 ms of CPU for the middle one). Not with publications
+     * (LOG_BASED): its copy discovers again, as it waits for its slot and so for the source's open transactions.
      */
     public List<StreamTask> streamsAtStart() throws SQLException {
-        List<StreamTask> tasks = streams();
-        discovered(lastFound);
-        return tasks;
+        return streams(publications == null);
     }
 
     /** Makes every run read only the tables its wake-up asks for ({@link BatchWakeups#take()}). */
@@ -118,6 +115,11 @@ public final class BatchStreams {
      */
     @Handler
     public List<StreamTask> streams() throws SQLException {
+        return streams(false);
+    }
+
+    /** @param keep whether the next call takes the tables this one discovers ({@link #streamsAtStart}) */
+    private List<StreamTask> streams(boolean keep) throws SQLException {
         BatchWakeups.Wake wake = wakeups == null ? BatchWakeups.Wake.ALL : wakeups.take();
         if (!wake.all() && wake.tables().isEmpty()) {
             LOG.debug("Batch query woken with nothing to read (its tables were read by the run before)");
@@ -130,11 +132,9 @@ public final class BatchStreams {
         if (found != null && publications == null && !incremental) {
             // nothing else to ask the source: no connection
             tables = found;
-            lastFound = found;
         } else {
             try (Connection c = connections.open()) {
                 tables = found != null ? found : CatalogReader.discover(c, settings.schemas(), settings.tables());
-                lastFound = tables;
                 if (publications != null) {
                     tables = published(c, tables);
                 }
@@ -143,6 +143,9 @@ public final class BatchStreams {
                     now = horizon.look(c);
                 }
             }
+        }
+        if (keep) {
+            discovered(tables); // as discovered, before any publication's scope: keep is only asked without publications
         }
         if (now != null && now.held() && !wake.tables().isEmpty()) {
             // what the notifications announced may be newer than the bound: read those tables again shortly, as the

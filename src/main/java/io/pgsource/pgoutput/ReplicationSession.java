@@ -84,8 +84,6 @@ final class ReplicationSession implements AutoCloseable {
     }
 
     private final PgOutputConfiguration options;
-    /** Messages read since the last Begin ({@link #GATHER_AFTER}). */
-    private int sinceBegin;
     private final Prerequisites prerequisites;
     private final ConnectionSettings connections;
     private final Acknowledgements acks;
@@ -105,6 +103,8 @@ final class ReplicationSession implements AutoCloseable {
     private volatile long lastStatusNanos = System.nanoTime();
     private long keepAliveNanos;
     private boolean inTransaction;
+    /** Messages read since the last Begin ({@link #GATHER_AFTER}). */
+    private int sinceBegin;
 
     /** The acknowledged position, which outlives sessions. */
     interface Acknowledgements {
